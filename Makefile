@@ -1,0 +1,51 @@
+# The two commands of the quick start. Each installs what is missing, then does its work.
+#   make run    set up, then build the sample batch into output/2020/
+#   make test   set up (with development packages), then run the whole test suite
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format system-deps sample-data template clean
+
+run: system-deps $(VENV)/.installed
+	$(BIN)/letter-merge build
+
+test: system-deps $(VENV)/.installed-dev
+	$(BIN)/ruff check letter_merge tests scripts
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check letter_merge tests scripts
+	$(BIN)/ruff format --check letter_merge tests scripts
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format letter_merge tests scripts
+	$(BIN)/ruff check --fix letter_merge tests scripts
+
+# LibreOffice (PDF conversion) and poppler-utils (reading PDFs back in tests): from the system's packages.
+system-deps:
+	@sh scripts/install-system-deps.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+# Regenerate the committed sample workbook and default template (deterministic; only needed after
+# changing the scripts).
+sample-data: $(VENV)/.installed
+	$(BIN)/python scripts/make_sample_workbook.py
+
+template: $(VENV)/.installed
+	$(BIN)/python scripts/make_default_template.py
+
+clean:
+	rm -rf $(VENV) output/*/

@@ -1,0 +1,94 @@
+"""A batch: the workbook, the template and the figures checked together, and the letters they make."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from letter_merge.config import Settings
+from letter_merge.errors import InputError, Problem, ProblemsFound
+from letter_merge.figures import Figures, compute_figures
+from letter_merge.files import safe_stem, unique_stems
+from letter_merge.render import (
+    LetterTemplate,
+    check_text_template,
+    letter_fields,
+    render_text,
+)
+from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
+
+
+@dataclass(frozen=True)
+class PlannedLetter:
+    """One letter to make: who it is for, every field it uses, and its file name (no extension)."""
+
+    council: Council
+    fields: dict[str, Any]
+    subject: str
+    stem: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    settings: Settings
+    workbook: Workbook
+    template: LetterTemplate
+    figures: dict[str, Figures]
+
+    def letters(self, only: Sequence[str] = ()) -> list[PlannedLetter]:
+        councils = list(self.workbook.councils)
+        # Names come from the whole batch, so a letter keeps its file name under --only.
+        stems = unique_stems(
+            safe_stem(f"{c.authority} - Annual Review {self.settings.year}") for c in councils
+        )
+        chosen = {c.authority for c in select_councils(councils, only)} if only else None
+        planned = []
+        for council, stem in zip(councils, stems, strict=True):
+            if chosen is not None and council.authority not in chosen:
+                continue
+            fields = letter_fields(council, self.figures[council.authority], self.settings)
+            subject = render_text(self.settings.email_subject, fields, "[email] subject")
+            planned.append(PlannedLetter(council, fields, subject, stem))
+        return planned
+
+
+def check_batch(settings: Settings) -> tuple[Batch | None, list[Problem]]:
+    """Read and cross-check everything; every problem found, not just the first."""
+    workbook = read_workbook(settings.workbook)
+    template = LetterTemplate(settings.template)
+    problems = list(workbook.problems)
+    problems += template.check_fields(workbook.fields)
+    problems += check_text_template(
+        settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
+    )
+    if problems:
+        return None, problems
+    return Batch(settings, workbook, template, compute_figures(workbook.councils)), []
+
+
+def load_batch(settings: Settings) -> Batch:
+    batch, problems = check_batch(settings)
+    if batch is None:
+        raise ProblemsFound(problems)
+    return batch
+
+
+def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:
+    """Councils named on the command line: an exact name (any case), or a unique part of one."""
+    councils = list(councils)
+    chosen: dict[str, Council] = {}
+    for name in names:
+        key = authority_key(name)
+        exact = [c for c in councils if authority_key(c.authority) == key]
+        matches = exact or [c for c in councils if key in authority_key(c.authority)]
+        if not matches:
+            raise InputError(f"'{name}' matches no authority in the workbook; check the spelling.")
+        if len(matches) > 1:
+            listed = "\n".join(f"  - {c.authority}" for c in matches[:20])
+            more = f"\n  ... and {len(matches) - 20} more" if len(matches) > 20 else ""
+            raise InputError(
+                f"'{name}' matches {len(matches)} authorities; give more of the name:\n{listed}{more}"
+            )
+        chosen[matches[0].authority] = matches[0]
+    return list(chosen.values())

@@ -1,0 +1,181 @@
+"""Building a batch: one .docx and one PDF per council in `output/<year>/letters/`, and the manifest.
+
+Each file is written atomically, and a letter's old PDF is removed before its new .docx replaces
+the old one, so a PDF on disk always matches the .docx beside it: a run stopped half-way can simply
+be run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from letter_merge import __version__
+from letter_merge.batch import Batch, PlannedLetter
+from letter_merge.convert import ConversionJob, Converter
+from letter_merge.errors import InputError
+from letter_merge.files import sha256_file, write_atomic
+
+MANIFEST_NAME = "manifest.json"
+
+# (stage, done, total): the CLI turns these into progress bars.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LetterOutcome:
+    letter: PlannedLetter
+    docx: Path
+    pdf: Path | None
+    error: str | None = None
+
+    @property
+    def authority(self) -> str:
+        return self.letter.council.authority
+
+
+@dataclass
+class BuildReport:
+    letters: list[LetterOutcome]
+    manifest: Path
+    seconds: float
+    converter: str | None
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> list[LetterOutcome]:
+        return [o for o in self.letters if o.error]
+
+
+def build_letters(
+    batch: Batch,
+    *,
+    only: Sequence[str] = (),
+    converter: Converter | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """Render every chosen letter, convert it to PDF with `converter` (None: .docx only)."""
+    started = time.perf_counter()
+    progress = on_progress or (lambda stage, done, total: None)
+    settings = batch.settings
+    letters_dir = settings.letters_dir
+    letters_dir.mkdir(parents=True, exist_ok=True)
+    planned = batch.letters(only)
+
+    outcomes: dict[str, LetterOutcome] = {}
+    for number, letter in enumerate(planned, start=1):
+        docx = letters_dir / f"{letter.stem}.docx"
+        pdf = letters_dir / f"{letter.stem}.pdf"
+        data = batch.template.render(letter.fields, title=letter.subject)
+        pdf.unlink(missing_ok=True)  # it would no longer match the new .docx
+        write_atomic(docx, data)
+        outcomes[letter.council.authority] = LetterOutcome(letter, docx, None)
+        progress("Writing letters", number, len(planned))
+
+    if converter is not None and planned:
+        jobs = [ConversionJob(o.docx, o.docx.with_suffix(".pdf")) for o in outcomes.values()]
+        by_docx = {o.docx: o for o in outcomes.values()}
+        done = 0
+
+        def converted(result: Any) -> None:
+            nonlocal done
+            done += 1
+            progress("Making PDFs", done, len(jobs))
+
+        for result in converter.convert(jobs, converted):
+            outcome = by_docx[result.job.docx]
+            outcomes[outcome.authority] = LetterOutcome(
+                outcome.letter,
+                outcome.docx,
+                None if result.error else result.job.pdf,
+                result.error,
+            )
+
+    report = BuildReport(
+        letters=list(outcomes.values()),
+        manifest=settings.year_dir / MANIFEST_NAME,
+        seconds=0.0,
+        converter=converter.version() if converter else None,
+        by_type=Counter(o.letter.council.authority_type for o in outcomes.values() if not o.error),
+    )
+    write_manifest(batch, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def write_manifest(batch: Batch, report: BuildReport) -> None:
+    """Record inputs, tools and every letter's files with their SHA-256, keeping entries for letters
+    this run did not rebuild (`--only`) as long as they are still in the workbook."""
+    settings = batch.settings
+    path = report.manifest
+    previous = read_manifest(path)
+    current = {c.authority for c in batch.workbook.councils}
+    entries = {
+        e["authority"]: e
+        for e in previous.get("letters", [])
+        if e.get("authority") in current and previous.get("year") == settings.year
+    }
+    template_hash = hashlib.sha256(batch.template.source).hexdigest()
+    for outcome in report.letters:
+        entries[outcome.authority] = _letter_entry(outcome, settings.year_dir, template_hash)
+    order = {c.authority: i for i, c in enumerate(batch.workbook.councils)}
+    inputs = {"workbook": settings.workbook, "template": settings.template}
+    if settings.config_file:
+        inputs["settings"] = settings.config_file
+    manifest = {
+        "tool": {"name": "letter-merge", "version": __version__},
+        "converter": report.converter or previous.get("converter"),
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "year": settings.year,
+        "letter_date": settings.letter_date.isoformat(),
+        "inputs": {
+            name: {"path": str(file), "sha256": sha256_file(file)} for name, file in inputs.items()
+        },
+        "letters": sorted(entries.values(), key=lambda e: order[e["authority"]]),
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot be read ({error}); delete it and build again.") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _letter_entry(outcome: LetterOutcome, year_dir: Path, template_hash: str) -> dict[str, Any]:
+    council = outcome.letter.council
+    files: dict[str, Any] = {}
+    for kind, file in (("docx", outcome.docx), ("pdf", outcome.pdf)):
+        if file is not None and file.exists():
+            files[kind] = {
+                "path": file.relative_to(year_dir).as_posix(),
+                "sha256": sha256_file(file),
+            }
+    source = json.dumps(outcome.letter.fields, sort_keys=True, default=str, ensure_ascii=False)
+    return {
+        "authority": council.authority,
+        "authority_type": council.authority_type,
+        "recipient": {
+            "name": council.salutation,
+            "job_title": council.job_title,
+            "email": council.email,
+            "cc": list(council.cc),
+        },
+        "subject": outcome.letter.subject,
+        "files": files,
+        # What the letter was made from: unchanged template and fields give the same letter.
+        "source_sha256": hashlib.sha256(f"{template_hash}\n{source}".encode()).hexdigest(),
+        "error": outcome.error,
+    }

@@ -1,0 +1,163 @@
+"""Batch settings: `letter-merge.toml`, with `LETTER_MERGE_SMTP_*` environment overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from letter_merge.errors import InputError
+
+CONFIG_NAME = "letter-merge.toml"
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    rate_per_minute: int = 30
+    username: str = ""
+    # The password is deliberately not a field: it is read from the environment or keyring
+    # at the moment of sending, so it cannot end up in a repr, a log or a file.
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_file: Path | None
+    year: int
+    letter_date: dt.date
+    workbook: Path
+    template: Path
+    email_template: Path
+    output: Path
+    email_from: str = "Annual Review <annual.review@ombudsman.example>"
+    email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
+    smtp: SmtpSettings = SmtpSettings()
+
+    @property
+    def year_dir(self) -> Path:
+        return self.output / str(self.year)
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.year_dir / "letters"
+
+    @property
+    def period_start(self) -> dt.date:
+        return dt.date(self.year - 1, 4, 1)
+
+    @property
+    def period_end(self) -> dt.date:
+        return dt.date(self.year, 3, 31)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    today: dt.date | None = None,
+) -> Settings:
+    """Read the settings file (default `./letter-merge.toml`); paths in it are relative to it."""
+    environ = os.environ if environ is None else environ
+    today = today or dt.date.today()
+    if config_file is None:
+        default = Path.cwd() / CONFIG_NAME
+        config_file = default if default.exists() else None
+        base = Path.cwd()
+        raw: dict[str, Any] = _read_toml(default) if config_file else {}
+    else:
+        if not config_file.is_file():
+            raise InputError(f"{config_file}: no such settings file; check the --config path.")
+        base = config_file.resolve().parent
+        raw = _read_toml(config_file)
+    where = config_file.name if config_file else CONFIG_NAME
+
+    batch = _table(raw, "batch", where)
+    paths = _table(raw, "paths", where)
+    email = _table(raw, "email", where)
+    smtp = _table(raw, "smtp", where)
+
+    year = batch.get("year", today.year)
+    if not isinstance(year, int) or not 1900 < year < 3000:
+        raise InputError(f"{where}: [batch] year = {year!r} is not a year; write e.g. year = 2020.")
+    letter_date = batch.get("letter_date", today)
+    if isinstance(letter_date, dt.datetime):
+        letter_date = letter_date.date()
+    if not isinstance(letter_date, dt.date):
+        raise InputError(
+            f"{where}: [batch] letter_date = {letter_date!r} is not a date; "
+            "write it without quotes, e.g. letter_date = 2020-07-22."
+        )
+
+    def path(key: str, default: str) -> Path:
+        value = paths.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise InputError(f"{where}: [paths] {key} must be a file or folder name in quotes.")
+        return (base / value).resolve()
+
+    return Settings(
+        config_file=config_file,
+        year=year,
+        letter_date=letter_date,
+        workbook=path("workbook", "input/councils.xlsx"),
+        template=path("template", "templates/letter.docx"),
+        email_template=path("email_template", "templates/email.txt"),
+        output=path("output", "output"),
+        email_from=str(email.get("from", Settings.email_from)),
+        email_subject=str(email.get("subject", Settings.email_subject)),
+        smtp=_smtp_settings(smtp, environ, where),
+    )
+
+
+def _smtp_settings(
+    table: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> SmtpSettings:
+    """File values, each overridden by LETTER_MERGE_SMTP_<KEY> when that is set."""
+    if "password" in table:
+        raise InputError(
+            f"{where}: [smtp] password must not be in the settings file; remove it and set "
+            "LETTER_MERGE_SMTP_PASSWORD or store it in the system keyring."
+        )
+    values: dict[str, Any] = {}
+    for key, default in SmtpSettings().__dict__.items():
+        env_name = f"LETTER_MERGE_SMTP_{key.upper()}"
+        value = environ.get(env_name, table.get(key, default))
+        source = env_name if env_name in environ else f"{where}: [smtp] {key}"
+        if isinstance(default, int):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{source} = {value!r} is not a whole number.") from None
+            if value <= 0:
+                raise InputError(f"{source} = {value} must be more than 0.")
+        else:
+            value = str(value).strip()
+        values[key] = value
+    if values["security"] not in SMTP_SECURITY:
+        raise InputError(
+            f"[smtp] security = {values['security']!r}: use one of {', '.join(SMTP_SECURITY)}."
+        )
+    return SmtpSettings(**values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{path.name}: not valid TOML ({error}); fix that line.") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror}).") from None
+
+
+def _table(raw: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, Mapping):
+        raise InputError(f"{where}: [{name}] must be a table of settings.")
+    return table

@@ -1,0 +1,49 @@
+"""The application's one error type and the few kinds a caller must tell apart.
+
+Every message says what is wrong, where, and what to do; the CLI prints it and exits with `exit_code`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class LetterMergeError(Exception):
+    """A failure the user can act on. Exit code 1 unless a subclass says otherwise."""
+
+    exit_code = EXIT_PROBLEMS
+
+
+class InputError(LetterMergeError):
+    """An input that cannot be read at all, a wrong setting, or a wrong command-line value."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConverterUnavailable(InputError):
+    """No program that can turn .docx into PDF is installed."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the inputs, located as precisely as we can (`Statistics!C14`)."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class ProblemsFound(LetterMergeError):
+    """The inputs have problems; nothing was built. Carries every problem, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem], heading: str = "") -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        heading = heading or f"{count} problem{'s' if count != 1 else ''} must be fixed first:"
+        super().__init__("\n".join([heading, *(f"  - {p}" for p in self.problems)]))

@@ -1,0 +1,68 @@
+"""The figures a letter quotes: three rates per council and their averages over similar councils.
+
+A rate is a whole percent rounded half-up; an average pools the counts of every council of the
+same authority type (sum of numerators / sum of denominators) before rounding. A zero
+denominator makes the figure undefined (None), never 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from letter_merge.workbook import Council, Statistics
+
+# name -> (numerator, denominator) of a council's Statistics
+RATES: dict[str, tuple[str, str]] = {
+    "upheld_rate": ("upheld", "detailed_investigations"),
+    "compliance_rate": ("complied", "compliance_outcomes"),
+    "remedy_rate": ("satisfactory_remedies", "upheld"),
+}
+
+
+def percent(numerator: int, denominator: int) -> int | None:
+    """numerator/denominator as a whole percent, half-up, in exact integer arithmetic."""
+    if denominator == 0:
+        return None
+    return (200 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The rates for one council and the averages for its authority type."""
+
+    upheld_rate: int | None
+    compliance_rate: int | None
+    remedy_rate: int | None
+    upheld_rate_average: int | None
+    compliance_rate_average: int | None
+    remedy_rate_average: int | None
+
+    def as_fields(self) -> dict[str, int | None]:
+        return dict(self.__dict__)
+
+
+def compute_figures(councils: Iterable[Council]) -> dict[str, Figures]:
+    """Figures for every council, keyed by authority name."""
+    councils = list(councils)
+    totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for council in councils:
+        for rate, (top, bottom) in RATES.items():
+            pooled = totals[council.authority_type][rate]
+            pooled[0] += getattr(council.statistics, top)
+            pooled[1] += getattr(council.statistics, bottom)
+    result = {}
+    for council in councils:
+        own = _rates(council.statistics)
+        pooled = totals[council.authority_type]
+        averages = {f"{rate}_average": percent(*pooled[rate]) for rate in RATES}
+        result[council.authority] = Figures(**own, **averages)
+    return result
+
+
+def _rates(statistics: Statistics) -> dict[str, int | None]:
+    return {
+        rate: percent(getattr(statistics, top), getattr(statistics, bottom))
+        for rate, (top, bottom) in RATES.items()
+    }

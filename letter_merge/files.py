@@ -1,0 +1,77 @@
+"""Writing output files atomically, hashing them, and naming them safely on every system."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+# Names Windows refuses whatever the extension.
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)
+}
+MAX_STEM = 150  # leaves room for the folder path under Windows' 260-character limit
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes private (0600) files; output files get the permissions any new file would.
+FILE_MODE = 0o666 & ~_current_umask()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_stem(text: str) -> str:
+    """A file name stem that Windows, macOS and Linux all accept, as close to `text` as possible."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r'[<>:"/\\|?*\x00-\x1f\x7f]', " ", text)
+    text = " ".join(text.split()).strip(" .")
+    if text.split(".")[0].casefold() in WINDOWS_RESERVED:
+        text = f"_{text}"
+    return text[:MAX_STEM].rstrip(" .") or "letter"
+
+
+def unique_stems(stems: Iterable[str]) -> list[str]:
+    """Make stems unique ignoring case (Windows and macOS ignore it): 'X', 'X (2)', 'X (3)'."""
+    seen: set[str] = set()
+    result = []
+    for stem in stems:
+        candidate, number = stem, 1
+        while candidate.casefold() in seen:
+            number += 1
+            candidate = f"{stem} ({number})"
+        seen.add(candidate.casefold())
+        result.append(candidate)
+    return result

@@ -1,0 +1,541 @@
+"""Reading the workbook: the Contacts and Statistics sheets, checked and joined into one `Council` each.
+
+Every problem is collected with its sheet!cell, so staff can fix them all in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from email_validator import EmailNotValidError, validate_email
+from openpyxl.utils import get_column_letter
+
+from letter_merge.errors import InputError, Problem, ProblemsFound
+
+AUTHORITY_TYPES = (
+    "County Council",
+    "District Council",
+    "Metropolitan Borough",
+    "Unitary Council",
+    "London Borough",
+)
+DEFAULT_JOB_TITLE = "Chief Executive"
+RECEIVED_PREFIX = "received:"
+DECIDED_PREFIX = "decided:"
+
+CONTACT_COLUMNS = {  # normalised header -> required
+    "authority": True,
+    "authority type": True,
+    "gss code": False,
+    "title": False,
+    "first name": False,
+    "surname": True,
+    "job title": False,
+    "email": True,
+    "cc": False,
+}
+STATISTIC_COLUMNS = {
+    "authority": True,
+    "detailed investigations": True,
+    "upheld": True,
+    "compliance outcomes": True,
+    "complied": True,
+    "satisfactory remedies": True,
+}
+# Columns that end up in email headers: a line break there could smuggle in another header.
+SINGLE_LINE_COLUMNS = ("authority", "title", "first name", "surname", "job title", "email", "cc")
+
+
+@dataclass(frozen=True)
+class Count:
+    """One row of an appendix table: a category (or outcome) and its count."""
+
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Statistics:
+    detailed_investigations: int
+    upheld: int
+    compliance_outcomes: int
+    complied: int
+    satisfactory_remedies: int
+    received: tuple[Count, ...] = ()
+    decisions: tuple[Count, ...] = ()
+
+
+@dataclass(frozen=True)
+class Council:
+    """One recipient: a Contacts row joined with its Statistics row."""
+
+    authority: str
+    authority_type: str
+    surname: str
+    email: str
+    statistics: Statistics
+    title: str = ""
+    first_name: str = ""
+    job_title: str = DEFAULT_JOB_TITLE
+    gss_code: str = ""
+    cc: tuple[str, ...] = ()
+    # Every column of both sheets under its snake_case field name, as the template sees it.
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    contacts_row: int = 0
+    statistics_row: int = 0
+
+    @property
+    def salutation(self) -> str:
+        """'Mr Sinnott'; without a title, first name and surname ('Jo Sinnott')."""
+        lead = self.title or self.first_name
+        return f"{lead} {self.surname}" if lead else self.surname
+
+
+@dataclass(frozen=True)
+class Workbook:
+    path: Path
+    councils: tuple[Council, ...]
+    # Field names the sheets provide (snake_case), for checking a template against them.
+    fields: frozenset[str]
+    problems: tuple[Problem, ...]
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise ProblemsFound(self.problems, heading=_problems_heading(self.path, self.problems))
+
+
+def normalise_header(text: object) -> str:
+    """Headers match ignoring case, surrounding spaces and repeated spaces."""
+    return " ".join(str(text).split()).casefold() if text is not None else ""
+
+
+def field_name(header: str) -> str:
+    """`Link officer name` -> `link_officer_name`; `Received: Adult care` -> `received_adult_care`."""
+    name = re.sub(r"\W+", "_", normalise_header(header)).strip("_")
+    return f"column_{name}" if name[:1].isdigit() else name
+
+
+def authority_key(name: str) -> str:
+    """Authorities match ignoring case and spacing."""
+    return " ".join(name.split()).casefold()
+
+
+def read_workbook(path: Path) -> Workbook:
+    """Read and check both sheets. Problems are returned, not raised, so `check` can list them all."""
+    book = _open(path)
+    try:
+        problems: list[Problem] = []
+        contacts = _read_sheet(book, "Contacts", CONTACT_COLUMNS, problems)
+        statistics = _read_sheet(book, "Statistics", STATISTIC_COLUMNS, problems)
+    finally:
+        book.close()
+    fields = frozenset(
+        field_name(h) for sheet in (contacts, statistics) if sheet for h in sheet.headers.values()
+    )
+    councils: list[Council] = []
+    if contacts and statistics:
+        councils = _join(contacts, statistics, problems)
+    return Workbook(path, tuple(councils), fields, tuple(problems))
+
+
+def _problems_heading(path: Path, problems: Sequence[Problem]) -> str:
+    count = len(problems)
+    return (
+        f"{path.name} has {count} problem{'s' if count != 1 else ''}; "
+        "fix them in the workbook and run again:"
+    )
+
+
+def _open(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path}: no such workbook; check [paths] workbook in letter-merge.toml.")
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InputError(
+            f"{path}: cannot be read as an Excel workbook ({error}); save it from Excel as .xlsx."
+        ) from None
+
+
+@dataclass
+class _Sheet:
+    name: str
+    headers: dict[int, str]  # column index (0-based) -> header as written
+    columns: dict[str, int]  # normalised header -> column index
+    rows: list[tuple[int, tuple[Any, ...]]]  # (row number, values)
+
+    def cell(self, column: str, row: int) -> str:
+        return f"{self.name}!{get_column_letter(self.columns[column] + 1)}{row}"
+
+    def value(self, values: tuple[Any, ...], column: str) -> Any:
+        index = self.columns.get(column)
+        if index is None or index >= len(values):
+            return None
+        return values[index]
+
+
+def _read_sheet(
+    book: Any, name: str, expected: Mapping[str, bool], problems: list[Problem]
+) -> _Sheet | None:
+    sheet_names = {normalise_header(n): n for n in book.sheetnames}
+    actual = sheet_names.get(normalise_header(name))
+    if actual is None:
+        problems.append(
+            Problem(
+                name,
+                f"the workbook has no sheet named '{name}' (it has: "
+                f"{', '.join(book.sheetnames)}); rename the sheet or add it.",
+            )
+        )
+        return None
+    worksheet = book[actual]
+    worksheet.reset_dimensions()  # some writers record a wrong used range; read what is there
+    rows = _non_blank_rows(worksheet.iter_rows(values_only=True))
+    header_row = next(rows, None)
+    if header_row is None:
+        problems.append(Problem(name, "the sheet is empty; it needs a header row and data rows."))
+        return None
+    header_number, header_values = header_row
+    headers: dict[int, str] = {}
+    columns: dict[str, int] = {}
+    for index, value in enumerate(header_values):
+        key = normalise_header(value)
+        if not key:
+            continue
+        where = f"{name}!{get_column_letter(index + 1)}{header_number}"
+        if key in columns:
+            problems.append(
+                Problem(where, f"the column '{value}' appears twice; delete or rename one of them.")
+            )
+            continue
+        headers[index] = str(value).strip()
+        columns[key] = index
+    missing = [c for c, required in expected.items() if required and c not in columns]
+    for column in missing:
+        problems.append(
+            Problem(
+                f"{name} row {header_number}",
+                f"the required column '{_display(column)}' is missing from the header row; add it.",
+            )
+        )
+    if missing:
+        return None
+    return _Sheet(actual, headers, columns, list(rows))
+
+
+def _display(column: str) -> str:
+    return column[:1].upper() + column[1:]
+
+
+def _non_blank_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    for number, values in enumerate(rows, start=1):
+        if any(not _is_blank(v) for v in values):
+            yield number, values
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _whole_number(value: Any) -> int | None:
+    """A whole number, also when typed as text ("12") or stored as 12.0; otherwise None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+@dataclass
+class _Row:
+    """The checked values of one sheet row, by normalised header."""
+
+    number: int
+    values: dict[str, Any]
+    fields: dict[str, Any]
+
+
+def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
+    result = []
+    for number, values in sheet.rows:
+        row = _Row(number, {}, {})
+        for index, header in sheet.headers.items():
+            raw = values[index] if index < len(values) else None
+            row.fields[field_name(header)] = _text(raw) if isinstance(raw, str | float) else raw
+        for column in CONTACT_COLUMNS:
+            row.values[column] = _text(sheet.value(values, column))
+        ok = True
+        for column in SINGLE_LINE_COLUMNS:
+            text = row.values.get(column, "")
+            if "\r" in text or "\n" in text:
+                problems.append(
+                    Problem(
+                        sheet.cell(column, number),
+                        f"{_short(text)} contains a line break; it must be on one line.",
+                    )
+                )
+                ok = False
+        for column, required in CONTACT_COLUMNS.items():
+            if required and not row.values[column]:
+                problems.append(
+                    Problem(
+                        sheet.cell(column, number),
+                        f"{_display(column)} is empty; every council needs one.",
+                    )
+                )
+                ok = False
+        kind = row.values["authority type"]
+        if kind:
+            matched = next((t for t in AUTHORITY_TYPES if t.casefold() == kind.casefold()), None)
+            if matched is None:
+                problems.append(
+                    Problem(
+                        sheet.cell("authority type", number),
+                        f"'{kind}' is not an authority type; use one of "
+                        f"{', '.join(AUTHORITY_TYPES)}.",
+                    )
+                )
+                ok = False
+            row.values["authority type"] = matched or kind
+        if row.values["email"] and "\n" not in row.values["email"]:
+            address = _email(row.values["email"], sheet.cell("email", number), problems)
+            ok = ok and address is not None
+            row.values["email"] = address or row.values["email"]
+        cc_list: list[str] = []
+        for part in re.split(r"[;,]", row.values.get("cc", "")):
+            if part.strip() and "\n" not in part:
+                address = _email(part.strip(), sheet.cell("cc", number), problems)
+                ok = ok and address is not None
+                cc_list.append(address or part.strip())
+        row.values["cc"] = tuple(cc_list)
+        row.values["job title"] = row.values["job title"] or DEFAULT_JOB_TITLE
+        if not ok:
+            row.values["_invalid"] = True
+        result.append(row)
+    return result
+
+
+def _email(text: str, where: str, problems: list[Problem]) -> str | None:
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        problems.append(Problem(where, f"'{text}' is not a valid email address ({error})"))
+        return None
+
+
+def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
+    count_columns = [
+        (index, header)
+        for index, header in sheet.headers.items()
+        if normalise_header(header).startswith((RECEIVED_PREFIX, DECIDED_PREFIX))
+    ]
+    result = []
+    for number, values in sheet.rows:
+        row = _Row(number, {"authority": _text(sheet.value(values, "authority"))}, {})
+        ok = bool(row.values["authority"])
+        if not ok:
+            problems.append(
+                Problem(sheet.cell("authority", number), "Authority is empty; name the council.")
+            )
+        for column in STATISTIC_COLUMNS:
+            if column == "authority":
+                continue
+            number_value = _checked_count(
+                sheet.value(values, column), sheet.cell(column, number), problems, required=True
+            )
+            ok = ok and number_value is not None
+            row.values[column] = number_value
+        received: list[Count] = []
+        decisions: list[Count] = []
+        for index, header in count_columns:
+            raw = values[index] if index < len(values) else None
+            where = f"{sheet.name}!{get_column_letter(index + 1)}{number}"
+            number_value = _checked_count(raw, where, problems, required=False)
+            ok = ok and number_value is not None
+            prefix_length = header.index(":") + 1
+            label = " ".join(header[prefix_length:].split())
+            target = received if normalise_header(header).startswith(RECEIVED_PREFIX) else decisions
+            target.append(Count(label, number_value or 0))
+        for index, header in sheet.headers.items():
+            raw = values[index] if index < len(values) else None
+            numeric = _whole_number(raw)
+            row.fields[field_name(header)] = numeric if numeric is not None else _text(raw)
+        if ok:
+            ok = _check_relations(sheet, number, row.values, problems)
+        row.values["received"] = tuple(received)
+        row.values["decisions"] = tuple(decisions)
+        if not ok:
+            row.values["_invalid"] = True
+        result.append(row)
+    return result
+
+
+def _checked_count(
+    value: Any, where: str, problems: list[Problem], *, required: bool
+) -> int | None:
+    if _is_blank(value):
+        if not required:
+            return 0  # an empty Received:/Decided: cell means none
+        problems.append(Problem(where, "is empty; enter a whole number (0 if none)."))
+        return None
+    number = _whole_number(value)
+    if number is None:
+        problems.append(Problem(where, f"{_short(value)} is not a whole number"))
+        return None
+    if number < 0:
+        problems.append(Problem(where, f"{number} is negative; counts must be 0 or more."))
+        return None
+    return number
+
+
+RELATIONS = (  # (smaller, larger): the smaller can never exceed the larger
+    ("upheld", "detailed investigations"),
+    ("complied", "compliance outcomes"),
+    ("satisfactory remedies", "upheld"),
+)
+
+
+def _check_relations(
+    sheet: _Sheet, number: int, values: Mapping[str, Any], problems: list[Problem]
+) -> bool:
+    ok = True
+    for smaller, larger in RELATIONS:
+        if values[smaller] > values[larger]:
+            problems.append(
+                Problem(
+                    sheet.cell(smaller, number),
+                    f"{_display(smaller)} ({values[smaller]}) is more than "
+                    f"{_display(larger)} ({values[larger]}); it can be at most that.",
+                )
+            )
+            ok = False
+    return ok
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _join(contacts: _Sheet, statistics: _Sheet, problems: list[Problem]) -> list[Council]:
+    contact_rows = _contacts_rows(contacts, problems)
+    statistic_rows = _statistics_rows(statistics, problems)
+
+    _check_unique(contacts, contact_rows, "authority", authority_key, problems)
+    _check_unique(contacts, contact_rows, "gss code", str.casefold, problems)
+    _check_unique(contacts, contact_rows, "email", str.casefold, problems)
+    _check_unique(statistics, statistic_rows, "authority", authority_key, problems)
+
+    by_key = {
+        authority_key(r.values["authority"]): r for r in statistic_rows if r.values["authority"]
+    }
+    contact_keys = {authority_key(r.values["authority"]) for r in contact_rows}
+    for row in statistic_rows:
+        name = row.values["authority"]
+        if name and authority_key(name) not in contact_keys:
+            problems.append(
+                Problem(
+                    statistics.cell("authority", row.number),
+                    f"'{name}' is not on the Contacts sheet; check its spelling or add a "
+                    "Contacts row for it.",
+                )
+            )
+    councils = []
+    for row in contact_rows:
+        name = row.values["authority"]
+        stats = by_key.get(authority_key(name)) if name else None
+        if name and stats is None:
+            problems.append(
+                Problem(
+                    contacts.cell("authority", row.number),
+                    f"'{name}' has no row on the Statistics sheet; add its figures there.",
+                )
+            )
+            continue
+        if stats is None or row.values.get("_invalid") or stats.values.get("_invalid"):
+            continue
+        councils.append(_council(row, stats))
+    return councils
+
+
+def _check_unique(
+    sheet: _Sheet,
+    rows: Sequence[_Row],
+    column: str,
+    key: Any,
+    problems: list[Problem],
+) -> None:
+    if column not in sheet.columns:
+        return
+    first_row: dict[str, int] = {}
+    for row in rows:
+        value = row.values.get(column) or ""
+        if not value:
+            continue
+        k = key(value)
+        if k in first_row:
+            problems.append(
+                Problem(
+                    sheet.cell(column, row.number),
+                    f"'{value}' appears twice (also row {first_row[k]}); "
+                    f"each {_display(column)} must be on one row only.",
+                )
+            )
+            row.values["_invalid"] = True
+        else:
+            first_row[k] = row.number
+
+
+def _council(contact: _Row, stats: _Row) -> Council:
+    values = contact.values
+    s = stats.values
+    statistics = Statistics(
+        detailed_investigations=s["detailed investigations"],
+        upheld=s["upheld"],
+        compliance_outcomes=s["compliance outcomes"],
+        complied=s["complied"],
+        satisfactory_remedies=s["satisfactory remedies"],
+        received=s["received"],
+        decisions=s["decisions"],
+    )
+    fields = {**stats.fields, **contact.fields}
+    fields.update(
+        authority=values["authority"],
+        authority_type=values["authority type"],
+        email=values["email"],
+        cc="; ".join(values["cc"]),
+        job_title=values["job title"],
+    )
+    return Council(
+        authority=values["authority"],
+        authority_type=values["authority type"],
+        surname=values["surname"],
+        email=values["email"],
+        statistics=statistics,
+        title=values["title"],
+        first_name=values["first name"],
+        job_title=values["job title"],
+        gss_code=values["gss code"],
+        cc=values["cc"],
+        fields=fields,
+        contacts_row=contact.number,
+        statistics_row=stats.number,
+    )
