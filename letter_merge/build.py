@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
+
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.convert import ConversionJob, Converter
@@ -163,6 +165,8 @@ def _letter_entry(outcome: LetterOutcome, year_dir: Path, template_hash: str) ->
                 "path": file.relative_to(year_dir).as_posix(),
                 "sha256": sha256_file(file),
             }
+    if "pdf" in files:
+        files["pdf"]["pages"] = len(PdfReader(year_dir / files["pdf"]["path"]).pages)
     source = json.dumps(outcome.letter.fields, sort_keys=True, default=str, ensure_ascii=False)
     return {
         "authority": council.authority,

@@ -16,7 +16,7 @@ import openpyxl
 from email_validator import EmailNotValidError, validate_email
 from openpyxl.utils import get_column_letter
 
-from letter_merge.errors import InputError, Problem, ProblemsFound
+from letter_merge.errors import InputError, Problem
 
 AUTHORITY_TYPES = (
     "County Council",
@@ -105,10 +105,6 @@ class Workbook:
     fields: frozenset[str]
     problems: tuple[Problem, ...]
 
-    def raise_for_problems(self) -> None:
-        if self.problems:
-            raise ProblemsFound(self.problems, heading=_problems_heading(self.path, self.problems))
-
 
 def normalise_header(text: object) -> str:
     """Headers match ignoring case, surrounding spaces and repeated spaces."""
@@ -142,14 +138,6 @@ def read_workbook(path: Path) -> Workbook:
     if contacts and statistics:
         councils = _join(contacts, statistics, problems)
     return Workbook(path, tuple(councils), fields, tuple(problems))
-
-
-def _problems_heading(path: Path, problems: Sequence[Problem]) -> str:
-    count = len(problems)
-    return (
-        f"{path.name} has {count} problem{'s' if count != 1 else ''}; "
-        "fix them in the workbook and run again:"
-    )
 
 
 def _open(path: Path) -> Any:
@@ -293,6 +281,8 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
                     )
                 )
                 ok = False
+            elif column != "cc":
+                row.values[column] = " ".join(text.split())  # pasted text often has double spaces
         for column, required in CONTACT_COLUMNS.items():
             if required and not row.values[column]:
                 problems.append(
@@ -349,7 +339,8 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
     ]
     result = []
     for number, values in sheet.rows:
-        row = _Row(number, {"authority": _text(sheet.value(values, "authority"))}, {})
+        authority = " ".join(_text(sheet.value(values, "authority")).split())
+        row = _Row(number, {"authority": authority}, {})
         ok = bool(row.values["authority"])
         if not ok:
             problems.append(

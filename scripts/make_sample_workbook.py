@@ -100,7 +100,7 @@ def main() -> None:
 def _name_of(council: dict[str, str]) -> str:
     if council["official_name"] == "Brighton and Hove City Council":
         return "Brighton & Hove City Council"  # how the council writes its own name
-    return council["official_name"]
+    return " ".join(council["official_name"].split())  # the source has a stray double space
 
 
 def _slug(text: str) -> str:
