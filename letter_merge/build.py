@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -69,6 +70,7 @@ def build_letters(
     settings = batch.settings
     letters_dir = settings.letters_dir
     letters_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(letters_dir)
     planned = batch.letters(only)
 
     outcomes: dict[str, LetterOutcome] = {}
@@ -110,6 +112,14 @@ def build_letters(
     write_manifest(batch, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Temporary files of a run that was killed: never letters, so safe to delete."""
+    for leftover in folder.glob(".*.part"):
+        leftover.unlink(missing_ok=True)
+    for leftover in folder.glob(".converting-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_manifest(batch: Batch, report: BuildReport) -> None:
