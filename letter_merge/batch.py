@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,13 +76,19 @@ def load_batch(settings: Settings) -> Batch:
 
 
 def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:
-    """Councils named on the command line: an exact name (any case), or a unique part of one."""
+    """Councils named on the command line: a name (any case and spacing), or a unique part of one."""
     councils = list(councils)
     chosen: dict[str, Council] = {}
     for name in names:
         key = authority_key(name)
-        exact = [c for c in councils if authority_key(c.authority) == key]
-        matches = exact or [c for c in councils if key in authority_key(c.authority)]
+        # An exact name first, then whole words ("Derby" is Derby City Council, not Derbyshire),
+        # then any part of a name.
+        word = re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")
+        matches = (
+            [c for c in councils if authority_key(c.authority) == key]
+            or [c for c in councils if word.search(authority_key(c.authority))]
+            or [c for c in councils if key in authority_key(c.authority)]
+        )
         if not matches:
             raise InputError(f"'{name}' matches no authority in the workbook; check the spelling.")
         if len(matches) > 1:

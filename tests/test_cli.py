@@ -96,6 +96,8 @@ def test_an_ambiguous_or_unknown_name_is_a_usage_error(folder: Path, runner: Cli
         "  - Derby City Council\n"
         "  - Brighton & Hove City Council\n"
     )
+    result = runner.invoke(cli, ["build", "--no-pdf", "--only", "Hove"])  # a whole word wins
+    assert result.exit_code == 0 and "Built 1 letter " in result.output
     result = runner.invoke(cli, ["build", "--no-pdf", "--only", "Narnia"])
     assert result.exit_code == 2
     assert (
