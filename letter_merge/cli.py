@@ -91,12 +91,17 @@ def check(ctx: click.Context) -> None:
     show_default=True,
     help="What turns .docx into PDF; 'word' needs Microsoft Word on Windows or macOS.",
 )
+@click.option("--force", is_flag=True, help="Make every letter again, even those up to date.")
 @click.pass_context
-def build(ctx: click.Context, only: Sequence[str], no_pdf: bool, converter: str) -> None:
+def build(
+    ctx: click.Context, only: Sequence[str], no_pdf: bool, converter: str, force: bool
+) -> None:
     """Build one .docx and one PDF per council into output/<year>/letters/.
 
     Checks the workbook and template first and builds nothing while any problem remains.
-    Writes output/<year>/manifest.json with the SHA-256 of every input and every letter.
+    Letters whose template, fields and files are unchanged since the last build are not made
+    again (--force makes them all). Writes output/<year>/manifest.json with the SHA-256 of every
+    input and every letter.
 
     \b
     Examples:
@@ -106,19 +111,24 @@ def build(ctx: click.Context, only: Sequence[str], no_pdf: bool, converter: str)
     """
     settings = _settings(ctx)
     batch = load_batch(settings)
-    pdf_converter = None if no_pdf else make_converter(converter)
+    profiles = settings.output / ".libreoffice"
+    pdf_converter = None if no_pdf else make_converter(converter, profile_dir=profiles)
     with _ProgressBars() as bars:
-        report = build_letters(batch, only=only, converter=pdf_converter, on_progress=bars.update)
+        report = build_letters(
+            batch, only=only, converter=pdf_converter, force=force, on_progress=bars.update
+        )
     _print_build_summary(report, settings)
     if report.failed:
         ctx.exit(EXIT_PROBLEMS)
 
 
 def _print_build_summary(report: BuildReport, settings: Settings) -> None:
-    built = len(report.letters) - len(report.failed)
-    kinds = "docx and PDF" if report.converter else "docx only"
+    made = [o for o in report.letters if not o.error]
+    kinds = "docx and PDF" if made and all(o.pdf for o in made) else "docx only"
+    remade = len(made) - len(report.unchanged)
+    note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
     click.echo(
-        f"Built {built} letter{'s' if built != 1 else ''} ({kinds}) in "
+        f"Built {remade} letter{'s' if remade != 1 else ''} ({kinds}){note} in "
         f"{_show(settings.letters_dir)} in {report.seconds:.1f} s."
     )
     for kind in AUTHORITY_TYPES:

@@ -1,0 +1,162 @@
+"""Many letters as the sections of one document, and that document's PDF split back into letters.
+
+Starting LibreOffice and opening a document cost far more than laying out a page, so letters made
+from the same template are converted together: each letter becomes a section that starts on a new
+page with its page numbers restarting at 1, and a bookmark at its first paragraph. LibreOffice
+exports the bookmarks as PDF named destinations, which say exactly where each letter starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+
+from lxml import etree
+from pypdf import PdfReader, PdfWriter
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+BODY = "word/document.xml"
+CORE = "docProps/core.xml"
+# Parts that may differ between letters that are still combinable: the body and the properties.
+PER_LETTER_PARTS = {BODY, CORE, "docProps/app.xml"}
+MARK = "LetterMerge{:05d}"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def _w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+class CombineError(Exception):
+    """The letters cannot be combined, or the combined PDF cannot be split back into them."""
+
+
+def shared_signature(docx: Path) -> str:
+    """A hash of everything in the package but the body and properties: letters with the same
+    signature share styles, headers, footers and media, and so can be sections of one document."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(docx) as package:
+        for info in sorted(package.infolist(), key=lambda i: i.filename):
+            if info.filename not in PER_LETTER_PARTS:
+                digest.update(info.filename.encode())
+                digest.update(info.CRC.to_bytes(4, "big"))
+                digest.update(info.file_size.to_bytes(8, "big"))
+    return digest.hexdigest()
+
+
+def combine_letters(letters: Sequence[Path]) -> bytes:
+    """One .docx holding every letter as a section, in order, bookmarked `MARK.format(index)`."""
+    if not letters:
+        raise CombineError("no letters to combine")
+    with zipfile.ZipFile(letters[0]) as package:
+        entries = [(info, package.read(info)) for info in package.infolist()]
+    root = etree.fromstring(dict((i.filename, d) for i, d in entries)[BODY], _PARSER)
+    body = root.find(_w("body"))
+    if body is None:
+        raise CombineError(f"{letters[0].name}: no document body")
+    for child in list(body):
+        body.remove(child)
+    for index, letter in enumerate(letters):
+        with zipfile.ZipFile(letter) as package:
+            letter_root = etree.fromstring(package.read(BODY), _PARSER)
+        blocks = list(letter_root.find(_w("body")))
+        if not blocks or blocks[-1].tag != _w("sectPr"):
+            raise CombineError(f"{letter.name}: the document does not end with its page settings")
+        section = copy.deepcopy(blocks.pop())
+        numbering = section.find(_w("pgNumType"))
+        if numbering is None:
+            numbering = etree.SubElement(section, _w("pgNumType"))
+        numbering.set(_w("start"), "1")  # each letter numbers its own pages
+        _bookmark_first_paragraph(blocks, index)
+        if index < len(letters) - 1:
+            # A section ends with the paragraph whose properties hold its page settings.
+            last = _last_paragraph(blocks, letter.name)
+            properties = last.find(_w("pPr"))
+            if properties is None:
+                properties = etree.Element(_w("pPr"))
+                last.insert(0, properties)
+            properties.append(section)
+            body.extend(blocks)
+        else:
+            body.extend(blocks)
+            body.append(section)
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
+        for info, data in entries:
+            package.writestr(info, document if info.filename == BODY else data)
+    return buffer.getvalue()
+
+
+def _bookmark_first_paragraph(blocks: list[etree._Element], index: int) -> None:
+    first = next((p for block in blocks for p in block.iter(_w("p"))), None)
+    if first is None:
+        raise CombineError("a letter has no paragraph")
+    start = etree.Element(_w("bookmarkStart"))
+    start.set(_w("id"), str(900_000 + index))
+    start.set(_w("name"), MARK.format(index))
+    end = etree.Element(_w("bookmarkEnd"))
+    end.set(_w("id"), str(900_000 + index))
+    position = 1 if first.find(_w("pPr")) is not None else 0
+    first.insert(position, end)
+    first.insert(position, start)
+
+
+def _last_paragraph(blocks: list[etree._Element], name: str) -> etree._Element:
+    for block in reversed(blocks):
+        if block.tag == _w("p"):
+            return block
+    raise CombineError(f"{name}: the letter does not end with a paragraph")
+
+
+def split_pdf(reader: PdfReader, count: int) -> list[list[int]]:
+    """Page numbers (0-based) of each of `count` letters in the combined PDF."""
+    starts: dict[int, int] = {}
+    for name, destination in reader.named_destinations.items():
+        match = re.fullmatch(r"/?LetterMerge(\d{5})", str(name))
+        if match:
+            starts[int(match.group(1))] = reader.get_destination_page_number(destination)
+    if sorted(starts) != list(range(count)):
+        raise CombineError(f"the PDF marks {len(starts)} letter starts, not {count}")
+    firsts = [starts[i] for i in range(count)] + [len(reader.pages)]
+    if any(a >= b for a, b in pairwise(firsts)) or firsts[0] != 0:
+        raise CombineError("the letters' first pages are out of order in the PDF")
+    return [list(range(a, b)) for a, b in pairwise(firsts)]
+
+
+def letter_pdfs(combined: Path, letters: Sequence[Path]) -> list[bytes]:
+    """The combined PDF cut into one PDF per letter, each titled as its .docx is."""
+    reader = PdfReader(combined)
+    pages = split_pdf(reader, len(letters))
+    info = reader.metadata or {}
+    result = []
+    for letter, numbers in zip(letters, pages, strict=True):
+        writer = PdfWriter()
+        for number in numbers:
+            writer.add_page(reader.pages[number])
+        metadata = {k: v for k, v in info.items() if k in ("/Creator", "/Producer")}
+        title = docx_title(letter)
+        if title:
+            metadata["/Title"] = title
+        writer.add_metadata(metadata)
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        result.append(buffer.getvalue())
+    return result
+
+
+def docx_title(docx: Path) -> str:
+    """The title in a .docx's document properties, as LibreOffice would put it in its PDF."""
+    with zipfile.ZipFile(docx) as package:
+        try:
+            core = etree.fromstring(package.read(CORE), _PARSER)
+        except KeyError:
+            return ""
+    title = core.find("{http://purl.org/dc/elements/1.1/}title")
+    return (title.text or "") if title is not None else ""
