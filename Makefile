@@ -6,17 +6,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format system-deps sample-data template clean
+.PHONY: run test bench lint format system-deps sample-data template clean
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/letter-merge build
 
 test: system-deps $(VENV)/.installed-dev
-	$(BIN)/ruff check letter_merge tests scripts
+	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check letter_merge tests scripts
+	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/ruff format --check letter_merge tests scripts
 
 format: $(VENV)/.installed-dev
@@ -49,3 +49,7 @@ template: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) output/*/
+
+# Speed and memory of the build, against one LibreOffice start per letter (several minutes).
+bench: system-deps $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py

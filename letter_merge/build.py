@@ -98,7 +98,7 @@ def build_letters(
         if not docx_current:
             data = batch.template.render(letter.fields, title=letter.subject)
             pdf.unlink(missing_ok=True)  # it would no longer match the new .docx
-            write_atomic(docx, data)
+            write_atomic(docx, data, durable=False)
         outcome = LetterOutcome(
             letter, docx, pdf if pdf_current else None, None, source, remade=not docx_current
         )

@@ -226,7 +226,7 @@ class LibreOfficeConverter:
                 log.info("converting one by one: cannot split the PDF (%s)", error)
                 return False
             for job, data in zip(chunk, pdfs, strict=True):
-                write_atomic(job.pdf, data)
+                write_atomic(job.pdf, data, durable=False)
                 report(ConversionResult(job))
             return True
         finally:

@@ -7,6 +7,7 @@ strict undefined (a misspelt field is an error naming it, never a blank).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -112,11 +113,19 @@ def letter_fields(council: Council, figures: Figures, settings: Settings) -> dic
 
 def render_text(source: str, fields: Mapping[str, Any], where: str) -> str:
     """A one-line template such as the email subject, in the same sandbox. No HTML escaping."""
-    environment = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
     try:
-        return environment.from_string(source).render(fields)
+        return _text_template(source).render(fields)
     except jinja2.TemplateError as error:
         raise TemplateError(f"{where}: {_describe(error)}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _text_template(source: str) -> jinja2.Template:
+    """Compiled once: the same subject is rendered for every letter of a batch."""
+    return _TEXT_ENVIRONMENT.from_string(source)
+
+
+_TEXT_ENVIRONMENT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 def check_text_template(source: str, available: Iterable[str], where: str) -> list[Problem]:

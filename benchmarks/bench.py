@@ -1,0 +1,167 @@
+"""Benchmark the build: the 343-council sample, a generated large workbook, and the usual way
+(one LibreOffice start per letter) side by side. Prints a table; `make bench` runs it.
+
+    python benchmarks/bench.py                 # 343 sample + 10,000 generated rows
+    python benchmarks/bench.py --rows 2000 --baseline 5
+    python benchmarks/bench.py --quick         # a small run, as the test suite does
+
+Each build runs in its own process (benchmarks/measure.py) so that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+MEASURE = Path(__file__).with_name("measure.py")
+
+
+def working_folder(base: Path, workbook: Path) -> Path:
+    base.mkdir(parents=True)
+    shutil.copytree(ROOT / "templates", base / "templates")
+    (base / "input").mkdir()
+    shutil.copy(workbook, base / "input" / "councils.xlsx")
+    shutil.copy(ROOT / "letter-merge.toml", base / "letter-merge.toml")
+    return base
+
+
+def build(folder: Path, *args: str) -> dict[str, float]:
+    """Run `letter-merge build ARGS` in its own process; wall time and peak memory."""
+    output = subprocess.run(
+        [sys.executable, str(MEASURE), "build", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def large_workbook(path: Path, rows: int) -> Path:
+    """`rows` councils: the sample's rows repeated under new names and addresses."""
+    sample = load_workbook(ROOT / "input" / "councils.xlsx", read_only=True)
+    sheets = {
+        name: list(sample[name].iter_rows(values_only=True)) for name in ("Contacts", "Statistics")
+    }
+    sample.close()
+    book = Workbook(write_only=True)
+    for name, table in sheets.items():
+        sheet = book.create_sheet(name)
+        sheet.append(table[0])
+        body = table[1:]
+        for number in range(rows):
+            row = list(body[number % len(body)])
+            copy = number // len(body)
+            if copy:
+                row[0] = f"{row[0]} {copy + 1}"
+                if name == "Contacts":
+                    row[2] = None  # GSS codes stay unique
+                    row[7] = f"copy{copy}.{row[7]}"
+                    row[8] = None
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def baseline(folder: Path, letters: int) -> float:
+    """Seconds per letter with one LibreOffice start per letter (docx2pdf's way with Word)."""
+    from letter_merge.convert import find_libreoffice
+
+    program = find_libreoffice()
+    if program is None:
+        raise SystemExit("LibreOffice is needed for the benchmark")
+    documents = sorted((folder / "output" / "2020" / "letters").glob("*.docx"))[:letters]
+    profile = folder / "baseline-profile"
+    outdir = folder / "baseline-pdf"
+    arguments = [str(program), f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless"]
+    subprocess.run([*arguments, "--terminate_after_init"], capture_output=True, check=False)
+    started = time.perf_counter()
+    for document in documents:
+        subprocess.run(
+            [*arguments, "--convert-to", "pdf", "--outdir", str(outdir), str(document)],
+            capture_output=True,
+            check=True,
+        )
+    return (time.perf_counter() - started) / len(documents)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="rows of the generated workbook")
+    parser.add_argument("--baseline", type=int, default=10, help="letters for the baseline")
+    parser.add_argument("--quick", action="store_true", help="a small run (sample subset, 60 rows)")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.rows, options.baseline = 60, 2
+
+    rows: list[tuple[str, int, dict[str, float]]] = []
+    with tempfile.TemporaryDirectory(prefix="letter-merge-bench-") as scratch:
+        sample_workbook = ROOT / "input" / "councils.xlsx"
+        if options.quick:
+            sample_workbook = large_workbook(Path(scratch) / "quick.xlsx", 30)
+        sample = working_folder(Path(scratch) / "sample", sample_workbook)
+        count = 30 if options.quick else 343
+        build(sample, "--no-pdf")  # warm-up: LibreOffice profile, file cache
+        rows.append(("sample: merge only (--no-pdf)", count, build(sample, "--no-pdf", "--force")))
+        build(sample)  # first PDF build makes the LibreOffice profiles
+        rows.append(("sample: merge + PDF", count, build(sample, "--force")))
+        rows.append(("sample: rebuild, nothing changed", count, build(sample)))
+        book = load_workbook(sample / "input" / "councils.xlsx")
+        book["Contacts"]["F2"] = "Changed"
+        book.save(sample / "input" / "councils.xlsx")
+        rows.append(("sample: rebuild, one contact changed", 1, build(sample)))
+        per_letter = baseline(sample, options.baseline)
+        rows.append(
+            (
+                f"baseline: one LibreOffice start per letter ({options.baseline} measured)",
+                count,
+                {"seconds": per_letter * count, "rss_mb": 0.0, "converter_rss_mb": 0.0},
+            )
+        )
+        large = working_folder(
+            Path(scratch) / "large", large_workbook(Path(scratch) / "large.xlsx", options.rows)
+        )
+        rows.append(
+            (f"{options.rows} rows: merge only (--no-pdf)", options.rows, build(large, "--no-pdf"))
+        )
+        rows.append((f"{options.rows} rows: merge + PDF", options.rows, build(large, "--force")))
+
+    print_table(rows, cpu=os.cpu_count() or 1)
+
+
+def print_table(rows: list[tuple[str, int, dict[str, float]]], cpu: int) -> None:
+    full = next(r for r in rows if r[0] == "sample: merge + PDF")
+    base = next(r for r in rows if r[0].startswith("baseline"))
+    print(f"\nletter-merge benchmark: {cpu} cores, Python {sys.version.split()[0]}\n")
+    print(
+        "| run | letters | wall time | letters/s | peak RSS | LibreOffice peak RSS | vs baseline |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, letters, m in rows:
+        ratio = base[2]["seconds"] / m["seconds"] * letters / base[1] if "PDF" in name else None
+        print(
+            f"| {name} | {letters} | {m['seconds']:.1f} s | {letters / m['seconds']:.0f} | "
+            f"{m['rss_mb']:.0f} MB | {m['converter_rss_mb']:.0f} MB | "
+            f"{f'{ratio:.0f}×' if ratio else ''} |"
+        )
+    large = [r for r in rows if r[0].endswith("rows: merge + PDF")]
+    if large:
+        growth = large[0][2]["seconds"] / full[2]["seconds"]
+        print(
+            f"\n{large[0][1]} rows took {growth:.1f}× the sample's time for {large[0][1] / full[1]:.1f}× the letters."
+        )
+
+
+if __name__ == "__main__":
+    main()
