@@ -83,9 +83,13 @@ def test_only_builds_the_named_councils_and_keeps_the_rest_of_the_manifest(
     assert runner.invoke(cli, ["build", "--no-pdf"]).exit_code == 0
     result = runner.invoke(cli, ["build", "--no-pdf", "--only", "derby", "--only", "ADUR"])
     assert result.exit_code == 0, result.output
-    assert "Built 2 letters" in result.output
+    assert "Built 0 letters (docx only); 2 already up to date in" in result.output
+    result = runner.invoke(
+        cli, ["build", "--no-pdf", "--force", "--only", "derby", "--only", "ADUR"]
+    )
+    assert "Built 2 letters (docx only) in" in result.output
     manifest = json.loads((folder / "output" / "2020" / "manifest.json").read_text("utf-8"))
-    assert len(manifest["letters"]) == 4
+    assert len(manifest["letters"]) == 4  # the other two are still recorded
 
 
 def test_an_ambiguous_or_unknown_name_is_a_usage_error(folder: Path, runner: CliRunner) -> None:
