@@ -30,11 +30,6 @@ class ProgramResult:
     def timed_out(self) -> bool:
         return self.returncode is None
 
-    def tail(self, lines: int = 5) -> str:
-        """The last lines of output, for an error message."""
-        kept = [line for line in self.output.splitlines() if line.strip()]
-        return " / ".join(kept[-lines:])
-
 
 def run_program(
     args: Sequence[str | Path], *, timeout: float, cwd: Path | None = None
