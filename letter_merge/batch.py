@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.errors import InputError, Problem, ProblemsFound
+from letter_merge.errors import InputError, ProblemsFound
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
 from letter_merge.render import (
@@ -54,8 +54,8 @@ class Batch:
         return planned
 
 
-def check_batch(settings: Settings) -> tuple[Batch | None, list[Problem]]:
-    """Read and cross-check everything; every problem found, not just the first."""
+def load_batch(settings: Settings) -> Batch:
+    """Read and cross-check everything; ProblemsFound lists every problem, not just the first."""
     workbook = read_workbook(settings.workbook)
     template = LetterTemplate(settings.template)
     problems = list(workbook.problems)
@@ -64,15 +64,8 @@ def check_batch(settings: Settings) -> tuple[Batch | None, list[Problem]]:
         settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
     )
     if problems:
-        return None, problems
-    return Batch(settings, workbook, template, compute_figures(workbook.councils)), []
-
-
-def load_batch(settings: Settings) -> Batch:
-    batch, problems = check_batch(settings)
-    if batch is None:
         raise ProblemsFound(problems)
-    return batch
+    return Batch(settings, workbook, template, compute_figures(workbook.councils))
 
 
 def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:

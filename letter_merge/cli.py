@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from letter_merge import __version__
-from letter_merge.batch import check_batch, load_batch
+from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
 from letter_merge.convert import make_converter
-from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError, ProblemsFound
+from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -66,9 +66,7 @@ def check(ctx: click.Context) -> None:
     Example: letter-merge check
     """
     settings = _settings(ctx)
-    batch, problems = check_batch(settings)
-    if batch is None:
-        raise ProblemsFound(problems)
+    batch = load_batch(settings)
     used = batch.template.fields_used()
     click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
     click.echo(f"Template {_show(settings.template)}: {len(used)} fields, all known.")

@@ -55,13 +55,6 @@ CORE_PROPERTIES = "docProps/core.xml"
 TEMPLATED_PART = re.compile(
     r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml|docProps/core\.xml"
 )
-PART_NAMES = {
-    "header": "header",
-    "footer": "footer",
-    "footno": "footnotes",
-    "endnot": "endnotes",
-    "core.x": "document properties",
-}
 LINE_BREAK_IN_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 
 
@@ -165,7 +158,8 @@ class LetterTemplate:
         try:
             self.source = path.read_bytes()
             with zipfile.ZipFile(io.BytesIO(self.source)) as package:
-                self._entries = [(info, package.read(info)) for info in package.infolist()]
+                # part name -> (its zip entry, its bytes), in the package's order
+                self._parts = {i.filename: (i, package.read(i)) for i in package.infolist()}
             self._document = Document(io.BytesIO(self.source))
         except FileNotFoundError:
             raise InputError(
@@ -178,18 +172,18 @@ class LetterTemplate:
         self._environment = make_environment()
         self._helper = DocxTemplate(io.BytesIO(self.source))  # for its string transforms only
         self._sources = {
-            info.filename: self._prepare(data.decode("utf-8"))
-            for info, data in self._entries
-            if TEMPLATED_PART.fullmatch(info.filename) and _has_tags(data)
+            name: self._prepare(data.decode("utf-8"))
+            for name, (_, data) in self._parts.items()
+            if TEMPLATED_PART.fullmatch(name) and _has_tags(data)
         }
         # docxtpl's table fix-up is only needed where cells are repeated or merged by tags.
         self._fix_tables = {
-            info.filename
-            for info, data in self._entries
-            if info.filename in self._sources and (b"{%tc" in data or b"colspan" in data)
+            name
+            for name in self._sources
+            if b"{%tc" in self._parts[name][1] or b"colspan" in self._parts[name][1]
         }
         self._compiled: dict[str, jinja2.Template] | None = None
-        self._infos = {info.filename: info for info, _ in self._entries}
+        self._fields_used: frozenset[str] | None = None
         self._bases: dict[frozenset[str], bytes] = {}
 
     def _prepare(self, xml: str) -> str:
@@ -208,15 +202,17 @@ class LetterTemplate:
             self._compiled = compiled
         return self._compiled
 
-    def fields_used(self) -> set[str]:
+    def fields_used(self) -> frozenset[str]:
         """The field names the template refers to (loop variables and Jinja's own names excluded)."""
-        variables: set[str] = set()
-        for name, source in self._sources.items():
-            try:
-                variables |= meta.find_undeclared_variables(self._environment.parse(source))
-            except jinja2.TemplateSyntaxError as error:
-                raise TemplateError(self._syntax_message(error, name)) from None
-        return variables - set(self._environment.globals)
+        if self._fields_used is None:
+            variables: set[str] = set()
+            for name, source in self._sources.items():
+                try:
+                    variables |= meta.find_undeclared_variables(self._environment.parse(source))
+                except jinja2.TemplateSyntaxError as error:
+                    raise TemplateError(self._syntax_message(error, name)) from None
+            self._fields_used = frozenset(variables - set(self._environment.globals))
+        return self._fields_used
 
     def check_fields(self, available: Iterable[str]) -> list[Problem]:
         """A problem for every field the template uses that the workbook and figures lack."""
@@ -248,27 +244,24 @@ class LetterTemplate:
         changed = {
             name: self._render_part(name, t, fields).encode() for name, t in templates.items()
         }
-        if title and CORE_PROPERTIES in self._infos:
-            core = changed.get(CORE_PROPERTIES, self._original(CORE_PROPERTIES))
+        if title and CORE_PROPERTIES in self._parts:
+            core = changed.get(CORE_PROPERTIES) or self._parts[CORE_PROPERTIES][1]
             changed[CORE_PROPERTIES] = _set_title(core, title)
         # The parts without fields were compressed once into the base package; each letter adds
         # its own parts to a copy of it (a letter took 6 ms, mostly re-compressing styles).
         buffer = io.BytesIO(self._base_package(frozenset(changed)))
         with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
             for name, data in changed.items():
-                package.writestr(self._infos[name], data)
+                package.writestr(self._parts[name][0], data)
         return buffer.getvalue()
-
-    def _original(self, name: str) -> bytes:
-        return next(data for info, data in self._entries if info.filename == name)
 
     def _base_package(self, rendered: frozenset[str]) -> bytes:
         base = self._bases.get(rendered)
         if base is None:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
-                for info, data in self._entries:
-                    if info.filename not in rendered:
+                for name, (info, data) in self._parts.items():
+                    if name not in rendered:
                         package.writestr(info, data)
             base = self._bases[rendered] = buffer.getvalue()
         return base
@@ -311,11 +304,18 @@ class LetterTemplate:
                 else ""
             )
             near = f" near {_quote(text)}" if text.strip() else ""
-        where = "" if part == BODY_PART else f" ({PART_NAMES.get(part.split('/')[-1][:6], part)})"
+        where = "" if part == BODY_PART else f" ({_part_label(part)})"
         return (
             f"{self.path.name}{where}{near}: template syntax error: {error.message}. Check that "
             "every {{ has its }} and every {% if %} or {% for %} has its {% endif %} or {% endfor %}."
         )
+
+
+def _part_label(part: str) -> str:
+    """'word/header2.xml' -> 'header'; 'docProps/core.xml' -> 'document properties'."""
+    if part == CORE_PROPERTIES:
+        return "document properties"
+    return Path(part).stem.rstrip("0123456789")
 
 
 def _has_tags(data: bytes) -> bool:

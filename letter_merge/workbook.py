@@ -162,10 +162,14 @@ class _Sheet:
         return f"{self.name}!{get_column_letter(self.columns[column] + 1)}{row}"
 
     def value(self, values: tuple[Any, ...], column: str) -> Any:
+        """The cell under a column (normalised header) in a row; None where there is none."""
         index = self.columns.get(column)
-        if index is None or index >= len(values):
-            return None
-        return values[index]
+        return None if index is None else self.at(values, index)
+
+    @staticmethod
+    def at(values: tuple[Any, ...], index: int) -> Any:
+        """Rows end at their last filled cell, so a short row has None for the rest."""
+        return values[index] if index < len(values) else None
 
 
 def _read_sheet(
@@ -266,7 +270,7 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
     for number, values in sheet.rows:
         row = _Row(number, {}, {})
         for index, header in sheet.headers.items():
-            raw = values[index] if index < len(values) else None
+            raw = sheet.at(values, index)
             row.fields[field_name(header)] = _text(raw) if isinstance(raw, str | float) else raw
         for column in CONTACT_COLUMNS:
             row.values[column] = _text(sheet.value(values, column))
@@ -357,7 +361,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
         received: list[Count] = []
         decisions: list[Count] = []
         for index, header in count_columns:
-            raw = values[index] if index < len(values) else None
+            raw = sheet.at(values, index)
             where = f"{sheet.name}!{get_column_letter(index + 1)}{number}"
             number_value = _checked_count(raw, where, problems, required=False)
             ok = ok and number_value is not None
@@ -366,7 +370,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
             target = received if normalise_header(header).startswith(RECEIVED_PREFIX) else decisions
             target.append(Count(label, number_value or 0))
         for index, header in sheet.headers.items():
-            raw = values[index] if index < len(values) else None
+            raw = sheet.at(values, index)
             numeric = _whole_number(raw)
             row.fields[field_name(header)] = numeric if numeric is not None else _text(raw)
         if ok:
@@ -507,14 +511,6 @@ def _council(contact: _Row, stats: _Row) -> Council:
         received=s["received"],
         decisions=s["decisions"],
     )
-    fields = {**stats.fields, **contact.fields}
-    fields.update(
-        authority=values["authority"],
-        authority_type=values["authority type"],
-        email=values["email"],
-        cc="; ".join(values["cc"]),
-        job_title=values["job title"],
-    )
     return Council(
         authority=values["authority"],
         authority_type=values["authority type"],
@@ -526,7 +522,7 @@ def _council(contact: _Row, stats: _Row) -> Council:
         job_title=values["job title"],
         gss_code=values["gss code"],
         cc=values["cc"],
-        fields=fields,
+        fields={**stats.fields, **contact.fields},  # cleaned values are set by letter_fields
         contacts_row=contact.number,
         statistics_row=stats.number,
     )

@@ -249,8 +249,13 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
             statistics("Adur District Council", complied=9),
         ],
     )
-    problems = problems_of(path)
-    assert len(problems) == 4
+    assert problems_of(path) == [
+        "Contacts!H2: 'bad' is not a valid email address (An email address must have an @-sign.)",
+        "Contacts!B3: 'Parish' is not an authority type; use one of County Council, "
+        "District Council, Metropolitan Borough, Unitary Council, London Borough.",
+        "Statistics!C2: 'x' is not a whole number",
+        "Statistics!E3: Complied (9) is more than Compliance outcomes (4); it can be at most that.",
+    ]
     assert read_workbook(path).councils == ()
 
 
