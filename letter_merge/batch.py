@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.errors import InputError, ProblemsFound
+from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
 from letter_merge.render import (
@@ -63,9 +63,27 @@ def load_batch(settings: Settings) -> Batch:
     problems += check_text_template(
         settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
     )
+    if settings.email_template.is_file():
+        problems += check_text_template(
+            settings.email_template.read_text(encoding="utf-8"),
+            workbook.fields,
+            settings.email_template.name,
+        )
     if problems:
         raise ProblemsFound(problems)
-    return Batch(settings, workbook, template, compute_figures(workbook.councils))
+    batch = Batch(settings, workbook, template, compute_figures(workbook.councils))
+    # A line break in a subject would let a workbook cell add a header to the email.
+    problems = [
+        Problem(
+            f"letter-merge.toml, [email] subject for {letter.council.authority}",
+            f"{letter.subject!r} contains a line break; remove it from the cells it uses.",
+        )
+        for letter in batch.letters()
+        if "\r" in letter.subject or "\n" in letter.subject
+    ]
+    if problems:
+        raise ProblemsFound(problems)
+    return batch
 
 
 def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from email_validator import EmailNotValidError, validate_email
 
 from letter_merge import __version__
 from letter_merge.batch import load_batch
@@ -16,6 +17,10 @@ from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
 from letter_merge.convert import make_converter
 from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
+from letter_merge.outbox import approve_letters, queue_messages
+from letter_merge.send import SendReport, resolve_in_doubt, send_messages, smtp_password
+from letter_merge.status import STATES, letter_statuses, write_csv
+from letter_merge.status import counts as status_counts
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -118,6 +123,162 @@ def build(
     _print_build_summary(report, settings)
     if report.failed:
         ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.option("--by", "by", required=True, metavar="NAME", help="Who checked the letters.")
+@click.pass_context
+def approve(ctx: click.Context, by: str) -> None:
+    """Record that these exact PDFs were checked, and by whom.
+
+    The approval is bound to each PDF's SHA-256: a letter rebuilt afterwards is no longer
+    approved (status shows "approval void") until it is approved again.
+
+    Example: letter-merge approve --by "Jo Bloggs"
+    """
+    settings = _settings(ctx)
+    count = approve_letters(settings, by)
+    click.echo(f"Approved {count} letters as checked by {by.strip()}.")
+
+
+@cli.command()
+@click.pass_context
+def queue(ctx: click.Context) -> None:
+    """Queue one email per approved letter, as an .eml in output/<year>/outbox/.
+
+    From and Subject come from letter-merge.toml, To and Cc from the workbook, the body from
+    templates/email.txt; the PDF is attached. Queueing again adds nothing twice. The .eml files
+    open in Outlook and Thunderbird, for sending by hand if you prefer.
+
+    Example: letter-merge queue
+    """
+    settings = _settings(ctx)
+    report = queue_messages(load_batch(settings))
+    click.echo(
+        f"Queued {len(report.queued)} message{'s' if len(report.queued) != 1 else ''}"
+        f"{f'; {len(report.already)} were already queued' if report.already else ''}."
+    )
+    if report.skipped:
+        click.echo(f"{len(report.skipped)} letter(s) not queued:", err=True)
+        for authority, why in report.skipped:
+            click.echo(f"  - {authority}: {why}", err=True)
+        ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.option(
+    "--test-to",
+    metavar="ADDRESS",
+    help="Send every message to this address only, marked [TEST]; nothing is marked as sent.",
+)
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Send at most N messages.")
+@click.option("--dry-run", is_flag=True, help="Connect to nothing; say what would be sent.")
+@click.option(
+    "--resolve",
+    type=click.Choice(["sent", "retry"]),
+    help="Settle messages left in doubt by an interrupted send: they arrived, or send them again.",
+)
+@click.pass_context
+def send(
+    ctx: click.Context, test_to: str | None, limit: int | None, dry_run: bool, resolve: str | None
+) -> None:
+    """Send what is queued and not yet sent, over SMTP as configured in letter-merge.toml.
+
+    The password comes from LETTER_MERGE_SMTP_PASSWORD or the system keyring, never from a file.
+    Each message is checked against its approval just before it goes.
+
+    \b
+    Examples:
+      letter-merge send --dry-run
+      letter-merge send --test-to me@ombudsman.example --limit 3
+      letter-merge send
+      letter-merge send --resolve retry
+    """
+    settings = _settings(ctx)
+    if resolve:
+        settled = resolve_in_doubt(settings, resolve)
+        click.echo(f"Settled {len(settled)} message(s) in doubt as {resolve}.")
+        return
+    if test_to:
+        test_to = _test_address(test_to)
+    with _ProgressBars() as bars:
+        report = send_messages(
+            settings,
+            test_to=test_to,
+            limit=limit,
+            dry_run=dry_run,
+            password=None if dry_run else smtp_password(settings.smtp),
+            on_progress=bars.update,
+        )
+    _print_send_report(report, dry_run=dry_run, test_to=test_to)
+    if report.problems:
+        ctx.exit(EXIT_PROBLEMS)
+
+
+def _test_address(address: str) -> str:
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise click.BadParameter(f"{address!r} is not an email address ({error}).") from None
+
+
+def _print_send_report(report: SendReport, *, dry_run: bool, test_to: str | None) -> None:
+    if dry_run:
+        click.echo(f"Would send {len(report.would_send)} message(s):")
+        for authority, recipients in report.would_send:
+            click.echo(f"  - {authority}: {', '.join(recipients)}")
+    elif test_to:
+        click.echo(f"Sent {len(report.sent)} test message(s) to {test_to}; nothing marked as sent.")
+    else:
+        click.echo(f"Sent {len(report.sent)} message(s).")
+    for title, items in (
+        ("Not sent: they do not match their approval", report.refused),
+        ("Failed: the server refused them", report.failed),
+        ("Still queued after temporary failures (send again later)", report.deferred),
+    ):
+        if items:
+            click.echo(f"{title}:", err=True)
+            for authority, why in items:
+                click.echo(f"  - {authority}: {why}", err=True)
+    if report.in_doubt:
+        click.echo(
+            "In doubt (a send was cut off; check the recipient's mailbox or the server's log, then "
+            "run 'letter-merge send --resolve sent' or '--resolve retry'):",
+            err=True,
+        )
+        for authority in report.in_doubt:
+            click.echo(f"  - {authority}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every letter's status to this CSV file (the audit record).",
+)
+@click.pass_context
+def status(ctx: click.Context, csv_file: Path | None) -> None:
+    """Where every letter stands: built, approved, queued, sent, failed, in doubt, and why.
+
+    \b
+    Examples:
+      letter-merge status
+      letter-merge status --csv sent-2020.csv
+    """
+    settings = _settings(ctx)
+    statuses = letter_statuses(settings)
+    totals = status_counts(statuses)
+    for state, meaning in STATES.items():
+        if totals[state]:
+            click.echo(f"{state + ':':<15}{totals[state]:>4}  {meaning}")
+    click.echo()
+    for item in statuses:
+        detail = "  ".join(v for v in (item.message_id, item.updated_at, item.last_reply) if v)
+        click.echo(f"{item.state:<14} {item.authority}{'  ' + detail if detail else ''}")
+    if csv_file:
+        write_csv(statuses, csv_file)
+        click.echo(f"\nWrote {_show(csv_file)}.")
 
 
 def _print_build_summary(report: BuildReport, settings: Settings) -> None:

@@ -146,3 +146,33 @@ def test_the_readme_documents_every_command() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for command in cli.commands:
         assert f"letter-merge {command}" in readme, command
+
+
+def test_a_line_break_reaching_the_subject_is_refused_by_check(
+    folder: Path, runner: CliRunner
+) -> None:
+    from tests.conftest import CONTACT_HEADERS
+
+    write_workbook(
+        folder / "input" / "councils.xlsx",
+        [[*contact("Derby City Council"), "Derby\r\nBcc: someone@example.org"]],
+        [statistics("Derby City Council")],
+        contact_headers=[*CONTACT_HEADERS, "Short name"],
+    )
+    with (folder / "letter-merge.toml").open("a") as settings:
+        settings.write('[email]\nsubject = "Annual Review {{ year }} – {{ short_name }}"\n')
+    result = runner.invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: 1 problem must be fixed first:\n"
+        "  - letter-merge.toml, [email] subject for Derby City Council: "
+        "'Annual Review 2020 – Derby\\r\\nBcc: someone@example.org' contains a line break; "
+        "remove it from the cells it uses.\n"
+    )
+
+
+def test_check_reads_the_email_template_too(folder: Path, runner: CliRunner) -> None:
+    (folder / "templates" / "email.txt").write_text("Dear {{ salutaton }},\n", encoding="utf-8")
+    result = runner.invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert "  - email.txt: {{ salutaton }} is not a field; check its spelling." in result.output

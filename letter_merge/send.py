@@ -1,0 +1,389 @@
+"""Sending queued messages over SMTP: each once, to exactly its recipients, at a bounded rate.
+
+Before a message leaves, its attachment must be the approved PDF, that PDF must still be the one in
+the letters folder, and its text must name the authority the message is addressed to. The ledger
+marks a message "sending" before the SMTP exchange and "sent" after it, so a message whose
+exchange was cut off is never sent again by itself: it is "in doubt" until someone settles it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import smtplib
+import ssl
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid, parseaddr
+from pathlib import Path
+from typing import IO
+
+from pypdf import PdfReader
+
+from letter_merge.config import Settings, SmtpSettings
+from letter_merge.errors import InputError, LetterMergeError
+from letter_merge.ledger import FAILED, QUEUED, SENDING, SENT, Approval, Ledger, Message
+from letter_merge.outbox import envelope_recipients, ledger_for
+
+PASSWORD_VARIABLE = "LETTER_MERGE_SMTP_PASSWORD"
+KEYRING_SERVICE = "letter-merge"
+TRIES = 3  # per message and run, for temporary (4xx) failures
+BACKOFF_SECONDS = 2.0
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class SendStopped(LetterMergeError):
+    """The run cannot go on (the server refused the login, or cannot be reached)."""
+
+
+class _Reply(Exception):
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code} {text}")
+        self.code = code
+
+
+class _InDoubt(Exception):
+    """The connection broke after the message was handed over: it may or may not have arrived."""
+
+
+@dataclass
+class SendReport:
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # 5xx: the server's words
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx after all tries
+    refused: list[tuple[str, str]] = field(default_factory=list)  # our own checks said no
+    in_doubt: list[str] = field(default_factory=list)
+    would_send: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # --dry-run
+
+    @property
+    def problems(self) -> bool:
+        return bool(self.failed or self.deferred or self.refused or self.in_doubt)
+
+
+def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> str | None:
+    """From the environment, else the system keyring; never from a file or the command line."""
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get(PASSWORD_VARIABLE):
+        return environ[PASSWORD_VARIABLE]
+    if not smtp.username:
+        return None
+    try:
+        import keyring
+        import keyring.errors
+
+        return keyring.get_password(KEYRING_SERVICE, smtp.username)
+    except Exception:  # no keyring on this system: the environment is the way
+        return None
+
+
+def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
+    """Settle messages left 'sending' by an interrupted run: 'sent' (it arrived) or 'retry'."""
+    with _send_lock(settings), ledger_for(settings) as ledger:
+        doubtful = ledger.messages(SENDING)
+        for message in doubtful:
+            state = SENT if outcome == "sent" else QUEUED
+            ledger.set_state(message.message_id, state, reply=f"settled by hand as {outcome}")
+        return [m.authority for m in doubtful]
+
+
+def send_messages(
+    settings: Settings,
+    *,
+    test_to: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    password: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
+    progress = on_progress or (lambda stage, done, total: None)
+    report = SendReport()
+    with _send_lock(settings), ledger_for(settings) as ledger:
+        report.in_doubt = [m.authority for m in ledger.messages(SENDING)]
+        queued = ledger.messages(QUEUED)
+        if limit is not None:
+            queued = queued[:limit]
+        approvals = ledger.approvals()
+        if dry_run:
+            for message in queued:
+                if _refusal(settings, ledger, message, approvals, report) is not None:
+                    report.would_send.append((message.authority, message.recipients))
+            return report
+        if not queued:
+            return report
+        sender = parseaddr(settings.email_from)[1]
+        with _Smtp(settings.smtp, password, sleep) as smtp:
+            for number, message in enumerate(queued, start=1):
+                # Checked right before it goes: a run at 30 a minute can take a while.
+                email = _refusal(settings, ledger, message, approvals, report)
+                if email is not None and test_to:
+                    _send_test(smtp, sender, email, test_to)
+                    report.sent.append(message.authority)
+                elif email is not None:
+                    _send_one(smtp, ledger, sender, message, email, report)
+                progress("Sending", number, len(queued))
+    return report
+
+
+class _Refused(Exception):
+    pass
+
+
+def _refusal(
+    settings: Settings,
+    ledger: Ledger,
+    message: Message,
+    approvals: dict[str, Approval],
+    report: SendReport,
+) -> EmailMessage | None:
+    """The message if it may go; otherwise None, with the reason reported and recorded."""
+    try:
+        return _checked(settings, message, approvals)
+    except _Refused as refusal:
+        report.refused.append((message.authority, str(refusal)))
+        ledger.set_state(message.message_id, QUEUED, reply=f"not sent: {refusal}")
+        return None
+
+
+def _checked(settings: Settings, message: Message, approvals: dict[str, Approval]) -> EmailMessage:
+    """The queued message, if it is still exactly what was approved for its authority."""
+    eml = settings.year_dir / message.eml_path
+    try:
+        email = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    except OSError:
+        raise _Refused(f"{message.eml_path} is missing; run letter-merge queue") from None
+    assert isinstance(email, EmailMessage)
+    attachments = [p for p in email.iter_attachments() if p.get_content_type() == "application/pdf"]
+    if len(attachments) != 1:
+        raise _Refused("the message does not carry exactly one PDF")
+    pdf = attachments[0].get_content()
+    if hashlib.sha256(pdf).hexdigest() != message.pdf_sha256:
+        raise _Refused("its attachment is not the approved PDF")
+    approval = approvals.get(message.authority)
+    if approval is None or approval.pdf_sha256 != message.pdf_sha256:
+        raise _Refused("its approval has changed since it was queued; queue again")
+    on_disk = settings.year_dir / approval.pdf_path
+    if not on_disk.is_file() or _sha256(on_disk) != approval.pdf_sha256:
+        raise _Refused(
+            f"{approval.pdf_path} has changed since it was approved; check and approve again"
+        )
+    if not _names(pdf, message.authority):
+        raise _Refused(f"its PDF does not name {message.authority}")
+    if envelope_recipients(email) != message.recipients:
+        raise _Refused("its To and Cc differ from what was queued")
+    return email
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _names(pdf: bytes, authority: str) -> bool:
+    text = " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+    return " ".join(authority.split()).casefold() in " ".join(text.split()).casefold()
+
+
+def _send_test(smtp: _Smtp, sender: str, email: EmailMessage, test_to: str) -> None:
+    """A copy to `test_to` only, marked [TEST]; the real message and its state are untouched."""
+    copy = message_from_bytes(email.as_bytes(), policy=policy.default)
+    del copy["To"], copy["Cc"], copy["Message-ID"]
+    copy["To"] = test_to
+    copy.replace_header("Subject", f"[TEST] {email['Subject']}")
+    copy["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
+
+
+def _send_one(
+    smtp: _Smtp,
+    ledger: Ledger,
+    sender: str,
+    message: Message,
+    email: EmailMessage,
+    report: SendReport,
+) -> None:
+    data = email.as_bytes(policy=policy.SMTP)
+    for attempt in range(1, TRIES + 1):
+        ledger.set_state(message.message_id, SENDING, attempt=True)
+        try:
+            reply = smtp.transmit(sender, message.recipients, data)
+        except SendStopped:  # the server could not be reached again: this one never left
+            ledger.set_state(
+                message.message_id, QUEUED, reply="not sent: the server could not be reached"
+            )
+            raise
+        except _InDoubt as error:
+            ledger.set_state(message.message_id, SENDING, reply=f"in doubt: {error}")
+            report.in_doubt.append(message.authority)
+            return
+        except _Reply as error:
+            if 400 <= error.code < 500 and attempt < TRIES:
+                ledger.set_state(message.message_id, QUEUED, reply=str(error))
+                smtp.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+                continue
+            if 400 <= error.code < 500:
+                ledger.set_state(message.message_id, QUEUED, reply=str(error))
+                report.deferred.append((message.authority, str(error)))
+            else:
+                ledger.set_state(message.message_id, FAILED, reply=str(error))
+                report.failed.append((message.authority, str(error)))
+            return
+        ledger.set_state(message.message_id, SENT, reply=reply)
+        report.sent.append(message.authority)
+        return
+
+
+class _Smtp:
+    """One connection, reused across messages and reopened when it drops; at most
+    `rate_per_minute` messages a minute."""
+
+    def __init__(
+        self, settings: SmtpSettings, password: str | None, sleep: Callable[[float], None]
+    ) -> None:
+        self.settings = settings
+        self.password = password
+        self.sleep = sleep
+        self.interval = 60.0 / settings.rate_per_minute
+        self._last_start = -float("inf")
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> _Smtp:
+        if self.settings.username and not self.password:
+            raise InputError(
+                f"[smtp] username is set but there is no password: set {PASSWORD_VARIABLE}, or "
+                f"store it in the system keyring (keyring set {KEYRING_SERVICE} "
+                f"{self.settings.username})."
+            )
+        self._smtp = self._connect()  # a refused login stops the run before anything is marked
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        where = f"{s.host}:{s.port}"
+        last = ""
+        for attempt in range(TRIES):
+            try:
+                if s.security == "ssl":
+                    smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                        s.host, s.port, timeout=60, context=ssl.create_default_context()
+                    )
+                else:
+                    smtp = smtplib.SMTP(s.host, s.port, timeout=60)
+                    if s.security == "starttls":
+                        smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself, unlike sendmail()
+                if s.username:
+                    try:
+                        smtp.login(s.username, self.password or "")
+                    except smtplib.SMTPException:
+                        smtp.close()
+                        raise
+                return smtp
+            except smtplib.SMTPAuthenticationError as error:
+                raise SendStopped(
+                    f"The SMTP server {where} refused the login for {s.username!r} "
+                    f"({error.smtp_code} {_text(error.smtp_error)}); check [smtp] username and "
+                    f"the password in {PASSWORD_VARIABLE} or the keyring. Nothing more was sent."
+                ) from None
+            except (smtplib.SMTPException, OSError) as error:
+                last = str(error) or type(error).__name__
+                self.sleep(BACKOFF_SECONDS * 2**attempt)
+        raise SendStopped(
+            f"Cannot connect to the SMTP server {where} ({last}); check [smtp] host, port and "
+            "security. What was not sent stays queued."
+        )
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def transmit(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str:
+        """One SMTP transaction; the server's final reply. Raises _Reply for a refusal and
+        _InDoubt when the connection breaks once the message may have been accepted."""
+        wait = self._last_start + self.interval - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._last_start = time.monotonic()
+        for attempt in range(2):  # a connection found dead before the message went is reopened
+            if self._smtp is None:
+                self._smtp = self._connect()
+            smtp = self._smtp
+            try:
+                _check(smtp.mail(sender))
+                for recipient in recipients:
+                    code, text = smtp.rcpt(recipient)
+                    if code not in (250, 251):
+                        smtp.rset()
+                        raise _Reply(code, f"{recipient}: {_text(text)}")
+            except (smtplib.SMTPServerDisconnected, OSError):
+                self._drop()
+                if attempt:
+                    raise _Reply(
+                        421, "the connection was lost before the message was sent"
+                    ) from None
+                continue
+            try:
+                code, text = smtp.data(data)
+            except smtplib.SMTPDataError as error:
+                raise _Reply(error.smtp_code, _text(error.smtp_error)) from None
+            except (smtplib.SMTPServerDisconnected, OSError) as error:
+                self._drop()
+                raise _InDoubt(f"the connection was lost during DATA ({error})") from None
+            if code != 250:
+                raise _Reply(code, _text(text))
+            return f"{code} {_text(text)}"
+        raise AssertionError("unreachable")
+
+
+def _check(reply: tuple[int, bytes]) -> None:
+    code, text = reply
+    if code != 250:
+        raise _Reply(code, _text(text))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@contextlib.contextmanager
+def _send_lock(settings: Settings) -> Iterator[None]:
+    """Only one send at a time for a year's batch; a second one says so and stops."""
+    path = settings.year_dir / "send.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        if not _try_lock(handle):
+            raise LetterMergeError(
+                f"Another 'letter-merge send' is already running for {settings.year} "
+                f"({path}); wait for it to finish."
+            )
+        yield
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True

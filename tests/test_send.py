@@ -1,0 +1,415 @@
+"""Approve, queue, send and status against a real SMTP server on 127.0.0.1 (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from letter_merge.cli import cli
+from letter_merge.config import load_settings
+from letter_merge.ledger import LEDGER_NAME, Ledger
+from letter_merge.send import send_messages
+from letter_merge.status import LetterStatus, write_csv
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.libreoffice
+
+AUTHORITIES = [
+    "Leicestershire County Council",
+    "Derby City Council",
+    "Brighton & Hove City Council",
+    "Adur District Council",
+]
+
+
+@dataclass
+class Received:
+    message_id: str
+    rcpt_tos: list[str]
+    subject: str
+    to: str
+
+
+@dataclass
+class Recorder:
+    """An SMTP handler that keeps what it accepts and answers DATA as scripted."""
+
+    received: list[Received] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)  # replies to the next DATAs; "drop" cuts
+    connections: int = 0
+    delay: float = 0.0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = self.script.pop(0) if self.script else "250 2.0.0 Message accepted"
+        if reply.startswith("250") or reply == "drop":
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.received.append(
+                Received(
+                    str(message["Message-ID"]),
+                    list(envelope.rcpt_tos),
+                    str(message["Subject"]),
+                    str(message["To"]),
+                )
+            )
+        if reply == "drop":
+            server.transport.close()  # the client never hears whether it arrived
+            return "250 never seen"
+        return reply
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Recorder, int]]:
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-council folder of conftest, built once with LibreOffice."""
+    from tests.conftest import DEFAULT_COUNCILS, contact, statistics, write_workbook
+
+    folder = tmp_path_factory.mktemp("built")
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    (folder / "input").mkdir()
+    contacts = [
+        contact(
+            name,
+            kind,
+            title=title,
+            first=first,
+            surname=surname,
+            cc="link@cc.example.org" if i == 0 else "",
+        )
+        for i, (name, kind, title, first, surname) in enumerate(DEFAULT_COUNCILS)
+    ]
+    stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
+    write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
+    (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, ["build"])
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture
+def work(
+    built: Path, tmp_path: Path, server: tuple[Recorder, int], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the built folder, set to send to the test server as fast as it likes."""
+    folder = tmp_path / "work"
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns(".libreoffice"))
+    _, port = server
+    with (folder / "letter-merge.toml").open("a") as settings:
+        settings.write(
+            '\n[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n'
+        )
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
+    monkeypatch.setattr("letter_merge.send.BACKOFF_SECONDS", 0.01)
+    return folder
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def approve_and_queue() -> None:
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
+    result = run("queue")
+    assert result.exit_code == 0, result.output
+
+
+def ledger_states(folder: Path) -> dict[str, str]:
+    with Ledger(folder / "output" / "2020" / LEDGER_NAME) as ledger:
+        return {m.authority: m.state for m in ledger.messages()}
+
+
+def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    result = run("approve", "--by", "Jo Bloggs")
+    assert result.output == "Approved 4 letters as checked by Jo Bloggs.\n"
+    assert run("queue").output == "Queued 4 messages.\n"
+    emls = sorted((work / "output/2020/outbox").glob("*.eml"))
+    assert len(emls) == 4
+    message = email.message_from_bytes(emls[3].read_bytes(), policy=email.policy.default)
+    assert message["From"] == "Annual Review <annual.review@ombudsman.example>"
+    assert message["To"] == "Mr Sinnott <ce@leicestershire-county-council.example.org>"
+    assert message["Cc"] == "link@cc.example.org"
+    assert message["Subject"] == "Annual Review letter 2020 – Leicestershire County Council"
+    (attachment,) = message.iter_attachments()
+    assert attachment.get_filename() == "Leicestershire County Council - Annual Review 2020.pdf"
+    assert attachment.get_content().startswith(b"%PDF-")
+    assert "Dear Mr Sinnott," in message.get_body().get_content()
+    ids = {e.name: email.message_from_bytes(e.read_bytes())["Message-ID"] for e in emls}
+
+    result = run("queue")  # again: nothing twice, the Message-IDs stay
+    assert result.output == "Queued 0 messages; 4 were already queued.\n"
+    assert {e.name: email.message_from_bytes(e.read_bytes())["Message-ID"] for e in emls} == ids
+
+    result = run("send")
+    assert result.exit_code == 0, result.output
+    assert "Sent 4 message(s)." in result.output
+    assert sorted(r.message_id for r in recorder.received) == sorted(ids.values())
+    by_subject = {r.subject.split(" – ")[1]: r for r in recorder.received}
+    assert by_subject["Leicestershire County Council"].rcpt_tos == [
+        "ce@leicestershire-county-council.example.org",
+        "link@cc.example.org",
+    ]
+    assert by_subject["Derby City Council"].rcpt_tos == ["ce@derby-city-council.example.org"]
+    assert recorder.connections == 1  # one connection for the batch
+
+    assert "Sent 0 message(s)." in run("send").output  # nothing twice
+    assert len(recorder.received) == 4
+    result = run("status", "--csv", "audit.csv")
+    assert result.exit_code == 0
+    assert re.match(r"sent:\s+4  accepted by the mail server$", result.output.splitlines()[0])
+    rows = list(csv.DictReader((work / "audit.csv").read_text("utf-8-sig").splitlines()))
+    assert [r["state"] for r in rows] == ["sent"] * 4
+    assert all(r["last_reply"] == "250 2.0.0 Message accepted" for r in rows)
+
+
+def test_rebuilding_after_approval_voids_it(work: Path) -> None:
+    assert run("approve", "--by", "Jo").exit_code == 0
+    book = load_workbook(work / "input" / "councils.xlsx")
+    book["Contacts"]["F3"] = "Okafor"  # Derby's chief executive changes
+    book.save(work / "input" / "councils.xlsx")
+    assert run("build").exit_code == 0
+    output = run("status").output
+    assert re.search(r"^approval void:\s+1  ", output, re.MULTILINE)
+    assert re.search(r"^approved:\s+3  ", output, re.MULTILINE)
+    assert re.search(r"^approval void\s+Derby City Council$", output, re.MULTILINE)
+    result = run("queue")
+    assert result.exit_code == 1
+    assert (
+        "  - Derby City Council: its PDF changed after approval; check it and approve again"
+        in result.output
+    )
+    assert "Queued 3 messages." in result.output
+
+
+def test_swapped_pdfs_are_refused(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    letters = work / "output" / "2020" / "letters"
+    a = letters / "Derby City Council - Annual Review 2020.pdf"
+    b = letters / "Adur District Council - Annual Review 2020.pdf"
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    result = run("send")
+    assert result.exit_code == 1
+    assert "Not sent: they do not match their approval:" in result.output
+    assert (
+        "  - Derby City Council: letters/Derby City Council - Annual Review 2020.pdf has changed since it was approved"
+        in result.output
+    )
+    assert "  - Adur District Council: letters/Adur District Council" in result.output
+    assert sorted(r.subject.split(" – ")[1] for r in recorder.received) == [
+        "Brighton & Hove City Council",
+        "Leicestershire County Council",
+    ]
+
+
+def test_a_temporary_refusal_is_retried(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["451 4.3.0 Try again later"]
+    result = run("send", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 1
+    assert list(ledger_states(work).values()).count("sent") == 1
+
+
+def test_a_permanent_refusal_fails_without_retrying(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["550 5.7.1 Mailbox unavailable"]
+    result = run("send", "--limit", "1")
+    assert result.exit_code == 1
+    assert (
+        "Failed: the server refused them:\n  - Leicestershire County Council: 550 5.7.1 Mailbox unavailable"
+        in result.output
+    )
+    assert recorder.received == []
+    assert ledger_states(work)["Leicestershire County Council"] == "failed"
+    assert run("send", "--limit", "1").exit_code == 0  # a failed message is not sent again
+    assert [r.subject.split(" – ")[1] for r in recorder.received] == ["Derby City Council"]
+
+
+def test_a_connection_cut_during_data_is_in_doubt_not_resent(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["drop"]
+    result = run("send", "--limit", "1")
+    assert result.exit_code == 1
+    assert "In doubt" in result.output and "  - Leicestershire County Council" in result.output
+    result = run("send")  # the other three go; the one in doubt does not
+    assert len(recorder.received) == 4
+    assert "In doubt" in result.output
+    assert re.search(r"^in doubt:\s+1  ", run("status").output, re.MULTILINE)
+    assert run("send", "--resolve", "sent").output == "Settled 1 message(s) in doubt as sent.\n"
+    assert set(ledger_states(work).values()) == {"sent"}
+    assert len({r.message_id for r in recorder.received}) == 4
+
+
+def test_a_refused_login_stops_the_run(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def reject(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        return AuthResult(success=False, handled=False)
+
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(
+        recorder, hostname="127.0.0.1", port=port, authenticator=reject, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        text = (work / "letter-merge.toml").read_text()
+        text = text.replace('security = "none"', 'security = "none"\nusername = "sender"')
+        text = text.replace("port = ", f"port = {port}\n# was port = ")
+        (work / "letter-merge.toml").write_text(text)
+        monkeypatch.setenv("LETTER_MERGE_SMTP_PASSWORD", "s3cret-pa55")
+        approve_and_queue()
+        result = run("send")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert "refused the login for 'sender' (535" in result.output
+    assert "s3cret-pa55" not in result.output
+    assert recorder.received == []
+    assert set(ledger_states(work).values()) == {"queued"}
+    assert b"s3cret-pa55" not in (work / "output" / "2020" / LEDGER_NAME).read_bytes()
+
+
+def test_test_to_and_dry_run_mark_nothing_sent(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    result = run("send", "--dry-run")
+    assert result.output.splitlines()[0] == "Would send 4 message(s):"
+    assert recorder.connections == 0
+    result = run("send", "--test-to", "me@ombudsman.example", "--limit", "2")
+    assert (
+        "Sent 2 test message(s) to me@ombudsman.example; nothing marked as sent." in result.output
+    )
+    assert [r.rcpt_tos for r in recorder.received] == [["me@ombudsman.example"]] * 2
+    assert all(
+        r.subject.startswith("[TEST] Annual Review letter 2020 – ") for r in recorder.received
+    )
+    assert set(ledger_states(work).values()) == {"queued"}
+
+
+def test_sending_is_throttled(work: Path) -> None:
+    approve_and_queue()
+    text = (
+        (work / "letter-merge.toml")
+        .read_text()
+        .replace("rate_per_minute = 6000", "rate_per_minute = 30")
+    )
+    (work / "letter-merge.toml").write_text(text)
+    waits: list[float] = []
+    report = send_messages(load_settings(work / "letter-merge.toml"), sleep=waits.append)
+    assert len(report.sent) == 4
+    # 30 a minute: each message starts 2 s after the one before; the checks between sends
+    # (reading each PDF's text) take part of that time, the rest is waited
+    assert len(waits) == 3 and all(1.0 < w <= 2.0 for w in waits)
+
+
+def test_a_second_sender_is_turned_away(work: Path) -> None:
+    import fcntl
+
+    approve_and_queue()
+    with (work / "output" / "2020" / "send.lock").open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run("send")
+    assert result.exit_code == 1
+    assert "Another 'letter-merge send' is already running for 2020" in result.output
+
+
+def test_a_killed_sender_never_sends_twice(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.delay = 0.6
+    command = [sys.executable, "-m", "letter_merge", "send"]
+    process = subprocess.Popen(
+        command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while len(recorder.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # now inside the third exchange
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    recorder.delay = 0
+    before = len(recorder.received)
+    assert 2 <= before < 4
+    result = subprocess.run([*command], cwd=work, capture_output=True, text=True, check=False)
+    ids = [r.message_id for r in recorder.received]
+    assert len(ids) == len(set(ids))  # every message at most once
+    doubtful = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert len(set(ids)) + len(doubtful) >= 4 and len(doubtful) <= 1
+    states = ledger_states(work)
+    assert list(states.values()).count("sending") == len(doubtful)
+
+
+def test_the_csv_is_safe_to_open_in_excel(tmp_path: Path) -> None:
+    row = LetterStatus(
+        '=HYPERLINK("http://evil")', "sent", "+44@x.org", "", "-me", "@now", "", "", 0, "250 ok"
+    )
+    write_csv([row], tmp_path / "audit.csv")
+    (values,) = list(csv.DictReader((tmp_path / "audit.csv").read_text("utf-8-sig").splitlines()))
+    assert values["authority"] == '\'=HYPERLINK("http://evil")'
+    assert (values["email"], values["approved_by"], values["approved_at"]) == (
+        "'+44@x.org",
+        "'-me",
+        "'@now",
+    )
+    assert values["last_reply"] == "250 ok"
