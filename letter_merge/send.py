@@ -296,6 +296,11 @@ class _Smtp:
                     f"({error.smtp_code} {_text(error.smtp_error)}); check [smtp] username and "
                     f"the password in {PASSWORD_VARIABLE} or the keyring. Nothing more was sent."
                 ) from None
+            except ssl.SSLError as error:  # a certificate problem does not go away by retrying
+                raise SendStopped(
+                    f"Cannot connect securely to the SMTP server {where} ({error}); check [smtp] "
+                    "host (it must match the server's certificate), port and security."
+                ) from None
             except (smtplib.SMTPException, OSError) as error:
                 last = str(error) or type(error).__name__
                 self.sleep(BACKOFF_SECONDS * 2**attempt)

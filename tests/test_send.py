@@ -413,3 +413,46 @@ def test_the_csv_is_safe_to_open_in_excel(tmp_path: Path) -> None:
         "'@now",
     )
     assert values["last_reply"] == "250 ok"
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_sending_over_tls(work: Path, security: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real TLS: a test certificate authority that the client trusts through SSL_CERT_FILE."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    with authority.cert_pem.tempfile() as ca_file:
+        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+        recorder = Recorder()
+        port = free_port()
+        if security == "ssl":
+            controller = Controller(
+                recorder, hostname="localhost", port=port, ssl_context=server_context
+            )
+        else:
+            controller = Controller(
+                recorder,
+                hostname="localhost",
+                port=port,
+                tls_context=server_context,
+                require_starttls=True,
+            )
+        controller.start()
+        try:
+            text = (work / "letter-merge.toml").read_text()
+            text = re.sub(
+                r'host = "127.0.0.1"\nport = \d+\nsecurity = "none"',
+                f'host = "localhost"\nport = {port}\nsecurity = "{security}"',
+                text,
+            )
+            (work / "letter-merge.toml").write_text(text)
+            approve_and_queue()
+            result = run("send", "--limit", "2")
+        finally:
+            controller.stop()
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 2
