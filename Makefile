@@ -6,12 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint format system-deps sample-data template clean
+.PHONY: run test bench lint format system-deps system-deps-test sample-data template clean
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/letter-merge build
 
-test: system-deps $(VENV)/.installed-dev
+test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/python -m pytest
 
@@ -26,6 +26,10 @@ format: $(VENV)/.installed-dev
 # LibreOffice (PDF conversion) and poppler-utils (reading PDFs back in tests): from the system's packages.
 system-deps:
 	@sh scripts/install-system-deps.sh
+
+# The tests also open the proof page in a real browser.
+system-deps-test:
+	@sh scripts/install-system-deps.sh --with-browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

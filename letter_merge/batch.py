@@ -16,6 +16,7 @@ from letter_merge.render import (
     check_text_template,
     letter_fields,
     render_text,
+    text_template_fields,
 )
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
@@ -36,6 +37,17 @@ class Batch:
     workbook: Workbook
     template: LetterTemplate
     figures: dict[str, Figures]
+
+    def unused_columns(self) -> list[str]:
+        """Extra workbook columns (as fields) that neither the letter nor the email uses."""
+        used = set(self.template.fields_used())
+        for source in (self.settings.email_subject, self._email_body()):
+            used |= text_template_fields(source)
+        return sorted(self.workbook.extra_fields - used)
+
+    def _email_body(self) -> str:
+        path = self.settings.email_template
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
 
     def letters(self, only: Sequence[str] = ()) -> list[PlannedLetter]:
         councils = list(self.workbook.councils)

@@ -25,6 +25,7 @@ from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.errors import InputError
+from letter_merge.figures import FIGURE_FIELDS
 from letter_merge.files import sha256_file, write_atomic
 
 MANIFEST_NAME = "manifest.json"
@@ -243,5 +244,7 @@ def _letter_entry(outcome: LetterOutcome, year_dir: Path) -> dict[str, Any]:
         "files": files,
         # What the letter was made from: unchanged template and fields give the same letter.
         "source_sha256": outcome.source_sha256,
+        # The figures it states, so that next year's proof can show what moved.
+        "figures": {name: outcome.letter.fields.get(name) for name in FIGURE_FIELDS},
         "error": outcome.error,
     }

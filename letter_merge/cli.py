@@ -18,6 +18,8 @@ from letter_merge.config import Settings, load_settings
 from letter_merge.convert import make_converter
 from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
 from letter_merge.outbox import approve_letters, queue_messages
+from letter_merge.preview import preview_letter
+from letter_merge.proof import make_proof
 from letter_merge.send import SendReport, resolve_in_doubt, send_messages, smtp_password
 from letter_merge.status import STATES, letter_statuses, write_csv
 from letter_merge.status import counts as status_counts
@@ -75,6 +77,9 @@ def check(ctx: click.Context) -> None:
     used = batch.template.fields_used()
     click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
     click.echo(f"Template {_show(settings.template)}: {len(used)} fields, all known.")
+    unused = batch.unused_columns()
+    if unused:
+        click.echo(f"For information, columns no template uses: {', '.join(unused)}.")
     click.echo("No problems found.")
 
 
@@ -123,6 +128,72 @@ def build(
     _print_build_summary(report, settings)
     if report.failed:
         ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.argument("name", nargs=-1, required=True)
+@click.option("--open", "open_pdf", is_flag=True, help="Open the PDF with the system's viewer.")
+@click.option(
+    "--converter",
+    type=click.Choice(["libreoffice", "word"]),
+    default="libreoffice",
+    show_default=True,
+    help="What turns .docx into PDF.",
+)
+@click.pass_context
+def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter: str) -> None:
+    """One council's letter as PDF and PNG pages in output/<year>/preview/, for a quick look.
+
+    NAME is the council's name or a unique part of it. The batch's letters are not touched.
+
+    \b
+    Examples:
+      letter-merge preview Leicestershire County
+      letter-merge preview "Brighton & Hove" --open
+    """
+    settings = _settings(ctx)
+    batch = load_batch(settings)
+    result = preview_letter(
+        batch,
+        " ".join(name),
+        make_converter(converter, profile_dir=settings.output / ".libreoffice"),
+    )
+    click.echo(f"{result.authority}: {_show(result.pdf)}")
+    for page in result.pages:
+        click.echo(f"  {_show(page)}")
+    if open_pdf:
+        click.launch(str(result.pdf))
+
+
+@cli.command()
+@click.pass_context
+def proof(ctx: click.Context) -> None:
+    """The proof pack in output/<year>/proof/: a page to look through, one PDF, and checks.
+
+    index.html has a card per letter (page 1, recipient, figures, checks) with filters;
+    all-letters.pdf holds every letter with a bookmark each. Each PDF's own text is checked:
+    no template tags or error values left, its council and recipient named and no other
+    council, the page count within [proof] pages, fonts embedded. Exit 1 if any check fails.
+
+    Example: letter-merge proof
+    """
+    settings = _settings(ctx)
+    with _ProgressBars() as bars:
+        report = make_proof(load_batch(settings), on_progress=bars.update)
+    click.echo(
+        f"Proof of {len(report.cards)} letters: {_show(report.index)} and {_show(report.combined)}."
+    )
+    for change in report.changes:
+        click.echo(f"  {change}")
+    if report.with_problems:
+        click.echo(f"{len(report.with_problems)} letter(s) failed a check:", err=True)
+        for card in report.with_problems:
+            problems = "; ".join(
+                f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems
+            )
+            click.echo(f"  - {card.authority}: {problems}", err=True)
+        ctx.exit(EXIT_PROBLEMS)
+    click.echo("Every check passed.")
 
 
 @cli.command()

@@ -39,6 +39,10 @@ class Settings:
     email_from: str = "Annual Review <annual.review@ombudsman.example>"
     email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
     smtp: SmtpSettings = SmtpSettings()
+    # proof: the page counts a letter may have, and how many points a figure may move from
+    # last year's before the proof lists it
+    proof_pages: tuple[int, int] = (1, 4)
+    proof_change_points: int = 10
 
     @property
     def year_dir(self) -> Path:
@@ -82,6 +86,20 @@ def load_settings(
     paths = _table(raw, "paths", where)
     email = _table(raw, "email", where)
     smtp = _table(raw, "smtp", where)
+    proof = _table(raw, "proof", where)
+    pages = proof.get("pages", [1, 4])
+    if not (
+        isinstance(pages, list)
+        and len(pages) == 2
+        and all(isinstance(p, int) and p > 0 for p in pages)
+        and pages[0] <= pages[1]
+    ):
+        raise InputError(
+            f"{where}: [proof] pages = {pages!r}: write the fewest and most, e.g. [1, 4]."
+        )
+    change = proof.get("change_points", 10)
+    if not isinstance(change, int) or change < 0:
+        raise InputError(f"{where}: [proof] change_points = {change!r} must be a whole number.")
 
     year = batch.get("year", today.year)
     if not isinstance(year, int) or not 1900 < year < 3000:
@@ -112,6 +130,8 @@ def load_settings(
         email_from=str(email.get("from", Settings.email_from)),
         email_subject=str(email.get("subject", Settings.email_subject)),
         smtp=_smtp_settings(smtp, environ, where),
+        proof_pages=(pages[0], pages[1]),
+        proof_change_points=change,
     )
 
 

@@ -20,6 +20,8 @@ RATES: dict[str, tuple[str, str]] = {
     "remedy_rate": ("satisfactory_remedies", "upheld"),
 }
 
+FIGURE_FIELDS = (*RATES, *(f"{rate}_average" for rate in RATES))
+
 
 def percent(numerator: int, denominator: int) -> int | None:
     """numerator/denominator as a whole percent, half-up, in exact integer arithmetic."""

@@ -7,6 +7,7 @@ strict undefined (a misspelt field is an error naming it, never a blank).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import io
 import re
@@ -28,7 +29,7 @@ from lxml import etree
 
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, LetterMergeError, Problem
-from letter_merge.figures import RATES, Figures
+from letter_merge.figures import FIGURE_FIELDS, Figures
 from letter_merge.workbook import Council
 
 MONTHS = (
@@ -44,8 +45,7 @@ COMPUTED_FIELDS = frozenset(
         "period_end",
         "received",
         "decisions",
-        *RATES,
-        *(f"{rate}_average" for rate in RATES),
+        *FIGURE_FIELDS,
     }
 )
 TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
@@ -121,13 +121,18 @@ def _text_template(source: str) -> jinja2.Template:
 _TEXT_ENVIRONMENT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
+def text_template_fields(source: str) -> set[str]:
+    """The fields a text template (subject, email body) uses; raises on a syntax error."""
+    return set(meta.find_undeclared_variables(_TEXT_ENVIRONMENT.parse(source)))
+
+
 def check_text_template(source: str, available: Iterable[str], where: str) -> list[Problem]:
-    """Problems with a one-line template: its syntax, and fields that do not exist."""
+    """Problems with a text template: its syntax, and fields that do not exist."""
     try:
-        parsed = SandboxedEnvironment().parse(source)
+        used = text_template_fields(source)
     except jinja2.TemplateSyntaxError as error:
         return [Problem(where, f"template syntax error: {error.message}")]
-    unknown = meta.find_undeclared_variables(parsed) - set(available) - COMPUTED_FIELDS
+    unknown = used - set(available) - COMPUTED_FIELDS
     return [
         Problem(where, f"{{{{ {name} }}}} is not a field; check its spelling.")
         for name in sorted(unknown)
@@ -229,13 +234,14 @@ class LetterTemplate:
                 if paragraph
                 else f"{self.path.name} (document properties, or a text box)"
             )
-            problems.append(
-                Problem(
-                    where,
-                    f"{{{{ {name} }}}} is not a field. Use a workbook column's name in snake_case "
-                    "(or add the column), or one of the fields listed in the README.",
-                )
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "use a workbook column's name in snake_case (or add the column), or one of "
+                "the fields listed in the README."
             )
+            problems.append(Problem(where, f"{{{{ {name} }}}} is not a field; {hint}"))
         return problems
 
     def render(self, fields: Mapping[str, Any], title: str = "") -> bytes:

@@ -105,6 +105,13 @@ class Workbook:
     fields: frozenset[str]
     problems: tuple[Problem, ...]
 
+    @property
+    def extra_fields(self) -> frozenset[str]:
+        """Fields from columns beyond those product.md defines (`Link officer name`, ...)."""
+        standard = {field_name(c) for c in (*CONTACT_COLUMNS, *STATISTIC_COLUMNS)}
+        prefixes = tuple(field_name(p) for p in (RECEIVED_PREFIX, DECIDED_PREFIX))
+        return frozenset(f for f in self.fields if f not in standard and not f.startswith(prefixes))
+
 
 def normalise_header(text: object) -> str:
     """Headers match ignoring case, surrounding spaces and repeated spaces."""

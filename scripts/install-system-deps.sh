@@ -2,6 +2,7 @@
 # Installs the programs letter-merge drives, when they are missing and this machine can:
 # LibreOffice Writer (PDF conversion), poppler-utils (pdftotext/pdftoppm), and the metric-compatible
 # fonts the default template uses (Liberation for Arial, Carlito for Calibri).
+# With --with-browser, also Chromium, which the tests use to open the proof page.
 set -eu
 
 missing=""
@@ -10,6 +11,9 @@ command -v pdftotext >/dev/null 2>&1 || missing="$missing poppler-utils"
 if command -v fc-list >/dev/null 2>&1; then
     fc-list | grep -q "Liberation Sans" || missing="$missing fonts-liberation2"
     fc-list | grep -q "Carlito" || missing="$missing fonts-crosextra-carlito"
+fi
+if [ "${1:-}" = "--with-browser" ]; then
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 fi
 [ -z "$missing" ] && exit 0
 

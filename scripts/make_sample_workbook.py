@@ -30,12 +30,15 @@ SOURCE = ROOT / "data" / "english-councils-2019-20.csv"
 TARGET = ROOT / "input" / "councils.xlsx"
 SEED = 2020
 
-FIRST_NAMES = (
-    "Alison Andrew Angela Anne Carl Caroline Catherine Chris Claire David Deborah Eleanor Emma "
-    "Fiona Gareth Gillian Hannah Helen Ian James Jane Jo John Judith Karen Kate Kevin Laura Lisa "
-    "Mark Martin Matthew Michael Nadia Neil Nicola Paul Priya Rachel Richard Robert Ruth Sarah "
-    "Simon Stephen Susan Tom Tracey Vikram Yvonne Zoe"
+FEMALE_NAMES = (
+    "Alison Angela Anne Caroline Catherine Claire Deborah Eleanor Emma Fiona Gillian Hannah Helen "
+    "Jane Judith Karen Kate Laura Lisa Nadia Nicola Priya Rachel Ruth Sarah Susan Tracey Yvonne Zoe"
 ).split()
+MALE_NAMES = (
+    "Andrew Carl Chris David Gareth Ian James John Kevin Mark Martin Matthew Michael Neil Paul "
+    "Richard Robert Simon Stephen Tom Vikram"
+).split()
+FIRST_NAMES = FEMALE_NAMES + MALE_NAMES
 SURNAMES = (
     "Abbott Adeyemi Ahmed Ainsworth Allen Ashworth Bailey Baker Banerjee Barker Barnes Bell "
     "Bennett Bishop Booth Bowen Bradley Brennan Brooks Burton Byrne Campbell Carter Chadwick "
@@ -126,7 +129,9 @@ def _contacts(councils: list[dict[str, str]], rng: random.Random) -> list[list[o
             title, first, surname = special[council["official_name"]]
         else:
             while True:
-                title, first = rng.choice(TITLES), rng.choice(FIRST_NAMES)
+                title = rng.choice(TITLES)
+                names = {"Mr": MALE_NAMES, "Mrs": FEMALE_NAMES, "Ms": FEMALE_NAMES}
+                first = rng.choice(names.get(title, FIRST_NAMES))
                 surname = rng.choice(SURNAMES)
                 if f"{title} {surname}" not in used and surname != "Sinnott":
                     break

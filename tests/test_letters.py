@@ -259,3 +259,18 @@ def test_a_missing_libreoffice_says_how_to_install_it(
     result = CliRunner().invoke(cli, ["build"])
     assert result.exit_code == 2
     assert "LibreOffice is needed to make PDFs and was not found. Install it" in result.output
+
+
+def test_the_sample_proof_pack_opens_in_a_browser(sample_folder: Path, tmp_path: Path) -> None:
+    from letter_merge.proof import make_proof
+    from tests.test_proof import chromium
+
+    settings = load_settings(
+        sample_folder / "letter-merge.toml", environ={}, today=dt.date(2026, 1, 1)
+    )
+    report = make_proof(load_batch(settings))
+    assert len(report.cards) == 343 and report.with_problems == []
+    dom, console = chromium(report.index, tmp_path / "chromium")
+    assert console == []
+    assert dom.count('<article class="card"') == 343
+    assert "343 shown" in dom

@@ -73,10 +73,10 @@ def test_check_fields_locates_the_paragraph(tmp_path: Path) -> None:
     )
     problems = [str(p) for p in template.check_fields({"title", "surname"})]
     assert problems == [
-        "t.docx, table 1 row 1 cell 1 '{{ figur }}': {{ figur }} is not a field. Use a workbook "
+        "t.docx, table 1 row 1 cell 1 '{{ figur }}': {{ figur }} is not a field; use a workbook "
         "column's name in snake_case (or add the column), or one of the fields listed in the README.",
-        "t.docx, paragraph 2 'Dear {{ title }} {{ surnmae }}': {{ surnmae }} is not a field. Use a "
-        "workbook column's name in snake_case (or add the column), or one of the fields listed in the README.",
+        "t.docx, paragraph 2 'Dear {{ title }} {{ surnmae }}': {{ surnmae }} is not a field; "
+        "did you mean surname?",
     ]
 
 
