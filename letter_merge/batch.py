@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
+from letter_merge.doctor import Finding, examine
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
@@ -37,6 +38,8 @@ class Batch:
     workbook: Workbook
     template: LetterTemplate
     figures: dict[str, Figures]
+    # What the template doctor found that does not stop the letters (see doctor.py).
+    warnings: tuple[Finding, ...] = ()
 
     def unused_columns(self) -> list[str]:
         """Extra workbook columns (as fields) that neither the letter nor the email uses."""
@@ -70,8 +73,16 @@ def load_batch(settings: Settings) -> Batch:
     """Read and cross-check everything; ProblemsFound lists every problem, not just the first."""
     workbook = read_workbook(settings.workbook)
     template = LetterTemplate(settings.template)
+    findings = examine(settings.template)
+    warnings = tuple(f for f in findings if not f.error)
     problems = list(workbook.problems)
-    problems += template.check_fields(workbook.fields)
+    if any(f.error for f in findings):
+        # The doctor says why the template would not parse; Jinja's own message would only repeat it.
+        problems += [
+            Problem(f.where, f.message if f.error else f"(warning) {f.message}") for f in findings
+        ]
+    else:
+        problems += template.check_fields(workbook.fields)
     problems += check_text_template(
         settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
     )
@@ -83,7 +94,7 @@ def load_batch(settings: Settings) -> Batch:
         )
     if problems:
         raise ProblemsFound(problems)
-    batch = Batch(settings, workbook, template, compute_figures(workbook.councils))
+    batch = Batch(settings, workbook, template, compute_figures(workbook.councils), warnings)
     # A line break in a subject would let a workbook cell add a header to the email.
     problems = [
         Problem(

@@ -16,6 +16,7 @@ from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
 from letter_merge.convert import make_converter
+from letter_merge.doctor import fix as fix_template
 from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
 from letter_merge.outbox import approve_letters, queue_messages
 from letter_merge.preview import preview_letter
@@ -63,16 +64,38 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @cli.command()
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Also write a corrected copy of the template (letter.fixed.docx) where that is safe.",
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Check the workbook and the template together, without building anything.
+def check(ctx: click.Context, fix: bool) -> None:
+    """Check the workbook and the templates together, without building anything.
 
-    Lists every problem with where it is (sheet!cell, template paragraph) and how to fix it.
-    Exit 0 when all is well, 1 when something must be fixed.
+    Lists every problem with where it is (sheet!cell, template paragraph) and how to fix it,
+    including what Word does to templates: fields split over differently formatted text, curly
+    quotes inside tags, a {% without its %}, a {%tr %} outside a table row. Warnings do not fail
+    the check. Exit 0 when all is well, 1 when something must be fixed.
 
-    Example: letter-merge check
+    \b
+    Examples:
+      letter-merge check
+      letter-merge check --fix
     """
     settings = _settings(ctx)
+    if fix:
+        fixed_copy, fixed = fix_template(settings.template)
+        if fixed:
+            click.echo(f"Wrote {_show(fixed_copy)}, with {len(fixed)} fix(es):")
+            for finding in fixed:
+                click.echo(f"  - {finding}")
+            click.echo(
+                f"Open it in Word, check it, and save it as {settings.template.name} to use it.\n"
+            )
+        else:
+            fixed_copy.unlink(missing_ok=True)
+            click.echo("Nothing in the template needed a safe fix.\n")
     batch = load_batch(settings)
     used = batch.template.fields_used()
     click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
@@ -80,6 +103,10 @@ def check(ctx: click.Context) -> None:
     unused = batch.unused_columns()
     if unused:
         click.echo(f"For information, columns no template uses: {', '.join(unused)}.")
+    if batch.warnings:
+        click.echo(f"{len(batch.warnings)} warning(s); the letters can be built, but look at:")
+        for warning in batch.warnings:
+            click.echo(f"  - {warning}")
     click.echo("No problems found.")
 
 

@@ -1,0 +1,253 @@
+"""The template doctor: what Word does to templates, found, explained, and mended where that is safe.
+
+Word splits text into runs wherever formatting, spell-checking or editing history changes, turns
+straight quotes into curly ones as you type, and knows nothing of `{% %}`. Each finding names the
+place as a person finds it in Word: paragraph N (or a table cell, a header, a footer, a text box)
+and the paragraph's text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from letter_merge.errors import InputError
+from letter_merge.files import write_atomic
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+OPENER = re.compile(r"\{\{|\{%|\{#")
+CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def _w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    where: str
+    message: str
+    error: bool  # False: a warning; the letters come out, but perhaps not as meant
+    fixable: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class _Paragraph:
+    where: str
+    element: etree._Element
+    texts: list[etree._Element]  # its w:t elements, in order
+
+    @property
+    def text(self) -> str:
+        return "".join(t.text or "" for t in self.texts)
+
+
+def examine(template: Path) -> list[Finding]:
+    """Everything the doctor finds in the template, errors first."""
+    findings: list[Finding] = []
+    for part_name, root in _parts(template):
+        for paragraph in _paragraphs(part_name, root):
+            findings += _examine_paragraph(template.name, paragraph)
+    return sorted(findings, key=lambda f: not f.error)
+
+
+def fix(template: Path) -> tuple[Path, list[Finding]]:
+    """A corrected copy beside the template (never over it): curly quotes inside tags made
+    straight, and each tag gathered into the first of the runs it was split over."""
+    fixed: list[Finding] = []
+    replaced: dict[str, bytes] = {}
+    for part_name, root in _parts(template):
+        changed = False
+        for paragraph in _paragraphs(part_name, root):
+            found = [f for f in _examine_paragraph(template.name, paragraph) if f.fixable]
+            if found:
+                _mend(paragraph)
+                fixed += found
+                changed = True
+        if changed:
+            replaced[part_name] = etree.tostring(
+                root, xml_declaration=True, encoding="UTF-8", standalone=True
+            )
+    target = template.with_name(f"{template.stem}.fixed{template.suffix}")
+    with zipfile.ZipFile(template) as source:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as copy:
+            for info in source.infolist():
+                copy.writestr(info, replaced.get(info.filename, source.read(info)))
+    write_atomic(target, buffer.getvalue())
+    return target, fixed
+
+
+def _parts(template: Path) -> Iterator[tuple[str, etree._Element]]:
+    try:
+        with zipfile.ZipFile(template) as package:
+            for name in package.namelist():
+                if PARTS.fullmatch(name):
+                    yield name, etree.fromstring(package.read(name), _PARSER)
+    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+        raise InputError(f"{template}: cannot be read as a Word document ({error}).") from None
+
+
+def _paragraphs(part_name: str, root: etree._Element) -> Iterator[_Paragraph]:
+    """Every paragraph of a part, located as Word shows it."""
+    kind = re.sub(r"\d+$", "", Path(part_name).stem)
+    number = 0
+    tables: dict[etree._Element, int] = {}
+    for element in root.iter(_w("p")):
+        texts = list(element.iter(_w("t")))
+        in_box = next(element.iterancestors(_w("txbxContent")), None) is not None
+        cell = next(element.iterancestors(_w("tc")), None)
+        if kind != "document":
+            where = kind
+        elif in_box:
+            where = "a text box"
+        elif cell is not None:
+            row = cell.getparent()
+            table = row.getparent()
+            tables.setdefault(table, len(tables) + 1)
+            where = (
+                f"table {tables[table]} row {table.findall(_w('tr')).index(row) + 1} "
+                f"cell {row.findall(_w('tc')).index(cell) + 1}"
+            )
+        else:
+            number += 1
+            where = f"paragraph {number}"
+        yield _Paragraph(where, element, texts)
+
+
+def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Finding]:
+    text = paragraph.text
+    if not OPENER.search(text) and "}}" not in text and "%}" not in text:
+        return []
+    where = f"{template_name}, {paragraph.where} {_quote(text)}"
+    findings = []
+    for tag in TAG.finditer(text):
+        body = tag.group()
+        if body.translate(CURLY) != body:
+            findings.append(
+                Finding(
+                    where,
+                    f"{_short(body)} has curly quotes, which Word puts in as you type; they work, "
+                    "but type straight quotes (or turn off AutoCorrect's 'straight quotes with "
+                    "smart quotes'). --fix straightens them.",
+                    error=False,
+                    fixable=True,
+                )
+            )
+        formats = _formats_of(paragraph, tag.start(), tag.end())
+        if len(formats) > 1:
+            findings.append(
+                Finding(
+                    where,
+                    f"{_short(body)} is split across differently formatted text (part of it bold, "
+                    "a different font, ...); the filled-in value takes the formatting of its first "
+                    "character. Format the whole field alike; --fix gathers it into one piece.",
+                    error=False,
+                    fixable=True,
+                )
+            )
+        if body.startswith(("{%tr", "{%tc")) and not _in_table_row(paragraph.element):
+            findings.append(
+                Finding(
+                    where,
+                    f"{_short(body)} must be inside a table row: it repeats or removes the row it "
+                    "is in. Use {%p ... %} for paragraphs.",
+                    error=True,
+                )
+            )
+    rest = TAG.sub("", text)
+    for opener, closer in (("{{", "}}"), ("{%", "%}"), ("{#", "#}")):
+        if opener in rest:
+            findings.append(
+                Finding(
+                    where,
+                    f"a {opener} has no {closer} in the same paragraph; close it there (a field "
+                    "cannot run over two paragraphs).",
+                    error=True,
+                )
+            )
+        elif closer in rest:
+            findings.append(
+                Finding(
+                    where,
+                    f"a {closer} has no {opener} before it in the same paragraph.",
+                    error=True,
+                )
+            )
+    return findings
+
+
+def _formats_of(paragraph: _Paragraph, start: int, end: int) -> set[bytes]:
+    """The distinct run formatting over the characters start..end of the paragraph's text."""
+    formats = set()
+    offset = 0
+    for node in paragraph.texts:
+        length = len(node.text or "")
+        if offset < end and offset + length > start:
+            run = node.getparent()
+            properties = run.find(_w("rPr")) if run is not None else None
+            formats.add(b"" if properties is None else etree.tostring(_without_noise(properties)))
+        offset += length
+    return formats
+
+
+def _without_noise(properties: etree._Element) -> etree._Element:
+    """Run properties as they look: spell-check marks and revision ids do not count."""
+    copy = etree.fromstring(etree.tostring(properties))
+    for noise in ("noProof", "lang", "rFonts"):
+        for element in copy.findall(_w(noise)):
+            copy.remove(element)
+    return copy
+
+
+def _in_table_row(element: etree._Element) -> bool:
+    return next(element.iterancestors(_w("tr")), None) is not None
+
+
+def _mend(paragraph: _Paragraph) -> None:
+    """Straighten quotes inside tags and move each tag's text into its first w:t."""
+    nodes = paragraph.texts
+    starts = []
+    offset = 0
+    for node in nodes:
+        starts.append(offset)
+        offset += len(node.text or "")
+    text = paragraph.text
+    for tag in reversed(list(TAG.finditer(text))):  # from the end: earlier offsets stay valid
+        a, b = tag.span()
+        first = max(i for i, s in enumerate(starts) if s <= a)
+        last = max(i for i, s in enumerate(starts) if s < b)
+        head = (nodes[first].text or "")[: a - starts[first]]
+        tail = (nodes[last].text or "")[b - starts[last] :]
+        fixed = tag.group().translate(CURLY)
+        if first == last:
+            nodes[first].text = head + fixed + tail
+        else:
+            nodes[first].text = head + fixed
+            for node in nodes[first + 1 : last]:
+                node.text = ""
+            nodes[last].text = tail
+        for node in nodes[first : last + 1]:
+            node.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return f"'{text if len(text) <= 70 else text[:67] + '...'}'"
+
+
+def _short(tag: str) -> str:
+    tag = " ".join(tag.split())
+    return tag if len(tag) <= 60 else tag[:57] + "..."
