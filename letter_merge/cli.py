@@ -15,7 +15,7 @@ from letter_merge import __version__
 from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
-from letter_merge.convert import make_converter
+from letter_merge.convert import Converter, make_converter
 from letter_merge.doctor import fix as fix_template
 from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
 from letter_merge.outbox import approve_letters, queue_messages
@@ -61,6 +61,20 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
 
 def _settings(ctx: click.Context) -> Settings:
     return load_settings(ctx.find_root().obj)
+
+
+converter_option = click.option(
+    "--converter",
+    type=click.Choice(["libreoffice", "word"]),
+    default="libreoffice",
+    show_default=True,
+    help="What turns .docx into PDF; 'word' needs Microsoft Word on Windows or macOS.",
+)
+
+
+def _converter(settings: Settings, name: str) -> Converter:
+    # LibreOffice's profiles are kept with the output: a new one costs about two seconds.
+    return make_converter(name, profile_dir=settings.output / ".libreoffice")
 
 
 @cli.command()
@@ -119,13 +133,7 @@ def check(ctx: click.Context, fix: bool) -> None:
     help="Build only this council (name or a unique part of it). Repeat for more.",
 )
 @click.option("--no-pdf", is_flag=True, help="Make the .docx letters only.")
-@click.option(
-    "--converter",
-    type=click.Choice(["libreoffice", "word"]),
-    default="libreoffice",
-    show_default=True,
-    help="What turns .docx into PDF; 'word' needs Microsoft Word on Windows or macOS.",
-)
+@converter_option
 @click.option("--force", is_flag=True, help="Make every letter again, even those up to date.")
 @click.pass_context
 def build(
@@ -146,8 +154,7 @@ def build(
     """
     settings = _settings(ctx)
     batch = load_batch(settings)
-    profiles = settings.output / ".libreoffice"
-    pdf_converter = None if no_pdf else make_converter(converter, profile_dir=profiles)
+    pdf_converter = None if no_pdf else _converter(settings, converter)
     with _ProgressBars() as bars:
         report = build_letters(
             batch, only=only, converter=pdf_converter, force=force, on_progress=bars.update
@@ -160,13 +167,7 @@ def build(
 @cli.command()
 @click.argument("name", nargs=-1, required=True)
 @click.option("--open", "open_pdf", is_flag=True, help="Open the PDF with the system's viewer.")
-@click.option(
-    "--converter",
-    type=click.Choice(["libreoffice", "word"]),
-    default="libreoffice",
-    show_default=True,
-    help="What turns .docx into PDF.",
-)
+@converter_option
 @click.pass_context
 def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter: str) -> None:
     """One council's letter as PDF and PNG pages in output/<year>/preview/, for a quick look.
@@ -180,11 +181,7 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     """
     settings = _settings(ctx)
     batch = load_batch(settings)
-    result = preview_letter(
-        batch,
-        " ".join(name),
-        make_converter(converter, profile_dir=settings.output / ".libreoffice"),
-    )
+    result = preview_letter(batch, " ".join(name), _converter(settings, converter))
     click.echo(f"{result.authority}: {_show(result.pdf)}")
     for page in result.pages:
         click.echo(f"  {_show(page)}")
