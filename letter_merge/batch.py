@@ -72,7 +72,11 @@ class Batch:
 def load_batch(settings: Settings) -> Batch:
     """Read and cross-check everything; ProblemsFound lists every problem, not just the first."""
     workbook = read_workbook(settings.workbook)
-    template = LetterTemplate(settings.template)
+    template = LetterTemplate(
+        settings.template,
+        chart_cache=settings.output / ".cache" / "charts",
+        chart_dpi=settings.chart_dpi,
+    )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
     problems = list(workbook.problems)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from letter_merge import __version__
+from letter_merge import __version__, chart
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.errors import InputError
@@ -84,18 +84,29 @@ def build_letters(
     manifest_path = settings.year_dir / MANIFEST_NAME
     previous_manifest = read_manifest(manifest_path)
     previous = _entries_of(previous_manifest, settings.year)
-    template_hash = hashlib.sha256(batch.template.source).hexdigest()
+    template_hash = template_identity(batch)
     planned = batch.letters(only)
 
     outcomes: dict[str, LetterOutcome] = {}
     to_convert: list[LetterOutcome] = []
+    # authority -> (what the letter is made from, its .docx is up to date, its PDF is)
+    state: dict[str, tuple[str, bool, bool]] = {}
+    for letter in planned:
+        source = source_sha256(template_hash, letter)
+        entry = {} if force else previous.get(letter.council.authority, {})
+        docx = letters_dir / f"{letter.stem}.docx"
+        docx_current = entry.get("source_sha256") == source and _unchanged(entry, "docx", docx)
+        pdf_current = docx_current and _unchanged(entry, "pdf", docx.with_suffix(".pdf"))
+        state[letter.council.authority] = (source, docx_current, pdf_current)
+    if batch.template.uses_chart:
+        batch.template.charts.prepare(
+            (letter.fields for letter in planned if not state[letter.council.authority][1]),
+            lambda done, total: progress("Drawing charts", done, total),
+        )
     for number, letter in enumerate(planned, start=1):
         docx = letters_dir / f"{letter.stem}.docx"
         pdf = letters_dir / f"{letter.stem}.pdf"
-        source = source_sha256(template_hash, letter)
-        entry = {} if force else previous.get(letter.council.authority, {})
-        docx_current = entry.get("source_sha256") == source and _unchanged(entry, "docx", docx)
-        pdf_current = docx_current and _unchanged(entry, "pdf", pdf)
+        source, docx_current, pdf_current = state[letter.council.authority]
         if not docx_current:
             data = batch.template.render(letter.fields, title=letter.subject)
             pdf.unlink(missing_ok=True)  # it would no longer match the new .docx
@@ -144,6 +155,15 @@ def _convert(
         progress("Making PDFs", done, len(jobs))
 
     return converter.convert(jobs, converted)
+
+
+def template_identity(batch: Batch) -> str:
+    """What every letter of the batch is made from besides its own fields: the template, and the
+    chart's look where the template has one."""
+    identity = hashlib.sha256(batch.template.source).hexdigest()
+    if batch.template.uses_chart:
+        identity += f" chart {chart.STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
+    return identity
 
 
 def source_sha256(template_hash: str, letter: PlannedLetter) -> str:

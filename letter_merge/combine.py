@@ -13,19 +13,29 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 
 from lxml import etree
-from pypdf import PdfReader, PdfWriter
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject, NameObject
+
+from letter_merge import chart
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 BODY = "word/document.xml"
+BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
 CORE = "docProps/core.xml"
-# Parts that may differ between letters that are still combinable: the body and the properties.
-PER_LETTER_PARTS = {BODY, CORE, "docProps/app.xml"}
+# Parts that may differ between letters that are still combinable: the body, the properties and
+# the chart's picture.
+PER_LETTER_PARTS = {BODY, CORE, "docProps/app.xml", chart.PART_NAME}
 MARK = "LetterMerge{:05d}"
+# A content stream drawing an XObject (a picture): "/Im7 Do"
+DRAWN = re.compile(rb"(/[^\s/\[\]<>(){}%]+)\s+Do\b")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -62,9 +72,13 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
         raise CombineError(f"{letters[0].name}: no document body")
     for child in list(body):
         body.remove(child)
+    pictures: dict[int, bytes] = {}  # each letter's chart, by the letter's index
     for index, letter in enumerate(letters):
         with zipfile.ZipFile(letter) as package:
             letter_root = etree.fromstring(package.read(BODY), _PARSER)
+            if chart.PART_NAME in package.namelist():
+                pictures[index] = package.read(chart.PART_NAME)
+                _point_at_own_chart(letter_root, index)
         blocks = list(letter_root.find(_w("body")))
         if not blocks or blocks[-1].tag != _w("sectPr"):
             raise CombineError(f"{letter.name}: the document does not end with its page settings")
@@ -90,8 +104,44 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for info, data in entries:
-            package.writestr(info, document if info.filename == BODY else data)
+            if info.filename == chart.PART_NAME:
+                continue  # the first letter's chart: every letter's is added below
+            if info.filename == BODY:
+                data = document
+            elif info.filename == BODY_RELATIONSHIPS and pictures:
+                data = _with_charts(data, pictures)
+            package.writestr(info, data)
+        for index, data in pictures.items():
+            package.writestr(_chart_name(index), data, compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
+
+
+def _chart_name(index: int) -> str:
+    return chart.PART_NAME.replace(".png", f"-{index}.png")
+
+
+def _point_at_own_chart(letter_root: etree._Element, index: int) -> None:
+    """Make a letter's picture refer to its own chart, with a drawing id of its own."""
+    for blip in letter_root.iterfind(f".//{{{W}}}drawing//*[@{{{R}}}embed]"):
+        if blip.get(f"{{{R}}}embed") == chart.RELATIONSHIP_ID:
+            blip.set(f"{{{R}}}embed", f"{chart.RELATIONSHIP_ID}{index}")
+    for properties in letter_root.iterfind(f".//{{{WP}}}docPr"):
+        if properties.get("id") == str(chart.PICTURE_ID):
+            properties.set("id", str(chart.PICTURE_ID + 1 + index))
+
+
+def _with_charts(relationships_xml: bytes, letters: Iterable[int]) -> bytes:
+    """The body's relationships with one chart relationship per letter instead of one in all."""
+    root = etree.fromstring(relationships_xml, _PARSER)
+    for relationship in root.findall(f"{{{PACKAGE_RELATIONSHIPS}}}Relationship"):
+        if relationship.get("Id") == chart.RELATIONSHIP_ID:
+            root.remove(relationship)
+    for index in letters:
+        relationship = etree.SubElement(root, f"{{{PACKAGE_RELATIONSHIPS}}}Relationship")
+        relationship.set("Id", f"{chart.RELATIONSHIP_ID}{index}")
+        relationship.set("Type", chart.RELATIONSHIP_TYPE)
+        relationship.set("Target", _chart_name(index).removeprefix("word/"))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 def _bookmark_first_paragraph(blocks: list[etree._Element], index: int) -> None:
@@ -139,7 +189,9 @@ def letter_pdfs(combined: Path, letters: Sequence[Path]) -> list[bytes]:
     for letter, numbers in zip(letters, pages, strict=True):
         writer = PdfWriter()
         for number in numbers:
-            writer.add_page(reader.pages[number])
+            page = reader.pages[number]
+            _keep_own_pictures(page)
+            writer.add_page(page)
         metadata = {k: v for k, v in info.items() if k in ("/Creator", "/Producer")}
         title = docx_title(letter)
         if title:
@@ -149,6 +201,27 @@ def letter_pdfs(combined: Path, letters: Sequence[Path]) -> list[bytes]:
         writer.write(buffer)
         result.append(buffer.getvalue())
     return result
+
+
+def _keep_own_pictures(page: PageObject) -> None:
+    """Give the page a resource list of its own with only the pictures it shows.
+
+    LibreOffice lists every picture of the combined document in one resource dictionary shared by
+    all pages; copied as it is, each letter's PDF would carry every other letter's chart."""
+    resources = page.get("/Resources")
+    if resources is None:
+        return
+    resources = resources.get_object()
+    pictures = resources.get("/XObject")
+    if pictures is None:
+        return
+    contents = page.get_contents()
+    shown = set(DRAWN.findall(contents.get_data())) if contents is not None else set()
+    own = DictionaryObject(resources)
+    own[NameObject("/XObject")] = DictionaryObject(
+        {name: ref for name, ref in pictures.get_object().items() if name.encode() in shown}
+    )
+    page[NameObject("/Resources")] = own
 
 
 def docx_title(docx: Path) -> str:

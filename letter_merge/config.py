@@ -43,6 +43,8 @@ class Settings:
     # last year's before the proof lists it
     proof_pages: tuple[int, int] = (1, 4)
     proof_change_points: int = 10
+    # chart: pixels per inch of the letter's chart (LibreOffice's PDF export slows with more)
+    chart_dpi: int = 200
 
     @property
     def year_dir(self) -> Path:
@@ -87,6 +89,10 @@ def load_settings(
     email = _table(raw, "email", where)
     smtp = _table(raw, "smtp", where)
     proof = _table(raw, "proof", where)
+    chart = _table(raw, "chart", where)
+    dpi = chart.get("dpi", Settings.chart_dpi)
+    if not isinstance(dpi, int) or not 100 <= dpi <= 600:
+        raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
     pages = proof.get("pages", [1, 4])
     if not (
         isinstance(pages, list)
@@ -132,6 +138,7 @@ def load_settings(
         smtp=_smtp_settings(smtp, environ, where),
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
+        chart_dpi=dpi,
     )
 
 

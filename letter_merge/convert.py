@@ -49,10 +49,15 @@ MACOS_PLACES = ("/Applications/LibreOffice.app/Contents/MacOS/soffice",)
 # slows down as a run goes on (measured: 10 documents in 3 s, 50 in 23 s), so runs stay short.
 COMBINED_CHUNK = 100
 SEPARATE_CHUNK = 20
-# Named destinations mark where each letter starts in a combined PDF (JSON filter options need
-# LibreOffice 7.4 or later; older versions ignore them and we convert one by one instead).
+# PDF export options (as JSON, which needs LibreOffice 7.4 or later; older versions ignore it):
+# pictures are kept lossless (by default LibreOffice makes some of them JPEG, blurring a chart's
+# text), and for letters converted together, named destinations mark where each letter starts
+# (without them the PDF cannot be split and the letters are converted one by one instead).
+LOSSLESS = '"UseLosslessCompression":{"type":"boolean","value":"true"}'
+SEPARATE_FILTER = f"pdf:writer_pdf_Export:{{{LOSSLESS}}}"
 COMBINED_FILTER = (
-    'pdf:writer_pdf_Export:{"ExportBookmarksToPDFDestination":{"type":"boolean","value":"true"}}'
+    f"pdf:writer_pdf_Export:{{{LOSSLESS},"
+    '"ExportBookmarksToPDFDestination":{"type":"boolean","value":"true"}}'
 )
 INSTALL_HINT = (
     "LibreOffice is needed to make PDFs and was not found. Install it (Debian/Ubuntu: "
@@ -259,9 +264,7 @@ class LibreOfficeConverter:
         failures and why."""
         workdir = Path(tempfile.mkdtemp(prefix=".converting-", dir=chunk[0].pdf.parent))
         try:
-            result = self._soffice(
-                [job.docx for job in chunk], workdir, profile, "pdf:writer_pdf_Export"
-            )
+            result = self._soffice([job.docx for job in chunk], workdir, profile, SEPARATE_FILTER)
             failures = {}
             for job in chunk:
                 made = workdir / f"{job.docx.stem}.pdf"

@@ -8,7 +8,6 @@ again adds nothing for a letter whose approved PDF already has its message.
 from __future__ import annotations
 
 import email.policy
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from letter_merge.batch import Batch, PlannedLetter
-from letter_merge.build import MANIFEST_NAME, read_manifest, source_sha256
+from letter_merge.build import MANIFEST_NAME, read_manifest, source_sha256, template_identity
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.files import sha256_file, write_atomic
@@ -84,7 +83,7 @@ def queue_messages(batch: Batch) -> QueueReport:
     settings = batch.settings
     entries = built_letters(settings)
     body_template = _read_email_template(settings.email_template)
-    template_hash = hashlib.sha256(batch.template.source).hexdigest()
+    template_hash = template_identity(batch)
     report = QueueReport()
     with ledger_for(settings) as ledger:
         approvals = ledger.approvals()

@@ -103,7 +103,7 @@ def _styles(document: Document) -> None:
     _set_font(normal, 11)
     _british(normal.element)
     normal.paragraph_format.space_after = Pt(7)
-    normal.paragraph_format.line_spacing = 1.1
+    normal.paragraph_format.line_spacing = 1.0
     normal.paragraph_format.widow_control = True
 
     for name, size, before in (("Heading 1", 14, 14), ("Heading 2", 12, 12)):
@@ -410,7 +410,11 @@ def _statistics_table(document: Document) -> None:
             f"{{% if {average} is none %}}Not applicable{{% else %}}{{{{ {average} }}}}%{{% endif %}}",
             style="Table figure",
         )
-    _paragraph(document, "").paragraph_format.space_after = Pt(0)
+    # The chart: the same figures as bars (drawn per letter; see letter_merge/chart.py)
+    picture = _paragraph(document, "{{ chart }}")
+    picture.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    picture.paragraph_format.space_before = Pt(8)
+    picture.paragraph_format.space_after = Pt(6)
 
 
 def _count_table(document: Document, heading: str, items: str, label: str, empty: str) -> None:

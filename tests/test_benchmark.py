@@ -27,12 +27,14 @@ def test_the_benchmark_runs_and_prints_its_table() -> None:
     assert table[0].startswith("| run | letters | wall time")
     runs = [line.split(" | ")[0].lstrip("| ") for line in table[2:]]
     assert runs == [
-        "sample: merge only (--no-pdf)",
-        "sample: merge + PDF",
+        "sample: merge only, charts drawn",
+        "sample: merge only, charts cached",
+        "sample: merge + PDF, charts drawn",
+        "sample: merge + PDF, charts cached",
         "sample: rebuild, nothing changed",
         "sample: rebuild, one contact changed",
         "baseline: one LibreOffice start per letter (2 measured)",
-        "60 rows: merge only (--no-pdf)",
-        "60 rows: merge + PDF",
+        "60 rows: merge only, charts drawn",
+        "60 rows: merge + PDF, charts cached",
     ]
     assert any(line.startswith("60 rows took ") for line in lines)

@@ -20,10 +20,10 @@ def runner() -> CliRunner:
 def test_check_on_good_inputs(folder: Path, runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check"])
     assert result.exit_code == 0, result.output
-    # the 21 fields the default template uses (authority, salutation, the rates, received, ...)
+    # the 22 fields the default template uses (authority, salutation, the rates, chart, ...)
     assert result.output == (
         "Workbook input/councils.xlsx: 4 councils.\n"
-        "Template templates/letter.docx: 21 fields, all known.\n"
+        "Template templates/letter.docx: 22 fields, all known.\n"
         "No problems found.\n"
     )
 
