@@ -12,7 +12,6 @@ draws none, and a batch's missing charts are drawn on every core. Only a templat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -133,7 +132,7 @@ class Charts:
     ) -> None:
         """Draw the charts of many letters ahead of rendering, on every core when there are many
         (`on_progress(done, total)` as they come)."""
-        missing = [d for d in dict.fromkeys(map(ChartData.of, many)) if not self._cached(d)]
+        missing = [d for d in dict.fromkeys(map(ChartData.of, many)) if not self._has(d)]
         workers = min(os.cpu_count() or 1, 4)
         if len(missing) < PARALLEL_FROM or workers < 2:
             return  # drawn one by one as the letters are rendered
@@ -158,25 +157,34 @@ class Charts:
             log.info("drawing charts one by one: %s", error)
 
     def _cached(self, data: ChartData) -> bytes | None:
+        """The chart if drawn already: from memory, or from the cache folder (read each time, so
+        that ten thousand charts are never all held in memory at once)."""
         png = self._ready.get(data)
         if png is None and self.cache is not None:
             try:
-                png = (self.cache / f"{data.key(self.width, self.dpi)}.png").read_bytes()
+                png = self._path(data).read_bytes()
             except OSError:
                 return None
             if not (png.startswith(PNG_START) and png.endswith(PNG_END)):
                 return None  # cut short (a crash while it was written): drawn again
-            self._ready[data] = png
         return png
 
+    def _has(self, data: ChartData) -> bool:
+        return data in self._ready or (self.cache is not None and self._path(data).exists())
+
     def _keep(self, data: ChartData, png: bytes) -> bytes:
-        self._ready[data] = png
-        if self.cache is not None:
-            with contextlib.suppress(OSError):  # the cache only saves time
-                write_atomic(
-                    self.cache / f"{data.key(self.width, self.dpi)}.png", png, durable=False
-                )
+        if self.cache is None:
+            self._ready[data] = png
+        else:
+            try:
+                write_atomic(self._path(data), png, durable=False)
+            except OSError:
+                self._ready[data] = png  # the cache only saves time
         return png
+
+    def _path(self, data: ChartData) -> Path:
+        assert self.cache is not None
+        return self.cache / f"{data.key(self.width, self.dpi)}.png"
 
 
 _worker_maker: Any = None  # each drawing process's drawing.ChartMaker
