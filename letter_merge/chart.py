@@ -40,8 +40,8 @@ RELATIONSHIP_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relat
 PICTURE_ID = 9001  # the drawing's id in the document; templates number their own from 1
 STYLE_VERSION = "1"  # change when the chart's look changes, so cached charts are redrawn
 ASPECT = 0.28  # height / width
-# Pixels per inch. Print resolution is 300, but LibreOffice's PDF export takes 80 ms a letter for
-# a chart that size, against 40 ms at 200, where bars and 7.5 pt labels still print sharp.
+# Pixels per inch. Print resolution is 300, but LibreOffice's PDF export takes 50-80 ms a letter
+# for a chart that size, against 20-40 ms at 200, where bars and 7.5 pt labels still print sharp.
 DPI = 200
 MAX_WIDTH = Emu(13 * 360_000)  # 13 cm: small beside the text, large enough to read
 PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
