@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from letter_merge.cli import main
 
-main()
+# Guarded: the processes that draw charts import this module again when started with -m.
+if __name__ == "__main__":
+    main()
