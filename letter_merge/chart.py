@@ -103,6 +103,19 @@ class ChartPicture:
         return f'</w:t></w:r><w:r><w:drawing>{xml}</w:drawing></w:r><w:r><w:t xml:space="preserve">'
 
 
+def number_pictures(body_xml: bytes) -> bytes:
+    """Give each chart in the body a drawing id of its own, should `{{ chart }}` be used twice
+    (Word wants every drawing's id to be unique)."""
+    marker = f'<wp:docPr id="{PICTURE_ID}"'.encode()
+    parts = body_xml.split(marker)
+    if len(parts) <= 2:
+        return body_xml
+    numbered = [parts[0]]
+    for number, rest in enumerate(parts[1:]):
+        numbered.append(f'<wp:docPr id="{PICTURE_ID + number}"'.encode() + rest)
+    return b"".join(numbered)
+
+
 class Charts:
     """The charts of a batch at one width: drawn once, and kept in `cache` (a folder) if given."""
 

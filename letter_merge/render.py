@@ -291,6 +291,8 @@ class LetterTemplate:
         changed = {
             name: self._render_part(name, t, fields).encode() for name, t in templates.items()
         }
+        if pictures and BODY_PART in changed:
+            changed[BODY_PART] = chart.number_pictures(changed[BODY_PART])
         if title and CORE_PROPERTIES in self._parts:
             core = changed.get(CORE_PROPERTIES) or self._parts[CORE_PROPERTIES][1]
             changed[CORE_PROPERTIES] = _set_title(core, title)

@@ -196,3 +196,22 @@ def test_a_new_chart_resolution_remakes_the_letters(settings: Settings) -> None:
         assert Image.open(io.BytesIO(package.read(chart.PART_NAME))).info["dpi"][0] == (
             pytest.approx(300, abs=0.1)
         )
+
+
+def test_a_chart_used_twice_gets_two_drawing_ids(tmp_path: Path) -> None:
+    path = make_template(tmp_path / "t.docx", "{{ chart }}", "Again: {{ chart }}")
+    fields = {
+        "authority": "Derby City Council",
+        **dict(zip(("upheld_rate", "compliance_rate", "remedy_rate"), DERBY.rates, strict=True)),
+        **dict(
+            zip(
+                ("upheld_rate_average", "compliance_rate_average", "remedy_rate_average"),
+                DERBY.averages,
+                strict=True,
+            )
+        ),
+    }
+    document = Document(io.BytesIO(LetterTemplate(path).render(fields)))
+    assert len(document.inline_shapes) == 2
+    ids = [shape._inline.docPr.get("id") for shape in document.inline_shapes]
+    assert len(set(ids)) == 2, ids
