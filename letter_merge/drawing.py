@@ -12,14 +12,13 @@ import io
 import zlib
 from typing import Any
 
-from docx.shared import Emu
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from letter_merge.chart import ASPECT, DPI, LABELS, MAX_WIDTH, ChartData
+from letter_merge.chart import DPI, LABELS, ChartData, chart_size
 from letter_merge.figures import RATES
 
 COUNCIL_COLOUR = "#1F3A5F"  # the letter's headings
@@ -38,8 +37,7 @@ class ChartMaker:
     """Draws charts of one size: the shared parts once, then each chart's own parts over them."""
 
     def __init__(self, width: int, dpi: int = DPI) -> None:
-        self.width = Emu(min(width, MAX_WIDTH))
-        self.height = Emu(int(self.width * ASPECT))
+        self.width, self.height = chart_size(width)
         inches = (self.width / 914_400, self.height / 914_400)
         self.dpi = dpi
         self._figure = Figure(figsize=inches, dpi=dpi, facecolor="white")

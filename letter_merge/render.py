@@ -283,9 +283,7 @@ class LetterTemplate:
         templates = self._templates()
         pictures: dict[str, bytes] = {}
         if self.uses_chart:
-            picture = fields.get("chart")
-            if not isinstance(picture, chart.ChartPicture):
-                picture = self.charts.picture(fields)
+            picture = self.charts.picture(fields)
             fields = {**fields, "chart": picture}
             pictures[chart.PART_NAME] = picture.png
         changed = {
