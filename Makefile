@@ -6,22 +6,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint format system-deps system-deps-test sample-data template clean
+.PHONY: run test test-fast bench lint format system-deps system-deps-test sample-data template clean
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/letter-merge build
 
 test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The edit-test loop: no LibreOffice, no browser, no benchmark (under 30 seconds).
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/ruff check letter_merge tests scripts benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not libreoffice and not browser and not bench"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
-	$(BIN)/ruff format --check letter_merge tests scripts
+	$(BIN)/ruff format --check letter_merge tests scripts benchmarks
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format letter_merge tests scripts
-	$(BIN)/ruff check --fix letter_merge tests scripts
+	$(BIN)/ruff format letter_merge tests scripts benchmarks
+	$(BIN)/ruff check --fix letter_merge tests scripts benchmarks
 
 # LibreOffice (PDF conversion) and poppler-utils (reading PDFs back in tests): from the system's packages.
 system-deps:

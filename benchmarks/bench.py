@@ -23,6 +23,8 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 
+from letter_merge.paths import OutputPaths
+
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = Path(__file__).with_name("measure.py")
 
@@ -45,7 +47,8 @@ def build(folder: Path, *args: str) -> dict[str, float]:
         text=True,
         check=True,
     ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return figures
 
 
 def large_workbook(path: Path, rows: int) -> Path:
@@ -76,7 +79,7 @@ def large_workbook(path: Path, rows: int) -> Path:
 
 def baseline(folder: Path, letters: int) -> float:
     """Seconds per letter with one LibreOffice start per letter (docx2pdf's way with Word)."""
-    from letter_merge.convert import find_libreoffice
+    from letter_merge.pdf.convert import find_libreoffice
 
     program = find_libreoffice()
     if program is None:
@@ -112,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             sample_workbook = large_workbook(Path(scratch) / "quick.xlsx", 30)
         sample = working_folder(Path(scratch) / "sample", sample_workbook)
         count = 30 if options.quick else 343
-        charts = sample / "output" / ".cache" / "charts"
+        charts = OutputPaths(sample / "output", 2020).charts
         build(sample, "--no-pdf")  # warm-up: file cache
         shutil.rmtree(charts)
         rows.append(

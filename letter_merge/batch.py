@@ -8,17 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.doctor import Finding, examine
 from letter_merge.errors import InputError, Problem, ProblemsFound
+from letter_merge.fields import letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
-from letter_merge.render import (
-    LetterTemplate,
-    check_text_template,
-    letter_fields,
-    render_text,
-    text_template_fields,
-)
+from letter_merge.template.doctor import Finding, examine
+from letter_merge.template.render import LetterTemplate
+from letter_merge.template.text import check_text_template, render_text, text_template_fields
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
 
@@ -74,7 +70,7 @@ def load_batch(settings: Settings) -> Batch:
     workbook = read_workbook(settings.workbook)
     template = LetterTemplate(
         settings.template,
-        chart_cache=settings.output / ".cache" / "charts",
+        chart_cache=settings.paths.charts,
         chart_dpi=settings.chart_dpi,
     )
     findings = examine(settings.template)

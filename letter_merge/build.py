@@ -11,33 +11,38 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pypdf import PdfReader
 
-from letter_merge import __version__, chart
+from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
-from letter_merge.convert import ConversionJob, ConversionResult, Converter
-from letter_merge.errors import InputError
+from letter_merge.chart.model import STYLE_VERSION
 from letter_merge.figures import FIGURE_FIELDS
-from letter_merge.files import sha256_file, write_atomic
-
-MANIFEST_NAME = "manifest.json"
-
-# (stage, done, total): the CLI turns these into progress bars.
-ProgressCallback = Callable[[str, int, int], None]
+from letter_merge.files import exclusive, remove_leftovers, sha256_file, write_atomic
+from letter_merge.manifest import (
+    FileRecord,
+    InputRecord,
+    LetterRecord,
+    Manifest,
+    Recipient,
+    read_manifest,
+    write_manifest,
+)
+from letter_merge.paths import OutputPaths
+from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
+from letter_merge.progress import Progress, no_progress
+from letter_merge.template.text import TemplateError
 
 
 @dataclass(frozen=True)
 class LetterOutcome:
     letter: PlannedLetter
-    docx: Path
+    docx: Path | None  # None: the template could not be rendered for this council
     pdf: Path | None
     error: str | None = None
     source_sha256: str = ""
@@ -71,44 +76,74 @@ def build_letters(
     only: Sequence[str] = (),
     converter: Converter | None = None,
     force: bool = False,
-    on_progress: ProgressCallback | None = None,
+    on_progress: Progress = no_progress,
 ) -> BuildReport:
     """Make every chosen letter that is not already up to date (all of them with `force`), and
-    its PDF with `converter` (None: .docx only)."""
+    its PDF with `converter` (None: .docx only). One build at a time for a year's batch."""
+    paths = batch.settings.paths
+    busy = (
+        f"Another 'letter-merge build' is already running for {paths.year} ({paths.lock('build')}); "
+        "wait for it to finish."
+    )
+    with exclusive(paths.lock("build"), busy):
+        return _build(batch, paths, only, converter, force, on_progress)
+
+
+def _build(
+    batch: Batch,
+    paths: OutputPaths,
+    only: Sequence[str],
+    converter: Converter | None,
+    force: bool,
+    progress: Progress,
+) -> BuildReport:
     started = time.perf_counter()
-    progress = on_progress or (lambda stage, done, total: None)
-    settings = batch.settings
-    letters_dir = settings.letters_dir
-    letters_dir.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(letters_dir)
-    manifest_path = settings.year_dir / MANIFEST_NAME
-    previous_manifest = read_manifest(manifest_path)
-    previous = _entries_of(previous_manifest, settings.year)
+    paths.letters.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(paths.letters)
+    previous = read_manifest(paths.manifest)
+    previous_letters = (
+        previous.by_authority() if previous is not None and previous.year == paths.year else {}
+    )
     template_hash = template_identity(batch)
     planned = batch.letters(only)
 
-    outcomes: dict[str, LetterOutcome] = {}
-    to_convert: list[LetterOutcome] = []
     # authority -> (what the letter is made from, its .docx is up to date, its PDF is)
     state: dict[str, tuple[str, bool, bool]] = {}
     for letter in planned:
         source = source_sha256(template_hash, letter)
-        entry = {} if force else previous.get(letter.council.authority, {})
-        docx = letters_dir / f"{letter.stem}.docx"
-        docx_current = entry.get("source_sha256") == source and _unchanged(entry, "docx", docx)
-        pdf_current = docx_current and _unchanged(entry, "pdf", docx.with_suffix(".pdf"))
+        record = None if force else previous_letters.get(letter.council.authority)
+        docx_current = bool(
+            record
+            and record.source_sha256 == source
+            and record.docx is not None
+            and record.docx.matches(paths)
+        )
+        pdf_current = bool(
+            docx_current and record and record.pdf is not None and record.pdf.matches(paths)
+        )
         state[letter.council.authority] = (source, docx_current, pdf_current)
     if batch.template.uses_chart:
         batch.template.charts.prepare(
             (letter.fields for letter in planned if not state[letter.council.authority][1]),
             lambda done, total: progress("Drawing charts", done, total),
         )
+
+    outcomes: dict[str, LetterOutcome] = {}
+    to_convert: list[LetterOutcome] = []
     for number, letter in enumerate(planned, start=1):
-        docx = letters_dir / f"{letter.stem}.docx"
-        pdf = letters_dir / f"{letter.stem}.pdf"
+        docx = paths.letters / f"{letter.stem}.docx"
+        pdf = docx.with_suffix(".pdf")
         source, docx_current, pdf_current = state[letter.council.authority]
         if not docx_current:
-            data = batch.template.render(letter.fields, title=letter.subject)
+            try:
+                data = batch.template.render(letter.fields, title=letter.subject)
+            except TemplateError as error:
+                # This council's figures break an expression: the others are still built.
+                outcomes[letter.council.authority] = LetterOutcome(
+                    letter, None, None, str(error), source
+                )
+                progress("Writing letters", number, len(planned))
+                continue
             pdf.unlink(missing_ok=True)  # it would no longer match the new .docx
             write_atomic(docx, data, durable=False)
         outcome = LetterOutcome(
@@ -133,20 +168,20 @@ def build_letters(
 
     report = BuildReport(
         letters=list(outcomes.values()),
-        manifest=manifest_path,
+        manifest=paths.manifest,
         seconds=0.0,
         converter=converter.version() if converter and to_convert else None,
         by_type=Counter(o.letter.council.authority_type for o in outcomes.values() if not o.error),
     )
-    write_manifest(batch, report, previous_manifest, previous)
+    _record(batch, report, previous, previous_letters)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _convert(
-    converter: Converter, outcomes: Sequence[LetterOutcome], progress: ProgressCallback
+    converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
 ) -> list[ConversionResult]:
-    jobs = [ConversionJob(o.docx, o.docx.with_suffix(".pdf")) for o in outcomes]
+    jobs = [ConversionJob(o.docx, o.docx.with_suffix(".pdf")) for o in outcomes if o.docx]
     done = 0
 
     def converted(result: ConversionResult) -> None:
@@ -162,7 +197,7 @@ def template_identity(batch: Batch) -> str:
     chart's look where the template has one."""
     identity = hashlib.sha256(batch.template.source).hexdigest()
     if batch.template.uses_chart:
-        identity += f" chart {chart.STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
+        identity += f" chart {STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
     return identity
 
 
@@ -173,98 +208,61 @@ def source_sha256(template_hash: str, letter: PlannedLetter) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _unchanged(entry: Mapping[str, Any], kind: str, path: Path) -> bool:
-    """The file is there and is the one the manifest recorded (nobody replaced or edited it)."""
-    recorded = entry.get("files", {}).get(kind)
-    return bool(recorded) and path.is_file() and sha256_file(path) == recorded.get("sha256")
-
-
-def remove_leftovers(folder: Path) -> None:
-    """Temporary files of a run that was killed: never letters, so safe to delete."""
-    for leftover in folder.glob(".*.part"):
-        leftover.unlink(missing_ok=True)
-    for leftover in folder.glob(".converting-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def write_manifest(
+def _record(
     batch: Batch,
     report: BuildReport,
-    previous: Mapping[str, Any],
-    previous_entries: Mapping[str, dict[str, Any]],
+    previous: Manifest | None,
+    previous_letters: dict[str, LetterRecord],
 ) -> None:
-    """Record inputs, tools and every letter's files with their SHA-256, keeping entries for letters
-    this run did not touch (`--only`) as long as they are still in the workbook."""
+    """Write the manifest: inputs, tools and every letter's files with their SHA-256, keeping the
+    records of letters this run did not touch (`--only`) while they are still in the workbook."""
     settings = batch.settings
+    paths = settings.paths
     current = {c.authority for c in batch.workbook.councils}
-    entries = {name: e for name, e in previous_entries.items() if name in current}
+    letters = {name: r for name, r in previous_letters.items() if name in current}
     for outcome in report.letters:
-        kept = entries.get(outcome.authority)
-        unchanged = (
-            not outcome.remade and outcome.pdf is not None and kept and "pdf" in kept["files"]
-        )
+        kept = letters.get(outcome.authority)
+        unchanged = not outcome.remade and outcome.pdf is not None and kept and kept.pdf
         if not unchanged:
-            entries[outcome.authority] = _letter_entry(outcome, settings.year_dir)
+            letters[outcome.authority] = _letter_record(outcome, paths)
     order = {c.authority: i for i, c in enumerate(batch.workbook.councils)}
     inputs = {"workbook": settings.workbook, "template": settings.template}
     if settings.config_file:
         inputs["settings"] = settings.config_file
-    manifest = {
-        "tool": {"name": "letter-merge", "version": __version__},
-        "converter": report.converter or previous.get("converter"),
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "year": settings.year,
-        "letter_date": settings.letter_date.isoformat(),
-        "inputs": {
-            name: {"path": str(file), "sha256": sha256_file(file)} for name, file in inputs.items()
-        },
-        "letters": sorted(entries.values(), key=lambda e: order[e["authority"]]),
-    }
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(report.manifest, text.encode("utf-8"))
+    manifest = Manifest(
+        year=settings.year,
+        letter_date=settings.letter_date.isoformat(),
+        tool_version=__version__,
+        built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        converter=report.converter or (previous.converter if previous else None),
+        inputs={name: InputRecord(str(file), sha256_file(file)) for name, file in inputs.items()},
+        letters=tuple(sorted(letters.values(), key=lambda r: order[r.authority])),
+    )
+    write_manifest(paths.manifest, manifest)
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot be read ({error}); delete it and build again.") from None
-    return data if isinstance(data, dict) else {}
-
-
-def _entries_of(previous: Mapping[str, Any], year: int) -> dict[str, dict[str, Any]]:
-    if previous.get("year") != year:
-        return {}
-    return {e["authority"]: e for e in previous.get("letters", []) if "authority" in e}
-
-
-def _letter_entry(outcome: LetterOutcome, year_dir: Path) -> dict[str, Any]:
+def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
     council = outcome.letter.council
-    files: dict[str, Any] = {}
-    for kind, file in (("docx", outcome.docx), ("pdf", outcome.pdf)):
-        if file is not None and file.exists():
-            files[kind] = {
-                "path": file.relative_to(year_dir).as_posix(),
-                "sha256": sha256_file(file),
-            }
-    if "pdf" in files:
-        files["pdf"]["pages"] = len(PdfReader(year_dir / files["pdf"]["path"]).pages)
-    return {
-        "authority": council.authority,
-        "authority_type": council.authority_type,
-        "recipient": {
-            "name": council.salutation,
-            "job_title": council.job_title,
-            "email": council.email,
-            "cc": list(council.cc),
-        },
-        "subject": outcome.letter.subject,
-        "files": files,
-        # What the letter was made from: unchanged template and fields give the same letter.
-        "source_sha256": outcome.source_sha256,
-        # The figures it states, so that next year's proof can show what moved.
-        "figures": {name: outcome.letter.fields.get(name) for name in FIGURE_FIELDS},
-        "error": outcome.error,
-    }
+    docx = _file_record(outcome.docx, paths)
+    pdf = _file_record(outcome.pdf, paths)
+    if pdf is not None and outcome.pdf is not None:
+        pdf = FileRecord(pdf.path, pdf.sha256, len(PdfReader(outcome.pdf).pages))
+    return LetterRecord(
+        authority=council.authority,
+        authority_type=council.authority_type,
+        recipient=Recipient(
+            council.salutation, council.job_title, council.email, tuple(council.cc)
+        ),
+        subject=outcome.letter.subject,
+        docx=docx,
+        pdf=pdf,
+        source_sha256=outcome.source_sha256,
+        figures={name: outcome.letter.fields.get(name) for name in FIGURE_FIELDS},
+        error=outcome.error,
+    )
+
+
+def _file_record(file: Path | None, paths: OutputPaths) -> FileRecord | None:
+    if file is None or not file.exists():
+        return None
+    return FileRecord(paths.relative(file), sha256_file(file))

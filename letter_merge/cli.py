@@ -15,15 +15,15 @@ from letter_merge import __version__
 from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
-from letter_merge.convert import Converter, make_converter
-from letter_merge.doctor import fix as fix_template
-from letter_merge.errors import EXIT_PROBLEMS, LetterMergeError
-from letter_merge.outbox import approve_letters, queue_messages
-from letter_merge.preview import preview_letter
-from letter_merge.proof import make_proof
-from letter_merge.send import SendReport, resolve_in_doubt, send_messages, smtp_password
-from letter_merge.status import STATES, letter_statuses, write_csv
-from letter_merge.status import counts as status_counts
+from letter_merge.errors import EXIT_PROBLEMS, EXIT_USAGE, LetterMergeError
+from letter_merge.mail.outbox import approve_letters, queue_messages
+from letter_merge.mail.send import SendReport, resolve_in_doubt, send_messages, smtp_password
+from letter_merge.mail.status import STATES, letter_statuses, write_csv
+from letter_merge.mail.status import counts as status_counts
+from letter_merge.pdf.convert import Converter, make_converter
+from letter_merge.proof.pack import make_proof
+from letter_merge.proof.preview import preview_letter
+from letter_merge.template.doctor import fix as fix_template
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -34,9 +34,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except LetterMergeError as error:
-            failure = click.ClickException(str(error))
-            failure.exit_code = error.exit_code
-            raise failure from None
+            failure = _UsageFailure if error.exit_code == EXIT_USAGE else click.ClickException
+            raise failure(str(error)) from None
+
+
+class _UsageFailure(click.ClickException):
+    """Unreadable input or a wrong setting: the message on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +79,7 @@ converter_option = click.option(
 
 def _converter(settings: Settings, name: str) -> Converter:
     # LibreOffice's profiles are kept with the output: a new one costs about two seconds.
-    return make_converter(name, profile_dir=settings.output / ".libreoffice")
+    return make_converter(name, profile_dir=settings.paths.libreoffice_profiles)
 
 
 @cli.command()
@@ -383,7 +388,7 @@ def _print_build_summary(report: BuildReport, settings: Settings) -> None:
     note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
     click.echo(
         f"Built {remade} letter{'s' if remade != 1 else ''} ({kinds}){note} in "
-        f"{_show(settings.letters_dir)} in {report.seconds:.1f} s."
+        f"{_show(settings.paths.letters)} in {report.seconds:.1f} s."
     )
     for kind in AUTHORITY_TYPES:
         if report.by_type[kind]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from letter_merge.errors import InputError
+from letter_merge.paths import OutputPaths
 
 CONFIG_NAME = "letter-merge.toml"
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -46,13 +48,10 @@ class Settings:
     # chart: pixels per inch of the letter's chart (LibreOffice's PDF export slows with more)
     chart_dpi: int = 200
 
-    @property
-    def year_dir(self) -> Path:
-        return self.output / str(self.year)
-
-    @property
-    def letters_dir(self) -> Path:
-        return self.year_dir / "letters"
+    @functools.cached_property
+    def paths(self) -> OutputPaths:
+        """Where this batch's outputs go."""
+        return OutputPaths(self.output, self.year)
 
     @property
     def period_start(self) -> dt.date:

@@ -28,6 +28,10 @@ class ConverterUnavailable(InputError):
     """No program that can turn .docx into PDF is installed."""
 
 
+class AlreadyRunning(LetterMergeError):
+    """Another run holds the lock on what this one would write (a build, a send)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the inputs, located as precisely as we can (`Statistics!C14`)."""

@@ -22,6 +22,13 @@ RATES: dict[str, tuple[str, str]] = {
 
 FIGURE_FIELDS = (*RATES, *(f"{rate}_average" for rate in RATES))
 
+# Each rate as the letter names it; the chart, its alternative text and the proof use these words.
+RATE_LABELS: dict[str, str] = {
+    "upheld_rate": "Complaints upheld",
+    "compliance_rate": "Compliance with recommendations",
+    "remedy_rate": "Satisfactory remedies provided by the authority",
+}
+
 
 def percent(numerator: int, denominator: int) -> int | None:
     """numerator/denominator as a whole percent, half-up, in exact integer arithmetic."""
@@ -57,8 +64,8 @@ def compute_figures(councils: Iterable[Council]) -> dict[str, Figures]:
     result = {}
     for council in councils:
         own = _rates(council.statistics)
-        pooled = totals[council.authority_type]
-        averages = {f"{rate}_average": percent(*pooled[rate]) for rate in RATES}
+        group = totals[council.authority_type]
+        averages = {f"{rate}_average": percent(*group[rate]) for rate in RATES}
         result[council.authority] = Figures(**own, **averages)
     return result
 

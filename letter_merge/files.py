@@ -1,20 +1,31 @@
-"""Writing output files atomically, hashing them, and naming them safely on every system."""
+"""Writing output files atomically, hashing them, naming them safely on every system, and the
+locks that keep two runs from writing the same files at once."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from letter_merge.errors import AlreadyRunning
 
 # Names Windows refuses whatever the extension.
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
     f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)
 }
 MAX_STEM = 150  # leaves room for the folder path under Windows' 260-character limit
+
+
+# Temporary files and folders of a conversion in the letters folder; what a killed run leaves.
+CONVERTING_PREFIX = ".converting-"
 
 
 def _current_umask() -> int:
@@ -50,6 +61,16 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise
 
 
+def remove_leftovers(folder: Path) -> None:
+    """Temporary files of a run that was killed (half-written files, a converter's scratch
+    files and folders): never finished output, so safe to delete."""
+    for leftover in (*folder.glob(".*.part"), *folder.glob(f"{CONVERTING_PREFIX}*")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -80,3 +101,29 @@ def unique_stems(stems: Iterable[str]) -> list[str]:
         seen.add(candidate.casefold())
         result.append(candidate)
     return result
+
+
+def try_lock(path: Path) -> FileLock | None:
+    """Hold the lock file `path` if no other run (process or thread) holds it; None if one does.
+
+    filelock uses the system's own locks (flock on Linux and macOS, LockFileEx on Windows), which
+    the system releases when a process dies: a killed run never leaves a stale lock behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, thread_local=False, preserve_lock_file=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    return lock
+
+
+@contextmanager
+def exclusive(path: Path, busy: str) -> Iterator[None]:
+    """Run the block holding the lock `path`; if another run holds it, stop with `busy`."""
+    lock = try_lock(path)
+    if lock is None:
+        raise AlreadyRunning(busy)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from docx import Document
+from docx.document import Document as WordDocument
 from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -19,7 +21,7 @@ from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
-from docx.styles.style import BaseStyle
+from docx.styles.style import ParagraphStyle
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
@@ -48,11 +50,11 @@ def main() -> None:
     properties.language = "en-GB"
     properties.comments = "letter-merge template: fields are written in double curly brackets."
     TARGET.parent.mkdir(parents=True, exist_ok=True)
-    document.save(TARGET)
+    document.save(str(TARGET))
     print(f"wrote {TARGET.relative_to(ROOT)}", file=sys.stderr)
 
 
-def _page_setup(document: Document) -> None:
+def _page_setup(document: WordDocument) -> None:
     section = document.sections[0]
     section.start_type = WD_SECTION.NEW_PAGE
     section.page_width, section.page_height = Cm(21.0), Cm(29.7)
@@ -62,9 +64,9 @@ def _page_setup(document: Document) -> None:
 
 
 def _set_font(
-    style: BaseStyle, size: float, *, bold: bool = False, colour: RGBColor | None = None
+    style: ParagraphStyle, size: float, *, bold: bool = False, colour: RGBColor | None = None
 ) -> None:
-    font = style.font  # type: ignore[attr-defined]
+    font = style.font
     font.name = FONT
     font.size = Pt(size)
     font.bold = bold
@@ -78,7 +80,7 @@ def _set_font(
         r_fonts.set(qn(name), FONT)
 
 
-def _british(element: OxmlElement) -> None:
+def _british(element: Any) -> None:
     r_pr = element.get_or_add_rPr()
     lang = r_pr.find(qn("w:lang"))
     if lang is None:
@@ -89,7 +91,7 @@ def _british(element: OxmlElement) -> None:
     lang.set(qn("w:bidi"), "ar-SA")
 
 
-def _styles(document: Document) -> None:
+def _styles(document: WordDocument) -> None:
     styles = document.styles
     defaults = styles.element.find(qn("w:docDefaults"))
     r_pr_default = defaults.find(qn("w:rPrDefault")).find(qn("w:rPr"))
@@ -113,10 +115,11 @@ def _styles(document: Document) -> None:
         style.paragraph_format.space_after = Pt(6)
         style.paragraph_format.keep_with_next = True
 
-    def paragraph_style(name: str, base: str = "Normal") -> BaseStyle:
+    def paragraph_style(name: str, base: str = "Normal") -> ParagraphStyle:
         style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
         style.base_style = styles[base]
         style.quick_style = True
+        assert isinstance(style, ParagraphStyle)
         return style
 
     organisation = paragraph_style("Organisation")
@@ -186,7 +189,7 @@ def _hyperlink(paragraph: Paragraph, text: str, url: str) -> None:
 
 
 def _paragraph(
-    document: Document, *parts: str | tuple[str, str], style: str = "Normal"
+    document: WordDocument, *parts: str | tuple[str, str], style: str = "Normal"
 ) -> Paragraph:
     """A paragraph of text runs; a ("link text", url) part becomes a hyperlink."""
     paragraph = document.add_paragraph(style=style)
@@ -198,13 +201,13 @@ def _paragraph(
     return paragraph
 
 
-def _lead_in(document: Document, bold: str, rest: str) -> None:
+def _lead_in(document: WordDocument, bold: str, rest: str) -> None:
     paragraph = document.add_paragraph()
     paragraph.add_run(bold).bold = True
     paragraph.add_run(rest)
 
 
-def _letter(document: Document) -> None:
+def _letter(document: WordDocument) -> None:
     organisation = document.add_paragraph(style="Organisation")
     for number, line in enumerate(("Local Government &", "Social Care", "OMBUDSMAN")):
         run = organisation.add_run(line)
@@ -327,7 +330,7 @@ def _letter(document: Document) -> None:
 
 
 def _cell(cell: _Cell, *lines: str, style: str = "Table text", fill: str | None = None) -> None:
-    cell.paragraphs[0].style = cell.part.document.styles[style]
+    cell.paragraphs[0].style = cell.part.document.styles[style]  # type: ignore[attr-defined]
     cell.paragraphs[0].add_run(lines[0])
     for line in lines[1:]:
         note = cell.add_paragraph(style="Table note")
@@ -340,8 +343,8 @@ def _cell(cell: _Cell, *lines: str, style: str = "Table text", fill: str | None 
         cell._tc.get_or_add_tcPr().append(shading)
 
 
-def _table(document: Document, rows: int, widths: tuple[float, ...]) -> Table:
-    table = document.add_table(rows=rows, cols=len(widths))
+def _table(document: WordDocument, rows: int, widths: tuple[float, ...]) -> Table:
+    table: Table = document.add_table(rows=rows, cols=len(widths))
     table.style = document.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
@@ -362,7 +365,7 @@ def _repeat_header(table: Table) -> None:
         row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
 
 
-def _statistics_table(document: Document) -> None:
+def _statistics_table(document: WordDocument) -> None:
     caption = _paragraph(
         document,
         "Our figures for your authority, for the year ending {{ period_end }}, with the average for "
@@ -417,7 +420,7 @@ def _statistics_table(document: Document) -> None:
     picture.paragraph_format.space_after = Pt(6)
 
 
-def _count_table(document: Document, heading: str, items: str, label: str, empty: str) -> None:
+def _count_table(document: WordDocument, heading: str, items: str, label: str, empty: str) -> None:
     document.add_paragraph(heading, style="Heading 2")
     _paragraph(document, f"{{%p if {items} %}}")
     table = _table(document, 4, (11.0, 5.0))
@@ -427,7 +430,7 @@ def _count_table(document: Document, heading: str, items: str, label: str, empty
     _cell(table.cell(2, 0), "{{ row.label }}")
     _cell(table.cell(2, 1), "{{ row.count }}", style="Table number")
     _cell(table.cell(3, 0), "{%tr endfor %}")
-    total = table.add_row()
+    total = table.add_row()  # type: ignore[no-untyped-call]
     _cell(total.cells[0], "Total", style="Table heading")
     _cell(total.cells[1], f"{{{{ {items}|sum(attribute='count') }}}}", style="Table number heading")
     for cell, width in zip(total.cells, (11.0, 5.0), strict=True):
@@ -437,7 +440,7 @@ def _count_table(document: Document, heading: str, items: str, label: str, empty
     _paragraph(document, "{%p endif %}")
 
 
-def _appendix(document: Document) -> None:
+def _appendix(document: WordDocument) -> None:
     heading = document.add_paragraph("Appendix: {{ authority }}", style="Heading 1")
     heading.paragraph_format.page_break_before = True
     _paragraph(document, "Our figures for {{ period_start }} to {{ period_end }}.")
@@ -463,7 +466,7 @@ def _appendix(document: Document) -> None:
     )
 
 
-def _footer(document: Document) -> None:
+def _footer(document: WordDocument) -> None:
     """'Page N' in the footer, as a field so Word and LibreOffice count the pages themselves."""
     paragraph = document.sections[0].footer.paragraphs[0]
     paragraph.style = document.styles["Footer"]

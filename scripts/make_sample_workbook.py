@@ -205,6 +205,7 @@ def _statistics(council: dict[str, str], rng: random.Random) -> list[object]:
 def _write(contacts: list[list[object]], statistics: list[list[object]]) -> None:
     book = Workbook()
     sheet = book.active
+    assert sheet is not None  # a new workbook has one sheet
     sheet.title = "Contacts"
     headers = [
         "Authority",

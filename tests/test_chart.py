@@ -14,16 +14,18 @@ from docx import Document
 from PIL import Image
 from pypdf import PdfReader
 
-from letter_merge import chart
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
-from letter_merge.chart import ChartData, Charts
-from letter_merge.combine import combine_letters
+from letter_merge.chart import model
+from letter_merge.chart import picture as chart
+from letter_merge.chart.drawing import AVERAGE_COLOUR, COUNCIL_COLOUR, ChartMaker
+from letter_merge.chart.model import ChartData
+from letter_merge.chart.picture import Charts
 from letter_merge.config import Settings
-from letter_merge.convert import LibreOfficeConverter, find_libreoffice
-from letter_merge.drawing import AVERAGE_COLOUR, COUNCIL_COLOUR, ChartMaker
-from letter_merge.render import LetterTemplate
-from tests.test_render import make_template
+from letter_merge.pdf.combine import combine_letters
+from letter_merge.pdf.convert import LibreOfficeConverter, find_libreoffice
+from letter_merge.template.render import LetterTemplate
+from tests.helpers import make_template
 
 DERBY = ChartData("Derby City Council", (75, 100, 33), (59, 92, 11))
 NOTHING_TO_SHOW = ChartData("Council of the Isles of Scilly", (None, None, None), (59, 92, 11))
@@ -41,15 +43,15 @@ def colour_pixels(png: bytes, colour: str, *, below: float = 0.0) -> int:
 
 @pytest.fixture(scope="module")
 def maker() -> ChartMaker:
-    return ChartMaker(chart.MAX_WIDTH, chart.DPI)
+    return ChartMaker(model.MAX_WIDTH, model.DPI)
 
 
 def test_a_chart_is_a_png_at_the_set_resolution_on_a_white_page(maker: ChartMaker) -> None:
     image = Image.open(io.BytesIO(maker.png(DERBY)))
     assert image.format == "PNG"
-    width_inches = chart.MAX_WIDTH / 914_400
-    assert abs(image.width - width_inches * chart.DPI) < 1
-    assert image.info["dpi"] == pytest.approx((chart.DPI, chart.DPI), abs=0.1)
+    width_inches = model.MAX_WIDTH / 914_400
+    assert abs(image.width - width_inches * model.DPI) < 1
+    assert image.info["dpi"] == pytest.approx((model.DPI, model.DPI), abs=0.1)
     assert image.convert("RGB").getpixel((2, image.height - 2)) == (255, 255, 255)
     # both series are drawn in their exact colours, not a shade off
     assert colour_pixels(maker.png(DERBY), COUNCIL_COLOUR, below=0.2) > 1000
@@ -86,24 +88,24 @@ def test_charts_drawn_in_parallel_are_the_ones_drawn_here(tmp_path: Path) -> Non
         }
         for number in range(chart.PARALLEL_FROM + 2)
     ]
-    charts = Charts(chart.MAX_WIDTH, chart.DPI, tmp_path / "cache")
+    charts = Charts(model.MAX_WIDTH, model.DPI, tmp_path / "cache")
     charts.prepare(many)
     assert len(list((tmp_path / "cache").glob("*.png"))) == len(many)
     assert charts._maker is None  # none were left to draw here
-    here = ChartMaker(chart.MAX_WIDTH, chart.DPI)
+    here = ChartMaker(model.MAX_WIDTH, model.DPI)
     for fields in many[:3]:
         assert charts.picture(fields).png == here.png(ChartData.of(fields))
     # a new batch finds them in the cache and draws nothing
-    again = Charts(chart.MAX_WIDTH, chart.DPI, tmp_path / "cache")
+    again = Charts(model.MAX_WIDTH, model.DPI, tmp_path / "cache")
     again.prepare(many)
     assert again.picture(many[0]).png == charts.picture(many[0]).png and again._maker is None
     # a cached chart cut short (a crash while it was written) is drawn again
-    damaged = tmp_path / "cache" / f"{ChartData.of(many[1]).key(chart.MAX_WIDTH, chart.DPI)}.png"
+    damaged = tmp_path / "cache" / f"{ChartData.of(many[1]).key(model.MAX_WIDTH, model.DPI)}.png"
     damaged.write_bytes(damaged.read_bytes()[:1000])
-    fresh = Charts(chart.MAX_WIDTH, chart.DPI, tmp_path / "cache")
+    fresh = Charts(model.MAX_WIDTH, model.DPI, tmp_path / "cache")
     assert fresh.picture(many[1]).png == charts.picture(many[1]).png
     # another resolution is another chart
-    assert Charts(chart.MAX_WIDTH, 150, tmp_path / "cache")._cached(ChartData.of(many[0])) is None
+    assert Charts(model.MAX_WIDTH, 150, tmp_path / "cache")._cached(ChartData.of(many[0])) is None
 
 
 def test_the_chart_field_puts_the_picture_in_the_letter(settings: Settings) -> None:
@@ -114,7 +116,7 @@ def test_the_chart_field_puts_the_picture_in_the_letter(settings: Settings) -> N
     document = Document(io.BytesIO(data))
     assert len(document.inline_shapes) == 1
     shape = document.inline_shapes[0]
-    assert abs(shape.width - chart.MAX_WIDTH) < 10
+    assert abs(shape.width - model.MAX_WIDTH) < 10
     with zipfile.ZipFile(io.BytesIO(data)) as package:
         png = package.read(chart.PART_NAME)
         xml = package.read("word/document.xml").decode()
@@ -128,7 +130,7 @@ def test_a_template_without_the_chart_pays_nothing_for_it(tmp_path: Path) -> Non
     script = (
         "import sys, io, zipfile\n"
         "from pathlib import Path\n"
-        "from letter_merge.render import LetterTemplate\n"
+        "from letter_merge.template.render import LetterTemplate\n"
         f"template = LetterTemplate(Path({str(path)!r}), chart_cache=Path({str(tmp_path)!r}))\n"
         "data = template.render({'salutation': 'Ms Smith'})\n"
         "names = zipfile.ZipFile(io.BytesIO(data)).namelist()\n"
@@ -146,9 +148,9 @@ def test_a_template_without_the_chart_pays_nothing_for_it(tmp_path: Path) -> Non
 
 def test_the_chart_can_only_be_in_the_letters_body(tmp_path: Path) -> None:
     path = make_template(tmp_path / "t.docx", "Dear {{ salutation }}")
-    document = Document(path)
+    document = Document(str(path))
     document.sections[0].header.paragraphs[0].text = "{{ chart }}"
-    document.save(path)
+    document.save(str(path))
     problems = LetterTemplate(path).check_fields([])
     assert [p.message for p in problems] == [
         "{{ chart }} can only be in the body of the letter; move it out of the header."
@@ -164,7 +166,7 @@ def test_each_letter_s_pdf_holds_its_own_chart(settings: Settings, tmp_path: Pat
     program = find_libreoffice()
     assert program is not None
     combined = tmp_path / "combined.docx"
-    combined.write_bytes(combine_letters([o.docx for o in report.letters]))
+    combined.write_bytes(combine_letters([o.docx for o in report.letters if o.docx]))
     with zipfile.ZipFile(combined) as package:
         pictures = [n for n in package.namelist() if n.startswith("word/media/letter-merge-chart")]
     assert len(pictures) == len(report.letters) == 4
@@ -180,7 +182,9 @@ def test_each_letter_s_pdf_holds_its_own_chart(settings: Settings, tmp_path: Pat
         assert outcome.pdf is not None
         images = [image for page in PdfReader(outcome.pdf).pages for image in page.images]
         assert len(images) == 1, outcome.authority
-        in_pdf = images[0].image.convert("RGB")
+        picture = images[0].image
+        assert picture is not None
+        in_pdf = picture.convert("RGB")
         assert in_pdf.tobytes() == drawn[outcome.authority].convert("RGB").tobytes(), (
             f"{outcome.authority}: the PDF's chart is not the one drawn for it"
         )
@@ -192,7 +196,9 @@ def test_a_new_chart_resolution_remakes_the_letters(settings: Settings) -> None:
     finer = dataclasses.replace(settings, chart_dpi=300)
     report = build_letters(load_batch(finer))
     assert all(o.remade for o in report.letters)
-    with zipfile.ZipFile(report.letters[0].docx) as package:
+    docx = report.letters[0].docx
+    assert docx is not None
+    with zipfile.ZipFile(docx) as package:
         assert Image.open(io.BytesIO(package.read(chart.PART_NAME))).info["dpi"][0] == (
             pytest.approx(300, abs=0.1)
         )

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from letter_merge.cli import cli
-from tests.conftest import contact, statistics, write_workbook
+from tests.helpers import contact, statistics, write_workbook
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_the_readme_documents_every_command() -> None:
 def test_a_line_break_reaching_the_subject_is_refused_by_check(
     folder: Path, runner: CliRunner
 ) -> None:
-    from tests.conftest import CONTACT_HEADERS
+    from tests.helpers import CONTACT_HEADERS
 
     write_workbook(
         folder / "input" / "councils.xlsx",

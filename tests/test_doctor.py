@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from docx import Document
 
 from letter_merge.cli import cli
-from letter_merge.doctor import examine, fix
+from letter_merge.template.doctor import examine, fix
 
 
 def word_like(path: Path) -> Path:

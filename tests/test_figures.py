@@ -8,7 +8,7 @@ import pytest
 
 from letter_merge.figures import compute_figures, percent
 from letter_merge.workbook import read_workbook
-from tests.conftest import contact, statistics, write_workbook
+from tests.helpers import contact, statistics, write_workbook
 
 
 @pytest.mark.parametrize(

@@ -20,15 +20,15 @@ from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.cli import cli
 from letter_merge.config import load_settings
-from letter_merge.convert import (
+from letter_merge.pdf.convert import (
     ConversionJob,
     ConversionResult,
     Converter,
     LibreOfficeConverter,
-    ProgressCallback,
+    ResultCallback,
     find_libreoffice,
 )
-from tests.conftest import ROOT, SEED_LETTER, normalise, pdf_text
+from tests.helpers import ROOT, SEED_LETTER, normalise, pdf_text
 
 pytestmark = pytest.mark.libreoffice
 
@@ -97,7 +97,9 @@ def _sample_rows() -> list[dict[str, Any]]:
     sheets = {}
     for name in ("Contacts", "Statistics"):
         rows = list(book[name].iter_rows(values_only=True))
-        sheets[name] = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+        sheets[name] = {
+            str(row[0]): dict(zip(map(str, rows[0]), row, strict=True)) for row in rows[1:]
+        }
     book.close()
     return [
         {**sheets["Statistics"][name], **row, "Authority": " ".join(str(name).split())}
@@ -208,7 +210,7 @@ class CorruptingConverter:
         return self.real.version()
 
     def convert(
-        self, jobs: Sequence[ConversionJob], on_result: ProgressCallback | None = None
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
         for job in jobs:
             if self.victim in job.docx.name:
@@ -255,15 +257,16 @@ def test_a_missing_libreoffice_says_how_to_install_it(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(folder))
-    monkeypatch.setattr("letter_merge.convert.MACOS_PLACES", ())
+    monkeypatch.setattr("letter_merge.pdf.convert.MACOS_PLACES", ())
     result = CliRunner().invoke(cli, ["build"])
     assert result.exit_code == 2
     assert "LibreOffice is needed to make PDFs and was not found. Install it" in result.output
 
 
+@pytest.mark.browser
 def test_the_sample_proof_pack_opens_in_a_browser(sample_folder: Path, tmp_path: Path) -> None:
-    from letter_merge.proof import make_proof
-    from tests.test_proof import chromium
+    from letter_merge.proof.pack import make_proof
+    from tests.helpers import chromium
 
     settings = load_settings(
         sample_folder / "letter-merge.toml", environ={}, today=dt.date(2026, 1, 1)
@@ -274,3 +277,9 @@ def test_the_sample_proof_pack_opens_in_a_browser(sample_folder: Path, tmp_path:
     assert console == []
     assert dom.count('<article class="card"') == 343
     assert "343 shown" in dom
+    # "Problems only" when nothing failed says so, rather than "No letters match."
+    dom, console = chromium(report.index, tmp_path / "chromium", fragment="#problems")
+    assert console == []
+    assert "0 shown" in dom
+    assert '<p class="empty" id="all-passed">Every letter passed every check' in dom
+    assert '<p class="empty" id="none" hidden="">No letters match.</p>' in dom

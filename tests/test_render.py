@@ -7,25 +7,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from docx import Document
 
 from letter_merge.batch import load_batch
+from letter_merge.cli import cli
 from letter_merge.config import Settings
 from letter_merge.errors import ProblemsFound
-from letter_merge.render import LetterTemplate, TemplateError, british_date
-from tests.conftest import docx_text
-
-
-def make_template(path: Path, *paragraphs: str, table_cells: tuple[str, ...] = ()) -> Path:
-    document = Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    if table_cells:
-        table = document.add_table(rows=len(table_cells), cols=1)
-        for row, text in zip(table.rows, table_cells, strict=True):
-            row.cells[0].text = text
-    document.save(path)
-    return path
+from letter_merge.fields import british_date
+from letter_merge.manifest import read_manifest
+from letter_merge.template.render import LetterTemplate
+from letter_merge.template.text import TemplateError
+from tests.helpers import docx_text, make_template
 
 
 def test_workbook_values_come_out_literally(tmp_path: Path) -> None:
@@ -56,9 +49,9 @@ def test_an_unknown_field_is_an_error_naming_it(tmp_path: Path) -> None:
     template = LetterTemplate(make_template(tmp_path / "t.docx", "Dear {{ title }} {{ surnmae }}"))
     with pytest.raises(TemplateError) as caught:
         template.render({"title": "Mr"})
-    assert (
-        str(caught.value)
-        == "t.docx: {{ surnmae }} is not a field; check its spelling against the README."
+    assert str(caught.value) == (
+        "t.docx, paragraph 1 'Dear {{ title }} {{ surnmae }}': {{ surnmae }} is not a field; "
+        "check its spelling against the README."
     )
 
 
@@ -95,7 +88,9 @@ def test_a_syntax_error_names_the_paragraph(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as caught:
         template.fields_used()
     message = str(caught.value)
-    assert message.startswith("t.docx near ")
+    assert message.startswith(
+        "t.docx, paragraph 2 '{% if upheld_rate is none %}No figure': template syntax error"
+    )
     assert "template syntax error: Unexpected end of template" in message
     assert "{% endif %}" in message
 
@@ -173,3 +168,32 @@ def test_a_template_with_an_unknown_field_stops_the_batch(
         load_batch(settings)
     assert "{{ salutaton }} is not a field" in str(caught.value)
     assert "paragraph 1 'Dear {{ salutaton }}'" in str(caught.value)
+
+
+def test_an_expression_failing_for_one_council_names_it_and_the_rest_are_built(
+    folder: Path,
+) -> None:
+    make_template(
+        folder / "templates" / "letter.docx",
+        "Dear {{ salutation }}",
+        "Upheld: {{ '%d' | format(upheld_rate) }}%",
+    )
+    result = CliRunner().invoke(cli, ["build", "--no-pdf"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "  - Brighton & Hove City Council: letter.docx, paragraph 2 "
+        "'Upheld: {{ '%d' | format(upheld_rate) }}%': the template's expression failed "
+        "(TypeError: %d format: a real number is required, not NoneType); check that it allows "
+        "for a missing value, e.g. {% if upheld_rate is none %}."
+    ) in result.output.splitlines()
+    assert "Traceback" not in result.output
+    letters = folder / "output" / "2020" / "letters"
+    assert sorted(p.name for p in letters.glob("*.docx")) == [
+        "Adur District Council - Annual Review 2020.docx",
+        "Derby City Council - Annual Review 2020.docx",
+        "Leicestershire County Council - Annual Review 2020.docx",
+    ]
+    manifest = read_manifest(folder / "output" / "2020" / "manifest.json")
+    assert manifest is not None
+    failed = manifest.by_authority()["Brighton & Hove City Council"]
+    assert failed.docx is None and failed.error and "TypeError" in failed.error

@@ -27,10 +27,10 @@ from openpyxl import load_workbook
 
 from letter_merge.cli import cli
 from letter_merge.config import load_settings
-from letter_merge.ledger import LEDGER_NAME, Ledger
-from letter_merge.send import send_messages
-from letter_merge.status import LetterStatus, write_csv
-from tests.conftest import ROOT
+from letter_merge.mail.ledger import Ledger
+from letter_merge.mail.send import send_messages
+from letter_merge.mail.status import LetterStatus, write_csv
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.libreoffice
 
@@ -105,7 +105,7 @@ def server() -> Iterator[tuple[Recorder, int]]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four-council folder of conftest, built once with LibreOffice."""
-    from tests.conftest import DEFAULT_COUNCILS, contact, statistics, write_workbook
+    from tests.helpers import DEFAULT_COUNCILS, contact, statistics, write_workbook
 
     folder = tmp_path_factory.mktemp("built")
     shutil.copytree(ROOT / "templates", folder / "templates")
@@ -149,7 +149,7 @@ def work(
         )
     monkeypatch.chdir(folder)
     monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
-    monkeypatch.setattr("letter_merge.send.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
     return folder
 
 
@@ -164,7 +164,7 @@ def approve_and_queue() -> None:
 
 
 def ledger_states(folder: Path) -> dict[str, str]:
-    with Ledger(folder / "output" / "2020" / LEDGER_NAME) as ledger:
+    with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
         return {m.authority: m.state for m in ledger.messages()}
 
 
@@ -183,7 +183,9 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
     (attachment,) = message.iter_attachments()
     assert attachment.get_filename() == "Leicestershire County Council - Annual Review 2020.pdf"
     assert attachment.get_content().startswith(b"%PDF-")
-    assert "Dear Mr Sinnott," in message.get_body().get_content()
+    body = message.get_body()
+    assert body is not None
+    assert "Dear Mr Sinnott," in body.get_content()
     ids = {e.name: email.message_from_bytes(e.read_bytes())["Message-ID"] for e in emls}
 
     result = run("queue")  # again: nothing twice, the Message-IDs stay
@@ -327,7 +329,7 @@ def test_a_refused_login_stops_the_run(work: Path, monkeypatch: pytest.MonkeyPat
     assert "s3cret-pa55" not in result.output
     assert recorder.received == []
     assert set(ledger_states(work).values()) == {"queued"}
-    assert b"s3cret-pa55" not in (work / "output" / "2020" / LEDGER_NAME).read_bytes()
+    assert b"s3cret-pa55" not in (work / "output" / "2020" / "ledger.sqlite").read_bytes()
 
 
 def test_test_to_and_dry_run_mark_nothing_sent(work: Path, server: tuple[Recorder, int]) -> None:
@@ -345,6 +347,29 @@ def test_test_to_and_dry_run_mark_nothing_sent(work: Path, server: tuple[Recorde
         r.subject.startswith("[TEST] Annual Review letter 2020 – ") for r in recorder.received
     )
     assert set(ledger_states(work).values()) == {"queued"}
+
+
+def test_a_dry_run_leaves_the_ledger_byte_for_byte_unchanged(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    # A changed PDF makes the dry run refuse one message: the refusal is reported, not recorded.
+    derby = work / "output" / "2020" / "letters" / "Derby City Council - Annual Review 2020.pdf"
+    derby.write_bytes(derby.read_bytes() + b"\n% edited")
+    year = work / "output" / "2020"
+
+    def ledger_files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(year.glob("ledger.sqlite*"))}
+
+    before = ledger_files()
+    result = run("send", "--dry-run")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == "Would send 3 message(s):"
+    assert "  - Derby City Council: letters/Derby City Council" in result.output
+    assert ledger_files() == before
+    assert not (year / "send.lock").exists()
+    assert recorder.connections == 0
 
 
 def test_sending_is_throttled(work: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from letter_merge.errors import InputError
 from letter_merge.workbook import read_workbook
-from tests.conftest import (
+from tests.helpers import (
     CONTACT_HEADERS,
     STATISTIC_HEADERS,
     contact,

@@ -16,30 +16,33 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject
 
-from letter_merge import chart
+from letter_merge.chart import picture as chart
+from letter_merge.template.wordxml import (
+    APP_PROPERTIES,
+    BODY_PART,
+    BODY_RELATIONSHIPS,
+    CORE_PROPERTIES,
+    DC,
+    PACKAGE_RELATIONSHIPS,
+    R,
+    W,
+    parse,
+    serialise,
+    w,
+)
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
-BODY = "word/document.xml"
-BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
-CORE = "docProps/core.xml"
 # Parts that may differ between letters that are still combinable: the body, the properties and
 # the chart's picture.
-PER_LETTER_PARTS = {BODY, CORE, "docProps/app.xml", chart.PART_NAME}
+PER_LETTER_PARTS = {BODY_PART, CORE_PROPERTIES, APP_PROPERTIES, chart.PART_NAME}
 MARK = "LetterMerge{:05d}"
 # A content stream drawing an XObject (a picture): "/Im7 Do"
 DRAWN = re.compile(rb"(/[^\s/\[\]<>(){}%]+)\s+Do\b")
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-
-
-def _w(tag: str) -> str:
-    return f"{{{W}}}{tag}"
 
 
 class CombineError(Exception):
@@ -65,8 +68,8 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
         raise CombineError("no letters to combine")
     with zipfile.ZipFile(letters[0]) as package:
         entries = [(info, package.read(info)) for info in package.infolist()]
-    root = etree.fromstring(dict((i.filename, d) for i, d in entries)[BODY], _PARSER)
-    body = root.find(_w("body"))
+    root = parse(dict((i.filename, d) for i, d in entries)[BODY_PART])
+    body = root.find(w("body"))
     if body is None:
         raise CombineError(f"{letters[0].name}: no document body")
     for child in list(body):
@@ -74,38 +77,39 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
     pictures: dict[int, bytes] = {}  # each letter's chart, by the letter's index
     for index, letter in enumerate(letters):
         with zipfile.ZipFile(letter) as package:
-            letter_root = etree.fromstring(package.read(BODY), _PARSER)
+            letter_root = parse(package.read(BODY_PART))
             if chart.PART_NAME in package.namelist():
                 pictures[index] = package.read(chart.PART_NAME)
                 _point_at_own_chart(letter_root, index)
-        blocks = list(letter_root.find(_w("body")))
-        if not blocks or blocks[-1].tag != _w("sectPr"):
+        letter_body = letter_root.find(w("body"))
+        blocks = list(letter_body) if letter_body is not None else []
+        if not blocks or blocks[-1].tag != w("sectPr"):
             raise CombineError(f"{letter.name}: the document does not end with its page settings")
         section = copy.deepcopy(blocks.pop())
-        numbering = section.find(_w("pgNumType"))
+        numbering = section.find(w("pgNumType"))
         if numbering is None:
-            numbering = etree.SubElement(section, _w("pgNumType"))
-        numbering.set(_w("start"), "1")  # each letter numbers its own pages
+            numbering = etree.SubElement(section, w("pgNumType"))
+        numbering.set(w("start"), "1")  # each letter numbers its own pages
         _bookmark_first_paragraph(blocks, index)
         if index < len(letters) - 1:
             # A section ends with the paragraph whose properties hold its page settings.
             last = _last_paragraph(blocks, letter.name)
-            properties = last.find(_w("pPr"))
+            properties = last.find(w("pPr"))
             if properties is None:
-                properties = etree.Element(_w("pPr"))
+                properties = etree.Element(w("pPr"))
                 last.insert(0, properties)
             properties.append(section)
             body.extend(blocks)
         else:
             body.extend(blocks)
             body.append(section)
-    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    document = serialise(root)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for info, data in entries:
             if info.filename == chart.PART_NAME:
                 continue  # the first letter's chart: every letter's is added below
-            if info.filename == BODY:
+            if info.filename == BODY_PART:
                 data = document
             elif info.filename == BODY_RELATIONSHIPS and pictures:
                 data = _with_charts(data, pictures)
@@ -129,7 +133,7 @@ def _point_at_own_chart(letter_root: etree._Element, index: int) -> None:
 
 def _with_charts(relationships_xml: bytes, letters: Iterable[int]) -> bytes:
     """The body's relationships with one chart relationship per letter instead of one in all."""
-    root = etree.fromstring(relationships_xml, _PARSER)
+    root = parse(relationships_xml)
     for relationship in root.findall(f"{{{PACKAGE_RELATIONSHIPS}}}Relationship"):
         if relationship.get("Id") == chart.RELATIONSHIP_ID:
             root.remove(relationship)
@@ -138,26 +142,26 @@ def _with_charts(relationships_xml: bytes, letters: Iterable[int]) -> bytes:
         relationship.set("Id", f"{chart.RELATIONSHIP_ID}{index}")
         relationship.set("Type", chart.RELATIONSHIP_TYPE)
         relationship.set("Target", _chart_name(index).removeprefix("word/"))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return serialise(root)
 
 
 def _bookmark_first_paragraph(blocks: list[etree._Element], index: int) -> None:
-    first = next((p for block in blocks for p in block.iter(_w("p"))), None)
+    first = next((p for block in blocks for p in block.iter(w("p"))), None)
     if first is None:
         raise CombineError("a letter has no paragraph")
-    start = etree.Element(_w("bookmarkStart"))
-    start.set(_w("id"), str(900_000 + index))
-    start.set(_w("name"), MARK.format(index))
-    end = etree.Element(_w("bookmarkEnd"))
-    end.set(_w("id"), str(900_000 + index))
-    position = 1 if first.find(_w("pPr")) is not None else 0
+    start = etree.Element(w("bookmarkStart"))
+    start.set(w("id"), str(900_000 + index))
+    start.set(w("name"), MARK.format(index))
+    end = etree.Element(w("bookmarkEnd"))
+    end.set(w("id"), str(900_000 + index))
+    position = 1 if first.find(w("pPr")) is not None else 0
     first.insert(position, end)
     first.insert(position, start)
 
 
 def _last_paragraph(blocks: list[etree._Element], name: str) -> etree._Element:
     for block in reversed(blocks):
-        if block.tag == _w("p"):
+        if block.tag == w("p"):
             return block
     raise CombineError(f"{name}: the letter does not end with a paragraph")
 
@@ -167,8 +171,9 @@ def split_pdf(reader: PdfReader, count: int) -> list[list[int]]:
     starts: dict[int, int] = {}
     for name, destination in reader.named_destinations.items():
         match = re.fullmatch(r"/?LetterMerge(\d{5})", str(name))
-        if match:
-            starts[int(match.group(1))] = reader.get_destination_page_number(destination)
+        page = reader.get_destination_page_number(destination) if match else None
+        if match and page is not None:
+            starts[int(match.group(1))] = page
     if sorted(starts) != list(range(count)):
         raise CombineError(f"the PDF marks {len(starts)} letter starts, not {count}")
     firsts = [starts[i] for i in range(count)] + [len(reader.pages)]
@@ -181,7 +186,7 @@ def letter_pdfs(combined: Path, letters: Sequence[Path]) -> list[bytes]:
     """The combined PDF cut into one PDF per letter, each titled as its .docx is."""
     reader = PdfReader(combined)
     pages = split_pdf(reader, len(letters))
-    info = reader.metadata or {}
+    info: dict[str, Any] = dict(reader.metadata or {})
     result = []
     for letter, numbers in zip(letters, pages, strict=True):
         writer = PdfWriter()
@@ -225,8 +230,8 @@ def docx_title(docx: Path) -> str:
     """The title in a .docx's document properties, as LibreOffice would put it in its PDF."""
     with zipfile.ZipFile(docx) as package:
         try:
-            core = etree.fromstring(package.read(CORE), _PARSER)
+            core = parse(package.read(CORE_PROPERTIES))
         except KeyError:
             return ""
-    title = core.find("{http://purl.org/dc/elements/1.1/}title")
+    title = core.find(f"{{{DC}}}title")
     return (title.text or "") if title is not None else ""

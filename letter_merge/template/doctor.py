@@ -9,9 +9,9 @@ and the paragraph's text.
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +19,19 @@ from lxml import etree
 
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
+from letter_merge.template.wordxml import (
+    OPENERS,
+    TAG,
+    LocatedParagraph,
+    is_text_part,
+    paragraphs,
+    parse,
+    serialise,
+    short,
+    w,
+)
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-PARTS = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
-TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-OPENER = re.compile(r"\{\{|\{%|\{#")
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-
-
-def _w(tag: str) -> str:
-    return f"{{{W}}}{tag}"
 
 
 @dataclass(frozen=True)
@@ -43,22 +45,11 @@ class Finding:
         return f"{self.where}: {self.message}"
 
 
-@dataclass
-class _Paragraph:
-    where: str
-    element: etree._Element
-    texts: list[etree._Element]  # its w:t elements, in order
-
-    @property
-    def text(self) -> str:
-        return "".join(t.text or "" for t in self.texts)
-
-
 def examine(template: Path) -> list[Finding]:
     """Everything the doctor finds in the template, errors first."""
     findings: list[Finding] = []
     for part_name, root in _parts(template):
-        for paragraph in _paragraphs(part_name, root):
+        for paragraph in paragraphs(part_name, root):
             findings += _examine_paragraph(template.name, paragraph)
     return sorted(findings, key=lambda f: not f.error)
 
@@ -70,16 +61,14 @@ def fix(template: Path) -> tuple[Path, list[Finding]]:
     replaced: dict[str, bytes] = {}
     for part_name, root in _parts(template):
         changed = False
-        for paragraph in _paragraphs(part_name, root):
+        for paragraph in paragraphs(part_name, root):
             found = [f for f in _examine_paragraph(template.name, paragraph) if f.fixable]
             if found:
                 _mend(paragraph)
                 fixed += found
                 changed = True
         if changed:
-            replaced[part_name] = etree.tostring(
-                root, xml_declaration=True, encoding="UTF-8", standalone=True
-            )
+            replaced[part_name] = serialise(root)
     target = template.with_name(f"{template.stem}.fixed{template.suffix}")
     with zipfile.ZipFile(template) as source:
         buffer = io.BytesIO()
@@ -94,44 +83,17 @@ def _parts(template: Path) -> Iterator[tuple[str, etree._Element]]:
     try:
         with zipfile.ZipFile(template) as package:
             for name in package.namelist():
-                if PARTS.fullmatch(name):
-                    yield name, etree.fromstring(package.read(name), _PARSER)
+                if is_text_part(name):
+                    yield name, parse(package.read(name))
     except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
         raise InputError(f"{template}: cannot be read as a Word document ({error}).") from None
 
 
-def _paragraphs(part_name: str, root: etree._Element) -> Iterator[_Paragraph]:
-    """Every paragraph of a part, located as Word shows it."""
-    kind = re.sub(r"\d+$", "", Path(part_name).stem)
-    number = 0
-    tables: dict[etree._Element, int] = {}
-    for element in root.iter(_w("p")):
-        texts = list(element.iter(_w("t")))
-        in_box = next(element.iterancestors(_w("txbxContent")), None) is not None
-        cell = next(element.iterancestors(_w("tc")), None)
-        if kind != "document":
-            where = kind
-        elif in_box:
-            where = "a text box"
-        elif cell is not None:
-            row = cell.getparent()
-            table = row.getparent()
-            tables.setdefault(table, len(tables) + 1)
-            where = (
-                f"table {tables[table]} row {table.findall(_w('tr')).index(row) + 1} "
-                f"cell {row.findall(_w('tc')).index(cell) + 1}"
-            )
-        else:
-            number += 1
-            where = f"paragraph {number}"
-        yield _Paragraph(where, element, texts)
-
-
-def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Finding]:
+def _examine_paragraph(template_name: str, paragraph: LocatedParagraph) -> list[Finding]:
     text = paragraph.text
-    if not OPENER.search(text) and "}}" not in text and "%}" not in text:
+    if not any(opener in text or closer in text for opener, closer in OPENERS):
         return []
-    where = f"{template_name}, {paragraph.where} {_quote(text)}"
+    where = paragraph.place(template_name)
     findings = []
     for tag in TAG.finditer(text):
         body = tag.group()
@@ -139,7 +101,7 @@ def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Findin
             findings.append(
                 Finding(
                     where,
-                    f"{_short(body)} has curly quotes, which Word puts in as you type; they work, "
+                    f"{short(body)} has curly quotes, which Word puts in as you type; they work, "
                     "but type straight quotes (or turn off AutoCorrect's 'straight quotes with "
                     "smart quotes'). --fix straightens them.",
                     error=False,
@@ -151,7 +113,7 @@ def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Findin
             findings.append(
                 Finding(
                     where,
-                    f"{_short(body)} is split across differently formatted text (part of it bold, "
+                    f"{short(body)} is split across differently formatted text (part of it bold, "
                     "a different font, ...); the filled-in value takes the formatting of its first "
                     "character. Format the whole field alike; --fix gathers it into one piece.",
                     error=False,
@@ -162,13 +124,13 @@ def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Findin
             findings.append(
                 Finding(
                     where,
-                    f"{_short(body)} must be inside a table row: it repeats or removes the row it "
+                    f"{short(body)} must be inside a table row: it repeats or removes the row it "
                     "is in. Use {%p ... %} for paragraphs.",
                     error=True,
                 )
             )
     rest = TAG.sub("", text)
-    for opener, closer in (("{{", "}}"), ("{%", "%}"), ("{#", "#}")):
+    for opener, closer in OPENERS:
         if opener in rest:
             findings.append(
                 Finding(
@@ -189,7 +151,7 @@ def _examine_paragraph(template_name: str, paragraph: _Paragraph) -> list[Findin
     return findings
 
 
-def _formats_of(paragraph: _Paragraph, start: int, end: int) -> set[bytes]:
+def _formats_of(paragraph: LocatedParagraph, start: int, end: int) -> set[bytes]:
     """The distinct run formatting over the characters start..end of the paragraph's text."""
     formats = set()
     offset = 0
@@ -197,7 +159,7 @@ def _formats_of(paragraph: _Paragraph, start: int, end: int) -> set[bytes]:
         length = len(node.text or "")
         if offset < end and offset + length > start:
             run = node.getparent()
-            properties = run.find(_w("rPr")) if run is not None else None
+            properties = run.find(w("rPr")) if run is not None else None
             formats.add(b"" if properties is None else etree.tostring(_without_noise(properties)))
         offset += length
     return formats
@@ -205,18 +167,18 @@ def _formats_of(paragraph: _Paragraph, start: int, end: int) -> set[bytes]:
 
 def _without_noise(properties: etree._Element) -> etree._Element:
     """Run properties as they look: spell-check marks and revision ids do not count."""
-    copy = etree.fromstring(etree.tostring(properties))
+    copy = deepcopy(properties)
     for noise in ("noProof", "lang", "rFonts"):
-        for element in copy.findall(_w(noise)):
+        for element in copy.findall(w(noise)):
             copy.remove(element)
     return copy
 
 
 def _in_table_row(element: etree._Element) -> bool:
-    return next(element.iterancestors(_w("tr")), None) is not None
+    return next(element.iterancestors(w("tr")), None) is not None
 
 
-def _mend(paragraph: _Paragraph) -> None:
+def _mend(paragraph: LocatedParagraph) -> None:
     """Straighten quotes inside tags and move each tag's text into its first w:t."""
     nodes = paragraph.texts
     starts = []
@@ -241,13 +203,3 @@ def _mend(paragraph: _Paragraph) -> None:
             nodes[last].text = tail
         for node in nodes[first : last + 1]:
             node.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-
-
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    return f"'{text if len(text) <= 70 else text[:67] + '...'}'"
-
-
-def _short(tag: str) -> str:
-    tag = " ".join(tag.split())
-    return tag if len(tag) <= 60 else tag[:57] + "..."

@@ -10,33 +10,38 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import smtplib
 import ssl
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
-from pathlib import Path
-from typing import IO
-
-from pypdf import PdfReader
 
 from letter_merge.config import Settings, SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
-from letter_merge.ledger import FAILED, QUEUED, SENDING, SENT, Approval, Ledger, Message
-from letter_merge.outbox import envelope_recipients, ledger_for
+from letter_merge.files import exclusive
+from letter_merge.mail.ledger import (
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    Approval,
+    Ledger,
+    Message,
+    open_ledger,
+)
+from letter_merge.mail.outbox import envelope_recipients
+from letter_merge.manifest import LetterRecord, approval_is_current, read_manifest
+from letter_merge.pdf.reading import names, pdf_text, require_poppler
+from letter_merge.progress import Progress, no_progress
 
 PASSWORD_VARIABLE = "LETTER_MERGE_SMTP_PASSWORD"
 KEYRING_SERVICE = "letter-merge"
 TRIES = 3  # per message and run, for temporary (4xx) failures
 BACKOFF_SECONDS = 2.0
-
-ProgressCallback = Callable[[str, int, int], None]
 
 
 class SendStopped(LetterMergeError):
@@ -85,7 +90,7 @@ def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> 
 
 def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
     """Settle messages left 'sending' by an interrupted run: 'sent' (it arrived) or 'retry'."""
-    with _send_lock(settings), ledger_for(settings) as ledger:
+    with _send_lock(settings), open_ledger(settings.paths) as ledger:
         doubtful = ledger.messages(SENDING)
         for message in doubtful:
             state = SENT if outcome == "sent" else QUEUED
@@ -100,20 +105,29 @@ def send_messages(
     limit: int | None = None,
     dry_run: bool = False,
     password: str | None = None,
-    on_progress: ProgressCallback | None = None,
+    on_progress: Progress = no_progress,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SendReport:
-    progress = on_progress or (lambda stage, done, total: None)
+    """Send what is queued (to `test_to` only, when given). With `dry_run`, connect to nothing
+    and change nothing: the ledger is opened read-only and no lock is taken."""
+    require_poppler("to check each letter before it is sent", ("pdftotext",))
     report = SendReport()
-    with _send_lock(settings), ledger_for(settings) as ledger:
+    paths = settings.paths
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(_send_lock(settings))
+        ledger = stack.enter_context(open_ledger(paths, read_only=dry_run))
         report.in_doubt = [m.authority for m in ledger.messages(SENDING)]
         queued = ledger.messages(QUEUED)
         if limit is not None:
             queued = queued[:limit]
         approvals = ledger.approvals()
+        manifest = read_manifest(paths.manifest)
+        records = manifest.by_authority() if manifest and manifest.year == paths.year else {}
+        checks = _Checks(settings, ledger, approvals, records, report, record=not dry_run)
         if dry_run:
             for message in queued:
-                if _refusal(settings, ledger, message, approvals, report) is not None:
+                if checks.message(message) is not None:
                     report.would_send.append((message.authority, message.recipients))
             return report
         if not queued:
@@ -122,13 +136,13 @@ def send_messages(
         with _Smtp(settings.smtp, password, sleep) as smtp:
             for number, message in enumerate(queued, start=1):
                 # Checked right before it goes: a run at 30 a minute can take a while.
-                email = _refusal(settings, ledger, message, approvals, report)
+                email = checks.message(message)
                 if email is not None and test_to:
                     _send_test(smtp, sender, email, test_to)
                     report.sent.append(message.authority)
                 elif email is not None:
                     _send_one(smtp, ledger, sender, message, email, report)
-                progress("Sending", number, len(queued))
+                on_progress("Sending", number, len(queued))
     return report
 
 
@@ -136,58 +150,57 @@ class _Refused(Exception):
     pass
 
 
-def _refusal(
-    settings: Settings,
-    ledger: Ledger,
-    message: Message,
-    approvals: dict[str, Approval],
-    report: SendReport,
-) -> EmailMessage | None:
-    """The message if it may go; otherwise None, with the reason reported and recorded."""
-    try:
-        return _checked(settings, message, approvals)
-    except _Refused as refusal:
-        report.refused.append((message.authority, str(refusal)))
-        ledger.set_state(message.message_id, QUEUED, reply=f"not sent: {refusal}")
-        return None
+@dataclass
+class _Checks:
+    """Whether a queued message may go: still exactly what was approved for its authority."""
 
+    settings: Settings
+    ledger: Ledger
+    approvals: dict[str, Approval]
+    records: dict[str, LetterRecord]
+    report: SendReport
+    record: bool  # write refusals to the ledger (not in a dry run)
 
-def _checked(settings: Settings, message: Message, approvals: dict[str, Approval]) -> EmailMessage:
-    """The queued message, if it is still exactly what was approved for its authority."""
-    eml = settings.year_dir / message.eml_path
-    try:
-        email = message_from_bytes(eml.read_bytes(), policy=policy.default)
-    except OSError:
-        raise _Refused(f"{message.eml_path} is missing; run letter-merge queue") from None
-    assert isinstance(email, EmailMessage)
-    attachments = [p for p in email.iter_attachments() if p.get_content_type() == "application/pdf"]
-    if len(attachments) != 1:
-        raise _Refused("the message does not carry exactly one PDF")
-    pdf = attachments[0].get_content()
-    if hashlib.sha256(pdf).hexdigest() != message.pdf_sha256:
-        raise _Refused("its attachment is not the approved PDF")
-    approval = approvals.get(message.authority)
-    if approval is None or approval.pdf_sha256 != message.pdf_sha256:
-        raise _Refused("its approval has changed since it was queued; queue again")
-    on_disk = settings.year_dir / approval.pdf_path
-    if not on_disk.is_file() or _sha256(on_disk) != approval.pdf_sha256:
-        raise _Refused(
-            f"{approval.pdf_path} has changed since it was approved; check and approve again"
-        )
-    if not _names(pdf, message.authority):
-        raise _Refused(f"its PDF does not name {message.authority}")
-    if envelope_recipients(email) != message.recipients:
-        raise _Refused("its To and Cc differ from what was queued")
-    return email
+    def message(self, message: Message) -> EmailMessage | None:
+        """The message if it may go; otherwise None, with the reason reported (and recorded)."""
+        try:
+            return self._checked(message)
+        except _Refused as refusal:
+            self.report.refused.append((message.authority, str(refusal)))
+            if self.record:
+                self.ledger.set_state(message.message_id, QUEUED, reply=f"not sent: {refusal}")
+            return None
 
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _names(pdf: bytes, authority: str) -> bool:
-    text = " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
-    return " ".join(authority.split()).casefold() in " ".join(text.split()).casefold()
+    def _checked(self, message: Message) -> EmailMessage:
+        paths = self.settings.paths
+        eml = paths.absolute(message.eml_path)
+        try:
+            email = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        except OSError:
+            raise _Refused(f"{message.eml_path} is missing; run letter-merge queue") from None
+        assert isinstance(email, EmailMessage)
+        attachments = [
+            p for p in email.iter_attachments() if p.get_content_type() == "application/pdf"
+        ]
+        if len(attachments) != 1:
+            raise _Refused("the message does not carry exactly one PDF")
+        if hashlib.sha256(attachments[0].get_content()).hexdigest() != message.pdf_sha256:
+            raise _Refused("its attachment is not the approved PDF")
+        approval = self.approvals.get(message.authority)
+        if approval is None or approval.pdf_sha256 != message.pdf_sha256:
+            raise _Refused("its approval has changed since it was queued; queue again")
+        record = self.records.get(message.authority)
+        if not approval_is_current(record, approval.pdf_sha256, paths):
+            raise _Refused(
+                f"{approval.pdf_path} has changed since it was approved; check and approve again"
+            )
+        # The attachment is byte for byte the approved PDF on disk (same SHA-256), so reading
+        # that file reads what the council will receive.
+        if not names(pdf_text(paths.absolute(approval.pdf_path)), message.authority):
+            raise _Refused(f"its PDF does not name {message.authority}")
+        if envelope_recipients(email) != message.recipients:
+            raise _Refused("its To and Cc differ from what was queued")
+        return email
 
 
 def _send_test(smtp: _Smtp, sender: str, email: EmailMessage, test_to: str) -> None:
@@ -365,30 +378,10 @@ def _text(value: bytes | str) -> str:
 @contextlib.contextmanager
 def _send_lock(settings: Settings) -> Iterator[None]:
     """Only one send at a time for a year's batch; a second one says so and stops."""
-    path = settings.year_dir / "send.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        if not _try_lock(handle):
-            raise LetterMergeError(
-                f"Another 'letter-merge send' is already running for {settings.year} "
-                f"({path}); wait for it to finish."
-            )
+    path = settings.paths.lock("send")
+    busy = (
+        f"Another 'letter-merge send' is already running for {settings.year} ({path}); "
+        "wait for it to finish."
+    )
+    with exclusive(path, busy):
         yield
-
-
-def _try_lock(handle: IO[str]) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True

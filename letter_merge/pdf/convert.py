@@ -28,15 +28,10 @@ from typing import Protocol
 from lxml import etree
 from pypdf.errors import PdfReadError
 
-from letter_merge.combine import CombineError, combine_letters, letter_pdfs, shared_signature
 from letter_merge.errors import ConverterUnavailable, InputError
-from letter_merge.files import write_atomic
+from letter_merge.files import CONVERTING_PREFIX, try_lock, write_atomic
+from letter_merge.pdf.combine import CombineError, combine_letters, letter_pdfs, shared_signature
 from letter_merge.process import ProgramResult, run_program
-
-try:
-    import fcntl
-except ImportError:  # Windows: profiles are not shared between runs there
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +40,8 @@ WINDOWS_PLACES = (
     r"C:\Program Files (x86)\LibreOffice\program\soffice.exe",
 )
 MACOS_PLACES = ("/Applications/LibreOffice.app/Contents/MacOS/soffice",)
-# Letters per LibreOffice run: together as one document, or as separate documents. LibreOffice
-# slows down as a run goes on (measured: 10 documents in 3 s, 50 in 23 s), so runs stay short.
+# Letters per LibreOffice run: together as one document, or as separate documents. Shorter runs
+# let two workers share the load evenly and lose less when one run fails.
 COMBINED_CHUNK = 100
 SEPARATE_CHUNK = 20
 # PDF export options (as JSON, which needs LibreOffice 7.4 or later; older versions ignore it):
@@ -78,7 +73,8 @@ class ConversionResult:
     error: str | None = None  # why no PDF was made; None when it was
 
 
-ProgressCallback = Callable[[ConversionResult], None]
+# Called with each letter's result as soon as it is known (the build counts them for its progress).
+ResultCallback = Callable[[ConversionResult], None]
 
 
 class Converter(Protocol):
@@ -87,7 +83,7 @@ class Converter(Protocol):
     def version(self) -> str: ...
 
     def convert(
-        self, jobs: Sequence[ConversionJob], on_result: ProgressCallback | None = None
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]: ...
 
 
@@ -145,7 +141,7 @@ class LibreOfficeConverter:
         return self._version
 
     def convert(
-        self, jobs: Sequence[ConversionJob], on_result: ProgressCallback | None = None
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
         if not jobs:
             return []
@@ -212,7 +208,7 @@ class LibreOfficeConverter:
         report: Callable[[ConversionResult], None],
     ) -> bool:
         """Convert `chunk` as one document and split it; False if that did not work out."""
-        workdir = Path(tempfile.mkdtemp(prefix=".converting-", dir=chunk[0].pdf.parent))
+        workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
         try:
             combined = workdir / "letters.docx"
             try:
@@ -262,7 +258,7 @@ class LibreOfficeConverter:
     ) -> dict[ConversionJob, str]:
         """Convert each document of `chunk` in one LibreOffice run; report successes, return
         failures and why."""
-        workdir = Path(tempfile.mkdtemp(prefix=".converting-", dir=chunk[0].pdf.parent))
+        workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
         try:
             result = self._soffice([job.docx for job in chunk], workdir, profile, SEPARATE_FILTER)
             failures = {}
@@ -329,19 +325,15 @@ class _Profiles:
         self._stack.close()
 
     def _claim(self, number: int) -> Path | None:
-        if self.folder is None or fcntl is None:
+        if self.folder is None:
             return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handle = (self.folder / f"profile-{number}.lock").open("w")
+            lock = try_lock(self.folder / f"profile-{number}.lock")
         except OSError:
             return None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
+        if lock is None:
             return None  # another run is using it
-        self._stack.callback(handle.close)  # closing releases the lock
+        self._stack.callback(lock.release)
         return self.folder / f"profile-{number}"
 
 
@@ -377,7 +369,7 @@ class WordConverter:
                 "LibreOffice (the default)."
             )
         try:
-            import docx2pdf  # type: ignore[import-not-found]  # noqa: F401
+            import docx2pdf  # noqa: F401
         except ImportError:
             raise ConverterUnavailable(
                 "--converter word needs the docx2pdf package: pip install 'letter-merge[word]'."
@@ -387,13 +379,14 @@ class WordConverter:
         return "Microsoft Word (docx2pdf)"
 
     def convert(
-        self, jobs: Sequence[ConversionJob], on_result: ProgressCallback | None = None
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
-        from docx2pdf import convert  # type: ignore[import-not-found]
+        from docx2pdf import convert
 
         results = []
         for job in jobs:
-            temporary = job.pdf.with_name(f".{job.pdf.stem}.converting.pdf")
+            # Named so that a build killed while Word works has it cleaned up next time.
+            temporary = job.pdf.with_name(f"{CONVERTING_PREFIX}{job.pdf.stem}.pdf")
             try:
                 convert(str(job.docx), str(temporary))
                 if not is_pdf(temporary):

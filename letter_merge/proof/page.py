@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import jinja2
 
+from letter_merge.proof.checks import Card
 from letter_merge.workbook import AUTHORITY_TYPES
-
-if TYPE_CHECKING:
-    from letter_merge.proof import Card
 
 PAGE = """<!DOCTYPE html>
 <html lang="en-GB">
@@ -83,6 +80,7 @@ PAGE = """<!DOCTYPE html>
 {% endfor %}
 </div>
 <p class="empty" id="none" hidden>No letters match.</p>
+<p class="empty" id="all-passed" hidden>Every letter passed every check: there are no problems to show.</p>
 </main>
 <script>
 (function () {
@@ -100,7 +98,10 @@ PAGE = """<!DOCTYPE html>
       if (visible) { shown += 1; }
     });
     document.getElementById("shown").textContent = shown + " shown";
-    document.getElementById("none").hidden = shown !== 0;
+    // "Problems only" with nothing wrong anywhere is good news, not an empty search.
+    var allPassed = shown === 0 && problemsOnly.checked && {{ problem_count }} === 0;
+    document.getElementById("all-passed").hidden = !allPassed;
+    document.getElementById("none").hidden = shown !== 0 || allPassed;
   }
   problemsOnly.checked = location.hash === "#problems";
   [problemsOnly, kind, find].forEach(function (control) { control.addEventListener("input", apply); });

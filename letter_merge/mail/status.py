@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from letter_merge.config import Settings
-from letter_merge.files import sha256_file, write_atomic
-from letter_merge.ledger import FAILED, QUEUED, SENDING, SENT, Message
-from letter_merge.outbox import built_letters, ledger_for
+from letter_merge.files import write_atomic
+from letter_merge.mail.ledger import FAILED, QUEUED, SENDING, SENT, Message, open_ledger
+from letter_merge.manifest import approval_is_current, built_letters
 
 # The states, in the order a letter moves through them, and what each means.
 STATES = {
@@ -41,29 +41,23 @@ class LetterStatus:
 
 
 def letter_statuses(settings: Settings) -> list[LetterStatus]:
-    entries = built_letters(settings)
-    with ledger_for(settings) as ledger:
+    paths = settings.paths
+    records = built_letters(paths)
+    with open_ledger(paths, read_only=True) as ledger:
         approvals = ledger.approvals()
         latest: dict[str, Message] = {}
         for message in ledger.messages():  # oldest first: the last one wins
             latest[message.authority] = message
     result = []
-    for authority, entry in entries.items():
-        pdf = entry.get("files", {}).get("pdf")
+    for authority, record in records.items():
+        pdf = record.pdf
         approval = approvals.get(authority)
-        message = latest.get(authority)
-        approved = bool(
-            approval
-            and pdf
-            and approval.pdf_sha256 == pdf["sha256"]
-            and (settings.year_dir / pdf["path"]).is_file()
-            and sha256_file(settings.year_dir / pdf["path"]) == approval.pdf_sha256
-        )
-        if message is not None and (
-            message.state == SENT
-            or (approved and approval and message.pdf_sha256 == approval.pdf_sha256)
+        last = latest.get(authority)
+        approved = approval is not None and approval_is_current(record, approval.pdf_sha256, paths)
+        if last is not None and (
+            last.state == SENT or (approved and approval and last.pdf_sha256 == approval.pdf_sha256)
         ):
-            state = "in doubt" if message.state == SENDING else message.state
+            state = "in doubt" if last.state == SENDING else last.state
         elif not pdf:
             state = "build failed"
         elif approved:
@@ -76,14 +70,14 @@ def letter_statuses(settings: Settings) -> list[LetterStatus]:
             LetterStatus(
                 authority=authority,
                 state=state,
-                email=entry.get("recipient", {}).get("email", ""),
-                pdf=pdf["path"] if pdf else "",
+                email=record.recipient.email,
+                pdf=pdf.path if pdf else "",
                 approved_by=approval.approved_by if approval else "",
                 approved_at=approval.approved_at if approval else "",
-                message_id=message.message_id if message else "",
-                updated_at=message.updated_at if message else "",
-                attempts=message.attempts if message else 0,
-                last_reply=message.last_reply if message else "",
+                message_id=last.message_id if last else "",
+                updated_at=last.updated_at if last else "",
+                attempts=last.attempts if last else 0,
+                last_reply=last.last_reply if last else "",
             )
         )
     return result

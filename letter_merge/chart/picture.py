@@ -3,7 +3,7 @@
 The chart is drawn with matplotlib (drawing.py) as a PNG at print resolution and reaches the
 template through the `{{ chart }}` field, the way docxtpl's InlineImage does it: the field's value
 is a picture run that closes the text run it stands in. The picture's relationship is added once
-to the compiled template (see render.py), so each letter only adds its own PNG.
+to the compiled template (see template/render.py), so each letter only adds its own PNG.
 
 Charts are kept in `output/.cache/charts/` by what they show, so a rebuild after a template edit
 draws none, and a batch's missing charts are drawn on every core. Only a template that uses
@@ -12,8 +12,6 @@ draws none, and a batch's missing charts are drawn on every core. Only a templat
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -25,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from docx.oxml.shape import CT_Inline
-from docx.shared import Emu, Length
+from docx.shared import Length
 from lxml import etree
 
-from letter_merge.figures import RATES
+from letter_merge.chart.model import DPI, ChartData, chart_size
 from letter_merge.files import write_atomic
 
 log = logging.getLogger(__name__)
@@ -38,50 +36,9 @@ PART_NAME = "word/media/letter-merge-chart.png"
 RELATIONSHIP_ID = "rIdLetterMergeChart"
 RELATIONSHIP_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
 PICTURE_ID = 9001  # the drawing's id in the document; templates number their own from 1
-STYLE_VERSION = "1"  # change when the chart's look changes, so cached charts are redrawn
-ASPECT = 0.28  # height / width
-# Pixels per inch. Print resolution is 300, but LibreOffice's PDF export takes 50-80 ms a letter
-# for a chart that size, against 20-40 ms at 200, where bars and 7.5 pt labels still print sharp.
-DPI = 200
-MAX_WIDTH = Emu(13 * 360_000)  # 13 cm: small beside the text, large enough to read
 PNG_START, PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
 PARALLEL_FROM = 24  # fewer charts than this are drawn in this process
 CHUNK = 16  # charts per task when drawing in parallel
-
-LABELS = {
-    "upheld_rate": "Complaints upheld",
-    "compliance_rate": "Compliance with\nrecommendations",
-    "remedy_rate": "Satisfactory remedies\nprovided by the authority",
-}
-
-
-@dataclass(frozen=True)
-class ChartData:
-    """What one chart shows: an authority's three rates and their averages (None: undefined)."""
-
-    authority: str
-    rates: tuple[int | None, ...]
-    averages: tuple[int | None, ...]
-
-    @classmethod
-    def of(cls, fields: Mapping[str, Any]) -> ChartData:
-        return cls(
-            str(fields["authority"]),
-            tuple(fields[rate] for rate in RATES),
-            tuple(fields[f"{rate}_average"] for rate in RATES),
-        )
-
-    def key(self, width: int, dpi: int) -> str:
-        text = json.dumps([STYLE_VERSION, width, dpi, self.authority, self.rates, self.averages])
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def description(self) -> str:
-        """The picture's alternative text, read out by screen readers."""
-        parts = [
-            f"{LABELS[rate].replace(chr(10), ' ')}: {_percent(own)} (average {_percent(average)})"
-            for rate, own, average in zip(RATES, self.rates, self.averages, strict=True)
-        ]
-        return f"Bar chart for {self.authority}. {'; '.join(parts)}."
 
 
 @dataclass(frozen=True)
@@ -101,12 +58,6 @@ class ChartPicture:
         inline.docPr.set("descr", self.description)
         xml = etree.tostring(inline, encoding="unicode")
         return f'</w:t></w:r><w:r><w:drawing>{xml}</w:drawing></w:r><w:r><w:t xml:space="preserve">'
-
-
-def chart_size(text_width: int) -> tuple[Emu, Emu]:
-    """A chart's width and height on the page, for a page whose text is `text_width` wide."""
-    width = Emu(min(text_width, MAX_WIDTH))
-    return width, Emu(int(width * ASPECT))
 
 
 def number_pictures(body_xml: bytes) -> bytes:
@@ -137,7 +88,7 @@ class Charts:
         png = self._cached(data)
         if png is None:
             if self._maker is None:
-                from letter_merge.drawing import ChartMaker  # matplotlib: 0.7 s to import
+                from letter_merge.chart.drawing import ChartMaker  # matplotlib: 0.7 s to import
 
                 self._maker = ChartMaker(self.width, self.dpi)
             png = self._keep(data, self._maker.png(data))
@@ -211,14 +162,10 @@ _worker_maker: Any = None  # each drawing process's drawing.ChartMaker
 def start_worker(width: int, dpi: int) -> None:
     """Set up a process of `Charts.prepare`'s pool: matplotlib is imported there, not here."""
     global _worker_maker
-    from letter_merge.drawing import ChartMaker
+    from letter_merge.chart.drawing import ChartMaker
 
     _worker_maker = ChartMaker(width, dpi)
 
 
 def draw_in_worker(many: Sequence[ChartData]) -> list[bytes]:
     return [_worker_maker.png(data) for data in many]
-
-
-def _percent(value: int | None) -> str:
-    return "not applicable" if value is None else f"{value}%"

@@ -1,4 +1,4 @@
-"""Drawing the letter's chart with matplotlib (see chart.py for how it reaches the letter).
+"""Drawing the letter's chart with matplotlib (see picture.py for how it reaches the letter).
 
 A chart takes 100 ms drawn the usual way, so everything the charts share (axes, labels, grid, the
 key) is drawn once and each chart only draws its bars, figures and name over it (matplotlib's
@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from letter_merge.chart import DPI, LABELS, ChartData, chart_size
+from letter_merge.chart.model import DPI, ChartData, axis_label, chart_size
 from letter_merge.figures import RATES
 
 COUNCIL_COLOUR = "#1F3A5F"  # the letter's headings
@@ -66,13 +66,13 @@ class ChartMaker:
         ] + [axes.text(0, y, "", color=MUTED_COLOUR, animated=True, **text) for y in theirs]
         axes.set_xlim(0, 100)
         axes.set_ylim(len(rows) - 0.45, -0.55)  # the first rate at the top
-        axes.set_yticks(list(rows), [LABELS[rate] for rate in RATES])
+        axes.set_yticks(list(rows), [axis_label(rate) for rate in RATES])
         axes.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
         axes.tick_params(labelsize=FONT_SIZE, colors=MUTED_COLOUR, length=0, pad=4)
         for label in axes.get_yticklabels():
             label.set_color(TEXT_COLOUR)
         for label in (*axes.get_xticklabels(), *axes.get_yticklabels()):
-            label.set_family(family)
+            label.set_fontfamily(family)
         axes.xaxis.grid(True, color=GRID_COLOUR, linewidth=0.6)
         axes.set_axisbelow(True)
         for side in ("top", "right", "bottom"):
@@ -80,17 +80,21 @@ class ChartMaker:
         axes.spines["left"].set(color=AXIS_COLOUR, linewidth=0.6)
         # The key: the authority on the left, the average on the right, so that the longest
         # name never reaches the other entry and only the name changes from chart to chart.
-        key = {"fontsize": FONT_SIZE, "family": family, "va": "center", "color": TEXT_COLOUR}
+        key: dict[str, Any] = {
+            "fontsize": FONT_SIZE,
+            "family": family,
+            "va": "center",
+            "color": TEXT_COLOUR,
+        }
         average = self._figure.text(
             0.92, 0.93, "Average for similar authorities", ha="right", **key
         )
         left = self._figure.transFigure.inverted().transform(
             average.get_window_extent(self._canvas.get_renderer())
         )[0][0]
-        swatch = {"width": 0.018, "height": 0.06, "transform": self._figure.transFigure}
         self._figure.patches += [
-            Rectangle((0.02, 0.90), color=COUNCIL_COLOUR, **swatch),
-            Rectangle((left - 0.026, 0.90), color=AVERAGE_COLOUR, **swatch),
+            Rectangle((x, 0.90), 0.018, 0.06, color=colour, transform=self._figure.transFigure)
+            for x, colour in ((0.02, COUNCIL_COLOUR), (left - 0.026, AVERAGE_COLOUR))
         ]
         self._name = self._figure.text(0.046, 0.93, "", animated=True, **key)
 
@@ -114,7 +118,7 @@ class ChartMaker:
             else:
                 bar.set_width(value)
                 label.set(text=f"{value}%", x=value + 1.2, style="normal")
-                label.set_weight("bold" if index < count else "normal")
+                label.set_fontweight("bold" if index < count else "normal")
         self._canvas.restore_region(self._background)
         for artist in (*self._bars, *self._values):
             self._axes.draw_artist(artist)

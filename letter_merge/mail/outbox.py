@@ -8,65 +8,46 @@ again adds nothing for a letter whose approved PDF already has its message.
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
 
 from letter_merge.batch import Batch, PlannedLetter
-from letter_merge.build import MANIFEST_NAME, read_manifest, source_sha256, template_identity
+from letter_merge.build import source_sha256, template_identity
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, Problem, ProblemsFound
-from letter_merge.files import sha256_file, write_atomic
-from letter_merge.ledger import LEDGER_NAME, Approval, Ledger, now
-from letter_merge.render import render_text
-
-OUTBOX = "outbox"
-
-
-def ledger_for(settings: Settings) -> Ledger:
-    return Ledger(settings.year_dir / LEDGER_NAME)
-
-
-def built_letters(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The manifest's entry for every built letter, by authority."""
-    manifest = read_manifest(settings.year_dir / MANIFEST_NAME)
-    entries = manifest.get("letters", []) if manifest.get("year") == settings.year else []
-    if not entries:
-        raise InputError(
-            f"No letters have been built for {settings.year}; run 'letter-merge build' first."
-        )
-    return {entry["authority"]: entry for entry in entries}
+from letter_merge.files import write_atomic
+from letter_merge.mail.ledger import Approval, now, open_ledger
+from letter_merge.manifest import LetterRecord, approval_is_current, built_letters
+from letter_merge.template.text import render_text
 
 
 def approve_letters(settings: Settings, by: str) -> int:
     """Record that `by` checked every built PDF as it is now. All of them, or none."""
     if not by.strip():
         raise InputError("--by needs the name of the person who checked the letters.")
+    paths = settings.paths
     problems = []
     approvals = []
     stamp = now()
-    for authority, entry in built_letters(settings).items():
-        pdf = entry.get("files", {}).get("pdf")
-        if not pdf:
+    for authority, record in built_letters(paths).items():
+        if record.pdf is None:
             problems.append(Problem(authority, "has no PDF; build it first (letter-merge build)."))
             continue
-        path = settings.year_dir / pdf["path"]
-        if not path.is_file() or sha256_file(path) != pdf["sha256"]:
+        if not record.pdf.matches(paths):
             problems.append(
                 Problem(
                     authority,
-                    f"{pdf['path']} is missing or has changed since it was built; build again "
+                    f"{record.pdf.path} is missing or has changed since it was built; build again "
                     "and look at it before approving.",
                 )
             )
             continue
-        approvals.append(Approval(authority, pdf["path"], pdf["sha256"], by.strip(), stamp))
+        approvals.append(Approval(authority, record.pdf.path, record.pdf.sha256, by.strip(), stamp))
     if problems:
         raise ProblemsFound(problems, heading="Nothing was approved:")
-    with ledger_for(settings) as ledger:
+    with open_ledger(paths) as ledger:
         ledger.approve(approvals)
     return len(approvals)
 
@@ -81,16 +62,17 @@ class QueueReport:
 def queue_messages(batch: Batch) -> QueueReport:
     """An .eml in outbox/ and a queue entry for every approved letter that has none yet."""
     settings = batch.settings
-    entries = built_letters(settings)
+    paths = settings.paths
+    records = built_letters(paths)
     body_template = _read_email_template(settings.email_template)
     template_hash = template_identity(batch)
     report = QueueReport()
-    with ledger_for(settings) as ledger:
+    with open_ledger(paths) as ledger:
         approvals = ledger.approvals()
         for letter in batch.letters():
             authority = letter.council.authority
             approval = approvals.get(authority)
-            why = _not_ready(settings, letter, entries.get(authority), approval, template_hash)
+            why = _not_ready(settings, letter, records.get(authority), approval, template_hash)
             if why:
                 report.skipped.append((authority, why))
                 continue
@@ -98,15 +80,15 @@ def queue_messages(batch: Batch) -> QueueReport:
             if ledger.message_for(authority, approval.pdf_sha256):
                 report.already.append(authority)
                 continue
-            pdf = settings.year_dir / approval.pdf_path
+            pdf = paths.absolute(approval.pdf_path)
             message = build_message(settings, letter, pdf, body_template)
-            eml = settings.year_dir / OUTBOX / f"{letter.stem}.eml"
+            eml = paths.outbox / f"{letter.stem}.eml"
             write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
             ledger.add_message(
                 message_id=str(message["Message-ID"]),
                 authority=authority,
                 pdf_sha256=approval.pdf_sha256,
-                eml_path=eml.relative_to(settings.year_dir).as_posix(),
+                eml_path=paths.relative(eml),
                 recipients=envelope_recipients(message),
                 subject=str(message["Subject"]),
             )
@@ -117,18 +99,17 @@ def queue_messages(batch: Batch) -> QueueReport:
 def _not_ready(
     settings: Settings,
     letter: PlannedLetter,
-    entry: Mapping[str, Any] | None,
+    record: LetterRecord | None,
     approval: Approval | None,
     template_hash: str,
 ) -> str:
-    if entry is None or "pdf" not in entry.get("files", {}):
+    if record is None or record.pdf is None:
         return "not built; run letter-merge build"
-    if entry.get("source_sha256") != source_sha256(template_hash, letter):
+    if record.source_sha256 != source_sha256(template_hash, letter):
         return "the workbook or template changed since it was built; build, check and approve again"
     if approval is None:
         return "not approved; run letter-merge approve"
-    pdf = settings.year_dir / approval.pdf_path
-    if not pdf.is_file() or sha256_file(pdf) != approval.pdf_sha256:
+    if not approval_is_current(record, approval.pdf_sha256, settings.paths):
         return "its PDF changed after approval; check it and approve again"
     return ""
 

@@ -16,34 +16,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.errors import InputError
-
-LEDGER_NAME = "ledger.sqlite"
+from letter_merge.paths import OutputPaths
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    authority   TEXT PRIMARY KEY,
-    pdf_path    TEXT NOT NULL,
-    pdf_sha256  TEXT NOT NULL,
-    approved_by TEXT NOT NULL,
-    approved_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    message_id  TEXT PRIMARY KEY,
-    authority   TEXT NOT NULL,
-    pdf_sha256  TEXT NOT NULL,
-    eml_path    TEXT NOT NULL,
-    recipients  TEXT NOT NULL,
-    subject     TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    queued_at   TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    last_reply  TEXT NOT NULL DEFAULT '',
-    UNIQUE (authority, pdf_sha256)
-);
-"""
+# The ledger's layout is numbered (PRAGMA user_version). MIGRATIONS[n] takes a ledger from
+# version n to n + 1; opening an older ledger for writing runs the steps it lacks, each in one
+# transaction, so a ledger is never half-migrated. A change to the tables is a new step at the end.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: approvals and the send queue. Ledgers made before versioning have these tables and
+    # version 0, which IF NOT EXISTS makes harmless.
+    """
+    CREATE TABLE IF NOT EXISTS approvals (
+        authority   TEXT PRIMARY KEY,
+        pdf_path    TEXT NOT NULL,
+        pdf_sha256  TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        approved_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS messages (
+        message_id  TEXT PRIMARY KEY,
+        authority   TEXT NOT NULL,
+        pdf_sha256  TEXT NOT NULL,
+        eml_path    TEXT NOT NULL,
+        recipients  TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        queued_at   TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_reply  TEXT NOT NULL DEFAULT '',
+        UNIQUE (authority, pdf_sha256)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -70,23 +77,60 @@ class Message:
     last_reply: str
 
 
+def open_ledger(paths: OutputPaths, *, read_only: bool = False) -> Ledger:
+    return Ledger(paths.ledger, read_only=read_only)
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    """The ledger at `path`. `read_only` opens it without writing a byte (a dry run); a ledger
+    that does not exist yet then reads as empty."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
+            if read_only and not path.exists():
+                self._db = sqlite3.connect(":memory:", isolation_level=None)
+                self._migrate()
+            elif read_only:
+                # With no write-ahead log beside it (every writer leaves none when it closes),
+                # the file is opened as immutable: SQLite then creates no -wal or -shm file
+                # either. With one, a writer may be busy: read through its log.
+                wal = path.with_name(f"{path.name}-wal")
+                mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+                self._db = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None
+                )
+                self._check_version()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._migrate()
         except sqlite3.DatabaseError as error:
             raise InputError(
                 f"{path}: the ledger cannot be opened ({error}); restore it from a backup."
             ) from None
+
+    def _check_version(self) -> int:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"{self.path}: the ledger was written by a newer letter-merge (layout {version}, "
+                f"this one knows up to {SCHEMA_VERSION}); update letter-merge."
+            )
+        return version
+
+    def _migrate(self) -> None:
+        for number in range(self._check_version(), SCHEMA_VERSION):
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -99,6 +143,8 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise RuntimeError("a read-only ledger was asked to change")  # a bug, not a user's
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db

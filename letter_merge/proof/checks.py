@@ -1,0 +1,104 @@
+"""The automatic checks on each letter, run on its PDF's own text (not on the template), and the
+card the proof page shows for it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pypdf import PdfReader
+
+from letter_merge.batch import PlannedLetter
+from letter_merge.pdf.reading import names
+
+LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}")
+ERROR_VALUES = re.compile(r"\bNone\b|\bnan\b|#N/A|#DIV/0!|#REF!|#VALUE!")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Card:
+    """One letter as the proof page shows it."""
+
+    authority: str
+    authority_type: str
+    recipient: str
+    email: str
+    cc: tuple[str, ...]
+    pdf: str  # relative to the proof folder
+    pages: int
+    figures: list[tuple[str, int | None, int | None]]  # (label, rate, average)
+    checks: list[Check] = field(default_factory=list)
+    thumbnail: str = ""  # a data: URI
+
+    @property
+    def problems(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+def authority_pattern(authorities: Iterable[str]) -> re.Pattern[str]:
+    """Any authority's name as whole words; longest first so that a longer name wins."""
+    ordered = sorted({" ".join(n.split()) for n in authorities}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in ordered) + r")(?!\w)")
+
+
+def check_letter(
+    text: str,
+    letter: PlannedLetter,
+    pages: int,
+    page_range: tuple[int, int],
+    others: re.Pattern[str],
+    reader: PdfReader,
+) -> list[Check]:
+    """The automatic checks, on the PDF's own text. Each says what it found."""
+    flat = " ".join(text.split())
+    authority = " ".join(letter.council.authority.split())
+    checks = []
+    leftovers = sorted(set(LEFTOVERS.findall(flat)))
+    checks.append(Check("No template tags left", not leftovers, " ".join(leftovers)))
+    errors = sorted(set(ERROR_VALUES.findall(flat)))
+    checks.append(Check("No empty or error values", not errors, ", ".join(errors)))
+    named = names(flat, authority)
+    checks.append(Check("Names its council", named, "" if named else f"'{authority}' not found"))
+    salutation = f"Dear {letter.council.salutation}"
+    checks.append(
+        Check(
+            "Greets its recipient",
+            salutation in flat,
+            "" if salutation in flat else f"'{salutation}' not found",
+        )
+    )
+    strangers = sorted({m for m in others.findall(flat) if m not in authority})
+    checks.append(Check("Names no other council", not strangers, ", ".join(strangers)))
+    fewest, most = page_range
+    checks.append(Check(f"{fewest}–{most} pages", fewest <= pages <= most, f"{pages} pages"))
+    bare = _fonts_not_embedded(reader)
+    checks.append(Check("Fonts embedded", not bare, ", ".join(bare)))
+    return checks
+
+
+def _fonts_not_embedded(reader: PdfReader) -> list[str]:
+    bare: set[str] = set()
+    for page in reader.pages:
+        resources = page.get("/Resources")
+        fonts = resources.get_object().get("/Font") if resources else None
+        if not fonts:
+            continue
+        for font in fonts.get_object().values():
+            font = font.get_object()
+            if font.get("/Subtype") == "/Type3":
+                continue  # drawn by the PDF itself
+            if font.get("/Subtype") == "/Type0":
+                font = font["/DescendantFonts"][0].get_object()
+            descriptor = font.get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor else {}
+            if not any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")):
+                bare.add(str(font.get("/BaseFont", "?")).lstrip("/"))
+    return sorted(bare)

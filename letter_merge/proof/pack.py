@@ -1,0 +1,132 @@
+"""The proof pack in `output/<year>/proof/`: a page to look through every letter, all letters in one
+PDF, and automatic checks run on each PDF's own text (not on the template).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+
+from letter_merge.batch import Batch, PlannedLetter
+from letter_merge.config import Settings
+from letter_merge.figures import RATE_LABELS, RATES
+from letter_merge.files import write_atomic
+from letter_merge.manifest import LetterRecord, built_letters, read_manifest
+from letter_merge.pdf.reading import page_images, pdf_text, require_poppler
+from letter_merge.progress import Progress, no_progress
+from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
+from letter_merge.proof.page import render_index
+
+THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
+
+
+@dataclass
+class ProofReport:
+    cards: list[Card]
+    index: Path
+    combined: Path
+    changes: list[str]
+
+    @property
+    def with_problems(self) -> list[Card]:
+        return [c for c in self.cards if c.problems]
+
+
+def make_proof(batch: Batch, on_progress: Progress = no_progress) -> ProofReport:
+    settings = batch.settings
+    paths = settings.paths
+    require_poppler("for the proof")
+    records = built_letters(paths)
+    letters = [letter for letter in batch.letters() if letter.council.authority in records]
+    others = authority_pattern([letter.council.authority for letter in letters])
+    paths.proof.mkdir(parents=True, exist_ok=True)
+
+    def examine(letter: PlannedLetter) -> Card:
+        return _card(settings, letter, records[letter.council.authority], others)
+
+    cards: list[Card] = []
+    with ThreadPoolExecutor(2) as pool:
+        for number, card in enumerate(pool.map(examine, letters), start=1):
+            cards.append(card)
+            on_progress("Checking letters", number, len(letters))
+
+    combined = paths.proof / "all-letters.pdf"
+    _combine(settings, cards, combined)
+    changes = compare_with_last_year(settings, letters)
+    index = paths.proof / "index.html"
+    write_atomic(index, render_index(settings.year, cards, changes).encode("utf-8"))
+    return ProofReport(cards, index, combined, changes)
+
+
+def _card(
+    settings: Settings, letter: PlannedLetter, record: LetterRecord, others: re.Pattern[str]
+) -> Card:
+    council = letter.council
+    fields = letter.fields
+    card = Card(
+        authority=council.authority,
+        authority_type=council.authority_type,
+        recipient=f"{council.salutation}, {council.job_title}",
+        email=council.email,
+        cc=council.cc,
+        pdf=f"../{record.pdf.path}" if record.pdf else "",
+        pages=0,
+        figures=[(RATE_LABELS[r], fields.get(r), fields.get(f"{r}_average")) for r in RATES],
+    )
+    pdf = settings.paths.absolute(record.pdf.path) if record.pdf else None
+    if pdf is None or not pdf.is_file():
+        card.checks.append(Check("PDF", False, "there is no PDF; run letter-merge build"))
+        return card
+    reader = PdfReader(pdf)
+    card.pages = len(reader.pages)
+    text = pdf_text(pdf)
+    card.checks = check_letter(text, letter, card.pages, settings.proof_pages, others, reader)
+    card.thumbnail = _thumbnail(pdf)
+    return card
+
+
+def _thumbnail(pdf: Path) -> str:
+    """The first page as a small JPEG, inside the page (a data: URI)."""
+    with tempfile.TemporaryDirectory(prefix="letter-merge-thumb-") as scratch:
+        (image,) = page_images(pdf, Path(scratch) / "page", jpeg_width=THUMBNAIL_WIDTH)
+        return "data:image/jpeg;base64," + base64.b64encode(image.read_bytes()).decode("ascii")
+
+
+def _combine(settings: Settings, cards: list[Card], target: Path) -> None:
+    """Every letter in one PDF, a bookmark per authority, for flipping through or printing."""
+    writer = PdfWriter()
+    for card in cards:
+        if card.pages:
+            writer.append(
+                settings.paths.absolute(card.pdf.removeprefix("../")), outline_item=card.authority
+            )
+    with tempfile.SpooledTemporaryFile() as buffer:
+        writer.write(buffer)
+        buffer.seek(0)
+        write_atomic(target, buffer.read())
+
+
+def compare_with_last_year(settings: Settings, letters: list[PlannedLetter]) -> list[str]:
+    """Councils added or removed since last year's batch, and figures that moved by more than
+    `[proof] change_points` points. Empty when there is no `output/<year-1>/`."""
+    previous = read_manifest(settings.paths.of_year(settings.year - 1).manifest)
+    if previous is None or not previous.letters:
+        return []
+    last = previous.by_authority()
+    now = {letter.council.authority: letter for letter in letters}
+    changes = [f"New since {settings.year - 1}: {name}" for name in now if name not in last]
+    changes += [f"Not in this year's batch: {name}" for name in last if name not in now]
+    limit = settings.proof_change_points
+    for name, letter in now.items():
+        before = last[name].figures if name in last else {}
+        for rate, label in RATE_LABELS.items():
+            old, new = before.get(rate), letter.fields.get(rate)
+            if isinstance(old, int) and isinstance(new, int) and abs(new - old) > limit:
+                changes.append(f"{name}: {label.lower()} {old}% → {new}% ({new - old:+d} points)")
+    return changes

@@ -1,0 +1,158 @@
+"""Reading Word packages (.docx): the names of their parts, a safe XML parser, the template tags,
+and where a paragraph is, said the way a person finds it in Word.
+
+Rendering, the template doctor and combining letters all read Word XML through this module, so
+that they agree on which parts hold text and number the same paragraph the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
+DC = "http://purl.org/dc/elements/1.1/"
+
+BODY_PART = "word/document.xml"
+BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
+CONTENT_TYPES = "[Content_Types].xml"
+CORE_PROPERTIES = "docProps/core.xml"
+APP_PROPERTIES = "docProps/app.xml"
+# Parts whose paragraphs a reader sees: body, headers, footers, footnotes, endnotes.
+TEXT_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml")
+
+# A template tag: {{ field }}, {% statement %} or {# comment #}.
+TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+OPENERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+
+# Never resolve entities or fetch anything: a template is a file from outside.
+PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def w(tag: str) -> str:
+    """A WordprocessingML element's qualified name: w('p') is '{...main}p'."""
+    return f"{{{W}}}{tag}"
+
+
+def parse(data: bytes) -> etree._Element:
+    return etree.fromstring(data, PARSER)
+
+
+def serialise(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def is_text_part(name: str) -> bool:
+    return TEXT_PART.fullmatch(name) is not None
+
+
+def is_templated_part(name: str) -> bool:
+    """Parts a field may appear in: those with text, and the document properties (the title)."""
+    return is_text_part(name) or name == CORE_PROPERTIES
+
+
+def has_tags(data: bytes) -> bool:
+    return b"{{" in data or b"{%" in data or b"{#" in data
+
+
+def part_label(name: str) -> str:
+    """'word/header2.xml' -> 'header'; 'docProps/core.xml' -> 'document properties'."""
+    if name == CORE_PROPERTIES:
+        return "document properties"
+    return Path(name).stem.rstrip("0123456789")
+
+
+@dataclass
+class LocatedParagraph:
+    """A paragraph of a part and where it is: 'paragraph 12', 'table 1 row 2 cell 3', 'header',
+    'footer', 'a text box'."""
+
+    where: str
+    element: etree._Element
+    texts: list[etree._Element]  # its own w:t elements, in order (not those of a text box in it)
+
+    @property
+    def text(self) -> str:
+        return "".join(t.text or "" for t in self.texts)
+
+    def place(self, template_name: str) -> str:
+        """How a message names it: "letter.docx, paragraph 12 'Dear {{ salutation }}'"."""
+        return f"{template_name}, {self.where} {quote(self.text)}"
+
+
+def paragraphs(part_name: str, root: etree._Element) -> Iterator[LocatedParagraph]:
+    """Every paragraph of a part in document order, located as Word shows it. Body paragraphs
+    outside tables and text boxes are numbered from 1, empty ones included."""
+    kind = part_label(part_name)
+    number = 0
+    tables: dict[etree._Element, int] = {}
+    for element in root.iter(w("p")):
+        texts = [t for t in element.iter(w("t")) if _owner(t) is element]
+        in_box = next(element.iterancestors(w("txbxContent")), None) is not None
+        cell = next(element.iterancestors(w("tc")), None)
+        if kind != "document":
+            where = kind
+        elif in_box:
+            where = "a text box"
+        elif cell is not None:
+            row = cell.getparent()
+            table = row.getparent() if row is not None else None
+            if row is None or table is None:
+                continue
+            tables.setdefault(table, len(tables) + 1)
+            where = (
+                f"table {tables[table]} row {table.findall(w('tr')).index(row) + 1} "
+                f"cell {row.findall(w('tc')).index(cell) + 1}"
+            )
+        else:
+            number += 1
+            where = f"paragraph {number}"
+        yield LocatedParagraph(where, element, texts)
+
+
+def _owner(text: etree._Element) -> etree._Element | None:
+    """The paragraph a w:t belongs to: the nearest, so a text box's text is its own."""
+    return next(text.iterancestors(w("p")), None)
+
+
+def find_paragraph(
+    parts: dict[str, etree._Element], wanted: str, *, in_tag: bool = True
+) -> LocatedParagraph | None:
+    """The first paragraph (body first, then headers, footers, ...) whose text contains `wanted`,
+    inside a tag when `in_tag` (as a whole word), or anywhere in it, ignoring spacing."""
+    if in_tag:
+        word = re.compile(rf"(?<!\w){re.escape(wanted)}(?!\w)")
+    target = _plain(wanted)
+    for name in sorted(parts, key=lambda n: n != BODY_PART):
+        for paragraph in paragraphs(name, parts[name]):
+            text = paragraph.text
+            if in_tag:
+                if any(word.search(tag) for tag in TAG.findall(text)):
+                    return paragraph
+            elif target and target in _plain(text):
+                return paragraph
+    return None
+
+
+def _plain(text: str) -> str:
+    """Text as compared with a template's source: spacing folded, and docxtpl's paragraph, row,
+    cell and run tags ({%p if %}) written as the plain Jinja they become ({% if %})."""
+    return re.sub(r"\{%-?\s*(?:p|tr|tc|r)\s", "{% ", " ".join(text.split()))
+
+
+def quote(text: str) -> str:
+    """A paragraph's text for a message: spacing folded, at most 70 characters."""
+    text = " ".join(text.split())
+    return f"'{text if len(text) <= 70 else text[:67] + '...'}'"
+
+
+def short(tag: str) -> str:
+    """A tag for a message: spacing folded, at most 60 characters."""
+    tag = " ".join(tag.split())
+    return tag if len(tag) <= 60 else tag[:57] + "..."

@@ -1,0 +1,1 @@
+"""letter-merge tests: fast library and CLI tests, and end-to-end tests with real LibreOffice."""

@@ -1,0 +1,128 @@
+"""The package's layout follows the flow of a batch: no module imports a later stage, no import
+cycles, and the README's Development section names every folder and top-level module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "letter_merge"
+
+# The stages in the order a batch goes through them. A module may import its own stage or an
+# earlier one, never a later one (the README's Development section says the same in words).
+STAGES: tuple[tuple[str, ...], ...] = (
+    (
+        "letter_merge",
+        "letter_merge.errors",
+        "letter_merge.progress",
+        "letter_merge.paths",
+        "letter_merge.process",
+        "letter_merge.files",
+        "letter_merge.config",
+    ),
+    ("letter_merge.workbook",),
+    ("letter_merge.figures",),
+    ("letter_merge.fields",),
+    ("letter_merge.chart",),
+    ("letter_merge.template",),
+    ("letter_merge.batch",),
+    ("letter_merge.pdf",),
+    ("letter_merge.manifest",),
+    ("letter_merge.build",),
+    ("letter_merge.proof",),
+    ("letter_merge.mail",),
+    ("letter_merge.cli", "letter_merge.__main__"),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def stage(module: str) -> int:
+    best, found = -1, -1
+    for number, prefixes in enumerate(STAGES):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), number
+    assert found >= 0, f"{module} belongs to no stage: add it to STAGES and the README"
+    return found
+
+
+def imports(module: str) -> set[str]:
+    """letter-merge modules `module` imports, anywhere in it (inside functions too)."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in MODULES}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module not in MODULES:
+                continue
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in MODULES else node.module)
+    found.discard(module)
+    return found
+
+
+def test_every_module_belongs_to_a_stage() -> None:
+    assert all(stage(module) >= 0 for module in MODULES)
+
+
+def test_no_module_imports_a_later_stage() -> None:
+    upward = [
+        f"{module} imports {imported}"
+        for module in MODULES
+        for imported in sorted(imports(module))
+        if stage(imported) > stage(module)
+    ]
+    assert upward == []
+
+
+def test_there_are_no_import_cycles() -> None:
+    graph = {module: imports(module) for module in MODULES}
+    # A package's __init__ runs before its modules, so a module importing its own package is
+    # no cycle unless the __init__ imports back; ours import nothing.
+    for module, path in MODULES.items():
+        if path.name == "__init__.py":
+            assert graph[module] == set(), f"{module}'s __init__ should import nothing"
+    cycles = []
+    done: set[str] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        if module in trail:
+            cycles.append(" -> ".join([*trail[trail.index(module) :], module]))
+            return
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, [*trail, module])
+        done.add(module)
+
+    for module in MODULES:
+        visit(module, [])
+    assert cycles == []
+
+
+def test_the_readme_shows_the_layout() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    development = readme.split("## Development", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        line.split()[0].rstrip("/")
+        for line in development.splitlines()
+        if line.startswith("  ") and line.strip()
+    }
+    expected = {
+        path.name
+        for path in PACKAGE.iterdir()
+        if (path.is_dir() and (path / "__init__.py").exists())
+        or (path.suffix == ".py" and path.name != "__init__.py")
+    }
+    assert expected - listed == set(), "add these to the README's Development section"
