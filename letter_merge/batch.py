@@ -12,9 +12,16 @@ from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
+from letter_merge.progress import Progress, no_progress
 from letter_merge.template.doctor import Finding, examine
 from letter_merge.template.render import LetterTemplate
-from letter_merge.template.text import check_text_template, render_text, text_template_fields
+from letter_merge.template.text import (
+    TemplateError,
+    check_text_template,
+    render_text,
+    text_template_fields,
+)
+from letter_merge.untrusted import read_text_file
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
 
@@ -36,17 +43,14 @@ class Batch:
     figures: dict[str, Figures]
     # What the template doctor found that does not stop the letters (see doctor.py).
     warnings: tuple[Finding, ...] = ()
+    email_body: str = ""  # the email template's text ("" when there is none)
 
     def unused_columns(self) -> list[str]:
         """Extra workbook columns (as fields) that neither the letter nor the email uses."""
         used = set(self.template.fields_used())
-        for source in (self.settings.email_subject, self._email_body()):
+        for source in (self.settings.email_subject, self.email_body):
             used |= text_template_fields(source)
         return sorted(self.workbook.extra_fields - used)
-
-    def _email_body(self) -> str:
-        path = self.settings.email_template
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
 
     def letters(self, only: Sequence[str] = ()) -> list[PlannedLetter]:
         councils = list(self.workbook.councils)
@@ -75,26 +79,35 @@ def load_batch(settings: Settings) -> Batch:
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
+    email_body = (
+        read_text_file(settings.email_template, "email template", "[paths] email_template")
+        if settings.email_template.is_file()
+        else ""
+    )
     problems = list(workbook.problems)
     if any(f.error for f in findings):
         # The doctor says why the template would not parse; Jinja's own message would only repeat it.
         problems += [
             Problem(f.where, f.message if f.error else f"(warning) {f.message}") for f in findings
         ]
-    else:
+    elif workbook.complete:
         problems += template.check_fields(workbook.fields)
-    problems += check_text_template(
-        settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
-    )
-    if settings.email_template.is_file():
+    else:
+        template.fields_used()  # its syntax, at least; which fields exist waits for the sheets
+    # Without both sheets, which fields exist is unknown: the missing sheet is the one problem.
+    if workbook.complete:
         problems += check_text_template(
-            settings.email_template.read_text(encoding="utf-8"),
-            workbook.fields,
-            settings.email_template.name,
+            settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
         )
+        if email_body:
+            problems += check_text_template(
+                email_body, workbook.fields, settings.email_template.name
+            )
     if problems:
         raise ProblemsFound(problems)
-    batch = Batch(settings, workbook, template, compute_figures(workbook.councils), warnings)
+    batch = Batch(
+        settings, workbook, template, compute_figures(workbook.councils), warnings, email_body
+    )
     # A line break in a subject would let a workbook cell add a header to the email.
     problems = [
         Problem(
@@ -107,6 +120,30 @@ def load_batch(settings: Settings) -> Batch:
     if problems:
         raise ProblemsFound(problems)
     return batch
+
+
+def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
+    """Render every council's letter and email in memory, writing nothing: whatever the build
+    would refuse, said with the template's place and the first council it fails for."""
+    failures: dict[tuple[str, str], list[str]] = {}  # (where, what) -> councils it fails for
+    letters = batch.letters()
+    email_name = batch.settings.email_template.name
+    for number, letter in enumerate(letters, start=1):
+        for part in ("letter", "email"):
+            try:
+                if part == "letter":
+                    batch.template.prove(letter.fields)
+                elif batch.email_body:
+                    render_text(batch.email_body, letter.fields, email_name)
+            except TemplateError as error:
+                failures.setdefault((error.where, error.what), []).append(letter.council.authority)
+        on_progress("Checking every letter", number, len(letters))
+    problems = []
+    for (where, what), councils in failures.items():
+        others = len(councils) - 1
+        also = f" (and {others} other council{'s' if others != 1 else ''})" if others else ""
+        problems.append(Problem(where, f"for {councils[0]}{also}: {what}"))
+    return problems
 
 
 def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:

@@ -12,15 +12,23 @@ import click
 from email_validator import EmailNotValidError, validate_email
 
 from letter_merge import __version__
-from letter_merge.batch import load_batch
+from letter_merge.batch import load_batch, prove
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
-from letter_merge.errors import EXIT_PROBLEMS, EXIT_USAGE, LetterMergeError
+from letter_merge.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    LetterMergeError,
+    Problem,
+    ProblemsFound,
+)
 from letter_merge.mail.outbox import approve_letters, queue_messages
 from letter_merge.mail.send import SendReport, resolve_in_doubt, send_messages, smtp_password
 from letter_merge.mail.status import STATES, letter_statuses, write_csv
 from letter_merge.mail.status import counts as status_counts
 from letter_merge.pdf.convert import Converter, make_converter
+from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
 from letter_merge.template.doctor import fix as fix_template
@@ -36,12 +44,30 @@ class _Group(click.Group):
         except LetterMergeError as error:
             failure = _UsageFailure if error.exit_code == EXIT_USAGE else click.ClickException
             raise failure(str(error)) from None
+        except KeyboardInterrupt:
+            stop_all_programs()
+            raise _Interrupted() from None
 
 
 class _UsageFailure(click.ClickException):
     """Unreadable input or a wrong setting: the message on stderr, exit code 2."""
 
     exit_code = EXIT_USAGE
+
+
+class _Interrupted(click.ClickException):
+    """Ctrl-C: what was finished is kept, nothing half-written is left; exit code 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Stopped (Ctrl-C). What was finished is kept and nothing half-written was left: run "
+            "the same command again to carry on."
+        )
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,6 +142,9 @@ def check(ctx: click.Context, fix: bool) -> None:
             fixed_copy.unlink(missing_ok=True)
             click.echo("Nothing in the template needed a safe fix.\n")
     batch = load_batch(settings)
+    problems = prove(batch)  # about a millisecond a letter: no progress bar needed
+    if problems:
+        raise ProblemsFound(problems, heading=_problems_heading(problems, "letters cannot be made"))
     used = batch.template.fields_used()
     click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
     click.echo(f"Template {_show(settings.template)}: {len(used)} fields, all known.")
@@ -379,6 +408,11 @@ def status(ctx: click.Context, csv_file: Path | None) -> None:
     if csv_file:
         write_csv(statuses, csv_file)
         click.echo(f"\nWrote {_show(csv_file)}.")
+
+
+def _problems_heading(problems: Sequence[Problem], what: str) -> str:
+    count = len(problems)
+    return f"{count} problem{'s' if count != 1 else ''} must be fixed first ({what}):"
 
 
 def _print_build_summary(report: BuildReport, settings: Settings) -> None:

@@ -72,16 +72,18 @@ def load_settings(
     environ = os.environ if environ is None else environ
     today = today or dt.date.today()
     if config_file is None:
-        default = Path.cwd() / CONFIG_NAME
-        config_file = default if default.exists() else None
-        base = Path.cwd()
-        raw: dict[str, Any] = _read_toml(default) if config_file else {}
-    else:
+        config_file = Path.cwd() / CONFIG_NAME
         if not config_file.is_file():
-            raise InputError(f"{config_file}: no such settings file; check the --config path.")
-        base = config_file.resolve().parent
-        raw = _read_toml(config_file)
-    where = config_file.name if config_file else CONFIG_NAME
+            raise InputError(
+                f"There is no {CONFIG_NAME} in {Path.cwd()}, so this is not a working folder. "
+                f"Run letter-merge in the folder that has {CONFIG_NAME} (cd there first), or name "
+                "the settings file: letter-merge --config PATH/letter-merge.toml ..."
+            )
+    elif not config_file.is_file():
+        raise InputError(f"{config_file}: no such settings file; check the --config path.")
+    base = config_file.resolve().parent
+    raw: dict[str, Any] = _read_toml(config_file)
+    where = config_file.name
 
     batch = _table(raw, "batch", where)
     paths = _table(raw, "paths", where)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # stopped with Ctrl-C, as shells report it
 
 
 class LetterMergeError(Exception):

@@ -13,11 +13,37 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# Programs running now, so that Ctrl-C can stop them at once: they run in sessions of their own
+# (so that a timeout can kill LibreOffice's whole process tree), which the terminal's Ctrl-C
+# does not reach.
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+class ProgramsStopped(Exception):
+    """No program may start: the run is being stopped (Ctrl-C)."""
+
+
+def stop_all_programs() -> None:
+    """Kill every program started here that is still running, and start no more."""
+    _stopping.set()
+    with _running_lock:
+        running = list(_running)
+    for process in running:
+        _kill(process, sys.platform != "win32")
+
+
+def allow_programs() -> None:
+    """After a stop: programs may start again (the desk, or tests, run more than one job)."""
+    _stopping.clear()
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,8 @@ def run_program(
 ) -> ProgramResult:
     """Run a program to completion (or until `timeout` seconds), capturing its output."""
     argv = tuple(str(a) for a in args)
+    if _stopping.is_set():
+        raise ProgramsStopped(f"not starting {Path(argv[0]).name}: the run is being stopped")
     log.debug("running %s", argv)
     posix = sys.platform != "win32"
     process = subprocess.Popen(
@@ -46,6 +74,8 @@ def run_program(
         stderr=subprocess.STDOUT,
         start_new_session=posix,
     )
+    with _running_lock:
+        _running.add(process)
     try:
         output, _ = process.communicate(timeout=timeout)
         returncode: int | None = process.returncode
@@ -53,6 +83,12 @@ def run_program(
         _kill(process, posix)
         output, _ = process.communicate()
         returncode = None
+    except BaseException:  # Ctrl-C while waiting: the program must not outlive us
+        _kill(process, posix)
+        raise
+    finally:
+        with _running_lock:
+            _running.discard(process)
     text = output.decode("utf-8", errors="replace")
     log.debug("%s exited %s: %s", argv[0], returncode, text.strip())
     return ProgramResult(argv, returncode, text)

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from openpyxl.utils import get_column_letter
 
 from letter_merge.errors import InputError, Problem
+from letter_merge.untrusted import WORKBOOK, check_package
 
 AUTHORITY_TYPES = (
     "County Council",
@@ -104,6 +105,9 @@ class Workbook:
     # Field names the sheets provide (snake_case), for checking a template against them.
     fields: frozenset[str]
     problems: tuple[Problem, ...]
+    # Both sheets were found with their required columns: only then do `fields` say which
+    # fields exist (a missing sheet is one problem, not one per field the template uses).
+    complete: bool = True
 
     @property
     def extra_fields(self) -> frozenset[str]:
@@ -129,32 +133,50 @@ def authority_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+@dataclass(frozen=True)
+class CellError:
+    """A cell whose value cannot be used: a formula with no saved result, or an error value.
+    Reported once where it is found; the checks after that pass over it in silence."""
+
+    message: str
+
+
 def read_workbook(path: Path) -> Workbook:
     """Read and check both sheets. Problems are returned, not raised, so `check` can list them all."""
-    book = _open(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such workbook; check [paths] workbook in letter-merge.toml.")
+    check_package(path, WORKBOOK)
+    # Values as last saved, and the formulas: a formula cell a program wrote without working it
+    # out has no saved value, and must not be read as empty (or as 0).
+    values, formulas = _open(path, data_only=True), _open(path, data_only=False)
     try:
         problems: list[Problem] = []
-        contacts = _read_sheet(book, "Contacts", CONTACT_COLUMNS, problems)
-        statistics = _read_sheet(book, "Statistics", STATISTIC_COLUMNS, problems)
+        contacts = _read_sheet(values, formulas, "Contacts", CONTACT_COLUMNS, problems)
+        statistics = _read_sheet(values, formulas, "Statistics", STATISTIC_COLUMNS, problems)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise InputError(
+            f"{path}: cannot be read as an Excel workbook ({error}); save it from Excel as .xlsx."
+        ) from None
     finally:
-        book.close()
+        values.close()
+        formulas.close()
     fields = frozenset(
         field_name(h) for sheet in (contacts, statistics) if sheet for h in sheet.headers.values()
     )
     councils: list[Council] = []
     if contacts and statistics:
         councils = _join(contacts, statistics, problems)
-    return Workbook(path, tuple(councils), fields, tuple(problems))
+    complete = contacts is not None and statistics is not None
+    return Workbook(path, tuple(councils), fields, tuple(problems), complete)
 
 
-def _open(path: Path) -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: no such workbook; check [paths] workbook in letter-merge.toml.")
+def _open(path: Path, *, data_only: bool) -> Any:
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except Exception as error:  # openpyxl raises many kinds for a damaged file
         raise InputError(
-            f"{path}: cannot be read as an Excel workbook ({error}); save it from Excel as .xlsx."
+            f"{path}: cannot be read as an Excel workbook ({type(error).__name__}: {error}); "
+            "save it from Excel as .xlsx."
         ) from None
 
 
@@ -168,6 +190,14 @@ class _Sheet:
     def cell(self, column: str, row: int) -> str:
         return f"{self.name}!{get_column_letter(self.columns[column] + 1)}{row}"
 
+    def place(self, column: str | int, row: int, authority: str) -> str:
+        """A data cell as messages name it: 'Statistics!C14 (Upheld, Derby City Council)'."""
+        index = self.columns[column] if isinstance(column, str) else column
+        header = self.headers.get(index, "")
+        about = ", ".join(part for part in (header, authority) if part)
+        cell = f"{self.name}!{get_column_letter(index + 1)}{row}"
+        return f"{cell} ({about})" if about else cell
+
     def value(self, values: tuple[Any, ...], column: str) -> Any:
         """The cell under a column (normalised header) in a row; None where there is none."""
         index = self.columns.get(column)
@@ -180,7 +210,7 @@ class _Sheet:
 
 
 def _read_sheet(
-    book: Any, name: str, expected: Mapping[str, bool], problems: list[Problem]
+    book: Any, formulas: Any, name: str, expected: Mapping[str, bool], problems: list[Problem]
 ) -> _Sheet | None:
     sheet_names = {normalise_header(n): n for n in book.sheetnames}
     actual = sheet_names.get(normalise_header(name))
@@ -193,9 +223,10 @@ def _read_sheet(
             )
         )
         return None
-    worksheet = book[actual]
-    worksheet.reset_dimensions()  # some writers record a wrong used range; read what is there
-    rows = _non_blank_rows(worksheet.iter_rows(values_only=True))
+    worksheet, formula_sheet = book[actual], formulas[actual]
+    for sheet in (worksheet, formula_sheet):
+        sheet.reset_dimensions()  # some writers record a wrong used range; read what is there
+    rows = _non_blank_rows(_cell_values(worksheet.iter_rows(), formula_sheet.iter_rows()))
     header_row = next(rows, None)
     if header_row is None:
         problems.append(Problem(name, "the sheet is empty; it needs a header row and data rows."))
@@ -228,6 +259,35 @@ def _read_sheet(
     return _Sheet(actual, headers, columns, list(rows))
 
 
+def _cell_values(
+    rows: Iterator[tuple[Any, ...]], formula_rows: Iterator[tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values, with a CellError where the value cannot be used."""
+    for cells, formula_cells in zip(rows, formula_rows, strict=False):
+        values: list[Any] = []
+        for index, cell in enumerate(cells):
+            value = cell.value
+            if getattr(cell, "data_type", None) == "e":
+                value = CellError(
+                    f"holds the error value {value}; correct the formula, or the cells it uses, "
+                    "and save the workbook"
+                )
+            elif value is None and index < len(formula_cells):
+                formula = formula_cells[index]
+                if getattr(formula, "data_type", None) == "f":
+                    text = getattr(formula.value, "text", formula.value)
+                    value = CellError(
+                        f"holds a formula with no saved result ({_shorter(str(text))}); open "
+                        "the workbook in Excel or LibreOffice and save it"
+                    )
+            values.append(value)
+        yield tuple(values)
+
+
+def _shorter(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _display(column: str) -> str:
     return column[:1].upper() + column[1:]
 
@@ -243,7 +303,7 @@ def _is_blank(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    if value is None:
+    if value is None or isinstance(value, CellError):
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -272,22 +332,36 @@ class _Row:
     fields: dict[str, Any]
 
 
+def _cell_errors(
+    sheet: _Sheet, number: int, values: tuple[Any, ...], authority: str, problems: list[Problem]
+) -> bool:
+    """Report every unusable cell of a row (formulas without results, error values); False if any."""
+    ok = True
+    for index in sheet.headers:
+        value = sheet.at(values, index)
+        if isinstance(value, CellError):
+            problems.append(Problem(sheet.place(index, number, authority), value.message))
+            ok = False
+    return ok
+
+
 def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
     result = []
     for number, values in sheet.rows:
+        authority = " ".join(_text(sheet.value(values, "authority")).split())
         row = _Row(number, {}, {})
+        ok = _cell_errors(sheet, number, values, authority, problems)
         for index, header in sheet.headers.items():
             raw = sheet.at(values, index)
             row.fields[field_name(header)] = _text(raw) if isinstance(raw, str | float) else raw
         for column in CONTACT_COLUMNS:
             row.values[column] = _text(sheet.value(values, column))
-        ok = True
         for column in SINGLE_LINE_COLUMNS:
             text = row.values.get(column, "")
             if "\r" in text or "\n" in text:
                 problems.append(
                     Problem(
-                        sheet.cell(column, number),
+                        sheet.place(column, number, authority),
                         f"{_short(text)} contains a line break; it must be on one line.",
                     )
                 )
@@ -295,10 +369,11 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
             elif column != "cc":
                 row.values[column] = " ".join(text.split())  # pasted text often has double spaces
         for column, required in CONTACT_COLUMNS.items():
-            if required and not row.values[column]:
+            unusable = isinstance(sheet.value(values, column), CellError)  # reported above
+            if required and not row.values[column] and not unusable:
                 problems.append(
                     Problem(
-                        sheet.cell(column, number),
+                        sheet.place(column, number, authority),
                         f"{_display(column)} is empty; every council needs one.",
                     )
                 )
@@ -309,7 +384,7 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
             if matched is None:
                 problems.append(
                     Problem(
-                        sheet.cell("authority type", number),
+                        sheet.place("authority type", number, authority),
                         f"'{kind}' is not an authority type; use one of "
                         f"{', '.join(AUTHORITY_TYPES)}.",
                     )
@@ -317,13 +392,14 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
                 ok = False
             row.values["authority type"] = matched or kind
         if row.values["email"] and "\n" not in row.values["email"]:
-            address = _email(row.values["email"], sheet.cell("email", number), problems)
+            where = sheet.place("email", number, authority)
+            address = _email(row.values["email"], where, problems)
             ok = ok and address is not None
             row.values["email"] = address or row.values["email"]
         cc_list: list[str] = []
         for part in re.split(r"[;,]", row.values.get("cc", "")):
             if part.strip() and "\n" not in part:
-                address = _email(part.strip(), sheet.cell("cc", number), problems)
+                address = _email(part.strip(), sheet.place("cc", number, authority), problems)
                 ok = ok and address is not None
                 cc_list.append(address or part.strip())
         row.values["cc"] = tuple(cc_list)
@@ -352,16 +428,23 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
     for number, values in sheet.rows:
         authority = " ".join(_text(sheet.value(values, "authority")).split())
         row = _Row(number, {"authority": authority}, {})
-        ok = bool(row.values["authority"])
-        if not ok:
-            problems.append(
-                Problem(sheet.cell("authority", number), "Authority is empty; name the council.")
-            )
+        ok = _cell_errors(sheet, number, values, authority, problems)
+        if not authority:
+            ok = False
+            if not isinstance(sheet.value(values, "authority"), CellError):
+                problems.append(
+                    Problem(
+                        sheet.cell("authority", number), "Authority is empty; name the council."
+                    )
+                )
         for column in STATISTIC_COLUMNS:
             if column == "authority":
                 continue
             number_value = _checked_count(
-                sheet.value(values, column), sheet.cell(column, number), problems, required=True
+                sheet.value(values, column),
+                sheet.place(column, number, authority),
+                problems,
+                required=True,
             )
             ok = ok and number_value is not None
             row.values[column] = number_value
@@ -369,7 +452,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
         decisions: list[Count] = []
         for index, header in count_columns:
             raw = sheet.at(values, index)
-            where = f"{sheet.name}!{get_column_letter(index + 1)}{number}"
+            where = sheet.place(index, number, authority)
             number_value = _checked_count(raw, where, problems, required=False)
             ok = ok and number_value is not None
             prefix_length = header.index(":") + 1
@@ -381,7 +464,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
             numeric = _whole_number(raw)
             row.fields[field_name(header)] = numeric if numeric is not None else _text(raw)
         if ok:
-            ok = _check_relations(sheet, number, row.values, problems)
+            ok = _check_relations(sheet, number, authority, row.values, problems)
         row.values["received"] = tuple(received)
         row.values["decisions"] = tuple(decisions)
         if not ok:
@@ -393,6 +476,8 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
 def _checked_count(
     value: Any, where: str, problems: list[Problem], *, required: bool
 ) -> int | None:
+    if isinstance(value, CellError):
+        return None  # reported with the row's other unusable cells
     if _is_blank(value):
         if not required:
             return 0  # an empty Received:/Decided: cell means none
@@ -416,14 +501,14 @@ RELATIONS = (  # (smaller, larger): the smaller can never exceed the larger
 
 
 def _check_relations(
-    sheet: _Sheet, number: int, values: Mapping[str, Any], problems: list[Problem]
+    sheet: _Sheet, number: int, authority: str, values: Mapping[str, Any], problems: list[Problem]
 ) -> bool:
     ok = True
     for smaller, larger in RELATIONS:
         if values[smaller] > values[larger]:
             problems.append(
                 Problem(
-                    sheet.cell(smaller, number),
+                    sheet.place(smaller, number, authority),
                     f"{_display(smaller)} ({values[smaller]}) is more than "
                     f"{_display(larger)} ({values[larger]}); it can be at most that.",
                 )

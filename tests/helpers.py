@@ -3,11 +3,13 @@ read back, and headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +183,93 @@ def chromium(page: Path, profile: Path, *, fragment: str = "") -> tuple[str, lis
     )
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     return result.stdout, console
+
+
+def rewrite_part(package: Path, part: str, change: Callable[[str], str]) -> None:
+    """Replace one part of a .docx or .xlsx package with `change(its text)`."""
+    with zipfile.ZipFile(package) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part].decode("utf-8")).encode("utf-8")
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+def as_word_saves_it(template: Path) -> None:
+    """What Word does to a template as it is edited: each tag split over several runs, with
+    spelling marks and a bookmark between the pieces (the tags' text is unchanged)."""
+
+    def split(match: re.Match[str]) -> str:
+        properties, text = match.group(1) or "", match.group(2)
+        pieces = re.split(r"(?<=\{\{)|(?<=\{%)|(?=\}\})|(?=%\})|(?<=\s)(?=\w)", text)
+        runs = [
+            f'<w:r>{properties}<w:t xml:space="preserve">{html.escape(piece, quote=False)}</w:t></w:r>'
+            for piece in pieces
+            if piece
+        ]
+        noise = (
+            '<w:proofErr w:type="spellStart"/>',
+            '<w:bookmarkStart w:id="8001" w:name="_GoBack"/><w:bookmarkEnd w:id="8001"/>',
+            '<w:proofErr w:type="spellEnd"/>',
+        )
+        joined = runs[0]
+        for number, run in enumerate(runs[1:]):
+            joined += noise[number % len(noise)] + run
+        return joined
+
+    def change(xml: str) -> str:
+        return re.sub(
+            r"<w:r>(<w:rPr>(?:(?!</w:rPr>).)*</w:rPr>)?<w:t(?: xml:space=\"preserve\")?>"
+            r"([^<]*(?:\{\{|\{%)[^<]*)</w:t></w:r>",
+            lambda m: (
+                split(m) if "{%p" not in m.group(2) and "{%tr" not in m.group(2) else m.group(0)
+            ),
+            xml,
+        )
+
+    rewrite_part(template, "word/document.xml", change)
+
+
+def with_tracked_changes_and_a_comment(template: Path) -> None:
+    """A deletion, an insertion and a comment left in the template's first paragraphs with text."""
+    stamp = 'w:author="Sam Smith" w:date="2020-07-01T09:00:00Z"'
+
+    def change(xml: str) -> str:
+        xml = xml.replace(
+            "<w:t>By email</w:t></w:r>",
+            f'<w:t>By email</w:t></w:r><w:del w:id="701" {stamp}><w:r><w:delText xml:space="preserve"> and post'
+            f'</w:delText></w:r></w:del><w:ins w:id="702" {stamp}><w:r><w:t xml:space="preserve"> only'
+            "</w:t></w:r>"
+            '</w:ins><w:commentRangeStart w:id="0"/><w:r><w:commentReference w:id="0"/></w:r>',
+            1,
+        )
+        assert "commentReference" in xml, "the template has no 'By email' paragraph"
+        return xml
+
+    rewrite_part(template, "word/document.xml", change)
+    comments = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<w:comments xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        f'<w:comment w:id="0" {stamp} w:initials="SS"><w:p><w:r><w:t>Check with legal</w:t>'
+        "</w:r></w:p></w:comment></w:comments>"
+    )
+    with zipfile.ZipFile(template, "a") as package:
+        package.writestr("word/comments.xml", comments)
+    rewrite_part(
+        template,
+        "word/_rels/document.xml.rels",
+        lambda xml: xml.replace(
+            "</Relationships>",
+            '<Relationship Id="rIdComments" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/comments" Target="comments.xml"/></Relationships>',
+        ),
+    )
+    rewrite_part(
+        template,
+        "[Content_Types].xml",
+        lambda xml: xml.replace(
+            "</Types>",
+            '<Override PartName="/word/comments.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.wordprocessingml.comments+xml"/></Types>',
+        ),
+    )

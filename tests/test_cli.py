@@ -38,8 +38,8 @@ def test_check_lists_every_problem_and_exits_1(folder: Path, runner: CliRunner) 
     assert result.exit_code == 1
     assert result.output == (
         "Error: 2 problems must be fixed first:\n"
-        "  - Contacts!H2: 'nope' is not a valid email address (An email address must have an @-sign.)\n"
-        "  - Statistics!C2: 'twelve' is not a whole number\n"
+        "  - Contacts!H2 (Email, Derby City Council): 'nope' is not a valid email address (An email address must have an @-sign.)\n"
+        "  - Statistics!C2 (Upheld, Derby City Council): 'twelve' is not a whole number\n"
     )
 
 

@@ -20,6 +20,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
         "letter_merge.paths",
         "letter_merge.process",
         "letter_merge.files",
+        "letter_merge.untrusted",
         "letter_merge.config",
     ),
     ("letter_merge.workbook",),

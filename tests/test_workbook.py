@@ -83,16 +83,30 @@ def test_a_word_where_a_whole_number_belongs_names_sheet_cell_and_value(tmp_path
         [contact(f"Council {n}", email=f"c{n}@x.example.org") for n in range(2, 15)],
         stats,
     )
-    assert problems_of(path) == ["Statistics!C14: 'twelve' is not a whole number"]
+    assert problems_of(path) == [
+        "Statistics!C14 (Upheld, Council 14): 'twelve' is not a whole number"
+    ]
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (2.5, "Statistics!B2: '2.5' is not a whole number"),
-        (-1, "Statistics!B2: -1 is negative; counts must be 0 or more."),
-        (None, "Statistics!B2: is empty; enter a whole number (0 if none)."),
-        (True, "Statistics!B2: 'True' is not a whole number"),
+        (
+            2.5,
+            "Statistics!B2 (Detailed investigations, Derby City Council): '2.5' is not a whole number",
+        ),
+        (
+            -1,
+            "Statistics!B2 (Detailed investigations, Derby City Council): -1 is negative; counts must be 0 or more.",
+        ),
+        (
+            None,
+            "Statistics!B2 (Detailed investigations, Derby City Council): is empty; enter a whole number (0 if none).",
+        ),
+        (
+            True,
+            "Statistics!B2 (Detailed investigations, Derby City Council): 'True' is not a whole number",
+        ),
     ],
 )
 def test_other_bad_counts(tmp_path: Path, value: object, expected: str) -> None:
@@ -173,9 +187,9 @@ def test_a_bad_email_and_a_bad_cc(tmp_path: Path) -> None:
         [statistics("Derby City Council")],
     )
     assert problems_of(path) == [
-        "Contacts!H2: 'chief.executive-at-derby' is not a valid email address "
+        "Contacts!H2 (Email, Derby City Council): 'chief.executive-at-derby' is not a valid email address "
         "(An email address must have an @-sign.)",
-        "Contacts!I2: 'nope@' is not a valid email address "
+        "Contacts!I2 (Cc, Derby City Council): 'nope@' is not a valid email address "
         "(There must be something after the @-sign.)",
     ]
 
@@ -214,8 +228,8 @@ def test_counts_that_contradict_each_other(tmp_path: Path) -> None:
         ],
     )
     assert problems_of(path) == [
-        "Statistics!C2: Upheld (5) is more than Detailed investigations (4); it can be at most that.",
-        "Statistics!E2: Complied (3) is more than Compliance outcomes (2); it can be at most that.",
+        "Statistics!C2 (Upheld, Derby City Council): Upheld (5) is more than Detailed investigations (4); it can be at most that.",
+        "Statistics!E2 (Complied, Derby City Council): Complied (3) is more than Compliance outcomes (2); it can be at most that.",
     ]
 
 
@@ -223,8 +237,8 @@ def test_unknown_authority_type_and_empty_required_cells(tmp_path: Path) -> None
     row = contact("Derby City Council", kind="City Council", surname="")
     path = write_workbook(tmp_path / "w.xlsx", [row], [statistics("Derby City Council")])
     assert problems_of(path) == [
-        "Contacts!F2: Surname is empty; every council needs one.",
-        "Contacts!B2: 'City Council' is not an authority type; use one of County Council, "
+        "Contacts!F2 (Surname, Derby City Council): Surname is empty; every council needs one.",
+        "Contacts!B2 (Authority type, Derby City Council): 'City Council' is not an authority type; use one of County Council, "
         "District Council, Metropolitan Borough, Unitary Council, London Borough.",
     ]
 
@@ -233,7 +247,7 @@ def test_a_line_break_in_a_name_is_refused(tmp_path: Path) -> None:
     row = contact("Derby City Council", surname="Lee\r\nBcc: someone@example.org")
     path = write_workbook(tmp_path / "w.xlsx", [row], [statistics("Derby City Council")])
     assert problems_of(path) == [
-        "Contacts!F2: 'Lee\\r\\nBcc: someone@example.org' contains a line break; it must be on one line."
+        "Contacts!F2 (Surname, Derby City Council): 'Lee\\r\\nBcc: someone@example.org' contains a line break; it must be on one line."
     ]
 
 
@@ -250,11 +264,11 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
         ],
     )
     assert problems_of(path) == [
-        "Contacts!H2: 'bad' is not a valid email address (An email address must have an @-sign.)",
-        "Contacts!B3: 'Parish' is not an authority type; use one of County Council, "
+        "Contacts!H2 (Email, Derby City Council): 'bad' is not a valid email address (An email address must have an @-sign.)",
+        "Contacts!B3 (Authority type, Adur District Council): 'Parish' is not an authority type; use one of County Council, "
         "District Council, Metropolitan Borough, Unitary Council, London Borough.",
-        "Statistics!C2: 'x' is not a whole number",
-        "Statistics!E3: Complied (9) is more than Compliance outcomes (4); it can be at most that.",
+        "Statistics!C2 (Upheld, Derby City Council): 'x' is not a whole number",
+        "Statistics!E3 (Complied, Adur District Council): Complied (9) is more than Compliance outcomes (4); it can be at most that.",
     ]
     assert read_workbook(path).councils == ()
 
@@ -266,3 +280,80 @@ def test_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
         read_workbook(path)
     with pytest.raises(InputError, match=r"no such workbook"):
         read_workbook(tmp_path / "missing.xlsx")
+
+
+def with_saved_result(path: Path, cell: str, value: int) -> None:
+    """Give the formula in `cell` of the Statistics sheet a saved result, as Excel does on save
+    (openpyxl writes formulas without one, as many programs do)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as package:
+        parts = {info.filename: package.read(info) for info in package.infolist()}
+    sheet = "xl/worksheets/sheet2.xml"
+    xml = parts[sheet].decode("utf-8")
+    xml, count = re.subn(
+        rf'(<c r="{cell}"[^>]*><f>[^<]*</f>)<v\s*/?>(?:</v>)?', rf"\g<1><v>{value}</v>", xml
+    )
+    assert count == 1
+    parts[sheet] = xml.encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+
+
+def test_a_formula_without_a_saved_result_is_an_error_in_any_column(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "w.xlsx",
+        [contact("Derby City Council")],
+        [statistics("Derby City Council", upheld="=B2-5", housing="=SUM(H2:I2)")],
+    )
+    assert problems_of(path) == [
+        "Statistics!C2 (Upheld, Derby City Council): holds a formula with no saved result "
+        "(=B2-5); open the workbook in Excel or LibreOffice and save it",
+        "Statistics!G2 (Received: Housing, Derby City Council): holds a formula with no saved "
+        "result (=SUM(H2:I2)); open the workbook in Excel or LibreOffice and save it",
+    ]
+    assert read_workbook(path).councils == ()
+
+
+def test_an_error_value_names_its_cell(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "w.xlsx",
+        [contact("Derby City Council", surname="#N/A")],
+        [statistics("Derby City Council", remedies="#DIV/0!")],
+    )
+    assert problems_of(path) == [
+        "Contacts!F2 (Surname, Derby City Council): holds the error value #N/A; correct the "
+        "formula, or the cells it uses, and save the workbook",
+        "Statistics!F2 (Satisfactory remedies, Derby City Council): holds the error value "
+        "#DIV/0!; correct the formula, or the cells it uses, and save the workbook",
+    ]
+
+
+def test_a_formula_with_a_saved_result_uses_that_result(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "w.xlsx",
+        [contact("Derby City Council")],
+        [statistics("Derby City Council", housing="=SUM(H2:I2)")],
+    )
+    with_saved_result(path, "G2", 12)
+    book = read_workbook(path)
+    assert book.problems == ()
+    assert [(c.label, c.count) for c in book.councils[0].statistics.received] == [("Housing", 12)]
+
+
+def test_a_missing_sheet_leaves_the_workbook_incomplete(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "w.xlsx", [contact("Derby City Council")], [])
+    assert read_workbook(path).complete
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    del book["Statistics"]
+    book.save(path)
+    workbook = read_workbook(path)
+    assert not workbook.complete
+    assert [str(p) for p in workbook.problems] == [
+        "Statistics: the workbook has no sheet named 'Statistics' (it has: Contacts); rename the "
+        "sheet or add it."
+    ]

@@ -21,6 +21,7 @@ from letter_merge.files import write_atomic
 from letter_merge.mail.ledger import Approval, now, open_ledger
 from letter_merge.manifest import LetterRecord, approval_is_current, built_letters
 from letter_merge.template.text import render_text
+from letter_merge.untrusted import read_text_file
 
 
 def approve_letters(settings: Settings, by: str) -> int:
@@ -115,13 +116,7 @@ def _not_ready(
 
 
 def _read_email_template(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(
-            f"{path}: the email template cannot be read ({error.strerror}); check "
-            "[paths] email_template in letter-merge.toml."
-        ) from None
+    return read_text_file(path, "email template", "[paths] email_template")
 
 
 def build_message(

@@ -31,7 +31,7 @@ from pypdf.errors import PdfReadError
 from letter_merge.errors import ConverterUnavailable, InputError
 from letter_merge.files import CONVERTING_PREFIX, try_lock, write_atomic
 from letter_merge.pdf.combine import CombineError, combine_letters, letter_pdfs, shared_signature
-from letter_merge.process import ProgramResult, run_program
+from letter_merge.process import ProgramResult, run_program, stop_all_programs
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,15 @@ class LibreOfficeConverter:
                 pool.submit(self._convert_task, together, chunk, profiles, report)
                 for together, chunk in tasks
             ]
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every chunk;
+                # each worker's scratch folder is removed as it ends.
+                stop_all_programs()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         order = {job: index for index, job in enumerate(jobs)}
         return sorted(results, key=lambda r: order[r.job])
 

@@ -26,10 +26,13 @@ from letter_merge.template.wordxml import (
     is_text_part,
     paragraphs,
     parse,
+    part_label,
+    quote,
     serialise,
     short,
     w,
 )
+from letter_merge.untrusted import TEMPLATE, check_package
 
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 
@@ -45,13 +48,90 @@ class Finding:
         return f"{self.where}: {self.message}"
 
 
+# Tracked changes as Word and LibreOffice store them, and what each is called in a message.
+REVISIONS = {
+    "ins": "an insertion",
+    "del": "a deletion",
+    "moveFrom": "a move",
+    "moveTo": "a move",
+    "cellIns": "an inserted cell",
+    "cellDel": "a deleted cell",
+    "rPrChange": "a formatting change",
+    "pPrChange": "a paragraph formatting change",
+    "sectPrChange": "a page settings change",
+    "tblPrChange": "a table formatting change",
+    "trPrChange": "a table row change",
+    "tcPrChange": "a table cell change",
+    "tblGridChange": "a table column change",
+    "numberingChange": "a numbering change",
+}
+REVISION_TAGS = tuple(w(tag) for tag in REVISIONS)
+COMMENT_TAGS = (w("commentReference"), w("commentRangeStart"))
+ACCEPT = (
+    "accept or reject every change (Word: Review > Accept > Accept All Changes and Stop "
+    "Tracking; Writer: Edit > Track Changes > Accept All) and save the template: letters are "
+    "never made from a template with changes still tracked"
+)
+DELETE_COMMENTS = (
+    "delete the comments (Word: Review > Delete > Delete All Comments in Document; Writer: "
+    "right-click a comment > Delete All Comments) and save the template: a comment would "
+    "reach every letter"
+)
+
+
 def examine(template: Path) -> list[Finding]:
     """Everything the doctor finds in the template, errors first."""
     findings: list[Finding] = []
     for part_name, root in _parts(template):
+        findings += _revisions_and_comments(template.name, part_name, root)
         for paragraph in paragraphs(part_name, root):
             findings += _examine_paragraph(template.name, paragraph)
     return sorted(findings, key=lambda f: not f.error)
+
+
+def _revisions_and_comments(
+    template_name: str, part_name: str, root: etree._Element
+) -> list[Finding]:
+    """Tracked changes and comments, each located by paragraph (or by part, for a change to a
+    table's or the page's settings)."""
+    findings = []
+    located: set[etree._Element] = set()
+    for paragraph in paragraphs(part_name, root):
+        kinds: dict[str, list[str]] = {}
+        for element in paragraph.element.iter(*REVISION_TAGS, *COMMENT_TAGS):
+            located.add(element)
+            if element.tag in COMMENT_TAGS:
+                kinds.setdefault("a comment", [])
+                continue
+            text = "".join(str(t) for t in element.itertext()).strip()
+            kinds.setdefault(REVISIONS[etree.QName(element).localname], []).append(text)
+        if kinds:
+            said = ", ".join(
+                f"{kind} {quote(' '.join(texts))}" if any(texts) else kind
+                for kind, texts in kinds.items()
+                if kind != "a comment"
+            )
+            where = paragraph.place(template_name)
+            if said:
+                findings.append(Finding(where, f"has tracked changes ({said}); {ACCEPT}.", True))
+            if "a comment" in kinds:
+                findings.append(Finding(where, f"has a comment; {DELETE_COMMENTS}.", True))
+    elsewhere = sorted(
+        {
+            REVISIONS[etree.QName(e).localname]
+            for e in root.iter(*REVISION_TAGS)
+            if e not in located and next(e.iterancestors(w("p")), None) is None
+        }
+    )
+    if elsewhere:
+        findings.append(
+            Finding(
+                f"{template_name} ({part_label(part_name)})",
+                f"has tracked changes ({', '.join(elsewhere)}); {ACCEPT}.",
+                True,
+            )
+        )
+    return findings
 
 
 def fix(template: Path) -> tuple[Path, list[Finding]]:
@@ -80,6 +160,7 @@ def fix(template: Path) -> tuple[Path, list[Finding]]:
 
 
 def _parts(template: Path) -> Iterator[tuple[str, etree._Element]]:
+    check_package(template, TEMPLATE)
     try:
         with zipfile.ZipFile(template) as package:
             for name in package.namelist():

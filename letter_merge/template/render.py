@@ -30,12 +30,13 @@ from letter_merge.chart import picture as chart
 from letter_merge.chart.model import DPI, MAX_WIDTH
 from letter_merge.errors import InputError, Problem
 from letter_merge.fields import COMPUTED_FIELDS
-from letter_merge.template.text import TemplateError, describe, sandbox
+from letter_merge.template.text import TemplateError, describe, render_limited, sandbox
 from letter_merge.template.wordxml import (
     BODY_PART,
     BODY_RELATIONSHIPS,
     CONTENT_TYPES,
     CORE_PROPERTIES,
+    TAG,
     find_paragraph,
     has_tags,
     is_templated_part,
@@ -45,6 +46,7 @@ from letter_merge.template.wordxml import (
     quote,
     w,
 )
+from letter_merge.untrusted import TEMPLATE, check_package
 
 LINE_BREAK_IN_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 TWIPS_TO_EMU = 635
@@ -56,6 +58,7 @@ class LetterTemplate:
     def __init__(self, path: Path, chart_cache: Path | None = None, chart_dpi: int = DPI) -> None:
         self.path = path
         try:
+            check_package(path, TEMPLATE)
             self.source = path.read_bytes()
             with zipfile.ZipFile(io.BytesIO(self.source)) as package:
                 # part name -> (its zip entry, its bytes), in the package's order
@@ -72,7 +75,7 @@ class LetterTemplate:
         self._environment = sandbox(autoescape=True)
         self._helper = DocxTemplate(io.BytesIO(self.source))  # for its string transforms only
         self._sources = {
-            name: self._prepare(data.decode("utf-8"))
+            name: self._prepare(_decoded(path, name, data))
             for name, (_, data) in self._parts.items()
             if is_templated_part(name) and has_tags(data)
         }
@@ -89,9 +92,12 @@ class LetterTemplate:
         self.charts = chart.Charts(_text_width(body) or MAX_WIDTH, chart_dpi, chart_cache)
 
     def _prepare(self, xml: str) -> str:
-        """Template source for one part: docxtpl's patches, and a line per paragraph so that
-        Jinja's line numbers lead back to a paragraph."""
-        return re.sub(r"<w:p([ >])", r"\n<w:p\1", self._helper.patch_xml(xml))
+        """Template source for one part: docxtpl's patches, the text of each tag as written
+        (LibreOffice stores ' and " in text as &apos; and &quot;, which docxtpl leaves, and
+        Jinja cannot read), and a line per paragraph so that Jinja's line numbers lead back to
+        a paragraph."""
+        xml = TAG.sub(lambda tag: html.unescape(tag.group()), self._helper.patch_xml(xml))
+        return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
 
     def _templates(self) -> dict[str, jinja2.Template]:
         if self._compiled is None:
@@ -100,7 +106,7 @@ class LetterTemplate:
                 try:
                     compiled[name] = self._environment.from_string(source)
                 except jinja2.TemplateSyntaxError as error:
-                    raise TemplateError(self._syntax_message(error, name)) from None
+                    raise self._syntax_error(error, name) from None
             self._compiled = compiled
         return self._compiled
 
@@ -115,7 +121,7 @@ class LetterTemplate:
                 try:
                     variables = meta.find_undeclared_variables(self._environment.parse(source))
                 except jinja2.TemplateSyntaxError as error:
-                    raise TemplateError(self._syntax_message(error, name)) from None
+                    raise self._syntax_error(error, name) from None
                 used[name] = frozenset(variables - set(self._environment.globals))
             self._fields_used = used
         return self._fields_used
@@ -187,6 +193,16 @@ class LetterTemplate:
                 package.writestr(name, data, compress_type=zipfile.ZIP_STORED)
         return buffer.getvalue()
 
+    def prove(self, fields: Mapping[str, Any]) -> None:
+        """Render every part for these fields and throw the result away: TemplateError if the
+        letter cannot be made. The chart is stood in for (a picture cannot break a template),
+        so nothing is drawn."""
+        if self.uses_chart:
+            stand_in = chart.ChartPicture(b"", self.charts.width, self.charts.height, "")
+            fields = {**fields, "chart": stand_in}
+        for name, template in self._templates().items():
+            self._render_part(name, template, fields)
+
     def _base_package(self, rendered: frozenset[str]) -> bytes:
         base = self._bases.get(rendered)
         if base is None:
@@ -216,12 +232,12 @@ class LetterTemplate:
 
     def _render_part(self, name: str, template: jinja2.Template, fields: Mapping[str, Any]) -> str:
         try:
-            xml = template.render(fields)
+            xml = render_limited(template, fields)
         except Exception as error:
             # Any exception from a template is the template's (a filter given an undefined rate,
             # a sandbox refusal): said with its place, never a traceback.
             raise TemplateError(
-                f"{self._place(name, _template_line(error.__traceback__))}: {describe(error)}"
+                self._place(name, _template_line(error.__traceback__)), describe(error)
             ) from None
         xml = xml.replace("\n<w:p", "<w:p")
         # docxtpl's escapes for a literal {{ }} in the output
@@ -259,12 +275,24 @@ class LetterTemplate:
         near = f" near {quote(text)}" if text else ""
         return f"{self.path.name}{label}{near}"
 
-    def _syntax_message(self, error: jinja2.TemplateSyntaxError, part: str) -> str:
-        return (
-            f"{self._place(part, error.lineno)}: template syntax error: {error.message}. Check "
-            "that every {{ has its }} and every {% if %} or {% for %} has its {% endif %} or "
-            "{% endfor %}."
+    def _syntax_error(self, error: jinja2.TemplateSyntaxError, part: str) -> TemplateError:
+        # Jinja's "unexpected char '&' at 22379" counts characters of XML nobody sees.
+        message = re.sub(r" at \d+$", "", error.message or str(error))
+        return TemplateError(
+            self._place(part, error.lineno),
+            f"template syntax error: {message}. Check that every {{{{ has its }}}} and every "
+            "{% if %} or {% for %} has its {% endif %} or {% endfor %}.",
         )
+
+
+def _decoded(path: Path, part: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path}: its part {part} is not UTF-8 XML as Word and LibreOffice write it; save the "
+            "template again from Word or LibreOffice Writer."
+        ) from None
 
 
 def _template_line(traceback: TracebackType | None) -> int | None:

@@ -1,0 +1,152 @@
+"""Refusing hostile input files early and cheaply, before any library parses them.
+
+The workbook, the template and the email template come from outside: a zip "bomb" whose parts
+expand to gigabytes, XML that declares entities (the "billion laughs", or an external entity
+that would pull a local file such as /etc/passwd into every letter), or a text file of
+gigabytes. Each is refused from the zip's directory and the first bytes of each part, in well
+under a second, with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from letter_merge.errors import InputError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large an honest file of one kind can be, with room to spare."""
+
+    kind: str  # "template", "workbook": for messages
+    noun: str  # "a Word document": what it should be
+    suffix: str  # ".docx"
+    fix: str  # what to do, for messages
+    part: int  # the largest part, uncompressed
+    total: int  # all parts together, uncompressed
+    ratio: int = 100  # the most a part over RATIO_FROM may expand (honest XML: 5-30 times)
+    parts: int = 2000
+
+
+RATIO_FROM = 4 * MiB
+XML_PARTS = (".xml", ".rels", ".vml")
+
+# A letter template's body is some 100 KB; pictures (a logo, a signature) a few MB.
+TEMPLATE = Limits(
+    "template",
+    "a Word document",
+    ".docx",
+    "save it again from Word or LibreOffice Writer",
+    32 * MiB,
+    128 * MiB,
+)
+# 343 councils take 100 KB of sheet XML, 10,000 rows some 5 MB.
+WORKBOOK = Limits(
+    "workbook",
+    "an Excel workbook",
+    ".xlsx",
+    "save it again from Excel or LibreOffice Calc",
+    100 * MiB,
+    256 * MiB,
+)
+TEXT_FILE = 1 * MiB  # an email body template
+
+
+def check_package(path: Path, limits: Limits) -> None:
+    """Refuse `path` unless it is a zip package of sane size whose XML declares no DOCTYPE or
+    entities. Reads the zip's directory and the prolog of each XML part only."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            infos = package.infolist()
+            _check_sizes(path, infos, limits)
+            for info in infos:
+                if info.filename.endswith(XML_PARTS) and _declares_entities(package, info):
+                    raise InputError(
+                        f"{path}: its part {info.filename} declares a DOCTYPE or entities, "
+                        f"which no Word or Excel file needs and which can read other files "
+                        f"or exhaust memory; letter-merge will not open it. {_fix(limits)}"
+                    )
+    except FileNotFoundError:
+        raise  # the caller says which setting names the file
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
+        raise InputError(
+            f"{path}: cannot be read as {limits.noun} ({error}); {limits.fix} as {limits.suffix}."
+        ) from None
+
+
+def read_text_file(path: Path, what: str, setting: str) -> str:
+    """A small UTF-8 text file (the email template), refused if it is not one."""
+    try:
+        size = path.stat().st_size
+        if size > TEXT_FILE:
+            raise InputError(
+                f"{path}: the {what} is {size / MiB:.0f} MB; an email body is a few KB. Check "
+                f"{setting} in letter-merge.toml."
+            )
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: the {what} is not UTF-8 text (byte {error.start}); save it as plain text "
+            "with UTF-8 encoding."
+        ) from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}; check {setting} in letter-merge.toml.") from None
+    except OSError as error:
+        raise InputError(f"{path}: the {what} cannot be read ({error.strerror}).") from None
+
+
+def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    if len(infos) > limits.parts:
+        raise InputError(
+            f"{path}: has {len(infos)} parts, more than any {limits.kind} needs; {_fix(limits)}"
+        )
+    total = 0
+    for info in infos:
+        total += info.file_size
+        expands = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.part or (info.file_size > RATIO_FROM and expands > limits.ratio):
+            raise InputError(
+                f"{path}: its part {info.filename} would expand to {info.file_size / MiB:,.0f} MB "
+                f"({expands:,.0f} times its stored size), far beyond any real {limits.kind}; "
+                f"letter-merge will not open it. {_fix(limits)}"
+            )
+    if total > limits.total:
+        raise InputError(
+            f"{path}: its parts would expand to {total / MiB:,.0f} MB, far beyond any real "
+            f"{limits.kind}; letter-merge will not open it. {_fix(limits)}"
+        )
+
+
+def _fix(limits: Limits) -> str:
+    return f"If it is yours, {limits.fix}; if not, do not use it."
+
+
+def _declares_entities(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the part's prolog (what comes before its first element) has a DOCTYPE or an
+    ENTITY. Reads only the prolog, in small pieces."""
+    seen = b""
+    with package.open(info) as stream:
+        while True:
+            chunk = stream.read(4096)
+            if not chunk:
+                return False
+            seen = (seen[-16:] + chunk).replace(b"\x00", b"")  # UTF-16 read as bytes
+            if b"<!DOCTYPE" in seen.upper() or b"<!ENTITY" in seen.upper():
+                return True
+            if _root_started(seen):
+                return False
+
+
+def _root_started(data: bytes) -> bool:
+    """Whether `data` contains the start of an element (not <?...?>, <!-- -->, <!...>)."""
+    index = data.find(b"<")
+    while index != -1 and index + 1 < len(data):
+        following = data[index + 1 : index + 2]
+        if following not in (b"?", b"!"):
+            return True
+        index = data.find(b"<", index + 1)
+    return False
