@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, Problem, ProblemsFound
-from letter_merge.fields import letter_fields
+from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
@@ -43,14 +43,30 @@ class Batch:
     figures: dict[str, Figures]
     # What the template doctor found that does not stop the letters (see doctor.py).
     warnings: tuple[Finding, ...] = ()
-    email_body: str = ""  # the email template's text ("" when there is none)
+    email_template: str = ""  # the email body template's text ("" when there is none)
 
     def unused_columns(self) -> list[str]:
         """Extra workbook columns (as fields) that neither the letter nor the email uses."""
         used = set(self.template.fields_used())
-        for source in (self.settings.email_subject, self.email_body):
+        for source in (self.settings.email_subject, self.email_template):
             used |= text_template_fields(source)
         return sorted(self.workbook.extra_fields - used)
+
+    def subject(self, fields: Mapping[str, Any], *, correction: str = "") -> str:
+        """The email subject for a letter: as first sent, or as a correction (`correction` is
+        the reason)."""
+        return render_text(
+            self.settings.email_subject,
+            {**fields, **email_fields(correction=correction)},
+            "letter-merge.toml, [email] subject",
+        )
+
+    def email_body(self, fields: Mapping[str, Any], *, correction: str = "") -> str:
+        return render_text(
+            self.email_template,
+            {**fields, **email_fields(correction=correction)},
+            self.settings.email_template.name,
+        )
 
     def letters(self, only: Sequence[str] = ()) -> list[PlannedLetter]:
         councils = list(self.workbook.councils)
@@ -64,8 +80,7 @@ class Batch:
             if chosen is not None and council.authority not in chosen:
                 continue
             fields = letter_fields(council, self.figures[council.authority], self.settings)
-            subject = render_text(self.settings.email_subject, fields, "[email] subject")
-            planned.append(PlannedLetter(council, fields, subject, stem))
+            planned.append(PlannedLetter(council, fields, self.subject(fields), stem))
         return planned
 
 
@@ -79,7 +94,7 @@ def load_batch(settings: Settings) -> Batch:
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
-    email_body = (
+    email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
         if settings.email_template.is_file()
         else ""
@@ -99,14 +114,14 @@ def load_batch(settings: Settings) -> Batch:
         problems += check_text_template(
             settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
         )
-        if email_body:
+        if email_template:
             problems += check_text_template(
-                email_body, workbook.fields, settings.email_template.name
+                email_template, workbook.fields, settings.email_template.name
             )
     if problems:
         raise ProblemsFound(problems)
     batch = Batch(
-        settings, workbook, template, compute_figures(workbook.councils), warnings, email_body
+        settings, workbook, template, compute_figures(workbook.councils), warnings, email_template
     )
     # A line break in a subject would let a workbook cell add a header to the email.
     problems = [
@@ -127,16 +142,19 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
     would refuse, said with the template's place and the first council it fails for."""
     failures: dict[tuple[str, str], list[str]] = {}  # (where, what) -> councils it fails for
     letters = batch.letters()
-    email_name = batch.settings.email_template.name
     for number, letter in enumerate(letters, start=1):
-        for part in ("letter", "email"):
+        for part in ("letter", "email", "correction"):
             try:
                 if part == "letter":
                     batch.template.prove(letter.fields)
-                elif batch.email_body:
-                    render_text(batch.email_body, letter.fields, email_name)
+                elif batch.email_template:  # as first sent, and as a correction
+                    reason = "a figure was corrected" if part == "correction" else ""
+                    batch.subject(letter.fields, correction=reason)
+                    batch.email_body(letter.fields, correction=reason)
             except TemplateError as error:
-                failures.setdefault((error.where, error.what), []).append(letter.council.authority)
+                councils = failures.setdefault((error.where, error.what), [])
+                if letter.council.authority not in councils:
+                    councils.append(letter.council.authority)
         on_progress("Checking every letter", number, len(letters))
     problems = []
     for (where, what), councils in failures.items():
@@ -148,25 +166,32 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
 
 def select_councils(councils: Iterable[Council], names: Sequence[str]) -> list[Council]:
     """Councils named on the command line: a name (any case and spacing), or a unique part of one."""
-    councils = list(councils)
-    chosen: dict[str, Council] = {}
+    by_name = {c.authority: c for c in councils}
+    return [by_name[name] for name in select_names(by_name, names)]
+
+
+def select_names(authorities: Iterable[str], names: Sequence[str]) -> list[str]:
+    """The authorities `names` choose: each an authority's name (any case and spacing), or a
+    unique part of one; in the order given, each once."""
+    authorities = list(authorities)
+    chosen: dict[str, None] = {}
     for name in names:
         key = authority_key(name)
         # An exact name first, then whole words ("Derby" is Derby City Council, not Derbyshire),
         # then any part of a name.
         word = re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")
         matches = (
-            [c for c in councils if authority_key(c.authority) == key]
-            or [c for c in councils if word.search(authority_key(c.authority))]
-            or [c for c in councils if key in authority_key(c.authority)]
+            [a for a in authorities if authority_key(a) == key]
+            or [a for a in authorities if word.search(authority_key(a))]
+            or [a for a in authorities if key in authority_key(a)]
         )
         if not matches:
             raise InputError(f"'{name}' matches no authority in the workbook; check the spelling.")
         if len(matches) > 1:
-            listed = "\n".join(f"  - {c.authority}" for c in matches[:20])
+            listed = "\n".join(f"  - {a}" for a in matches[:20])
             more = f"\n  ... and {len(matches) - 20} more" if len(matches) > 20 else ""
             raise InputError(
                 f"'{name}' matches {len(matches)} authorities; give more of the name:\n{listed}{more}"
             )
-        chosen[matches[0].authority] = matches[0]
-    return list(chosen.values())
+        chosen[matches[0]] = None
+    return list(chosen)

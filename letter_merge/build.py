@@ -59,7 +59,11 @@ class BuildReport:
     manifest: Path
     seconds: float
     converter: str | None
-    by_type: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)  # letters this run made, by type
+    # PDFs removed because their letter changed and was made again without one (--no-pdf):
+    # (authority, the removed PDF's SHA-256), so that the command line can say which were
+    # approved.
+    removed_pdfs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[LetterOutcome]:
@@ -130,6 +134,7 @@ def _build(
 
     outcomes: dict[str, LetterOutcome] = {}
     to_convert: list[LetterOutcome] = []
+    removed: list[tuple[str, str]] = []
     for number, letter in enumerate(planned, start=1):
         docx = paths.letters / f"{letter.stem}.docx"
         pdf = docx.with_suffix(".pdf")
@@ -144,7 +149,11 @@ def _build(
                 )
                 progress("Writing letters", number, len(planned))
                 continue
-            pdf.unlink(missing_ok=True)  # it would no longer match the new .docx
+            if pdf.exists():  # it would no longer match the new .docx
+                old = previous_letters.get(letter.council.authority)
+                if converter is None and old is not None and old.pdf is not None:
+                    removed.append((letter.council.authority, old.pdf.sha256))
+                pdf.unlink()
             write_atomic(docx, data, durable=False)
         outcome = LetterOutcome(
             letter, docx, pdf if pdf_current else None, None, source, remade=not docx_current
@@ -171,7 +180,10 @@ def _build(
         manifest=paths.manifest,
         seconds=0.0,
         converter=converter.version() if converter and to_convert else None,
-        by_type=Counter(o.letter.council.authority_type for o in outcomes.values() if not o.error),
+        by_type=Counter(
+            o.letter.council.authority_type for o in outcomes.values() if o.remade and not o.error
+        ),
+        removed_pdfs=removed,
     )
     _record(batch, report, previous, previous_letters)
     report.seconds = time.perf_counter() - started
@@ -199,6 +211,15 @@ def template_identity(batch: Batch) -> str:
     if batch.template.uses_chart:
         identity += f" chart {STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
     return identity
+
+
+def current_sources(batch: Batch) -> dict[str, str]:
+    """What every letter would be made from now, by authority: a letter built from something
+    else is out of date."""
+    template_hash = template_identity(batch)
+    return {
+        letter.council.authority: source_sha256(template_hash, letter) for letter in batch.letters()
+    }
 
 
 def source_sha256(template_hash: str, letter: PlannedLetter) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,8 @@ import click
 from email_validator import EmailNotValidError, validate_email
 
 from letter_merge import __version__
-from letter_merge.batch import load_batch, prove
-from letter_merge.build import BuildReport, build_letters
+from letter_merge.batch import load_batch, prove, select_names
+from letter_merge.build import BuildReport, build_letters, current_sources
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import (
     EXIT_INTERRUPTED,
@@ -23,9 +24,16 @@ from letter_merge.errors import (
     Problem,
     ProblemsFound,
 )
+from letter_merge.mail.ledger import open_ledger
 from letter_merge.mail.outbox import approve_letters, queue_messages
-from letter_merge.mail.send import SendReport, resolve_in_doubt, send_messages, smtp_password
-from letter_merge.mail.status import STATES, letter_statuses, write_csv
+from letter_merge.mail.send import (
+    SendPlan,
+    SendReport,
+    resolve_in_doubt,
+    send_messages,
+    smtp_password,
+)
+from letter_merge.mail.status import STATES, History, history, letter_statuses, write_csv
 from letter_merge.mail.status import counts as status_counts
 from letter_merge.pdf.convert import Converter, make_converter
 from letter_merge.process import stop_all_programs
@@ -77,7 +85,9 @@ class _Interrupted(click.ClickException):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Settings file (default: letter-merge.toml in the current folder).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show what is run, for troubleshooting.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show what is run, and every item of long lists."
+)
 @click.version_option(__version__, prog_name="letter-merge")
 @click.pass_context
 def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
@@ -193,7 +203,7 @@ def build(
         report = build_letters(
             batch, only=only, converter=pdf_converter, force=force, on_progress=bars.update
         )
-    _print_build_summary(report, settings)
+    _print_build_summary(ctx, report, settings)
     if report.failed:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -244,53 +254,108 @@ def proof(ctx: click.Context) -> None:
     for change in report.changes:
         click.echo(f"  {change}")
     if report.with_problems:
-        click.echo(f"{len(report.with_problems)} letter(s) failed a check:", err=True)
-        for card in report.with_problems:
-            problems = "; ".join(
-                f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems
-            )
-            click.echo(f"  - {card.authority}: {problems}", err=True)
+        _list_problems(
+            ctx,
+            f"{_count(len(report.with_problems), 'letter')} failed a check",
+            [
+                (
+                    card.authority,
+                    "; ".join(
+                        f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems
+                    ),
+                )
+                for card in report.with_problems
+            ],
+        )
         ctx.exit(EXIT_PROBLEMS)
     click.echo("Every check passed.")
 
 
 @cli.command()
 @click.option("--by", "by", required=True, metavar="NAME", help="Who checked the letters.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Approve only this council's letter (name or a unique part of it). Repeat for more.",
+)
+@click.option(
+    "--despite-proof",
+    metavar="WHY",
+    default="",
+    help="Approve letters whose proof failed or is missing, for this reason (recorded).",
+)
 @click.pass_context
-def approve(ctx: click.Context, by: str) -> None:
+def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str) -> None:
     """Record that these exact PDFs were checked, and by whom.
 
-    The approval is bound to each PDF's SHA-256: a letter rebuilt afterwards is no longer
-    approved (status shows "approval void") until it is approved again.
+    Every built letter, or those named with --only. An approval is bound to the PDF's
+    SHA-256 and never changed: a letter already approved with the same PDF keeps its approval
+    (who and when); a letter rebuilt afterwards must be approved again. A letter whose proof
+    failed, or that was rebuilt since the last proof, is refused unless --despite-proof says
+    why. Exit 1 if any letter was refused.
 
-    Example: letter-merge approve --by "Jo Bloggs"
+    \b
+    Examples:
+      letter-merge approve --by "Jo Bloggs"
+      letter-merge approve --by "Sam Smith" --only "Derby City"
+      letter-merge approve --by "Sam Smith" --only Adur --despite-proof "page count checked by hand"
     """
     settings = _settings(ctx)
-    count = approve_letters(settings, by)
-    click.echo(f"Approved {count} letters as checked by {by.strip()}.")
+    report = approve_letters(settings, by, only=only, despite_proof=despite_proof)
+    approved = len(report.approved) + len(report.despite_proof)
+    parts = [f"Approved {_count(approved, 'letter')} as checked by {by.strip()}"]
+    if report.despite_proof:
+        parts.append(f"{len(report.despite_proof)} of them despite the proof ({despite_proof})")
+    if report.already:
+        parts.append(
+            f"{len(report.already)} already approved with the same PDF (kept as they were)"
+        )
+    click.echo("; ".join(parts) + ".")
+    if report.refused:
+        _list_problems(ctx, f"{_count(len(report.refused), 'letter')} not approved", report.refused)
+        ctx.exit(EXIT_PROBLEMS)
 
 
 @cli.command()
+@click.option(
+    "--correction",
+    "corrections",
+    multiple=True,
+    metavar="NAME",
+    help="Queue this council's changed letter although it was sent one before. Repeat for more.",
+)
+@click.option("--reason", default="", metavar="TEXT", help="Why the correction is sent (recorded).")
 @click.pass_context
-def queue(ctx: click.Context) -> None:
+def queue(ctx: click.Context, corrections: Sequence[str], reason: str) -> None:
     """Queue one email per approved letter, as an .eml in output/<year>/outbox/.
 
     From and Subject come from letter-merge.toml, To and Cc from the workbook, the body from
-    templates/email.txt; the PDF is attached. Queueing again adds nothing twice. The .eml files
-    open in Outlook and Thunderbird, for sending by hand if you prefer.
+    templates/email.txt; the PDF is attached. Queueing again adds nothing twice, and each
+    message keeps its own .eml (they open in Outlook and Thunderbird). A council that was
+    already sent a letter is never queued again silently: name it with --correction and give
+    a --reason, which is recorded and reaches the email templates as {{ correction }} and
+    {{ correction_reason }} (e.g. a subject that says "Corrected").
 
-    Example: letter-merge queue
+    \b
+    Examples:
+      letter-merge queue
+      letter-merge queue --correction "Derby City Council" --reason "upheld figure corrected"
     """
     settings = _settings(ctx)
-    report = queue_messages(load_batch(settings))
-    click.echo(
-        f"Queued {len(report.queued)} message{'s' if len(report.queued) != 1 else ''}"
-        f"{f'; {len(report.already)} were already queued' if report.already else ''}."
-    )
+    if reason and not corrections:
+        raise click.UsageError("--reason goes with --correction NAME.")
+    wanted = {name: reason for name in corrections}
+    report = queue_messages(load_batch(settings), wanted)
+    parts = [f"Queued {_count(len(report.queued) + len(report.corrections), 'message')}"]
+    if report.corrections:
+        parts.append(f"{len(report.corrections)} of them corrections ({reason})")
+    if report.already:
+        parts.append(f"{len(report.already)} were already queued or sent")
+    click.echo("; ".join(parts) + ".")
     if report.skipped:
-        click.echo(f"{len(report.skipped)} letter(s) not queued:", err=True)
-        for authority, why in report.skipped:
-            click.echo(f"  - {authority}: {why}", err=True)
+        _list_problems(ctx, f"{_count(len(report.skipped), 'letter')} not queued", report.skipped)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -298,10 +363,25 @@ def queue(ctx: click.Context) -> None:
 @click.option(
     "--test-to",
     metavar="ADDRESS",
-    help="Send every message to this address only, marked [TEST]; nothing is marked as sent.",
+    help="Send a copy of each message to this address only, marked [TEST]; nothing is marked sent.",
+)
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="With --test-to: only this council's message (name or a unique part). Repeat for more.",
 )
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Send at most N messages.")
-@click.option("--dry-run", is_flag=True, help="Connect to nothing; say what would be sent.")
+@click.option(
+    "--dry-run", is_flag=True, help="Connect to nothing, change nothing; say what would go."
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also send again the messages the server refused before (once the cause is fixed).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before sending (for scripts).")
 @click.option(
     "--resolve",
     type=click.Choice(["sent", "retry"]),
@@ -309,18 +389,29 @@ def queue(ctx: click.Context) -> None:
 )
 @click.pass_context
 def send(
-    ctx: click.Context, test_to: str | None, limit: int | None, dry_run: bool, resolve: str | None
+    ctx: click.Context,
+    test_to: str | None,
+    only: Sequence[str],
+    limit: int | None,
+    dry_run: bool,
+    retry_failed: bool,
+    yes: bool,
+    resolve: str | None,
 ) -> None:
     """Send what is queued and not yet sent, over SMTP as configured in letter-merge.toml.
 
-    The password comes from LETTER_MERGE_SMTP_PASSWORD or the system keyring, never from a file.
-    Each message is checked against its approval just before it goes.
+    Before a real send it says which server, which From address, how many messages (and how
+    many are corrections) and how long they take at the configured rate, then asks; --yes skips
+    the question, and without a terminal to ask on it must be given. Each message is checked
+    against its approval just before it goes. The password comes from
+    LETTER_MERGE_SMTP_PASSWORD or the system keyring, never from a file.
 
     \b
     Examples:
       letter-merge send --dry-run
-      letter-merge send --test-to me@ombudsman.example --limit 3
+      letter-merge send --test-to me@ombudsman.example --only Leicestershire --only Derby
       letter-merge send
+      letter-merge send --retry-failed
       letter-merge send --resolve retry
     """
     settings = _settings(ctx)
@@ -328,18 +419,25 @@ def send(
         settled = resolve_in_doubt(settings, resolve)
         click.echo(f"Settled {len(settled)} message(s) in doubt as {resolve}.")
         return
+    if only and not test_to:
+        raise click.UsageError(
+            "--only chooses councils for a test send: use it with --test-to ADDRESS."
+        )
     if test_to:
         test_to = _test_address(test_to)
     with _ProgressBars() as bars:
         report = send_messages(
             settings,
             test_to=test_to,
+            only=only,
             limit=limit,
             dry_run=dry_run,
+            retry_failed=retry_failed,
             password=None if dry_run else smtp_password(settings.smtp),
+            confirm=None if test_to else lambda plan: _confirm(plan, yes=yes),
             on_progress=bars.update,
         )
-    _print_send_report(report, dry_run=dry_run, test_to=test_to)
+    _print_send_report(ctx, report, dry_run=dry_run, test_to=test_to)
     if report.problems:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -351,63 +449,166 @@ def _test_address(address: str) -> str:
         raise click.BadParameter(f"{address!r} is not an email address ({error}).") from None
 
 
-def _print_send_report(report: SendReport, *, dry_run: bool, test_to: str | None) -> None:
+def _confirm(plan: SendPlan, *, yes: bool) -> bool:
+    """Say what is about to go, and ask (unless --yes)."""
+    count = len(plan.messages)
+    corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
+    retries = sum(1 for m in plan.messages if m.retry)
+    retried = f", {retries} sent again after failing" if retries else ""
+    minutes = plan.minutes
+    duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
+    click.echo(f"About to send {_count(count, 'message')}{corrections}{retried}:")
+    click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
+    click.echo(f"  from    {plan.sender}")
+    click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
+    for outgoing in plan.messages:
+        if outgoing.correction:
+            click.echo(
+                f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
+                f" {outgoing.correction}"
+            )
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            "Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
+            "without asking."
+        )
+    return click.confirm(f"Send {_count(count, 'message')} now?", default=False)
+
+
+def _print_send_report(
+    ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
+) -> None:
     if dry_run:
         click.echo(f"Would send {len(report.would_send)} message(s):")
-        for authority, recipients in report.would_send:
-            click.echo(f"  - {authority}: {', '.join(recipients)}")
+        for outgoing in report.would_send:
+            note = ""
+            if outgoing.correction:
+                note = (
+                    f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
+                )
+            elif outgoing.retry:
+                note = "  [sent again: it failed before]"
+            click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
+    elif report.cancelled:
+        click.echo("Nothing was sent.")
     elif test_to:
         click.echo(f"Sent {len(report.sent)} test message(s) to {test_to}; nothing marked as sent.")
     else:
         click.echo(f"Sent {len(report.sent)} message(s).")
     for title, items in (
         ("Not sent: they do not match their approval", report.refused),
-        ("Failed: the server refused them", report.failed),
+        (
+            "Failed: the server refused them (fix the cause, then send --retry-failed)",
+            report.failed,
+        ),
         ("Still queued after temporary failures (send again later)", report.deferred),
     ):
         if items:
-            click.echo(f"{title}:", err=True)
-            for authority, why in items:
-                click.echo(f"  - {authority}: {why}", err=True)
+            _list_problems(ctx, title, items)
     if report.in_doubt:
-        click.echo(
-            "In doubt (a send was cut off; check the recipient's mailbox or the server's log, then "
-            "run 'letter-merge send --resolve sent' or '--resolve retry'):",
-            err=True,
+        _list_problems(
+            ctx,
+            "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
+            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
+            [(authority, "") for authority in report.in_doubt],
         )
-        for authority in report.in_doubt:
-            click.echo(f"  - {authority}", err=True)
 
 
 @cli.command()
+@click.argument("name", nargs=-1)
 @click.option(
     "--csv",
     "csv_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every letter's status to this CSV file (the audit record).",
+    help="Also write the audit record to this CSV file: every message, re-sends included.",
 )
 @click.pass_context
-def status(ctx: click.Context, csv_file: Path | None) -> None:
-    """Where every letter stands: built, approved, queued, sent, failed, in doubt, and why.
+def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> None:
+    """Where every letter stands, or one council's whole history.
+
+    States: out of date, build failed, built (.docx only), built, approval void, approved,
+    queued, in doubt, failed, sent, correction approved. NAME (a council's name, or a unique
+    part of one) shows that council's approvals and messages, with every event. --csv writes
+    one row per message ever queued (corrections and re-sends too) with the approval behind it.
 
     \b
     Examples:
       letter-merge status
+      letter-merge status Derby City
       letter-merge status --csv sent-2020.csv
     """
     settings = _settings(ctx)
-    statuses = letter_statuses(settings)
+    sources: dict[str, str] | None
+    try:
+        sources = current_sources(load_batch(settings))
+    except LetterMergeError as error:
+        sources = None
+        first = str(error).splitlines()[0]
+        click.echo(f"(Could not tell which letters are out of date: {first})", err=True)
+    statuses = letter_statuses(settings, sources)
+    if name:
+        (authority,) = select_names([s.authority for s in statuses], [" ".join(name)])
+        (chosen,) = [s for s in statuses if s.authority == authority]
+        _print_history(history(settings, chosen))
+        return
     totals = status_counts(statuses)
     for state, meaning in STATES.items():
         if totals[state]:
-            click.echo(f"{state + ':':<15}{totals[state]:>4}  {meaning}")
+            click.echo(f"{state + ':':<20}{totals[state]:>4}  {meaning}")
     click.echo()
     for item in statuses:
         detail = "  ".join(v for v in (item.message_id, item.updated_at, item.last_reply) if v)
-        click.echo(f"{item.state:<14} {item.authority}{'  ' + detail if detail else ''}")
+        more = f"  ({item.messages} messages)" if item.messages > 1 else ""
+        click.echo(f"{item.state:<19} {item.authority}{more}{'  ' + detail if detail else ''}")
     if csv_file:
-        write_csv(statuses, csv_file)
+        write_csv(settings, statuses, csv_file)
         click.echo(f"\nWrote {_show(csv_file)}.")
+
+
+def _print_history(record: History) -> None:
+    status = record.status
+    click.echo(f"{status.authority}: {status.state} ({STATES.get(status.state, '')})")
+    click.echo(f"  letter  {status.pdf or '(no PDF)'}  to {status.email}")
+    lines: list[tuple[str, str]] = []
+    for approval in record.approvals:
+        why = f", despite the proof: {approval.despite_proof}" if approval.despite_proof else ""
+        lines.append(
+            (
+                approval.approved_at,
+                f"approved by {approval.approved_by} (PDF {approval.pdf_sha256[:12]}){why}",
+            )
+        )
+    subjects = {m.message_id: m for m in record.messages}
+    for event in record.events:
+        message = subjects.get(event.message_id)
+        about = f" {event.message_id}" if event.message_id else ""
+        kind = " (correction)" if message is not None and message.correction else ""
+        detail = f": {event.detail}" if event.detail else ""
+        lines.append((event.at, f"{event.event}{kind}{about}{detail}"))
+    for at, text in sorted(lines, key=lambda line: line[0]):
+        click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
+    if not lines:
+        click.echo("  nothing approved or sent yet")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+LISTED = 5  # problems listed before "... and N more"
+
+
+def _list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str]]) -> None:
+    """A heading and the first few items (all of them with -v), on stderr."""
+    verbose = bool(ctx.find_root().params.get("verbose"))
+    click.echo(f"{title}:", err=True)
+    shown = items if verbose or len(items) <= LISTED + 1 else items[:LISTED]
+    for authority, why in shown:
+        click.echo(f"  - {authority}{f': {why}' if why else ''}", err=True)
+    if len(shown) < len(items):
+        click.echo(f"  ... and {len(items) - len(shown)} more (-v lists them all)", err=True)
 
 
 def _problems_heading(problems: Sequence[Problem], what: str) -> str:
@@ -415,23 +616,44 @@ def _problems_heading(problems: Sequence[Problem], what: str) -> str:
     return f"{count} problem{'s' if count != 1 else ''} must be fixed first ({what}):"
 
 
-def _print_build_summary(report: BuildReport, settings: Settings) -> None:
-    made = [o for o in report.letters if not o.error]
-    kinds = "docx and PDF" if made and all(o.pdf for o in made) else "docx only"
-    remade = len(made) - len(report.unchanged)
+def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Settings) -> None:
+    made = [o for o in report.letters if not o.error and o.remade]
+    kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
+    remade = len(made)
     note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
     click.echo(
-        f"Built {remade} letter{'s' if remade != 1 else ''} ({kinds}){note} in "
+        f"Built {remade} letter{'s' if remade != 1 else ''}{kinds}{note} in "
         f"{_show(settings.paths.letters)} in {report.seconds:.1f} s."
     )
     for kind in AUTHORITY_TYPES:
         if report.by_type[kind]:
             click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
     click.echo(f"Manifest: {_show(report.manifest)}")
+    if report.removed_pdfs:
+        with open_ledger(settings.paths, read_only=True) as ledger:
+            approvals = ledger.approvals()
+        approved = [
+            authority
+            for authority, sha256 in report.removed_pdfs
+            if authority in approvals and approvals[authority].pdf_sha256 == sha256
+        ]
+        click.echo(
+            f"Removed {_count(len(report.removed_pdfs), 'PDF')} that no longer matched "
+            "their changed letters (--no-pdf makes none in their place)"
+            + (
+                f"; {len(approved)} of them had been approved, and those approvals no longer "
+                "hold: build with PDFs, proof and approve them again."
+                if approved
+                else "."
+            ),
+            err=True,
+        )
     if report.failed:
-        click.secho(f"{len(report.failed)} letter(s) failed:", fg="red", err=True)
-        for outcome in report.failed:
-            click.echo(f"  - {outcome.authority}: {outcome.error}", err=True)
+        _list_problems(
+            ctx,
+            f"{_count(len(report.failed), 'letter')} failed",
+            [(o.authority, o.error or "") for o in report.failed],
+        )
         click.echo("Fix the cause and run the same command again.", err=True)
 
 

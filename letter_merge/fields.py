@@ -28,6 +28,15 @@ COMPUTED_FIELDS = frozenset(
 )
 
 
+# Fields only the email (subject and body) has: whether the message corrects a letter already
+# sent, and why. A first send has `correction` false and an empty reason.
+EMAIL_FIELDS = frozenset({"correction", "correction_reason"})
+
+
+def email_fields(*, correction: str = "") -> dict[str, object]:
+    return {"correction": bool(correction), "correction_reason": correction}
+
+
 def british_date(day: dt.date) -> str:
     """'22 July 2020', whatever the machine's locale."""
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"

@@ -49,6 +49,10 @@ class OutputPaths:
         return self.year_dir / "proof"
 
     @property
+    def proof_results(self) -> Path:
+        return self.proof / "results.json"
+
+    @property
     def preview(self) -> Path:
         return self.year_dir / "preview"
 

@@ -1,15 +1,29 @@
-"""Fixtures: a small workbook, a working folder like the repository's, and its settings."""
+"""Fixtures: a small workbook, a working folder like the repository's, and its settings; an SMTP
+server on 127.0.0.1, and a folder of four letters built (and proofed) with LibreOffice."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
 
+from letter_merge.cli import cli
 from letter_merge.config import Settings, load_settings
-from tests.helpers import DEFAULT_COUNCILS, ROOT, contact, statistics, write_workbook
+from tests.helpers import (
+    DEFAULT_COUNCILS,
+    ROOT,
+    Recorder,
+    contact,
+    free_port,
+    statistics,
+    write_workbook,
+)
 
 
 @pytest.fixture
@@ -46,3 +60,64 @@ def folder(tmp_path: Path, workbook_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def settings(folder: Path) -> Settings:
     return load_settings(folder / "letter-merge.toml", environ={}, today=dt.date(2020, 7, 22))
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Recorder, int]]:
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-council folder of conftest, built once with LibreOffice."""
+    folder = tmp_path_factory.mktemp("built")
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    (folder / "input").mkdir()
+    contacts = [
+        contact(
+            name,
+            kind,
+            title=title,
+            first=first,
+            surname=surname,
+            cc="link@cc.example.org" if i == 0 else "",
+        )
+        for i, (name, kind, title, first, surname) in enumerate(DEFAULT_COUNCILS)
+    ]
+    stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
+    write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
+    (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, ["build"])
+        assert result.exit_code == 0, result.output
+        result = CliRunner().invoke(cli, ["proof"])  # approving needs a passed proof
+        assert result.exit_code == 0, result.output
+    finally:
+        os.chdir(old)
+    return folder
+
+
+@pytest.fixture
+def work(
+    built: Path, tmp_path: Path, server: tuple[Recorder, int], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the built folder, set to send to the test server as fast as it likes."""
+    folder = tmp_path / "work"
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns(".libreoffice"))
+    _, port = server
+    with (folder / "letter-merge.toml").open("a") as settings:
+        settings.write(
+            '\n[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n'
+        )
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
+    monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
+    return folder

@@ -3,18 +3,27 @@ read back, and headless Chromium."""
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import html
 import io
 import re
 import shutil
+import socket
 import subprocess
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
 from docx import Document
 from openpyxl import Workbook
+
+from letter_merge.cli import cli
+from letter_merge.mail.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_LETTER = ROOT / "tests" / "data" / "seed-letter.txt"
@@ -273,3 +282,94 @@ def with_tracked_changes_and_a_comment(template: Path) -> None:
             'officedocument.wordprocessingml.comments+xml"/></Types>',
         ),
     )
+
+
+# Sending: an SMTP server's handler that records what it accepts, and the CLI run in-process.
+
+AUTHORITIES = [
+    "Leicestershire County Council",
+    "Derby City Council",
+    "Brighton & Hove City Council",
+    "Adur District Council",
+]
+
+
+@dataclass
+class Received:
+    message_id: str
+    rcpt_tos: list[str]
+    subject: str
+    to: str
+    body: str = ""
+
+
+@dataclass
+class Recorder:
+    """An SMTP handler that keeps what it accepts and answers DATA as scripted."""
+
+    received: list[Received] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)  # replies to the next DATAs; "drop" cuts
+    connections: int = 0
+    delay: float = 0.0
+    refuse_recipients: set[str] = field(default_factory=set)  # answered 550 at RCPT
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse_recipients:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        reply = self.script.pop(0) if self.script else "250 2.0.0 Message accepted"
+        if reply.startswith("250") or reply == "drop":
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.received.append(
+                Received(
+                    str(message["Message-ID"]),
+                    list(envelope.rcpt_tos),
+                    str(message["Subject"]),
+                    str(message["To"]),
+                    _plain_body(message),
+                )
+            )
+        if reply == "drop":
+            server.transport.close()  # the client never hears whether it arrived
+            return "250 never seen"
+        return reply
+
+
+def _plain_body(message: Any) -> str:
+    body = message.get_body(("plain",))
+    return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def approve_and_queue() -> None:
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
+    result = run("queue")
+    assert result.exit_code == 0, result.output
+
+
+def ledger_states(folder: Path) -> dict[str, str]:
+    with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
+        return {m.authority: m.state for m in ledger.messages()}

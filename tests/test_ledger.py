@@ -3,6 +3,7 @@ needed (letters built as .docx only, or messages written straight into the ledge
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from letter_merge.cli import cli
+from letter_merge.config import Settings
 from letter_merge.errors import InputError
 from letter_merge.mail.ledger import MIGRATIONS, QUEUED, SCHEMA_VERSION, SENDING, Ledger
+from letter_merge.mail.status import LetterStatus, write_csv
 
 
 def test_a_new_ledger_has_the_current_layout(tmp_path: Path) -> None:
@@ -88,11 +91,12 @@ def test_approve_refuses_letters_without_a_pdf_and_approves_nothing(folder: Path
     result = CliRunner().invoke(cli, ["approve", "--by", "Sam Smith"])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "Error: Nothing was approved:",
-        "  - Leicestershire County Council: has no PDF; build it first (letter-merge build).",
-        "  - Derby City Council: has no PDF; build it first (letter-merge build).",
-        "  - Brighton & Hove City Council: has no PDF; build it first (letter-merge build).",
-        "  - Adur District Council: has no PDF; build it first (letter-merge build).",
+        "Approved 0 letters as checked by Sam Smith.",
+        "4 letters not approved:",
+        "  - Leicestershire County Council: has no PDF; build it (letter-merge build)",
+        "  - Derby City Council: has no PDF; build it (letter-merge build)",
+        "  - Brighton & Hove City Council: has no PDF; build it (letter-merge build)",
+        "  - Adur District Council: has no PDF; build it (letter-merge build)",
     ]
     with Ledger(folder / "output" / "2020" / "ledger.sqlite", read_only=True) as ledger:
         assert ledger.approvals() == {}
@@ -104,3 +108,40 @@ def test_approve_before_any_build_says_to_build(folder: Path) -> None:
     assert result.output == (
         "Error: No letters have been built for 2020; run 'letter-merge build' first.\n"
     )
+
+
+def test_the_csv_is_safe_to_open_in_excel(settings: Settings, tmp_path: Path) -> None:
+    row = LetterStatus(
+        '=HYPERLINK("http://evil")', "sent", "+44@x.org", "", "-me", "@now", "", "", 0, "250 ok", 0
+    )
+    write_csv(settings, [row], tmp_path / "audit.csv")
+    (values,) = list(csv.DictReader((tmp_path / "audit.csv").read_text("utf-8-sig").splitlines()))
+    assert values["authority"] == '\'=HYPERLINK("http://evil")'
+    assert (values["email"], values["approved_by"], values["approved_at"]) == (
+        "'+44@x.org",
+        "'-me",
+        "'@now",
+    )
+
+
+def test_long_lists_show_the_first_few_and_v_shows_all(folder: Path) -> None:
+    from tests.helpers import contact, statistics, write_workbook
+
+    names = [f"Council {chr(65 + n)} District Council" for n in range(12)]
+    write_workbook(
+        folder / "input" / "councils.xlsx",
+        [contact(name) for name in names],
+        [statistics(name) for name in names],
+    )
+    built = CliRunner().invoke(cli, ["build", "--no-pdf"])
+    assert built.exit_code == 0, built.output
+    result = CliRunner().invoke(cli, ["approve", "--by", "Jo"])
+    lines = result.output.splitlines()
+    assert lines[1] == "12 letters not approved:"
+    assert lines[2:7] == [
+        f"  - {name}: has no PDF; build it (letter-merge build)" for name in names[:5]
+    ]
+    assert lines[7] == "  ... and 7 more (-v lists them all)"
+    assert len(lines) == 8
+    result = CliRunner().invoke(cli, ["-v", "approve", "--by", "Jo"])
+    assert len(result.output.splitlines()) == 2 + 12

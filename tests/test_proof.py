@@ -61,7 +61,7 @@ def test_the_proof_pack(folder: Path, tmp_path: Path) -> None:
         "  - Derby City Council: No template tags left ({{); No empty or error values (None); "
         "Names no other council (Adur District Council)"
     ) in result.output
-    assert "1 letter(s) failed a check:" in result.output
+    assert "1 letter failed a check:" in result.output
 
     proof = folder / "output" / "2020" / "proof"
     combined = PdfReader(proof / "all-letters.pdf")

@@ -2,170 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import email
 import email.policy
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from letter_merge.cli import cli
 from letter_merge.config import load_settings
-from letter_merge.mail.ledger import Ledger
 from letter_merge.mail.send import send_messages
-from letter_merge.mail.status import LetterStatus, write_csv
-from tests.helpers import ROOT
+from tests.helpers import (
+    Recorder,
+    approve_and_queue,
+    free_port,
+    ledger_states,
+    run,
+)
 
 pytestmark = pytest.mark.libreoffice
-
-AUTHORITIES = [
-    "Leicestershire County Council",
-    "Derby City Council",
-    "Brighton & Hove City Council",
-    "Adur District Council",
-]
-
-
-@dataclass
-class Received:
-    message_id: str
-    rcpt_tos: list[str]
-    subject: str
-    to: str
-
-
-@dataclass
-class Recorder:
-    """An SMTP handler that keeps what it accepts and answers DATA as scripted."""
-
-    received: list[Received] = field(default_factory=list)
-    script: list[str] = field(default_factory=list)  # replies to the next DATAs; "drop" cuts
-    connections: int = 0
-    delay: float = 0.0
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        self.connections += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        reply = self.script.pop(0) if self.script else "250 2.0.0 Message accepted"
-        if reply.startswith("250") or reply == "drop":
-            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-            self.received.append(
-                Received(
-                    str(message["Message-ID"]),
-                    list(envelope.rcpt_tos),
-                    str(message["Subject"]),
-                    str(message["To"]),
-                )
-            )
-        if reply == "drop":
-            server.transport.close()  # the client never hears whether it arrived
-            return "250 never seen"
-        return reply
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Recorder, int]]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield recorder, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four-council folder of conftest, built once with LibreOffice."""
-    from tests.helpers import DEFAULT_COUNCILS, contact, statistics, write_workbook
-
-    folder = tmp_path_factory.mktemp("built")
-    shutil.copytree(ROOT / "templates", folder / "templates")
-    (folder / "input").mkdir()
-    contacts = [
-        contact(
-            name,
-            kind,
-            title=title,
-            first=first,
-            surname=surname,
-            cc="link@cc.example.org" if i == 0 else "",
-        )
-        for i, (name, kind, title, first, surname) in enumerate(DEFAULT_COUNCILS)
-    ]
-    stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
-    write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
-    (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")
-    old = Path.cwd()
-    os.chdir(folder)
-    try:
-        result = CliRunner().invoke(cli, ["build"])
-    finally:
-        os.chdir(old)
-    assert result.exit_code == 0, result.output
-    return folder
-
-
-@pytest.fixture
-def work(
-    built: Path, tmp_path: Path, server: tuple[Recorder, int], monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """A copy of the built folder, set to send to the test server as fast as it likes."""
-    folder = tmp_path / "work"
-    shutil.copytree(built, folder, ignore=shutil.ignore_patterns(".libreoffice"))
-    _, port = server
-    with (folder / "letter-merge.toml").open("a") as settings:
-        settings.write(
-            '\n[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
-            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n'
-        )
-    monkeypatch.chdir(folder)
-    monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
-    monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
-    return folder
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def approve_and_queue() -> None:
-    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
-    result = run("queue")
-    assert result.exit_code == 0, result.output
-
-
-def ledger_states(folder: Path) -> dict[str, str]:
-    with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
-        return {m.authority: m.state for m in ledger.messages()}
 
 
 def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> None:
@@ -189,10 +53,10 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
     ids = {e.name: email.message_from_bytes(e.read_bytes())["Message-ID"] for e in emls}
 
     result = run("queue")  # again: nothing twice, the Message-IDs stay
-    assert result.output == "Queued 0 messages; 4 were already queued.\n"
+    assert result.output == "Queued 0 messages; 4 were already queued or sent.\n"
     assert {e.name: email.message_from_bytes(e.read_bytes())["Message-ID"] for e in emls} == ids
 
-    result = run("send")
+    result = run("send", "--yes")
     assert result.exit_code == 0, result.output
     assert "Sent 4 message(s)." in result.output
     assert sorted(r.message_id for r in recorder.received) == sorted(ids.values())
@@ -204,7 +68,7 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
     assert by_subject["Derby City Council"].rcpt_tos == ["ce@derby-city-council.example.org"]
     assert recorder.connections == 1  # one connection for the batch
 
-    assert "Sent 0 message(s)." in run("send").output  # nothing twice
+    assert "Sent 0 message(s)." in run("send", "--yes").output  # nothing twice
     assert len(recorder.received) == 4
     result = run("status", "--csv", "audit.csv")
     assert result.exit_code == 0
@@ -227,7 +91,7 @@ def test_rebuilding_after_approval_voids_it(work: Path) -> None:
     result = run("queue")
     assert result.exit_code == 1
     assert (
-        "  - Derby City Council: its PDF changed after approval; check it and approve again"
+        "  - Derby City Council: its PDF changed after approval; proof it and approve again"
         in result.output
     )
     assert "Queued 3 messages." in result.output
@@ -242,7 +106,7 @@ def test_swapped_pdfs_are_refused(work: Path, server: tuple[Recorder, int]) -> N
     data_a, data_b = a.read_bytes(), b.read_bytes()
     a.write_bytes(data_b)
     b.write_bytes(data_a)
-    result = run("send")
+    result = run("send", "--yes")
     assert result.exit_code == 1
     assert "Not sent: they do not match their approval:" in result.output
     assert (
@@ -260,7 +124,7 @@ def test_a_temporary_refusal_is_retried(work: Path, server: tuple[Recorder, int]
     recorder, _ = server
     approve_and_queue()
     recorder.script = ["451 4.3.0 Try again later"]
-    result = run("send", "--limit", "1")
+    result = run("send", "--yes", "--limit", "1")
     assert result.exit_code == 0, result.output
     assert len(recorder.received) == 1
     assert list(ledger_states(work).values()).count("sent") == 1
@@ -272,15 +136,15 @@ def test_a_permanent_refusal_fails_without_retrying(
     recorder, _ = server
     approve_and_queue()
     recorder.script = ["550 5.7.1 Mailbox unavailable"]
-    result = run("send", "--limit", "1")
+    result = run("send", "--yes", "--limit", "1")
     assert result.exit_code == 1
     assert (
-        "Failed: the server refused them:\n  - Leicestershire County Council: 550 5.7.1 Mailbox unavailable"
+        "Failed: the server refused them (fix the cause, then send --retry-failed):\n  - Leicestershire County Council: 550 5.7.1 Mailbox unavailable"
         in result.output
     )
     assert recorder.received == []
     assert ledger_states(work)["Leicestershire County Council"] == "failed"
-    assert run("send", "--limit", "1").exit_code == 0  # a failed message is not sent again
+    assert run("send", "--yes", "--limit", "1").exit_code == 0  # a failed message is not sent again
     assert [r.subject.split(" – ")[1] for r in recorder.received] == ["Derby City Council"]
 
 
@@ -290,10 +154,10 @@ def test_a_connection_cut_during_data_is_in_doubt_not_resent(
     recorder, _ = server
     approve_and_queue()
     recorder.script = ["drop"]
-    result = run("send", "--limit", "1")
+    result = run("send", "--yes", "--limit", "1")
     assert result.exit_code == 1
     assert "In doubt" in result.output and "  - Leicestershire County Council" in result.output
-    result = run("send")  # the other three go; the one in doubt does not
+    result = run("send", "--yes")  # the other three go; the one in doubt does not
     assert len(recorder.received) == 4
     assert "In doubt" in result.output
     assert re.search(r"^in doubt:\s+1  ", run("status").output, re.MULTILINE)
@@ -321,7 +185,7 @@ def test_a_refused_login_stops_the_run(work: Path, monkeypatch: pytest.MonkeyPat
         (work / "letter-merge.toml").write_text(text)
         monkeypatch.setenv("LETTER_MERGE_SMTP_PASSWORD", "s3cret-pa55")
         approve_and_queue()
-        result = run("send")
+        result = run("send", "--yes")
     finally:
         controller.stop()
     assert result.exit_code == 1
@@ -394,7 +258,7 @@ def test_a_second_sender_is_turned_away(work: Path) -> None:
     approve_and_queue()
     with (work / "output" / "2020" / "send.lock").open("a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = run("send")
+        result = run("send", "--yes")
     assert result.exit_code == 1
     assert "Another 'letter-merge send' is already running for 2020" in result.output
 
@@ -403,7 +267,7 @@ def test_a_killed_sender_never_sends_twice(work: Path, server: tuple[Recorder, i
     recorder, _ = server
     approve_and_queue()
     recorder.delay = 0.6
-    command = [sys.executable, "-m", "letter_merge", "send"]
+    command = [sys.executable, "-m", "letter_merge", "send", "--yes"]
     process = subprocess.Popen(
         command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -423,21 +287,6 @@ def test_a_killed_sender_never_sends_twice(work: Path, server: tuple[Recorder, i
     assert len(set(ids)) + len(doubtful) >= 4 and len(doubtful) <= 1
     states = ledger_states(work)
     assert list(states.values()).count("sending") == len(doubtful)
-
-
-def test_the_csv_is_safe_to_open_in_excel(tmp_path: Path) -> None:
-    row = LetterStatus(
-        '=HYPERLINK("http://evil")', "sent", "+44@x.org", "", "-me", "@now", "", "", 0, "250 ok"
-    )
-    write_csv([row], tmp_path / "audit.csv")
-    (values,) = list(csv.DictReader((tmp_path / "audit.csv").read_text("utf-8-sig").splitlines()))
-    assert values["authority"] == '\'=HYPERLINK("http://evil")'
-    assert (values["email"], values["approved_by"], values["approved_at"]) == (
-        "'+44@x.org",
-        "'-me",
-        "'@now",
-    )
-    assert values["last_reply"] == "250 ok"
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
@@ -476,7 +325,7 @@ def test_sending_over_tls(work: Path, security: str, monkeypatch: pytest.MonkeyP
             )
             (work / "letter-merge.toml").write_text(text)
             approve_and_queue()
-            result = run("send", "--limit", "2")
+            result = run("send", "--yes", "--limit", "2")
         finally:
             controller.stop()
     assert result.exit_code == 0, result.output

@@ -19,6 +19,7 @@ from letter_merge.errors import InputError
 from letter_merge.paths import OutputPaths
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+WITHDRAWN = "withdrawn"  # replaced by a newer version of its letter before it was sent
 
 # The ledger's layout is numbered (PRAGMA user_version). MIGRATIONS[n] takes a ledger from
 # version n to n + 1; opening an older ledger for writing runs the steps it lacks, each in one
@@ -49,17 +50,77 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (authority, pdf_sha256)
     );
     """,
+    # 2: nothing is overwritten. Every approval is kept (the current one is the latest), with
+    # the reason when it was given despite the proof; a message may be a correction, keeps
+    # when it was sent and the approval behind it, and one authority may have several;
+    # every change of a message's state is an event.
+    """
+    CREATE TABLE approval_history (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        authority     TEXT NOT NULL,
+        pdf_path      TEXT NOT NULL,
+        pdf_sha256    TEXT NOT NULL,
+        approved_by   TEXT NOT NULL,
+        approved_at   TEXT NOT NULL,
+        despite_proof TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO approval_history (authority, pdf_path, pdf_sha256, approved_by, approved_at)
+        SELECT authority, pdf_path, pdf_sha256, approved_by, approved_at FROM approvals
+        ORDER BY approved_at;
+    DROP TABLE approvals;
+    CREATE TABLE messages_2 (
+        message_id  TEXT PRIMARY KEY,
+        authority   TEXT NOT NULL,
+        pdf_sha256  TEXT NOT NULL,
+        eml_path    TEXT NOT NULL,
+        recipients  TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        queued_at   TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_reply  TEXT NOT NULL DEFAULT '',
+        sent_at     TEXT NOT NULL DEFAULT '',
+        correction  TEXT NOT NULL DEFAULT '',
+        approval_id INTEGER REFERENCES approval_history (id)
+    );
+    INSERT INTO messages_2 (message_id, authority, pdf_sha256, eml_path, recipients, subject,
+            state, queued_at, updated_at, attempts, last_reply, sent_at, approval_id)
+        SELECT m.message_id, m.authority, m.pdf_sha256, m.eml_path, m.recipients, m.subject,
+            m.state, m.queued_at, m.updated_at, m.attempts, m.last_reply,
+            CASE WHEN m.state = 'sent' THEN m.updated_at ELSE '' END,
+            (SELECT max(a.id) FROM approval_history a
+                WHERE a.authority = m.authority AND a.pdf_sha256 = m.pdf_sha256)
+        FROM messages m;
+    DROP TABLE messages;
+    ALTER TABLE messages_2 RENAME TO messages;
+    CREATE INDEX messages_by_authority ON messages (authority);
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        authority   TEXT NOT NULL,
+        message_id  TEXT NOT NULL DEFAULT '',
+        event       TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO events (at, authority, message_id, event, detail)
+        SELECT queued_at, authority, message_id, 'queued', '' FROM messages;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
 class Approval:
+    """Someone looked at this exact PDF (by its SHA-256) and approved it."""
+
     authority: str
     pdf_path: str
     pdf_sha256: str
     approved_by: str
     approved_at: str
+    despite_proof: str = ""  # why it was approved although its proof failed or is missing
+    id: int = 0  # its number in the ledger, once recorded
 
 
 @dataclass(frozen=True)
@@ -75,6 +136,27 @@ class Message:
     updated_at: str
     attempts: int
     last_reply: str
+    sent_at: str = ""
+    correction: str = ""  # the reason, when it corrects a letter already sent
+    approval_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to a council's messages: queued, sent, failed, retried, ..."""
+
+    at: str
+    authority: str
+    message_id: str
+    event: str
+    detail: str
+
+
+MESSAGE_COLUMNS = (
+    "message_id, authority, pdf_sha256, eml_path, recipients, subject, state, queued_at, "
+    "updated_at, attempts, last_reply, sent_at, correction, approval_id"
+)
+APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, despite_proof, id"
 
 
 def open_ledger(paths: OutputPaths, *, read_only: bool = False) -> Ledger:
@@ -153,23 +235,43 @@ class Ledger:
             raise
         self._db.execute("COMMIT")
 
-    # approvals
+    # approvals: added, never changed
 
     def approve(self, approvals: list[Approval]) -> None:
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO approval_history (authority, pdf_path, pdf_sha256, approved_by,"
+                " approved_at, despite_proof) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (a.authority, a.pdf_path, a.pdf_sha256, a.approved_by, a.approved_at)
+                    (
+                        a.authority,
+                        a.pdf_path,
+                        a.pdf_sha256,
+                        a.approved_by,
+                        a.approved_at,
+                        a.despite_proof,
+                    )
                     for a in approvals
                 ],
             )
 
     def approvals(self) -> dict[str, Approval]:
-        rows = self._db.execute("SELECT * FROM approvals").fetchall()
+        """Each authority's current approval: its latest."""
+        rows = self._db.execute(
+            f"SELECT {APPROVAL_COLUMNS} FROM approval_history ORDER BY id"
+        ).fetchall()
         return {row[0]: Approval(*row) for row in rows}
 
-    # messages
+    def approval_history(self, authority: str | None = None) -> list[Approval]:
+        query = f"SELECT {APPROVAL_COLUMNS} FROM approval_history"
+        rows = (
+            self._db.execute(query + " WHERE authority = ? ORDER BY id", (authority,))
+            if authority is not None
+            else self._db.execute(query + " ORDER BY id")
+        ).fetchall()
+        return [Approval(*row) for row in rows]
+
+    # messages: added; their state changes, and every change is an event
 
     def add_message(
         self,
@@ -180,12 +282,14 @@ class Ledger:
         eml_path: str,
         recipients: tuple[str, ...],
         subject: str,
+        approval_id: int | None = None,
+        correction: str = "",
     ) -> None:
         stamp = now()
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO messages (message_id, authority, pdf_sha256, eml_path, recipients,"
-                " subject, state, queued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?)",
                 (
                     message_id,
                     authority,
@@ -196,33 +300,74 @@ class Ledger:
                     QUEUED,
                     stamp,
                     stamp,
+                    correction,
+                    approval_id,
                 ),
             )
+            detail = f"correction: {correction}" if correction else ""
+            _event(db, stamp, authority, message_id, "queued", detail)
 
-    def message_for(self, authority: str, pdf_sha256: str) -> Message | None:
-        row = self._db.execute(
-            "SELECT * FROM messages WHERE authority = ? AND pdf_sha256 = ?",
-            (authority, pdf_sha256),
-        ).fetchone()
-        return _message(row) if row else None
-
-    def messages(self, *states: str) -> list[Message]:
-        query = "SELECT * FROM messages"
+    def messages(self, *states: str, authority: str | None = None) -> list[Message]:
+        query = f"SELECT {MESSAGE_COLUMNS} FROM messages"
+        conditions, values = [], list(states)
         if states:
-            query += f" WHERE state IN ({', '.join('?' * len(states))})"
-        rows = self._db.execute(query + " ORDER BY queued_at, rowid", states).fetchall()
+            conditions.append(f"state IN ({', '.join('?' * len(states))})")
+        if authority is not None:
+            conditions.append("authority = ?")
+            values.append(authority)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        rows = self._db.execute(query + " ORDER BY queued_at, rowid", values).fetchall()
         return [_message(row) for row in rows]
 
     def set_state(
-        self, message_id: str, state: str, *, reply: str | None = None, attempt: bool = False
+        self,
+        message_id: str,
+        state: str,
+        *,
+        reply: str | None = None,
+        attempt: bool = False,
+        event: str | None = None,
     ) -> None:
+        """Move a message to `state`, recording it as an event (`event` names it, if the state
+        alone does not say what happened)."""
+        stamp = now()
         with self._transaction() as db:
             db.execute(
                 "UPDATE messages SET state = ?, updated_at = ?,"
-                " last_reply = COALESCE(?, last_reply), attempts = attempts + ?"
+                " last_reply = COALESCE(?, last_reply), attempts = attempts + ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
                 " WHERE message_id = ?",
-                (state, now(), reply, int(attempt), message_id),
+                (state, stamp, reply, int(attempt), state, stamp, message_id),
             )
+            row = db.execute(
+                "SELECT authority FROM messages WHERE message_id = ?", (message_id,)
+            ).fetchone()
+            if row is not None:
+                _event(db, stamp, row[0], message_id, event or state, reply or "")
+
+    def record(self, authority: str, event: str, detail: str = "", message_id: str = "") -> None:
+        """An event that changes no message (a test copy sent, a send refused by its checks)."""
+        with self._transaction() as db:
+            _event(db, now(), authority, message_id, event, detail)
+
+    def events(self, authority: str | None = None) -> list[Event]:
+        query = "SELECT at, authority, message_id, event, detail FROM events"
+        rows = (
+            self._db.execute(query + " WHERE authority = ? ORDER BY id", (authority,))
+            if authority is not None
+            else self._db.execute(query + " ORDER BY id")
+        ).fetchall()
+        return [Event(*row) for row in rows]
+
+
+def _event(
+    db: sqlite3.Connection, at: str, authority: str, message_id: str, event: str, detail: str
+) -> None:
+    db.execute(
+        "INSERT INTO events (at, authority, message_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+        (at, authority, message_id, event, detail),
+    )
 
 
 def _message(row: tuple[object, ...]) -> Message:

@@ -14,12 +14,13 @@ import os
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
+from letter_merge.batch import select_names
 from letter_merge.config import Settings, SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
 from letter_merge.files import exclusive
@@ -58,6 +59,37 @@ class _InDoubt(Exception):
     """The connection broke after the message was handed over: it may or may not have arrived."""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message about to go, as the confirmation and --dry-run describe it."""
+
+    authority: str
+    recipients: tuple[str, ...]
+    correction: str  # the reason, for a correction
+    sent_before: str  # when this council was last sent a letter, for a correction
+    retry: bool  # it failed before and is being sent again (--retry-failed)
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send is about to do: shown, and confirmed, before anything goes."""
+
+    server: str  # host:port (security)
+    sender: str
+    login: str  # the SMTP user, "" for none
+    messages: tuple[Outgoing, ...]
+    rate_per_minute: int
+    test_to: str | None
+
+    @property
+    def corrections(self) -> int:
+        return sum(1 for m in self.messages if m.correction)
+
+    @property
+    def minutes(self) -> float:
+        return len(self.messages) / self.rate_per_minute
+
+
 @dataclass
 class SendReport:
     sent: list[str] = field(default_factory=list)
@@ -65,7 +97,8 @@ class SendReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx after all tries
     refused: list[tuple[str, str]] = field(default_factory=list)  # our own checks said no
     in_doubt: list[str] = field(default_factory=list)
-    would_send: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # --dry-run
+    would_send: list[Outgoing] = field(default_factory=list)  # --dry-run
+    cancelled: bool = False  # the confirmation was answered no: nothing was sent
 
     @property
     def problems(self) -> bool:
@@ -94,7 +127,12 @@ def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
         doubtful = ledger.messages(SENDING)
         for message in doubtful:
             state = SENT if outcome == "sent" else QUEUED
-            ledger.set_state(message.message_id, state, reply=f"settled by hand as {outcome}")
+            ledger.set_state(
+                message.message_id,
+                state,
+                reply=f"settled by hand as {outcome}",
+                event=f"settled as {outcome}",
+            )
         return [m.authority for m in doubtful]
 
 
@@ -102,14 +140,19 @@ def send_messages(
     settings: Settings,
     *,
     test_to: str | None = None,
+    only: Sequence[str] = (),
     limit: int | None = None,
     dry_run: bool = False,
+    retry_failed: bool = False,
     password: str | None = None,
+    confirm: Callable[[SendPlan], bool] | None = None,
     on_progress: Progress = no_progress,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SendReport:
-    """Send what is queued (to `test_to` only, when given). With `dry_run`, connect to nothing
-    and change nothing: the ledger is opened read-only and no lock is taken."""
+    """Send what is queued (with `retry_failed`, what the server refused before too), or a
+    copy of each to `test_to` only. Every message is checked against its approval first;
+    `confirm` is shown the plan and may say no. With `dry_run`, connect to nothing and change
+    nothing: the ledger is opened read-only and no lock is taken."""
     require_poppler("to check each letter before it is sent", ("pdftotext",))
     report = SendReport()
     paths = settings.paths
@@ -118,32 +161,74 @@ def send_messages(
             stack.enter_context(_send_lock(settings))
         ledger = stack.enter_context(open_ledger(paths, read_only=dry_run))
         report.in_doubt = [m.authority for m in ledger.messages(SENDING)]
-        queued = ledger.messages(QUEUED)
+        states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
+        waiting = ledger.messages(*states)
+        if only:
+            chosen = set(select_names({m.authority for m in ledger.messages()}, only))
+            waiting = [m for m in waiting if m.authority in chosen]
         if limit is not None:
-            queued = queued[:limit]
+            waiting = waiting[:limit]
         approvals = ledger.approvals()
         manifest = read_manifest(paths.manifest)
         records = manifest.by_authority() if manifest and manifest.year == paths.year else {}
         checks = _Checks(settings, ledger, approvals, records, report, record=not dry_run)
+        ready = [(m, e) for m in waiting if (e := checks.message(m)) is not None]
+        plan = _plan(settings, ledger, [m for m, _ in ready], test_to)
         if dry_run:
-            for message in queued:
-                if checks.message(message) is not None:
-                    report.would_send.append((message.authority, message.recipients))
+            report.would_send = list(plan.messages)
             return report
-        if not queued:
+        if not ready:
             return report
+        if confirm is not None and not confirm(plan):
+            report.cancelled = True
+            return report
+        if retry_failed and not test_to:
+            for message, _ in ready:
+                if message.state == FAILED:
+                    ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
         with _Smtp(settings.smtp, password, sleep) as smtp:
-            for number, message in enumerate(queued, start=1):
-                # Checked right before it goes: a run at 30 a minute can take a while.
-                email = checks.message(message)
+            for number, (message, checked) in enumerate(ready, start=1):
+                # Checked again right before it goes: a run at 30 a minute takes a while.
+                email = checked if number == 1 else checks.message(message)
                 if email is not None and test_to:
                     _send_test(smtp, sender, email, test_to)
+                    ledger.record(message.authority, "test copy sent", f"to {test_to}")
                     report.sent.append(message.authority)
                 elif email is not None:
                     _send_one(smtp, ledger, sender, message, email, report)
-                on_progress("Sending", number, len(queued))
+                on_progress("Sending", number, len(ready))
     return report
+
+
+def _plan(
+    settings: Settings, ledger: Ledger, messages: Sequence[Message], test_to: str | None
+) -> SendPlan:
+    smtp = settings.smtp
+    outgoing = []
+    for message in messages:
+        earlier = [
+            m
+            for m in ledger.messages(SENT, authority=message.authority)
+            if m.message_id != message.message_id
+        ]
+        outgoing.append(
+            Outgoing(
+                message.authority,
+                message.recipients,
+                message.correction,
+                earlier[-1].sent_at[:16].replace("T", " ") if earlier else "",
+                message.state == FAILED,
+            )
+        )
+    return SendPlan(
+        server=f"{smtp.host}:{smtp.port} ({smtp.security})",
+        sender=settings.email_from,
+        login=smtp.username,
+        messages=tuple(outgoing),
+        rate_per_minute=smtp.rate_per_minute,
+        test_to=test_to,
+    )
 
 
 class _Refused(Exception):
@@ -168,7 +253,12 @@ class _Checks:
         except _Refused as refusal:
             self.report.refused.append((message.authority, str(refusal)))
             if self.record:
-                self.ledger.set_state(message.message_id, QUEUED, reply=f"not sent: {refusal}")
+                self.ledger.set_state(
+                    message.message_id,
+                    message.state,
+                    reply=f"not sent: {refusal}",
+                    event="not sent: failed its checks",
+                )
             return None
 
     def _checked(self, message: Message) -> EmailMessage:
@@ -204,13 +294,31 @@ class _Checks:
 
 
 def _send_test(smtp: _Smtp, sender: str, email: EmailMessage, test_to: str) -> None:
-    """A copy to `test_to` only, marked [TEST]; the real message and its state are untouched."""
+    """A copy to `test_to` only, marked [TEST], that says at its top where the real message
+    goes; the real message and its state are untouched."""
     copy = message_from_bytes(email.as_bytes(), policy=policy.default)
+    assert isinstance(copy, EmailMessage)
+    real_to, real_cc = str(email["To"]), str(email.get("Cc", "") or "")
     del copy["To"], copy["Cc"], copy["Message-ID"]
     copy["To"] = test_to
     copy.replace_header("Subject", f"[TEST] {email['Subject']}")
     copy["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
+    body = copy.get_body(("plain",))
+    if body is not None:
+        note = (
+            "TEST COPY: this message was not sent to the council. The real one goes to\n"
+            f"  To: {real_to}\n  Cc: {real_cc or '(none)'}\n" + "-" * 60 + "\n\n"
+        )
+        body.set_content(note + str(body.get_content()))
+    try:
+        smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
+    except _Reply as refusal:
+        raise SendStopped(
+            f"The mail server refused the test address {test_to} ({refusal}); check the "
+            "address. No message went to any council."
+        ) from None
+    except _InDoubt as error:
+        raise SendStopped(f"The test copy to {test_to} may not have arrived ({error}).") from None
 
 
 def _send_one(
@@ -232,16 +340,22 @@ def _send_one(
             )
             raise
         except _InDoubt as error:
-            ledger.set_state(message.message_id, SENDING, reply=f"in doubt: {error}")
+            ledger.set_state(
+                message.message_id, SENDING, reply=f"in doubt: {error}", event="in doubt"
+            )
             report.in_doubt.append(message.authority)
             return
         except _Reply as error:
             if 400 <= error.code < 500 and attempt < TRIES:
-                ledger.set_state(message.message_id, QUEUED, reply=str(error))
+                ledger.set_state(
+                    message.message_id, QUEUED, reply=str(error), event="temporary refusal"
+                )
                 smtp.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
                 continue
             if 400 <= error.code < 500:
-                ledger.set_state(message.message_id, QUEUED, reply=str(error))
+                ledger.set_state(
+                    message.message_id, QUEUED, reply=str(error), event="temporary refusal"
+                )
                 report.deferred.append((message.authority, str(error)))
             else:
                 ledger.set_state(message.message_id, FAILED, reply=str(error))

@@ -37,6 +37,7 @@ class Card:
     figures: list[tuple[str, int | None, int | None]]  # (label, rate, average)
     checks: list[Check] = field(default_factory=list)
     thumbnail: str = ""  # a data: URI
+    pdf_sha256: str = ""  # the PDF the checks ran on
 
     @property
     def problems(self) -> list[Check]:

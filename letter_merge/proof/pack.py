@@ -5,6 +5,7 @@ PDF, and automatic checks run on each PDF's own text (not on the template).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +17,13 @@ from pypdf import PdfReader, PdfWriter
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
 from letter_merge.figures import RATE_LABELS, RATES
-from letter_merge.files import write_atomic
+from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.reading import page_images, pdf_text, require_poppler
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
 from letter_merge.proof.page import render_index
+from letter_merge.proof.record import ProofResult, write_results
 
 THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
 
@@ -61,6 +63,19 @@ def make_proof(batch: Batch, on_progress: Progress = no_progress) -> ProofReport
     changes = compare_with_last_year(settings, letters)
     index = paths.proof / "index.html"
     write_atomic(index, render_index(settings.year, cards, changes).encode("utf-8"))
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    write_results(
+        paths.proof_results,
+        [
+            ProofResult(
+                card.authority,
+                card.pdf_sha256,
+                tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
+                stamp,
+            )
+            for card in cards
+        ],
+    )
     return ProofReport(cards, index, combined, changes)
 
 
@@ -80,13 +95,19 @@ def _card(
         figures=[(RATE_LABELS[r], fields.get(r), fields.get(f"{r}_average")) for r in RATES],
     )
     pdf = settings.paths.absolute(record.pdf.path) if record.pdf else None
-    if pdf is None or not pdf.is_file():
+    if record.pdf is None or pdf is None or not pdf.is_file():
         card.checks.append(Check("PDF", False, "there is no PDF; run letter-merge build"))
+        return card
+    card.pdf_sha256 = sha256_file(pdf)
+    if card.pdf_sha256 != record.pdf.sha256:
+        card.checks.append(
+            Check("PDF as built", False, "it was changed after the build; run letter-merge build")
+        )
         return card
     reader = PdfReader(pdf)
     card.pages = len(reader.pages)
     text = pdf_text(pdf)
-    card.checks = check_letter(text, letter, card.pages, settings.proof_pages, others, reader)
+    card.checks += check_letter(text, letter, card.pages, settings.proof_pages, others, reader)
     card.thumbnail = _thumbnail(pdf)
     return card
 

@@ -22,7 +22,7 @@ from jinja2.ext import Extension
 from jinja2.sandbox import SandboxedEnvironment
 
 from letter_merge.errors import LetterMergeError, Problem
-from letter_merge.fields import COMPUTED_FIELDS
+from letter_merge.fields import COMPUTED_FIELDS, EMAIL_FIELDS
 
 # What one rendering of one template part may take. A letter takes a few milliseconds, loops a
 # few dozen times and makes some hundred KB; these are far beyond that and far below a hang.
@@ -221,7 +221,7 @@ def check_text_template(source: str, available: Iterable[str], where: str) -> li
         used = text_template_fields(source)
     except jinja2.TemplateSyntaxError as error:
         return [Problem(where, f"template syntax error: {error.message}")]
-    unknown = used - set(available) - COMPUTED_FIELDS
+    unknown = used - set(available) - COMPUTED_FIELDS - EMAIL_FIELDS
     problems = [
         Problem(where, f"{{{{ {name} }}}} is not a field; check its spelling.")
         for name in sorted(unknown)

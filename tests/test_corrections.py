@@ -1,0 +1,302 @@
+"""Corrections and re-sends against aiosmtpd on 127.0.0.1 with LibreOffice-built letters: the
+ledger keeps everything, approve and queue follow the rules, and a real send asks first."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from letter_merge.mail.ledger import Ledger
+from tests.helpers import Recorder, approve_and_queue, run
+
+pytestmark = pytest.mark.libreoffice
+
+DERBY = "Derby City Council"
+
+
+def ledger(folder: Path) -> Ledger:
+    return Ledger(folder / "output" / "2020" / "ledger.sqlite", read_only=True)
+
+
+def change_derby(folder: Path, surname: str = "Okafor") -> None:
+    """Derby's chief executive changes: one row of the workbook."""
+    book = load_workbook(folder / "input" / "councils.xlsx")
+    book["Contacts"]["F3"] = surname
+    book.save(folder / "input" / "councils.xlsx")
+
+
+def say_corrected_in_the_subject(folder: Path) -> None:
+    settings = folder / "letter-merge.toml"
+    text = settings.read_text(encoding="utf-8")
+    sender = 'from = "Annual Review <annual.review@ombudsman.example>"\n'
+    assert sender in text
+    subject = (
+        'subject = "{% if correction %}Corrected: {% endif %}Annual Review letter {{ year }} – '
+        '{{ authority }}"\n'
+    )
+    settings.write_text(text.replace(sender, sender + subject), encoding="utf-8")
+
+
+def test_a_correction_is_sent_on_purpose_and_on_the_record(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    say_corrected_in_the_subject(work)
+    approve_and_queue()
+    assert run("send", "--yes").exit_code == 0
+    assert len(recorder.received) == 4
+    outbox = work / "output" / "2020" / "outbox"
+    first_eml = outbox / f"{DERBY} - Annual Review 2020.eml"
+    first_bytes = first_eml.read_bytes()
+
+    change_derby(work)
+    assert re.search(rf"^changed since sent\s+{DERBY}", run("status").output, re.MULTILINE)
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert re.match(r"Built 1 letter \(docx and PDF\); 3 already up to date in ", lines[-3])
+    assert lines[-2] == "  Unitary Council:         1"  # what this run built, not all four
+    assert re.search(rf"^changed since sent\s+{DERBY}", run("status").output, re.MULTILINE)
+
+    assert run("proof").exit_code == 0
+    result = run("approve", "--by", "Sam Smith", "--only", "Derby City")
+    assert result.output == "Approved 1 letter as checked by Sam Smith.\n"
+    with ledger(work) as book:
+        approvals = book.approval_history()
+    assert [(a.authority, a.approved_by) for a in approvals].count((DERBY, "Sam Smith")) == 1
+    assert {a.approved_by for a in approvals if a.authority != DERBY} == {"Jo Bloggs"}
+    assert len(approvals) == 5  # four first approvals, kept as they were, and Derby's second
+
+    result = run("queue")  # no silent second letter
+    assert result.exit_code == 1
+    assert "Queued 0 messages; 3 were already queued or sent." in result.output
+    assert (
+        f"  - {DERBY}: was sent a letter on " in result.output
+        and f'to send this changed letter as a correction: letter-merge queue --correction "{DERBY}"'
+        in result.output
+    )
+    assert "Would send 0 message(s):" in run("send", "--dry-run").output
+
+    result = run("queue", "--correction", "Derby City", "--reason", "new chief executive")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Queued 1 message; 1 of them corrections (new chief executive); 3 were already queued "
+        "or sent.\n"
+    )
+    dry = run("send", "--dry-run").output
+    assert re.search(
+        rf"  - {DERBY}: ce@derby-city-council.example.org  \[correction, sent before on "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d: new chief executive\]",
+        dry,
+    )
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "About to send 1 message, 1 of them corrections:" in result.output
+    assert "  correction for Derby City Council (sent before on " in result.output
+
+    # the server received exactly the four originals and the correction
+    assert len(recorder.received) == 5
+    correction = recorder.received[-1]
+    assert correction.subject == f"Corrected: Annual Review letter 2020 – {DERBY}"
+    assert correction.to == "Ms Okafor <ce@derby-city-council.example.org>"
+    assert first_eml.read_bytes() == first_bytes  # each message keeps its own .eml
+    second = outbox / f"{DERBY} - Annual Review 2020 (correction).eml"
+    message = email.message_from_bytes(second.read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None and "It replaces the letter we sent earlier (new chief executive)" in (
+        str(body.get_content())
+    )
+
+    status = run("status").output
+    assert re.search(r"^sent:\s+4  ", status, re.MULTILINE)
+    assert re.search(rf"^sent\s+{DERBY}  \(2 messages\)", status, re.MULTILINE)
+    history = run("status", "Derby").output.splitlines()
+    assert history[0] == f"{DERBY}: sent (accepted by the mail server)"
+    events = "\n".join(history)
+    assert events.count("approved by ") == 2 and "approved by Sam Smith" in events
+    assert events.count("queued") == 2 and events.count(" sent ") + events.count("  sent") >= 2
+    assert "queued (correction)" in events and "correction: new chief executive" in events
+
+    assert run("status", "--csv", "audit.csv").exit_code == 0
+    rows = list(csv.DictReader((work / "audit.csv").read_text("utf-8-sig").splitlines()))
+    assert len(rows) == 5
+    derby = [r for r in rows if r["authority"] == DERBY]
+    assert [(r["kind"], r["message_state"], r["approved_by"]) for r in derby] == [
+        ("first", "sent", "Jo Bloggs"),
+        ("correction", "sent", "Sam Smith"),
+    ]
+    assert derby[1]["correction_reason"] == "new chief executive"
+    assert all(r["sent_at"] for r in rows)
+
+
+def spoil_derby(template: Path) -> None:
+    """A mistake that shows in Derby's letter only: another council named in it."""
+    document = Document(str(template))
+    document.add_paragraph(
+        "{% if authority == 'Derby City Council' %}Copied to Adur District Council.{% endif %}"
+    )
+    document.save(str(template))
+
+
+def test_approve_refuses_a_letter_that_failed_proof_unless_told_why(work: Path) -> None:
+    spoil_derby(work / "templates" / "letter.docx")
+    assert run("build").exit_code == 0
+    assert run("proof").exit_code == 1
+    result = run("approve", "--by", "Jo Bloggs")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Approved 3 letters as checked by Jo Bloggs.",
+        "1 letter not approved:",
+        f"  - {DERBY}: failed the proof (Names no other council (Adur District Council)) (or "
+        'approve it with --despite-proof "why")',
+    ]
+    result = run("approve", "--by", "Jo Bloggs", "--despite-proof", "Adur is copied in on purpose")
+    assert result.output == (
+        "Approved 1 letter as checked by Jo Bloggs; 1 of them despite the proof (Adur is copied "
+        "in on purpose); 3 already approved with the same PDF (kept as they were).\n"
+    )
+    with ledger(work) as book:
+        (derby,) = book.approval_history(DERBY)
+    assert derby.despite_proof == "Adur is copied in on purpose"
+
+
+def test_a_letter_rebuilt_since_the_proof_is_not_approved(work: Path) -> None:
+    change_derby(work)
+    assert run("build").exit_code == 0
+    result = run("approve", "--by", "Jo", "--only", "Derby City")
+    assert result.exit_code == 1
+    assert f"  - {DERBY}: not proofed since it was built; run letter-merge proof" in result.output
+
+
+def test_a_refused_message_is_sent_again_with_retry_failed(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["550 5.1.1 Mailbox unavailable"]
+    result = run("send", "--yes", "--limit", "1")
+    assert result.exit_code == 1
+    assert run("send", "--yes").output.splitlines()[-1] == "Sent 3 message(s)."
+    dry = run("send", "--dry-run", "--retry-failed").output
+    assert "[sent again: it failed before]" in dry
+    result = run("send", "--yes", "--retry-failed")
+    assert result.exit_code == 0, result.output
+    assert "About to send 1 message, 1 sent again after failing:" in result.output
+    assert len(recorder.received) == 4
+    with ledger(work) as book:
+        events = [e.event for e in book.events("Leicestershire County Council")]
+    assert events == ["queued", "sending", "failed", "retry requested", "sending", "sent"]
+
+
+def test_a_test_send_to_chosen_councils_says_where_the_real_one_goes(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    result = run("send", "--test-to", "me@ombudsman.example", "--only", "Leicestershire County")
+    assert result.exit_code == 0, result.output
+    (copy,) = recorder.received
+    assert copy.rcpt_tos == ["me@ombudsman.example"]
+    assert copy.subject == "[TEST] Annual Review letter 2020 – Leicestershire County Council"
+    assert copy.body.startswith(
+        "TEST COPY: this message was not sent to the council. The real one goes to\n"
+        "  To: Mr Sinnott <ce@leicestershire-county-council.example.org>\n"
+        "  Cc: link@cc.example.org\n"
+    )
+    assert run("status").output.splitlines()[0].startswith("queued:")
+
+
+def test_a_refused_test_address_is_one_clear_line(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.refuse_recipients = {"nobody@ombudsman.example"}
+    result = run("send", "--test-to", "nobody@ombudsman.example", "--limit", "1")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: The mail server refused the test address nobody@ombudsman.example (550 "
+        "nobody@ombudsman.example: 5.1.1 No such user); check the address. No message went to "
+        "any council."
+    )
+    assert "Traceback" not in result.output
+
+
+def test_without_a_terminal_a_real_send_needs_yes(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    result = run("send")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        "Error: Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
+        "without asking."
+    )
+    assert recorder.connections == 0
+
+
+def test_the_prompt_answered_no_sends_nothing(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, port = server
+    approve_and_queue()
+    # A real terminal: the command runs in a pseudo-terminal and is answered as a person would.
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letter_merge", "send"],
+        cwd=work,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"now? [y/N]" not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")
+        seen += os.read(controller, 4096)
+    os.write(controller, b"n\n")
+    while process.poll() is None or len(seen) < 10_000:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=60)
+    os.close(controller)
+    text = seen.decode(errors="replace").replace("\r\n", "\n")
+    assert "About to send 4 messages:" in text
+    assert f"  server  127.0.0.1:{port} (none)" in text
+    assert "  from    Annual Review <annual.review@ombudsman.example>" in text
+    assert "  time    under a minute at 6000 a minute" in text
+    assert "Nothing was sent." in text
+    assert process.returncode == 0
+    assert recorder.connections == 0 and recorder.received == []
+
+
+def test_no_pdf_says_which_approved_pdfs_it_removed(work: Path) -> None:
+    assert run("approve", "--by", "Jo").exit_code == 0
+    document = Document(str(work / "templates" / "letter.docx"))
+    document.add_paragraph("With thanks.")
+    document.save(str(work / "templates" / "letter.docx"))
+    assert re.search(r"^out of date:\s+4  ", run("status").output, re.MULTILINE)
+    result = run("build", "--no-pdf")
+    assert result.exit_code == 0
+    assert (
+        "Removed 4 PDFs that no longer matched their changed letters (--no-pdf makes none in "
+        "their place); 4 of them had been approved, and those approvals no longer hold: build "
+        "with PDFs, proof and approve them again." in result.output
+    )
+    status = run("status").output
+    assert re.search(r"^built \(\.docx only\):\s+4  built without its PDF", status, re.MULTILINE)
+    assert "build failed" not in status
