@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -25,6 +26,7 @@ from letter_merge.errors import (
     ProblemsFound,
 )
 from letter_merge.mail.ledger import open_ledger
+from letter_merge.mail.oauth import TokenSource
 from letter_merge.mail.outbox import approve_letters, queue_messages
 from letter_merge.mail.send import (
     SendPlan,
@@ -433,13 +435,71 @@ def send(
             limit=limit,
             dry_run=dry_run,
             retry_failed=retry_failed,
-            password=None if dry_run else smtp_password(settings.smtp),
+            password=None
+            if dry_run or settings.smtp.auth == "oauth2"
+            else smtp_password(settings.smtp),
             confirm=None if test_to else lambda plan: _confirm(plan, yes=yes),
             on_progress=bars.update,
         )
     _print_send_report(ctx, report, dry_run=dry_run, test_to=test_to)
     if report.problems:
         ctx.exit(EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.option("--status", "show_status", is_flag=True, help="Say who is signed in, and until when.")
+@click.pass_context
+def login(ctx: click.Context, show_status: bool) -> None:
+    """Sign in once for sending with OAuth 2.0 (Microsoft 365), as [oauth2] in letter-merge.toml says.
+
+    Prints an address to visit and a code to enter there (in any browser, on any device), waits
+    while you sign in, and says who signed in. The sign-in is kept in the system keyring
+    (Windows Credential Manager, macOS Keychain, Secret Service), never in a file; send then
+    renews its tokens by itself. With flow = "client-credentials" no one signs in: the app uses
+    its client secret.
+
+    \b
+    Examples:
+      letter-merge login
+      letter-merge login --status
+    """
+    settings = _settings(ctx)
+    tokens = TokenSource(settings)
+    if show_status:
+        signed_in = tokens.status()
+        if signed_in is None:
+            click.echo("Nobody is signed in for sending. Sign in with: letter-merge login")
+            ctx.exit(EXIT_PROBLEMS)
+        click.echo(
+            f"Signed in for sending as {signed_in.username}; {_until(signed_in.expires_at)}."
+        )
+        return
+    signed_in = tokens.sign_in(lambda message: click.echo(message))
+    click.echo(f"Signed in as {signed_in.username}. letter-merge send will use this sign-in.")
+
+
+@cli.command()
+@click.pass_context
+def logout(ctx: click.Context) -> None:
+    """Forget the OAuth 2.0 sign-in for sending (removes it from the system keyring).
+
+    Example: letter-merge logout
+    """
+    settings = _settings(ctx)
+    if TokenSource(settings).sign_out():
+        click.echo("Signed out: the sign-in for sending was removed from the system keyring.")
+    else:
+        click.echo("Nobody was signed in for sending.")
+
+
+def _until(expires_at: int) -> str:
+    if not expires_at:
+        return "the current access token is renewed when it is needed"
+    stamp = dt.datetime.fromtimestamp(expires_at, dt.UTC).astimezone()
+    return (
+        f"the current access token lasts until {stamp:%d %B %Y %H:%M} and is renewed by itself "
+        "after that"
+    )
 
 
 def _test_address(address: str) -> str:

@@ -16,6 +16,14 @@ from letter_merge.paths import OutputPaths
 
 CONFIG_NAME = "letter-merge.toml"
 SMTP_SECURITY = ("starttls", "ssl", "none")
+SMTP_AUTH = ("password", "oauth2")
+OAUTH2_PROVIDERS = ("microsoft", "google")
+OAUTH2_FLOWS = ("device-code", "client-credentials")
+# Where each provider signs people in, when [oauth2] authority is not set.
+DEFAULT_AUTHORITIES = {
+    "microsoft": "https://login.microsoftonline.com/{tenant}",
+    "google": "https://oauth2.googleapis.com",
+}
 
 
 @dataclass(frozen=True)
@@ -25,8 +33,33 @@ class SmtpSettings:
     security: str = "starttls"
     rate_per_minute: int = 30
     username: str = ""
+    auth: str = "password"  # "password" | "oauth2" (XOAUTH2 with a token, see [oauth2])
     # The password is deliberately not a field: it is read from the environment or keyring
     # at the moment of sending, so it cannot end up in a repr, a log or a file.
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """[oauth2]: how to sign in for sending. No secret is ever a field: the client secret comes
+    from LETTER_MERGE_OAUTH2_CLIENT_SECRET or the keyring, tokens from the keyring."""
+
+    provider: str = "microsoft"
+    flow: str = "device-code"
+    client_id: str = ""
+    tenant: str = ""
+    authority: str = ""  # set: a national cloud, or a stand-in; "" -> from provider and tenant
+
+    @property
+    def authority_url(self) -> str:
+        if self.authority:
+            return self.authority.rstrip("/")
+        return DEFAULT_AUTHORITIES[self.provider].format(tenant=self.tenant or "organizations")
+
+    @property
+    def known_host(self) -> bool:
+        """Whether the authority is the provider's public one (only then may the library check
+        it against the provider's list of hosts)."""
+        return not self.authority
 
 
 @dataclass(frozen=True)
@@ -41,6 +74,7 @@ class Settings:
     email_from: str = "Annual Review <annual.review@ombudsman.example>"
     email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
     smtp: SmtpSettings = SmtpSettings()
+    oauth2: OAuth2Settings = OAuth2Settings()
     # proof: the page counts a letter may have, and how many points a figure may move from
     # last year's before the proof lists it
     proof_pages: tuple[int, int] = (1, 4)
@@ -137,6 +171,7 @@ def load_settings(
         email_from=str(email.get("from", Settings.email_from)),
         email_subject=str(email.get("subject", Settings.email_subject)),
         smtp=_smtp_settings(smtp, environ, where),
+        oauth2=_oauth2_settings(_table(raw, "oauth2", where), environ, where),
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
         chart_dpi=dpi,
@@ -171,7 +206,35 @@ def _smtp_settings(
         raise InputError(
             f"[smtp] security = {values['security']!r}: use one of {', '.join(SMTP_SECURITY)}."
         )
+    if values["auth"] not in SMTP_AUTH:
+        raise InputError(f"[smtp] auth = {values['auth']!r}: use one of {', '.join(SMTP_AUTH)}.")
     return SmtpSettings(**values)
+
+
+def _oauth2_settings(
+    table: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> OAuth2Settings:
+    """[oauth2], each key overridden by LETTER_MERGE_OAUTH2_<KEY> when that is set."""
+    for secret in ("client_secret", "secret", "password", "refresh_token", "access_token"):
+        if secret in table:
+            raise InputError(
+                f"{where}: [oauth2] {secret} must not be in the settings file; remove it and set "
+                "LETTER_MERGE_OAUTH2_CLIENT_SECRET or store it in the system keyring."
+            )
+    values: dict[str, str] = {}
+    for key, default in OAuth2Settings().__dict__.items():
+        env_name = f"LETTER_MERGE_OAUTH2_{key.upper()}"
+        values[key] = str(environ.get(env_name, table.get(key, default))).strip()
+    for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
+        if values[key] not in allowed:
+            raise InputError(
+                f"{where}: [oauth2] {key} = {values[key]!r}: use one of {', '.join(allowed)}."
+            )
+    if values["authority"] and not values["authority"].startswith("https://"):
+        raise InputError(
+            f"{where}: [oauth2] authority = {values['authority']!r} must be an https:// address."
+        )
+    return OAuth2Settings(**values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

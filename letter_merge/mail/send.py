@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import smtplib
 import ssl
@@ -34,10 +35,13 @@ from letter_merge.mail.ledger import (
     Message,
     open_ledger,
 )
+from letter_merge.mail.oauth import TokenSource, xoauth2
 from letter_merge.mail.outbox import envelope_recipients
 from letter_merge.manifest import LetterRecord, approval_is_current, read_manifest
 from letter_merge.pdf.reading import names, pdf_text, require_poppler
 from letter_merge.progress import Progress, no_progress
+
+log = logging.getLogger(__name__)
 
 PASSWORD_VARIABLE = "LETTER_MERGE_SMTP_PASSWORD"
 KEYRING_SERVICE = "letter-merge"
@@ -187,7 +191,8 @@ def send_messages(
                 if message.state == FAILED:
                     ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
-        with _Smtp(settings.smtp, password, sleep) as smtp:
+        tokens = TokenSource(settings) if settings.smtp.auth == "oauth2" else None
+        with _Smtp(settings.smtp, password, sleep, tokens) as smtp:
             for number, (message, checked) in enumerate(ready, start=1):
                 # Checked again right before it goes: a run at 30 a minute takes a while.
                 email = checked if number == 1 else checks.message(message)
@@ -371,17 +376,22 @@ class _Smtp:
     `rate_per_minute` messages a minute."""
 
     def __init__(
-        self, settings: SmtpSettings, password: str | None, sleep: Callable[[float], None]
+        self,
+        settings: SmtpSettings,
+        password: str | None,
+        sleep: Callable[[float], None],
+        tokens: TokenSource | None = None,
     ) -> None:
         self.settings = settings
         self.password = password
+        self.tokens = tokens
         self.sleep = sleep
         self.interval = 60.0 / settings.rate_per_minute
         self._last_start = -float("inf")
         self._smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> _Smtp:
-        if self.settings.username and not self.password:
+        if self.settings.auth == "password" and self.settings.username and not self.password:
             raise InputError(
                 f"[smtp] username is set but there is no password: set {PASSWORD_VARIABLE}, or "
                 f"store it in the system keyring (keyring set {KEYRING_SERVICE} "
@@ -410,17 +420,27 @@ class _Smtp:
                     if s.security == "starttls":
                         smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself, unlike sendmail()
-                if s.username:
-                    try:
+                try:
+                    if s.auth == "oauth2":
+                        self._sign_in(smtp, where)
+                    elif s.username:
                         smtp.login(s.username, self.password or "")
-                    except smtplib.SMTPException:
-                        smtp.close()
-                        raise
+                except (smtplib.SMTPException, LetterMergeError):
+                    smtp.close()
+                    raise
                 return smtp
             except smtplib.SMTPAuthenticationError as error:
+                reply = f"{error.smtp_code} {_text(error.smtp_error)}"
+                if "5.7.30" in reply or "basic authentication is not supported" in reply.lower():
+                    raise SendStopped(
+                        f"The SMTP server {where} refused the password login for {s.username!r} "
+                        f"({reply}): this mailbox no longer accepts passwords. Set auth = "
+                        '"oauth2" in [smtp] and sign in with letter-merge login (README: '
+                        "Microsoft 365). Nothing more was sent."
+                    ) from None
                 raise SendStopped(
                     f"The SMTP server {where} refused the login for {s.username!r} "
-                    f"({error.smtp_code} {_text(error.smtp_error)}); check [smtp] username and "
+                    f"({reply}); check [smtp] username and "
                     f"the password in {PASSWORD_VARIABLE} or the keyring. Nothing more was sent."
                 ) from None
             except ssl.SSLError as error:  # a certificate problem does not go away by retrying
@@ -435,6 +455,37 @@ class _Smtp:
             f"Cannot connect to the SMTP server {where} ({last}); check [smtp] host, port and "
             "security. What was not sent stays queued."
         )
+
+    def _sign_in(self, smtp: smtplib.SMTP, where: str) -> None:
+        """SMTP AUTH XOAUTH2 with a current token; once more with a renewed one if the server
+        refuses it (it may have expired during a long batch)."""
+        assert self.tokens is not None
+        offered = smtp.esmtp_features.get("auth", "").upper().split()
+        if "XOAUTH2" not in offered:
+            raise SendStopped(
+                f"The SMTP server {where} does not offer OAuth 2.0 sign-in (XOAUTH2; it offers "
+                f"{', '.join(offered) or 'none'}); check [smtp] host, port and security."
+            )
+        for renew in (False, True):
+            username, token = self.tokens.token(renew=renew)
+            # The initial response carries the token; to an error challenge (a JSON reason)
+            # the client answers with nothing, and the server then says 535.
+            response = xoauth2(username, token)
+            try:
+                smtp.auth(
+                    "XOAUTH2",
+                    lambda challenge=None, initial=response: initial if challenge is None else "",
+                )
+                return
+            except smtplib.SMTPAuthenticationError as error:
+                if renew:
+                    raise SendStopped(
+                        f"The SMTP server {where} refused the sign-in for {username!r} "
+                        f"({error.smtp_code} {_text(error.smtp_error)}). Sign in again: "
+                        "letter-merge login (and check that the mailbox may send with SMTP AUTH). "
+                        "Nothing more was sent."
+                    ) from None
+                log.info("the server refused the token; renewing it once")
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -453,7 +504,13 @@ class _Smtp:
                 self._smtp = self._connect()
             smtp = self._smtp
             try:
-                _check(smtp.mail(sender))
+                code, text = smtp.mail(sender)
+                if code == 421:  # the server is closing this connection: open a new one
+                    self._drop()
+                    if attempt:
+                        raise _Reply(code, _text(text))
+                    continue
+                _check((code, text))
                 for recipient in recipients:
                     code, text = smtp.rcpt(recipient)
                     if code not in (250, 251):

@@ -1,0 +1,457 @@
+"""Sending with OAuth 2.0 (SMTP AUTH XOAUTH2), everything real that can run here:
+
+- a real aiosmtpd server on 127.0.0.1 with STARTTLS (trustme certificates) that offers only
+  AUTH XOAUTH2 and checks the user and the token;
+- the real MSAL library, its authority pointed at IDENTITY STAND-IN: a local HTTPS server that
+  serves exactly the endpoints MSAL calls (discovery, device code, token, refresh). Microsoft's
+  identity platform cannot run here; this stands in for it and is named so;
+- a real keyring backend (keyrings.alt's file backend) kept in the test's temporary folder: the
+  TEST KEYRING, standing in for Windows Credential Manager, the macOS Keychain or Secret Service.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import re
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from click.testing import CliRunner
+from keyrings.alt.file import PlaintextKeyring
+
+from letter_merge.cli import cli
+from tests.helpers import Recorder, approve_and_queue, free_port, ledger_states, run
+
+pytestmark = pytest.mark.libreoffice  # sends real letters, built with LibreOffice
+
+TENANT = "a1b2c3d4-0000-4000-8000-0000000000aa"  # a directory (tenant) id
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+MAILBOX = "annual.review@ombudsman.example"
+SECRET = "app-secret-do-not-leak-7c1f"
+
+
+@dataclass
+class IdentityStandIn:
+    """IDENTITY STAND-IN: the endpoints of Microsoft's identity platform that MSAL calls."""
+
+    port: int
+    issued: dict[str, float] = field(default_factory=dict)  # access token -> when it expires
+    refresh_tokens: set[str] = field(default_factory=set)
+    requests: list[str] = field(default_factory=list)  # grant types, as asked for
+    pending_polls: int = 1  # "authorization_pending" answers before the user has signed in
+    refuse: str = ""  # an error to answer every token request with
+    counter: int = 0
+
+    @property
+    def authority(self) -> str:
+        return f"https://localhost:{self.port}/{TENANT}"
+
+    def access_token(self) -> str:
+        self.counter += 1
+        token = f"at-{self.counter}-{base64.b32encode(bytes([self.counter] * 10)).decode()}"
+        self.issued[token] = time.time() + 3600
+        return token
+
+    def expire_all(self) -> None:
+        """As if every access token had run out (the server, not the client, decides)."""
+        for token in self.issued:
+            self.issued[token] = 0
+
+    def valid(self, token: str) -> bool:
+        return self.issued.get(token, 0) > time.time()
+
+    def tokens(self, scope: str) -> dict[str, Any]:
+        refresh = f"rt-{self.counter + 1}"
+        self.refresh_tokens.add(refresh)
+        claims = {
+            "iss": f"{self.authority}/v2.0",
+            "aud": CLIENT_ID,
+            "sub": "subject-1",
+            "oid": "object-1",
+            "tid": TENANT,
+            "preferred_username": MAILBOX,
+            "name": "Annual Review",
+            "iat": int(time.time()),
+            "nbf": int(time.time()),
+            "exp": int(time.time()) + 3600,
+        }
+        id_token = (
+            ".".join(
+                base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                for part in ({"alg": "none", "typ": "JWT"}, claims)
+            )
+            + "."
+        )
+        client_info = (
+            base64.urlsafe_b64encode(json.dumps({"uid": "object-1", "utid": TENANT}).encode())
+            .decode()
+            .rstrip("=")
+        )
+        return {
+            "token_type": "Bearer",
+            "scope": scope,
+            "expires_in": 3600,
+            "access_token": self.access_token(),
+            "refresh_token": refresh,
+            "id_token": id_token,
+            "client_info": client_info,
+        }
+
+    def answer(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        base = f"/{TENANT}"
+        if method == "GET" and path == f"{base}/v2.0/.well-known/openid-configuration":
+            return 200, {
+                "issuer": f"{self.authority}/v2.0",
+                "authorization_endpoint": f"{self.authority}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{self.authority}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{self.authority}/oauth2/v2.0/devicecode",
+            }
+        if method == "POST" and path == f"{base}/oauth2/v2.0/devicecode":
+            return 200, {
+                "device_code": "device-1",
+                "user_code": "ABCD-EFGH",
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "expires_in": 900,
+                "interval": 1,
+                "message": "To sign in, use a web browser to open the page "
+                "https://microsoft.com/devicelogin and enter the code ABCD-EFGH to authenticate.",
+            }
+        if method == "POST" and path == f"{base}/oauth2/v2.0/token":
+            grant = form.get("grant_type", "")
+            self.requests.append(grant)
+            if self.refuse:
+                return 400, {
+                    "error": "invalid_grant"
+                    if self.refuse.startswith("AADSTS65001")
+                    else "invalid_client",
+                    "error_description": f"{self.refuse}: refused by the stand-in.",
+                }
+            if form.get("client_id") != CLIENT_ID:
+                return 400, {"error": "unauthorized_client", "error_description": "AADSTS700016"}
+            if grant == "urn:ietf:params:oauth:grant-type:device_code":
+                if self.pending_polls > 0:
+                    self.pending_polls -= 1
+                    return 400, {"error": "authorization_pending"}
+                return 200, self.tokens(form.get("scope", ""))
+            if grant == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
+                return 200, self.tokens(form.get("scope", ""))
+            if grant == "client_credentials" and form.get("client_secret") == SECRET:
+                return 200, {
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "access_token": self.access_token(),
+                }
+            return 400, {"error": "invalid_grant", "error_description": "AADSTS70000: no."}
+        return 404, {"error": "not_found"}
+
+
+def serve_identity(stand_in: IdentityStandIn, context: ssl.SSLContext) -> http.server.HTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            form = dict(urllib.parse.parse_qsl(body))
+            status, payload = stand_in.answer(method, urllib.parse.urlsplit(self.path).path, form)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._reply("GET")
+
+        def do_POST(self) -> None:
+            self._reply("POST")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", stand_in.port), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class XOAuth2Recorder(Recorder):
+    """The SMTP handler: only AUTH XOAUTH2, with tokens the stand-in issued and still honours;
+    drops the connection after `drop_after` messages, expiring every token as it does."""
+
+    def __init__(self, stand_in: IdentityStandIn) -> None:
+        super().__init__()
+        self.stand_in = stand_in
+        self.logins: list[tuple[str, bool]] = []  # (user, accepted)
+        self.tokens: list[str] = []  # the token each sign-in presented
+        self.dropped_at: set[int] = set()
+        self.drop_after = 0
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        blob = base64.b64decode(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        fields = dict(
+            part.split("=", 1) for part in bytes(blob).decode().split("\x01") if "=" in part
+        )
+        user = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        accepted = user == MAILBOX and self.stand_in.valid(token)
+        self.logins.append((user, accepted))
+        self.tokens.append(token)
+        if accepted:
+            return AuthResult(success=True, auth_data=user)
+        # XOAUTH2's error: a JSON challenge, answered by the client with an empty line
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+        )
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        count = len(self.received)
+        if (
+            self.drop_after
+            and count
+            and count % self.drop_after == 0
+            and count not in self.dropped_at
+        ):
+            # Every token runs out, and the server closes the connection (as Exchange does
+            # when it times a session out): the client must sign in again.
+            self.dropped_at.add(count)
+            self.stand_in.expire_all()
+            server.loop.call_soon(server.transport.close)
+            return "421 4.4.2 Connection dropped"
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.fixture
+def test_keyring(tmp_path: Path) -> Iterator[PlaintextKeyring]:
+    """TEST KEYRING: a real keyring backend in the test's temporary folder."""
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "test-keyring.cfg")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def oauth(
+    work: Path, monkeypatch: pytest.MonkeyPatch, test_keyring: PlaintextKeyring
+) -> Iterator[tuple[IdentityStandIn, XOAuth2Recorder]]:
+    """The working folder set to send with OAuth 2.0, to the stand-in and an XOAUTH2 server."""
+    authority = trustme.CA()
+    certificate = authority.issue_cert("localhost", "127.0.0.1")
+    web = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(web)
+    mail = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(mail)
+    ca_file = work.parent / "test-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # SMTP's TLS
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # the library's HTTPS
+    stand_in = IdentityStandIn(free_port())
+    web_server = serve_identity(stand_in, web)
+    recorder = XOAuth2Recorder(stand_in)
+    port = free_port()
+    controller = Controller(
+        recorder,
+        hostname="localhost",
+        port=port,
+        tls_context=mail,
+        require_starttls=True,
+        auth_required=True,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    text = (work / "letter-merge.toml").read_text()
+    text = re.sub(
+        r'host = "127.0.0.1"\nport = \d+\nsecurity = "none"',
+        f'host = "localhost"\nport = {port}\nsecurity = "starttls"\nauth = "oauth2"',
+        text,
+    )
+    text += (
+        f'\n[oauth2]\nprovider = "microsoft"\nflow = "device-code"\nclient_id = "{CLIENT_ID}"\n'
+        f'tenant = "{TENANT}"\nauthority = "{stand_in.authority}"\n'
+    )
+    (work / "letter-merge.toml").write_text(text)
+    yield stand_in, recorder
+    controller.stop()
+    web_server.shutdown()
+    web_server.server_close()
+
+
+def secrets_nowhere(work: Path, stand_in: IdentityStandIn, *outputs: str) -> None:
+    """No token or secret in the ledger, any .eml, the output folder, or any message."""
+    secrets = [*stand_in.issued, *stand_in.refresh_tokens, SECRET]
+    for path in (work / "output").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(s.encode() in data for s in secrets), path
+    for output in outputs:
+        assert not any(s in output for s in secrets)
+
+
+def test_sign_in_once_then_send_the_batch(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder], test_keyring: PlaintextKeyring
+) -> None:
+    stand_in, recorder = oauth
+    result = run("login")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and "
+        "enter the code ABCD-EFGH to authenticate.",
+        f"Signed in as {MAILBOX}. letter-merge send will use this sign-in.",
+    ]
+    status = run("login", "--status")
+    assert status.output.startswith(f"Signed in for sending as {MAILBOX}; the current access")
+
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 4
+    assert recorder.logins == [(MAILBOX, True)]  # one connection, one sign-in
+    assert set(ledger_states(work).values()) == {"sent"}
+    keyring_file = Path(test_keyring.file_path).read_text()
+    assert not any(token in keyring_file for token in stand_in.issued)  # compressed, not plain
+    secrets_nowhere(work, stand_in, result.output, status.output)
+
+    assert run("logout").output == (
+        "Signed out: the sign-in for sending was removed from the system keyring.\n"
+    )
+    after = run("login", "--status")
+    assert after.exit_code == 1
+    assert after.output == "Nobody is signed in for sending. Sign in with: letter-merge login\n"
+
+
+def test_a_token_that_expires_mid_batch_is_renewed_and_each_message_goes_once(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder]
+) -> None:
+    stand_in, recorder = oauth
+    assert run("login").exit_code == 0
+    recorder.drop_after = 2  # after two messages: every token expires, the connection drops
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    ids = [r.message_id for r in recorder.received]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    # signed in, then refused with the expired token, then in again with a renewed one
+    assert recorder.logins == [(MAILBOX, True), (MAILBOX, False), (MAILBOX, True)]
+    assert recorder.tokens[1] == recorder.tokens[0] and recorder.tokens[2] != recorder.tokens[1]
+    assert "refresh_token" in stand_in.requests
+    assert set(ledger_states(work).values()) == {"sent"}
+
+
+def test_a_refused_token_stops_the_run_with_what_to_do(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder]
+) -> None:
+    stand_in, recorder = oauth
+    assert run("login").exit_code == 0
+    stand_in.expire_all()
+    stand_in.refresh_tokens.clear()  # the sign-in was withdrawn
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 1
+    assert "Sign in again: letter-merge login" in result.output
+    assert recorder.received == []
+    assert set(ledger_states(work).values()) == {"queued"}
+    secrets_nowhere(work, stand_in, result.output)
+
+
+def test_sending_without_signing_in_says_to_sign_in(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder]
+) -> None:
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: Nobody is signed in for sending: sign in first with letter-merge login."
+    )
+
+
+def test_a_consent_error_says_what_the_administrator_must_grant(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder]
+) -> None:
+    stand_in, _ = oauth
+    stand_in.pending_polls = 0
+    stand_in.refuse = "AADSTS65001"
+    result = run("login")
+    assert result.exit_code == 1
+    assert (
+        "permission to send mail (SMTP.Send) has not been granted. An administrator must "
+        "grant it in Entra ID (README: Microsoft 365)." in result.output
+    )
+
+
+def test_the_app_sends_unattended_with_its_client_secret(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in, recorder = oauth
+    text = (work / "letter-merge.toml").read_text()
+    text = text.replace('flow = "device-code"', 'flow = "client-credentials"')
+    text = text.replace('auth = "oauth2"', f'auth = "oauth2"\nusername = "{MAILBOX}"')
+    (work / "letter-merge.toml").write_text(text)
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 1
+    assert "needs the app's client secret: set LETTER_MERGE_OAUTH2_CLIENT_SECRET" in result.output
+    monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 4
+    assert stand_in.requests == ["client_credentials"]
+    secrets_nowhere(work, stand_in, result.output)
+
+
+def test_a_password_login_to_a_mailbox_that_no_longer_takes_passwords(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: Any) -> AuthResult:
+        return AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.30 Basic authentication is not supported for Client Submission.",
+        )
+
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(
+        recorder, hostname="127.0.0.1", port=port, authenticator=refuse, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        text = (work / "letter-merge.toml").read_text()
+        text = re.sub(r"port = \d+", f"port = {port}", text, count=1)
+        text = text.replace('security = "none"', f'security = "none"\nusername = "{MAILBOX}"')
+        (work / "letter-merge.toml").write_text(text)
+        monkeypatch.setenv("LETTER_MERGE_SMTP_PASSWORD", "old-password")
+        approve_and_queue()
+        result = run("send", "--yes")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert (
+        'this mailbox no longer accepts passwords. Set auth = "oauth2" in [smtp]' in result.output
+    )
+
+
+def test_no_secret_in_the_settings_file(folder: Path) -> None:
+    with (folder / "letter-merge.toml").open("a") as settings:
+        settings.write('\n[oauth2]\nclient_id = "x"\nclient_secret = "oops"\n')
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 2
+    assert "[oauth2] client_secret must not be in the settings file" in result.output
+    assert "oops" not in result.output
