@@ -26,7 +26,7 @@ from letter_merge.errors import (
     ProblemsFound,
 )
 from letter_merge.mail.ledger import open_ledger
-from letter_merge.mail.oauth import TokenSource
+from letter_merge.mail.oauth import token_source
 from letter_merge.mail.outbox import approve_letters, queue_messages
 from letter_merge.mail.send import (
     SendPlan,
@@ -464,7 +464,7 @@ def login(ctx: click.Context, show_status: bool) -> None:
       letter-merge login --status
     """
     settings = _settings(ctx)
-    tokens = TokenSource(settings)
+    tokens = token_source(settings)
     if show_status:
         signed_in = tokens.status()
         if signed_in is None:
@@ -486,7 +486,7 @@ def logout(ctx: click.Context) -> None:
     Example: letter-merge logout
     """
     settings = _settings(ctx)
-    if TokenSource(settings).sign_out():
+    if token_source(settings).sign_out():
         click.echo("Signed out: the sign-in for sending was removed from the system keyring.")
     else:
         click.echo("Nobody was signed in for sending.")

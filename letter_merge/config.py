@@ -18,7 +18,7 @@ CONFIG_NAME = "letter-merge.toml"
 SMTP_SECURITY = ("starttls", "ssl", "none")
 SMTP_AUTH = ("password", "oauth2")
 OAUTH2_PROVIDERS = ("microsoft", "google")
-OAUTH2_FLOWS = ("device-code", "client-credentials")
+OAUTH2_FLOWS = ("device-code", "browser", "client-credentials")
 # Where each provider signs people in, when [oauth2] authority is not set.
 DEFAULT_AUTHORITIES = {
     "microsoft": "https://login.microsoftonline.com/{tenant}",
@@ -230,6 +230,17 @@ def _oauth2_settings(
             raise InputError(
                 f"{where}: [oauth2] {key} = {values[key]!r}: use one of {', '.join(allowed)}."
             )
+    if values["provider"] == "google" and values["flow"] == "device-code":
+        raise InputError(
+            f'{where}: [oauth2] flow = "device-code": Google does not allow signing in to Gmail '
+            'with a device code; use flow = "browser" (letter-merge login opens the browser on '
+            'this machine) or "client-credentials" (a Workspace service account).'
+        )
+    if values["provider"] == "microsoft" and values["flow"] == "browser":
+        raise InputError(
+            f'{where}: [oauth2] flow = "browser" is for Google; for Microsoft 365 use '
+            '"device-code" (sign in from any browser with a code) or "client-credentials".'
+        )
     if values["authority"] and not values["authority"].startswith("https://"):
         raise InputError(
             f"{where}: [oauth2] authority = {values['authority']!r} must be an https:// address."

@@ -41,6 +41,8 @@ TENANT = "a1b2c3d4-0000-4000-8000-0000000000aa"  # a directory (tenant) id
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 MAILBOX = "annual.review@ombudsman.example"
 SECRET = "app-secret-do-not-leak-7c1f"
+GOOGLE_CLIENT_ID = "1234-letter-merge.apps.googleusercontent.com"
+GMAIL_SCOPE = "https://mail.google.com/"
 
 
 @dataclass
@@ -111,6 +113,8 @@ class IdentityStandIn:
         }
 
     def answer(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if path.startswith("/google/"):
+            return self.answer_google(method, path, form)
         base = f"/{TENANT}"
         if method == "GET" and path == f"{base}/v2.0/.well-known/openid-configuration":
             return 200, {
@@ -157,14 +161,69 @@ class IdentityStandIn:
             return 400, {"error": "invalid_grant", "error_description": "AADSTS70000: no."}
         return 404, {"error": "not_found"}
 
+    # Google: the browser sign-in's authorisation page (it signs the person in at once and sends
+    # the browser back with a code), and the token endpoint.
+
+    def answer_google(
+        self, method: str, path: str, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if method == "GET" and path == "/google/auth":
+            if form.get("client_id") != GOOGLE_CLIENT_ID or form.get("scope") != GMAIL_SCOPE:
+                return 400, {"error": "invalid_request"}
+            query = urllib.parse.urlencode({"code": "google-code-1", "state": form["state"]})
+            return 302, {"Location": f"{form['redirect_uri']}?{query}"}
+        if method == "POST" and path == "/google/token":
+            grant = form.get("grant_type", "")
+            self.requests.append(grant)
+            if self.refuse:
+                return 400, {"error": self.refuse, "error_description": "refused by the stand-in"}
+            if grant == "authorization_code" and form.get("code") == "google-code-1":
+                if form.get("client_secret") != SECRET:
+                    return 401, {"error": "invalid_client"}
+                return 200, self.google_tokens()
+            if grant == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
+                return 200, self.google_tokens()
+            if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                claims = json.loads(
+                    base64.urlsafe_b64decode(form["assertion"].split(".")[1] + "==")
+                )
+                if claims.get("sub") != MAILBOX or claims.get("scope") != GMAIL_SCOPE:
+                    return 401, {"error": "unauthorized_client"}
+                return 200, {"access_token": self.access_token(), "expires_in": 3600}
+            return 400, {"error": "invalid_grant"}
+        return 404, {"error": "not_found"}
+
+    def google_tokens(self) -> dict[str, Any]:
+        refresh = f"grt-{self.counter + 1}"
+        self.refresh_tokens.add(refresh)
+        return {
+            "access_token": self.access_token(),
+            "expires_in": 3600,
+            "refresh_token": refresh,
+            "scope": GMAIL_SCOPE,
+            "token_type": "Bearer",
+        }
+
 
 def serve_identity(stand_in: IdentityStandIn, context: ssl.SSLContext) -> http.server.HTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
         def _reply(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            form = dict(urllib.parse.parse_qsl(body))
-            status, payload = stand_in.answer(method, urllib.parse.urlsplit(self.path).path, form)
+            address = urllib.parse.urlsplit(self.path)
+            form = dict(urllib.parse.parse_qsl(body or address.query))
+            basic = self.headers.get("Authorization", "")
+            if basic.startswith("Basic "):  # the client's id and secret, as HTTP Basic auth
+                user, _, password = base64.b64decode(basic[6:]).decode().partition(":")
+                form.setdefault("client_id", urllib.parse.unquote(user))
+                form.setdefault("client_secret", urllib.parse.unquote(password))
+            status, payload = stand_in.answer(method, address.path, form)
+            if status == 302:
+                self.send_response(302)
+                self.send_header("Location", payload["Location"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -455,3 +514,108 @@ def test_no_secret_in_the_settings_file(folder: Path) -> None:
     assert result.exit_code == 2
     assert "[oauth2] client_secret must not be in the settings file" in result.output
     assert "oops" not in result.output
+
+
+def use_google(work: Path, stand_in: IdentityStandIn, flow: str) -> None:
+    text = (work / "letter-merge.toml").read_text()
+    text = re.sub(r"\[oauth2\][\s\S]*", "", text)
+    text = text.replace('auth = "oauth2"', f'auth = "oauth2"\nusername = "{MAILBOX}"')
+    text += (
+        f'[oauth2]\nprovider = "google"\nflow = "{flow}"\nclient_id = "{GOOGLE_CLIENT_ID}"\n'
+        f'authority = "https://localhost:{stand_in.port}/google"\n'
+    )
+    (work / "letter-merge.toml").write_text(text)
+
+
+class BrowserStandIn:
+    """BROWSER STAND-IN: opens the sign-in page as a browser would (following its redirect back
+    to letter-merge's page on localhost), in the background, like a person clicking through."""
+
+    def __init__(self, ca_file: str) -> None:
+        self.ca_file = ca_file
+        self.visited: list[str] = []
+
+    def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+        import requests
+
+        def visit() -> None:
+            self.visited.append(url)
+            requests.get(url, verify=self.ca_file, timeout=30)
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+
+def test_gmail_sign_in_in_the_browser_then_send(
+    work: Path,
+    oauth: tuple[IdentityStandIn, XOAuth2Recorder],
+    monkeypatch: pytest.MonkeyPatch,
+    test_keyring: PlaintextKeyring,
+) -> None:
+    import os
+    import webbrowser
+
+    stand_in, recorder = oauth
+    use_google(work, stand_in, "browser")
+    monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
+    browser = BrowserStandIn(os.environ["REQUESTS_CA_BUNDLE"])
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: browser)
+    result = run("login")
+    assert result.exit_code == 0, result.output
+    assert browser.visited and browser.visited[0].startswith(
+        f"https://localhost:{stand_in.port}/google/auth?"
+    )
+    assert result.output.splitlines()[-1] == (
+        f"Signed in as {MAILBOX}. letter-merge send will use this sign-in."
+    )
+    assert run("login", "--status").output.startswith(f"Signed in for sending as {MAILBOX};")
+
+    monkeypatch.delenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET")  # sending needs only the sign-in
+    stand_in.expire_all()  # so that send must renew the token with the refresh token
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 4
+    assert recorder.logins[-1] == (MAILBOX, True)
+    assert "refresh_token" in stand_in.requests
+    secrets_nowhere(work, stand_in, result.output)
+    assert run("logout").exit_code == 0
+
+
+def test_gmail_unattended_with_a_workspace_service_account(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    stand_in, recorder = oauth
+    use_google(work, stand_in, "client-credentials")
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = {
+        "type": "service_account",
+        "project_id": "letter-merge-test",
+        "private_key_id": "key-1",
+        "private_key": private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+        "client_email": "sender@letter-merge-test.iam.gserviceaccount.com",
+        "client_id": "1000001",
+        "token_uri": f"https://localhost:{stand_in.port}/google/token",
+    }
+    monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", json.dumps(key))
+    approve_and_queue()
+    result = run("send", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(recorder.received) == 4
+    assert stand_in.requests == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert key["private_key"] not in result.output
+
+
+def test_google_refuses_the_device_code_sign_in_for_gmail(folder: Path) -> None:
+    with (folder / "letter-merge.toml").open("a") as settings:
+        settings.write('\n[oauth2]\nprovider = "google"\nflow = "device-code"\n')
+    result = CliRunner().invoke(cli, ["login"])
+    assert result.exit_code == 2
+    assert "Google does not allow signing in to Gmail with a device code" in result.output

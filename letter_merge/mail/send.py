@@ -35,8 +35,9 @@ from letter_merge.mail.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.mail.oauth import TokenSource, xoauth2
+from letter_merge.mail.oauth import Tokens, token_source
 from letter_merge.mail.outbox import envelope_recipients
+from letter_merge.mail.signin import xoauth2
 from letter_merge.manifest import LetterRecord, approval_is_current, read_manifest
 from letter_merge.pdf.reading import names, pdf_text, require_poppler
 from letter_merge.progress import Progress, no_progress
@@ -191,7 +192,7 @@ def send_messages(
                 if message.state == FAILED:
                     ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
-        tokens = TokenSource(settings) if settings.smtp.auth == "oauth2" else None
+        tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
         with _Smtp(settings.smtp, password, sleep, tokens) as smtp:
             for number, (message, checked) in enumerate(ready, start=1):
                 # Checked again right before it goes: a run at 30 a minute takes a while.
@@ -380,7 +381,7 @@ class _Smtp:
         settings: SmtpSettings,
         password: str | None,
         sleep: Callable[[float], None],
-        tokens: TokenSource | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
         self.settings = settings
         self.password = password
