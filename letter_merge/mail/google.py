@@ -13,15 +13,14 @@ from typing import Any
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
 from letter_merge.mail.signin import (
-    KEYRING_SERVICE,
     SECRET_VARIABLE,
     OAuthError,
     SignedIn,
+    client_secret,
     delete,
     http_session,
     load,
     store,
-    stored_secret,
 )
 
 SCOPES = ["https://mail.google.com/"]  # the one scope Gmail's SMTP takes
@@ -127,25 +126,20 @@ class GoogleTokens:
         return self.settings.smtp.username, str(credentials.token)
 
     def _client_secret(self) -> str:
-        secret = self.environ.get(SECRET_VARIABLE) or stored_secret(self.oauth2.client_id)
-        if not secret:
-            raise OAuthError(
-                f"Signing in with Google needs the OAuth client's secret: set {SECRET_VARIABLE}, "
-                f"or store it in the system keyring (keyring set {KEYRING_SERVICE} "
-                f"oauth2-client-secret:{self.oauth2.client_id})."
-            )
-        return secret
+        return client_secret(
+            self.environ,
+            self.oauth2.client_id,
+            "Signing in with Google needs the OAuth client's secret",
+        )
 
     def _service_account(self) -> Any:
         from google.oauth2 import service_account
 
-        key = self.environ.get(SECRET_VARIABLE) or stored_secret(self.oauth2.client_id)
-        if not key:
-            raise OAuthError(
-                f"The client-credentials flow needs the service account's key (its JSON): set "
-                f"{SECRET_VARIABLE} to it, or store it in the system keyring (keyring set "
-                f"{KEYRING_SERVICE} oauth2-client-secret:{self.oauth2.client_id})."
-            )
+        key = client_secret(
+            self.environ,
+            self.oauth2.client_id,
+            "The client-credentials flow needs the service account's key (its JSON)",
+        )
         try:
             info = json.loads(key)
             return service_account.Credentials.from_service_account_info(

@@ -14,15 +14,14 @@ from typing import Any
 from letter_merge.config import OAuth2Settings, Settings
 from letter_merge.errors import InputError
 from letter_merge.mail.signin import (
-    KEYRING_SERVICE,
     SECRET_VARIABLE,
     OAuthError,
     SignedIn,
+    client_secret,
     delete,
     http_session,
     load,
     store,
-    stored_secret,
 )
 
 # What the token is for: sending mail as the signed-in user, or as an app (SMTP.SendAsApp).
@@ -138,13 +137,11 @@ class MicrosoftTokens:
         if self._app is None:
             import msal
 
-            secret = self.environ.get(SECRET_VARIABLE) or stored_secret(self.oauth2.client_id)
-            if not secret:
-                raise OAuthError(
-                    f"The client-credentials flow needs the app's client secret: set "
-                    f"{SECRET_VARIABLE}, or store it in the system keyring (keyring set "
-                    f"{KEYRING_SERVICE} oauth2-client-secret:{self.oauth2.client_id})."
-                )
+            secret = client_secret(
+                self.environ,
+                self.oauth2.client_id,
+                "The client-credentials flow needs the app's client secret",
+            )
             self._app = self._msal_app(msal.ConfidentialClientApplication, client_credential=secret)
         return self._app
 

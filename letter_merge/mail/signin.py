@@ -109,7 +109,19 @@ def delete(name: str) -> bool:
     return True
 
 
-def stored_secret(client_id: str) -> str:
+def client_secret(environ: Mapping[str, str], client_id: str, needed_for: str) -> str:
+    """The app's secret (a client secret, or a service account's key) from the environment, else
+    the system keyring; an error saying where to put it when it is in neither."""
+    secret = environ.get(SECRET_VARIABLE) or _stored_secret(client_id)
+    if not secret:
+        raise OAuthError(
+            f"{needed_for}: set {SECRET_VARIABLE} for the run, or store it in the system keyring "
+            f"(keyring set {KEYRING_SERVICE} oauth2-client-secret:{client_id})."
+        )
+    return secret
+
+
+def _stored_secret(client_id: str) -> str:
     try:
         return str(
             _keyring().get_password(KEYRING_SERVICE, f"oauth2-client-secret:{client_id}") or ""
