@@ -21,6 +21,7 @@ from letter_merge.errors import (
     EXIT_INTERRUPTED,
     EXIT_PROBLEMS,
     EXIT_USAGE,
+    InputError,
     LetterMergeError,
     Problem,
     ProblemsFound,
@@ -530,7 +531,7 @@ def _confirm(plan: SendPlan, *, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise click.UsageError(
+        raise InputError(
             "Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
             "without asking."
         )
