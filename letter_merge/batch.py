@@ -21,7 +21,7 @@ from letter_merge.template.text import (
     render_text,
     text_template_fields,
 )
-from letter_merge.untrusted import read_text_file
+from letter_merge.untrusted import TEMPLATE, check_package, read_text_file
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
 
@@ -86,6 +86,9 @@ class Batch:
 
 def load_batch(settings: Settings) -> Batch:
     """Read and cross-check everything; ProblemsFound lists every problem, not just the first."""
+    # A hostile file is refused before anything else is read: cheaply, and first.
+    if settings.template.is_file():
+        check_package(settings.template, TEMPLATE)
     workbook = read_workbook(settings.workbook)
     template = LetterTemplate(
         settings.template,
