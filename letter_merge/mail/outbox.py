@@ -27,7 +27,6 @@ from letter_merge.mail.ledger import (
     WITHDRAWN,
     Approval,
     Ledger,
-    Message,
     now,
     open_ledger,
 )
@@ -235,11 +234,6 @@ def _not_ready(
     if not approval_is_current(record, approval.pdf_sha256, settings.paths):
         return "its PDF changed after approval; proof it and approve again"
     return ""
-
-
-def last_sent(messages: Sequence[Message]) -> Message | None:
-    sent = [m for m in messages if m.state == SENT]
-    return sent[-1] if sent else None
 
 
 def build_message(
