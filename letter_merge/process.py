@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,17 @@ def stop_all_programs() -> None:
         running = list(_running)
     for process in running:
         _kill(process, sys.platform != "win32")
+
+
+@dataclass(frozen=True)
+class ProgramResult:
+    args: tuple[str, ...]
+    returncode: int | None  # None: killed after the timeout
+    output: str
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
 
 
 def run_program(
