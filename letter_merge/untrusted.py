@@ -9,6 +9,7 @@ under a second, with a message naming the file.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class Limits:
 
 RATIO_FROM = 4 * MiB
 XML_PARTS = (".xml", ".rels", ".vml")
+PROLOG = 64 * 1024  # no honest part has more than this before its first element
 
 # A letter template's body is some 100 KB; pictures (a logo, a signature) a few MB.
 TEMPLATE = Limits(
@@ -64,11 +66,19 @@ def check_package(path: Path, limits: Limits) -> None:
             infos = package.infolist()
             _check_sizes(path, infos, limits)
             for info in infos:
-                if info.filename.endswith(XML_PARTS) and _declares_entities(package, info):
+                problem = (
+                    _prolog_problem(package, info) if info.filename.endswith(XML_PARTS) else ""
+                )
+                if problem == "entities":
                     raise InputError(
                         f"{path}: its part {info.filename} declares a DOCTYPE or entities, "
                         f"which no Word or Excel file needs and which can read other files "
                         f"or exhaust memory; letter-merge will not open it. {_fix(limits)}"
+                    )
+                if problem == "not xml":
+                    raise InputError(
+                        f"{path}: its part {info.filename} does not begin as XML does; "
+                        f"letter-merge will not open it. {_fix(limits)}"
                     )
     except FileNotFoundError:
         raise  # the caller says which setting names the file
@@ -125,28 +135,18 @@ def _fix(limits: Limits) -> str:
     return f"If it is yours, {limits.fix}; if not, do not use it."
 
 
-def _declares_entities(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Whether the part's prolog (what comes before its first element) has a DOCTYPE or an
-    ENTITY. Reads only the prolog, in small pieces."""
-    seen = b""
+def _prolog_problem(package: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """What is wrong with the part's prolog (what comes before its first element), from its
+    first 64 KB only: "entities" for a DOCTYPE or ENTITY declaration, "not xml" when no element
+    starts there although the part is longer; "" when all is well."""
     with package.open(info) as stream:
-        while True:
-            chunk = stream.read(4096)
-            if not chunk:
-                return False
-            seen = (seen[-16:] + chunk).replace(b"\x00", b"")  # UTF-16 read as bytes
-            if b"<!DOCTYPE" in seen.upper() or b"<!ENTITY" in seen.upper():
-                return True
-            if _root_started(seen):
-                return False
-
-
-def _root_started(data: bytes) -> bool:
-    """Whether `data` contains the start of an element (not <?...?>, <!-- -->, <!...>)."""
-    index = data.find(b"<")
-    while index != -1 and index + 1 < len(data):
-        following = data[index + 1 : index + 2]
-        if following not in (b"?", b"!"):
-            return True
-        index = data.find(b"<", index + 1)
-    return False
+        head = stream.read(PROLOG)
+    text = head.replace(b"\x00", b"")  # UTF-16, read as bytes
+    text = re.sub(rb"<!--.*?-->|<\?.*?\?>", b"", text, flags=re.DOTALL)
+    root = re.search(rb"<[^!?]", text)
+    prolog = text[: root.start()] if root else text
+    if re.search(rb"<!\s*(DOCTYPE|ENTITY)", prolog, re.IGNORECASE):
+        return "entities"
+    if root is None and info.file_size > PROLOG:
+        return "not xml"
+    return ""

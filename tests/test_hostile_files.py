@@ -95,6 +95,23 @@ def check_in_a_subprocess(folder: Path) -> tuple[int, str, float, float]:
             "its part word/settings.xml declares a DOCTYPE or entities",
         ),
         (
+            "templates/letter.docx",  # hidden behind a comment that looks like an element
+            lambda p: with_prolog(
+                p,
+                "word/styles.xml",
+                b"<?xml version='1.0'?><!-- <w:a> "
+                + b"x" * 9000
+                + b" -->"
+                + EXTERNAL.split(b"?>", 1)[1],
+            ),
+            "its part word/styles.xml declares a DOCTYPE or entities",
+        ),
+        (
+            "templates/letter.docx",
+            lambda p: replace_part(p, "word/footer1.xml", b"\0" * (2 * 1024 * 1024)),
+            "its part word/footer1.xml does not begin as XML does",
+        ),
+        (
             "input/councils.xlsx",
             lambda p: replace_part(p, "xl/worksheets/sheet1.xml", b" " * (120 * 1024 * 1024)),
             "its part xl/worksheets/sheet1.xml would expand to 120 MB (",
