@@ -99,7 +99,10 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
     Run it in the working folder (the one with letter-merge.toml). Exit codes: 0 success,
     1 problems found or some letters failed, 2 wrong usage or unreadable input.
     """
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
+    # -v shows what letter-merge does, never the libraries' own debug logs: some of those
+    # (requests-oauthlib's, for one) print tokens.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("letter_merge").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = config_file
 
 

@@ -619,3 +619,45 @@ def test_google_refuses_the_device_code_sign_in_for_gmail(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["login"])
     assert result.exit_code == 2
     assert "Google does not allow signing in to Gmail with a device code" in result.output
+
+
+def test_verbose_output_shows_no_token(
+    work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder], tmp_path: Path
+) -> None:
+    """-v turns on letter-merge's own log, not the libraries' (requests-oauthlib's debug log
+    prints the token it obtained). A real process, with a real (file) keyring and a browser
+    stand-in named in BROWSER, as a person's machine would run it."""
+    import os
+    import subprocess
+    import sys
+
+    stand_in, _ = oauth
+    use_google(work, stand_in, "browser")
+    browser = tmp_path / "browser.py"  # BROWSER STAND-IN: visits the page in the background
+    browser.write_text(
+        "import os, sys, time, requests\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(0.3)\n"
+        "    requests.get(sys.argv[1], verify=os.environ['REQUESTS_CA_BUNDLE'], timeout=30)\n"
+        "    os._exit(0)\n"
+    )
+    env = {
+        **os.environ,
+        "LETTER_MERGE_OAUTH2_CLIENT_SECRET": SECRET,
+        "BROWSER": f"{sys.executable} {browser} %s",
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "XDG_DATA_HOME": str(tmp_path / "data"),  # where that TEST KEYRING keeps its file
+    }
+    login = subprocess.run(
+        [sys.executable, "-m", "letter_merge", "-v", "login"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.splitlines()[-1] == (
+        f"Signed in as {MAILBOX}. letter-merge send will use this sign-in."
+    )
+    secrets_nowhere(work, stand_in, login.stdout, login.stderr)
