@@ -13,6 +13,7 @@ from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
+from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
@@ -97,6 +98,8 @@ def load_batch(settings: Settings) -> Batch:
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
+    if settings.pdf.accessible and not any(f.error for f in findings):
+        warnings += tuple(accessibility_findings(settings.template))
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
         if settings.email_template.is_file()

@@ -205,9 +205,10 @@ def _convert(
 
 
 def template_identity(batch: Batch) -> str:
-    """What every letter of the batch is made from besides its own fields: the template, and the
-    chart's look where the template has one."""
+    """What every letter of the batch is made from besides its own fields: the template, the kind
+    of PDF ([pdf] settings), and the chart's look where the template has one."""
     identity = hashlib.sha256(batch.template.source).hexdigest()
+    identity += f" pdf {batch.settings.pdf.describe()}"
     if batch.template.uses_chart:
         identity += f" chart {STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
     return identity

@@ -121,7 +121,7 @@ converter_option = click.option(
 
 def _converter(settings: Settings, name: str) -> Converter:
     # LibreOffice's profiles are kept with the output: a new one costs about two seconds.
-    return make_converter(name, profile_dir=settings.paths.libreoffice_profiles)
+    return make_converter(name, profile_dir=settings.paths.libreoffice_profiles, pdf=settings.pdf)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ SMTP_SECURITY = ("starttls", "ssl", "none")
 SMTP_AUTH = ("password", "oauth2")
 OAUTH2_PROVIDERS = ("microsoft", "google")
 OAUTH2_FLOWS = ("device-code", "browser", "client-credentials")
+PDF_ARCHIVES = ("PDF/A-2b", "none")
 # Where each provider signs people in, when [oauth2] authority is not set.
 DEFAULT_AUTHORITIES = {
     "microsoft": "https://login.microsoftonline.com/{tenant}",
@@ -63,6 +64,26 @@ class OAuth2Settings:
 
 
 @dataclass(frozen=True)
+class PdfSettings:
+    """[pdf]: what kind of PDF every letter is. By default tagged for screen readers (PDF/UA-1)
+    and archival (PDF/A-2b), since the letters are published and kept for years."""
+
+    accessible: bool = True
+    archive: str = "PDF/A-2b"  # "PDF/A-2b" | "none"
+
+    @property
+    def pdfa(self) -> bool:
+        return self.archive != "none"
+
+    def describe(self) -> str:
+        kinds = [k for k, on in (("PDF/UA-1", self.accessible), (self.archive, self.pdfa)) if on]
+        return " + ".join(kinds) if kinds else "plain PDF"
+
+
+DEFAULT_PDF = PdfSettings()
+
+
+@dataclass(frozen=True)
 class Settings:
     config_file: Path | None
     year: int
@@ -75,6 +96,7 @@ class Settings:
     email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
     smtp: SmtpSettings = SmtpSettings()
     oauth2: OAuth2Settings = OAuth2Settings()
+    pdf: PdfSettings = DEFAULT_PDF
     # proof: the page counts a letter may have, and how many points a figure may move from
     # last year's before the proof lists it
     proof_pages: tuple[int, int] = (1, 4)
@@ -172,6 +194,7 @@ def load_settings(
         email_subject=str(email.get("subject", Settings.email_subject)),
         smtp=_smtp_settings(smtp, environ, where),
         oauth2=_oauth2_settings(_table(raw, "oauth2", where), environ, where),
+        pdf=_pdf_settings(_table(raw, "pdf", where), where),
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
         chart_dpi=dpi,
@@ -209,6 +232,24 @@ def _smtp_settings(
     if values["auth"] not in SMTP_AUTH:
         raise InputError(f"[smtp] auth = {values['auth']!r}: use one of {', '.join(SMTP_AUTH)}.")
     return SmtpSettings(**values)
+
+
+def _pdf_settings(table: Mapping[str, Any], where: str) -> PdfSettings:
+    accessible = table.get("accessible", PdfSettings.accessible)
+    if not isinstance(accessible, bool):
+        raise InputError(
+            f"{where}: [pdf] accessible = {accessible!r}: write true or false, without quotes."
+        )
+    archive = table.get("archive", PdfSettings.archive)
+    # Written by hand as "pdf/a-2b" or "PDF/A-2B": the same thing.
+    chosen = next((a for a in PDF_ARCHIVES if str(archive).lower() == a.lower()), None)
+    if chosen is None:
+        raise InputError(
+            f"{where}: [pdf] archive = {archive!r}: use "
+            + " or ".join(f'"{a}"' for a in PDF_ARCHIVES)
+            + "."
+        )
+    return PdfSettings(accessible=accessible, archive=chosen)
 
 
 def _oauth2_settings(

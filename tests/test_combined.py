@@ -64,7 +64,7 @@ def test_when_combining_fails_every_letter_is_still_converted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without the named destinations the combined PDF cannot be split: fall back to one by one.
-    monkeypatch.setattr(convert, "COMBINED_FILTER", "pdf:writer_pdf_Export")
+    monkeypatch.setattr(convert, "export_filter", lambda *_, **__: "pdf:writer_pdf_Export")
     together = converted(settings, tmp_path / "together", combine=True)
     assert len(together) == 4
     for pdf in together.values():

@@ -1,9 +1,10 @@
-"""Many letters as the sections of one document, and that document's PDF split back into letters.
+"""Many letters as the sections of one document, for LibreOffice to convert in one go.
 
 Starting LibreOffice and opening a document cost far more than laying out a page, so letters made
 from the same template are converted together: each letter becomes a section that starts on a new
 page with its page numbers restarting at 1, and a bookmark at its first paragraph. LibreOffice
-exports the bookmarks as PDF named destinations, which say exactly where each letter starts.
+exports the bookmarks as PDF named destinations, which say exactly where each letter starts;
+split.py cuts the PDF there.
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
-from pypdf import PageObject, PdfReader, PdfWriter
-from pypdf.generic import DictionaryObject, NameObject
 
 from letter_merge.chart import picture as chart
 from letter_merge.template.wordxml import (
@@ -41,8 +37,6 @@ from letter_merge.template.wordxml import (
 # the chart's picture.
 PER_LETTER_PARTS = {BODY_PART, CORE_PROPERTIES, APP_PROPERTIES, chart.PART_NAME}
 MARK = "LetterMerge{:05d}"
-# A content stream drawing an XObject (a picture): "/Im7 Do"
-DRAWN = re.compile(rb"(/[^\s/\[\]<>(){}%]+)\s+Do\b")
 
 
 class CombineError(Exception):
@@ -164,66 +158,6 @@ def _last_paragraph(blocks: list[etree._Element], name: str) -> etree._Element:
         if block.tag == w("p"):
             return block
     raise CombineError(f"{name}: the letter does not end with a paragraph")
-
-
-def split_pdf(reader: PdfReader, count: int) -> list[list[int]]:
-    """Page numbers (0-based) of each of `count` letters in the combined PDF."""
-    starts: dict[int, int] = {}
-    for name, destination in reader.named_destinations.items():
-        match = re.fullmatch(r"/?LetterMerge(\d{5})", str(name))
-        page = reader.get_destination_page_number(destination) if match else None
-        if match and page is not None:
-            starts[int(match.group(1))] = page
-    if sorted(starts) != list(range(count)):
-        raise CombineError(f"the PDF marks {len(starts)} letter starts, not {count}")
-    firsts = [starts[i] for i in range(count)] + [len(reader.pages)]
-    if any(a >= b for a, b in pairwise(firsts)) or firsts[0] != 0:
-        raise CombineError("the letters' first pages are out of order in the PDF")
-    return [list(range(a, b)) for a, b in pairwise(firsts)]
-
-
-def letter_pdfs(combined: Path, letters: Sequence[Path]) -> list[bytes]:
-    """The combined PDF cut into one PDF per letter, each titled as its .docx is."""
-    reader = PdfReader(combined)
-    pages = split_pdf(reader, len(letters))
-    info: dict[str, Any] = dict(reader.metadata or {})
-    result = []
-    for letter, numbers in zip(letters, pages, strict=True):
-        writer = PdfWriter()
-        for number in numbers:
-            page = reader.pages[number]
-            _keep_own_pictures(page)
-            writer.add_page(page)
-        metadata = {k: v for k, v in info.items() if k in ("/Creator", "/Producer")}
-        title = docx_title(letter)
-        if title:
-            metadata["/Title"] = title
-        writer.add_metadata(metadata)
-        buffer = io.BytesIO()
-        writer.write(buffer)
-        result.append(buffer.getvalue())
-    return result
-
-
-def _keep_own_pictures(page: PageObject) -> None:
-    """Give the page a resource list of its own with only the pictures it shows.
-
-    LibreOffice lists every picture of the combined document in one resource dictionary shared by
-    all pages; copied as it is, each letter's PDF would carry every other letter's chart."""
-    resources = page.get("/Resources")
-    if resources is None:
-        return
-    resources = resources.get_object()
-    pictures = resources.get("/XObject")
-    if pictures is None:
-        return
-    contents = page.get_contents()
-    shown = set(DRAWN.findall(contents.get_data())) if contents is not None else set()
-    own = DictionaryObject(resources)
-    own[NameObject("/XObject")] = DictionaryObject(
-        {name: ref for name, ref in pictures.get_object().items() if name.encode() in shown}
-    )
-    page[NameObject("/Resources")] = own
 
 
 def docx_title(docx: Path) -> str:

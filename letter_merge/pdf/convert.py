@@ -25,12 +25,15 @@ from pathlib import Path
 from queue import Queue
 from typing import Protocol
 
+import pikepdf
 from lxml import etree
-from pypdf.errors import PdfReadError
 
+from letter_merge.config import DEFAULT_PDF, PdfSettings
 from letter_merge.errors import ConverterUnavailable, InputError
 from letter_merge.files import CONVERTING_PREFIX, try_lock, write_atomic
-from letter_merge.pdf.combine import CombineError, combine_letters, letter_pdfs, shared_signature
+from letter_merge.pdf.combine import CombineError, combine_letters, docx_title, shared_signature
+from letter_merge.pdf.conformance import export_filter, finish_pdf
+from letter_merge.pdf.split import letter_pdfs
 from letter_merge.process import ProgramResult, run_program, stop_all_programs
 
 log = logging.getLogger(__name__)
@@ -44,16 +47,6 @@ MACOS_PLACES = ("/Applications/LibreOffice.app/Contents/MacOS/soffice",)
 # let two workers share the load evenly and lose less when one run fails.
 COMBINED_CHUNK = 100
 SEPARATE_CHUNK = 20
-# PDF export options (as JSON, which needs LibreOffice 7.4 or later; older versions ignore it):
-# pictures are kept lossless (by default LibreOffice makes some of them JPEG, blurring a chart's
-# text), and for letters converted together, named destinations mark where each letter starts
-# (without them the PDF cannot be split and the letters are converted one by one instead).
-LOSSLESS = '"UseLosslessCompression":{"type":"boolean","value":"true"}'
-SEPARATE_FILTER = f"pdf:writer_pdf_Export:{{{LOSSLESS}}}"
-COMBINED_FILTER = (
-    f"pdf:writer_pdf_Export:{{{LOSSLESS},"
-    '"ExportBookmarksToPDFDestination":{"type":"boolean","value":"true"}}'
-)
 INSTALL_HINT = (
     "LibreOffice is needed to make PDFs and was not found. Install it (Debian/Ubuntu: "
     "'sudo apt-get install libreoffice-writer-nogui'; Windows/macOS: from libreoffice.org), or use "
@@ -104,12 +97,14 @@ def find_libreoffice() -> Path | None:
     return next((Path(p) for p in places if Path(p).exists()), None)
 
 
-def make_converter(name: str, profile_dir: Path | None = None) -> Converter:
+def make_converter(
+    name: str, profile_dir: Path | None = None, pdf: PdfSettings = DEFAULT_PDF
+) -> Converter:
     if name == "libreoffice":
         program = find_libreoffice()
         if program is None:
             raise ConverterUnavailable(INSTALL_HINT)
-        return LibreOfficeConverter(program, profile_dir=profile_dir)
+        return LibreOfficeConverter(program, profile_dir=profile_dir, pdf=pdf)
     if name == "word":
         return WordConverter()
     raise InputError(f"--converter {name}: use 'libreoffice' or 'word'.")
@@ -125,8 +120,10 @@ class LibreOfficeConverter:
         workers: int | None = None,
         profile_dir: Path | None = None,
         combine: bool = True,
+        pdf: PdfSettings = DEFAULT_PDF,
     ) -> None:
         self.program = program
+        self.pdf = pdf
         self.workers = max(1, workers or min(2, os.cpu_count() or 1))
         # Kept between runs: a new LibreOffice profile costs about two seconds to set up.
         self.profile_dir = profile_dir
@@ -223,14 +220,15 @@ class LibreOfficeConverter:
             except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
                 log.info("converting one by one: cannot combine letters (%s)", error)
                 return False
-            result = self._soffice([combined], workdir / "out", profile, COMBINED_FILTER)
+            target = export_filter(self.pdf, destinations=True)
+            result = self._soffice([combined], workdir / "out", profile, target)
             pdf = workdir / "out" / "letters.pdf"
             if not is_pdf(pdf):
                 log.info("converting one by one: %s", _reason(result, combined))
                 return False
             try:
-                pdfs = letter_pdfs(pdf, [job.docx for job in chunk])
-            except (CombineError, PdfReadError, ValueError, KeyError) as error:
+                pdfs = letter_pdfs(pdf, [job.docx for job in chunk], self.pdf)
+            except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
                 log.info("converting one by one: cannot split the PDF (%s)", error)
                 return False
             for job, data in zip(chunk, pdfs, strict=True):
@@ -267,15 +265,21 @@ class LibreOfficeConverter:
         failures and why."""
         workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
         try:
-            result = self._soffice([job.docx for job in chunk], workdir, profile, SEPARATE_FILTER)
+            target = export_filter(self.pdf)
+            result = self._soffice([job.docx for job in chunk], workdir, profile, target)
             failures = {}
             for job in chunk:
                 made = workdir / f"{job.docx.stem}.pdf"
-                if is_pdf(made):
-                    os.replace(made, job.pdf)
-                    report(ConversionResult(job))
-                else:
+                if not is_pdf(made):
                     failures[job] = _reason(result, job.docx)
+                    continue
+                try:
+                    data = finish_pdf(made, self.pdf, docx_title(job.docx))
+                except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
+                    failures[job] = f"its PDF could not be finished ({error})"
+                    continue
+                write_atomic(job.pdf, data, durable=False)
+                report(ConversionResult(job))
             return failures
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

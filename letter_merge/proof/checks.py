@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pypdf import PdfReader
-
 from letter_merge.batch import PlannedLetter
+from letter_merge.config import PdfSettings
+from letter_merge.pdf.conformance import Conformance
 from letter_merge.pdf.reading import names
 
 LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}")
@@ -56,9 +56,10 @@ def check_letter(
     pages: int,
     page_range: tuple[int, int],
     others: re.Pattern[str],
-    reader: PdfReader,
+    conformance: Conformance,
+    promised: PdfSettings,
 ) -> list[Check]:
-    """The automatic checks, on the PDF's own text. Each says what it found."""
+    """The automatic checks, on the PDF's own text and structure. Each says what it found."""
     flat = " ".join(text.split())
     authority = " ".join(letter.council.authority.split())
     checks = []
@@ -80,26 +81,9 @@ def check_letter(
     checks.append(Check("Names no other council", not strangers, ", ".join(strangers)))
     fewest, most = page_range
     checks.append(Check(f"{fewest}–{most} pages", fewest <= pages <= most, f"{pages} pages"))
-    bare = _fonts_not_embedded(reader)
+    bare = conformance.unembedded_fonts
     checks.append(Check("Fonts embedded", not bare, ", ".join(bare)))
+    if promised.accessible or promised.pdfa:
+        missing = conformance.problems(promised)
+        checks.append(Check(promised.describe(), not missing, "; ".join(missing)))
     return checks
-
-
-def _fonts_not_embedded(reader: PdfReader) -> list[str]:
-    bare: set[str] = set()
-    for page in reader.pages:
-        resources = page.get("/Resources")
-        fonts = resources.get_object().get("/Font") if resources else None
-        if not fonts:
-            continue
-        for font in fonts.get_object().values():
-            font = font.get_object()
-            if font.get("/Subtype") == "/Type3":
-                continue  # drawn by the PDF itself
-            if font.get("/Subtype") == "/Type0":
-                font = font["/DescendantFonts"][0].get_object()
-            descriptor = font.get("/FontDescriptor")
-            descriptor = descriptor.get_object() if descriptor else {}
-            if not any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")):
-                bare.add(str(font.get("/BaseFont", "?")).lstrip("/"))
-    return sorted(bare)

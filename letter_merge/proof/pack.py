@@ -19,6 +19,7 @@ from letter_merge.config import Settings
 from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
+from letter_merge.pdf.conformance import read_conformance
 from letter_merge.pdf.reading import page_images, pdf_text, require_poppler
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
@@ -107,7 +108,15 @@ def _card(
     reader = PdfReader(pdf)
     card.pages = len(reader.pages)
     text = pdf_text(pdf)
-    card.checks += check_letter(text, letter, card.pages, settings.proof_pages, others, reader)
+    card.checks += check_letter(
+        text,
+        letter,
+        card.pages,
+        settings.proof_pages,
+        others,
+        read_conformance(pdf),
+        settings.pdf,
+    )
     card.thumbnail = _thumbnail(pdf)
     return card
 

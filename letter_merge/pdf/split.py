@@ -1,0 +1,348 @@
+"""The PDF of letters converted together, cut back into one PDF per letter.
+
+Each letter's PDF keeps what it needs of the combined one and nothing of the other letters: its
+pages, with only the pictures they draw; its part of the structure tree (pruned to its pages, with
+the parent tree numbered afresh and the role map kept), so that it stays tagged for screen
+readers; its headings as bookmarks; the language, output intent and metadata, with its own title.
+Where each letter starts is read from the named destinations combine.py's bookmarks become.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+import pikepdf
+
+from letter_merge.config import DEFAULT_PDF, PdfSettings
+from letter_merge.pdf.combine import CombineError, docx_title
+from letter_merge.pdf.conformance import kids, mend, save
+
+MARK = re.compile(r"/?LetterMerge(\d{5})")
+# A content stream drawing an XObject (a picture): "/Im7 Do"
+DRAWN = re.compile(rb"(/[^\s/\[\]<>(){}%]+)\s+Do\b")
+# Catalog entries every letter keeps as they are in the combined PDF.
+KEPT = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/OutputIntents")
+Key = tuple[int, int]
+
+
+def letter_pdfs(
+    combined: Path, letters: Sequence[Path], settings: PdfSettings = DEFAULT_PDF
+) -> list[bytes]:
+    """The combined PDF of `letters` (in order) cut into one PDF per letter."""
+    with pikepdf.open(combined) as source:
+        pages = letter_pages(source, len(letters))
+        for page in source.pages:
+            _keep_own_pictures(page)
+        letter_of_page = [number for number, own in enumerate(pages) for _ in own]
+        tree = source.Root.get("/StructTreeRoot")
+        combined_pdf = _Combined(
+            source,
+            _read_outline(source),
+            tree if isinstance(tree, pikepdf.Dictionary) else None,
+            _read_tree(source, tree, letter_of_page)
+            if isinstance(tree, pikepdf.Dictionary)
+            else [],
+        )
+        return [
+            _letter_pdf(combined_pdf, number, own, settings, docx_title(letter))
+            for number, (letter, own) in enumerate(zip(letters, pages, strict=True))
+        ]
+
+
+def letter_pages(pdf: pikepdf.Pdf, count: int) -> list[list[int]]:
+    """Page numbers (0-based) of each of `count` letters in the combined PDF."""
+    index = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
+    starts: dict[int, int] = {}
+    for name, value in _named_destinations(pdf):
+        match = MARK.fullmatch(name)
+        destination = value.get("/D") if isinstance(value, pikepdf.Dictionary) else value
+        if match and isinstance(destination, pikepdf.Array) and len(destination):
+            page = index.get(destination[0].objgen)
+            if page is not None:
+                starts[int(match.group(1))] = page
+    if sorted(starts) != list(range(count)):
+        raise CombineError(f"the PDF marks {len(starts)} letter starts, not {count}")
+    firsts = [starts[i] for i in range(count)] + [len(pdf.pages)]
+    if any(a >= b for a, b in pairwise(firsts)) or firsts[0] != 0:
+        raise CombineError("the letters' first pages are out of order in the PDF")
+    return [list(range(a, b)) for a, b in pairwise(firsts)]
+
+
+def _named_destinations(pdf: pikepdf.Pdf) -> list[tuple[str, pikepdf.Object]]:
+    """Named destinations, from the catalog's /Dests (as LibreOffice writes them) or /Names."""
+    found: list[tuple[str, pikepdf.Object]] = []
+    dests = pdf.Root.get("/Dests")
+    if isinstance(dests, pikepdf.Dictionary):
+        found += [(str(name), value) for name, value in dests.items()]
+    names = pdf.Root.get("/Names")
+    if isinstance(names, pikepdf.Dictionary) and "/Dests" in names:
+        tree = pikepdf.NameTree(names.Dests)
+        found += [(str(name), value) for name, value in tree.items()]
+    return found
+
+
+def _keep_own_pictures(page: pikepdf.Page) -> None:
+    """Give the page a resource list of its own with only the pictures it shows.
+
+    LibreOffice lists every picture of the combined document in one resource dictionary shared by
+    all pages; copied as it is, each letter's PDF would carry every other letter's chart."""
+    resources = page.obj.get("/Resources")
+    if not isinstance(resources, pikepdf.Dictionary):
+        return
+    pictures = resources.get("/XObject")
+    if not isinstance(pictures, pikepdf.Dictionary):
+        return
+    contents = page.obj.get("/Contents")
+    streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+    shown = {
+        name.decode()
+        for stream in streams
+        if isinstance(stream, pikepdf.Stream)
+        for name in DRAWN.findall(stream.read_bytes())
+    }
+    own = pikepdf.Dictionary({key: value for key, value in resources.items()})
+    own[pikepdf.Name.XObject] = pikepdf.Dictionary(
+        {name: ref for name, ref in pictures.items() if name in shown}
+    )
+    page.obj[pikepdf.Name.Resources] = own
+
+
+@dataclass
+class _Bookmark:
+    title: str
+    page: int | None  # 0-based page of the combined PDF
+    children: list[_Bookmark] = field(default_factory=list)
+
+
+def _read_outline(pdf: pikepdf.Pdf) -> list[_Bookmark]:
+    index = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
+
+    def page_of(item: pikepdf.OutlineItem) -> int | None:
+        destination: object = item.destination
+        if destination is None and item.action is not None:
+            destination = item.action.get("/D")
+        if isinstance(destination, pikepdf.Array) and len(destination):
+            return index.get(destination[0].objgen)
+        return None
+
+    def read(item: pikepdf.OutlineItem) -> _Bookmark:
+        return _Bookmark(item.title, page_of(item), [read(child) for child in item.children])
+
+    with pdf.open_outline() as outline:
+        return [read(item) for item in outline.root]
+
+
+@dataclass
+class _Combined:
+    """The combined PDF, with what every letter takes from it read once."""
+
+    pdf: pikepdf.Pdf
+    outline: list[_Bookmark]
+    tree: pikepdf.Dictionary | None  # the structure tree's root, if tagged
+    nodes: list[_Node]  # the structure tree's top elements, read
+
+
+def _letter_pdf(
+    combined: _Combined, number: int, numbers: list[int], settings: PdfSettings, title: str
+) -> bytes:
+    source = combined.pdf
+    letter = pikepdf.new()
+    letter.pages.extend(source.pages[numbers[0] : numbers[-1] + 1])
+    # The combined PDF's pages (by number) and annotations (by object), as they are in the letter.
+    new_pages: dict[int, pikepdf.Dictionary] = {}
+    new_annotations: dict[Key, pikepdf.Object] = {}
+    for old_number, page in zip(numbers, letter.pages, strict=True):
+        original = source.pages[old_number].obj
+        new_pages[old_number] = page.obj
+        for old, new in zip(
+            original.get("/Annots", pikepdf.Array()),
+            page.obj.get("/Annots", pikepdf.Array()),
+            strict=False,
+        ):
+            new_annotations[old.objgen] = new
+    for key in KEPT:
+        if key in source.Root:
+            letter.Root[key] = _copy(letter, source.Root[key])
+    if "/Metadata" in source.Root:
+        letter.Root.Metadata = letter.copy_foreign(source.Root.Metadata)
+    letter.docinfo = letter.make_indirect(pikepdf.Dictionary(dict(source.docinfo.items())))
+    if combined.tree is not None:
+        _StructureCopy(letter, number, new_pages, new_annotations).copy(
+            combined.tree, combined.nodes
+        )
+    numbering = {old: new for new, old in enumerate(numbers)}
+    with letter.open_outline() as letter_outline:
+        letter_outline.root.extend(_bookmarks(combined.outline, numbering))
+    mend(letter, settings, title)
+    return save(letter)
+
+
+def _bookmarks(outline: list[_Bookmark], numbering: dict[int, int]) -> list[pikepdf.OutlineItem]:
+    """The bookmarks that point into this letter, to its own pages."""
+    items = []
+    for bookmark in outline:
+        children = _bookmarks(bookmark.children, numbering)
+        if bookmark.page in numbering:
+            item = pikepdf.OutlineItem(bookmark.title, numbering[bookmark.page])
+            item.children.extend(children)
+            items.append(item)
+        else:
+            items.extend(children)  # a parent elsewhere (another letter): keep what is ours
+    return items
+
+
+@dataclass
+class _Content:
+    """An element's marked content (an MCID on a page) or link (an annotation), by page."""
+
+    page: int  # in the combined PDF
+    mcid: int | None = None
+    annotation: Key | None = None
+
+
+@dataclass
+class _Node:
+    """A structure element of the combined PDF, read once: its page, its kids, and which
+    letters have some of its content (a letter copies only the elements it has content in)."""
+
+    element: pikepdf.Dictionary
+    page: int | None
+    kids: list[_Node | _Content]
+    letters: set[int]
+
+
+def _read_tree(
+    pdf: pikepdf.Pdf, tree: pikepdf.Dictionary, letter_of_page: list[int]
+) -> list[_Node]:
+    index = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
+
+    def page_of(kid: pikepdf.Dictionary, inherited: int | None) -> int | None:
+        return index.get(kid.Pg.objgen) if "/Pg" in kid else inherited
+
+    def read(element: pikepdf.Dictionary, page: int | None) -> _Node:
+        page = page_of(element, page)
+        node = _Node(element, page, [], set())
+        for kid in kids(element):
+            if isinstance(kid, int):
+                if page is not None:
+                    node.kids.append(_Content(page, mcid=kid))
+            elif not isinstance(kid, pikepdf.Dictionary):
+                continue
+            elif kid.get("/Type") == pikepdf.Name.MCR:
+                kid_page = page_of(kid, page)
+                if kid_page is not None and "/Stm" not in kid:  # /Stm: inside a form, not a page
+                    node.kids.append(_Content(kid_page, mcid=int(kid.MCID)))
+            elif kid.get("/Type") == pikepdf.Name.OBJR:
+                kid_page = page_of(kid, page)
+                if kid_page is not None and "/Obj" in kid:
+                    node.kids.append(_Content(kid_page, annotation=kid.Obj.objgen))
+            else:
+                node.kids.append(read(kid, page))
+        for item in node.kids:
+            if isinstance(item, _Content):
+                node.letters.add(letter_of_page[item.page])
+            else:
+                node.letters |= item.letters
+        if not kids(element) and page is not None:
+            node.letters.add(letter_of_page[page])  # an empty element belongs where it stands
+        return node
+
+    return [read(kid, None) for kid in kids(tree) if isinstance(kid, pikepdf.Dictionary)]
+
+
+class _StructureCopy:
+    """One letter's part of the combined PDF's structure tree, copied into the letter's PDF: the
+    elements with content on its pages, re-pointed at its own pages and links, with the parent
+    tree (from each page's marked content, and each link, back to its element) built anew."""
+
+    def __init__(
+        self,
+        letter: pikepdf.Pdf,
+        number: int,
+        pages: dict[int, pikepdf.Dictionary],
+        annotations: dict[Key, pikepdf.Object],
+    ) -> None:
+        self.letter = letter
+        self.number = number
+        self.pages = pages
+        self.annotations = annotations
+        self.marked: dict[Key, dict[int, pikepdf.Object]] = {}  # page -> MCID -> element
+        self.linked: list[tuple[pikepdf.Object, pikepdf.Object]] = []  # (annotation, element)
+
+    def copy(self, tree: pikepdf.Dictionary, nodes: list[_Node]) -> None:
+        letter = self.letter
+        root = letter.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot))
+        root.K = pikepdf.Array(
+            [self._element(node, root) for node in nodes if self.number in node.letters]
+        )
+        for key in ("/RoleMap", "/ClassMap"):
+            if key in tree:
+                root[key] = _copy(letter, tree[key])
+        numbers: list[pikepdf.Object | int] = []
+        next_key = 0
+        for page in letter.pages:
+            by_mcid = self.marked.get(page.obj.objgen)
+            if by_mcid:
+                page.obj.StructParents = next_key
+                array = [by_mcid.get(mcid) for mcid in range(max(by_mcid) + 1)]
+                numbers += [next_key, pikepdf.Array(array)]
+                next_key += 1
+            elif "/StructParents" in page.obj:
+                del page.obj["/StructParents"]
+        for annotation, element in self.linked:
+            annotation.StructParent = next_key
+            numbers += [next_key, element]
+            next_key += 1
+        root.ParentTree = letter.make_indirect(pikepdf.Dictionary(Nums=pikepdf.Array(numbers)))
+        root.ParentTreeNextKey = next_key
+        letter.Root.StructTreeRoot = root
+
+    def _element(self, node: _Node, parent: pikepdf.Object) -> pikepdf.Object:
+        new = self.letter.make_indirect(pikepdf.Dictionary())
+        own_page = self.pages.get(node.page) if node.page is not None else None
+        contents: list[pikepdf.Object | int] = []
+        for kid in node.kids:
+            if isinstance(kid, _Node):
+                if self.number in kid.letters:
+                    contents.append(self._element(kid, new))
+                continue
+            page = self.pages.get(kid.page)
+            if page is None:
+                continue  # another letter's
+            if kid.mcid is not None:
+                self.marked.setdefault(page.objgen, {})[kid.mcid] = new
+                if page is own_page:
+                    contents.append(kid.mcid)
+                else:
+                    contents.append(
+                        pikepdf.Dictionary(Type=pikepdf.Name.MCR, Pg=page, MCID=kid.mcid)
+                    )
+            elif kid.annotation is not None and kid.annotation in self.annotations:
+                annotation = self.annotations[kid.annotation]
+                self.linked.append((annotation, new))
+                contents.append(pikepdf.Dictionary(Type=pikepdf.Name.OBJR, Pg=page, Obj=annotation))
+        for key, value in node.element.items():
+            if key not in ("/P", "/K", "/Pg"):
+                new[key] = _copy(self.letter, value)
+        new.P = parent
+        if own_page is not None:
+            new.Pg = own_page
+        if contents:
+            new.K = pikepdf.Array(contents)
+        return new
+
+
+def _copy(pdf: pikepdf.Pdf, value: pikepdf.Object) -> pikepdf.Object:
+    """`value` from another PDF, for `pdf`: indirect objects are copied with what they refer to,
+    direct ones taken apart so that nothing inside them still belongs to the other PDF."""
+    if isinstance(value, pikepdf.Object) and value.is_indirect:
+        return pdf.copy_foreign(value)
+    if isinstance(value, pikepdf.Dictionary):
+        return pikepdf.Dictionary({key: _copy(pdf, item) for key, item in value.items()})
+    if isinstance(value, pikepdf.Array):
+        return pikepdf.Array([_copy(pdf, item) for item in value])
+    return value
