@@ -1,5 +1,8 @@
-"""Benchmark the build: the 343-council sample, a generated large workbook, and the usual way
-(one LibreOffice start per letter) side by side. Prints a table; `make bench` runs it.
+"""Benchmark the build: the 343-council sample, a generated large workbook, and two other ways
+of converting side by side in the same run: one LibreOffice start per letter (docx2pdf's way
+with Word), and one document at a time through persistent LibreOffices (UNO, unoserver's way).
+Every way makes the same tagged PDF/UA-1 + PDF/A-2b letters. Prints a table and the bars of
+the issue; `make bench` runs it.
 
     python benchmarks/bench.py                 # 343 sample + 10,000 generated rows
     python benchmarks/bench.py --rows 2000 --baseline 5
@@ -23,10 +26,20 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 
+from letter_merge.config import PdfSettings
 from letter_merge.paths import OutputPaths
+from letter_merge.pdf.conformance import export_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = Path(__file__).with_name("measure.py")
+UNO_WORKER = Path(__file__).with_name("uno_per_letter.py")
+PLAIN_PDF = '\n[pdf]\naccessible = false\narchive = "none"\n'
+# Pythons that may have LibreOffice's uno module: Debian's (python3-uno), LibreOffice's own.
+UNO_PYTHONS = (
+    "/usr/bin/python3",
+    "/usr/lib/libreoffice/program/python",
+    "/Applications/LibreOffice.app/Contents/Resources/python",
+)
 
 
 def working_folder(base: Path, workbook: Path) -> Path:
@@ -89,24 +102,100 @@ def baseline(folder: Path, letters: int) -> float:
     outdir = folder / "baseline-pdf"
     arguments = [str(program), f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless"]
     subprocess.run([*arguments, "--terminate_after_init"], capture_output=True, check=False)
+    target = export_filter(PdfSettings())
     started = time.perf_counter()
     for document in documents:
         subprocess.run(
-            [*arguments, "--convert-to", "pdf", "--outdir", str(outdir), str(document)],
+            [*arguments, "--convert-to", target, "--outdir", str(outdir), str(document)],
             capture_output=True,
             check=True,
         )
     return (time.perf_counter() - started) / len(documents)
 
 
+def uno_python() -> str | None:
+    for candidate in UNO_PYTHONS:
+        if Path(candidate).exists():
+            found = subprocess.run(
+                [candidate, "-c", "import uno"], capture_output=True, check=False
+            )
+            if found.returncode == 0:
+                return candidate
+    return None
+
+
+def per_letter_uno(folder: Path, letters: int, workers: int = 2) -> float | None:
+    """Seconds per letter converting each letter as its own document through `workers`
+    persistent LibreOffices (UNO), started before the clock starts; None without uno."""
+    from letter_merge.pdf.convert import find_libreoffice
+
+    python, program = uno_python(), find_libreoffice()
+    if python is None or program is None:
+        return None
+    documents = sorted((folder / "output" / "2020" / "letters").glob("*.docx"))[:letters]
+    prefix = "pdf:writer_pdf_Export:"
+    options = {
+        name: (value["value"] == "true" if value["type"] == "boolean" else int(value["value"]))
+        for name, value in json.loads(export_filter(PdfSettings())[len(prefix) :]).items()
+    }
+    outdir = folder / "uno-pdf"
+    outdir.mkdir(exist_ok=True)
+    shares = [documents[number::workers] for number in range(workers)]
+    # Profiles made first, as the build's are, so that neither side pays for one in the timing.
+    for number in range(workers):
+        profile = folder / f"uno-profile-{number}"
+        subprocess.run(
+            [
+                str(program),
+                f"-env:UserInstallation={profile.resolve().as_uri()}",
+                "--headless",
+                "--terminate_after_init",
+            ],
+            capture_output=True,
+            check=False,
+        )
+    started = time.perf_counter()
+    running = [
+        subprocess.Popen(
+            [
+                python,
+                str(UNO_WORKER),
+                str(program),
+                str(folder / f"uno-profile-{number}"),
+                str(outdir),
+                json.dumps(options),
+                *map(str, share),
+            ]
+        )
+        for number, share in enumerate(shares)
+        if share
+    ]
+    if any(process.wait() != 0 for process in running):
+        raise SystemExit("the UNO per-letter conversion failed")
+    seconds = time.perf_counter() - started
+    made = len(list(outdir.glob("*.pdf")))
+    if made != len(documents):
+        raise SystemExit(f"the UNO per-letter conversion made {made} PDFs of {len(documents)}")
+    return seconds / len(documents)
+
+
+def set_plain_pdf(folder: Path, plain: bool) -> None:
+    """Accessibility and archiving off (plain) or as by default."""
+    settings = folder / "letter-merge.toml"
+    text = settings.read_text(encoding="utf-8").replace(PLAIN_PDF, "")
+    settings.write_text(text + (PLAIN_PDF if plain else ""), encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000, help="rows of the generated workbook")
     parser.add_argument("--baseline", type=int, default=10, help="letters for the baseline")
+    parser.add_argument("--uno", type=int, default=343, help="letters for the UNO comparison")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved builds, on and off")
     parser.add_argument("--quick", action="store_true", help="a small run (sample subset, 60 rows)")
     options = parser.parse_args(argv)
     if options.quick:
-        options.rows, options.baseline = 60, 2
+        options.rows, options.baseline, options.uno, options.repeat = 60, 2, 4, 1
 
     rows: list[tuple[str, int, dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="letter-merge-bench-") as scratch:
@@ -127,8 +216,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         build(sample)  # first PDF build makes the LibreOffice profiles
         shutil.rmtree(charts)
         rows.append(("sample: merge + PDF, charts drawn", count, build(sample, "--force")))
-        rows.append(("sample: merge + PDF, charts cached", count, build(sample, "--force")))
+        # Accessible (the default) and plain PDFs, interleaved, so that a change in the
+        # machine's load falls on both alike.
+        for _ in range(options.repeat):
+            set_plain_pdf(sample, True)
+            rows.append(("sample: merge + PDF, plain PDF", count, build(sample, "--force")))
+            set_plain_pdf(sample, False)
+            rows.append(("sample: merge + PDF, charts cached", count, build(sample, "--force")))
         rows.append(("sample: rebuild, nothing changed", count, build(sample)))
+        uno = per_letter_uno(sample, options.uno)
+        if uno is not None:
+            rows.append(
+                (
+                    f"per letter through persistent LibreOffice, UNO ({min(options.uno, count)} measured)",
+                    count,
+                    {"seconds": uno * count, "rss_mb": 0.0, "converter_rss_mb": 0.0},
+                )
+            )
         book = load_workbook(sample / "input" / "councils.xlsx")
         book["Contacts"]["F2"] = "Changed"
         book.save(sample / "input" / "councils.xlsx")
@@ -163,24 +267,60 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def print_table(rows: list[tuple[str, int, dict[str, float]]], cpu: int) -> None:
-    full = next(r for r in rows if r[0] == "sample: merge + PDF, charts cached")
+    accessible = [r for r in rows if r[0] == "sample: merge + PDF, charts cached"]
+    plain = [r for r in rows if r[0] == "sample: merge + PDF, plain PDF"]
+    full = min(accessible, key=lambda r: r[2]["seconds"])
     base = next(r for r in rows if r[0].startswith("baseline"))
     print(f"\nletter-merge benchmark: {cpu} cores, Python {sys.version.split()[0]}\n")
     print("| run | letters | wall time | letters/s | peak RSS | helpers peak RSS | vs baseline |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, letters, m in rows:
-        ratio = base[2]["seconds"] / m["seconds"] * letters / base[1] if "PDF" in name else None
+        ratio = (
+            base[2]["seconds"] / m["seconds"] * letters / base[1]
+            if "PDF" in name or "UNO" in name
+            else None
+        )
         print(
             f"| {name} | {letters} | {m['seconds']:.1f} s | {letters / m['seconds']:.0f} | "
             f"{m['rss_mb']:.0f} MB | {m['converter_rss_mb']:.0f} MB | "
             f"{f'{ratio:.0f}×' if ratio else ''} |"
         )
+    print_bars(accessible, plain, base, next((r for r in rows if "UNO" in r[0]), None))
     large = [r for r in rows if r[0].endswith("rows: merge + PDF, charts cached")]
     if large:
         growth = large[0][2]["seconds"] / full[2]["seconds"]
         print(
             f"\n{large[0][1]} rows took {growth:.1f}× the sample's time for {large[0][1] / full[1]:.1f}× the letters."
         )
+
+
+Row = tuple[str, int, dict[str, float]]
+
+
+def print_bars(accessible: list[Row], plain: list[Row], base: Row, uno: Row | None) -> None:
+    """The accessible build against plain PDFs and the other ways of converting (best of each)."""
+    on = min(r[2]["seconds"] for r in accessible)
+    off = min(r[2]["seconds"] for r in plain)
+    print("\n| bar | measured | |")
+    print("| --- | ---: | --- |")
+
+    def bar(name: str, value: float, good: bool) -> None:
+        print(f"| {name} | {value:.2f}× | {'met' if good else 'missed'} |")
+
+    bar("accessible / plain PDF: at most 1.15×", on / off, on / off <= 1.15)
+    bar(
+        "one LibreOffice start per letter / accessible: at least 30×",
+        base[2]["seconds"] / on,
+        base[2]["seconds"] / on >= 30,
+    )
+    if uno is not None:
+        bar(
+            "per letter through UNO / accessible: at least 2.5×",
+            uno[2]["seconds"] / on,
+            uno[2]["seconds"] / on >= 2.5,
+        )
+    else:
+        print("| per letter through UNO | not measured: no Python with LibreOffice's uno | |")
 
 
 if __name__ == "__main__":

@@ -23,18 +23,30 @@ def test_the_benchmark_runs_and_prints_its_table() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    table = [line for line in lines if line.startswith("| ")]
+    start = next(i for i, line in enumerate(lines) if line.startswith("| run | letters"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("| "))
+    table = lines[start:end]
     assert table[0].startswith("| run | letters | wall time")
     runs = [line.split(" | ")[0].lstrip("| ") for line in table[2:]]
     assert runs == [
         "sample: merge only, charts drawn",
         "sample: merge only, charts cached",
         "sample: merge + PDF, charts drawn",
+        "sample: merge + PDF, plain PDF",
         "sample: merge + PDF, charts cached",
         "sample: rebuild, nothing changed",
+        "per letter through persistent LibreOffice, UNO (4 measured)",
         "sample: rebuild, one contact changed",
         "baseline: one LibreOffice start per letter (2 measured)",
         "60 rows: merge only, charts drawn",
         "60 rows: merge + PDF, charts cached",
     ]
     assert any(line.startswith("60 rows took ") for line in lines)
+    # The bars, each measured in this same run and judged.
+    bars = [line for line in lines if line.startswith("| accessible /") or " / accessible:" in line]
+    assert [bar.split(" | ")[0].lstrip("| ") for bar in bars] == [
+        "accessible / plain PDF: at most 1.15×",
+        "one LibreOffice start per letter / accessible: at least 30×",
+        "per letter through UNO / accessible: at least 2.5×",
+    ]
+    assert all(bar.rstrip(" |").endswith(("met", "missed")) for bar in bars)

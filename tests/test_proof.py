@@ -66,11 +66,21 @@ def test_the_proof_pack(folder: Path, tmp_path: Path) -> None:
     proof = folder / "output" / "2020" / "proof"
     combined = PdfReader(proof / "all-letters.pdf")
     assert len(combined.pages) == 4 * 3
-    assert [getattr(item, "title", None) for item in combined.outline] == [
+    # A bookmark per council, with its letter's own headings under it.
+    outline = combined.outline
+    assert [item.title for item in outline if not isinstance(item, list)] == [
         "Leicestershire County Council",
         "Derby City Council",
         "Brighton & Hove City Council",
         "Adur District Council",
+    ]
+    derby_headings = outline[3]  # after Derby City Council (outline[2])
+    assert isinstance(derby_headings, list)
+    assert [getattr(h, "title", None) for h in derby_headings] == [
+        "Annual Review letter 2020",
+        None,  # its sub-headings
+        "Appendix: Derby City Council",
+        None,
     ]
 
     dom, console = chromium(proof / "index.html", tmp_path / "chromium")

@@ -102,16 +102,7 @@ def mended_xmp(packet: bytes, title: str, *, pdfa: bool) -> bytes:
     if rdf is None:
         return packet
     if title:
-        for old in rdf.iter(f"{{{DC}}}title"):
-            old.getparent().remove(old)  # type: ignore[union-attr]
-        description = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={"dc": DC})
-        description.set(f"{{{RDF}}}about", "")
-        alternatives = etree.SubElement(
-            etree.SubElement(description, f"{{{DC}}}title"), f"{{{RDF}}}Alt"
-        )
-        item = etree.SubElement(alternatives, f"{{{RDF}}}li")
-        item.set(XML_LANG, "x-default")
-        item.text = title
+        _set_title(rdf, title)
     declares_ua = next(rdf.iter(f"{{{PDFUAID}}}part"), None) is not None
     has_extension = next(rdf.iter(f"{{{PDFA_EXTENSION}}}schemas"), None) is not None
     if pdfa and declares_ua and not has_extension:
@@ -122,6 +113,20 @@ def mended_xmp(packet: bytes, title: str, *, pdfa: bool) -> bytes:
         + body
         + b'\n<?xpacket end="w"?>'
     )
+
+
+def _set_title(rdf: etree._Element, title: str) -> None:
+    """dc:title, as one x-default alternative: the one there changed, or one added."""
+    element = next(rdf.iter(f"{{{DC}}}title"), None)
+    if element is None:
+        description = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={"dc": DC})
+        description.set(f"{{{RDF}}}about", "")
+        element = etree.SubElement(description, f"{{{DC}}}title")
+    for child in list(element):
+        element.remove(child)
+    item = etree.SubElement(etree.SubElement(element, f"{{{RDF}}}Alt"), f"{{{RDF}}}li")
+    item.set(XML_LANG, "x-default")
+    item.text = title
 
 
 def finish_pdf(path: Path, settings: PdfSettings, title: str) -> bytes:
