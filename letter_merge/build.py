@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pypdf import PdfReader
-
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.chart.model import STYLE_VERSION
@@ -35,6 +33,7 @@ from letter_merge.manifest import (
 )
 from letter_merge.paths import OutputPaths
 from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
+from letter_merge.pdf.reading import page_count
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.text import TemplateError
 
@@ -193,7 +192,11 @@ def _build(
 def _convert(
     converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
 ) -> list[ConversionResult]:
-    jobs = [ConversionJob(o.docx, o.docx.with_suffix(".pdf")) for o in outcomes if o.docx]
+    jobs = [
+        ConversionJob(o.docx, o.docx.with_suffix(".pdf"), o.letter.subject)
+        for o in outcomes
+        if o.docx
+    ]
     done = 0
 
     def converted(result: ConversionResult) -> None:
@@ -268,7 +271,7 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
     docx = _file_record(outcome.docx, paths)
     pdf = _file_record(outcome.pdf, paths)
     if pdf is not None and outcome.pdf is not None:
-        pdf = FileRecord(pdf.path, pdf.sha256, len(PdfReader(outcome.pdf).pages))
+        pdf = FileRecord(pdf.path, pdf.sha256, page_count(outcome.pdf))
     return LetterRecord(
         authority=council.authority,
         authority_type=council.authority_type,

@@ -55,21 +55,33 @@ PDFUA_EXTENSION_SCHEMA = f"""\
 </rdf:Description>"""
 
 
-def export_filter(settings: PdfSettings, *, destinations: bool = False) -> str:
-    """LibreOffice's --convert-to target for letters: JSON filter options (LibreOffice 7.4+).
+def export_options(settings: PdfSettings, *, destinations: bool = False) -> dict[str, bool | int]:
+    """LibreOffice's PDF export options for letters (its filter data), by name.
 
     Pictures stay lossless (by default LibreOffice makes some of them JPEG, blurring a chart's
     text); `destinations` exports bookmarks as named destinations, which mark where each letter of
     a combined document starts."""
-    options: dict[str, tuple[str, str]] = {"UseLosslessCompression": ("boolean", "true")}
+    options: dict[str, bool | int] = {"UseLosslessCompression": True}
     if destinations:
-        options["ExportBookmarksToPDFDestination"] = ("boolean", "true")
+        options["ExportBookmarksToPDFDestination"] = True
     if settings.accessible:
-        options["UseTaggedPDF"] = ("boolean", "true")
-        options["PDFUACompliance"] = ("boolean", "true")
+        options["UseTaggedPDF"] = True
+        options["PDFUACompliance"] = True
     if settings.pdfa:
-        options["SelectPdfVersion"] = ("long", "2")  # 2: PDF/A-2b
-    body = {name: {"type": kind, "value": value} for name, (kind, value) in options.items()}
+        options["SelectPdfVersion"] = 2  # 2: PDF/A-2b
+    return options
+
+
+def export_filter(settings: PdfSettings, *, destinations: bool = False) -> str:
+    """The same options as soffice's --convert-to target (JSON: LibreOffice 7.4 or later)."""
+    body = {
+        name: (
+            {"type": "boolean", "value": "true" if value else "false"}
+            if isinstance(value, bool)
+            else {"type": "long", "value": str(value)}
+        )
+        for name, value in export_options(settings, destinations=destinations).items()
+    }
     return "pdf:writer_pdf_Export:" + json.dumps(body, separators=(",", ":"))
 
 
@@ -155,6 +167,8 @@ def _saved(pdf: pikepdf.Pdf, object_streams: pikepdf.ObjectStreamMode) -> bytes:
         # stream data as it is: by default qpdf would decompress and compress it again, undoing
         # the mend of _no_stream_ends_in_cr (and costing time)
         stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        # the XMP's PDF version is LibreOffice's and stays true: not parsed again for each letter
+        fix_metadata_version=False,
     )
     return buffer.getvalue()
 
@@ -323,7 +337,7 @@ def _structure_gaps(tree_root: pikepdf.Object) -> tuple[int, int]:
     stack = list(kids(tree_root))
     while stack:
         element = stack.pop()
-        if not _is_element(element):
+        if not is_element(element):
             continue
         role = str(element.get("/S", ""))
         role = str(role_map.get(role, role))
@@ -339,7 +353,7 @@ def _has_header_cell(table: pikepdf.Object, role_map: pikepdf.Object) -> bool:
     stack = list(kids(table))
     while stack:
         element = stack.pop()
-        if _is_element(element):
+        if is_element(element):
             role = str(element.get("/S", ""))
             if str(role_map.get(role, role)) == "/TH":
                 return True
@@ -347,7 +361,7 @@ def _has_header_cell(table: pikepdf.Object, role_map: pikepdf.Object) -> bool:
     return False
 
 
-def _is_element(kid: pikepdf.Object) -> bool:
+def is_element(kid: pikepdf.Object) -> bool:
     """A structure element, as opposed to a marked-content id or a reference to content."""
     return isinstance(kid, pikepdf.Dictionary) and kid.get("/Type") not in (
         pikepdf.Name.MCR,

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
@@ -58,6 +58,10 @@ INSTALL_HINT = (
 class ConversionJob:
     docx: Path
     pdf: Path
+    title: str = ""  # the PDF's title (the letter's subject); "" -> the .docx's own title
+
+    def pdf_title(self) -> str:
+        return self.title or docx_title(self.docx)
 
 
 @dataclass(frozen=True)
@@ -155,19 +159,25 @@ class LibreOfficeConverter:
         with (
             _Profiles(self.profile_dir, self.workers) as profiles,
             ThreadPoolExecutor(self.workers) as pool,
+            # Cutting a combined PDF into letters is Python's work, done on the side, so that
+            # each LibreOffice goes on to its next chunk at once.
+            ThreadPoolExecutor(1) as splitter,
         ):
             futures = [
-                pool.submit(self._convert_task, together, chunk, profiles, report)
+                pool.submit(self._convert_task, together, chunk, profiles, report, splitter)
                 for together, chunk in tasks
             ]
             try:
-                for future in futures:
-                    future.result()
+                splits = [future.result() for future in futures]
+                for split in splits:
+                    if split is not None:
+                        split.result()
             except BaseException:
                 # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every chunk;
                 # each worker's scratch folder is removed as it ends.
                 stop_all_programs()
                 pool.shutdown(wait=True, cancel_futures=True)
+                splitter.shutdown(wait=True, cancel_futures=True)
                 raise
         order = {job: index for index, job in enumerate(jobs)}
         return sorted(results, key=lambda r: order[r.job])
@@ -196,45 +206,68 @@ class LibreOfficeConverter:
         chunk: list[ConversionJob],
         profiles: Queue[Path],
         report: Callable[[ConversionResult], None],
-    ) -> None:
+        splitter: ThreadPoolExecutor,
+    ) -> Future[None] | None:
+        """Convert a chunk; for letters converted together, the split still to come."""
         profile = profiles.get()
         try:
-            if together and self._convert_together(chunk, profile, report):
-                return
+            if together:
+                workdir = self._export_together(chunk, profile)
+                if workdir is not None:
+                    return splitter.submit(self._split, chunk, workdir, profiles, report)
             self._convert_separately(chunk, profile, report)
+            return None
         finally:
             profiles.put(profile)
 
-    def _convert_together(
-        self,
-        chunk: list[ConversionJob],
-        profile: Path,
-        report: Callable[[ConversionResult], None],
-    ) -> bool:
-        """Convert `chunk` as one document and split it; False if that did not work out."""
+    def _export_together(self, chunk: list[ConversionJob], profile: Path) -> Path | None:
+        """Convert `chunk` as one document: the folder holding out/letters.pdf, or None if
+        that did not work out."""
         workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
+        combined = workdir / "letters.docx"
         try:
-            combined = workdir / "letters.docx"
-            try:
-                combined.write_bytes(combine_letters([job.docx for job in chunk]))
-            except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
-                log.info("converting one by one: cannot combine letters (%s)", error)
-                return False
+            combined.write_bytes(combine_letters([job.docx for job in chunk]))
+        except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+            log.info("converting one by one: cannot combine letters (%s)", error)
+            shutil.rmtree(workdir, ignore_errors=True)
+            return None
+        try:
             target = export_filter(self.pdf, destinations=True)
             result = self._soffice([combined], workdir / "out", profile, target)
-            pdf = workdir / "out" / "letters.pdf"
-            if not is_pdf(pdf):
-                log.info("converting one by one: %s", _reason(result, combined))
-                return False
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        if not is_pdf(workdir / "out" / "letters.pdf"):
+            log.info("converting one by one: %s", _reason(result, combined))
+            shutil.rmtree(workdir, ignore_errors=True)
+            return None
+        return workdir
+
+    def _split(
+        self,
+        chunk: list[ConversionJob],
+        workdir: Path,
+        profiles: Queue[Path],
+        report: Callable[[ConversionResult], None],
+    ) -> None:
+        """Cut the combined PDF into the chunk's letters; if it cannot be, convert them one by
+        one instead."""
+        try:
             try:
-                pdfs = letter_pdfs(pdf, [job.docx for job in chunk], self.pdf)
+                pdfs = letter_pdfs(
+                    workdir / "out" / "letters.pdf", [j.pdf_title() for j in chunk], self.pdf
+                )
             except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
                 log.info("converting one by one: cannot split the PDF (%s)", error)
-                return False
+                profile = profiles.get()
+                try:
+                    self._convert_separately(chunk, profile, report)
+                finally:
+                    profiles.put(profile)
+                return
             for job, data in zip(chunk, pdfs, strict=True):
                 write_atomic(job.pdf, data, durable=False)
                 report(ConversionResult(job))
-            return True
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -274,7 +307,7 @@ class LibreOfficeConverter:
                     failures[job] = _reason(result, job.docx)
                     continue
                 try:
-                    data = finish_pdf(made, self.pdf, docx_title(job.docx))
+                    data = finish_pdf(made, self.pdf, job.pdf_title())
                 except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
                     failures[job] = f"its PDF could not be finished ({error})"
                     continue

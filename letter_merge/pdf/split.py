@@ -18,8 +18,8 @@ from pathlib import Path
 import pikepdf
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
-from letter_merge.pdf.combine import CombineError, docx_title
-from letter_merge.pdf.conformance import kids, mend, save
+from letter_merge.pdf.combine import CombineError
+from letter_merge.pdf.conformance import is_element, kids, mend, save
 
 MARK = re.compile(r"/?LetterMerge(\d{5})")
 # A content stream drawing an XObject (a picture): "/Im7 Do"
@@ -30,26 +30,30 @@ Key = tuple[int, int]
 
 
 def letter_pdfs(
-    combined: Path, letters: Sequence[Path], settings: PdfSettings = DEFAULT_PDF
+    combined: Path, titles: Sequence[str], settings: PdfSettings = DEFAULT_PDF
 ) -> list[bytes]:
-    """The combined PDF of `letters` (in order) cut into one PDF per letter."""
+    """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order)."""
     with pikepdf.open(combined) as source:
-        pages = letter_pages(source, len(letters))
+        pages = letter_pages(source, len(titles))
         for page in source.pages:
             _keep_own_pictures(page)
         letter_of_page = [number for number, own in enumerate(pages) for _ in own]
         tree = source.Root.get("/StructTreeRoot")
+        blocks = nodes = None
+        if isinstance(tree, pikepdf.Dictionary):
+            blocks = _Blocks.read(source, tree, letter_of_page)
+            if blocks is None:  # not a tree of letter-sized blocks: copy element by element
+                nodes = _read_tree(source, tree, letter_of_page)
         combined_pdf = _Combined(
             source,
             _read_outline(source),
             tree if isinstance(tree, pikepdf.Dictionary) else None,
-            _read_tree(source, tree, letter_of_page)
-            if isinstance(tree, pikepdf.Dictionary)
-            else [],
+            blocks,
+            nodes or [],
         )
         return [
-            _letter_pdf(combined_pdf, number, own, settings, docx_title(letter))
-            for number, (letter, own) in enumerate(zip(letters, pages, strict=True))
+            _letter_pdf(combined_pdf, number, own, settings, title)
+            for number, (title, own) in enumerate(zip(titles, pages, strict=True))
         ]
 
 
@@ -143,7 +147,8 @@ class _Combined:
     pdf: pikepdf.Pdf
     outline: list[_Bookmark]
     tree: pikepdf.Dictionary | None  # the structure tree's root, if tagged
-    nodes: list[_Node]  # the structure tree's top elements, read
+    blocks: _Blocks | None  # the tree as letters' blocks, to copy a letter's in one go
+    nodes: list[_Node]  # otherwise the tree's top elements, read to copy element by element
 
 
 def _letter_pdf(
@@ -170,7 +175,9 @@ def _letter_pdf(
     if "/Metadata" in source.Root:
         letter.Root.Metadata = letter.copy_foreign(source.Root.Metadata)
     letter.docinfo = letter.make_indirect(pikepdf.Dictionary(dict(source.docinfo.items())))
-    if combined.tree is not None:
+    if combined.blocks is not None:
+        combined.blocks.copy_into(letter, number)
+    elif combined.tree is not None:
         _StructureCopy(letter, number, new_pages, new_annotations).copy(
             combined.tree, combined.nodes
         )
@@ -193,6 +200,139 @@ def _bookmarks(outline: list[_Bookmark], numbering: dict[int, int]) -> list[pike
         else:
             items.extend(children)  # a parent elsewhere (another letter): keep what is ours
     return items
+
+
+class _Blocks:
+    """The structure tree LibreOffice writes for letters converted together, copied a letter at
+    a time by qpdf (in C++) rather than element by element.
+
+    Under the document element, each block (a paragraph, a heading, a table, a picture) lies
+    within one letter, since every letter starts on a new page. A block's link up to the
+    document element, which leads to every letter's blocks, is cut; then a letter's blocks are
+    copied in one go, their references to pages and links landing on the letter's own copies of
+    them, and the parent tree's entries for the letter's pages and links are copied under their
+    own numbers."""
+
+    def __init__(
+        self,
+        pdf: pikepdf.Pdf,
+        tree: pikepdf.Dictionary,
+        roots: list[pikepdf.Dictionary],
+        blocks: dict[int, list[tuple[int, pikepdf.Object]]],
+        parents: dict[int, pikepdf.Object],
+    ) -> None:
+        self.pdf = pdf
+        self.tree = tree
+        self.roots = roots  # the document elements (one, from LibreOffice)
+        self.blocks = blocks  # letter -> (its document element's index, block), in order
+        self.parents = parents  # the parent tree: key -> its value, indirect
+
+    @classmethod
+    def read(
+        cls, pdf: pikepdf.Pdf, tree: pikepdf.Dictionary, letter_of_page: list[int]
+    ) -> _Blocks | None:
+        """The tree as letters' blocks; None when it is not one (a block across two letters,
+        content straight under the document element, no parent tree)."""
+        index = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
+        roots = kids(tree)
+        parents = _number_tree(tree.get("/ParentTree"))
+        if parents is None or not all(is_element(root) for root in roots):
+            return None
+        blocks: dict[int, list[tuple[int, pikepdf.Object]]] = {}
+        for number, root in enumerate(roots):
+            for block in kids(root):
+                if not is_element(block):
+                    return None
+                first = _edge_page(block, index, first=True)
+                last = _edge_page(block, index, first=False)
+                if first is None or last is None or letter_of_page[first] != letter_of_page[last]:
+                    return None
+                blocks.setdefault(letter_of_page[first], []).append((number, block))
+        for root in roots:
+            for block in kids(root):
+                del block["/P"]  # the way up to every other letter
+        indirect = {
+            key: value if value.is_indirect else pdf.make_indirect(value)
+            for key, value in parents.items()
+        }
+        return cls(
+            pdf, tree, [r for r in roots if isinstance(r, pikepdf.Dictionary)], blocks, indirect
+        )
+
+    def copy_into(self, letter: pikepdf.Pdf, number: int) -> None:
+        root = letter.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot))
+        documents = []
+        mine = self.blocks.get(number, [])
+        for position, old in enumerate(self.roots):
+            own = [block for at, block in mine if at == position]
+            if not own:
+                continue
+            document = letter.make_indirect(
+                pikepdf.Dictionary(
+                    {k: _copy(letter, v) for k, v in old.items() if k not in ("/P", "/K", "/Pg")}
+                )
+            )
+            copied = letter.copy_foreign(self.pdf.make_indirect(pikepdf.Array(own)))
+            for block in copied:
+                block.P = document
+            document.K = pikepdf.Array(list(copied))
+            document.P = root
+            document.Pg = letter.pages[0].obj
+            documents.append(document)
+        root.K = pikepdf.Array(documents)
+        for key in ("/RoleMap", "/ClassMap"):
+            if key in self.tree:
+                root[key] = _copy(letter, self.tree[key])
+        keys = sorted(
+            {int(page.obj.StructParents) for page in letter.pages if "/StructParents" in page.obj}
+            | {
+                int(annotation.StructParent)
+                for page in letter.pages
+                for annotation in page.obj.get("/Annots", pikepdf.Array())
+                if "/StructParent" in annotation
+            }
+        )
+        numbers: list[pikepdf.Object | int] = []
+        for number_key in keys:
+            if number_key in self.parents:
+                numbers += [number_key, letter.copy_foreign(self.parents[number_key])]
+        root.ParentTree = letter.make_indirect(pikepdf.Dictionary(Nums=pikepdf.Array(numbers)))
+        root.ParentTreeNextKey = keys[-1] + 1 if keys else 0
+        letter.Root.StructTreeRoot = root
+
+
+def _edge_page(element: pikepdf.Object, index: dict[Key, int], *, first: bool) -> int | None:
+    """The page of an element's first (or last) content, following its first (or last) kids."""
+    node, page = element, None
+    for _ in range(100):  # deeper than any real tree
+        if "/Pg" in node:
+            page = index.get(node.Pg.objgen)
+        found = kids(node)
+        if not found:
+            return page
+        kid = found[0] if first else found[-1]
+        if not isinstance(kid, pikepdf.Dictionary):
+            return page  # marked content on the element's own page
+        if not is_element(kid):
+            return index.get(kid.Pg.objgen) if "/Pg" in kid else page
+        node = kid
+    return None
+
+
+def _number_tree(node: pikepdf.Object | None) -> dict[int, pikepdf.Object] | None:
+    """A number tree's entries, from /Nums and any /Kids."""
+    if not isinstance(node, pikepdf.Dictionary):
+        return None
+    found: dict[int, pikepdf.Object] = {}
+    stack: list[pikepdf.Object] = [node]
+    while stack:
+        current = stack.pop()
+        numbers = current.get("/Nums")
+        if isinstance(numbers, pikepdf.Array):
+            for at in range(0, len(numbers) - 1, 2):
+                found[int(numbers[at])] = numbers[at + 1]
+        stack.extend(kid for kid in current.get("/Kids", pikepdf.Array()))
+    return found
 
 
 @dataclass

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfWriter
 
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
@@ -20,7 +20,7 @@ from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.conformance import read_conformance
-from letter_merge.pdf.reading import page_images, pdf_text, require_poppler
+from letter_merge.pdf.reading import page_count, page_images, pdf_text, require_poppler
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
 from letter_merge.proof.page import render_index
@@ -105,8 +105,7 @@ def _card(
             Check("PDF as built", False, "it was changed after the build; run letter-merge build")
         )
         return card
-    reader = PdfReader(pdf)
-    card.pages = len(reader.pages)
+    card.pages = page_count(pdf)
     text = pdf_text(pdf)
     card.checks += check_letter(
         text,

@@ -30,7 +30,7 @@ def preview_letter(batch: Batch, name: str, converter: Converter) -> Preview:
     write_atomic(docx, batch.template.render(letter.fields, title=letter.subject), durable=False)
     pdf = docx.with_suffix(".pdf")
     pdf.unlink(missing_ok=True)
-    (result,) = converter.convert([ConversionJob(docx, pdf)])
+    (result,) = converter.convert([ConversionJob(docx, pdf, letter.subject)])
     if result.error:
         raise LetterMergeError(f"{letter.council.authority}: {result.error}")
     pages = page_images(pdf, folder / letter.stem, resolution=80)
