@@ -38,7 +38,7 @@ from letter_merge.mail.send import (
 )
 from letter_merge.mail.status import STATES, History, history, letter_statuses, write_csv
 from letter_merge.mail.status import counts as status_counts
-from letter_merge.pdf.convert import Converter, make_converter
+from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
 from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
@@ -247,7 +247,9 @@ def proof(ctx: click.Context) -> None:
     index.html has a card per letter (page 1, recipient, figures, checks) with filters;
     all-letters.pdf holds every letter with a bookmark each. Each PDF's own text is checked:
     no template tags or error values left, its council and recipient named and no other
-    council, the page count within [proof] pages, fonts embedded. Exit 1 if any check fails.
+    council, the page count within [proof] pages, fonts embedded, and tagged PDF/UA-1 and
+    PDF/A-2b as [pdf] asks (language, title, alternative text, table headers). Exit 1 if any
+    check fails.
 
     Example: letter-merge proof
     """
@@ -480,6 +482,64 @@ def login(ctx: click.Context, show_status: bool) -> None:
         return
     signed_in = tokens.sign_in(lambda message: click.echo(message))
     click.echo(f"Signed in as {signed_in.username}. letter-merge send will use this sign-in.")
+
+
+@cli.command()
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    show_default="a free one",
+    help="The port on 127.0.0.1 to serve the desk on.",
+)
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="Do not open the browser; print the address (with its key) on the first line instead.",
+)
+@converter_option
+@click.pass_context
+def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> None:
+    """The whole batch from a page in the browser: files, check, preview, build, proof,
+    approve, queue, test send, send and status, each step as the commands do it.
+
+    Serves on 127.0.0.1 only, for this machine's user: the address it opens carries a key,
+    and nothing is served without it. Ctrl-C (or closing the terminal) stops it. The desk and
+    the commands can run side by side.
+
+    \b
+    Examples:
+      letter-merge desk
+      letter-merge desk --no-browser --port 8765
+    """
+    from letter_merge.desk.server import serve_desk  # the web server only when it is wanted
+    from letter_merge.pdf.warm import WarmLibreOffice
+
+    settings = _settings(ctx)  # a wrong folder or settings file: said now, not in the page
+    warm = None
+    program = find_libreoffice()
+    if converter == "libreoffice" and program is not None:
+        # Previews through a LibreOffice kept running, with a profile of its own.
+        profile = settings.paths.libreoffice_profiles / "desk"
+        warm = WarmLibreOffice(program, profile, _converter(settings, converter), settings.pdf)
+
+    def announce(address: str) -> None:
+        if no_browser:
+            click.echo(address)
+        click.echo(
+            f"The desk for {settings.year}'s batch is open at {address}\n"
+            "Keep this window open while you work; press Ctrl-C to stop the desk.",
+            err=not no_browser,
+        )
+
+    serve_desk(
+        ctx.find_root().obj,
+        port=port,
+        open_browser=not no_browser,
+        converter=lambda current: _converter(current, converter),
+        warm=warm,
+        announce=announce,
+    )
 
 
 @cli.command()

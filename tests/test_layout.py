@@ -34,6 +34,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("letter_merge.build",),
     ("letter_merge.proof",),
     ("letter_merge.mail",),
+    ("letter_merge.desk",),
     ("letter_merge.cli", "letter_merge.__main__"),
 )
 

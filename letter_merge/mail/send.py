@@ -103,6 +103,7 @@ class SendReport:
     refused: list[tuple[str, str]] = field(default_factory=list)  # our own checks said no
     in_doubt: list[str] = field(default_factory=list)
     would_send: list[Outgoing] = field(default_factory=list)  # --dry-run
+    plan: SendPlan | None = None  # --dry-run: what a real send would say before it asks
     cancelled: bool = False  # the confirmation was answered no: nothing was sent
 
     @property
@@ -181,6 +182,7 @@ def send_messages(
         plan = _plan(settings, ledger, [m for m, _ in ready], test_to)
         if dry_run:
             report.would_send = list(plan.messages)
+            report.plan = plan
             return report
         if not ready:
             return report

@@ -1,0 +1,591 @@
+"""The desk's web application: the July batch's steps as a page, each step one of the library's
+own functions (the same ones the commands call), so the desk adds no rule of its own.
+
+The page never names a file: it names councils, and the desk finds their letters through the
+manifest. Settings are read afresh for every request, so edits to the workbook, template or
+letter-merge.toml are seen at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from letter_merge.batch import Batch, load_batch, prove, select_names
+from letter_merge.build import build_letters, current_sources
+from letter_merge.config import Settings, load_settings
+from letter_merge.desk.jobs import Busy, Jobs
+from letter_merge.desk.security import DeskGuard, DeskKeys
+from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
+from letter_merge.mail.outbox import approve_letters, queue_messages
+from letter_merge.mail.send import send_messages, smtp_password
+from letter_merge.mail.status import counts, history, letter_statuses, write_csv
+from letter_merge.manifest import built_letters
+from letter_merge.pdf.convert import Converter
+from letter_merge.proof.pack import make_proof
+from letter_merge.proof.preview import preview_letter
+
+STATIC = resources.files("letter_merge.desk") / "static"
+SHEETS = ("Contacts!", "Statistics!")
+
+
+class Desk:
+    """What the routes share: where the settings are, the keys, the one running job, and the
+    converter kept warm for previews."""
+
+    def __init__(
+        self,
+        config_file: Path | None,
+        keys: DeskKeys,
+        converter: Callable[[Settings], Converter],
+        previewer: Callable[[Settings], Converter],
+    ) -> None:
+        self.config_file = config_file
+        self.keys = keys
+        self.jobs = Jobs()
+        self.converter = converter  # for builds: letters converted together
+        self.previewer = previewer  # for one letter at a time: a LibreOffice kept running
+        self.preview: dict[str, Any] = {}  # the last preview: authority, pages (paths)
+        self._batch: tuple[tuple[object, ...], Batch] | None = None
+
+    def settings(self) -> Settings:
+        return load_settings(self.config_file)
+
+    def batch(self, settings: Settings) -> Batch:
+        """The batch, read again only when one of its files has changed since (previews come
+        one after another while a template is being edited)."""
+        key = (settings, *(_stamp(p) for p in _inputs(settings)))
+        if self._batch is None or self._batch[0] != key:
+            self._batch = (key, load_batch(settings))
+        return self._batch[1]
+
+
+def _inputs(settings: Settings) -> list[Path]:
+    files = [settings.workbook, settings.template, settings.email_template]
+    return files + ([settings.config_file] if settings.config_file else [])
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        status = path.stat()
+    except OSError:
+        return (0, 0)
+    return (status.st_mtime_ns, status.st_size)
+
+
+def create_app(
+    config_file: Path | None,
+    keys: DeskKeys,
+    port: int,
+    converter: Callable[[Settings], Converter],
+    previewer: Callable[[Settings], Converter] | None = None,
+) -> DeskGuard:
+    desk = Desk(config_file, keys, converter, previewer or converter)
+
+    def route(path: str, handler: Callable[..., Any], methods: tuple[str, ...] = ("GET",)) -> Route:
+        async def endpoint(request: Request) -> Response:
+            try:
+                result = handler(desk, request, await _body(request))
+                if asyncio.iscoroutine(result):
+                    result = await result
+                return result if isinstance(result, Response) else JSONResponse(result)
+            except ProblemsFound as problems:
+                return JSONResponse(
+                    {"error": str(problems), "problems": _grouped(desk, problems.problems)}, 409
+                )
+            except (LetterMergeError, Busy) as error:
+                return JSONResponse({"error": str(error)}, 409)
+
+        return Route(path, endpoint, methods=list(methods))
+
+    app = Starlette(
+        routes=[
+            route("/", page),
+            route("/static/{name}", static),
+            route("/favicon.ico", lambda *_: Response(status_code=204)),
+            route("/api/state", state),
+            route("/api/open-folder", open_folder, ("POST",)),
+            route("/api/check", check, ("POST",)),
+            route("/api/councils", councils),
+            route("/api/preview", preview, ("POST",)),
+            route("/preview/{number:int}.png", preview_page),
+            route("/api/build", build, ("POST",)),
+            route("/api/proof", proof, ("POST",)),
+            route("/proof/", proof_page),
+            route("/letters/{name}", letter_pdf),
+            route("/api/approve", approve, ("POST",)),
+            route("/api/queue", queue, ("POST",)),
+            route("/api/send/plan", send_plan, ("POST",)),
+            route("/api/send", send, ("POST",)),
+            route("/api/job/pause", pause, ("POST",)),
+            route("/api/job/resume", resume, ("POST",)),
+            route("/api/events", events),
+            route("/api/status", status),
+            route("/api/history", council_history, ("POST",)),
+            route("/status.csv", status_csv),
+        ]
+    )
+    guard = DeskGuard(app, keys, port, inline=lambda path: path == "/proof/")
+    guard.desk = desk  # what the routes share, for the tests to look at
+    return guard
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if request.method != "POST":
+        return {}
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise LetterMergeError("The page sent something the desk cannot read.") from None
+    if not isinstance(data, dict):
+        raise LetterMergeError("The page sent something the desk cannot read.")
+    return data
+
+
+def _names(data: dict[str, Any], key: str = "only") -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise LetterMergeError(f"'{key}' must be a list of council names.")
+    return [v for v in value if v.strip()]
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise LetterMergeError(f"'{key}' must be text.")
+    return value.strip()
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+
+def page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    html = (STATIC / "desk.html").read_text(encoding="utf-8")
+    return HTMLResponse(html.replace("{{CSRF}}", desk.keys.csrf))
+
+
+def static(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    name = request.path_params["name"]
+    types = {"desk.js": "text/javascript", "desk.css": "text/css"}
+    if name not in types:  # only these two files, whatever is asked for
+        return Response("Not found", 404)
+    return Response((STATIC / name).read_bytes(), media_type=types[name])
+
+
+# -- 1. files -----------------------------------------------------------------------------------
+
+
+def state(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    settings = desk.settings()
+    files = []
+    for label, path in (
+        ("Workbook", settings.workbook),
+        ("Letter template", settings.template),
+        ("Email template", settings.email_template),
+        ("Settings", settings.config_file),
+    ):
+        if path is None:
+            continue
+        files.append(
+            {
+                "label": label,
+                "name": _relative(settings, path),
+                "changed": _when(path),
+                "changed_ns": _stamp(path)[0],
+            }
+        )
+    smtp = settings.smtp
+    return {
+        "year": settings.year,
+        "folder": str(settings.config_file.parent) if settings.config_file else "",
+        "files": files,
+        "pdf": settings.pdf.describe(),
+        "server": f"{smtp.host}:{smtp.port} ({smtp.security})",
+        "sender": settings.email_from,
+        "job": desk.jobs.current(),
+        "counts": _counts(settings),
+    }
+
+
+def _relative(settings: Settings, path: Path) -> str:
+    base = settings.config_file.parent if settings.config_file else Path.cwd()
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _when(path: Path) -> str:
+    try:
+        stamp = dt.datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return "missing"
+    return stamp.strftime("%d %b %Y %H:%M")
+
+
+def _counts(settings: Settings) -> dict[str, int]:
+    try:
+        return dict(counts(letter_statuses(settings)))
+    except LetterMergeError:
+        return {}
+
+
+def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    settings = desk.settings()
+    folder = settings.config_file.parent if settings.config_file else Path.cwd()
+    if sys.platform == "win32":
+        os.startfile(folder)  # type: ignore[attr-defined]
+    else:
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        try:
+            subprocess.Popen(
+                [opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            return {"opened": False, "folder": str(folder)}
+    return {"opened": True, "folder": str(folder)}
+
+
+# -- 2. check -----------------------------------------------------------------------------------
+
+
+def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    settings = desk.settings()
+    try:
+        batch = load_batch(settings)
+    except ProblemsFound as found:
+        return {"ok": False, "problems": _grouped(desk, found.problems), "warnings": []}
+    problems = prove(batch)
+    warnings = [Problem(w.where, w.message) for w in batch.warnings]
+    return {
+        "ok": not problems,
+        "problems": _grouped(desk, problems),
+        "warnings": _grouped(desk, warnings),
+        "councils": len(batch.workbook.councils),
+        "unused": batch.unused_columns(),
+    }
+
+
+def _grouped(desk: Desk, problems: list[Problem]) -> list[dict[str, Any]]:
+    """Problems by the file they are in, each with its place and what to do, as `check` says."""
+    settings = desk.settings()
+    groups: dict[str, list[dict[str, str]]] = {}
+    for problem in problems:
+        where = problem.where
+        if where.startswith(SHEETS):
+            file = settings.workbook.name
+        elif ", " in where:
+            file = where.split(", ", 1)[0]
+        else:
+            file = where.split(" ", 1)[0] if where else "letter-merge"
+        groups.setdefault(file, []).append({"where": where, "message": problem.message})
+    return [{"file": file, "items": items} for file, items in groups.items()]
+
+
+def councils(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    batch = load_batch(desk.settings())
+    return {
+        "councils": [
+            {"name": c.authority, "type": c.authority_type} for c in batch.workbook.councils
+        ]
+    }
+
+
+# -- 3. preview ---------------------------------------------------------------------------------
+
+
+async def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    name = _text(data, "name")
+    if not name:
+        raise LetterMergeError("Type a council's name to preview its letter.")
+
+    def work() -> dict[str, Any]:
+        settings = desk.settings()
+        made = preview_letter(desk.batch(settings), name, desk.previewer(settings))
+        desk.preview = {"authority": made.authority, "pages": list(made.pages)}
+        return {"authority": made.authority, "pages": len(made.pages)}
+
+    return await asyncio.to_thread(work)
+
+
+def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    pages: list[Path] = desk.preview.get("pages", [])
+    number = int(request.path_params["number"])
+    if not 1 <= number <= len(pages):
+        return Response("Not found", 404)
+    return FileResponse(pages[number - 1], media_type="image/png")
+
+
+# -- 4. build, 5. proof -----------------------------------------------------------------------
+
+
+def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    only = _names(data)
+    settings = desk.settings()
+    batch = load_batch(settings)  # problems now, before a job starts
+    if only:
+        batch.letters(only)  # an unknown or ambiguous name now, too
+    converter = desk.converter(settings)
+
+    def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+        report = build_letters(batch, only=only, converter=converter, on_progress=progress)
+        return {
+            "built": sum(1 for o in report.letters if o.remade and not o.error),
+            "unchanged": len(report.unchanged),
+            "failed": [{"authority": o.authority, "why": o.error} for o in report.failed],
+            "seconds": round(report.seconds, 1),
+        }
+
+    return desk.jobs.start("build", work)
+
+
+def proof(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    batch = load_batch(desk.settings())
+
+    def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+        report = make_proof(batch, on_progress=progress)
+        problems = [
+            {
+                "authority": card.authority,
+                "why": "; ".join(
+                    f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems
+                ),
+            }
+            for card in report.with_problems
+        ]
+        return {"letters": len(report.cards), "problems": problems, "changes": report.changes}
+
+    return desk.jobs.start("proof", work)
+
+
+def proof_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    index = desk.settings().paths.proof / "index.html"
+    if not index.is_file():
+        return HTMLResponse("<p>No proof yet: make one with the Proof step.</p>", 404)
+    return FileResponse(index, media_type="text/html")
+
+
+def letter_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    """A built letter's PDF, found by its file name among the manifest's letters only."""
+    settings = desk.settings()
+    wanted = request.path_params["name"]
+    for record in built_letters(settings.paths).values():
+        if record.pdf is not None and Path(record.pdf.path).name == wanted:
+            path = settings.paths.absolute(record.pdf.path)
+            if path.is_file():
+                return FileResponse(path, media_type="application/pdf")
+    return Response("Not found", 404)
+
+
+# -- 6. approve, 7. queue and test send, 8. send ---------------------------------------------
+
+
+def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    report = approve_letters(
+        desk.settings(),
+        _text(data, "by"),
+        only=_names(data),
+        despite_proof=_text(data, "despite_proof"),
+    )
+    return {
+        "approved": report.approved,
+        "despite_proof": report.despite_proof,
+        "already": report.already,
+        "refused": [{"authority": a, "why": why} for a, why in report.refused],
+    }
+
+
+def queue(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    corrections = _names(data, "corrections")
+    reason = _text(data, "reason")
+    if corrections and not reason:
+        raise LetterMergeError("Say why the correction is sent: it is recorded with it.")
+    report = queue_messages(load_batch(desk.settings()), {name: reason for name in corrections})
+    return {
+        "queued": report.queued,
+        "corrections": report.corrections,
+        "already": report.already,
+        "skipped": [{"authority": a, "why": why} for a, why in report.skipped],
+    }
+
+
+def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """What a send would do, as `send` says before it asks: nothing is sent or changed."""
+    settings = desk.settings()
+    test_to = _text(data, "test_to") or None
+    report = send_messages(settings, test_to=test_to, only=_names(data), dry_run=True)
+    plan = report.plan
+    messages = plan.messages if plan else ()
+    return {
+        "server": plan.server if plan else "",
+        "sender": plan.sender if plan else settings.email_from,
+        "login": plan.login if plan else "",
+        "count": len(messages),
+        "corrections": plan.corrections if plan else 0,
+        "minutes": round(plan.minutes, 1) if plan else 0,
+        "rate": settings.smtp.rate_per_minute,
+        "test_to": test_to,
+        "messages": [
+            {
+                "authority": m.authority,
+                "recipients": list(m.recipients),
+                "correction": m.correction,
+                "sent_before": m.sent_before,
+            }
+            for m in messages
+        ],
+        "in_doubt": report.in_doubt,
+    }
+
+
+def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """Send (or test-send) what was shown: `expected` is the count the person confirmed, and a
+    plan that no longer matches it sends nothing."""
+    settings = desk.settings()
+    test_to = _text(data, "test_to") or None
+    only = _names(data)
+    expected = data.get("expected")
+    if not isinstance(expected, int):
+        raise LetterMergeError("Confirm the send first: the page must say how many will go.")
+    password = None if settings.smtp.auth == "oauth2" else smtp_password(settings.smtp)
+
+    def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+        report = send_messages(
+            settings,
+            test_to=test_to,
+            only=only,
+            password=password,
+            confirm=lambda plan: len(plan.messages) == expected,
+            on_progress=progress,
+        )
+        return {
+            "cancelled": report.cancelled,
+            "sent": report.sent,
+            "failed": [{"authority": a, "why": why} for a, why in report.failed],
+            "deferred": [{"authority": a, "why": why} for a, why in report.deferred],
+            "refused": [{"authority": a, "why": why} for a, why in report.refused],
+            "in_doubt": report.in_doubt,
+            "test_to": test_to,
+        }
+
+    return desk.jobs.start("test send" if test_to else "send", work)
+
+
+def pause(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    desk.jobs.pause()
+    return {"job": desk.jobs.current()}
+
+
+def resume(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    desk.jobs.resume()
+    return {"job": desk.jobs.current()}
+
+
+async def events(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    """The running job's progress as server-sent events, one whenever it changes."""
+
+    async def stream() -> Any:
+        seen = None
+        while not await request.is_disconnected():
+            version = desk.jobs.version()
+            if version != seen:
+                seen = version
+                yield f"data: {json.dumps(desk.jobs.current())}\n\n"
+            await asyncio.to_thread(desk.jobs.wait_for_change, version, 1.0)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+# -- 9. status ---------------------------------------------------------------------------------
+
+
+def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    settings = desk.settings()
+    sources = _sources(settings)
+    statuses = letter_statuses(settings, sources)
+    return {
+        "counts": dict(counts(statuses)),
+        "letters": [
+            {
+                "authority": s.authority,
+                "state": s.state,
+                "email": s.email,
+                "approved_by": s.approved_by,
+                "updated_at": s.updated_at,
+                "last_reply": s.last_reply,
+                "messages": s.messages,
+            }
+            for s in statuses
+        ],
+    }
+
+
+def _sources(settings: Settings) -> dict[str, str] | None:
+    try:
+        return current_sources(load_batch(settings))
+    except LetterMergeError:
+        return None  # the inputs have problems: whether letters are out of date is unknown
+
+
+def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    settings = desk.settings()
+    statuses = {s.authority: s for s in letter_statuses(settings, _sources(settings))}
+    (authority,) = select_names(statuses, [_text(data, "name")])
+    record = history(settings, statuses[authority])
+    return {
+        "authority": authority,
+        "approvals": [
+            {"by": a.approved_by, "at": a.approved_at, "despite_proof": a.despite_proof}
+            for a in record.approvals
+        ],
+        "messages": [
+            {
+                "message_id": m.message_id,
+                "state": m.state,
+                "queued_at": m.queued_at,
+                "sent_at": m.sent_at,
+                "correction": m.correction,
+                "last_reply": m.last_reply,
+            }
+            for m in record.messages
+        ],
+        "events": [{"at": e.at, "what": e.event, "detail": e.detail} for e in record.events],
+    }
+
+
+def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    settings = desk.settings()
+    statuses = letter_statuses(settings, _sources(settings))
+    folder = settings.paths.year_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "status.csv"
+    write_csv(settings, statuses, target)
+    body = target.read_bytes()
+    name = f"letter-merge-status-{settings.year}.csv"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
