@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,18 +29,11 @@ from openpyxl import Workbook, load_workbook
 
 from letter_merge.config import PdfSettings
 from letter_merge.paths import OutputPaths
-from letter_merge.pdf.conformance import export_filter
+from letter_merge.pdf.conformance import export_filter, export_options
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = Path(__file__).with_name("measure.py")
-UNO_WORKER = Path(__file__).with_name("uno_per_letter.py")
 PLAIN_PDF = '\n[pdf]\naccessible = false\narchive = "none"\n'
-# Pythons that may have LibreOffice's uno module: Debian's (python3-uno), LibreOffice's own.
-UNO_PYTHONS = (
-    "/usr/bin/python3",
-    "/usr/lib/libreoffice/program/python",
-    "/Applications/LibreOffice.app/Contents/Resources/python",
-)
 
 
 def working_folder(base: Path, workbook: Path) -> Path:
@@ -113,69 +107,45 @@ def baseline(folder: Path, letters: int) -> float:
     return (time.perf_counter() - started) / len(documents)
 
 
-def uno_python() -> str | None:
-    for candidate in UNO_PYTHONS:
-        if Path(candidate).exists():
-            found = subprocess.run(
-                [candidate, "-c", "import uno"], capture_output=True, check=False
-            )
-            if found.returncode == 0:
-                return candidate
-    return None
-
-
 def per_letter_uno(folder: Path, letters: int, workers: int = 2) -> float | None:
     """Seconds per letter converting each letter as its own document through `workers`
-    persistent LibreOffices (UNO), started before the clock starts; None without uno."""
+    LibreOffices kept running (UNO, letter-merge's own worker), started before the clock
+    starts; None where no Python has LibreOffice's uno module."""
     from letter_merge.pdf.convert import find_libreoffice
+    from letter_merge.pdf.warm import UnoWorker, find_uno_python
 
-    python, program = uno_python(), find_libreoffice()
+    python, program = find_uno_python(), find_libreoffice()
     if python is None or program is None:
         return None
     documents = sorted((folder / "output" / "2020" / "letters").glob("*.docx"))[:letters]
-    prefix = "pdf:writer_pdf_Export:"
-    options = {
-        name: (value["value"] == "true" if value["type"] == "boolean" else int(value["value"]))
-        for name, value in json.loads(export_filter(PdfSettings())[len(prefix) :]).items()
-    }
+    options = export_options(PdfSettings())
     outdir = folder / "uno-pdf"
     outdir.mkdir(exist_ok=True)
-    shares = [documents[number::workers] for number in range(workers)]
-    # Profiles made first, as the build's are, so that neither side pays for one in the timing.
-    for number in range(workers):
-        profile = folder / f"uno-profile-{number}"
-        subprocess.run(
-            [
-                str(program),
-                f"-env:UserInstallation={profile.resolve().as_uri()}",
-                "--headless",
-                "--terminate_after_init",
-            ],
-            capture_output=True,
-            check=False,
-        )
-    started = time.perf_counter()
-    running = [
-        subprocess.Popen(
-            [
-                python,
-                str(UNO_WORKER),
-                str(program),
-                str(folder / f"uno-profile-{number}"),
-                str(outdir),
-                json.dumps(options),
-                *map(str, share),
-            ]
-        )
-        for number, share in enumerate(shares)
-        if share
+    started_workers = [
+        UnoWorker(python, program, folder / f"uno-profile-{number}") for number in range(workers)
     ]
-    if any(process.wait() != 0 for process in running):
-        raise SystemExit("the UNO per-letter conversion failed")
+    failures: list[str] = []
+
+    def convert(worker: UnoWorker, share: list[Path]) -> None:
+        for document in share:
+            error = worker.convert(document, outdir / f"{document.stem}.pdf", options)
+            if error:
+                failures.append(f"{document.name}: {error}")
+
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=convert, args=(worker, documents[number::workers]))
+        for number, worker in enumerate(started_workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     seconds = time.perf_counter() - started
-    made = len(list(outdir.glob("*.pdf")))
-    if made != len(documents):
-        raise SystemExit(f"the UNO per-letter conversion made {made} PDFs of {len(documents)}")
+    for worker in started_workers:
+        worker.close()
+    if failures:
+        raise SystemExit(f"the UNO per-letter conversion failed: {failures[0]}")
     return seconds / len(documents)
 
 

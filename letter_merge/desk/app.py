@@ -39,7 +39,7 @@ from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
 from letter_merge.mail.outbox import approve_letters, queue_messages
 from letter_merge.mail.send import send_messages, smtp_password
 from letter_merge.mail.status import counts, history, letter_statuses, write_csv
-from letter_merge.manifest import built_letters
+from letter_merge.manifest import built_letters, read_manifest
 from letter_merge.pdf.convert import Converter
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
@@ -305,7 +305,11 @@ def _grouped(desk: Desk, problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 def councils(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    batch = load_batch(desk.settings())
+    """The councils to choose from; none while the inputs have problems (Check says which)."""
+    try:
+        batch = desk.batch(desk.settings())
+    except ProblemsFound:
+        return {"councils": []}
     return {
         "councils": [
             {"name": c.authority, "type": c.authority_type} for c in batch.workbook.councils
@@ -444,7 +448,7 @@ def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, A
         "login": plan.login if plan else "",
         "count": len(messages),
         "corrections": plan.corrections if plan else 0,
-        "minutes": round(plan.minutes, 1) if plan else 0,
+        "minutes": plan.minutes if plan else 0,
         "rate": settings.smtp.rate_per_minute,
         "test_to": test_to,
         "messages": [
@@ -523,8 +527,9 @@ async def events(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
-    sources = _sources(settings)
-    statuses = letter_statuses(settings, sources)
+    if read_manifest(settings.paths.manifest) is None:
+        return {"counts": {}, "letters": []}  # nothing built yet: the page says so
+    statuses = letter_statuses(settings, _sources(settings))
     return {
         "counts": dict(counts(statuses)),
         "letters": [

@@ -105,6 +105,10 @@ class UnoWorker:
                     self._process.wait(timeout=30)
                 except (OSError, ValueError, subprocess.TimeoutExpired):
                     self._process.kill()
+                    self._process.wait()
+            for pipe in (self._process.stdin, self._process.stdout):
+                if pipe is not None:
+                    pipe.close()
 
     def _stdin(self) -> IO[str]:
         assert self._process.stdin is not None
@@ -121,6 +125,7 @@ class UnoWorker:
         reader.join(timeout)
         if not answer or not answer[0]:
             self._process.kill()
+            self._process.wait()
             raise OSError("LibreOffice stopped answering")
         reply: dict[str, object] = json.loads(answer[0])
         return reply
@@ -186,6 +191,7 @@ class WarmLibreOffice:
                 error = worker.convert(job.docx, made, export_options(self.pdf))
             except OSError as stopped:
                 log.info("the LibreOffice kept running stopped (%s); starting another", stopped)
+                worker.close()
                 self._worker = None
                 return None
             if error is not None or not is_pdf(made):

@@ -34,6 +34,20 @@ function show(target, ...nodes) {
   box.replaceChildren(...nodes.flat().filter((node) => node !== null && node !== undefined));
 }
 
+function when(stamp) {
+  if (!stamp) return "";
+  const date = new Date(stamp);
+  if (isNaN(date)) return stamp;
+  return date.toLocaleString("en-GB", {day: "numeric", month: "short", year: "numeric",
+                                        hour: "2-digit", minute: "2-digit"});
+}
+
+function duration(minutes) {
+  if (minutes < 1) return "under a minute";
+  const whole = Math.ceil(minutes);
+  return whole < 90 ? "about " + whole + " minutes" : "about " + (whole / 60).toFixed(1) + " hours";
+}
+
 function lines(id) {
   return $(id).value.split("\n").map((s) => s.trim()).filter(Boolean);
 }
@@ -268,7 +282,7 @@ function planView(plan, test) {
       (test ? plan.count + " test copies go to " + plan.test_to + " only, each saying at its top where the real one goes."
             : plan.count + " messages" + (plan.corrections ? " (" + plan.corrections + " corrections)" : "") +
               " go from " + plan.sender + " through " + plan.server +
-              ", at " + plan.rate + " a minute: about " + Math.ceil(plan.minutes) + " minute(s).")),
+              ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".")),
     plan.count ? el("table", {class: "list"},
       el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
       el("tbody", {}, rows)) : el("p", {}, "Nothing is queued and waiting."),
@@ -330,14 +344,19 @@ function drawStatus() {
                                        (!search || s.authority.toLowerCase().includes(search)));
   show("status-list", shown.map((s) => el("tr", {},
     el("td", {}, el("button", {type: "button", class: "link", onclick: () => loadHistory(s.authority)}, s.authority)),
-    el("td", {}, s.state), el("td", {}, s.approved_by), el("td", {}, s.updated_at), el("td", {}, s.last_reply))));
+    el("td", {}, s.state), el("td", {}, s.approved_by), el("td", {}, when(s.updated_at)), el("td", {}, s.last_reply))));
 }
 
 async function loadHistory(name) {
   try {
     const h = await call("/api/history", {name});
+    const lines = [
+      ...h.approvals.map((a) => ({at: a.at, text: "approved by " + a.by +
+                                  (a.despite_proof ? " despite the proof: " + a.despite_proof : "")})),
+      ...h.events.map((e) => ({at: e.at, text: e.what + (e.detail ? ": " + e.detail : "")})),
+    ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     show("history", el("h3", {}, h.authority),
-      el("ul", {}, h.events.map((e) => el("li", {}, e.at + " — " + e.what + (e.detail ? ": " + e.detail : "")))));
+      el("ul", {}, lines.map((line) => el("li", {}, when(line.at) + " — " + line.text))));
   } catch (error) { show("history", failure(error)); }
 }
 

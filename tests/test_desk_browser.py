@@ -1,0 +1,202 @@
+"""The whole July flow through the desk in a real browser (Debian's Chromium, driven by Playwright),
+against the real `letter-merge desk`, real LibreOffice and an SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.helpers import (
+    DEFAULT_COUNCILS,
+    ROOT,
+    Recorder,
+    contact,
+    statistics,
+    write_workbook,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.libreoffice]
+
+COUNCILS = (
+    *DEFAULT_COUNCILS,
+    ("Council of the Isles of Scilly", "Unitary Council", "Mr", "Theo", "Kitto"),
+)
+LEICESTERSHIRE_CC = "link@cc.example.org; leader@cc.example.org"
+ME = "me@ombudsman.example"
+# Where to keep the screenshots too (the README's come from here): LETTER_MERGE_SCREENSHOTS=dir
+SCREENSHOTS = os.environ.get("LETTER_MERGE_SCREENSHOTS")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def workbook(path: Path, upheld_for_derby: object) -> None:
+    contacts = [
+        contact(
+            name,
+            kind,
+            title=title,
+            first=first,
+            surname=surname,
+            cc=LEICESTERSHIRE_CC if name.startswith("Leicestershire") else "",
+        )
+        for name, kind, title, first, surname in COUNCILS
+    ]
+    stats = [
+        statistics(name, upheld=upheld_for_derby if name.startswith("Derby") else 5)
+        for name, *_ in COUNCILS
+    ]
+    write_workbook(path, contacts, stats)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, server: tuple[Recorder, int]) -> Iterator[str]:
+    """A working folder with five councils (one cell wrong), and the desk serving it."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (make test installs it)")
+    folder = tmp_path / "work"
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    (folder / "input").mkdir()
+    workbook(folder / "input" / "councils.xlsx", "twelve")
+    _, port = server
+    (folder / "letter-merge.toml").write_text(
+        "[batch]\nyear = 2020\nletter_date = 2020-07-22\n"
+        '[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n',
+        encoding="utf-8",
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LETTER_MERGE_")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "letter_merge", "desk", "--no-browser"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            yield process.stdout.readline().strip()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def snap(page: Page, folder: Path, name: str, section: str | None = None) -> None:
+    target = folder / f"desk-{name}.png"
+    (page.locator(section) if section else page).screenshot(path=str(target))
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(target, Path(SCREENSHOTS) / target.name)
+
+
+def test_the_whole_batch_from_the_desk(
+    desk: str, server: tuple[Recorder, int], tmp_path: Path
+) -> None:
+    recorder, port = server
+    work = tmp_path / "work"
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        page.goto(desk)
+        expect(page.locator("h1")).to_have_text("Annual Review letters 2020")
+        expect(page.locator("#file-list")).to_contain_text("input/councils.xlsx")
+
+        # 2. Check: a problem, with its place and the fix; fixed, and checked again.
+        page.click("#run-check")
+        expect(page.locator("#check-state")).to_contain_text("Fix these in the files named")
+        expect(page.locator("#check-results")).to_contain_text(
+            "Statistics!C3 (Upheld, Derby City Council): 'twelve' is not a whole number"
+        )
+        snap(page, shots, "check", "#check")
+        workbook(work / "input" / "councils.xlsx", 5)
+        page.click("#run-check")
+        expect(page.locator("#check-state")).to_contain_text("No problems: 5 councils")
+
+        # 3. Preview a council chosen by part of its name.
+        page.fill("#preview-name", "Derby")
+        page.click("#preview-form button")
+        expect(page.locator("#preview-state")).to_contain_text(
+            "Derby City Council: 3 pages", timeout=60_000
+        )
+        expect(page.locator("#preview-pages img")).to_have_count(3)
+
+        # 4. Build, with live progress, and 5. the proof.
+        page.click("#run-build")
+        expect(page.locator("#build-results")).to_contain_text("Built 5 letters", timeout=120_000)
+        page.click("#run-proof")
+        expect(page.locator("#proof-results")).to_contain_text(
+            "Proof of 5 letters: every check passed", timeout=120_000
+        )
+        expect(page.locator("#proof-frame")).to_be_visible()
+        proof = page.frame_locator("#proof-frame")
+        expect(proof.locator("article.card")).to_have_count(5)
+        snap(page, shots, "proof", "#proof")
+
+        # 6. Approve, 7. queue.
+        page.fill("#approve-by", "Sam Smith")
+        page.click("#approve-form button[type=submit]")
+        expect(page.locator("#approve-results")).to_contain_text("Approved 5 letters")
+        page.click("#run-queue")
+        expect(page.locator("#queue-results")).to_contain_text("Queued 5 emails")
+
+        # 7. Test send: Leicestershire, with its real recipients shown first.
+        page.fill("#test-to", ME)
+        page.fill("#test-only", "Leicestershire")
+        page.click("#test-form button[type=submit]")
+        plan = page.locator("#test-plan")
+        expect(plan).to_contain_text(f"1 test copies go to {ME} only")
+        expect(plan).to_contain_text("ce@leicestershire-county-council.example.org")
+        expect(plan).to_contain_text("leader@cc.example.org")
+        page.click("#run-test")
+        expect(page.locator("#test-results")).to_contain_text(f"Sent 1 test copies to {ME}.")
+        assert [(r.rcpt_tos, r.subject.startswith("[TEST]")) for r in recorder.received] == [
+            ([ME], True)
+        ]
+
+        # 8. Send: the confirmation says what goes, then it goes.
+        page.click("#plan-send")
+        expect(page.locator("#send-plan")).to_contain_text(
+            f"5 messages go from Annual Review <annual.review@ombudsman.example> through "
+            f"127.0.0.1:{port} (none)"
+        )
+        snap(page, shots, "send", "#send")
+        page.click("#run-send")
+        expect(page.locator("#send-results")).to_contain_text("Sent 5 messages.", timeout=60_000)
+        real = recorder.received[1:]
+        assert sorted(r.to.split("<")[-1].rstrip(">") for r in real) == sorted(
+            contact(name)[7] for name, *_ in COUNCILS
+        )
+        leicestershire = next(r for r in real if "leicestershire" in r.to)
+        assert "leader@cc.example.org" in leicestershire.rcpt_tos
+
+        # 9. Status: every letter sent; one council's history; the record as CSV.
+        expect(page.locator("#status-counts")).to_contain_text("sent: 5")
+        page.get_by_role("button", name="Derby City Council").click()
+        expect(page.locator("#history")).to_contain_text("Derby City Council")
+        expect(page.locator("#history")).to_contain_text("sent")
+        snap(page, shots, "status", "#status")
+        csv = page.request.get(desk.split("?")[0] + "status.csv")
+        assert csv.status == 200
+        assert csv.text().count("@") >= 5 and "Derby City Council" in csv.text()
+        assert console == [], console
+        browser.close()
