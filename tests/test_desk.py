@@ -3,6 +3,7 @@ no file named by the page, no secret in any answer; and one long job at a time."
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -282,7 +283,8 @@ def test_it_listens_on_loopback_only() -> None:
         sock.close()
 
 
-def test_the_command_prints_its_address_first_and_serves_it(folder: Path) -> None:
+@pytest.mark.libreoffice
+def test_the_command_prints_its_address_first_and_stops_on_ctrl_c(folder: Path) -> None:
     with subprocess.Popen(
         [sys.executable, "-m", "letter_merge", "desk", "--no-browser"],
         cwd=folder,
@@ -291,13 +293,37 @@ def test_the_command_prints_its_address_first_and_serves_it(folder: Path) -> Non
         text=True,
     ) as desk:
         try:
-            _serves_its_address(desk)
+            address = _serves_its_address(desk)
+            # A page left open holds a live progress stream: Ctrl-C still stops the desk.
+            with httpx.Client() as client:
+                client.get(address)  # the cookie
+                with client.stream("GET", address.split("?")[0] + "api/events") as events:
+                    assert next(events.iter_lines()).startswith("data: ")
+                    _wait_for_libreoffice(folder)
+                    started = time.monotonic()
+                    desk.send_signal(signal.SIGINT)
+                    desk.wait(timeout=15)
+            assert time.monotonic() - started < 10
         finally:
-            desk.terminate()
-            desk.wait(timeout=20)
+            if desk.poll() is None:
+                desk.kill()
+    # ... and the LibreOffice it kept running for previews went with it.
+    time.sleep(0.5)
+    assert _libreoffices(folder) == []
 
 
-def _serves_its_address(desk: subprocess.Popen[str]) -> None:
+def _libreoffices(folder: Path) -> list[str]:
+    found = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "soffice" in line and str(folder) in line]
+
+
+def _wait_for_libreoffice(folder: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not _libreoffices(folder) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _serves_its_address(desk: subprocess.Popen[str]) -> str:
     """The address on the first line works, with its key; without it, or elsewhere, not."""
     assert desk.stdout is not None
     address = desk.stdout.readline().strip()
@@ -316,6 +342,7 @@ def _serves_its_address(desk: subprocess.Popen[str]) -> None:
     assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 403  # no key, no cookie
     with pytest.raises(httpx.ConnectError):  # not on another interface
         httpx.get(f"http://{_other_address()}:{port}/", timeout=2)
+    return address
 
 
 def _other_address() -> str:

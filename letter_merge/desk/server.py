@@ -62,7 +62,14 @@ def serve_desk(
 
     app = create_app(config_file, keys, port, converter, previewer)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            # An open page keeps a progress stream open: Ctrl-C must not wait for it.
+            timeout_graceful_shutdown=1,
+        )
     )
     announce(address)
     if warm is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +40,30 @@ def answer(reply: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
+def stop(office: subprocess.Popen[bytes]) -> None:
+    """End LibreOffice and whatever it started (soffice is a launcher for soffice.bin)."""
+    if sys.platform == "win32":
+        subprocess.run(
+            ["taskkill", "/PID", str(office.pid), "/T", "/F"], capture_output=True, check=False
+        )
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(office.pid, signal.SIGTERM)
+        try:
+            office.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(office.pid, signal.SIGKILL)
+
+
+def leave(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that LibreOffice is ended on the way out
+
+
 def main(soffice: str, profile: str) -> None:
+    # Stopped by the desk, its terminal closing, or Ctrl-C: LibreOffice goes too.
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), leave)
     pipe = f"letter-merge-{Path(profile).resolve().as_posix().replace('/', '-').strip('-')}"[-90:]
     office = subprocess.Popen(
         [
@@ -52,8 +77,12 @@ def main(soffice: str, profile: str) -> None:
             "--nolockcheck",
             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
         ],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # A process group of its own, ended as one (soffice.bin outlives its launcher).
+        start_new_session=sys.platform != "win32",
+        creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
     )
     try:
         local = uno.getComponentContext()
@@ -87,10 +116,7 @@ def main(soffice: str, profile: str) -> None:
         with contextlib.suppress(Exception):
             desktop.terminate()
     finally:
-        try:
-            office.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            office.kill()
+        stop(office)
 
 
 def convert(desktop: Any, docx: Path, pdf: Path, options: dict[str, object]) -> None:

@@ -13,7 +13,6 @@ import json
 import logging
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -76,8 +75,6 @@ class UnoWorker:
             stderr=subprocess.DEVNULL,
             text=True,
             encoding="utf-8",
-            # Its own process group on POSIX: Ctrl-C in the terminal is the desk's to handle.
-            start_new_session=sys.platform != "win32",
         )
         ready = self._reply(START_SECONDS)
         if not ready.get("ready"):
@@ -104,8 +101,12 @@ class UnoWorker:
                     self._stdin().flush()
                     self._process.wait(timeout=30)
                 except (OSError, ValueError, subprocess.TimeoutExpired):
-                    self._process.kill()
-                    self._process.wait()
+                    self._process.terminate()  # the worker ends its LibreOffice on the way out
+                    try:
+                        self._process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        self._process.kill()
+                        self._process.wait()
             for pipe in (self._process.stdin, self._process.stdout):
                 if pipe is not None:
                     pipe.close()
@@ -124,8 +125,7 @@ class UnoWorker:
         reader.start()
         reader.join(timeout)
         if not answer or not answer[0]:
-            self._process.kill()
-            self._process.wait()
+            self._process.terminate()  # the worker ends its LibreOffice on the way out
             raise OSError("LibreOffice stopped answering")
         reply: dict[str, object] = json.loads(answer[0])
         return reply
