@@ -131,6 +131,8 @@ def test_the_whole_batch_from_the_desk(
         workbook(work / "input" / "councils.xlsx", 5)
         page.click("#run-check")
         expect(page.locator("#check-state")).to_contain_text("No problems: 5 councils")
+        page.locator("h1").scroll_into_view_if_needed()
+        snap(page, shots, "overview")
 
         # 3. Preview a council chosen by part of its name.
         page.fill("#preview-name", "Derby")

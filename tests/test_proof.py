@@ -87,6 +87,10 @@ def test_the_proof_pack(folder: Path, tmp_path: Path) -> None:
     assert console == []  # no errors, no warnings
     assert dom.count('<article class="card') == 4
     assert dom.count('<article class="card problem"') == 1
+    # The letter with problems comes first (the rest keep the workbook's order).
+    first = dom[dom.index("<article") :]
+    assert first.startswith('<article class="card problem"')
+    assert first.index("Derby City Council") < first.index("Leicestershire County Council")
     assert "4 shown" in dom
     assert "Brighton &amp; Hove City Council" in dom
     assert "<script" in dom and "http" not in re.sub(r'href="[^"]*"', "", dom.split("<script")[0])

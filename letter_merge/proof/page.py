@@ -119,7 +119,8 @@ def render_index(year: int, cards: Sequence[Card], changes: Sequence[str]) -> st
     counts = Counter(card.authority_type for card in cards)
     return _ENVIRONMENT.from_string(PAGE).render(
         year=year,
-        cards=cards,
+        # Letters with problems first (otherwise in the workbook's order): what to look at.
+        cards=sorted(cards, key=lambda card: not card.problems),
         changes=changes,
         problem_count=sum(1 for card in cards if card.problems),
         kinds=[(kind, counts[kind]) for kind in AUTHORITY_TYPES if counts[kind]],
