@@ -4,6 +4,7 @@ read back, and headless Chromium."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import html
@@ -12,8 +13,9 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -352,6 +354,28 @@ class Recorder:
 def _plain_body(message: Any) -> str:
     body = message.get_body(("plain",))
     return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
+
+
+@contextlib.contextmanager
+def desk_process(
+    folder: Path, environ: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`letter-merge desk --no-browser` running in `folder`, and the address it printed first."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "letter_merge", "desk", "--no-browser"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environ,
+    ) as desk:
+        try:
+            assert desk.stdout is not None
+            yield desk, desk.stdout.readline().strip()
+        finally:
+            if desk.poll() is None:
+                desk.terminate()
+            desk.wait(timeout=30)
 
 
 def free_port() -> int:

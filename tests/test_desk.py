@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ from letter_merge.desk.app import Desk, create_app
 from letter_merge.desk.jobs import DONE, PAUSED, RUNNING, Busy, Jobs
 from letter_merge.desk.security import COOKIE, DeskKeys
 from letter_merge.desk.server import HOST, listening_socket
+from letter_merge.files import try_lock
 from letter_merge.pdf.convert import make_converter
-from tests.helpers import ROOT
+from tests.helpers import ROOT, desk_process
 
 PORT = 8731
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -230,6 +230,25 @@ def test_one_long_job_at_a_time_and_a_reload_finds_it_running(
     assert browser.get("/api/state").json()["job"]["result"] == {"built": 3}
 
 
+def test_the_desk_and_the_commands_share_their_locks(
+    app: Any, browser: TestClient, keys: DeskKeys, settings: Settings
+) -> None:
+    desk: Desk = app.desk
+    held = try_lock(settings.paths.lock("build"))  # a build running in a terminal
+    assert held is not None
+    try:
+        answer = post(browser, "/api/build", keys)
+        assert answer.status_code == 200  # the job starts, and the library's lock refuses it
+        deadline = time.monotonic() + 10
+        while desk.jobs.current()["state"] == RUNNING and time.monotonic() < deadline:  # type: ignore[index]
+            time.sleep(0.02)
+        job = browser.get("/api/state").json()["job"]
+        assert job["state"] == "failed"
+        assert job["error"].startswith("Another 'letter-merge build' is already running for 2020")
+    finally:
+        held.release()
+
+
 def test_a_paused_job_waits_between_steps() -> None:
     jobs = Jobs()
     steps: list[int] = []
@@ -285,28 +304,18 @@ def test_it_listens_on_loopback_only() -> None:
 
 @pytest.mark.libreoffice
 def test_the_command_prints_its_address_first_and_stops_on_ctrl_c(folder: Path) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "letter_merge", "desk", "--no-browser"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as desk:
-        try:
-            address = _serves_its_address(desk)
-            # A page left open holds a live progress stream: Ctrl-C still stops the desk.
-            with httpx.Client() as client:
-                client.get(address)  # the cookie
-                with client.stream("GET", address.split("?")[0] + "api/events") as events:
-                    assert next(events.iter_lines()).startswith("data: ")
-                    _wait_for_libreoffice(folder)
-                    started = time.monotonic()
-                    desk.send_signal(signal.SIGINT)
-                    desk.wait(timeout=15)
-            assert time.monotonic() - started < 10
-        finally:
-            if desk.poll() is None:
-                desk.kill()
+    with desk_process(folder) as (desk, address):
+        _serves_its_address(address)
+        # A page left open holds a live progress stream: Ctrl-C still stops the desk.
+        with httpx.Client() as client:
+            client.get(address)  # the cookie
+            with client.stream("GET", address.split("?")[0] + "api/events") as events:
+                assert next(events.iter_lines()).startswith("data: ")
+                _wait_for_libreoffice(folder)
+                started = time.monotonic()
+                desk.send_signal(signal.SIGINT)
+                desk.wait(timeout=15)
+        assert time.monotonic() - started < 10
     # ... and the LibreOffice it kept running for previews went with it.
     time.sleep(0.5)
     assert _libreoffices(folder) == []
@@ -323,10 +332,8 @@ def _wait_for_libreoffice(folder: Path) -> None:
         time.sleep(0.1)
 
 
-def _serves_its_address(desk: subprocess.Popen[str]) -> str:
+def _serves_its_address(address: str) -> None:
     """The address on the first line works, with its key; without it, or elsewhere, not."""
-    assert desk.stdout is not None
-    address = desk.stdout.readline().strip()
     assert address.startswith("http://127.0.0.1:") and "/?token=" in address
     port = int(address.split(":")[2].split("/")[0])
     deadline = time.monotonic() + 20
@@ -342,7 +349,6 @@ def _serves_its_address(desk: subprocess.Popen[str]) -> str:
     assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 403  # no key, no cookie
     with pytest.raises(httpx.ConnectError):  # not on another interface
         httpx.get(f"http://{_other_address()}:{port}/", timeout=2)
-    return address
 
 
 def _other_address() -> str:

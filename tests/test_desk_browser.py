@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +12,12 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.helpers import (
+    CHROMIUM_FLAGS,
     DEFAULT_COUNCILS,
     ROOT,
     Recorder,
     contact,
+    desk_process,
     statistics,
     write_workbook,
 )
@@ -32,15 +32,6 @@ LEICESTERSHIRE_CC = "link@cc.example.org; leader@cc.example.org"
 ME = "me@ombudsman.example"
 # Where to keep the screenshots too (the README's come from here): LETTER_MERGE_SCREENSHOTS=dir
 SCREENSHOTS = os.environ.get("LETTER_MERGE_SCREENSHOTS")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def workbook(path: Path, upheld_for_derby: object) -> None:
@@ -79,20 +70,8 @@ def desk(tmp_path: Path, server: tuple[Recorder, int]) -> Iterator[str]:
         encoding="utf-8",
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LETTER_MERGE_")}
-    with subprocess.Popen(
-        [sys.executable, "-m", "letter_merge", "desk", "--no-browser"],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=environment,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            yield process.stdout.readline().strip()
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with desk_process(folder, environment) as (_, address):
+        yield address
 
 
 def snap(page: Page, folder: Path, name: str, section: str | None = None) -> None:
@@ -112,7 +91,7 @@ def test_the_whole_batch_from_the_desk(
     shots.mkdir()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+            executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS
         )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         console: list[str] = []
@@ -141,6 +120,13 @@ def test_the_whole_batch_from_the_desk(
             "Derby City Council: 3 pages", timeout=60_000
         )
         expect(page.locator("#preview-pages img")).to_have_count(3)
+        # Saving the template makes the letter again, without asking.
+        shown = page.locator("#preview-pages img").first.get_attribute("src")
+        template = work / "templates" / "letter.docx"
+        template.write_bytes(template.read_bytes())
+        expect(page.locator("#preview-pages img").first).not_to_have_attribute(
+            "src", shown or "", timeout=30_000
+        )
 
         # 4. Build, with live progress, and 5. the proof.
         page.click("#run-build")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import json
 import os
 import subprocess
@@ -104,9 +105,11 @@ def create_app(
     def route(path: str, handler: Callable[..., Any], methods: tuple[str, ...] = ("GET",)) -> Route:
         async def endpoint(request: Request) -> Response:
             try:
-                result = handler(desk, request, await _body(request))
-                if asyncio.iscoroutine(result):
-                    result = await result
+                body = await _body(request)
+                if inspect.iscoroutinefunction(handler):
+                    result = await handler(desk, request, body)
+                else:  # reading workbooks, checking, approving: off the server's own thread
+                    result = await asyncio.to_thread(handler, desk, request, body)
                 return result if isinstance(result, Response) else JSONResponse(result)
             except ProblemsFound as problems:
                 return JSONResponse(
@@ -320,18 +323,14 @@ def councils(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, An
 # -- 3. preview ---------------------------------------------------------------------------------
 
 
-async def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     name = _text(data, "name")
     if not name:
         raise LetterMergeError("Type a council's name to preview its letter.")
-
-    def work() -> dict[str, Any]:
-        settings = desk.settings()
-        made = preview_letter(desk.batch(settings), name, desk.previewer(settings))
-        desk.preview = {"authority": made.authority, "pages": list(made.pages)}
-        return {"authority": made.authority, "pages": len(made.pages)}
-
-    return await asyncio.to_thread(work)
+    settings = desk.settings()
+    made = preview_letter(desk.batch(settings), name, desk.previewer(settings))
+    desk.preview = {"authority": made.authority, "pages": list(made.pages)}
+    return {"authority": made.authority, "pages": len(made.pages)}
 
 
 def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
@@ -417,7 +416,7 @@ def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
         "approved": report.approved,
         "despite_proof": report.despite_proof,
         "already": report.already,
-        "refused": [{"authority": a, "why": why} for a, why in report.refused],
+        "refused": _reasons(report.refused),
     }
 
 
@@ -431,8 +430,13 @@ def queue(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         "queued": report.queued,
         "corrections": report.corrections,
         "already": report.already,
-        "skipped": [{"authority": a, "why": why} for a, why in report.skipped],
+        "skipped": _reasons(report.skipped),
     }
+
+
+def _reasons(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """(authority, why) pairs as the page shows them."""
+    return [{"authority": authority, "why": why} for authority, why in pairs]
 
 
 def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -487,9 +491,9 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         return {
             "cancelled": report.cancelled,
             "sent": report.sent,
-            "failed": [{"authority": a, "why": why} for a, why in report.failed],
-            "deferred": [{"authority": a, "why": why} for a, why in report.deferred],
-            "refused": [{"authority": a, "why": why} for a, why in report.refused],
+            "failed": _reasons(report.failed),
+            "deferred": _reasons(report.deferred),
+            "refused": _reasons(report.refused),
             "in_doubt": report.in_doubt,
             "test_to": test_to,
         }
