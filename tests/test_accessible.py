@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.config import PdfSettings, Settings, load_settings
 from letter_merge.errors import InputError
+from letter_merge.pdf import split
+from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.conformance import (
     Conformance,
     export_filter,
@@ -375,3 +378,42 @@ def test_accessibility_and_archiving_can_be_turned_off(folder: Path) -> None:
         "PDF/UA-1 + PDF/A-2b (not tagged: a screen reader gets no headings, tables or order; "
         "no PDF/UA-1 identification in its metadata; not marked PDF/A-2b)"
     ]
+
+
+@pytest.mark.libreoffice
+def test_the_element_by_element_copy_gives_the_same_letters(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact copy, for trees that are not letter-sized blocks, against the fast one."""
+    report = build_letters(load_batch(settings), converter=None)
+    letters = [o for o in report.letters if o.docx]
+    combined = tmp_path / "letters.docx"
+    combined.write_bytes(combine_letters([o.docx for o in letters if o.docx]))
+    program = find_libreoffice()
+    assert program is not None
+    subprocess.run(
+        [
+            str(program),
+            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            export_filter(PdfSettings(), destinations=True),
+            "--outdir",
+            str(tmp_path),
+            str(combined),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    titles = [o.letter.subject for o in letters]
+    fast = split.letter_pdfs(tmp_path / "letters.pdf", titles)
+    monkeypatch.setattr(split._Blocks, "read", classmethod(lambda cls, *_: None))
+    exact = split.letter_pdfs(tmp_path / "letters.pdf", titles)
+    for number, (one, other) in enumerate(zip(fast, exact, strict=True)):
+        for data in (one, other):
+            assert page.validate_pdf_bytes(data, profile="ua1").is_compliant
+        with pikepdf.open(io.BytesIO(one)) as a, pikepdf.open(io.BytesIO(other)) as b:
+            assert [str(e.S) for e in _elements(a)] == [str(e.S) for e in _elements(b)], number
+            assert [str(e.get("/Alt", "")) for e in _elements(a)] == [
+                str(e.get("/Alt", "")) for e in _elements(b)
+            ]

@@ -1,9 +1,9 @@
 """The PDF of letters converted together, cut back into one PDF per letter.
 
 Each letter's PDF keeps what it needs of the combined one and nothing of the other letters: its
-pages, with only the pictures they draw; its part of the structure tree (pruned to its pages, with
-the parent tree numbered afresh and the role map kept), so that it stays tagged for screen
-readers; its headings as bookmarks; the language, output intent and metadata, with its own title.
+pages, with only the pictures they draw; its part of the structure tree (the elements on its pages,
+with their parent tree entries and the role map), so that it stays tagged for screen readers; its
+headings as bookmarks; the language, output intent and metadata, with its own title.
 Where each letter starts is read from the named destinations combine.py's bookmarks become.
 """
 
@@ -157,18 +157,6 @@ def _letter_pdf(
     source = combined.pdf
     letter = pikepdf.new()
     letter.pages.extend(source.pages[numbers[0] : numbers[-1] + 1])
-    # The combined PDF's pages (by number) and annotations (by object), as they are in the letter.
-    new_pages: dict[int, pikepdf.Dictionary] = {}
-    new_annotations: dict[Key, pikepdf.Object] = {}
-    for old_number, page in zip(numbers, letter.pages, strict=True):
-        original = source.pages[old_number].obj
-        new_pages[old_number] = page.obj
-        for old, new in zip(
-            original.get("/Annots", pikepdf.Array()),
-            page.obj.get("/Annots", pikepdf.Array()),
-            strict=False,
-        ):
-            new_annotations[old.objgen] = new
     for key in KEPT:
         if key in source.Root:
             letter.Root[key] = _copy(letter, source.Root[key])
@@ -178,14 +166,31 @@ def _letter_pdf(
     if combined.blocks is not None:
         combined.blocks.copy_into(letter, number)
     elif combined.tree is not None:
-        _StructureCopy(letter, number, new_pages, new_annotations).copy(
-            combined.tree, combined.nodes
-        )
+        pages, annotations = _copies(source, numbers, letter)
+        _StructureCopy(letter, number, pages, annotations).copy(combined.tree, combined.nodes)
     numbering = {old: new for new, old in enumerate(numbers)}
     with letter.open_outline() as letter_outline:
         letter_outline.root.extend(_bookmarks(combined.outline, numbering))
     mend(letter, settings, title)
     return save(letter)
+
+
+def _copies(
+    source: pikepdf.Pdf, numbers: list[int], letter: pikepdf.Pdf
+) -> tuple[dict[int, pikepdf.Dictionary], dict[Key, pikepdf.Object]]:
+    """The combined PDF's pages (by number) and links (by object), as copied into the letter."""
+    pages: dict[int, pikepdf.Dictionary] = {}
+    annotations: dict[Key, pikepdf.Object] = {}
+    for old_number, page in zip(numbers, letter.pages, strict=True):
+        original = source.pages[old_number].obj
+        pages[old_number] = page.obj
+        for old, new in zip(
+            original.get("/Annots", pikepdf.Array()),
+            page.obj.get("/Annots", pikepdf.Array()),
+            strict=False,
+        ):
+            annotations[old.objgen] = new
+    return pages, annotations
 
 
 def _bookmarks(outline: list[_Bookmark], numbering: dict[int, int]) -> list[pikepdf.OutlineItem]:
