@@ -5,10 +5,14 @@ pages, with only the pictures they draw; its part of the structure tree (the ele
 with their parent tree entries and the role map), so that it stays tagged for screen readers; its
 headings as bookmarks; the language, output intent and metadata, with its own title.
 Where each letter starts is read from the named destinations combine.py's bookmarks become.
+
+The other way round, `join_letters` puts letters' PDFs one after another, for the proof's
+all-letters.pdf.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -191,6 +195,25 @@ def _copies(
         ):
             annotations[old.objgen] = new
     return pages, annotations
+
+
+def join_letters(letters: Sequence[tuple[str, Path]]) -> bytes:
+    """The PDFs of `letters` ((name, PDF) pairs) one after another, each under a bookmark of its
+    name with its own bookmarks beneath."""
+    joined = pikepdf.new()
+    items = []
+    with contextlib.ExitStack() as opened:  # qpdf reads the letters' pages when it writes
+        for name, path in letters:
+            letter = opened.enter_context(pikepdf.open(path))
+            first = len(joined.pages)
+            joined.pages.extend(letter.pages)
+            numbering = {number: first + number for number in range(len(letter.pages))}
+            item = pikepdf.OutlineItem(name, first)
+            item.children.extend(_bookmarks(_read_outline(letter), numbering))
+            items.append(item)
+        with joined.open_outline() as outline:
+            outline.root.extend(items)
+        return save(joined)
 
 
 def _bookmarks(outline: list[_Bookmark], numbering: dict[int, int]) -> list[pikepdf.OutlineItem]:

@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfWriter
-
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
 from letter_merge.figures import RATE_LABELS, RATES
@@ -21,6 +19,7 @@ from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.conformance import read_conformance
 from letter_merge.pdf.reading import page_count, page_images, pdf_text, require_poppler
+from letter_merge.pdf.split import join_letters
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
 from letter_merge.proof.page import render_index
@@ -129,16 +128,12 @@ def _thumbnail(pdf: Path) -> str:
 
 def _combine(settings: Settings, cards: list[Card], target: Path) -> None:
     """Every letter in one PDF, a bookmark per authority, for flipping through or printing."""
-    writer = PdfWriter()
-    for card in cards:
-        if card.pages:
-            writer.append(
-                settings.paths.absolute(card.pdf.removeprefix("../")), outline_item=card.authority
-            )
-    with tempfile.SpooledTemporaryFile() as buffer:
-        writer.write(buffer)
-        buffer.seek(0)
-        write_atomic(target, buffer.read())
+    letters = [
+        (card.authority, settings.paths.absolute(card.pdf.removeprefix("../")))
+        for card in cards
+        if card.pages
+    ]
+    write_atomic(target, join_letters(letters))
 
 
 def compare_with_last_year(settings: Settings, letters: list[PlannedLetter]) -> list[str]:
