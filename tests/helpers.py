@@ -356,6 +356,29 @@ def _plain_body(message: Any) -> str:
     return str(body.get_content()).replace("\r\n", "\n") if body is not None else ""
 
 
+def soffice(document: Path, target: str, outdir: Path, profile: Path) -> None:
+    """Run LibreOffice's own --convert-to on `document`, as a person would at the command line."""
+    from letter_merge.pdf.convert import find_libreoffice
+
+    program = find_libreoffice()
+    assert program is not None
+    subprocess.run(
+        [
+            str(program),
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(outdir),
+            str(document),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 @contextlib.contextmanager
 def desk_process(
     folder: Path, environ: dict[str, str] | None = None

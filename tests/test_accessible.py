@@ -32,7 +32,7 @@ from letter_merge.pdf.conformance import (
 )
 from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
 from letter_merge.template.accessibility import accessibility_findings, contrast
-from tests.helpers import DEFAULT_COUNCILS, ROOT, pdf_text, run
+from tests.helpers import DEFAULT_COUNCILS, ROOT, pdf_text, run, soffice
 
 LIBREOFFICE_XMP = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -389,21 +389,8 @@ def test_the_element_by_element_copy_gives_the_same_letters(
     letters = [o for o in report.letters if o.docx]
     combined = tmp_path / "letters.docx"
     combined.write_bytes(combine_letters([o.docx for o in letters if o.docx]))
-    program = find_libreoffice()
-    assert program is not None
-    subprocess.run(
-        [
-            str(program),
-            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
-            "--headless",
-            "--convert-to",
-            export_filter(PdfSettings(), destinations=True),
-            "--outdir",
-            str(tmp_path),
-            str(combined),
-        ],
-        capture_output=True,
-        check=True,
+    soffice(
+        combined, export_filter(PdfSettings(), destinations=True), tmp_path, tmp_path / "profile"
     )
     titles = [o.letter.subject for o in letters]
     fast = split.letter_pdfs(tmp_path / "letters.pdf", titles)

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from letter_merge.cli import cli
-from letter_merge.pdf.convert import find_libreoffice
 from tests.helpers import (
     ROOT,
     as_word_saves_it,
     pdf_text,
+    soffice,
     with_tracked_changes_and_a_comment,
 )
 
@@ -32,23 +32,7 @@ COUNCILS = ("Leicestershire County Council", "Brighton & Hove City Council")
 
 def save_with_libreoffice(template: Path, scratch: Path) -> None:
     """Open and save the template in LibreOffice Writer, as staff who use Writer do."""
-    program = find_libreoffice()
-    assert program is not None
-    subprocess.run(
-        [
-            str(program),
-            f"-env:UserInstallation={(scratch / 'profile').as_uri()}",
-            "--headless",
-            "--convert-to",
-            "docx:MS Word 2007 XML",
-            "--outdir",
-            str(scratch / "saved"),
-            str(template),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    soffice(template, "docx:MS Word 2007 XML", scratch / "saved", scratch / "profile")
     shutil.copy(scratch / "saved" / template.name, template)
 
 
