@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,10 +151,10 @@ def per_letter_uno(folder: Path, letters: int, workers: int = 2) -> float | None
 
 
 def set_plain_pdf(folder: Path, plain: bool) -> None:
-    """Accessibility and archiving off (plain) or as by default."""
+    """Accessibility and archiving off (plain) or as by default: any [pdf] table replaced."""
     settings = folder / "letter-merge.toml"
-    text = settings.read_text(encoding="utf-8").replace(PLAIN_PDF, "")
-    settings.write_text(text + (PLAIN_PDF if plain else ""), encoding="utf-8")
+    text = re.sub(r"(?ms)^\[pdf\].*?(?=^\[|\Z)", "", settings.read_text(encoding="utf-8"))
+    settings.write_text(text.rstrip("\n") + "\n" + (PLAIN_PDF if plain else ""), encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
