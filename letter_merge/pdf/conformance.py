@@ -149,6 +149,8 @@ def finish_pdf(path: Path, settings: PdfSettings, title: str) -> bytes:
 
 
 def save(pdf: pikepdf.Pdf) -> bytes:
+    """A letter's PDF as bytes: the same letter gives the same bytes, and no stream's data ends
+    in a carriage return (see _no_stream_ends_in_cr)."""
     _no_stream_ends_in_cr(pdf)
     data = _saved(pdf, pikepdf.ObjectStreamMode.generate)
     if b"\r\nendstream" in data:
@@ -180,7 +182,8 @@ def _no_stream_ends_in_cr(pdf: pikepdf.Pdf) -> None:
     CR LF end of line, so a reader (and a PDF/A validator) takes the data to be a byte shorter
     than its /Length says. About one letter in 35 had such a stream. Compressing again does not
     help (a zlib stream ends with the checksum of what it holds), so a page's drawing
-    instructions get a harmless newline at their end, and anything else is stored uncompressed.
+    instructions get a harmless newline at their end, and a picture PNG row filters. (Other
+    streams, fonts and colour profiles, have not been seen to end so, and are left as they are.)
     """
     drawings = set()
     for page in pdf.pages:

@@ -43,18 +43,12 @@ def letter_pdfs(
             _keep_own_pictures(page)
         letter_of_page = [number for number, own in enumerate(pages) for _ in own]
         tree = source.Root.get("/StructTreeRoot")
-        blocks = nodes = None
+        blocks = None
         if isinstance(tree, pikepdf.Dictionary):
             blocks = _Blocks.read(source, tree, letter_of_page)
-            if blocks is None:  # not a tree of letter-sized blocks: copy element by element
-                nodes = _read_tree(source, tree, letter_of_page)
-        combined_pdf = _Combined(
-            source,
-            _read_outline(source),
-            tree if isinstance(tree, pikepdf.Dictionary) else None,
-            blocks,
-            nodes or [],
-        )
+            if blocks is None:  # the converter then converts these letters one by one
+                raise CombineError("its structure tree does not divide into the letters")
+        combined_pdf = _Combined(source, _read_outline(source), blocks)
         return [
             _letter_pdf(combined_pdf, number, own, settings, title)
             for number, (title, own) in enumerate(zip(titles, pages, strict=True))
@@ -150,9 +144,7 @@ class _Combined:
 
     pdf: pikepdf.Pdf
     outline: list[_Bookmark]
-    tree: pikepdf.Dictionary | None  # the structure tree's root, if tagged
-    blocks: _Blocks | None  # the tree as letters' blocks, to copy a letter's in one go
-    nodes: list[_Node]  # otherwise the tree's top elements, read to copy element by element
+    blocks: _Blocks | None  # the structure tree as letters' blocks, if tagged
 
 
 def _letter_pdf(
@@ -169,32 +161,11 @@ def _letter_pdf(
     letter.docinfo = letter.make_indirect(pikepdf.Dictionary(dict(source.docinfo.items())))
     if combined.blocks is not None:
         combined.blocks.copy_into(letter, number)
-    elif combined.tree is not None:
-        pages, annotations = _copies(source, numbers, letter)
-        _StructureCopy(letter, number, pages, annotations).copy(combined.tree, combined.nodes)
     numbering = {old: new for new, old in enumerate(numbers)}
     with letter.open_outline() as letter_outline:
         letter_outline.root.extend(_bookmarks(combined.outline, numbering))
     mend(letter, settings, title)
     return save(letter)
-
-
-def _copies(
-    source: pikepdf.Pdf, numbers: list[int], letter: pikepdf.Pdf
-) -> tuple[dict[int, pikepdf.Dictionary], dict[Key, pikepdf.Object]]:
-    """The combined PDF's pages (by number) and links (by object), as copied into the letter."""
-    pages: dict[int, pikepdf.Dictionary] = {}
-    annotations: dict[Key, pikepdf.Object] = {}
-    for old_number, page in zip(numbers, letter.pages, strict=True):
-        original = source.pages[old_number].obj
-        pages[old_number] = page.obj
-        for old, new in zip(
-            original.get("/Annots", pikepdf.Array()),
-            page.obj.get("/Annots", pikepdf.Array()),
-            strict=False,
-        ):
-            annotations[old.objgen] = new
-    return pages, annotations
 
 
 def join_letters(letters: Sequence[tuple[str, Path]]) -> bytes:
@@ -361,147 +332,6 @@ def _number_tree(node: pikepdf.Object | None) -> dict[int, pikepdf.Object] | Non
                 found[int(numbers[at])] = numbers[at + 1]
         stack.extend(kid for kid in current.get("/Kids", pikepdf.Array()))
     return found
-
-
-@dataclass
-class _Content:
-    """An element's marked content (an MCID on a page) or link (an annotation), by page."""
-
-    page: int  # in the combined PDF
-    mcid: int | None = None
-    annotation: Key | None = None
-
-
-@dataclass
-class _Node:
-    """A structure element of the combined PDF, read once: its page, its kids, and which
-    letters have some of its content (a letter copies only the elements it has content in)."""
-
-    element: pikepdf.Dictionary
-    page: int | None
-    kids: list[_Node | _Content]
-    letters: set[int]
-
-
-def _read_tree(
-    pdf: pikepdf.Pdf, tree: pikepdf.Dictionary, letter_of_page: list[int]
-) -> list[_Node]:
-    index = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
-
-    def page_of(kid: pikepdf.Dictionary, inherited: int | None) -> int | None:
-        return index.get(kid.Pg.objgen) if "/Pg" in kid else inherited
-
-    def read(element: pikepdf.Dictionary, page: int | None) -> _Node:
-        page = page_of(element, page)
-        node = _Node(element, page, [], set())
-        for kid in kids(element):
-            if isinstance(kid, int):
-                if page is not None:
-                    node.kids.append(_Content(page, mcid=kid))
-            elif not isinstance(kid, pikepdf.Dictionary):
-                continue
-            elif kid.get("/Type") == pikepdf.Name.MCR:
-                kid_page = page_of(kid, page)
-                if kid_page is not None and "/Stm" not in kid:  # /Stm: inside a form, not a page
-                    node.kids.append(_Content(kid_page, mcid=int(kid.MCID)))
-            elif kid.get("/Type") == pikepdf.Name.OBJR:
-                kid_page = page_of(kid, page)
-                if kid_page is not None and "/Obj" in kid:
-                    node.kids.append(_Content(kid_page, annotation=kid.Obj.objgen))
-            else:
-                node.kids.append(read(kid, page))
-        for item in node.kids:
-            if isinstance(item, _Content):
-                node.letters.add(letter_of_page[item.page])
-            else:
-                node.letters |= item.letters
-        if not kids(element) and page is not None:
-            node.letters.add(letter_of_page[page])  # an empty element belongs where it stands
-        return node
-
-    return [read(kid, None) for kid in kids(tree) if isinstance(kid, pikepdf.Dictionary)]
-
-
-class _StructureCopy:
-    """One letter's part of the combined PDF's structure tree, copied into the letter's PDF: the
-    elements with content on its pages, re-pointed at its own pages and links, with the parent
-    tree (from each page's marked content, and each link, back to its element) built anew."""
-
-    def __init__(
-        self,
-        letter: pikepdf.Pdf,
-        number: int,
-        pages: dict[int, pikepdf.Dictionary],
-        annotations: dict[Key, pikepdf.Object],
-    ) -> None:
-        self.letter = letter
-        self.number = number
-        self.pages = pages
-        self.annotations = annotations
-        self.marked: dict[Key, dict[int, pikepdf.Object]] = {}  # page -> MCID -> element
-        self.linked: list[tuple[pikepdf.Object, pikepdf.Object]] = []  # (annotation, element)
-
-    def copy(self, tree: pikepdf.Dictionary, nodes: list[_Node]) -> None:
-        letter = self.letter
-        root = letter.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot))
-        root.K = pikepdf.Array(
-            [self._element(node, root) for node in nodes if self.number in node.letters]
-        )
-        for key in ("/RoleMap", "/ClassMap"):
-            if key in tree:
-                root[key] = _copy(letter, tree[key])
-        numbers: list[pikepdf.Object | int] = []
-        next_key = 0
-        for page in letter.pages:
-            by_mcid = self.marked.get(page.obj.objgen)
-            if by_mcid:
-                page.obj.StructParents = next_key
-                array = [by_mcid.get(mcid) for mcid in range(max(by_mcid) + 1)]
-                numbers += [next_key, pikepdf.Array(array)]
-                next_key += 1
-            elif "/StructParents" in page.obj:
-                del page.obj["/StructParents"]
-        for annotation, element in self.linked:
-            annotation.StructParent = next_key
-            numbers += [next_key, element]
-            next_key += 1
-        root.ParentTree = letter.make_indirect(pikepdf.Dictionary(Nums=pikepdf.Array(numbers)))
-        root.ParentTreeNextKey = next_key
-        letter.Root.StructTreeRoot = root
-
-    def _element(self, node: _Node, parent: pikepdf.Object) -> pikepdf.Object:
-        new = self.letter.make_indirect(pikepdf.Dictionary())
-        own_page = self.pages.get(node.page) if node.page is not None else None
-        contents: list[pikepdf.Object | int] = []
-        for kid in node.kids:
-            if isinstance(kid, _Node):
-                if self.number in kid.letters:
-                    contents.append(self._element(kid, new))
-                continue
-            page = self.pages.get(kid.page)
-            if page is None:
-                continue  # another letter's
-            if kid.mcid is not None:
-                self.marked.setdefault(page.objgen, {})[kid.mcid] = new
-                if page is own_page:
-                    contents.append(kid.mcid)
-                else:
-                    contents.append(
-                        pikepdf.Dictionary(Type=pikepdf.Name.MCR, Pg=page, MCID=kid.mcid)
-                    )
-            elif kid.annotation is not None and kid.annotation in self.annotations:
-                annotation = self.annotations[kid.annotation]
-                self.linked.append((annotation, new))
-                contents.append(pikepdf.Dictionary(Type=pikepdf.Name.OBJR, Pg=page, Obj=annotation))
-        for key, value in node.element.items():
-            if key not in ("/P", "/K", "/Pg"):
-                new[key] = _copy(self.letter, value)
-        new.P = parent
-        if own_page is not None:
-            new.Pg = own_page
-        if contents:
-            new.K = pikepdf.Array(contents)
-        return new
 
 
 def _copy(pdf: pikepdf.Pdf, value: pikepdf.Object) -> pikepdf.Object:
