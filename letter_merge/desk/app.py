@@ -228,7 +228,6 @@ def state(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         "server": f"{smtp.host}:{smtp.port} ({smtp.security})",
         "sender": settings.email_from,
         "job": desk.jobs.current(),
-        "counts": _counts(settings),
     }
 
 
@@ -246,13 +245,6 @@ def _when(path: Path) -> str:
     except OSError:
         return "missing"
     return stamp.strftime("%d %b %Y %H:%M")
-
-
-def _counts(settings: Settings) -> dict[str, int]:
-    try:
-        return dict(counts(letter_statuses(settings)))
-    except LetterMergeError:
-        return {}
 
 
 def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +269,7 @@ def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str,
 def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
     try:
-        batch = load_batch(settings)
+        batch = desk.batch(settings)
     except ProblemsFound as found:
         return {"ok": False, "problems": _grouped(desk, found.problems), "warnings": []}
     problems = prove(batch)
@@ -347,7 +339,8 @@ def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     only = _names(data)
     settings = desk.settings()
-    batch = load_batch(settings)  # problems now, before a job starts
+    # A batch of its own (previews may render from the cached one meanwhile); problems now.
+    batch = load_batch(settings)
     if only:
         batch.letters(only)  # an unknown or ambiguous name now, too
     converter = desk.converter(settings)
@@ -365,7 +358,7 @@ def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def proof(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    batch = load_batch(desk.settings())
+    batch = load_batch(desk.settings())  # its own, as for a build
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
         report = make_proof(batch, on_progress=progress)
@@ -425,7 +418,8 @@ def queue(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     reason = _text(data, "reason")
     if corrections and not reason:
         raise LetterMergeError("Say why the correction is sent: it is recorded with it.")
-    report = queue_messages(load_batch(desk.settings()), {name: reason for name in corrections})
+    settings = desk.settings()
+    report = queue_messages(desk.batch(settings), {name: reason for name in corrections})
     return {
         "queued": report.queued,
         "corrections": report.corrections,
@@ -533,7 +527,7 @@ def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]
     settings = desk.settings()
     if read_manifest(settings.paths.manifest) is None:
         return {"counts": {}, "letters": []}  # nothing built yet: the page says so
-    statuses = letter_statuses(settings, _sources(settings))
+    statuses = letter_statuses(settings, _sources(desk, settings))
     return {
         "counts": dict(counts(statuses)),
         "letters": [
@@ -551,16 +545,16 @@ def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _sources(settings: Settings) -> dict[str, str] | None:
+def _sources(desk: Desk, settings: Settings) -> dict[str, str] | None:
     try:
-        return current_sources(load_batch(settings))
+        return current_sources(desk.batch(settings))
     except LetterMergeError:
         return None  # the inputs have problems: whether letters are out of date is unknown
 
 
 def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
-    statuses = {s.authority: s for s in letter_statuses(settings, _sources(settings))}
+    statuses = {s.authority: s for s in letter_statuses(settings, _sources(desk, settings))}
     (authority,) = select_names(statuses, [_text(data, "name")])
     record = history(settings, statuses[authority])
     return {
@@ -586,7 +580,7 @@ def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[
 
 def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     settings = desk.settings()
-    statuses = letter_statuses(settings, _sources(settings))
+    statuses = letter_statuses(settings, _sources(desk, settings))
     folder = settings.paths.year_dir
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "status.csv"
