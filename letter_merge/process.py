@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +53,17 @@ class ProgramResult:
 
 
 def run_program(
-    args: Sequence[str | Path], *, timeout: float, cwd: Path | None = None
+    args: Sequence[str | Path],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> ProgramResult:
-    """Run a program to completion (or until `timeout` seconds), capturing its output."""
+    """Run a program to completion (or until `timeout` seconds), capturing its output.
+
+    With `on_line`, each line of output is handed to it as it comes, and `timeout` counts from
+    the program's last line instead of its start: a long run that keeps saying what it does is
+    not stopped, one that falls silent is."""
     argv = tuple(str(a) for a in args)
     if _stopping.is_set():
         raise ProgramsStopped(f"not starting {Path(argv[0]).name}: the run is being stopped")
@@ -72,12 +80,16 @@ def run_program(
     with _running_lock:
         _running.add(process)
     try:
-        output, _ = process.communicate(timeout=timeout)
-        returncode: int | None = process.returncode
-    except subprocess.TimeoutExpired:
-        _kill(process, posix)
-        output, _ = process.communicate()
-        returncode = None
+        if on_line is not None:
+            output, returncode = _follow(process, timeout, on_line, posix)
+        else:
+            try:
+                output, _ = process.communicate(timeout=timeout)
+                returncode = process.returncode
+            except subprocess.TimeoutExpired:
+                _kill(process, posix)
+                output, _ = process.communicate()
+                returncode = None
     except BaseException:  # Ctrl-C while waiting: the program must not outlive us
         _kill(process, posix)
         raise
@@ -87,6 +99,44 @@ def run_program(
     text = output.decode("utf-8", errors="replace")
     log.debug("%s exited %s: %s", argv[0], returncode, text.strip())
     return ProgramResult(argv, returncode, text)
+
+
+def _follow(
+    process: subprocess.Popen[bytes],
+    quiet_seconds: float,
+    on_line: Callable[[str], None],
+    posix: bool,
+) -> tuple[bytes, int | None]:
+    """Read the program's output line by line until it ends, killing it after `quiet_seconds`
+    without a line; its output, and its exit code (None: killed)."""
+    assert process.stdout is not None
+    heard = threading.Event()  # a line came: the watch starts again
+    ended = threading.Event()
+    silent = threading.Event()
+
+    def watch() -> None:
+        while not ended.is_set():
+            if heard.wait(quiet_seconds):
+                heard.clear()
+            elif not ended.is_set():
+                silent.set()
+                _kill(process, posix)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    lines = []
+    try:
+        for raw in process.stdout:
+            lines.append(raw)
+            heard.set()
+            on_line(raw.decode("utf-8", errors="replace"))
+        process.wait()
+    finally:
+        ended.set()
+        heard.set()
+        process.stdout.close()
+    return b"".join(lines), None if silent.is_set() else process.returncode
 
 
 def _kill(process: subprocess.Popen[bytes], posix: bool) -> None:

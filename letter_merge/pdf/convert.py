@@ -20,7 +20,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 from typing import Protocol
@@ -43,10 +43,18 @@ WINDOWS_PLACES = (
     r"C:\Program Files (x86)\LibreOffice\program\soffice.exe",
 )
 MACOS_PLACES = ("/Applications/LibreOffice.app/Contents/MacOS/soffice",)
-# Letters per LibreOffice run: together as one document, or as separate documents. Shorter runs
-# let two workers share the load evenly and lose less when one run fails.
-COMBINED_CHUNK = 100
+# Letters converted together go as documents of a few dozen letters, several to a LibreOffice run:
+# LibreOffice costs about as much a letter in documents of 10 letters as of 170, and a second or
+# so to start, so the split of each document follows closely behind LibreOffice while the runs
+# stay few. Long runs are cut (a run that stops loses less); letters converted one by one go a
+# few to a run.
+LETTERS_PER_DOCUMENT = 40
+LETTERS_PER_RUN = 200
 SEPARATE_CHUNK = 20
+# How long LibreOffice may go without saying anything before it is stopped: a run of combined
+# documents says when it begins each, but LibreOffice on Windows says nothing at all.
+RUN_SECONDS = 60
+SECONDS_PER_LETTER = 2
 INSTALL_HINT = (
     "LibreOffice is needed to make PDFs and was not found. Install it (Debian/Ubuntu: "
     "'sudo apt-get install libreoffice-writer-nogui'; Windows/macOS: from libreoffice.org), or use "
@@ -155,35 +163,51 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        tasks = self._plan(jobs)
+        runs, alone = self._plan(jobs)
         with (
             _Profiles(self.profile_dir, self.workers) as profiles,
             ThreadPoolExecutor(self.workers) as pool,
             # Cutting a combined PDF into letters is Python's work, done on the side, so that
-            # each LibreOffice goes on to its next chunk at once.
+            # LibreOffice goes on to its next document at once.
             ThreadPoolExecutor(1) as splitter,
         ):
-            futures = [
-                pool.submit(self._convert_task, together, chunk, profiles, report, splitter)
-                for together, chunk in tasks
-            ]
+            work = _Work(profiles, splitter, report)
             try:
-                splits = [future.result() for future in futures]
-                for split in splits:
-                    if split is not None:
-                        split.result()
+                tasks = [pool.submit(self._convert_together, run, work) for run in runs]
+                tasks += [
+                    pool.submit(self._convert_separately, chunk, work)
+                    for chunk in _chunks(alone, self.workers, SEPARATE_CHUNK)
+                ]
+                for task in tasks:
+                    task.result()
+                # Every split has been handed over by now: the workers are done.
+                for split in work.splits:
+                    split.result()
+                # Letters that could not be converted together after all: one by one.
+                tasks = [
+                    pool.submit(self._convert_separately, chunk, work)
+                    for chunk in _chunks(work.alone, self.workers, SEPARATE_CHUNK)
+                ]
+                for task in tasks:
+                    task.result()
             except BaseException:
-                # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every chunk;
-                # each worker's scratch folder is removed as it ends.
+                # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every run.
                 stop_all_programs()
                 pool.shutdown(wait=True, cancel_futures=True)
                 splitter.shutdown(wait=True, cancel_futures=True)
                 raise
+            finally:
+                for folder in work.folders:
+                    shutil.rmtree(folder, ignore_errors=True)
         order = {job: index for index, job in enumerate(jobs)}
         return sorted(results, key=lambda r: order[r.job])
 
-    def _plan(self, jobs: Sequence[ConversionJob]) -> list[tuple[bool, list[ConversionJob]]]:
-        """Letters that share a template go together as one document; the rest one by one."""
+    def _plan(
+        self, jobs: Sequence[ConversionJob]
+    ) -> tuple[list[list[list[ConversionJob]]], list[ConversionJob]]:
+        """Letters that share a template go together, as documents of a few dozen letters, the
+        same number of letters for each worker's LibreOffice: each worker's documents. The rest
+        go one by one."""
         groups: dict[str, list[ConversionJob]] = {}
         for job in jobs:
             try:
@@ -191,102 +215,141 @@ class LibreOfficeConverter:
             except (OSError, zipfile.BadZipFile):
                 key = str(job.docx)  # unreadable: LibreOffice will say why, on its own
             groups.setdefault(key, []).append(job)
-        together = [g for g in groups.values() if len(g) > 1]
         alone = [job for g in groups.values() if len(g) == 1 for job in g]
-        tasks = [
-            (True, chunk) for g in together for chunk in _chunks(g, self.workers, COMBINED_CHUNK)
+        documents = [
+            chunk
+            for group in groups.values()
+            if len(group) > 1
+            for chunk in _chunks(group, self.workers, LETTERS_PER_DOCUMENT)
         ]
-        tasks += [(False, chunk) for chunk in _chunks(alone, self.workers, SEPARATE_CHUNK)]
-        # Largest first, so that no worker is left with a long chunk at the end.
-        return sorted(tasks, key=lambda task: -len(task[1]))
+        runs: list[list[list[ConversionJob]]] = [[] for _ in range(self.workers)]
+        letters = [0] * self.workers
+        for document in sorted(documents, key=len, reverse=True):
+            least = letters.index(min(letters))
+            runs[least].append(document)
+            letters[least] += len(document)
+        return [run for run in runs if run], alone
 
-    def _convert_task(
-        self,
-        together: bool,
-        chunk: list[ConversionJob],
-        profiles: Queue[Path],
-        report: Callable[[ConversionResult], None],
-        splitter: ThreadPoolExecutor,
-    ) -> Future[None] | None:
-        """Convert a chunk; for letters converted together, the split still to come."""
-        profile = profiles.get()
+    def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
+        """Convert each of `documents` (letters) as one document, all in one LibreOffice run
+        (or a few, for many letters), each split into its letters as soon as it is done."""
+        profile = work.profiles.get()
         try:
-            if together:
-                workdir = self._export_together(chunk, profile)
-                if workdir is not None:
-                    return splitter.submit(self._split, chunk, workdir, profiles, report)
-            self._convert_separately(chunk, profile, report)
-            return None
-        finally:
-            profiles.put(profile)
-
-    def _export_together(self, chunk: list[ConversionJob], profile: Path) -> Path | None:
-        """Convert `chunk` as one document: the folder holding out/letters.pdf, or None if
-        that did not work out."""
-        workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
-        combined = workdir / "letters.docx"
-        try:
-            combined.write_bytes(combine_letters([job.docx for job in chunk]))
-        except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
-            log.info("converting one by one: cannot combine letters (%s)", error)
-            shutil.rmtree(workdir, ignore_errors=True)
-            return None
-        try:
-            target = export_filter(self.pdf, destinations=True)
-            result = self._soffice([combined], workdir / "out", profile, target)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        if not is_pdf(workdir / "out" / "letters.pdf"):
-            log.info("converting one by one: %s", _reason(result, combined))
-            shutil.rmtree(workdir, ignore_errors=True)
-            return None
-        return workdir
-
-    def _split(
-        self,
-        chunk: list[ConversionJob],
-        workdir: Path,
-        profiles: Queue[Path],
-        report: Callable[[ConversionResult], None],
-    ) -> None:
-        """Cut the combined PDF into the chunk's letters; if it cannot be, convert them one by
-        one instead."""
-        try:
-            try:
-                pdfs = letter_pdfs(
-                    workdir / "out" / "letters.pdf", [j.pdf_title() for j in chunk], self.pdf
-                )
-            except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
-                log.info("converting one by one: cannot split the PDF (%s)", error)
-                profile = profiles.get()
+            folder = work.folder(documents[0][0].pdf.parent)
+            combined: dict[Path, list[ConversionJob]] = {}
+            for number, letters in enumerate(documents):
+                document = folder / f"letters-{number:05d}.docx"
                 try:
-                    self._convert_separately(chunk, profile, report)
-                finally:
-                    profiles.put(profile)
-                return
-            for job, data in zip(chunk, pdfs, strict=True):
-                write_atomic(job.pdf, data, durable=False)
-                report(ConversionResult(job))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+                    document.write_bytes(combine_letters([job.docx for job in letters]))
+                except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+                    log.info("converting one by one: cannot combine letters (%s)", error)
+                    work.later(letters)
+                    continue
+                combined[document] = letters
+            pending = list(combined)
+            while pending:
+                run: list[Path] = []
+                letters_in_run = 0
+                while pending and (not run or letters_in_run < LETTERS_PER_RUN):
+                    run.append(pending.pop(0))
+                    letters_in_run += len(combined[run[-1]])
 
-    def _convert_separately(
+                def made(document: Path, pdf: Path) -> None:
+                    work.split(self._split, combined[document], document, pdf, work)
+
+                converted = self._export(run, letters_in_run, profile, made)
+                failed = [document for document in run if document not in converted]
+                if failed:
+                    # The first may be what stopped LibreOffice: its letters go one by one, and
+                    # any after it get another run.
+                    log.info("converting one by one: LibreOffice did not convert %s", failed[0])
+                    work.later(combined[failed[0]])
+                    pending[:0] = failed[1:]
+        finally:
+            work.profiles.put(profile)
+
+    def _export(
         self,
-        chunk: Sequence[ConversionJob],
+        documents: list[Path],
+        letters: int,
         profile: Path,
-        report: Callable[[ConversionResult], None],
-    ) -> None:
-        failures = self._run(chunk, profile, report)
-        # One bad letter may have stopped LibreOffice for the whole chunk: try each failed one
-        # alone, so that it cannot take the others down with it.
-        if len(chunk) > 1 and failures:
-            retried: dict[ConversionJob, str] = {}
-            for job in failures:
-                retried.update(self._run([job], profile, report))
-            failures = retried
+        made: Callable[[Path, Path], None],
+    ) -> set[Path]:
+        """Convert combined `documents` (`letters` in all) in one LibreOffice run, calling
+        `made(document, pdf)` as soon as each one's PDF is finished: those that were converted."""
+        outdir = documents[0].parent / "out"
+        checked: set[Path] = set()
+        converted: set[Path] = set()
+        begun: list[Path] = []  # in the order LibreOffice began them
+
+        def finished(document: Path) -> None:
+            checked.add(document)
+            pdf = outdir / f"{document.stem}.pdf"
+            if is_pdf(pdf):
+                converted.add(document)
+                made(document, pdf)
+
+        def said(line: str) -> None:
+            # "convert /…/letters-00002.docx -> /…/out/letters-00002.pdf using filter : …",
+            # once LibreOffice has opened a document, so the one before it is finished.
+            if not line.startswith("convert "):
+                return
+            document = next((d for d in documents if d.name in line), None)
+            if document is None or document in begun:
+                return
+            if begun:
+                finished(begun[-1])
+            begun.append(document)
+
+        result = self._soffice(
+            documents,
+            outdir,
+            profile,
+            export_filter(self.pdf, destinations=True),
+            timeout=RUN_SECONDS + SECONDS_PER_LETTER * letters,
+            on_line=said,
+        )
+        if result.returncode == 0:
+            # It ended as it should: whatever it made is whole, said or not (LibreOffice on
+            # Windows says nothing).
+            for document in documents:
+                if document not in checked:
+                    finished(document)
+        else:
+            # Stopped in the middle of the last one it began, whose PDF may be cut short.
+            log.info("LibreOffice stopped: %s", _reason(result, begun[-1] if begun else None))
+        return converted
+
+    def _split(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
+        """Cut a combined PDF into its letters; if it cannot be, they go one by one."""
+        try:
+            pdfs = letter_pdfs(pdf, [job.pdf_title() for job in letters], self.pdf)
+        except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+            log.info("converting one by one: cannot split the PDF (%s)", error)
+            work.later(letters)
+            return
+        finally:
+            pdf.unlink(missing_ok=True)
+            document.unlink(missing_ok=True)
+        for job, data in zip(letters, pdfs, strict=True):
+            write_atomic(job.pdf, data, durable=False)
+            work.report(ConversionResult(job))
+
+    def _convert_separately(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
+        profile = work.profiles.get()
+        try:
+            failures = self._run(chunk, profile, work.report)
+            # One bad letter may have stopped LibreOffice for the whole chunk: try each failed
+            # one alone, so that it cannot take the others down with it.
+            if len(chunk) > 1 and failures:
+                retried: dict[ConversionJob, str] = {}
+                for job in failures:
+                    retried.update(self._run([job], profile, work.report))
+                failures = retried
+        finally:
+            work.profiles.put(profile)
         for job, reason in failures.items():
-            report(ConversionResult(job, reason))
+            work.report(ConversionResult(job, reason))
 
     def _run(
         self,
@@ -298,8 +361,14 @@ class LibreOfficeConverter:
         failures and why."""
         workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
         try:
-            target = export_filter(self.pdf)
-            result = self._soffice([job.docx for job in chunk], workdir, profile, target)
+            documents = [job.docx for job in chunk]
+            result = self._soffice(
+                documents,
+                workdir,
+                profile,
+                export_filter(self.pdf),
+                timeout=90 + 5 * len(documents) if len(documents) > 1 else 120,
+            )
             failures = {}
             for job in chunk:
                 made = workdir / f"{job.docx.stem}.pdf"
@@ -318,7 +387,14 @@ class LibreOfficeConverter:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _soffice(
-        self, documents: Sequence[Path], outdir: Path, profile: Path, target: str
+        self,
+        documents: Sequence[Path],
+        outdir: Path,
+        profile: Path,
+        target: str,
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
     ) -> ProgramResult:
         return run_program(
             [
@@ -336,8 +412,37 @@ class LibreOfficeConverter:
                 outdir,
                 *documents,
             ],
-            timeout=90 + 5 * len(documents) if len(documents) > 1 else 120,
+            timeout=timeout,
+            on_line=on_line,
         )
+
+
+@dataclass
+class _Work:
+    """What the threads of one conversion share."""
+
+    profiles: Queue[Path]
+    splitter: ThreadPoolExecutor
+    report: ResultCallback
+    splits: list[Future[None]] = field(default_factory=list)
+    alone: list[ConversionJob] = field(default_factory=list)  # to convert one by one after all
+    folders: list[Path] = field(default_factory=list)  # to remove at the end
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def folder(self, beside: Path) -> Path:
+        """A scratch folder in `beside` (a build run again removes any left by this one)."""
+        folder = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=beside))
+        with self.lock:
+            self.folders.append(folder)
+        return folder
+
+    def split(self, cut: Callable[..., None], *args: object) -> None:
+        with self.lock:
+            self.splits.append(self.splitter.submit(cut, *args))
+
+    def later(self, letters: Sequence[ConversionJob]) -> None:
+        with self.lock:
+            self.alone.extend(letters)
 
 
 class _Profiles:
@@ -381,22 +486,25 @@ class _Profiles:
         return self.folder / f"profile-{number}"
 
 
-def _reason(result: ProgramResult, docx: Path) -> str:
+def _reason(result: ProgramResult, docx: Path | None) -> str:
     if result.timed_out:
         return "LibreOffice did not finish in time and was stopped"
     mentions = [
-        line.strip() for line in result.output.splitlines() if docx.name in line or "Error" in line
+        line.strip()
+        for line in result.output.splitlines()
+        if (docx is not None and docx.name in line) or "Error" in line
     ]
     detail = f": {mentions[0]}" if mentions else f" (exit code {result.returncode})"
     return f"LibreOffice could not convert it{detail}"
 
 
 def _chunks(jobs: list[ConversionJob], workers: int, chunk_size: int) -> list[list[ConversionJob]]:
-    """Even chunks, at least one per worker, none larger than `chunk_size`."""
+    """Even chunks, none larger than `chunk_size`, as many as make each worker the same number
+    (where there are jobs enough)."""
     if not jobs:
         return []
-    count = max(workers, -(-len(jobs) // chunk_size))
-    count = min(count, len(jobs))
+    count = -(-len(jobs) // chunk_size)
+    count = min(-(-count // workers) * workers, len(jobs))
     size = -(-len(jobs) // count)
     return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
