@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.config import Settings
 from letter_merge.pdf import convert
+from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.split import letter_pdfs
 
 pytestmark = pytest.mark.libreoffice
 
@@ -69,3 +73,111 @@ def test_when_combining_fails_every_letter_is_still_converted(
     assert len(together) == 4
     for pdf in together.values():
         assert len(PdfReader(pdf).pages) == 3
+
+
+def jobs_for(settings: Settings, folder: Path) -> list[ConversionJob]:
+    report = build_letters(load_batch(settings), converter=None)
+    folder.mkdir()
+    return [ConversionJob(o.docx, folder / f"{o.docx.stem}.pdf") for o in report.letters if o.docx]
+
+
+def one_worker() -> LibreOfficeConverter:
+    program = find_libreoffice()
+    assert program is not None
+    return LibreOfficeConverter(program, workers=1)
+
+
+def assert_same_letters(jobs: list[ConversionJob], alone: dict[str, Path]) -> None:
+    for job in jobs:
+        assert raw_text(job.pdf) == raw_text(alone[job.pdf.name]), job.pdf.name
+
+
+class Runs:
+    """Records each LibreOffice run: its documents and when it ended, and when each split began."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.runs: list[tuple[list[str], float]] = []
+        self.splits: list[float] = []
+        real_soffice = LibreOfficeConverter._soffice
+        real_split = letter_pdfs
+
+        def soffice(converter: LibreOfficeConverter, documents: list[Path], *args, **kwargs):  # type: ignore[no-untyped-def]
+            result = real_soffice(converter, documents, *args, **kwargs)
+            self.runs.append(([d.name for d in documents], time.monotonic()))
+            return result
+
+        def split(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.splits.append(time.monotonic())
+            return real_split(*args, **kwargs)
+
+        monkeypatch.setattr(LibreOfficeConverter, "_soffice", soffice)
+        monkeypatch.setattr(convert, "letter_pdfs", split)
+
+
+def test_documents_of_letters_go_through_one_run_each_split_while_it_goes_on(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    runs = Runs(monkeypatch)
+    jobs = jobs_for(settings, tmp_path / "together")
+    results = one_worker().convert(jobs)
+    assert [r.error for r in results] == [None] * 4
+    # one LibreOffice run for the two documents of two letters
+    assert [names for names, _ in runs.runs] == [["letters-00000.docx", "letters-00001.docx"]]
+    # the first document was split while LibreOffice was still at work on the second
+    assert len(runs.splits) == 2 and runs.splits[0] < runs.runs[0][1]
+    assert_same_letters(jobs, alone)
+    assert not list((tmp_path / "together").glob(".converting*")), "scratch folders are removed"
+
+
+def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
+    real_combine = combine_letters
+    combined: list[int] = []
+
+    def second_is_broken(letters: list[Path]) -> bytes:
+        combined.append(len(letters))
+        if len(combined) == 2:
+            return b"PK\x03\x04 this is not a Word document"
+        return real_combine(letters)
+
+    monkeypatch.setattr(convert, "combine_letters", second_is_broken)
+    runs = Runs(monkeypatch)
+    jobs = jobs_for(settings, tmp_path / "together")
+    results = one_worker().convert(jobs)
+    assert [r.error for r in results] == [None] * 4
+    # the four documents in one run, then the broken one's letter alone
+    assert [len(names) for names, _ in runs.runs] == [4, 1]
+    assert runs.runs[1][0] == [jobs[1].docx.name]
+    assert_same_letters(jobs, alone)
+
+
+def test_after_libreoffice_stops_in_a_run_the_rest_get_another(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
+    real_soffice = LibreOfficeConverter._soffice
+    runs: list[list[str]] = []
+
+    # A stand-in for LibreOffice crashing: the first run converts only its first document and
+    # then reports that it was stopped, as a crash or a timeout would.
+    def crashes_once(converter: LibreOfficeConverter, documents: list[Path], *args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append([d.name for d in documents])
+        if len(runs) == 1:
+            result = real_soffice(converter, documents[:1], *args, **kwargs)
+            return dataclasses.replace(result, returncode=None)
+        return real_soffice(converter, documents, *args, **kwargs)
+
+    monkeypatch.setattr(LibreOfficeConverter, "_soffice", crashes_once)
+    jobs = jobs_for(settings, tmp_path / "together")
+    results = one_worker().convert(jobs)
+    assert [r.error for r in results] == [None] * 4
+    documents = [f"letters-0000{n}.docx" for n in range(4)]
+    # the one it stopped in (whose PDF may be cut short) goes alone; the others get a new run
+    assert runs == [documents, documents[1:], [jobs[0].docx.name]]
+    assert_same_letters(jobs, alone)
