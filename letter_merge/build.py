@@ -46,6 +46,7 @@ class LetterOutcome:
     error: str | None = None
     source_sha256: str = ""
     remade: bool = True  # False: already up to date, left as it was
+    pdf_pages: int | None = None  # as the converter counted them (None: count them)
 
     @property
     def authority(self) -> str:
@@ -172,6 +173,7 @@ def _build(
                 None if result.error else result.job.pdf,
                 result.error,
                 outcome.source_sha256,
+                pdf_pages=result.pages,
             )
 
     report = BuildReport(
@@ -271,7 +273,8 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
     docx = _file_record(outcome.docx, paths)
     pdf = _file_record(outcome.pdf, paths)
     if pdf is not None and outcome.pdf is not None:
-        pdf = FileRecord(pdf.path, pdf.sha256, page_count(outcome.pdf))
+        pages = outcome.pdf_pages if outcome.pdf_pages is not None else page_count(outcome.pdf)
+        pdf = FileRecord(pdf.path, pdf.sha256, pages)
     return LetterRecord(
         authority=council.authority,
         authority_type=council.authority_type,

@@ -197,12 +197,15 @@ def _no_stream_ends_in_cr(pdf: pikepdf.Pdf) -> None:
             or stream.get("/Filter") != pikepdf.Name.FlateDecode
         ):
             continue
+        drawing = stream.objgen in drawings
+        if not drawing and stream.get("/Subtype") != pikepdf.Name.Image:
+            continue  # fonts and colour profiles: left as they are, and not read
         if "/DecodeParms" in stream or not stream.read_raw_bytes().endswith(b"\r"):
             continue
         data = stream.read_bytes()
-        if stream.objgen in drawings:
+        if drawing:
             stream.write(zlib.compress(data + b"\n"), filter=pikepdf.Name.FlateDecode)
-        elif stream.get("/Subtype") == pikepdf.Name.Image:
+        else:
             _with_row_filters(stream, data)
 
 

@@ -1,11 +1,14 @@
 """Converting letters from .docx to PDF: LibreOffice (default) or Microsoft Word (Windows/macOS).
 
 Starting LibreOffice and opening a document cost far more than laying out a letter, so letters made
-from the same template are converted together as the sections of one document and the PDF is split
-back (see combine.py), two such runs side by side, each LibreOffice with its own profile folder (two
-instances sharing one would hand their work to each other). Whatever cannot be converted together
-is converted one document at a time, and a failed run is retried letter by letter, so one broken
-letter never takes the others down. Every PDF is checked before it replaces the old one.
+from the same template are converted together, a few dozen as the sections of one document, and
+each document's PDF is split back into letters (see combine.py and split.py). Two LibreOffices
+work side by side, each with its own profile folder (two instances sharing one would hand their
+work to each other), each converting all its documents in one run: a document is split as soon
+as LibreOffice says it has gone on to the next, so that cutting keeps pace with converting.
+Whatever cannot be converted together is converted one document at a time, and a failed run is
+retried letter by letter, so one broken letter never takes the others down. Every PDF is checked
+before it replaces the old one.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class ConversionJob:
 class ConversionResult:
     job: ConversionJob
     error: str | None = None  # why no PDF was made; None when it was
+    pages: int | None = None  # the PDF's pages, where the converter knows without reading it
 
 
 # Called with each letter's result as soon as it is known (the build counts them for its progress).
@@ -331,9 +335,9 @@ class LibreOfficeConverter:
         finally:
             pdf.unlink(missing_ok=True)
             document.unlink(missing_ok=True)
-        for job, data in zip(letters, pdfs, strict=True):
-            write_atomic(job.pdf, data, durable=False)
-            work.report(ConversionResult(job))
+        for job, letter in zip(letters, pdfs, strict=True):
+            write_atomic(job.pdf, letter.data, durable=False)
+            work.report(ConversionResult(job, pages=letter.pages))
 
     def _convert_separately(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
         profile = work.profiles.get()

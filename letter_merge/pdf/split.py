@@ -33,9 +33,15 @@ KEPT = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/OutputIntents")
 Key = tuple[int, int]
 
 
+@dataclass(frozen=True)
+class LetterPdf:
+    data: bytes
+    pages: int
+
+
 def letter_pdfs(
     combined: Path, titles: Sequence[str], settings: PdfSettings = DEFAULT_PDF
-) -> list[bytes]:
+) -> list[LetterPdf]:
     """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order)."""
     with pikepdf.open(combined) as source:
         pages = letter_pages(source, len(titles))
@@ -50,7 +56,7 @@ def letter_pdfs(
                 raise CombineError("its structure tree does not divide into the letters")
         combined_pdf = _Combined(source, _read_outline(source), blocks)
         return [
-            _letter_pdf(combined_pdf, number, own, settings, title)
+            LetterPdf(_letter_pdf(combined_pdf, number, own, settings, title), len(own))
             for number, (title, own) in enumerate(zip(titles, pages, strict=True))
         ]
 
