@@ -119,6 +119,7 @@ def _follow(
             if heard.wait(quiet_seconds):
                 heard.clear()
             elif not ended.is_set():
+                # The whole group: soffice.bin may hold the output open after its launcher ended.
                 silent.set()
                 _kill(process, posix)
                 return
