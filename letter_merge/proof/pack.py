@@ -18,7 +18,13 @@ from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.conformance import read_conformance
-from letter_merge.pdf.reading import page_count, page_images, pdf_text, require_poppler
+from letter_merge.pdf.reading import (
+    page_count,
+    page_images,
+    pdf_text,
+    readable_by_poppler,
+    require_poppler,
+)
 from letter_merge.pdf.split import join_letters
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
@@ -105,7 +111,9 @@ def _card(
         )
         return card
     card.pages = page_count(pdf)
-    text = pdf_text(pdf)
+    with readable_by_poppler(pdf) as readable:  # one copy for the text and the thumbnail
+        text = pdf_text(readable)
+        card.thumbnail = _thumbnail(readable)
     card.checks += check_letter(
         text,
         letter,
@@ -115,7 +123,6 @@ def _card(
         read_conformance(pdf),
         settings.pdf,
     )
-    card.thumbnail = _thumbnail(pdf)
     return card
 
 
