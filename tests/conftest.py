@@ -19,7 +19,7 @@ from tests.helpers import (
     DEFAULT_COUNCILS,
     ROOT,
     Recorder,
-    contact,
+    contacts_of,
     free_port,
     statistics,
     write_workbook,
@@ -29,10 +29,7 @@ from tests.helpers import (
 @pytest.fixture
 def workbook_path(tmp_path: Path) -> Path:
     """A small valid workbook of four councils, with awkward characters on purpose."""
-    contacts = [
-        contact(name, kind, title=title, first=first, surname=surname)
-        for name, kind, title, first, surname in DEFAULT_COUNCILS
-    ]
+    contacts = contacts_of(DEFAULT_COUNCILS)
     stats = [
         statistics("Leicestershire County Council", 16, 9, 7, 7, 0),
         statistics("Derby City Council", 8, 5, 5, 4, 1),
@@ -78,17 +75,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("built")
     shutil.copytree(ROOT / "templates", folder / "templates")
     (folder / "input").mkdir()
-    contacts = [
-        contact(
-            name,
-            kind,
-            title=title,
-            first=first,
-            surname=surname,
-            cc="link@cc.example.org" if i == 0 else "",
-        )
-        for i, (name, kind, title, first, surname) in enumerate(DEFAULT_COUNCILS)
-    ]
+    contacts = contacts_of(DEFAULT_COUNCILS, {DEFAULT_COUNCILS[0][0]: "link@cc.example.org"})
     stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
     write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
     (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,17 @@ def contact(
         job,
         email or f"ce@{slug}.example.org",
         cc,
+    ]
+
+
+def contacts_of(
+    councils: Iterable[tuple[str, str, str, str, str]], cc: Mapping[str, str] | None = None
+) -> list[list[Any]]:
+    """Contacts rows for (authority, type, title, first name, surname) tuples, with the Cc of
+    any authority named in `cc`."""
+    return [
+        contact(name, kind, title=title, first=first, surname=surname, cc=(cc or {}).get(name, ""))
+        for name, kind, title, first, surname in councils
     ]
 
 

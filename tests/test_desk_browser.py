@@ -17,6 +17,7 @@ from tests.helpers import (
     ROOT,
     Recorder,
     contact,
+    contacts_of,
     desk_process,
     statistics,
     write_workbook,
@@ -35,17 +36,7 @@ SCREENSHOTS = os.environ.get("LETTER_MERGE_SCREENSHOTS")
 
 
 def workbook(path: Path, upheld_for_derby: object) -> None:
-    contacts = [
-        contact(
-            name,
-            kind,
-            title=title,
-            first=first,
-            surname=surname,
-            cc=LEICESTERSHIRE_CC if name.startswith("Leicestershire") else "",
-        )
-        for name, kind, title, first, surname in COUNCILS
-    ]
+    contacts = contacts_of(COUNCILS, {"Leicestershire County Council": LEICESTERSHIRE_CC})
     stats = [
         statistics(name, upheld=upheld_for_derby if name.startswith("Derby") else 5)
         for name, *_ in COUNCILS
