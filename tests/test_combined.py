@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -156,7 +157,7 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
     assert_same_letters(jobs, alone)
 
 
-def test_after_libreoffice_stops_in_a_run_the_rest_get_another(
+def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
@@ -164,20 +165,39 @@ def test_after_libreoffice_stops_in_a_run_the_rest_get_another(
     real_soffice = LibreOfficeConverter._soffice
     runs: list[list[str]] = []
 
-    # A stand-in for LibreOffice crashing: the first run converts only its first document and
-    # then reports that it was stopped, as a crash or a timeout would.
-    def crashes_once(converter: LibreOfficeConverter, documents: list[Path], *args, **kwargs):  # type: ignore[no-untyped-def]
+    # The first run's LibreOffice is killed (SIGKILL, as a crash ends it) as soon as it says it
+    # has opened the second document: the first is finished, the second half-made.
+    def dies_once(  # type: ignore[no-untyped-def]
+        converter: LibreOfficeConverter, documents: list[Path], outdir, profile, *args, **kwargs
+    ):
         runs.append([d.name for d in documents])
-        if len(runs) == 1:
-            result = real_soffice(converter, documents[:1], *args, **kwargs)
-            return dataclasses.replace(result, returncode=None)
-        return real_soffice(converter, documents, *args, **kwargs)
+        said = kwargs.pop("on_line", None)
+        if said is None:  # letters one by one
+            return real_soffice(converter, documents, outdir, profile, *args, **kwargs)
 
-    monkeypatch.setattr(LibreOfficeConverter, "_soffice", crashes_once)
+        def on_line(line: str) -> None:
+            said(line)
+            if len(runs) == 1 and documents[1].name in line:
+                kill_libreoffice(profile)
+
+        return real_soffice(converter, documents, outdir, profile, *args, on_line=on_line, **kwargs)
+
+    monkeypatch.setattr(LibreOfficeConverter, "_soffice", dies_once)
     jobs = jobs_for(settings, tmp_path / "together")
     results = one_worker().convert(jobs)
     assert [r.error for r in results] == [None] * 4
     documents = [f"letters-0000{n}.docx" for n in range(4)]
-    # the one it stopped in (whose PDF may be cut short) goes alone; the others get a new run
-    assert runs == [documents, documents[1:], [jobs[0].docx.name]]
+    # the one it died in (whose PDF may be cut short) goes alone; the others get a new run
+    assert runs == [documents, documents[2:], [jobs[1].docx.name]]
     assert_same_letters(jobs, alone)
+
+
+def kill_libreoffice(profile: Path) -> None:
+    """SIGKILL every LibreOffice process using `profile` (Linux: read from /proc)."""
+    marker = profile.resolve().as_uri().encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass  # gone meanwhile
