@@ -9,9 +9,9 @@ split.py cuts the PDF there.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,24 +19,37 @@ from pathlib import Path
 from lxml import etree
 
 from letter_merge.chart import picture as chart
+from letter_merge.pdf import isolate
+from letter_merge.template.wordfields import WordField, word_fields
 from letter_merge.template.wordxml import (
     APP_PROPERTIES,
     BODY_PART,
     BODY_RELATIONSHIPS,
+    CONTENT_TYPES,
     CORE_PROPERTIES,
     DC,
     PACKAGE_RELATIONSHIPS,
     R,
     W,
+    is_text_part,
     parse,
     serialise,
     w,
 )
 
-# Parts that may differ between letters that are still combinable: the body, the properties and
-# the chart's picture.
-PER_LETTER_PARTS = {BODY_PART, CORE_PROPERTIES, APP_PROPERTIES, chart.PART_NAME}
+OFFICE_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+
+# Parts that may differ between letters that are still combinable: those with text (the body,
+# headers, footers, notes), the properties and the chart's picture.
+PER_LETTER_PARTS = {CORE_PROPERTIES, APP_PROPERTIES, chart.PART_NAME}
 MARK = "LetterMerge{:05d}"
+NUMBERING = "word/numbering.xml"
+STYLES = "word/styles.xml"
+HEADER_TYPES = {
+    "header": "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml",
+    "footer": "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml",
+}
 
 
 class CombineError(Exception):
@@ -44,50 +57,96 @@ class CombineError(Exception):
 
 
 def shared_signature(docx: Path) -> str:
-    """A hash of everything in the package but the body and properties: letters with the same
-    signature share styles, headers, footers and media, and so can be sections of one document."""
+    """A hash of everything in the package but the parts with text and the properties: letters
+    with the same signature share styles, lists, settings and media, and so can be sections of
+    one document."""
     digest = hashlib.sha256()
     with zipfile.ZipFile(docx) as package:
         for info in sorted(package.infolist(), key=lambda i: i.filename):
-            if info.filename not in PER_LETTER_PARTS:
+            if info.filename not in PER_LETTER_PARTS and not is_text_part(info.filename):
                 digest.update(info.filename.encode())
                 digest.update(info.CRC.to_bytes(4, "big"))
                 digest.update(info.file_size.to_bytes(8, "big"))
     return digest.hexdigest()
 
 
+NOTE_REFERENCE = re.compile(rb"<\w+:(foot|end)noteReference\b")
+NOTES = {
+    b"end": "the template has endnotes, which LibreOffice gathers after the last letter of a "
+    "document of several",
+    b"foot": "the template has footnotes, and LibreOffice draws the line above them only in the "
+    "first letter of a document of several",
+}
+
+
+def cannot_combine(docx: Path) -> str | None:
+    """Why a letter cannot be converted together with others of its template, or None. (What
+    no rule here foresees is found by comparing letters with themselves converted alone.)"""
+    with zipfile.ZipFile(docx) as package:
+        body_xml = package.read(BODY_PART)
+    # Notes may be in some letters only ({% if %}): every letter is looked at, quickly.
+    notes = NOTE_REFERENCE.search(body_xml)
+    if notes:
+        return NOTES[notes.group(1)]
+    return None
+
+
+def template_cannot_combine(docx: Path) -> str | None:
+    """Why no letter made from the same template as `docx` can be converted together with
+    others (what its page settings forbid), or None."""
+    if any(f.name == "NUMPAGES" for f in _all_fields(package_roots(docx))):
+        with zipfile.ZipFile(docx) as package:
+            return isolate.page_count_problem(parse(package.read(BODY_PART)))
+    return None
+
+
+def package_roots(docx: Path) -> list[etree._Element]:
+    with zipfile.ZipFile(docx) as package:
+        return [parse(package.read(name)) for name in package.namelist() if is_text_part(name)]
+
+
+def _all_fields(roots: Iterable[etree._Element]) -> Iterable[WordField]:
+    for root in roots:
+        yield from word_fields(root)
+
+
 def combine_letters(letters: Sequence[Path]) -> bytes:
-    """One .docx holding every letter as a section, in order, bookmarked `MARK.format(index)`."""
+    """One .docx holding every letter as a section, in order, bookmarked `MARK.format(index)`,
+    each laid out as it is alone (see isolate.py)."""
     if not letters:
         raise CombineError("no letters to combine")
     with zipfile.ZipFile(letters[0]) as package:
         entries = [(info, package.read(info)) for info in package.infolist()]
-    root = parse(dict((i.filename, d) for i, d in entries)[BODY_PART])
+    data = {info.filename: part for info, part in entries}
+    root = parse(data[BODY_PART])
     body = root.find(w("body"))
     if body is None:
         raise CombineError(f"{letters[0].name}: no document body")
     for child in list(body):
         body.remove(child)
+    document = _Document(data)
     pictures: dict[int, bytes] = {}  # each letter's chart, by the letter's index
-    for index, letter in enumerate(letters):
-        with zipfile.ZipFile(letter) as package:
-            letter_root = parse(package.read(BODY_PART))
+    first: isolate.LetterXml | None = None
+    for index, path in enumerate(letters):
+        with zipfile.ZipFile(path) as package:
+            letter = _read_letter(index, path, package)
             if chart.PART_NAME in package.namelist():
                 pictures[index] = package.read(chart.PART_NAME)
-                _point_at_own_chart(letter_root, index)
-        letter_body = letter_root.find(w("body"))
+                _point_at_own_chart(letter.body, index)
+        first = first or letter
+        try:
+            document.add(letter, first)
+        except isolate.CannotCombine as reason:
+            raise CombineError(f"{path.name}: {reason}") from None
+        letter_body = letter.body.find(w("body"))
         blocks = list(letter_body) if letter_body is not None else []
         if not blocks or blocks[-1].tag != w("sectPr"):
-            raise CombineError(f"{letter.name}: the document does not end with its page settings")
-        section = copy.deepcopy(blocks.pop())
-        numbering = section.find(w("pgNumType"))
-        if numbering is None:
-            numbering = etree.SubElement(section, w("pgNumType"))
-        numbering.set(w("start"), "1")  # each letter numbers its own pages
+            raise CombineError(f"{path.name}: the document does not end with its page settings")
+        section = blocks.pop()
         _bookmark_first_paragraph(blocks, index)
         if index < len(letters) - 1:
             # A section ends with the paragraph whose properties hold its page settings.
-            last = _last_paragraph(blocks, letter.name)
+            last = _last_paragraph(blocks, path.name)
             properties = last.find(w("pPr"))
             if properties is None:
                 properties = etree.Element(w("pPr"))
@@ -97,20 +156,127 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
         else:
             body.extend(blocks)
             body.append(section)
-    document = serialise(root)
+    changed = document.parts()
+    changed[BODY_PART] = serialise(root)
+    if pictures:
+        changed[BODY_RELATIONSHIPS] = _with_charts(
+            changed.get(BODY_RELATIONSHIPS, data[BODY_RELATIONSHIPS]), pictures
+        )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
-        for info, data in entries:
+        for info, part in entries:
             if info.filename == chart.PART_NAME:
                 continue  # the first letter's chart: every letter's is added below
-            if info.filename == BODY_PART:
-                data = document
-            elif info.filename == BODY_RELATIONSHIPS and pictures:
-                data = _with_charts(data, pictures)
-            package.writestr(info, data)
-        for index, data in pictures.items():
-            package.writestr(_chart_name(index), data, compress_type=zipfile.ZIP_STORED)
+            package.writestr(info, changed.pop(info.filename, part))
+        for name, part in changed.items():  # parts of the letters' own
+            package.writestr(name, part)
+        for index, picture in pictures.items():
+            package.writestr(_chart_name(index), picture, compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
+
+
+def _read_letter(index: int, path: Path, package: zipfile.ZipFile) -> isolate.LetterXml:
+    names = set(package.namelist())
+    headers = {
+        name: package.read(name)
+        for name in names
+        if re.fullmatch(r"word/(header|footer)\d*\.xml", name)
+    }
+    core = package.read(CORE_PROPERTIES) if CORE_PROPERTIES in names else None
+    return isolate.LetterXml(index, path, parse(package.read(BODY_PART)), headers, core)
+
+
+class _Document:
+    """The parts of the combined document that letters add to: lists, notes, headers and
+    footers of their own, and the relationships and content types that name them."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self.data = data
+        styles = parse(data[STYLES]) if STYLES in data else None
+        self.numbering = (
+            isolate.Numbering.read(parse(data[NUMBERING]), styles) if NUMBERING in data else None
+        )
+        self.bookmarks = isolate.Bookmarks()
+        self.relationships = parse(data[BODY_RELATIONSHIPS])
+        self.targets = {
+            r.get("Id", ""): "word/" + r.get("Target", "").removeprefix("/word/").removeprefix("./")
+            for r in self.relationships
+        }
+        self.types = parse(data[CONTENT_TYPES])
+        self.headers: dict[bytes, str] = {}  # a header's XML -> the part that holds it
+        self.written: dict[str, bytes] = {}  # header and footer parts, as written
+        self.count = 0
+
+    def add(self, letter: isolate.LetterXml, first: isolate.LetterXml) -> None:
+        self.bookmarks.own(letter)
+        if isolate.own_fields(letter, first):
+            isolate.mark_end(letter)
+        if self.numbering is not None and letter.index > 0:
+            self.numbering.own_lists(letter)
+        isolate.start_on_new_page(isolate.first_section(letter))
+        for reference in isolate.header_references(letter.body):
+            reference_id = reference.get(f"{{{R}}}id", "")
+            part = self.targets.get(reference_id)
+            if part is None or part not in letter.headers:
+                continue
+            reference.set(f"{{{R}}}id", self._header(part, letter))
+
+    def _header(self, part: str, letter: isolate.LetterXml) -> str:
+        """The relationship id of the letter's header or footer `part`, as changed for it: the
+        same part as an earlier letter's where they are alike, else a part of its own."""
+        parsed = letter.parsed_headers.get(part)
+        xml = serialise(parsed) if parsed is not None else letter.headers[part]
+        name = self.headers.get(xml)
+        if name is None:
+            if part not in self.written:
+                name = part  # the first letter's keeps its place
+            else:
+                self.count += 1
+                name = re.sub(r"\.xml$", f"-lm{self.count}.xml", part)
+                self._add_part(name, part)
+            self.headers[xml] = name
+            self.written[name] = xml
+        return self._relationship(name)
+
+    def _add_part(self, name: str, like: str) -> None:
+        rels = _rels_name(like)
+        if rels in self.data:
+            self.written[_rels_name(name)] = self.data[rels]
+        kind = "header" if "header" in Path(name).name else "footer"
+        override = etree.SubElement(self.types, f"{{{CONTENT_TYPES_NS}}}Override")
+        override.set("PartName", "/" + name)
+        override.set("ContentType", HEADER_TYPES[kind])
+
+    def _relationship(self, name: str) -> str:
+        for reference_id, target in self.targets.items():
+            if target == name:
+                return reference_id
+        reference_id = f"rIdLetterMerge{len(self.targets)}"
+        relationship = etree.SubElement(
+            self.relationships, f"{{{PACKAGE_RELATIONSHIPS}}}Relationship"
+        )
+        relationship.set("Id", reference_id)
+        relationship.set(
+            "Type",
+            f"{OFFICE_RELATIONSHIPS}/{'header' if 'header' in Path(name).name else 'footer'}",
+        )
+        relationship.set("Target", name.removeprefix("word/"))
+        self.targets[reference_id] = name
+        return reference_id
+
+    def parts(self) -> dict[str, bytes]:
+        """Every part the letters changed or added, by name."""
+        changed = dict(self.written)
+        if self.numbering is not None:
+            changed[NUMBERING] = serialise(self.numbering.root)
+        changed[BODY_RELATIONSHIPS] = serialise(self.relationships)
+        changed[CONTENT_TYPES] = serialise(self.types)
+        return changed
+
+
+def _rels_name(part: str) -> str:
+    folder, name = part.rsplit("/", 1)
+    return f"{folder}/_rels/{name}.rels"
 
 
 def _chart_name(index: int) -> str:
