@@ -23,6 +23,7 @@ from letter_merge.chart.model import STYLE_VERSION
 from letter_merge.figures import FIGURE_FIELDS
 from letter_merge.files import exclusive, remove_leftovers, sha256_file, write_atomic
 from letter_merge.manifest import (
+    Conversion,
     FileRecord,
     InputRecord,
     LetterRecord,
@@ -34,6 +35,7 @@ from letter_merge.manifest import (
 from letter_merge.paths import OutputPaths
 from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.pdf.reading import page_count
+from letter_merge.pdf.verify import Verdict
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.text import TemplateError
 
@@ -47,6 +49,8 @@ class LetterOutcome:
     source_sha256: str = ""
     remade: bool = True  # False: already up to date, left as it was
     pdf_pages: int | None = None  # as the converter counted them (None: count them)
+    together: bool = False  # converted with other letters and cut apart (see pdf/verify.py)
+    check: Verdict | None = None  # what showed that letters converted together are the same
 
     @property
     def authority(self) -> str:
@@ -64,6 +68,8 @@ class BuildReport:
     # (authority, the removed PDF's SHA-256), so that the command line can say which were
     # approved.
     removed_pdfs: list[tuple[str, str]] = field(default_factory=list)
+    # What the conversion had to say once: letters converted one at a time, and why.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[LetterOutcome]:
@@ -165,7 +171,7 @@ def _build(
 
     if converter is not None and to_convert:
         by_docx = {o.docx: o for o in to_convert}
-        for result in _convert(converter, to_convert, progress):
+        for result in _convert(batch, converter, to_convert, progress):
             outcome = by_docx[result.job.docx]
             outcomes[outcome.authority] = LetterOutcome(
                 outcome.letter,
@@ -174,6 +180,8 @@ def _build(
                 result.error,
                 outcome.source_sha256,
                 pdf_pages=result.pages,
+                together=result.together,
+                check=result.check,
             )
 
     report = BuildReport(
@@ -185,6 +193,7 @@ def _build(
             o.letter.council.authority_type for o in outcomes.values() if o.remade and not o.error
         ),
         removed_pdfs=removed,
+        notices=list(converter.notices) if converter is not None and to_convert else [],
     )
     _record(batch, report, previous, previous_letters)
     report.seconds = time.perf_counter() - started
@@ -192,10 +201,11 @@ def _build(
 
 
 def _convert(
-    converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
+    batch: Batch, converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
 ) -> list[ConversionResult]:
+    family = template_identity(batch)
     jobs = [
-        ConversionJob(o.docx, o.docx.with_suffix(".pdf"), o.letter.subject)
+        ConversionJob(o.docx, o.docx.with_suffix(".pdf"), o.letter.subject, family)
         for o in outcomes
         if o.docx
     ]
@@ -287,7 +297,17 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
         source_sha256=outcome.source_sha256,
         figures={name: outcome.letter.fields.get(name) for name in FIGURE_FIELDS},
         error=outcome.error,
+        conversion=_conversion(outcome),
     )
+
+
+def _conversion(outcome: LetterOutcome) -> Conversion | None:
+    if outcome.pdf is None:
+        return None
+    if not outcome.together or outcome.check is None:
+        return Conversion(together=False)
+    check = outcome.check
+    return Conversion(True, check.compared, check.libreoffice, check.checked_at)
 
 
 def _file_record(file: Path | None, paths: OutputPaths) -> FileRecord | None:

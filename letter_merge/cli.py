@@ -121,7 +121,12 @@ converter_option = click.option(
 
 def _converter(settings: Settings, name: str) -> Converter:
     # LibreOffice's profiles are kept with the output: a new one costs about two seconds.
-    return make_converter(name, profile_dir=settings.paths.libreoffice_profiles, pdf=settings.pdf)
+    return make_converter(
+        name,
+        profile_dir=settings.paths.libreoffice_profiles,
+        pdf=settings.pdf,
+        verdicts=settings.paths.combining_checks,
+    )
 
 
 @cli.command()
@@ -753,6 +758,8 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
         if report.by_type[kind]:
             click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
     click.echo(f"Manifest: {_show(report.manifest)}")
+    for notice in report.notices:
+        click.echo(f"Note: {notice}", err=True)
     if report.removed_pdfs:
         with open_ledger(settings.paths, read_only=True) as ledger:
             approvals = ledger.approvals()

@@ -43,6 +43,17 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """How a letter's PDF was made: alone, or together with other letters of its template and
+    cut apart, trusted on a check that compared some of them with themselves converted alone."""
+
+    together: bool
+    compared: tuple[str, ...] = ()  # the letters the check compared (file names)
+    libreoffice: str = ""
+    checked_at: str = ""
+
+
+@dataclass(frozen=True)
 class LetterRecord:
     authority: str
     authority_type: str
@@ -55,6 +66,7 @@ class LetterRecord:
     # The figures it states, so that next year's proof can show what moved.
     figures: dict[str, int | None] = field(default_factory=dict)
     error: str | None = None
+    conversion: Conversion | None = None  # None: no PDF, or built by an older letter-merge
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,33 @@ def _letter_data(letter: LetterRecord) -> dict[str, Any]:
         "source_sha256": letter.source_sha256,
         "figures": letter.figures,
         "error": letter.error,
+        "conversion": None if letter.conversion is None else _conversion_data(letter.conversion),
     }
+
+
+def _conversion_data(conversion: Conversion) -> dict[str, Any]:
+    if not conversion.together:
+        return {"together": False}
+    return {
+        "together": True,
+        "checked_against_alone": {
+            "letters": list(conversion.compared),
+            "libreoffice": conversion.libreoffice,
+            "at": conversion.checked_at,
+        },
+    }
+
+
+def _read_conversion(value: Mapping[str, Any] | None) -> Conversion | None:
+    if not value:
+        return None
+    check = value.get("checked_against_alone") or {}
+    return Conversion(
+        bool(value.get("together")),
+        tuple(str(name) for name in check.get("letters", [])),
+        str(check.get("libreoffice", "")),
+        str(check.get("at", "")),
+    )
 
 
 def _manifest(data: Mapping[str, Any]) -> Manifest:
@@ -197,6 +235,7 @@ def _letter(entry: Mapping[str, Any]) -> LetterRecord:
         source_sha256=str(entry.get("source_sha256", "")),
         figures={str(k): v for k, v in entry.get("figures", {}).items()},
         error=entry.get("error"),
+        conversion=_read_conversion(entry.get("conversion")),
     )
 
 

@@ -2,6 +2,7 @@
 
 output/                      OutputPaths.output
   .cache/charts/             drawn charts, by what they show (shared by every year)
+  .cache/combining/          checks that letters converted together are the letters alone
   .libreoffice/              LibreOffice profiles, kept between runs
   <year>/                    year_dir: everything one batch produces
     letters/                 one .docx and one PDF per council
@@ -59,6 +60,10 @@ class OutputPaths:
     @property
     def charts(self) -> Path:
         return self.output / ".cache" / "charts"
+
+    @property
+    def combining_checks(self) -> Path:
+        return self.output / ".cache" / "combining"
 
     @property
     def libreoffice_profiles(self) -> Path:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
 from letter_merge.batch import load_batch
-from letter_merge.build import build_letters
+from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings
 from letter_merge.pdf import convert
 from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.pages import read_pages
 from letter_merge.pdf.split import letter_pdfs
+from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference
+from tests import word_features
 
 pytestmark = pytest.mark.libreoffice
 
@@ -82,6 +89,13 @@ def jobs_for(settings: Settings, folder: Path) -> list[ConversionJob]:
     return [ConversionJob(o.docx, folder / f"{o.docx.stem}.pdf") for o in report.letters if o.docx]
 
 
+def trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Converting together taken as checked already: these tests are about LibreOffice's runs,
+    not about the check (see the tests below it)."""
+    same = Verdict(True, "", ("a letter",), "LibreOffice", "2020-07-01T00:00:00+00:00")
+    monkeypatch.setattr(Verdicts, "get", lambda self, key: same)
+
+
 def one_worker() -> LibreOfficeConverter:
     program = find_libreoffice()
     assert program is not None
@@ -120,6 +134,7 @@ def test_documents_of_letters_go_through_one_run_each_split_while_it_goes_on(
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
     monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
     runs = Runs(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
     results = one_worker().convert(jobs)
@@ -147,6 +162,7 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
         return real_combine(letters)
 
     monkeypatch.setattr(convert, "combine_letters", second_is_broken)
+    trusted(monkeypatch)
     runs = Runs(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
     results = one_worker().convert(jobs)
@@ -183,6 +199,7 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
         return real_soffice(converter, documents, outdir, profile, *args, on_line=on_line, **kwargs)
 
     monkeypatch.setattr(LibreOfficeConverter, "_soffice", dies_once)
+    trusted(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
     results = one_worker().convert(jobs)
     assert [r.error for r in results] == [None] * 4
@@ -190,6 +207,93 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
     # the one it died in (whose PDF may be cut short) goes alone; the others get a new run
     assert runs == [documents, documents[2:], [jobs[1].docx.name]]
     assert_same_letters(jobs, alone)
+
+
+def build_with_features(settings: Settings, *features: Callable[[Path], None]) -> BuildReport:
+    template = Path("templates") / "letter.docx"
+    for feature in features:
+        feature(template)
+    program = find_libreoffice()
+    assert program is not None
+    converter = LibreOfficeConverter(
+        program, pdf=settings.pdf, verdicts=settings.paths.combining_checks
+    )
+    return build_letters(load_batch(settings), converter=converter)
+
+
+def assert_the_letters_alone(report: BuildReport, folder: Path) -> None:
+    """Each letter of the build is, page by page, the letter converted alone."""
+    program = find_libreoffice()
+    assert program is not None
+    folder.mkdir()
+    jobs = [
+        ConversionJob(o.docx, folder / o.docx.with_suffix(".pdf").name)
+        for o in report.letters
+        if o.docx
+    ]
+    LibreOfficeConverter(program, combine=False).convert(jobs)
+    margins = Margins.of(jobs[0].docx)
+    for outcome, job in zip(report.letters, jobs, strict=True):
+        assert outcome.pdf is not None
+        assert difference(outcome.pdf, job.pdf, margins) is None, outcome.authority
+
+
+def test_letters_using_word_features_are_converted_together_as_they_are_alone(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check converts the first two together (and the second alone); the others go as one
+    # more document, so that two letters are neither first nor checked.
+    monkeypatch.setattr(convert, "CHECK_LETTERS", 2)
+    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    report = build_with_features(
+        settings,
+        word_features.title_in_footer,  # TITLE field, and the title bound to a content control
+        functools.partial(word_features.page_x_of_y_footer, at_end=True),  # PAGE, NUMPAGES
+        word_features.numbered_list,  # a list, and the same list restarted
+        word_features.caption_and_cross_reference,  # SEQ, a bookmark, REF and PAGEREF
+        word_features.header_naming_the_council,  # {{ authority }}, PAGE and NUMPAGES simple
+    )
+    assert [o.error for o in report.letters] == [None] * 4
+    assert [o.together for o in report.letters] == [True] * 4
+    assert report.notices == []
+    assert_the_letters_alone(report, tmp_path / "alone")
+    derby = [" ".join(p.text.split()) for p in read_pages(report.letters[1].pdf or Path())]
+    assert len(derby) == 4
+    assert all(f"Page {n} of 4" in page for n, page in enumerate(derby, start=1))
+    assert all("Annual Review letter 2020 – Derby City Council" in page for page in derby)
+    assert "1. Complaints upheld" in derby[0] and "Leicestershire" not in " ".join(derby)
+
+
+def test_the_check_finds_what_letter_merge_leaves_alone_and_converts_one_at_a_time(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Line numbers (Layout › Line Numbers › Continuous): LibreOffice counts them over the whole
+    # document, and letter-merge does nothing about them, on purpose for this test.
+    report = build_with_features(settings, word_features.line_numbers)
+    assert [o.together for o in report.letters] == [False] * 4
+    (notice,) = report.notices
+    assert notice.startswith("4 letters converted one at a time")
+    assert re.search(r'page 1: "\d+ \d+ .*" in the batch, "1 2 3 .*" alone', notice), notice
+    assert_the_letters_alone(report, tmp_path / "alone")
+    # Remembered: the next build does not check again, and says the same.
+    checked: list[object] = []
+    real_check = LibreOfficeConverter._check
+
+    def counted(*args: Any) -> Any:
+        checked.append(args)
+        return real_check(*args)
+
+    monkeypatch.setattr(LibreOfficeConverter, "_check", counted)
+    again = build_with_features(settings)
+    assert [o.remade for o in again.letters] == [False] * 4
+    forced = build_letters(
+        load_batch(settings),
+        converter=LibreOfficeConverter(
+            find_libreoffice() or Path(), pdf=settings.pdf, verdicts=settings.paths.combining_checks
+        ),
+        force=True,
+    )
+    assert checked == [] and forced.notices == [notice]
 
 
 def kill_libreoffice(profile: Path) -> None:

@@ -209,6 +209,10 @@ class CorruptingConverter:
     def version(self) -> str:
         return self.real.version()
 
+    @property
+    def notices(self) -> list[str]:
+        return self.real.notices
+
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:

@@ -351,6 +351,7 @@ def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
             "built": sum(1 for o in report.letters if o.remade and not o.error),
             "unchanged": len(report.unchanged),
             "failed": [{"authority": o.authority, "why": o.error} for o in report.failed],
+            "notices": report.notices,
             "seconds": round(report.seconds, 1),
         }
 

@@ -21,12 +21,13 @@ import sys
 import tempfile
 import threading
 import zipfile
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Queue
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pikepdf
 from lxml import etree
@@ -34,12 +35,21 @@ from lxml import etree
 from letter_merge.config import DEFAULT_PDF, PdfSettings
 from letter_merge.errors import ConverterUnavailable, InputError
 from letter_merge.files import CONVERTING_PREFIX, try_lock, write_atomic
-from letter_merge.pdf.combine import CombineError, combine_letters, docx_title, shared_signature
+from letter_merge.pdf.combine import (
+    CombineError,
+    cannot_combine,
+    combine_letters,
+    docx_title,
+    shared_signature,
+    template_cannot_combine,
+)
 from letter_merge.pdf.conformance import export_filter, finish_pdf
 from letter_merge.pdf.split import letter_pdfs
+from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
 from letter_merge.process import ProgramResult, run_program, stop_all_programs
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 WINDOWS_PLACES = (
     r"C:\Program Files\LibreOffice\program\soffice.exe",
@@ -53,7 +63,8 @@ MACOS_PLACES = ("/Applications/LibreOffice.app/Contents/MacOS/soffice",)
 # few to a run.
 LETTERS_PER_DOCUMENT = 40
 LETTERS_PER_RUN = 200
-SEPARATE_CHUNK = 20
+# Letters converted together first, to check them against some of them converted alone.
+CHECK_LETTERS = 4
 # How long LibreOffice may go without saying anything before it is stopped: a run of combined
 # documents says when it begins each, but LibreOffice on Windows says nothing at all.
 RUN_SECONDS = 60
@@ -70,6 +81,10 @@ class ConversionJob:
     docx: Path
     pdf: Path
     title: str = ""  # the PDF's title (the letter's subject); "" -> the .docx's own title
+    # What the letter is made from besides its own fields (the template and settings): letters
+    # of one family are checked once against themselves converted alone before they are
+    # converted together. "" -> the package's own shared parts.
+    family: str = ""
 
     def pdf_title(self) -> str:
         return self.title or docx_title(self.docx)
@@ -80,6 +95,9 @@ class ConversionResult:
     job: ConversionJob
     error: str | None = None  # why no PDF was made; None when it was
     pages: int | None = None  # the PDF's pages, where the converter knows without reading it
+    together: bool = False  # converted with other letters as one document, then cut apart
+    # The check that letters of its template converted together are the letters alone.
+    check: Verdict | None = None
 
 
 # Called with each letter's result as soon as it is known (the build counts them for its progress).
@@ -88,6 +106,8 @@ ResultCallback = Callable[[ConversionResult], None]
 
 class Converter(Protocol):
     name: str
+    # What the last conversion has to say once (letters converted one at a time, and why).
+    notices: list[str]
 
     def version(self) -> str: ...
 
@@ -114,16 +134,30 @@ def find_libreoffice() -> Path | None:
 
 
 def make_converter(
-    name: str, profile_dir: Path | None = None, pdf: PdfSettings = DEFAULT_PDF
+    name: str,
+    profile_dir: Path | None = None,
+    pdf: PdfSettings = DEFAULT_PDF,
+    verdicts: Path | None = None,
 ) -> Converter:
     if name == "libreoffice":
         program = find_libreoffice()
         if program is None:
             raise ConverterUnavailable(INSTALL_HINT)
-        return LibreOfficeConverter(program, profile_dir=profile_dir, pdf=pdf)
+        return LibreOfficeConverter(program, profile_dir=profile_dir, pdf=pdf, verdicts=verdicts)
     if name == "word":
         return WordConverter()
     raise InputError(f"--converter {name}: use 'libreoffice' or 'word'.")
+
+
+@dataclass(frozen=True)
+class Family:
+    """Letters made from one template, and how they are converted: together, or one at a time
+    and why."""
+
+    jobs: list[ConversionJob]
+    key: str  # the verdict's key in the cache
+    verdict: Verdict | None  # None: not checked yet
+    alone_because: str = ""  # "" unless they go one at a time
 
 
 class LibreOfficeConverter:
@@ -137,6 +171,7 @@ class LibreOfficeConverter:
         profile_dir: Path | None = None,
         combine: bool = True,
         pdf: PdfSettings = DEFAULT_PDF,
+        verdicts: Path | None = None,
     ) -> None:
         self.program = program
         self.pdf = pdf
@@ -144,7 +179,11 @@ class LibreOfficeConverter:
         # Kept between runs: a new LibreOffice profile costs about two seconds to set up.
         self.profile_dir = profile_dir
         self.combine = combine
+        self.verdicts = Verdicts(verdicts)
         self._version: str | None = None
+        self.notices: list[str] = []
+        # The check each letter converted together was converted on.
+        self._checks: dict[ConversionJob, Verdict] = {}
 
     def version(self) -> str:
         if self._version is None:
@@ -156,6 +195,8 @@ class LibreOfficeConverter:
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
+        self.notices = []
+        self._checks = {}
         if not jobs:
             return []
         results: list[ConversionResult] = []
@@ -167,7 +208,7 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        runs, alone = self._plan(jobs)
+        families, alone = self._plan(jobs)
         with (
             _Profiles(self.profile_dir, self.workers) as profiles,
             ThreadPoolExecutor(self.workers) as pool,
@@ -177,20 +218,32 @@ class LibreOfficeConverter:
         ):
             work = _Work(profiles, splitter, report)
             try:
+                together = []
+                for family in families:
+                    if family.verdict is None and not family.alone_because:
+                        family = self._check(family, work)
+                    if family.alone_because:
+                        self._say_alone(family)
+                        alone.extend(family.jobs)
+                    else:
+                        assert family.verdict is not None
+                        self._checks.update(dict.fromkeys(family.jobs, family.verdict))
+                        together.extend(family.jobs)
+                runs = self._runs(together)
                 tasks = [pool.submit(self._convert_together, run, work) for run in runs]
                 tasks += [
-                    pool.submit(self._convert_separately, chunk, work)
-                    for chunk in _chunks(alone, self.workers, SEPARATE_CHUNK)
+                    pool.submit(self._convert_alone, chunk, work)
+                    for chunk in _chunks(alone, self.workers, LETTERS_PER_RUN)
                 ]
                 for task in tasks:
                     task.result()
                 # Every split has been handed over by now: the workers are done.
                 for split in work.splits:
                     split.result()
-                # Letters that could not be converted together after all: one by one.
+                # Letters that could not be converted together after all: one at a time.
                 tasks = [
-                    pool.submit(self._convert_separately, chunk, work)
-                    for chunk in _chunks(work.alone, self.workers, SEPARATE_CHUNK)
+                    pool.submit(self._convert_alone, chunk, work)
+                    for chunk in _chunks(work.alone, self.workers, LETTERS_PER_RUN)
                 ]
                 for task in tasks:
                     task.result()
@@ -206,12 +259,10 @@ class LibreOfficeConverter:
         order = {job: index for index, job in enumerate(jobs)}
         return sorted(results, key=lambda r: order[r.job])
 
-    def _plan(
-        self, jobs: Sequence[ConversionJob]
-    ) -> tuple[list[list[list[ConversionJob]]], list[ConversionJob]]:
-        """Letters that share a template go together, as documents of a few dozen letters, the
-        same number of letters for each worker's LibreOffice: each worker's documents. The rest
-        go one by one."""
+    def _plan(self, jobs: Sequence[ConversionJob]) -> tuple[list[Family], list[ConversionJob]]:
+        """Letters that share a template are a family, converted together unless something in
+        the template forbids it or the check against letters converted alone found a
+        difference. The rest go one at a time."""
         groups: dict[str, list[ConversionJob]] = {}
         for job in jobs:
             try:
@@ -220,10 +271,47 @@ class LibreOfficeConverter:
                 key = str(job.docx)  # unreadable: LibreOffice will say why, on its own
             groups.setdefault(key, []).append(job)
         alone = [job for g in groups.values() if len(g) == 1 for job in g]
+        families = []
+        export = export_filter(self.pdf, destinations=True)
+        for signature, group in groups.items():
+            if len(group) < 2:
+                continue
+            key = verdict_key(group[0].family or signature, self.version(), export)
+            reason = _reason_not_to_combine(template_cannot_combine, group[0].docx)
+            if reason:
+                families.append(Family(group, key, None, reason))
+                continue
+            # Letters that cannot go together (notes, which may be in some letters only)
+            refused: dict[str, list[ConversionJob]] = {}
+            for job in group:
+                reason = _reason_not_to_combine(cannot_combine, job.docx)
+                if reason:
+                    refused.setdefault(reason, []).append(job)
+            families += [Family(jobs, key, None, reason) for reason, jobs in refused.items()]
+            rest = [job for job in group if not any(job in jobs for jobs in refused.values())]
+            if len(rest) < 2:
+                alone.extend(rest)
+                continue
+            verdict = self.verdicts.get(key)
+            because = verdict.difference if verdict is not None and not verdict.same else ""
+            families.append(Family(rest, key, verdict, because))
+        return families, alone
+
+    def _say_alone(self, family: Family) -> None:
+        self.notices.append(
+            f"{len(family.jobs)} letters converted one at a time, not together: "
+            f"{family.alone_because}"
+        )
+
+    def _runs(self, jobs: list[ConversionJob]) -> list[list[list[ConversionJob]]]:
+        """Documents of a few dozen letters of one family, the same number of letters for each
+        worker's LibreOffice: each worker's documents."""
+        groups: dict[str, list[ConversionJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.family or shared_signature(job.docx), []).append(job)
         documents = [
             chunk
             for group in groups.values()
-            if len(group) > 1
             for chunk in _chunks(group, self.workers, LETTERS_PER_DOCUMENT)
         ]
         runs: list[list[list[ConversionJob]]] = [[] for _ in range(self.workers)]
@@ -232,7 +320,61 @@ class LibreOfficeConverter:
             least = letters.index(min(letters))
             runs[least].append(document)
             letters[least] += len(document)
-        return [run for run in runs if run], alone
+        return [run for run in runs if run]
+
+    def _check(self, family: Family, work: _Work) -> Family:
+        """Convert the family's first few letters together, and some of them (never the first)
+        alone too, in one LibreOffice run; compare them (verify.py) and keep the verdict. The
+        letters converted together are kept when they pass: they are finished letters."""
+        letters = family.jobs[:CHECK_LETTERS]
+        samples = list(dict.fromkeys([letters[-1], letters[len(letters) // 2]]))
+        profile = work.profiles.get()
+        try:
+            folder = work.folder(letters[0].pdf.parent)
+            document = folder / "letters-check.docx"
+            try:
+                document.write_bytes(combine_letters([job.docx for job in letters]))
+            except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+                return replace(family, alone_because=f"they cannot be combined ({error})")
+            outdir = folder / "out"
+            result = self._soffice(
+                [*(job.docx for job in samples), document],
+                outdir,
+                profile,
+                export_filter(self.pdf, destinations=True),
+                timeout=RUN_SECONDS + SECONDS_PER_LETTER * (len(letters) + len(samples)),
+            )
+            combined = outdir / f"{document.stem}.pdf"
+            alone = {job: outdir / f"{job.docx.stem}.pdf" for job in samples}
+            if (
+                result.returncode != 0
+                or not is_pdf(combined)
+                or not all(map(is_pdf, alone.values()))
+            ):
+                return replace(
+                    family,
+                    alone_because="LibreOffice could not convert the letters that check "
+                    f"converting together ({_reason(result, None)})",
+                )
+            try:
+                pdfs = letter_pdfs(combined, [job.pdf_title() for job in letters], self.pdf)
+            except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+                return replace(family, alone_because=f"the combined PDF cannot be cut ({error})")
+            made = dict(zip(letters, pdfs, strict=True))
+            margins = Margins.of(letters[0].docx)
+            verdict = new_verdict(
+                {job.pdf.name: difference(made[job].data, alone[job], margins) for job in samples},
+                self.version(),
+            )
+        finally:
+            work.profiles.put(profile)
+        self.verdicts.put(family.key, verdict)
+        if not verdict.same:
+            return replace(family, verdict=verdict, alone_because=verdict.difference)
+        for job, letter in made.items():
+            write_atomic(job.pdf, letter.data, durable=False)
+            work.report(ConversionResult(job, pages=letter.pages, together=True, check=verdict))
+        return replace(family, jobs=family.jobs[len(letters) :], verdict=verdict)
 
     def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
         """Convert each of `documents` (letters) as one document, all in one LibreOffice run
@@ -246,27 +388,30 @@ class LibreOfficeConverter:
                 try:
                     document.write_bytes(combine_letters([job.docx for job in letters]))
                 except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
-                    log.info("converting one by one: cannot combine letters (%s)", error)
+                    log.info("converting one at a time: cannot combine letters (%s)", error)
                     work.later(letters)
                     continue
                 combined[document] = letters
             pending = list(combined)
             while pending:
-                run: list[Path] = []
-                letters_in_run = 0
-                while pending and (not run or letters_in_run < LETTERS_PER_RUN):
-                    run.append(pending.pop(0))
-                    letters_in_run += len(combined[run[-1]])
+                run, pending = _take_run(pending, lambda d: len(combined[d]))
 
                 def made(document: Path, pdf: Path) -> None:
                     work.split(self._split, combined[document], document, pdf, work)
 
-                converted = self._export(run, letters_in_run, profile, made)
+                converted, _ = self._export(
+                    run,
+                    sum(len(combined[d]) for d in run),
+                    profile,
+                    folder / "out",
+                    made,
+                    export_filter(self.pdf, destinations=True),
+                )
                 failed = [document for document in run if document not in converted]
                 if failed:
-                    # The first may be what stopped LibreOffice: its letters go one by one, and
-                    # any after it get another run.
-                    log.info("converting one by one: LibreOffice did not convert %s", failed[0])
+                    # The first may be what stopped LibreOffice: its letters go one at a time,
+                    # and any after it get another run.
+                    log.info("converting one at a time: LibreOffice did not convert %s", failed[0])
                     work.later(combined[failed[0]])
                     pending[:0] = failed[1:]
         finally:
@@ -277,14 +422,17 @@ class LibreOfficeConverter:
         documents: list[Path],
         letters: int,
         profile: Path,
+        outdir: Path,
         made: Callable[[Path, Path], None],
-    ) -> set[Path]:
-        """Convert combined `documents` (`letters` in all) in one LibreOffice run, calling
-        `made(document, pdf)` as soon as each one's PDF is finished: those that were converted."""
-        outdir = documents[0].parent / "out"
+        target: str,
+    ) -> tuple[set[Path], str]:
+        """Convert `documents` (`letters` in all) in one LibreOffice run into `outdir`, calling
+        `made(document, pdf)` as soon as each one's PDF is finished: those that were converted,
+        and why the others were not."""
         checked: set[Path] = set()
         converted: set[Path] = set()
         begun: list[Path] = []  # in the order LibreOffice began them
+        names = {document.name: document for document in documents}
 
         def finished(document: Path) -> None:
             checked.add(document)
@@ -298,7 +446,7 @@ class LibreOfficeConverter:
             # once LibreOffice has opened a document, so the one before it is finished.
             if not line.startswith("convert "):
                 return
-            document = next((d for d in documents if d.name in line), None)
+            document = _named(line, names)
             if document is None or document in begun:
                 return
             if begun:
@@ -309,10 +457,11 @@ class LibreOfficeConverter:
             documents,
             outdir,
             profile,
-            export_filter(self.pdf, destinations=True),
+            target,
             timeout=RUN_SECONDS + SECONDS_PER_LETTER * letters,
             on_line=said,
         )
+        reason = _reason(result, begun[-1] if begun else None)
         if result.returncode == 0:
             # It ended as it should: whatever it made is whole, said or not (LibreOffice on
             # Windows says nothing).
@@ -321,15 +470,15 @@ class LibreOfficeConverter:
                     finished(document)
         else:
             # Stopped in the middle of the last one it began, whose PDF may be cut short.
-            log.info("LibreOffice stopped: %s", _reason(result, begun[-1] if begun else None))
-        return converted
+            log.info("LibreOffice stopped: %s", reason)
+        return converted, reason
 
     def _split(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
-        """Cut a combined PDF into its letters; if it cannot be, they go one by one."""
+        """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
         try:
             pdfs = letter_pdfs(pdf, [job.pdf_title() for job in letters], self.pdf)
         except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
-            log.info("converting one by one: cannot split the PDF (%s)", error)
+            log.info("converting one at a time: cannot split the PDF (%s)", error)
             work.later(letters)
             return
         finally:
@@ -337,58 +486,56 @@ class LibreOfficeConverter:
             document.unlink(missing_ok=True)
         for job, letter in zip(letters, pdfs, strict=True):
             write_atomic(job.pdf, letter.data, durable=False)
-            work.report(ConversionResult(job, pages=letter.pages))
+            work.report(
+                ConversionResult(job, pages=letter.pages, together=True, check=self._checks[job])
+            )
 
-    def _convert_separately(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
+    def _convert_alone(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
+        """Convert each letter of `chunk` as a document of its own, all in one LibreOffice run
+        (a LibreOffice already running for every letter after the first, never a start per
+        letter). Should LibreOffice stop on a letter, it is tried once more in a run of its
+        own, and the letters after it get another run."""
         profile = work.profiles.get()
         try:
-            failures = self._run(chunk, profile, work.report)
-            # One bad letter may have stopped LibreOffice for the whole chunk: try each failed
-            # one alone, so that it cannot take the others down with it.
-            if len(chunk) > 1 and failures:
-                retried: dict[ConversionJob, str] = {}
-                for job in failures:
-                    retried.update(self._run([job], profile, work.report))
-                failures = retried
+            by_docx = {job.docx: job for job in chunk}
+            runs: deque[list[ConversionJob]] = deque([list(chunk)])
+            while runs:
+                run = runs.popleft()
+
+                def made(docx: Path, pdf: Path) -> None:
+                    self._finish(by_docx[docx], pdf, work.report)
+
+                converted, reason = self._export(
+                    [job.docx for job in run],
+                    len(run),
+                    profile,
+                    work.folder(run[0].pdf.parent),
+                    made,
+                    export_filter(self.pdf),
+                )
+                failed = [job for job in run if job.docx not in converted]
+                if not failed:
+                    continue
+                if len(run) == 1:
+                    work.report(ConversionResult(failed[0], reason))
+                    continue
+                # One bad letter may have stopped LibreOffice for those after it.
+                if failed[1:]:
+                    runs.appendleft(failed[1:])
+                runs.appendleft(failed[:1])
         finally:
             work.profiles.put(profile)
-        for job, reason in failures.items():
-            work.report(ConversionResult(job, reason))
 
-    def _run(
-        self,
-        chunk: Sequence[ConversionJob],
-        profile: Path,
-        report: Callable[[ConversionResult], None],
-    ) -> dict[ConversionJob, str]:
-        """Convert each document of `chunk` in one LibreOffice run; report successes, return
-        failures and why."""
-        workdir = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=chunk[0].pdf.parent))
+    def _finish(self, job: ConversionJob, made: Path, report: ResultCallback) -> None:
         try:
-            documents = [job.docx for job in chunk]
-            result = self._soffice(
-                documents,
-                workdir,
-                profile,
-                export_filter(self.pdf),
-                timeout=90 + 5 * len(documents) if len(documents) > 1 else 120,
-            )
-            failures = {}
-            for job in chunk:
-                made = workdir / f"{job.docx.stem}.pdf"
-                if not is_pdf(made):
-                    failures[job] = _reason(result, job.docx)
-                    continue
-                try:
-                    data = finish_pdf(made, self.pdf, job.pdf_title())
-                except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
-                    failures[job] = f"its PDF could not be finished ({error})"
-                    continue
-                write_atomic(job.pdf, data, durable=False)
-                report(ConversionResult(job))
-            return failures
+            data = finish_pdf(made, self.pdf, job.pdf_title())
+        except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
+            report(ConversionResult(job, f"its PDF could not be finished ({error})"))
+            return
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            made.unlink(missing_ok=True)
+        write_atomic(job.pdf, data, durable=False)
+        report(ConversionResult(job))
 
     def _soffice(
         self,
@@ -421,6 +568,30 @@ class LibreOfficeConverter:
         )
 
 
+def _reason_not_to_combine(rule: Callable[[Path], str | None], docx: Path) -> str:
+    try:
+        return rule(docx) or ""
+    except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return ""  # combining says why, and then the letters go one at a time
+
+
+def _named(line: str, names: dict[str, Path]) -> Path | None:
+    """The document a line of LibreOffice's names: 'convert /…/<name> -> …'."""
+    source = line.removeprefix("convert ").split(" -> ", 1)[0]
+    return names.get(Path(source.strip()).name)
+
+
+def _take_run(pending: list[_T], size: Callable[[_T], int]) -> tuple[list[_T], list[_T]]:
+    """The first documents of `pending` up to about LETTERS_PER_RUN letters, and the rest."""
+    run: list[_T] = []
+    letters = 0
+    while pending and (not run or letters < LETTERS_PER_RUN):
+        item = pending.pop(0)
+        run.append(item)
+        letters += size(item)
+    return run, pending
+
+
 @dataclass
 class _Work:
     """What the threads of one conversion share."""
@@ -429,7 +600,7 @@ class _Work:
     splitter: ThreadPoolExecutor
     report: ResultCallback
     splits: list[Future[None]] = field(default_factory=list)
-    alone: list[ConversionJob] = field(default_factory=list)  # to convert one by one after all
+    alone: list[ConversionJob] = field(default_factory=list)  # to convert one at a time after all
     folders: list[Path] = field(default_factory=list)  # to remove at the end
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -517,6 +688,7 @@ class WordConverter:
     """Microsoft Word through docx2pdf: Windows and macOS only (docx2pdf cannot work on Linux)."""
 
     name = "Microsoft Word"
+    notices: list[str] = []  # noqa: RUF012 (never added to: every letter is converted alone)
 
     def __init__(self) -> None:
         if sys.platform not in ("win32", "darwin"):

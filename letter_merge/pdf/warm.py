@@ -136,6 +136,7 @@ class WarmLibreOffice:
     `fallback` (the usual converter) when there is no such LibreOffice or it fails."""
 
     name = "LibreOffice (kept running)"
+    notices: list[str] = []  # noqa: RUF012 (never added to: every letter is converted alone)
 
     def __init__(
         self, soffice: Path, profile: Path, fallback: Converter, pdf: PdfSettings = DEFAULT_PDF

@@ -205,6 +205,7 @@ function finished(job) {
         "Built " + r.built + " letters in " + r.seconds + " s" +
         (r.unchanged ? "; " + r.unchanged + " were up to date" : "") +
         (r.failed.length ? "; " + r.failed.length + " failed:" : ". Next: make the proof.")),
+      ...(r.notices || []).map((notice) => el("p", {class: "note"}, "Note: " + notice)),
       peopleList("Not built", r.failed, "bad"));
   } else if (job.kind === "proof") {
     show(box,
