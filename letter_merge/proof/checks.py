@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 
 from letter_merge.batch import PlannedLetter
 from letter_merge.config import PdfSettings
+from letter_merge.manifest import Conversion
 from letter_merge.pdf.conformance import Conformance
+from letter_merge.pdf.pages import Page
 from letter_merge.pdf.reading import names
+from letter_merge.pdf.verify import Margins, region
 
 LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}")
 ERROR_VALUES = re.compile(r"\bNone\b|\bnan\b|#N/A|#DIV/0!|#REF!|#VALUE!")
+# "Page 2 of 3" anywhere; "2 of 3" and "2 / 3" in a header or footer.
+PAGE_OF = re.compile(r"\bpage\s+(\d+)\s+of\s+(\d+)\b", re.IGNORECASE)
+BARE_OF = re.compile(r"(?<![\d/.,])(\d+)\s*(?:of|/)\s*(\d+)(?![\d/.,])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -87,3 +93,48 @@ def check_letter(
         missing = conformance.problems(promised)
         checks.append(Check(promised.describe(), not missing, "; ".join(missing)))
     return checks
+
+
+def page_numbers(pages: list[Page], margins: Margins) -> Check:
+    """Every "page X of Y" the letter prints agrees with the page it is on and the letter's own
+    page count (a letter laid out with others once said "Page 1 of 135")."""
+    wrong = []
+    for page in pages:
+        for line in page.lines:
+            where = region(page, line.top, line.bottom, margins)
+            pattern = PAGE_OF if where.startswith("page") else BARE_OF
+            for shown, total in pattern.findall(line.text):
+                if (int(shown), int(total)) != (page.number, len(pages)):
+                    wrong.append(f'{where} says "{" ".join(line.text.split())}"')
+    detail = (
+        f"{'; '.join(wrong[:2])}, in a letter of {len(pages)} page{'s' if len(pages) != 1 else ''}"
+        if wrong
+        else ""
+    )
+    return Check("Page numbers agree", not wrong, detail)
+
+
+def conversion_check(conversion: Conversion | None, pdf_name: str) -> Check:
+    """How the letter's PDF was made, and what showed that it is the letter alone."""
+    name = "Laid out as the letter alone"
+    if conversion is None:
+        return Check(
+            name,
+            False,
+            "the build did not record how this PDF was made (an older letter-merge); run "
+            "letter-merge build --force",
+        )
+    if not conversion.together:
+        return Check(name, True, "converted on its own")
+    if not conversion.compared:
+        return Check(
+            name, False, "converted with other letters, never compared with a letter alone"
+        )
+    if pdf_name in conversion.compared:
+        return Check(name, True, "compared page by page with itself converted alone: the same")
+    return Check(
+        name,
+        True,
+        f"converted with other letters of its template; {len(conversion.compared)} of them were "
+        "compared page by page with themselves converted alone and were the same",
+    )

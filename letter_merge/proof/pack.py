@@ -18,6 +18,7 @@ from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
 from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.conformance import read_conformance
+from letter_merge.pdf.pages import read_pages
 from letter_merge.pdf.reading import (
     page_count,
     page_images,
@@ -26,8 +27,16 @@ from letter_merge.pdf.reading import (
     require_poppler,
 )
 from letter_merge.pdf.split import join_letters
+from letter_merge.pdf.verify import Margins
 from letter_merge.progress import Progress, no_progress
-from letter_merge.proof.checks import Card, Check, authority_pattern, check_letter
+from letter_merge.proof.checks import (
+    Card,
+    Check,
+    authority_pattern,
+    check_letter,
+    conversion_check,
+    page_numbers,
+)
 from letter_merge.proof.page import render_index
 from letter_merge.proof.record import ProofResult, write_results
 
@@ -123,6 +132,10 @@ def _card(
         read_conformance(pdf),
         settings.pdf,
     )
+    docx = settings.paths.absolute(record.docx.path) if record.docx else None
+    margins = Margins.of(docx) if docx is not None else Margins()
+    card.checks.append(page_numbers(read_pages(pdf), margins))
+    card.checks.append(conversion_check(record.conversion, pdf.name))
     return card
 
 
