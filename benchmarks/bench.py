@@ -1,11 +1,13 @@
-"""Benchmark the build: the 343-council sample, a generated large workbook, and two other ways
-of converting side by side in the same run: one LibreOffice start per letter (docx2pdf's way
-with Word), and one document at a time through persistent LibreOffices (UNO, unoserver's way).
-Every way makes the same tagged PDF/UA-1 + PDF/A-2b letters. Prints a table and the bars of
-the issue; `make bench` runs it.
+"""Benchmark the build: the 343-council sample, templates using Word's features (page X of Y,
+lists, captions and cross-references, the title as a field, a header naming the council), a
+generated large workbook, and two other ways of converting side by side in the same run: one
+LibreOffice start per letter (docx2pdf's way with Word), and one document at a time through
+persistent LibreOffices (UNO, unoserver's way). Every way makes the same tagged PDF/UA-1 +
+PDF/A-2b letters. Prints a table and the bars of the issues; `make bench` runs it.
 
     python benchmarks/bench.py                 # 343 sample + 10,000 generated rows
     python benchmarks/bench.py --rows 2000 --baseline 5
+    python benchmarks/bench.py --against ../before   # also the default build of another checkout
     python benchmarks/bench.py --quick         # a small run, as the test suite does
 
 Each build runs in its own process (benchmarks/measure.py) so that its peak memory is its own.
@@ -14,6 +16,7 @@ Each build runs in its own process (benchmarks/measure.py) so that its peak memo
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -23,15 +26,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 
+# The feature templates are made as the tests make them (tests/word_features.py: Word's own way
+# of storing each feature); the benchmark runs from the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from letter_merge.config import PdfSettings
 from letter_merge.paths import OutputPaths
 from letter_merge.pdf.combine import docx_title
 from letter_merge.pdf.conformance import export_filter, export_options, finish_pdf
+from tests import word_features
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURE = Path(__file__).with_name("measure.py")
@@ -47,14 +54,36 @@ def working_folder(base: Path, workbook: Path) -> Path:
     return base
 
 
-def build(folder: Path, *args: str) -> dict[str, float]:
-    """Run `letter-merge build ARGS` in its own process; wall time and peak memory."""
+# Templates with Word's features, each as a person adds it in Word, and all of them at once.
+FEATURES: dict[str, tuple[Callable[[Path], None], ...]] = {
+    "page X of Y in the footer": (word_features.page_x_of_y_footer,),
+    "numbered lists, one restarted": (word_features.numbered_list,),
+    "captions and cross-references": (word_features.caption_and_cross_reference,),
+    "the title as a field and a bound control": (word_features.title_in_footer,),
+    "a header naming the council": (word_features.header_naming_the_council,),
+    "all of these": (
+        word_features.title_in_footer,
+        functools.partial(word_features.page_x_of_y_footer, at_end=True),
+        word_features.numbered_list,
+        word_features.caption_and_cross_reference,
+        word_features.header_naming_the_council,
+    ),
+}
+
+
+def build(folder: Path, *args: str, code: Path | None = None) -> dict[str, float]:
+    """Run `letter-merge build ARGS` in its own process; wall time and peak memory. With
+    `code`, letter-merge is imported from that checkout instead of this one."""
+    environment = dict(os.environ)
+    if code is not None:
+        environment["PYTHONPATH"] = str(code.resolve())
     output = subprocess.run(
         [sys.executable, str(MEASURE), "build", *args],
         cwd=folder,
         capture_output=True,
         text=True,
         check=True,
+        env=environment,
     ).stdout
     figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
     return figures
@@ -160,6 +189,35 @@ def per_letter_uno(folder: Path, letters: int, workers: int = 2) -> float | None
     return seconds / len(documents)
 
 
+def feature_builds(
+    scratch: Path, workbook: Path, count: int, repeat: int, names: Sequence[str]
+) -> list[Row]:
+    """Each feature template's build: the first (which checks, once, that letters converted
+    together are the letters alone) and then `repeat` more, interleaved with the default
+    template's, so that a change in the machine's load falls on all alike."""
+    folders = {}
+    for number, name in enumerate(names):
+        folder = working_folder(scratch / f"features-{number}", workbook)
+        for feature in FEATURES[name]:
+            feature(folder / "templates" / "letter.docx")
+        build(folder, "--no-pdf")  # the charts, and the file cache
+        folders[name] = folder
+    default = working_folder(scratch / "features-default", workbook)
+    build(default)  # the LibreOffice profiles, and the default template's check
+    rows: list[Row] = []
+    for name, folder in folders.items():
+        rows.append(
+            (f"Word features, first build (checks once): {name}", count, build(folder, "--force"))
+        )
+    for _ in range(repeat):
+        rows.append(
+            ("Word features: none (the default template)", count, build(default, "--force"))
+        )
+        for name, folder in folders.items():
+            rows.append((f"Word features: {name}", count, build(folder, "--force")))
+    return rows
+
+
 def set_plain_pdf(folder: Path, plain: bool) -> None:
     """Accessibility and archiving off (plain) or as by default: any [pdf] table replaced."""
     settings = folder / "letter-merge.toml"
@@ -174,9 +232,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--uno", type=int, default=343, help="letters for the UNO comparison")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved builds, on and off")
     parser.add_argument("--quick", action="store_true", help="a small run (sample subset, 60 rows)")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout of letter-merge (e.g. a git worktree of an earlier commit): its "
+        "default build is timed beside this one's",
+    )
     options = parser.parse_args(argv)
+    features = list(FEATURES)
     if options.quick:
         options.rows, options.baseline, options.uno, options.repeat = 60, 2, 4, 1
+        features = ["all of these"]
 
     rows: list[tuple[str, int, dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="letter-merge-bench-") as scratch:
@@ -204,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append(("sample: merge + PDF, plain PDF", count, build(sample, "--force")))
             set_plain_pdf(sample, False)
             rows.append(("sample: merge + PDF, charts cached", count, build(sample, "--force")))
+            if options.against is not None:
+                against = build(sample, "--force", code=options.against)
+                rows.append((f"sample: merge + PDF, by {options.against}", count, against))
         rows.append(("sample: rebuild, nothing changed", count, build(sample)))
         uno = per_letter_uno(sample, options.uno)
         if uno is not None:
@@ -226,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 {"seconds": per_letter * count, "rss_mb": 0.0, "converter_rss_mb": 0.0},
             )
         )
+        rows += feature_builds(Path(scratch), sample_workbook, count, options.repeat, features)
         large = working_folder(
             Path(scratch) / "large", large_workbook(Path(scratch) / "large.xlsx", options.rows)
         )
@@ -267,6 +338,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], cpu: int) -> None
             f"{f'{ratio:.0f}×' if ratio else ''} |"
         )
     print_bars(accessible, plain, base, next((r for r in rows if "UNO" in r[0]), None))
+    print_feature_bars(rows, [r for r in rows if ", by " in r[0]], accessible)
     large = [r for r in rows if r[0].endswith("rows: merge + PDF, charts cached")]
     if large:
         growth = large[0][2]["seconds"] / full[2]["seconds"]
@@ -302,6 +374,40 @@ def print_bars(accessible: list[Row], plain: list[Row], base: Row, uno: Row | No
         )
     else:
         print("| per letter through UNO | not measured: no Python with LibreOffice's uno | |")
+
+
+def print_feature_bars(rows: list[Row], against: list[Row], accessible: list[Row]) -> None:
+    """Templates with Word's features against the default template (best of each, interleaved
+    in the same run), the check's one-time cost, and this build against another checkout's."""
+    best: dict[str, float] = {}
+    for name, _, m in rows:
+        if name.startswith("Word features: "):
+            key = name.removeprefix("Word features: ")
+            best[key] = min(best.get(key, float("inf")), m["seconds"])
+    default = best.pop("none (the default template)", None)
+    if default is None:
+        return
+    print("\n| bar | measured | |")
+    print("| --- | ---: | --- |")
+    for name, seconds in best.items():
+        ratio = seconds / default
+        print(
+            f"| {name} / default template: at most 1.2× | {ratio:.2f}× | {'met' if ratio <= 1.2 else 'missed'} |"
+        )
+    for name, _, m in rows:
+        if name.startswith("Word features, first build (checks once): "):
+            key = name.removeprefix("Word features, first build (checks once): ")
+            extra = m["seconds"] - best[key]
+            print(
+                f"| the check's one-time cost, {key}: under 3 s | {extra:.1f} s | {'met' if extra < 3 else 'missed'} |"
+            )
+    if against:
+        ours = min(r[2]["seconds"] for r in accessible)
+        theirs = min(r[2]["seconds"] for r in against)
+        ratio = ours / theirs
+        print(
+            f"| default build / the other checkout's: at most 1.1× | {ratio:.2f}× | {'met' if ratio <= 1.1 else 'missed'} |"
+        )
 
 
 if __name__ == "__main__":
