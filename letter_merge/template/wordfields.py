@@ -145,9 +145,6 @@ class WordField:
     def replace_with_text(self, text: str) -> bool:
         """Put plain `text` where the field is, in the formatting of its result (or, without
         one, of the field's first run); False when the field runs over several paragraphs."""
-        paragraph = self.paragraph()
-        if paragraph is None:
-            return False
         formatting = _formatting(
             self.result_runs(), self.begin if self.begin is not None else self.element
         )
@@ -157,18 +154,42 @@ class WordField:
         text_element = etree.SubElement(run, w("t"))
         text_element.text = text
         _preserve_space(text_element)
+        return self.replace_with_runs([run])
+
+    def replace_with_runs(self, runs: list[etree._Element]) -> bool:
+        """Put `runs` where the field is (all of it: begin to end); False when the field runs
+        over several paragraphs."""
+        paragraph = self.paragraph()
+        if paragraph is None:
+            return False
         if self.element is not None:
-            _replace(self.element, run)
+            _replace_with(self.element, runs)
             return True
         assert self.begin is not None and self.end is not None
-        runs = list(paragraph.iter(w("r")))
-        first, last = runs.index(_run_of(self.begin)), runs.index(_run_of(self.end))
-        _replace(runs[first], run)
-        for old in runs[first + 1 : last + 1]:
+        all_runs = list(paragraph.iter(w("r")))
+        first, last = all_runs.index(_run_of(self.begin)), all_runs.index(_run_of(self.end))
+        _replace_with(all_runs[first], runs)
+        emptied = set()
+        for old in all_runs[first + 1 : last + 1]:
             parent = old.getparent()
             if parent is not None:
                 parent.remove(old)
+                if parent.tag == w("fldSimple"):
+                    emptied.add(parent)
+        for simple in emptied:  # a simple field nested in the one replaced
+            holder = simple.getparent()
+            if holder is not None and simple.find(w("r")) is None:
+                holder.remove(simple)
         return True
+
+    def replace_with_instruction_text(self, text: str) -> bool:
+        """A field nested in another's instruction, replaced by `text` as part of that
+        instruction (what Word does when it works out the outer field)."""
+        run = etree.Element(w("r"))
+        instruction = etree.SubElement(run, w("instrText"))
+        instruction.text = text
+        _preserve_space(instruction)
+        return self.replace_with_runs([run])
 
 
 def word_fields(root: etree._Element) -> list[WordField]:
@@ -196,6 +217,8 @@ def word_fields(root: etree._Element) -> list[WordField]:
             found.append(made)
             continue
         if element.tag == w("instrText"):
+            if next(element.iterancestors(w("fldSimple")), None) is not None:
+                continue  # the result of a simple field (nested in an instruction, Word writes it so)
             if open_fields and open_fields[-1].separate is None:
                 current = open_fields[-1]
                 current.instruction += element.text or ""
@@ -285,11 +308,14 @@ def _formatting(
     return None
 
 
-def _replace(old: etree._Element, new: etree._Element) -> None:
+def _replace_with(old: etree._Element, new: list[etree._Element]) -> None:
     parent = old.getparent()
     if parent is None:
         raise ValueError("a field without a parent")
-    parent.replace(old, new)
+    at = parent.index(old)
+    parent.remove(old)
+    for offset, element in enumerate(new):
+        parent.insert(at + offset, element)
 
 
 def _preserve_space(text: etree._Element) -> None:
