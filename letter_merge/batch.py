@@ -15,6 +15,7 @@ from letter_merge.files import safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
+from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
     TemplateError,
@@ -51,7 +52,10 @@ class Batch:
         used = set(self.template.fields_used())
         for source in (self.settings.email_subject, self.email_template):
             used |= text_template_fields(source)
-        return sorted(self.workbook.extra_fields - used)
+        merged = {
+            word_name(self.settings.field_map.get(n, n)) for n, _ in self.template.merge_names()
+        }
+        return sorted(f for f in self.workbook.extra_fields - used if word_name(f) not in merged)
 
     def subject(self, fields: Mapping[str, Any], *, correction: str = "") -> str:
         """The email subject for a letter: as first sent, or as a correction (`correction` is
@@ -77,10 +81,12 @@ class Batch:
         )
         chosen = {c.authority for c in select_councils(councils, only)} if only else None
         planned = []
-        for council, stem in zip(councils, stems, strict=True):
+        for number, (council, stem) in enumerate(zip(councils, stems, strict=True), start=1):
             if chosen is not None and council.authority not in chosen:
                 continue
             fields = letter_fields(council, self.figures[council.authority], self.settings)
+            if self.template.uses_record_number:
+                fields["record_number"] = number  # MERGEREC: its row in the workbook
             planned.append(PlannedLetter(council, fields, self.subject(fields), stem))
         return planned
 
@@ -95,6 +101,7 @@ def load_batch(settings: Settings) -> Batch:
         settings.template,
         chart_cache=settings.paths.charts,
         chart_dpi=settings.chart_dpi,
+        field_map=settings.field_map,
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)

@@ -7,7 +7,7 @@ import functools
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,9 @@ class Settings:
     proof_change_points: int = 10
     # chart: pixels per inch of the letter's chart (LibreOffice's PDF export slows with more)
     chart_dpi: int = 200
+    # [fields]: a Word merge field's name in the template -> the column or field it prints
+    # (Word's Match Fields), for templates that name fields otherwise than the workbook does
+    field_map: Mapping[str, str] = field(default_factory=dict)
 
     @functools.cached_property
     def paths(self) -> OutputPaths:
@@ -198,7 +201,21 @@ def load_settings(
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
         chart_dpi=dpi,
+        field_map=_field_map(_table(raw, "fields", where), where),
     )
+
+
+def _field_map(table: Mapping[str, Any], where: str) -> dict[str, str]:
+    """[fields]: each a merge field's name in the template = the column or field it prints."""
+    mapping = {}
+    for name, target in table.items():
+        if not isinstance(target, str) or not target.strip():
+            raise InputError(
+                f"{where}: [fields] {name} = {target!r}: write the column it is, in quotes, e.g. "
+                f'{name} = "Authority".'
+            )
+        mapping[str(name)] = target.strip()
+    return mapping
 
 
 def _smtp_settings(

@@ -108,6 +108,8 @@ class Workbook:
     # Both sheets were found with their required columns: only then do `fields` say which
     # fields exist (a missing sheet is one problem, not one per field the template uses).
     complete: bool = True
+    # Each field's column header as written (`gss_code` -> 'GSS code').
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def extra_fields(self) -> frozenset[str]:
@@ -160,14 +162,16 @@ def read_workbook(path: Path) -> Workbook:
     finally:
         values.close()
         formulas.close()
-    fields = frozenset(
-        field_name(h) for sheet in (contacts, statistics) if sheet for h in sheet.headers.values()
-    )
+    headers: dict[str, str] = {}  # Contacts first, then Statistics
+    for sheet in (contacts, statistics):
+        for written in sheet.headers.values() if sheet else ():
+            headers.setdefault(field_name(written), written)
+    fields = frozenset(headers)
     councils: list[Council] = []
     if contacts and statistics:
         councils = _join(contacts, statistics, problems)
     complete = contacts is not None and statistics is not None
-    return Workbook(path, tuple(councils), fields, tuple(problems), complete)
+    return Workbook(path, tuple(councils), fields, tuple(problems), complete, headers)
 
 
 def _open(path: Path, *, data_only: bool) -> Any:

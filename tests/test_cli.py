@@ -23,7 +23,7 @@ def test_check_on_good_inputs(folder: Path, runner: CliRunner) -> None:
     # the 22 fields the default template uses (authority, salutation, the rates, chart, ...)
     assert result.output == (
         "Workbook input/councils.xlsx: 4 councils.\n"
-        "Template templates/letter.docx: 22 fields, all known.\n"
+        "Template templates/letter.docx: 22 {{ }} fields, all known.\n"
         "No problems found.\n"
     )
 

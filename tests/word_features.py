@@ -348,3 +348,66 @@ def plain_endnotes(template: Path) -> None:
 
 def endnotes(template: Path) -> None:
     notes(template, "endnote")
+
+
+def merge_field(name: str, switches: str = "", properties: str = "") -> str:
+    """Insert Merge Field as Word writes it: a complex field showing «Name» until merged."""
+    quoted = f'"{name}"' if " " in name else name
+    instruction = f"MERGEFIELD {quoted} {switches}".rstrip() + " \\* MERGEFORMAT"
+    return complex_field(instruction, f"«{name}»", properties)
+
+
+def if_rule(condition: str, if_so: str, if_not: str, properties: str = "") -> str:
+    """Rules › If…Then…Else as Word writes it: IF, a merge field nested in the condition, and
+    the two texts in quotes (which may hold fields too). `condition` is 'Field op value'."""
+    field_name, operator, value = condition.split(" ", 2)
+    run = f"<w:r>{properties}"
+    out = f'{run}<w:fldChar w:fldCharType="begin"/></w:r>'
+    out += f'{run}<w:instrText xml:space="preserve"> IF </w:instrText></w:r>'
+    out += merge_field(field_name, properties=properties)
+    out += f'{run}<w:instrText xml:space="preserve"> {operator} "{value}" "</w:instrText></w:r>'
+    out += if_so
+    out += f'{run}<w:instrText xml:space="preserve">" "</w:instrText></w:r>'
+    out += if_not
+    out += f'{run}<w:instrText xml:space="preserve">" </w:instrText></w:r>'
+    out += f'{run}<w:fldChar w:fldCharType="separate"/></w:r>'
+    out += f"{run}<w:rPr><w:noProof/></w:rPr><w:t>…</w:t></w:r>"
+    out += f'{run}<w:fldChar w:fldCharType="end"/></w:r>'
+    return out.replace("<w:r></w:r>", "").replace("<w:r><w:rPr></w:rPr>", "<w:r>")
+
+
+def instruction_text(text: str, properties: str = "") -> str:
+    """Text typed inside a rule's quotes, as Word stores it: as part of the instruction."""
+    return f'<w:r>{properties}<w:instrText xml:space="preserve">{text}</w:instrText></w:r>'
+
+
+def attach_data_source(
+    template: Path, workbook: str = "C:\\\\Users\\\\staff\\\\councils.xlsx"
+) -> None:
+    """Mailings › Select Recipients › Use an Existing List: the settings Word saves with it."""
+    settings = (
+        '<w:mailMerge><w:mainDocumentType w:val="formLetters"/><w:linkToQuery/>'
+        '<w:dataType w:val="native"/><w:connectString w:val="Provider=Microsoft.ACE.OLEDB.12.0;'
+        f'User ID=Admin;Data Source={workbook};Mode=Read"/>'
+        '<w:query w:val="SELECT * FROM `Contacts$` "/><w:dataSource r:id="rId1"/>'
+        '<w:viewMergedData/><w:odso><w:udl w:val="Provider=Microsoft.ACE.OLEDB.12.0"/>'
+        '<w:table w:val="Contacts$"/><w:src r:id="rId2"/><w:colDelim w:val="9"/>'
+        '<w:type w:val="database"/><w:fHdr/></w:odso></w:mailMerge>'
+    )
+    link = f"file:///{workbook.replace(chr(92), '/')}"
+    relationships = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId2" Type="{REL_TYPE}/mailMergeSource" Target="{link}" '
+        'TargetMode="External"/>'
+        f'<Relationship Id="rId1" Type="{REL_TYPE}/mailMergeSource" Target="{link}" '
+        'TargetMode="External"/></Relationships>'
+    )
+    with Package(template) as package:
+        text = package.parts["word/settings.xml"]
+        if 'xmlns:r="' not in text[: text.index(">", text.index("<w:settings"))]:
+            text = text.replace("<w:settings ", f'<w:settings xmlns:r="{R_NS}" ', 1)
+        package.parts["word/settings.xml"] = text.replace(
+            "<w:defaultTabStop", settings + "<w:defaultTabStop", 1
+        )
+        package.parts["word/_rels/settings.xml.rels"] = relationships

@@ -10,6 +10,7 @@ instead of a few.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import html
 import io
@@ -30,6 +31,7 @@ from letter_merge.chart import picture as chart
 from letter_merge.chart.model import DPI, MAX_WIDTH
 from letter_merge.errors import InputError, Problem
 from letter_merge.fields import COMPUTED_FIELDS
+from letter_merge.template import merge
 from letter_merge.template.text import TemplateError, describe, render_limited, sandbox
 from letter_merge.template.wordxml import (
     BODY_PART,
@@ -44,6 +46,7 @@ from letter_merge.template.wordxml import (
     parse,
     part_label,
     quote,
+    serialise,
     w,
 )
 from letter_merge.untrusted import TEMPLATE, check_package
@@ -55,8 +58,15 @@ TWIPS_TO_EMU = 635
 class LetterTemplate:
     """The Word template, compiled once and rendered once per letter."""
 
-    def __init__(self, path: Path, chart_cache: Path | None = None, chart_dpi: int = DPI) -> None:
+    def __init__(
+        self,
+        path: Path,
+        chart_cache: Path | None = None,
+        chart_dpi: int = DPI,
+        field_map: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = path
+        self.field_map = dict(field_map or {})
         try:
             check_package(path, TEMPLATE)
             self.source = path.read_bytes()
@@ -84,6 +94,13 @@ class LetterTemplate:
             name
             for name in self._sources
             if b"{%tc" in self._parts[name][1] or b"colspan" in self._parts[name][1]
+        }
+        # Word's own merge fields (Mailings tab), by part: resolved in each letter after Jinja.
+        self.merge_uses = {
+            name: uses
+            for name, (_, data) in self._parts.items()
+            if is_text_part(name) and (b"instrText" in data or b"fldSimple" in data)
+            if (uses := merge.merge_uses(name, parse(data)))
         }
         self._compiled: dict[str, jinja2.Template] | None = None
         self._fields_used: dict[str, frozenset[str]] | None = None
@@ -132,7 +149,79 @@ class LetterTemplate:
         return "chart" in self._fields_by_part().get(BODY_PART, ())
 
     def check_fields(self, available: Iterable[str]) -> list[Problem]:
-        """A problem for every field the template uses that the workbook and figures lack."""
+        """A problem for every field the template uses that the workbook and figures lack, and
+        for every Word merge field or rule that cannot be merged."""
+        available = set(available)
+        return self._check_jinja_fields(available) + self._check_merge_fields(available)
+
+    def _check_merge_fields(self, available: set[str]) -> list[Problem]:
+        names = sorted(available | (COMPUTED_FIELDS - {"received", "decisions", "chart"}))
+        names.append("record_number")
+        known = {merge.word_name(name): name for name in names}
+        problems = []
+        for uses in self.merge_uses.values():
+            for use in uses:
+                if use.problem:
+                    problems.append(Problem(self._merge_place(use), use.problem + "."))
+        mapped = {merge.word_name(k): v for k, v in self.field_map.items()}
+        for template_name, target in self.field_map.items():
+            if merge.word_name(target) not in known:
+                close = difflib.get_close_matches(merge.word_name(target), list(known), n=1)
+                hint = f"; did you mean {known[close[0]]}?" if close else ""
+                problems.append(
+                    Problem(
+                        "letter-merge.toml, [fields]",
+                        f'{template_name} = "{target}": {target} is not a column of the '
+                        f"workbook or a field{hint}",
+                    )
+                )
+        for part, root in self._text_parts().items():
+            for typed in merge.typed_fields(part, copy.deepcopy(root)):
+                key = merge.word_name(typed.name)
+                name = known.get(key)
+                instead = (
+                    f"Mailings › Insert Merge Field › {_word_form(name)}, or write {{{{ {name} }}}}"
+                    if name
+                    else "Mailings › Insert Merge Field, or a {{ field }}"
+                )
+                problems.append(
+                    Problem(
+                        typed.where.place(self.path.name),
+                        f"{typed.typed} is typed text, not a field: every letter would print it "
+                        f"as it is; insert the field with {instead}.",
+                    )
+                )
+        reported: set[str] = set()
+        for name, use in self.merge_names():
+            key = merge.word_name(name)
+            key = merge.word_name(mapped[key]) if key in mapped else key
+            if key in known or name in reported:
+                continue
+            reported.add(name)
+            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.7)
+            if close:
+                hint = (
+                    f"did you mean {_word_form(known[close[0]])}? (Or, to keep the template's "
+                    f'name, add to letter-merge.toml: [fields] {name} = "{known[close[0]]}")'
+                )
+            else:
+                hint = (
+                    "insert a column's field with Mailings › Insert Merge Field (letter-merge "
+                    "recipients writes a workbook Word lists every field from), or say which "
+                    f'column it is in letter-merge.toml: [fields] {name} = "<column>"'
+                )
+            problems.append(
+                Problem(
+                    self._merge_place(use),
+                    f"the merge field «{name}» is not a column of the workbook or a field; {hint}",
+                )
+            )
+        return problems
+
+    def _merge_place(self, use: merge.MergeUse) -> str:
+        return use.where.place(self.path.name) if use.where else self.path.name
+
+    def _check_jinja_fields(self, available: set[str]) -> list[Problem]:
         known = set(available) | COMPUTED_FIELDS
         try:
             unknown = sorted(self.fields_used() - known)
@@ -178,6 +267,7 @@ class LetterTemplate:
         changed = {
             name: self._render_part(name, t, fields).encode() for name, t in templates.items()
         }
+        changed.update(self._merged(changed, fields))
         if pictures and BODY_PART in changed:
             changed[BODY_PART] = chart.number_pictures(changed[BODY_PART])
         if title and CORE_PROPERTIES in self._parts:
@@ -200,8 +290,44 @@ class LetterTemplate:
         if self.uses_chart:
             stand_in = chart.ChartPicture(b"", self.charts.width, self.charts.height, "")
             fields = {**fields, "chart": stand_in}
-        for name, template in self._templates().items():
-            self._render_part(name, template, fields)
+        rendered = {
+            name: self._render_part(name, template, fields).encode()
+            for name, template in self._templates().items()
+        }
+        self._merged(rendered, fields)
+
+    def _merged(self, rendered: Mapping[str, bytes], fields: Mapping[str, Any]) -> dict[str, bytes]:
+        """The parts with Word merge fields, each field replaced by what Word's merge prints."""
+        if not self.merge_uses:
+            return {}
+        values = merge.MergeValues.of(fields, self.field_map)
+        merged = {}
+        for name in self.merge_uses:
+            root = parse(rendered.get(name) or self._parts[name][1])
+            try:
+                merge.resolve(root, values)
+            except merge.MergeError as error:
+                raise TemplateError(f"{self.path.name} ({part_label(name)})", str(error)) from None
+            merged[name] = serialise(root)
+        return merged
+
+    @property
+    def uses_record_number(self) -> bool:
+        """Whether the template prints the record's number (MERGEREC, MERGESEQ, or the
+        Record_number column of letter-merge recipients)."""
+        values = merge.MergeValues({"recordnumber": None}, self.field_map)
+        return any(
+            kind in ("MERGEREC", "MERGESEQ")
+            for uses in self.merge_uses.values()
+            for use in uses
+            for kind in use.kinds
+        ) or any(values.has(name) for name, _ in self.merge_names())
+
+    def merge_names(self) -> list[tuple[str, merge.MergeUse]]:
+        """Every merge field name the template prints, with the field it is in."""
+        return [
+            (name, use) for uses in self.merge_uses.values() for use in uses for name in use.names
+        ]
 
     def _base_package(self, rendered: frozenset[str]) -> bytes:
         base = self._bases.get(rendered)
@@ -210,7 +336,8 @@ class LetterTemplate:
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
                 for name, (info, data) in self._parts.items():
                     if name not in rendered:
-                        package.writestr(info, self._with_chart(name, data))
+                        data = merge.without_data_source(name, self._with_chart(name, data))
+                        package.writestr(info, data)
             base = self._bases[rendered] = buffer.getvalue()
         return base
 
@@ -283,6 +410,11 @@ class LetterTemplate:
             f"template syntax error: {message}. Check that every {{{{ has its }}}} and every "
             "{% if %} or {% for %} has its {% endif %} or {% endfor %}.",
         )
+
+
+def _word_form(name: str) -> str:
+    """A field's name as Word shows it in Insert Merge Field: authority_type -> Authority_type."""
+    return name[:1].upper() + name[1:]
 
 
 def _decoded(path: Path, part: str, data: bytes) -> str:
