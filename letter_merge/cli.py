@@ -42,6 +42,7 @@ from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
 from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
+from letter_merge.recipients import write_recipients
 from letter_merge.template.doctor import fix as fix_template
 from letter_merge.workbook import AUTHORITY_TYPES
 
@@ -167,8 +168,21 @@ def check(ctx: click.Context, fix: bool) -> None:
     if problems:
         raise ProblemsFound(problems, heading=_problems_heading(problems, "letters cannot be made"))
     used = batch.template.fields_used()
+    merged = batch.template.merge_uses
+    uses = [use for part_uses in merged.values() for use in part_uses]
     click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
-    click.echo(f"Template {_show(settings.template)}: {len(used)} fields, all known.")
+    kinds = [_count(len(used), "{{ }} field")] if used or not uses else []
+    if uses:
+        rules = sum(1 for use in uses if use.kind == "IF")
+        kinds.append(_count(len(uses) - rules, "Word merge field"))
+        if rules:
+            kinds.append(_count(rules, "IF rule"))
+    click.echo(f"Template {_show(settings.template)}: {', '.join(kinds)}, all known.")
+    if uses and ctx.find_root().params.get("verbose"):
+        click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
+        for use in uses:
+            place = use.where.where if use.where else "the template"
+            click.echo(f"  - {place}: {{ {use.instruction} }}")
     unused = batch.unused_columns()
     if unused:
         click.echo(f"For information, columns no template uses: {', '.join(unused)}.")
@@ -177,6 +191,40 @@ def check(ctx: click.Context, fix: bool) -> None:
         for warning in batch.warnings:
             click.echo(f"  - {warning}")
     click.echo("No problems found.")
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the workbook (default: output/<year>/recipients.xlsx).",
+)
+@click.pass_context
+def recipients(ctx: click.Context, target: Path | None) -> None:
+    """Write every field a template can use, one row per council, as a workbook for Word.
+
+    For templates made with Word's Mailings tab: in Word, Mailings › Select Recipients › Use an
+    Existing List, choose this workbook (sheet Recipients); Insert Merge Field then lists every
+    field (the workbook's columns, the rates, averages, salutation and dates) and Preview
+    Results shows each council's letter. letter-merge builds the letters itself, and each
+    letter it makes is a plain letter, not connected to any list.
+
+    \b
+    Examples:
+      letter-merge recipients
+      letter-merge recipients --output recipients-2020.xlsx
+    """
+    settings = _settings(ctx)
+    batch = load_batch(settings)
+    target = target or settings.paths.year_dir / "recipients.xlsx"
+    councils, fields = write_recipients(batch, target)
+    click.echo(f"Wrote {_show(target)}: {_count(councils, 'council')}, {_count(fields, 'field')}.")
+    click.echo(
+        "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
+        "Recipients); then Insert Merge Field lists every field, and Preview Results shows each "
+        "council's letter."
+    )
 
 
 @cli.command()

@@ -29,6 +29,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("letter_merge.chart",),
     ("letter_merge.template",),
     ("letter_merge.batch",),
+    ("letter_merge.recipients",),
     ("letter_merge.pdf",),
     ("letter_merge.manifest",),
     ("letter_merge.build",),
