@@ -6,7 +6,7 @@ from __future__ import annotations
 from letter_merge.manifest import Conversion
 from letter_merge.pdf.pages import Line, Page
 from letter_merge.pdf.verify import Margins
-from letter_merge.proof.checks import conversion_check, page_numbers
+from letter_merge.proof.checks import LEFTOVERS, conversion_check, page_numbers
 
 A4 = (595.3, 841.9)
 MARGINS = Margins(top=56.7, bottom=56.7)
@@ -58,3 +58,9 @@ def test_how_the_pdf_was_made_is_said_and_never_vouched_for_blindly() -> None:
     assert not unchecked.ok
     unknown = conversion_check(None, "Leeds.pdf")
     assert not unknown.ok and "build --force" in unknown.detail
+
+
+def test_a_merge_placeholder_left_in_a_letter_is_a_problem() -> None:
+    found = LEFTOVERS.findall("Dear «Salutation», we write to «Authority» about {{ year }}")
+    assert sorted(set(found)) == ["{{", "}}", "«Authority»", "«Salutation»"]
+    assert not LEFTOVERS.findall("Dear Mr Sinnott, we write to you")

@@ -15,7 +15,8 @@ from letter_merge.pdf.pages import Page
 from letter_merge.pdf.reading import names
 from letter_merge.pdf.verify import Margins, region
 
-LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}")
+# What a field left unfilled prints: a {{ }} tag, or a Word merge field's «placeholder».
+LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|«[^«»]{1,60}»|\bMERGEFIELD\b")
 ERROR_VALUES = re.compile(r"\bNone\b|\bnan\b|#N/A|#DIV/0!|#REF!|#VALUE!")
 # "Page 2 of 3" anywhere; "2 of 3" and "2 / 3" in a header or footer.
 PAGE_OF = re.compile(r"\bpage\s+(\d+)\s+of\s+(\d+)\b", re.IGNORECASE)
