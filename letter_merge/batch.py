@@ -105,6 +105,19 @@ def load_batch(settings: Settings) -> Batch:
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
+    if (
+        not any(f.error for f in findings)
+        and not template.merge_uses
+        and not template.fields_used()
+    ):
+        warnings += (
+            Finding(
+                settings.template.name,
+                "the template has no fields, so every letter would be the same; write a field "
+                "as {{ authority }}, or insert one with Word's Mailings › Insert Merge Field",
+                False,
+            ),
+        )
     if settings.pdf.accessible and not any(f.error for f in findings):
         warnings += tuple(accessibility_findings(settings.template))
     email_template = (

@@ -20,7 +20,7 @@ from letter_merge.pdf.pages import read_pages
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.wordxml import parse, w
 from tests import word_features as wf
-from tests.helpers import docx_text, run
+from tests.helpers import docx_text, make_template, run
 
 TEMPLATE = Path("templates") / "letter.docx"
 BOLD = "<w:rPr><w:b/></w:rPr>"
@@ -325,3 +325,10 @@ def test_a_mailings_template_builds_letters_that_say_what_words_merge_would_prin
     assert "«" not in text and "MERGEFIELD" not in text
     proof = run("proof")
     assert proof.exit_code == 0, proof.output
+
+
+def test_a_template_without_fields_is_explained(settings: Settings) -> None:
+    make_template(TEMPLATE, "Dear Chief Executive,", "Our annual letter.")
+    (warning,) = load_batch(settings).warnings
+    assert warning.where == "letter.docx"
+    assert warning.message.startswith("the template has no fields, so every letter would be")
