@@ -75,8 +75,8 @@ def build(folder: Path, *args: str, code: Path | None = None) -> dict[str, float
     """Run `letter-merge build ARGS` in its own process; wall time and peak memory. With
     `code`, letter-merge is imported from that checkout instead of this one."""
     environment = dict(os.environ)
-    if code is not None:
-        environment["PYTHONPATH"] = str(code.resolve())
+    # This checkout's letter-merge (or `code`'s), whichever one the environment has installed.
+    environment["PYTHONPATH"] = str((code or ROOT).resolve())
     output = subprocess.run(
         [sys.executable, str(MEASURE), "build", *args],
         cwd=folder,
@@ -239,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="another checkout of letter-merge (e.g. a git worktree of an earlier commit): its "
         "default build is timed beside this one's",
     )
+    parser.add_argument(
+        "--features-only",
+        action="store_true",
+        help="only the default template's build (and --against's) and the feature templates'",
+    )
     options = parser.parse_args(argv)
     features = list(FEATURES)
     if options.quick:
@@ -274,6 +279,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             if options.against is not None:
                 against = build(sample, "--force", code=options.against)
                 rows.append((f"sample: merge + PDF, by {options.against}", count, against))
+        if options.features_only:
+            rows += feature_builds(Path(scratch), sample_workbook, count, options.repeat, features)
+            print_rows(rows)
+            accessible = [r for r in rows if r[0] == "sample: merge + PDF, charts cached"]
+            print_feature_bars(rows, [r for r in rows if ", by " in r[0]], accessible)
+            return
         rows.append(("sample: rebuild, nothing changed", count, build(sample)))
         uno = per_letter_uno(sample, options.uno)
         if uno is not None:
@@ -324,19 +335,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], cpu: int) -> None
     full = min(accessible, key=lambda r: r[2]["seconds"])
     base = next(r for r in rows if r[0].startswith("baseline"))
     print(f"\nletter-merge benchmark: {cpu} cores, Python {sys.version.split()[0]}\n")
-    print("| run | letters | wall time | letters/s | peak RSS | helpers peak RSS | vs baseline |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, letters, m in rows:
-        ratio = (
-            base[2]["seconds"] / m["seconds"] * letters / base[1]
-            if "PDF" in name or "UNO" in name
-            else None
-        )
-        print(
-            f"| {name} | {letters} | {m['seconds']:.1f} s | {letters / m['seconds']:.0f} | "
-            f"{m['rss_mb']:.0f} MB | {m['converter_rss_mb']:.0f} MB | "
-            f"{f'{ratio:.0f}×' if ratio else ''} |"
-        )
+    print_rows(rows, base)
     print_bars(accessible, plain, base, next((r for r in rows if "UNO" in r[0]), None))
     print_feature_bars(rows, [r for r in rows if ", by " in r[0]], accessible)
     large = [r for r in rows if r[0].endswith("rows: merge + PDF, charts cached")]
@@ -348,6 +347,22 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], cpu: int) -> None
 
 
 Row = tuple[str, int, dict[str, float]]
+
+
+def print_rows(rows: list[Row], base: Row | None = None) -> None:
+    print("| run | letters | wall time | letters/s | peak RSS | helpers peak RSS | vs baseline |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, letters, m in rows:
+        ratio = (
+            base[2]["seconds"] / m["seconds"] * letters / base[1]
+            if base is not None and ("PDF" in name or "UNO" in name)
+            else None
+        )
+        print(
+            f"| {name} | {letters} | {m['seconds']:.1f} s | {letters / m['seconds']:.0f} | "
+            f"{m['rss_mb']:.0f} MB | {m['converter_rss_mb']:.0f} MB | "
+            f"{f'{ratio:.0f}×' if ratio else ''} |"
+        )
 
 
 def print_bars(accessible: list[Row], plain: list[Row], base: Row, uno: Row | None) -> None:
