@@ -1,8 +1,12 @@
-"""The one place letter-merge starts another program (LibreOffice, pdftoppm, ...).
+"""The one place letter-merge starts another program (LibreOffice, its UNO worker, the file
+manager).
 
 Always an argument list and no shell, always a timeout, and the program's output kept for the
-error message. On timeout the whole process group is killed: LibreOffice's launcher leaves its real
-worker process behind otherwise.
+error message. On timeout the whole process tree is killed: LibreOffice's launcher leaves its real
+worker process behind otherwise. Each program runs in a process group of its own (a new session on
+Linux and macOS, a new process group on Windows) so that it can be ended with everything it
+started. This module needs nothing but the standard library: LibreOffice's UNO worker, which runs
+under LibreOffice's own Python, uses it too.
 """
 
 from __future__ import annotations
@@ -14,16 +18,23 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+try:  # every process's children, on every system; absent under LibreOffice's own Python
+    import psutil as _psutil
+except ImportError:  # pragma: no cover
+    _psutil = None  # type: ignore[assignment,unused-ignore]
 
 log = logging.getLogger(__name__)
 
 # Programs running now, so that Ctrl-C can stop them at once: they run in sessions of their own
 # (so that a timeout can kill LibreOffice's whole process tree), which the terminal's Ctrl-C
 # does not reach.
-_running: set[subprocess.Popen[bytes]] = set()
+_running: set[subprocess.Popen[Any]] = set()
 _running_lock = threading.Lock()
 _stopping = threading.Event()
 
@@ -32,13 +43,23 @@ class ProgramsStopped(Exception):
     """No program may start: the run is being stopped (Ctrl-C)."""
 
 
+STOP_GRACE_SECONDS = 3.0
+
+
 def stop_all_programs() -> None:
-    """Kill every program started here that is still running, and start no more."""
+    """End every program started here that is still running, with what each started, and start
+    no more. Each is asked first (LibreOffice's UNO worker then ends its LibreOffice), and
+    killed after STOP_GRACE_SECONDS."""
     _stopping.set()
     with _running_lock:
         running = list(_running)
     for process in running:
-        _kill(process, sys.platform != "win32")
+        ask_to_end(process)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+        kill_tree(process)  # the group: what it started may outlive it
 
 
 @dataclass(frozen=True)
@@ -68,30 +89,29 @@ def run_program(
     if _stopping.is_set():
         raise ProgramsStopped(f"not starting {Path(argv[0]).name}: the run is being stopped")
     log.debug("running %s", argv)
-    posix = sys.platform != "win32"
     process = subprocess.Popen(
         argv,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=posix,
+        **_OWN_GROUP,
     )
     with _running_lock:
         _running.add(process)
     try:
         if on_line is not None:
-            output, returncode = _follow(process, timeout, on_line, posix)
+            output, returncode = _follow(process, timeout, on_line)
         else:
             try:
                 output, _ = process.communicate(timeout=timeout)
                 returncode = process.returncode
             except subprocess.TimeoutExpired:
-                _kill(process, posix)
+                kill_tree(process)
                 output, _ = process.communicate()
                 returncode = None
     except BaseException:  # Ctrl-C while waiting: the program must not outlive us
-        _kill(process, posix)
+        kill_tree(process)
         raise
     finally:
         with _running_lock:
@@ -102,10 +122,7 @@ def run_program(
 
 
 def _follow(
-    process: subprocess.Popen[bytes],
-    quiet_seconds: float,
-    on_line: Callable[[str], None],
-    posix: bool,
+    process: subprocess.Popen[bytes], quiet_seconds: float, on_line: Callable[[str], None]
 ) -> tuple[bytes, int | None]:
     """Read the program's output line by line until it ends, killing it after `quiet_seconds`
     without a line; its output, and its exit code (None: killed)."""
@@ -121,7 +138,7 @@ def _follow(
             elif not ended.is_set():
                 # The whole group: soffice.bin may hold the output open after its launcher ended.
                 silent.set()
-                _kill(process, posix)
+                kill_tree(process)
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -140,9 +157,126 @@ def _follow(
     return b"".join(lines), None if silent.is_set() else process.returncode
 
 
-def _kill(process: subprocess.Popen[bytes], posix: bool) -> None:
-    if posix:
-        with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
+# A process group of its own, so that the program can be ended with everything it started.
+_OWN_GROUP: dict[str, Any] = (
+    {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined,unused-ignore]
+    if sys.platform == "win32"
+    else {"start_new_session": True}
+)
+
+
+def start_program(args: Sequence[str | Path], *, talk: bool = False) -> subprocess.Popen[str]:
+    """Start a program that stays running (LibreOffice, its UNO worker) in a process group of
+    its own. With `talk`, its stdin and stdout are pipes of text lines; otherwise both are
+    closed. Ctrl-C (stop_all_programs) ends it; end it with `end_program`."""
+    argv = [str(a) for a in args]
+    if _stopping.is_set():
+        raise ProgramsStopped(f"not starting {Path(argv[0]).name}: the run is being stopped")
+    log.debug("starting %s", argv)
+    pipe = subprocess.PIPE if talk else subprocess.DEVNULL
+    process = subprocess.Popen(
+        argv,
+        stdin=pipe,
+        stdout=pipe,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        **_OWN_GROUP,
+    )
+    with _running_lock:
+        _running.add(process)
+    return process
+
+
+def end_program(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Wait up to `grace` seconds for `process` to end by itself (after being asked to), then
+    kill it and everything it started."""
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        kill_tree(process)
+        process.wait()
+    finally:
+        with _running_lock:
+            _running.discard(process)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
+
+
+def kill_tree(process: subprocess.Popen[Any]) -> None:
+    """Kill `process` and every process it started, now, on every system."""
+    family = _descendants(process.pid)  # before the parent goes, while they are linked to it
+    if sys.platform != "win32":
+        # Its session's group too: a launcher's worker may have been handed to init already.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-    else:
+    elif not family and _psutil is None:
+        # No psutil (LibreOffice's own Python runs the UNO worker): Windows' taskkill follows
+        # the parent links instead.
+        subprocess.run(
+            ["taskkill", "/PID", str(process.pid), "/T", "/F"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    for child in family:
+        with contextlib.suppress(Exception):  # psutil.Error: it ended meanwhile, or is not ours
+            child.kill()
+    with contextlib.suppress(OSError):
         process.kill()
+
+
+def _descendants(pid: int) -> list[Any]:
+    """The processes `pid` started, and theirs, as psutil.Process (none known without psutil).
+    psutil checks each one's start time before killing it: a number the system has given to a
+    new process since is left alone."""
+    if _psutil is None:
+        return []
+    try:
+        return list(_psutil.Process(pid).children(recursive=True))
+    except _psutil.Error:
+        return []
+
+
+def ask_to_end(process: subprocess.Popen[Any]) -> None:
+    """Ask `process` and everything it started to end (SIGTERM to its group; on Windows, where
+    there is no asking, kill the tree)."""
+    if sys.platform == "win32":
+        kill_tree(process)
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+
+
+def open_folder(folder: Path) -> bool:
+    """Show `folder` in the system's file manager (Explorer, Finder, the desktop's own); False
+    when there is none."""
+    if sys.platform == "win32":
+        try:
+            os.startfile(folder)  # type: ignore[attr-defined,unused-ignore]
+        except OSError:
+            return False
+        return True
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        process = subprocess.Popen(
+            [opener, str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return False
+    threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends
+    return True
+
+
+def open_in_browser(address: str) -> bool:
+    """Open `address` in the user's web browser (the desk, as it starts)."""
+    import webbrowser
+
+    return webbrowser.open(address)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+import psutil
+import pytest
+
+from letter_merge import process
 from letter_merge.process import run_program
 
 
@@ -48,3 +56,84 @@ def test_a_run_that_falls_silent_is_stopped() -> None:
     assert result.timed_out
     assert result.output.strip() == "starting"
     assert time.monotonic() - started < 10
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, ended but not yet reaped by its parent, has ended)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+# A program that starts another and prints that one's process id, as soffice starts soffice.bin.
+PARENT_OF_ONE = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+    "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_timeout_stops_what_the_program_started_too() -> None:
+    pids: list[int] = []
+    started = time.monotonic()
+    result = run_program(
+        python(PARENT_OF_ONE), timeout=1.0, on_line=lambda line: pids.append(int(line))
+    )
+    assert result.timed_out and len(pids) == 1
+    assert wait_until(lambda: not alive(pids[0])), "the grandchild outlived the timeout"
+    assert time.monotonic() - started < 15
+
+
+def test_stopping_the_run_ends_programs_kept_running_and_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(process, "_stopping", threading.Event())  # this test's own run
+    kept = process.start_program(python(PARENT_OF_ONE), talk=True)
+    assert kept.stdout is not None
+    grandchild = int(kept.stdout.readline())
+    started = time.monotonic()
+    process.stop_all_programs()
+    assert kept.poll() is not None
+    assert wait_until(lambda: not alive(grandchild))
+    assert time.monotonic() - started < process.STOP_GRACE_SECONDS + 5
+    with pytest.raises(process.ProgramsStopped):  # and nothing more starts
+        process.start_program(python("print(1)"))
+    process.end_program(kept)
+
+
+def test_a_program_kept_running_is_ended_when_done_with() -> None:
+    kept = process.start_program(python("import sys; sys.stdin.readline()"), talk=True)
+    assert kept.stdin is not None
+    kept.stdin.write("\n")
+    kept.stdin.flush()
+    process.end_program(kept, grace=10)
+    assert kept.returncode == 0
+    stubborn = process.start_program(python("import time; time.sleep(60)"))
+    started = time.monotonic()
+    process.end_program(stubborn, grace=0.2)  # does not end by itself: killed
+    assert stubborn.returncode is not None and time.monotonic() - started < 10
+
+
+def test_only_process_py_starts_programs() -> None:
+    package = Path(process.__file__).parent
+    starters = re.compile(
+        r"\bsubprocess\b|\bwebbrowser\b|\bos\.(system|startfile|exec\w*|spawn\w*|popen)\b"
+    )
+    found = [
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path.name != "process.py" and starters.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

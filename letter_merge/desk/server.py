@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from letter_merge.desk.security import DeskKeys
 from letter_merge.errors import InputError
 from letter_merge.pdf.convert import Converter
 from letter_merge.pdf.warm import WarmLibreOffice
+from letter_merge.process import open_in_browser
 
 HOST = "127.0.0.1"  # never another interface: the desk is for this machine's user alone
 
@@ -87,4 +87,4 @@ def _open_when_ready(server: uvicorn.Server, address: str) -> None:
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    webbrowser.open(address)
+    open_in_browser(address)

@@ -1,8 +1,9 @@
 """A LibreOffice kept running, converting one document at a time on request (UNO).
 
-Run by uno.py with a Python that can import LibreOffice's `uno` module (Debian: python3 with
+Run by warm.py with a Python that can import LibreOffice's `uno` module (Debian: python3 with
 python3-uno; Windows and macOS: LibreOffice's own program/python), not the project's Python, so
-it imports nothing of letter-merge:
+it imports nothing of letter-merge but process.py (the standard library only), which starts
+and ends LibreOffice here as everywhere else:
 
     python uno_worker.py SOFFICE PROFILE_DIR
 
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,10 @@ from typing import Any
 import uno  # type: ignore[import-not-found]
 from com.sun.star.beans import PropertyValue  # type: ignore[import-not-found]
 from com.sun.star.connection import NoConnectException  # type: ignore[import-not-found]
+
+if __name__ == "__main__":  # run as a script: letter_merge is found beside this package
+    sys.path.append(str(Path(__file__).resolve().parents[2]))
+from letter_merge.process import ask_to_end, end_program, start_program
 
 
 def prop(name: str, value: object) -> Any:
@@ -40,21 +43,6 @@ def answer(reply: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def stop(office: subprocess.Popen[bytes]) -> None:
-    """End LibreOffice and whatever it started (soffice is a launcher for soffice.bin)."""
-    if sys.platform == "win32":
-        subprocess.run(
-            ["taskkill", "/PID", str(office.pid), "/T", "/F"], capture_output=True, check=False
-        )
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(office.pid, signal.SIGTERM)
-        try:
-            office.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(office.pid, signal.SIGKILL)
-
-
 def leave(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # so that LibreOffice is ended on the way out
 
@@ -65,7 +53,7 @@ def main(soffice: str, profile: str) -> None:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), leave)
     pipe = f"letter-merge-{Path(profile).resolve().as_posix().replace('/', '-').strip('-')}"[-90:]
-    office = subprocess.Popen(
+    office = start_program(
         [
             soffice,
             f"-env:UserInstallation={Path(profile).resolve().as_uri()}",
@@ -76,13 +64,7 @@ def main(soffice: str, profile: str) -> None:
             "--nodefault",
             "--nolockcheck",
             f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # A process group of its own, ended as one (soffice.bin outlives its launcher).
-        start_new_session=sys.platform != "win32",
-        creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+        ]
     )
     try:
         local = uno.getComponentContext()
@@ -115,8 +97,9 @@ def main(soffice: str, profile: str) -> None:
         # The bridge goes down with LibreOffice, which may say so as an error.
         with contextlib.suppress(Exception):
             desktop.terminate()
-    finally:
-        stop(office)
+    finally:  # LibreOffice and what it started (soffice is a launcher for soffice.bin)
+        ask_to_end(office)
+        end_program(office, grace=10)
 
 
 def convert(desktop: Any, docx: Path, pdf: Path, options: dict[str, object]) -> None:

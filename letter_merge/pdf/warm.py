@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from letter_merge.pdf.convert import (
     ResultCallback,
     is_pdf,
 )
+from letter_merge.process import ask_to_end, end_program, run_program, start_program
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,8 @@ def find_uno_python() -> str | None:
         if not Path(candidate).exists():
             continue
         try:
-            found = subprocess.run(
-                [candidate, "-c", "import uno"], capture_output=True, timeout=30, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
+            found = run_program([candidate, "-c", "import uno"], timeout=30)
+        except OSError:
             continue
         if found.returncode == 0:
             return candidate
@@ -68,14 +66,7 @@ class UnoWorker:
 
     def __init__(self, python: str, soffice: Path, profile: Path) -> None:
         self._lock = threading.Lock()
-        self._process = subprocess.Popen(
-            [python, str(WORKER), str(soffice), str(profile)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            encoding="utf-8",
-        )
+        self._process = start_program([python, WORKER, soffice, profile], talk=True)
         ready = self._reply(START_SECONDS)
         if not ready.get("ready"):
             self.close()
@@ -96,20 +87,12 @@ class UnoWorker:
     def close(self) -> None:
         with self._lock:
             if self._process.poll() is None:
-                try:
+                try:  # an empty line: the worker ends its LibreOffice and itself
                     self._stdin().write("\n")
                     self._stdin().flush()
-                    self._process.wait(timeout=30)
-                except (OSError, ValueError, subprocess.TimeoutExpired):
-                    self._process.terminate()  # the worker ends its LibreOffice on the way out
-                    try:
-                        self._process.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        self._process.kill()
-                        self._process.wait()
-            for pipe in (self._process.stdin, self._process.stdout):
-                if pipe is not None:
-                    pipe.close()
+                except (OSError, ValueError):
+                    ask_to_end(self._process)
+            end_program(self._process, grace=30)
 
     def _stdin(self) -> IO[str]:
         assert self._process.stdin is not None
@@ -125,7 +108,7 @@ class UnoWorker:
         reader.start()
         reader.join(timeout)
         if not answer or not answer[0]:
-            self._process.terminate()  # the worker ends its LibreOffice on the way out
+            ask_to_end(self._process)  # the worker ends its LibreOffice on the way out
             raise OSError("LibreOffice stopped answering")
         reply: dict[str, object] = json.loads(answer[0])
         return reply
