@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from letter_merge.config import Settings
+from letter_merge.decisions import kept_averages, read_decisions
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
@@ -105,19 +106,6 @@ def load_batch(settings: Settings) -> Batch:
     )
     findings = examine(settings.template)
     warnings = tuple(f for f in findings if not f.error)
-    if (
-        not any(f.error for f in findings)
-        and not template.merge_uses
-        and not template.fields_used()
-    ):
-        warnings += (
-            Finding(
-                settings.template.name,
-                "the template has no fields, so every letter would be the same; write a field "
-                "as {{ authority }}, or insert one with Word's Mailings › Insert Merge Field",
-                False,
-            ),
-        )
     if settings.pdf.accessible and not any(f.error for f in findings):
         warnings += tuple(accessibility_findings(settings.template))
     email_template = (
@@ -146,8 +134,23 @@ def load_batch(settings: Settings) -> Batch:
             )
     if problems:
         raise ProblemsFound(problems)
+    if not template.merge_uses and not template.fields_used():
+        warnings += (
+            Finding(
+                settings.template.name,
+                "the template has no fields, so every letter would be the same; write a field "
+                "as {{ authority }}, or insert one with Word's Mailings › Insert Merge Field",
+                False,
+            ),
+        )
+    kept = kept_averages(read_decisions(settings.paths))
     batch = Batch(
-        settings, workbook, template, compute_figures(workbook.councils), warnings, email_template
+        settings,
+        workbook,
+        template,
+        compute_figures(workbook.councils, kept),
+        warnings,
+        email_template,
     )
     # A line break in a subject would let a workbook cell add a header to the email.
     problems = [

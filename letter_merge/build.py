@@ -9,8 +9,6 @@ made again: a rebuild after correcting one row redoes one letter.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,10 +17,14 @@ from pathlib import Path
 
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
-from letter_merge.chart.model import STYLE_VERSION
 from letter_merge.figures import FIGURE_FIELDS
 from letter_merge.files import exclusive, remove_leftovers, sha256_file, write_atomic
-from letter_merge.manifest import (
+from letter_merge.paths import OutputPaths
+from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
+from letter_merge.pdf.reading import page_count
+from letter_merge.pdf.verify import Verdict
+from letter_merge.progress import Progress, no_progress
+from letter_merge.records.manifest import (
     Conversion,
     FileRecord,
     InputRecord,
@@ -32,11 +34,7 @@ from letter_merge.manifest import (
     read_manifest,
     write_manifest,
 )
-from letter_merge.paths import OutputPaths
-from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
-from letter_merge.pdf.reading import page_count
-from letter_merge.pdf.verify import Verdict
-from letter_merge.progress import Progress, no_progress
+from letter_merge.records.sources import snapshot, source_sha256, template_identity
 from letter_merge.template.text import TemplateError
 
 
@@ -219,32 +217,6 @@ def _convert(
     return converter.convert(jobs, converted)
 
 
-def template_identity(batch: Batch) -> str:
-    """What every letter of the batch is made from besides its own fields: the template, the kind
-    of PDF ([pdf] settings), and the chart's look where the template has one."""
-    identity = hashlib.sha256(batch.template.source).hexdigest()
-    identity += f" pdf {batch.settings.pdf.describe()}"
-    if batch.template.uses_chart:
-        identity += f" chart {STYLE_VERSION} at {batch.settings.chart_dpi} dpi"
-    return identity
-
-
-def current_sources(batch: Batch) -> dict[str, str]:
-    """What every letter would be made from now, by authority: a letter built from something
-    else is out of date."""
-    template_hash = template_identity(batch)
-    return {
-        letter.council.authority: source_sha256(template_hash, letter) for letter in batch.letters()
-    }
-
-
-def source_sha256(template_hash: str, letter: PlannedLetter) -> str:
-    """What a letter is made from: the same template, fields and subject make the same letter."""
-    fields = json.dumps(letter.fields, sort_keys=True, default=str, ensure_ascii=False)
-    text = f"{__version__}\n{template_hash}\n{letter.subject}\n{letter.stem}\n{fields}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _record(
     batch: Batch,
     report: BuildReport,
@@ -261,7 +233,7 @@ def _record(
         kept = letters.get(outcome.authority)
         unchanged = not outcome.remade and outcome.pdf is not None and kept and kept.pdf
         if not unchanged:
-            letters[outcome.authority] = _letter_record(outcome, paths)
+            letters[outcome.authority] = _letter_record(outcome, paths, template_identity(batch))
     order = {c.authority: i for i, c in enumerate(batch.workbook.councils)}
     inputs = {"workbook": settings.workbook, "template": settings.template}
     if settings.config_file:
@@ -278,7 +250,7 @@ def _record(
     write_manifest(paths.manifest, manifest)
 
 
-def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
+def _letter_record(outcome: LetterOutcome, paths: OutputPaths, template_hash: str) -> LetterRecord:
     council = outcome.letter.council
     docx = _file_record(outcome.docx, paths)
     pdf = _file_record(outcome.pdf, paths)
@@ -298,6 +270,9 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths) -> LetterRecord:
         figures={name: outcome.letter.fields.get(name) for name in FIGURE_FIELDS},
         error=outcome.error,
         conversion=_conversion(outcome),
+        fields=snapshot(outcome.letter),
+        template=template_hash,
+        tool_version=__version__,
     )
 
 

@@ -14,9 +14,12 @@ import click
 from email_validator import EmailNotValidError, validate_email
 
 from letter_merge import __version__
+from letter_merge.approve import approve_letters
+from letter_merge.averages import decide_averages, decided
 from letter_merge.batch import load_batch, prove, select_names
-from letter_merge.build import BuildReport, build_letters, current_sources
+from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings, load_settings
+from letter_merge.decisions import CORRECT, KEEP
 from letter_merge.errors import (
     EXIT_INTERRUPTED,
     EXIT_PROBLEMS,
@@ -26,23 +29,22 @@ from letter_merge.errors import (
     Problem,
     ProblemsFound,
 )
-from letter_merge.mail.ledger import open_ledger
 from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import approve_letters, queue_messages
+from letter_merge.mail.outbox import queue_messages
 from letter_merge.mail.send import (
     SendPlan,
     SendReport,
     resolve_in_doubt,
     send_messages,
-    smtp_password,
 )
-from letter_merge.mail.status import STATES, History, history, letter_statuses, write_csv
-from letter_merge.mail.status import counts as status_counts
+from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
 from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
 from letter_merge.recipients import write_recipients
+from letter_merge.records.audit import History, history, write_csv
+from letter_merge.records.standing import STATES, Records
 from letter_merge.template.doctor import fix as fix_template
 from letter_merge.workbook import AUTHORITY_TYPES
 
@@ -293,24 +295,36 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
 
 
 @cli.command()
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Proof only this council's letter (name or a unique part of it); the others keep "
+    "their last proof. Repeat for more.",
+)
 @click.pass_context
-def proof(ctx: click.Context) -> None:
+def proof(ctx: click.Context, only: Sequence[str]) -> None:
     """The proof pack in output/<year>/proof/: a page to look through, one PDF, and checks.
 
-    index.html has a card per letter (page 1, recipient, figures, checks) with filters;
-    all-letters.pdf holds every letter with a bookmark each. Each PDF's own text is checked:
-    no template tags or error values left, its council and recipient named and no other
-    council, the page count within [proof] pages, fonts embedded, and tagged PDF/UA-1 and
-    PDF/A-2b as [pdf] asks (language, title, alternative text, table headers). Exit 1 if any
-    check fails.
+    index.html has a card per letter (page 1, recipient, the figures it states, checks) with
+    filters; all-letters.pdf holds every letter with a bookmark each. Each letter must be built
+    from the inputs as they are now, and each PDF's own text is checked: no template tags,
+    «placeholders» or error values left, its council and recipient named and no other council,
+    its page numbers agreeing with its page count, the page count within [proof] pages, fonts
+    embedded, and tagged PDF/UA-1 and PDF/A-2b as [pdf] asks. Exit 1 if any check fails.
 
-    Example: letter-merge proof
+    \b
+    Examples:
+      letter-merge proof
+      letter-merge proof --only "Derby City"
     """
     settings = _settings(ctx)
     with _ProgressBars() as bars:
-        report = make_proof(load_batch(settings), on_progress=bars.update)
+        report = make_proof(load_batch(settings), only, on_progress=bars.update)
     click.echo(
-        f"Proof of {len(report.cards)} letters: {_show(report.index)} and {_show(report.combined)}."
+        f"Proof of {_count(len(report.cards), 'letter')}: {_show(report.index)} and "
+        f"{_show(report.combined)}."
     )
     for change in report.changes:
         click.echo(f"  {change}")
@@ -353,9 +367,10 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
 
     Every built letter, or those named with --only. An approval is bound to the PDF's
     SHA-256 and never changed: a letter already approved with the same PDF keeps its approval
-    (who and when); a letter rebuilt afterwards must be approved again. A letter whose proof
-    failed, or that was rebuilt since the last proof, is refused unless --despite-proof says
-    why. Exit 1 if any letter was refused.
+    (who and when); a letter rebuilt afterwards must be approved again. Only letters built from
+    the inputs as they are now are approved; one whose proof failed, or that was rebuilt since
+    the last proof, is refused unless --despite-proof says why. Every letter not approved is
+    listed with why and what to do. Exit 1 if any letter was refused.
 
     \b
     Examples:
@@ -364,7 +379,7 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
       letter-merge approve --by "Sam Smith" --only Adur --despite-proof "page count checked by hand"
     """
     settings = _settings(ctx)
-    report = approve_letters(settings, by, only=only, despite_proof=despite_proof)
+    report = approve_letters(load_batch(settings), by, only=only, despite_proof=despite_proof)
     approved = len(report.approved) + len(report.despite_proof)
     parts = [f"Approved {_count(approved, 'letter')} as checked by {by.strip()}"]
     if report.despite_proof:
@@ -717,37 +732,105 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
       letter-merge status --csv sent-2020.csv
     """
     settings = _settings(ctx)
-    sources: dict[str, str] | None
-    try:
-        sources = current_sources(load_batch(settings))
-    except LetterMergeError as error:
-        sources = None
-        first = str(error).splitlines()[0]
-        click.echo(f"(Could not tell which letters are out of date: {first})", err=True)
-    statuses = letter_statuses(settings, sources)
+    records = _records(settings)
+    standings = records.standings()
     if name:
-        (authority,) = select_names([s.authority for s in statuses], [" ".join(name)])
-        (chosen,) = [s for s in statuses if s.authority == authority]
-        _print_history(history(settings, chosen))
+        (authority,) = select_names([s.authority for s in standings], [" ".join(name)])
+        _print_history(history(records, authority))
         return
-    totals = status_counts(statuses)
-    for state, meaning in STATES.items():
+    totals = records.counts()
+    width = max(len(state) for state in STATES) + 2
+    for state, (meaning, _) in STATES.items():
         if totals[state]:
-            click.echo(f"{state + ':':<20}{totals[state]:>4}  {meaning}")
+            click.echo(f"{state + ':':<{width}}{totals[state]:>4}  {meaning}")
+    _say_moved_averages(records)
     click.echo()
-    for item in statuses:
-        detail = "  ".join(v for v in (item.message_id, item.updated_at, item.last_reply) if v)
-        more = f"  ({item.messages} messages)" if item.messages > 1 else ""
-        click.echo(f"{item.state:<19} {item.authority}{more}{'  ' + detail if detail else ''}")
+    for item in standings:
+        more = f"  ({len(item.messages)} messages)" if len(item.messages) > 1 else ""
+        proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
+        click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
     if csv_file:
-        write_csv(settings, statuses, csv_file)
+        write_csv(records, csv_file)
         click.echo(f"\nWrote {_show(csv_file)}.")
 
 
+@cli.command()
+@click.argument("choice", type=click.Choice([KEEP, CORRECT]))
+@click.option("--by", "by", required=True, metavar="NAME", help="Who decides.")
+@click.option(
+    "--type",
+    "authority_type",
+    default="",
+    metavar="TYPE",
+    help='Decide only the averages of this authority type (e.g. "Unitary Council").',
+)
+@click.pass_context
+def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> None:
+    """Decide what to do about an average a correction moved, under letters already sent.
+
+    keep: every letter of that authority type, the corrected one too, states the average the
+    letters already sent state. correct: every letter it reaches is built again and queued as a
+    correction (letter-merge queue does so by itself, with the reason). The choice, who made it
+    and when, is kept on the record; status shows it.
+
+    \b
+    Examples:
+      letter-merge averages keep --by "Jo Bloggs"
+      letter-merge averages correct --by "Jo Bloggs" --type "Unitary Council"
+    """
+    settings = _settings(ctx)
+    made = decide_averages(load_batch(settings), choice, by, authority_type=authority_type)
+    for decision in made:
+        click.echo(decided(decision))
+
+
+def _records(settings: Settings) -> Records:
+    """The records, with the inputs as they are now, or without (saying so) when the workbook
+    or template cannot be read: then which letters are out of date is not known."""
+    try:
+        batch = load_batch(settings)
+    except LetterMergeError as error:
+        first = str(error).splitlines()[0]
+        click.echo(f"(Could not tell which letters are out of date: {first})", err=True)
+        batch = None
+    return Records.load(settings, batch)
+
+
+def _say_moved_averages(records: Records) -> None:
+    for moved in records.moved_averages():
+        if moved.decision is None:
+            click.echo(
+                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}. Decide, on the record:\n"
+                f"  letter-merge averages keep --by NAME     the corrected letter states "
+                f"{_percent(moved.sent)} too, as the letters sent do\n"
+                f"  letter-merge averages correct --by NAME  every letter it reaches is built "
+                "again and sent as a correction"
+            )
+        else:
+            choice = (
+                "kept as sent"
+                if moved.decision.choice == KEEP
+                else "to be corrected in every letter"
+            )
+            click.echo(
+                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}: {choice} "
+                f"({moved.decision.by}, {moved.decision.at[:10]})."
+            )
+
+
+def _percent(value: int | None) -> str:
+    return "not applicable" if value is None else f"{value}%"
+
+
 def _print_history(record: History) -> None:
-    status = record.status
-    click.echo(f"{status.authority}: {status.state} ({STATES.get(status.state, '')})")
-    click.echo(f"  letter  {status.pdf or '(no PDF)'}  to {status.email}")
+    standing = record.standing
+    built = standing.record
+    click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
+    click.echo(f"  why     {standing.why}")
+    click.echo(f"  next    {standing.next_step}")
+    pdf = built.pdf.path if built and built.pdf else "(no PDF)"
+    click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
+    click.echo(f"  proof   {standing.proof_result}")
     lines: list[tuple[str, str]] = []
     for approval in record.approvals:
         why = f", despite the proof: {approval.despite_proof}" if approval.despite_proof else ""
@@ -809,8 +892,7 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
     for notice in report.notices:
         click.echo(f"Note: {notice}", err=True)
     if report.removed_pdfs:
-        with open_ledger(settings.paths, read_only=True) as ledger:
-            approvals = ledger.approvals()
+        approvals = Records.load(settings).approvals
         approved = [
             authority
             for authority, sha256 in report.removed_pdfs

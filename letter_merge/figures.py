@@ -8,7 +8,7 @@ denominator makes the figure undefined (None), never 0.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from letter_merge.workbook import Council, Statistics
@@ -52,8 +52,12 @@ class Figures:
         return dict(self.__dict__)
 
 
-def compute_figures(councils: Iterable[Council]) -> dict[str, Figures]:
-    """Figures for every council, keyed by authority name."""
+def compute_figures(
+    councils: Iterable[Council], kept: Mapping[tuple[str, str], int | None] | None = None
+) -> dict[str, Figures]:
+    """Figures for every council, keyed by authority name. `kept`: averages the office decided
+    to keep as the letters already sent state them, by (authority type, field)."""
+    kept = kept or {}
     councils = list(councils)
     totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for council in councils:
@@ -66,6 +70,9 @@ def compute_figures(councils: Iterable[Council]) -> dict[str, Figures]:
         own = _rates(council.statistics)
         group = totals[council.authority_type]
         averages = {f"{rate}_average": percent(*group[rate]) for rate in RATES}
+        for name in averages:
+            if (council.authority_type, name) in kept:
+                averages[name] = kept[(council.authority_type, name)]
         result[council.authority] = Figures(**own, **averages)
     return result
 

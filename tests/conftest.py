@@ -1,13 +1,16 @@
 """Fixtures: a small workbook, a working folder like the repository's, and its settings; an SMTP
-server on 127.0.0.1, and a folder of four letters built (and proofed) with LibreOffice."""
+server on 127.0.0.1, and a folder of four letters built (and proofed), with the stand-in for
+LibreOffice or with LibreOffice itself."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -24,6 +27,7 @@ from tests.helpers import (
     statistics,
     write_workbook,
 )
+from tests.standin import TextPdfConverter, plain_pdf_settings
 
 
 @pytest.fixture
@@ -69,26 +73,46 @@ def server() -> Iterator[tuple[Recorder, int]]:
     controller.stop()
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four-council folder of conftest, built once with LibreOffice."""
-    folder = tmp_path_factory.mktemp("built")
+def four_councils_built(folder: Path, *, stand_in: bool) -> Path:
+    """The four councils of conftest, built and proofed (approving needs a passed proof)."""
     shutil.copytree(ROOT / "templates", folder / "templates")
     (folder / "input").mkdir()
     contacts = contacts_of(DEFAULT_COUNCILS, {DEFAULT_COUNCILS[0][0]: "link@cc.example.org"})
     stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
     write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
     (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")
+    if stand_in:
+        plain_pdf_settings(folder)
     old = Path.cwd()
     os.chdir(folder)
     try:
-        result = CliRunner().invoke(cli, ["build"])
-        assert result.exit_code == 0, result.output
-        result = CliRunner().invoke(cli, ["proof"])  # approving needs a passed proof
-        assert result.exit_code == 0, result.output
+        with contextlib.ExitStack() as stack:
+            if stand_in:
+                stack.enter_context(
+                    mock.patch(
+                        "letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter()
+                    )
+                )
+            result = CliRunner().invoke(cli, ["build"])
+            assert result.exit_code == 0, result.output
+            result = CliRunner().invoke(cli, ["proof"])
+            assert result.exit_code == 0, result.output
     finally:
         os.chdir(old)
     return folder
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-council folder, built once with the stand-in for LibreOffice (tests/standin.py)
+    and proofed: for what happens after a build (approve, queue, send, status)."""
+    return four_councils_built(tmp_path_factory.mktemp("built"), stand_in=True)
+
+
+@pytest.fixture(scope="session")
+def built_by_libreoffice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-council folder, built once with LibreOffice: for what its letters are."""
+    return four_councils_built(tmp_path_factory.mktemp("built-lo"), stand_in=False)
 
 
 @pytest.fixture
@@ -105,6 +129,9 @@ def work(
             f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n'
         )
     monkeypatch.chdir(folder)
+    # A build in the test (after a correction) is made with the same stand-in.
+    monkeypatch.setattr("letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter())
     monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
     monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("letter_merge.mail.transport.BACKOFF_SECONDS", 0.01)
     return folder

@@ -25,7 +25,7 @@ from docx import Document
 from openpyxl import Workbook
 
 from letter_merge.cli import cli
-from letter_merge.mail.ledger import Ledger
+from letter_merge.records.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_LETTER = ROOT / "tests" / "data" / "seed-letter.txt"

@@ -14,14 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from letter_merge.mail.ledger import Ledger
+from letter_merge.records.ledger import Ledger
 from tests.helpers import Recorder, approve_and_queue, run
-
-pytestmark = pytest.mark.libreoffice
 
 DERBY = "Derby City Council"
 

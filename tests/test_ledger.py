@@ -13,8 +13,17 @@ from click.testing import CliRunner
 from letter_merge.cli import cli
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.ledger import MIGRATIONS, QUEUED, SCHEMA_VERSION, SENDING, Ledger
-from letter_merge.mail.status import LetterStatus, write_csv
+from letter_merge.records.audit import write_csv
+from letter_merge.records.ledger import (
+    MIGRATIONS,
+    QUEUED,
+    SCHEMA_VERSION,
+    SENDING,
+    Approval,
+    Ledger,
+)
+from letter_merge.records.manifest import LetterRecord, Manifest, Recipient
+from letter_merge.records.standing import Records
 
 
 def test_a_new_ledger_has_the_current_layout(tmp_path: Path) -> None:
@@ -111,10 +120,14 @@ def test_approve_before_any_build_says_to_build(folder: Path) -> None:
 
 
 def test_the_csv_is_safe_to_open_in_excel(settings: Settings, tmp_path: Path) -> None:
-    row = LetterStatus(
-        '=HYPERLINK("http://evil")', "sent", "+44@x.org", "", "-me", "@now", "", "", 0, "250 ok", 0
+    authority = '=HYPERLINK("http://evil")'
+    record = LetterRecord(
+        authority, "District Council", Recipient("x", "y", "+44@x.org"), "", None, None, ""
     )
-    write_csv(settings, [row], tmp_path / "audit.csv")
+    manifest = Manifest(2020, "", "", "", None, {}, (record,))
+    approval = Approval(authority, "a.pdf", "0" * 64, "-me", "@now")
+    records = Records(settings, manifest, {}, {authority: approval}, [approval], [], [], [], None)
+    write_csv(records, tmp_path / "audit.csv")
     (values,) = list(csv.DictReader((tmp_path / "audit.csv").read_text("utf-8-sig").splitlines()))
     assert values["authority"] == '\'=HYPERLINK("http://evil")'
     assert (values["email"], values["approved_by"], values["approved_at"]) == (

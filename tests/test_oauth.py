@@ -35,8 +35,6 @@ from keyrings.alt.file import PlaintextKeyring
 from letter_merge.cli import cli
 from tests.helpers import Recorder, approve_and_queue, free_port, ledger_states, run
 
-pytestmark = pytest.mark.libreoffice  # sends real letters, built with LibreOffice
-
 TENANT = "a1b2c3d4-0000-4000-8000-0000000000aa"  # a directory (tenant) id
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 MAILBOX = "annual.review@ombudsman.example"

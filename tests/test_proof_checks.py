@@ -3,10 +3,10 @@ count, and how its PDF was made (no LibreOffice: pages and records made in the t
 
 from __future__ import annotations
 
-from letter_merge.manifest import Conversion
 from letter_merge.pdf.pages import Line, Page
 from letter_merge.pdf.verify import Margins
 from letter_merge.proof.checks import LEFTOVERS, conversion_check, page_numbers
+from letter_merge.records.manifest import Conversion
 
 A4 = (595.3, 841.9)
 MARGINS = Margins(top=56.7, bottom=56.7)
@@ -43,6 +43,9 @@ def test_a_page_number_out_of_step_is_a_problem() -> None:
 def test_figures_in_the_body_are_not_page_numbers() -> None:
     pages = [page(1, "Page 1 of 1", body="We upheld 5 of 9 complaints (56%) and 1/2 of those")]
     assert page_numbers(pages, MARGINS).ok
+    # nor a figure that begins a line near the foot of a page
+    assert page_numbers([page(1, "1 of 5 complaints remedied", "1/1")], MARGINS).ok
+    assert not page_numbers([page(1, "Derby City Council – 22 July 2020 – 1/3")], MARGINS).ok
 
 
 def test_how_the_pdf_was_made_is_said_and_never_vouched_for_blindly() -> None:

@@ -15,7 +15,7 @@ from letter_merge.cli import cli
 from letter_merge.config import Settings
 from letter_merge.errors import ProblemsFound
 from letter_merge.fields import british_date
-from letter_merge.manifest import read_manifest
+from letter_merge.records.manifest import read_manifest
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import TemplateError
 from tests.helpers import docx_text, make_template

@@ -12,9 +12,6 @@ import asyncio
 import datetime as dt
 import inspect
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -31,19 +28,23 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from letter_merge.approve import approve_letters
+from letter_merge.averages import decide_averages, decided
 from letter_merge.batch import Batch, load_batch, prove, select_names
-from letter_merge.build import build_letters, current_sources
+from letter_merge.build import build_letters
 from letter_merge.config import Settings, load_settings
 from letter_merge.desk.jobs import Busy, Jobs
 from letter_merge.desk.security import DeskGuard, DeskKeys
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
-from letter_merge.mail.outbox import approve_letters, queue_messages
-from letter_merge.mail.send import send_messages, smtp_password
-from letter_merge.mail.status import counts, history, letter_statuses, write_csv
-from letter_merge.manifest import built_letters, read_manifest
+from letter_merge.mail.outbox import queue_messages
+from letter_merge.mail.send import send_messages
+from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter
+from letter_merge.process import open_folder as open_folder_in_file_manager
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter
+from letter_merge.records.audit import history, write_csv
+from letter_merge.records.standing import STATES, Records
 
 STATIC = resources.files("letter_merge.desk") / "static"
 SHEETS = ("Contacts!", "Statistics!")
@@ -144,6 +145,7 @@ def create_app(
             route("/api/events", events),
             route("/api/status", status),
             route("/api/history", council_history, ("POST",)),
+            route("/api/averages", averages, ("POST",)),
             route("/status.csv", status_csv),
         ]
     )
@@ -250,16 +252,8 @@ def _when(path: Path) -> str:
 def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
     folder = settings.config_file.parent if settings.config_file else Path.cwd()
-    if sys.platform == "win32":
-        os.startfile(folder)  # type: ignore[attr-defined]
-    else:
-        opener = "open" if sys.platform == "darwin" else "xdg-open"
-        try:
-            subprocess.Popen(
-                [opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        except OSError:
-            return {"opened": False, "folder": str(folder)}
+    if not open_folder_in_file_manager(folder):
+        return {"opened": False, "folder": str(folder)}
     return {"opened": True, "folder": str(folder)}
 
 
@@ -388,7 +382,7 @@ def letter_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     """A built letter's PDF, found by its file name among the manifest's letters only."""
     settings = desk.settings()
     wanted = request.path_params["name"]
-    for record in built_letters(settings.paths).values():
+    for record in Records.load(settings).built.values():
         if record.pdf is not None and Path(record.pdf.path).name == wanted:
             path = settings.paths.absolute(record.pdf.path)
             if path.is_file():
@@ -401,7 +395,7 @@ def letter_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
 
 def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     report = approve_letters(
-        desk.settings(),
+        load_batch(desk.settings()),  # its own, as for a build
         _text(data, "by"),
         only=_names(data),
         despite_proof=_text(data, "despite_proof"),
@@ -526,40 +520,68 @@ async def events(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
-    if read_manifest(settings.paths.manifest) is None:
+    records = _records(desk, settings)
+    if records.manifest is None:
         return {"counts": {}, "letters": []}  # nothing built yet: the page says so
-    statuses = letter_statuses(settings, _sources(desk, settings))
+    standings = records.standings()
     return {
-        "counts": dict(counts(statuses)),
+        "counts": dict(records.counts()),
+        "meanings": {state: meaning for state, (meaning, _) in STATES.items()},
+        "moved_averages": [
+            {
+                "text": str(moved),
+                "decided": (
+                    f"{moved.decision.choice} ({moved.decision.by}, {moved.decision.at[:10]})"
+                    if moved.decision
+                    else ""
+                ),
+            }
+            for moved in records.moved_averages()
+        ],
         "letters": [
             {
                 "authority": s.authority,
                 "state": s.state,
-                "email": s.email,
-                "approved_by": s.approved_by,
-                "updated_at": s.updated_at,
-                "last_reply": s.last_reply,
-                "messages": s.messages,
+                "why": s.why,
+                "next": s.next_step,
+                "proof": s.proof_result if s.record and s.record.pdf else "",
+                "email": s.record.recipient.email if s.record else "",
+                "approved_by": s.approval.approved_by if s.approval_holds and s.approval else "",
+                "updated_at": s.last.updated_at if s.last else "",
+                "last_reply": s.last.last_reply if s.last else "",
+                "messages": len(s.messages),
             }
-            for s in statuses
+            for s in standings
         ],
     }
 
 
-def _sources(desk: Desk, settings: Settings) -> dict[str, str] | None:
+def averages(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The office's decision about the averages a correction moved, on the record."""
+    made = decide_averages(load_batch(desk.settings()), _text(data, "choice"), _text(data, "by"))
+    return {"decided": [decided(decision) for decision in made]}
+
+
+def _records(desk: Desk, settings: Settings) -> Records:
     try:
-        return current_sources(desk.batch(settings))
+        batch = desk.batch(settings)
     except LetterMergeError:
-        return None  # the inputs have problems: whether letters are out of date is unknown
+        batch = None  # the inputs have problems: whether letters are out of date is unknown
+    return Records.load(settings, batch)
 
 
 def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
-    statuses = {s.authority: s for s in letter_statuses(settings, _sources(desk, settings))}
-    (authority,) = select_names(statuses, [_text(data, "name")])
-    record = history(settings, statuses[authority])
+    records = _records(desk, settings)
+    (authority,) = select_names([s.authority for s in records.standings()], [_text(data, "name")])
+    record = history(records, authority)
+    standing = record.standing
     return {
         "authority": authority,
+        "state": standing.state,
+        "why": standing.why,
+        "next": standing.next_step,
+        "proof": standing.proof_result,
         "approvals": [
             {"by": a.approved_by, "at": a.approved_at, "despite_proof": a.despite_proof}
             for a in record.approvals
@@ -581,11 +603,11 @@ def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[
 
 def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     settings = desk.settings()
-    statuses = letter_statuses(settings, _sources(desk, settings))
+    records = _records(desk, settings)
     folder = settings.paths.year_dir
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "status.csv"
-    write_csv(settings, statuses, target)
+    write_csv(records, target)
     body = target.read_bytes()
     name = f"letter-merge-status-{settings.year}.csv"
     return Response(

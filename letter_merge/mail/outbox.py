@@ -1,105 +1,27 @@
-"""Approving built letters, and queueing one email per approved letter as a standard .eml file.
+"""Queueing one email per approved letter as a standard .eml file.
 
-An approval is bound to the SHA-256 of the PDF that was looked at, and is never changed or
-replaced: a letter rebuilt afterwards is approved again, as a new approval. A queued message is
-fixed, Message-ID included, when it is queued, and keeps its own .eml. A council that has been
-sent a letter is sent another only as a correction, asked for by name and with a reason.
+A queued message is fixed, Message-ID included, when it is queued, and keeps its own .eml. A
+council that has been sent a letter is sent another only as a correction: asked for by name and
+with a reason, or because the office decided that every letter an average's change reaches is
+corrected (letter-merge averages correct).
 """
 
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 from letter_merge.batch import Batch, PlannedLetter, select_names
-from letter_merge.build import source_sha256, template_identity
 from letter_merge.config import Settings
+from letter_merge.decisions import CORRECT
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
-from letter_merge.mail.ledger import (
-    FAILED,
-    QUEUED,
-    SENT,
-    WITHDRAWN,
-    Approval,
-    Ledger,
-    now,
-    open_ledger,
-)
-from letter_merge.manifest import LetterRecord, approval_is_current, built_letters
-from letter_merge.proof.record import read_results
-
-
-@dataclass
-class ApproveReport:
-    approved: list[str] = field(default_factory=list)
-    despite_proof: list[str] = field(default_factory=list)  # approved although proof said no
-    already: list[str] = field(default_factory=list)  # the same PDF approved before: kept
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (authority, why)
-
-
-def approve_letters(
-    settings: Settings, by: str, *, only: Sequence[str] = (), despite_proof: str = ""
-) -> ApproveReport:
-    """Record that `by` checked these letters' PDFs as they are now (every built letter, or
-    those named in `only`). A letter approved before with the same PDF keeps that approval;
-    one whose proof failed, or that was rebuilt since the last proof, is refused unless
-    `despite_proof` says why, which is recorded."""
-    if not by.strip():
-        raise InputError("--by needs the name of the person who checked the letters.")
-    paths = settings.paths
-    records = built_letters(paths)
-    chosen = select_names(records, only) if only else list(records)
-    proofs = read_results(paths.proof_results)
-    report = ApproveReport()
-    approvals = []
-    stamp = now()
-    with open_ledger(paths) as ledger:
-        current = ledger.approvals()
-        for authority in chosen:
-            record = records[authority]
-            if record.pdf is None:
-                report.refused.append((authority, "has no PDF; build it (letter-merge build)"))
-                continue
-            if not record.pdf.matches(paths):
-                report.refused.append(
-                    (authority, "its PDF is missing or changed since it was built; build again")
-                )
-                continue
-            previous = current.get(authority)
-            if previous is not None and previous.pdf_sha256 == record.pdf.sha256:
-                report.already.append(authority)
-                continue
-            proof = proofs.get(authority)
-            if proof is None or proof.pdf_sha256 != record.pdf.sha256:
-                why = "not proofed since it was built; run letter-merge proof and look at it"
-            elif not proof.passed:
-                why = f"failed the proof ({'; '.join(proof.problems)})"
-            else:
-                why = ""
-            if why and not despite_proof.strip():
-                report.refused.append(
-                    (authority, f'{why} (or approve it with --despite-proof "why")')
-                )
-                continue
-            approvals.append(
-                Approval(
-                    authority,
-                    record.pdf.path,
-                    record.pdf.sha256,
-                    by.strip(),
-                    stamp,
-                    despite_proof.strip() if why else "",
-                )
-            )
-            (report.despite_proof if why else report.approved).append(authority)
-        if approvals:
-            ledger.approve(approvals)
-    return report
+from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Approval, Ledger, open_ledger
+from letter_merge.records.standing import Records, Standing
 
 
 @dataclass
@@ -114,34 +36,36 @@ def queue_messages(batch: Batch, corrections: Mapping[str, str] | None = None) -
     """An .eml in outbox/ and a queue entry for every approved letter whose PDF has none yet.
 
     A council already sent a letter is queued again only when it is in `corrections` (name ->
-    the reason, which is recorded and reaches the email templates)."""
+    the reason, which is recorded and reaches the email templates), or when the office decided
+    to correct every letter an average's change reaches."""
     settings = batch.settings
     paths = settings.paths
-    records = built_letters(paths)
     wanted = _corrections(batch, corrections or {})
     if not batch.email_template:
         raise InputError(
             f"{settings.email_template}: no such email template; check [paths] email_template "
             "in letter-merge.toml."
         )
-    template_hash = template_identity(batch)
+    records = Records.load(settings, batch)
+    records.require_built()
+    decided = _decided_corrections(records)
     report = QueueReport()
     with open_ledger(paths) as ledger:
-        approvals = ledger.approvals()
         for letter in batch.letters():
             authority = letter.council.authority
-            approval = approvals.get(authority)
-            why = _not_ready(settings, letter, records.get(authority), approval, template_hash)
+            standing = records.standing(authority)
+            why = not_ready(standing)
             if why:
                 report.skipped.append((authority, why))
                 continue
+            approval = standing.approval
             assert approval is not None
-            messages = [m for m in ledger.messages(authority=authority) if m.state != WITHDRAWN]
+            messages = list(standing.messages)
             if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
                 report.already.append(authority)
                 continue
-            sent = [m for m in messages if m.state == SENT]
-            correction = wanted.pop(authority, "")
+            sent = standing.sent
+            correction = wanted.pop(authority, "") or (decided.get(authority, "") if sent else "")
             if sent and not correction:
                 report.skipped.append(
                     (
@@ -162,12 +86,26 @@ def queue_messages(batch: Batch, corrections: Mapping[str, str] | None = None) -
                     ledger.set_state(
                         stale.message_id, WITHDRAWN, event="withdrawn", reply="a newer version"
                     )
-            _queue(batch, ledger, letter, approval, correction)
+            _queue(batch, ledger, records, letter, approval, correction)
             (report.corrections if correction else report.queued).append(authority)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
             report.skipped.append((authority, "its corrected letter is already queued or sent"))
     return report
+
+
+def _decided_corrections(records: Records) -> dict[str, str]:
+    """Letters the office decided to correct because an average moved: authority -> reason."""
+    reasons: dict[str, str] = {}
+    for decision in records.decisions:
+        if decision.choice != CORRECT:
+            continue
+        for authority in decision.letters:
+            sent = records.standing(authority).sent
+            done = any(m.correction == decision.because for m in sent)  # acted on already
+            if sent and not done:
+                reasons[authority] = decision.because
+    return reasons
 
 
 def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]:
@@ -185,13 +123,18 @@ def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]
 
 
 def _queue(
-    batch: Batch, ledger: Ledger, letter: PlannedLetter, approval: Approval, correction: str
+    batch: Batch,
+    ledger: Ledger,
+    records: Records,
+    letter: PlannedLetter,
+    approval: Approval,
+    correction: str,
 ) -> None:
     settings = batch.settings
     paths = settings.paths
     pdf = paths.absolute(approval.pdf_path)
     message = build_message(settings, batch, letter, pdf, correction=correction)
-    eml = _free_name(paths.outbox, letter.stem, correction, ledger)
+    eml = _free_name(paths.outbox, letter.stem, correction, records)
     write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
     ledger.add_message(
         message_id=str(message["Message-ID"]),
@@ -205,9 +148,9 @@ def _queue(
     )
 
 
-def _free_name(outbox: Path, stem: str, correction: str, ledger: Ledger) -> Path:
+def _free_name(outbox: Path, stem: str, correction: str, records: Records) -> Path:
     """A file name no earlier message of this batch has: each message keeps its own .eml."""
-    used = {Path(m.eml_path).name for m in ledger.messages()}
+    used = {Path(m.eml_path).name for m in records.messages}
     label = " (correction)" if correction else ""
     number = 1
     while True:
@@ -218,21 +161,18 @@ def _free_name(outbox: Path, stem: str, correction: str, ledger: Ledger) -> Path
         number += 1
 
 
-def _not_ready(
-    settings: Settings,
-    letter: PlannedLetter,
-    record: LetterRecord | None,
-    approval: Approval | None,
-    template_hash: str,
-) -> str:
+def not_ready(standing: Standing) -> str:
+    """Why a letter cannot be queued as it is now ("" when it can be)."""
+    record = standing.record
     if record is None or record.pdf is None:
         return "not built with a PDF; run letter-merge build"
-    if record.source_sha256 != source_sha256(template_hash, letter):
-        return "the workbook or template changed since it was built; build, proof and approve again"
-    if approval is None:
+    if standing.out_of_date:
+        reasons = "; ".join(change.text for change in standing.changes)
+        return f"built from older inputs ({reasons}); build, proof and approve it again"
+    if standing.approval is None:
         return "not approved; run letter-merge approve"
-    if not approval_is_current(record, approval.pdf_sha256, settings.paths):
-        return "its PDF changed after approval; proof it and approve again"
+    if not standing.approval_holds:
+        return "its PDF changed after approval; proof it and approve it again"
     return ""
 
 

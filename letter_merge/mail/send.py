@@ -11,9 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import smtplib
-import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,47 +18,34 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
-from letter_merge.batch import select_names
-from letter_merge.config import Settings, SmtpSettings
-from letter_merge.errors import InputError, LetterMergeError
+from letter_merge.batch import load_batch, select_names
+from letter_merge.config import Settings
 from letter_merge.files import exclusive
-from letter_merge.mail.ledger import (
+from letter_merge.mail.oauth import token_source
+from letter_merge.mail.outbox import envelope_recipients
+from letter_merge.mail.transport import (
+    BACKOFF_SECONDS,
+    TRIES,
+    InDoubt,
+    Reply,
+    SendStopped,
+    SmtpConnection,
+)
+from letter_merge.pdf.reading import names, pdf_text, require_poppler
+from letter_merge.progress import Progress, no_progress
+from letter_merge.records.ledger import (
     FAILED,
     QUEUED,
     SENDING,
     SENT,
-    Approval,
     Ledger,
     Message,
     open_ledger,
 )
-from letter_merge.mail.oauth import Tokens, token_source
-from letter_merge.mail.outbox import envelope_recipients
-from letter_merge.mail.signin import xoauth2
-from letter_merge.manifest import LetterRecord, approval_is_current, read_manifest
-from letter_merge.pdf.reading import names, pdf_text, require_poppler
-from letter_merge.progress import Progress, no_progress
+from letter_merge.records.manifest import approval_is_current
+from letter_merge.records.standing import Records
 
 log = logging.getLogger(__name__)
-
-PASSWORD_VARIABLE = "LETTER_MERGE_SMTP_PASSWORD"
-KEYRING_SERVICE = "letter-merge"
-TRIES = 3  # per message and run, for temporary (4xx) failures
-BACKOFF_SECONDS = 2.0
-
-
-class SendStopped(LetterMergeError):
-    """The run cannot go on (the server refused the login, or cannot be reached)."""
-
-
-class _Reply(Exception):
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(f"{code} {text}")
-        self.code = code
-
-
-class _InDoubt(Exception):
-    """The connection broke after the message was handed over: it may or may not have arrived."""
 
 
 @dataclass(frozen=True)
@@ -111,26 +95,10 @@ class SendReport:
         return bool(self.failed or self.deferred or self.refused or self.in_doubt)
 
 
-def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> str | None:
-    """From the environment, else the system keyring; never from a file or the command line."""
-    environ = dict(os.environ) if environ is None else environ
-    if environ.get(PASSWORD_VARIABLE):
-        return environ[PASSWORD_VARIABLE]
-    if not smtp.username:
-        return None
-    try:
-        import keyring
-        import keyring.errors
-
-        return keyring.get_password(KEYRING_SERVICE, smtp.username)
-    except Exception:  # no keyring on this system: the environment is the way
-        return None
-
-
 def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
     """Settle messages left 'sending' by an interrupted run: 'sent' (it arrived) or 'retry'."""
     with _send_lock(settings), open_ledger(settings.paths) as ledger:
-        doubtful = ledger.messages(SENDING)
+        doubtful = [m for m in Records.load(settings).messages if m.state == SENDING]
         for message in doubtful:
             state = SENT if outcome == "sent" else QUEUED
             ledger.set_state(
@@ -162,25 +130,25 @@ def send_messages(
     require_poppler("to check each letter before it is sent", ("pdftotext",))
     report = SendReport()
     paths = settings.paths
+    batch = load_batch(settings)
     with contextlib.ExitStack() as stack:
         if not dry_run:
             stack.enter_context(_send_lock(settings))
-        ledger = stack.enter_context(open_ledger(paths, read_only=dry_run))
-        report.in_doubt = [m.authority for m in ledger.messages(SENDING)]
+        # Read once, after taking the lock: what is waiting, and where each letter stands.
+        records = Records.load(settings, batch)
+        ledger = None if dry_run else stack.enter_context(open_ledger(paths))
+        report.in_doubt = [m.authority for m in records.messages if m.state == SENDING]
         states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
-        waiting = ledger.messages(*states)
+        waiting = [m for m in records.messages if m.state in states]
         if only:
-            chosen = set(select_names({m.authority for m in ledger.messages()}, only))
+            chosen = set(select_names({m.authority for m in records.messages}, only))
             waiting = [m for m in waiting if m.authority in chosen]
         if limit is not None:
             waiting = waiting[:limit]
-        approvals = ledger.approvals()
-        manifest = read_manifest(paths.manifest)
-        records = manifest.by_authority() if manifest and manifest.year == paths.year else {}
-        checks = _Checks(settings, ledger, approvals, records, report, record=not dry_run)
+        checks = _Checks(settings, ledger, records, report)
         ready = [(m, e) for m in waiting if (e := checks.message(m)) is not None]
-        plan = _plan(settings, ledger, [m for m, _ in ready], test_to)
-        if dry_run:
+        plan = _plan(settings, records, [m for m, _ in ready], test_to)
+        if ledger is None:
             report.would_send = list(plan.messages)
             report.plan = plan
             return report
@@ -195,7 +163,7 @@ def send_messages(
                     ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
         tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
-        with _Smtp(settings.smtp, password, sleep, tokens) as smtp:
+        with SmtpConnection(settings.smtp, password, sleep, tokens) as smtp:
             for number, (message, checked) in enumerate(ready, start=1):
                 # Checked again right before it goes: a run at 30 a minute takes a while.
                 email = checked if number == 1 else checks.message(message)
@@ -210,15 +178,17 @@ def send_messages(
 
 
 def _plan(
-    settings: Settings, ledger: Ledger, messages: Sequence[Message], test_to: str | None
+    settings: Settings, records: Records, messages: Sequence[Message], test_to: str | None
 ) -> SendPlan:
     smtp = settings.smtp
     outgoing = []
     for message in messages:
         earlier = [
             m
-            for m in ledger.messages(SENT, authority=message.authority)
-            if m.message_id != message.message_id
+            for m in records.messages
+            if m.authority == message.authority
+            and m.state == SENT
+            and m.message_id != message.message_id
         ]
         outgoing.append(
             Outgoing(
@@ -248,11 +218,9 @@ class _Checks:
     """Whether a queued message may go: still exactly what was approved for its authority."""
 
     settings: Settings
-    ledger: Ledger
-    approvals: dict[str, Approval]
-    records: dict[str, LetterRecord]
+    ledger: Ledger | None  # where refusals are recorded (none in a dry run)
+    records: Records
     report: SendReport
-    record: bool  # write refusals to the ledger (not in a dry run)
 
     def message(self, message: Message) -> EmailMessage | None:
         """The message if it may go; otherwise None, with the reason reported (and recorded)."""
@@ -260,7 +228,7 @@ class _Checks:
             return self._checked(message)
         except _Refused as refusal:
             self.report.refused.append((message.authority, str(refusal)))
-            if self.record:
+            if self.ledger is not None:
                 self.ledger.set_state(
                     message.message_id,
                     message.state,
@@ -284,11 +252,17 @@ class _Checks:
             raise _Refused("the message does not carry exactly one PDF")
         if hashlib.sha256(attachments[0].get_content()).hexdigest() != message.pdf_sha256:
             raise _Refused("its attachment is not the approved PDF")
-        approval = self.approvals.get(message.authority)
+        standing = self.records.standing(message.authority)
+        approval = standing.approval
         if approval is None or approval.pdf_sha256 != message.pdf_sha256:
             raise _Refused("its approval has changed since it was queued; queue again")
-        record = self.records.get(message.authority)
-        if not approval_is_current(record, approval.pdf_sha256, paths):
+        if standing.out_of_date:
+            reasons = "; ".join(change.text for change in standing.changes)
+            raise _Refused(
+                f"its letter is out of date ({reasons}); build, proof, approve and queue it again"
+            )
+        # Read again now, not as loaded: a run at 30 a minute takes a while.
+        if not approval_is_current(standing.record, approval.pdf_sha256, paths):
             raise _Refused(
                 f"{approval.pdf_path} has changed since it was approved; check and approve again"
             )
@@ -301,7 +275,7 @@ class _Checks:
         return email
 
 
-def _send_test(smtp: _Smtp, sender: str, email: EmailMessage, test_to: str) -> None:
+def _send_test(smtp: SmtpConnection, sender: str, email: EmailMessage, test_to: str) -> None:
     """A copy to `test_to` only, marked [TEST], that says at its top where the real message
     goes; the real message and its state are untouched."""
     copy = message_from_bytes(email.as_bytes(), policy=policy.default)
@@ -320,17 +294,17 @@ def _send_test(smtp: _Smtp, sender: str, email: EmailMessage, test_to: str) -> N
         body.set_content(note + str(body.get_content()))
     try:
         smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
-    except _Reply as refusal:
+    except Reply as refusal:
         raise SendStopped(
             f"The mail server refused the test address {test_to} ({refusal}); check the "
             "address. No message went to any council."
         ) from None
-    except _InDoubt as error:
+    except InDoubt as error:
         raise SendStopped(f"The test copy to {test_to} may not have arrived ({error}).") from None
 
 
 def _send_one(
-    smtp: _Smtp,
+    smtp: SmtpConnection,
     ledger: Ledger,
     sender: str,
     message: Message,
@@ -347,13 +321,13 @@ def _send_one(
                 message.message_id, QUEUED, reply="not sent: the server could not be reached"
             )
             raise
-        except _InDoubt as error:
+        except InDoubt as error:
             ledger.set_state(
                 message.message_id, SENDING, reply=f"in doubt: {error}", event="in doubt"
             )
             report.in_doubt.append(message.authority)
             return
-        except _Reply as error:
+        except Reply as error:
             if 400 <= error.code < 500 and attempt < TRIES:
                 ledger.set_state(
                     message.message_id, QUEUED, reply=str(error), event="temporary refusal"
@@ -372,181 +346,6 @@ def _send_one(
         ledger.set_state(message.message_id, SENT, reply=reply)
         report.sent.append(message.authority)
         return
-
-
-class _Smtp:
-    """One connection, reused across messages and reopened when it drops; at most
-    `rate_per_minute` messages a minute."""
-
-    def __init__(
-        self,
-        settings: SmtpSettings,
-        password: str | None,
-        sleep: Callable[[float], None],
-        tokens: Tokens | None = None,
-    ) -> None:
-        self.settings = settings
-        self.password = password
-        self.tokens = tokens
-        self.sleep = sleep
-        self.interval = 60.0 / settings.rate_per_minute
-        self._last_start = -float("inf")
-        self._smtp: smtplib.SMTP | None = None
-
-    def __enter__(self) -> _Smtp:
-        if self.settings.auth == "password" and self.settings.username and not self.password:
-            raise InputError(
-                f"[smtp] username is set but there is no password: set {PASSWORD_VARIABLE}, or "
-                f"store it in the system keyring (keyring set {KEYRING_SERVICE} "
-                f"{self.settings.username})."
-            )
-        self._smtp = self._connect()  # a refused login stops the run before anything is marked
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
-
-    def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        where = f"{s.host}:{s.port}"
-        last = ""
-        for attempt in range(TRIES):
-            try:
-                if s.security == "ssl":
-                    smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                        s.host, s.port, timeout=60, context=ssl.create_default_context()
-                    )
-                else:
-                    smtp = smtplib.SMTP(s.host, s.port, timeout=60)
-                    if s.security == "starttls":
-                        smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself, unlike sendmail()
-                try:
-                    if s.auth == "oauth2":
-                        self._sign_in(smtp, where)
-                    elif s.username:
-                        smtp.login(s.username, self.password or "")
-                except (smtplib.SMTPException, LetterMergeError):
-                    smtp.close()
-                    raise
-                return smtp
-            except smtplib.SMTPAuthenticationError as error:
-                reply = f"{error.smtp_code} {_text(error.smtp_error)}"
-                if "5.7.30" in reply or "basic authentication is not supported" in reply.lower():
-                    raise SendStopped(
-                        f"The SMTP server {where} refused the password login for {s.username!r} "
-                        f"({reply}): this mailbox no longer accepts passwords. Set auth = "
-                        '"oauth2" in [smtp] and sign in with letter-merge login (README: '
-                        "Microsoft 365). Nothing more was sent."
-                    ) from None
-                raise SendStopped(
-                    f"The SMTP server {where} refused the login for {s.username!r} "
-                    f"({reply}); check [smtp] username and "
-                    f"the password in {PASSWORD_VARIABLE} or the keyring. Nothing more was sent."
-                ) from None
-            except ssl.SSLError as error:  # a certificate problem does not go away by retrying
-                raise SendStopped(
-                    f"Cannot connect securely to the SMTP server {where} ({error}); check [smtp] "
-                    "host (it must match the server's certificate), port and security."
-                ) from None
-            except (smtplib.SMTPException, OSError) as error:
-                last = str(error) or type(error).__name__
-                self.sleep(BACKOFF_SECONDS * 2**attempt)
-        raise SendStopped(
-            f"Cannot connect to the SMTP server {where} ({last}); check [smtp] host, port and "
-            "security. What was not sent stays queued."
-        )
-
-    def _sign_in(self, smtp: smtplib.SMTP, where: str) -> None:
-        """SMTP AUTH XOAUTH2 with a current token; once more with a renewed one if the server
-        refuses it (it may have expired during a long batch)."""
-        assert self.tokens is not None
-        offered = smtp.esmtp_features.get("auth", "").upper().split()
-        if "XOAUTH2" not in offered:
-            raise SendStopped(
-                f"The SMTP server {where} does not offer OAuth 2.0 sign-in (XOAUTH2; it offers "
-                f"{', '.join(offered) or 'none'}); check [smtp] host, port and security."
-            )
-        for renew in (False, True):
-            username, token = self.tokens.token(renew=renew)
-            # The initial response carries the token; to an error challenge (a JSON reason)
-            # the client answers with nothing, and the server then says 535.
-            response = xoauth2(username, token)
-            try:
-                smtp.auth(
-                    "XOAUTH2",
-                    lambda challenge=None, initial=response: initial if challenge is None else "",
-                )
-                return
-            except smtplib.SMTPAuthenticationError as error:
-                if renew:
-                    raise SendStopped(
-                        f"The SMTP server {where} refused the sign-in for {username!r} "
-                        f"({error.smtp_code} {_text(error.smtp_error)}). Sign in again: "
-                        "letter-merge login (and check that the mailbox may send with SMTP AUTH). "
-                        "Nothing more was sent."
-                    ) from None
-                log.info("the server refused the token; renewing it once")
-
-    def _drop(self) -> None:
-        if self._smtp is not None:
-            self._smtp.close()
-            self._smtp = None
-
-    def transmit(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str:
-        """One SMTP transaction; the server's final reply. Raises _Reply for a refusal and
-        _InDoubt when the connection breaks once the message may have been accepted."""
-        wait = self._last_start + self.interval - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-        self._last_start = time.monotonic()
-        for attempt in range(2):  # a connection found dead before the message went is reopened
-            if self._smtp is None:
-                self._smtp = self._connect()
-            smtp = self._smtp
-            try:
-                code, text = smtp.mail(sender)
-                if code == 421:  # the server is closing this connection: open a new one
-                    self._drop()
-                    if attempt:
-                        raise _Reply(code, _text(text))
-                    continue
-                _check((code, text))
-                for recipient in recipients:
-                    code, text = smtp.rcpt(recipient)
-                    if code not in (250, 251):
-                        smtp.rset()
-                        raise _Reply(code, f"{recipient}: {_text(text)}")
-            except (smtplib.SMTPServerDisconnected, OSError):
-                self._drop()
-                if attempt:
-                    raise _Reply(
-                        421, "the connection was lost before the message was sent"
-                    ) from None
-                continue
-            try:
-                code, text = smtp.data(data)
-            except smtplib.SMTPDataError as error:
-                raise _Reply(error.smtp_code, _text(error.smtp_error)) from None
-            except (smtplib.SMTPServerDisconnected, OSError) as error:
-                self._drop()
-                raise _InDoubt(f"the connection was lost during DATA ({error})") from None
-            if code != 250:
-                raise _Reply(code, _text(text))
-            return f"{code} {_text(text)}"
-        raise AssertionError("unreachable")
-
-
-def _check(reply: tuple[int, bytes]) -> None:
-    code, text = reply
-    if code != 250:
-        raise _Reply(code, _text(text))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 @contextlib.contextmanager

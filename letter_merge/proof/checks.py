@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 
 from letter_merge.batch import PlannedLetter
 from letter_merge.config import PdfSettings
-from letter_merge.manifest import Conversion
 from letter_merge.pdf.conformance import Conformance
 from letter_merge.pdf.pages import Page
 from letter_merge.pdf.reading import names
 from letter_merge.pdf.verify import Margins, region
+from letter_merge.records.manifest import Conversion
 
 # What a field left unfilled prints: a {{ }} tag, or a Word merge field's «placeholder».
 LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|«[^«»]{1,60}»|\bMERGEFIELD\b")
 ERROR_VALUES = re.compile(r"\bNone\b|\bnan\b|#N/A|#DIV/0!|#REF!|#VALUE!")
-# "Page 2 of 3" anywhere; "2 of 3" and "2 / 3" in a header or footer.
+# "Page 2 of 3" anywhere; "2 of 3" and "2/3" ending a line of a header or footer.
 PAGE_OF = re.compile(r"\bpage\s+(\d+)\s+of\s+(\d+)\b", re.IGNORECASE)
-BARE_OF = re.compile(r"(?<![\d/.,])(\d+)\s*(?:of|/)\s*(\d+)(?![\d/.,])", re.IGNORECASE)
+BARE_OF = re.compile(r"(?<![\d/.,])(\d+)\s*(?:of|/)\s*(\d+)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,17 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    rate: int | None
+    average: int | None
+    rate_now: int | None = None  # set only where the workbook now gives another figure
+    average_now: int | None = None
+    rate_moved: bool = False
+    average_moved: bool = False
 
 
 @dataclass
@@ -41,7 +52,9 @@ class Card:
     cc: tuple[str, ...]
     pdf: str  # relative to the proof folder
     pages: int
-    figures: list[tuple[str, int | None, int | None]]  # (label, rate, average)
+    # What the letter states, as the build recorded it: (label, rate, average, and what the
+    # workbook gives now where it differs, else None for each)
+    figures: list[Figure]
     checks: list[Check] = field(default_factory=list)
     thumbnail: str = ""  # a data: URI
     pdf_sha256: str = ""  # the PDF the checks ran on
@@ -139,3 +152,14 @@ def conversion_check(conversion: Conversion | None, pdf_name: str) -> Check:
         f"converted with other letters of its template; {len(conversion.compared)} of them were "
         "compared page by page with themselves converted alone and were the same",
     )
+
+
+def current_inputs(changes: list[str], knows: bool) -> Check:
+    """The letter was built from the inputs as they are now: otherwise the proof has looked at
+    a letter that would no longer be made."""
+    name = "Built from the current inputs"
+    if not knows:
+        return Check(name, False, "the workbook or template cannot be read now, so this is unknown")
+    if changes:
+        return Check(name, False, "; ".join(changes) + "; build, proof and approve it again")
+    return Check(name, True)

@@ -8,15 +8,16 @@ import base64
 import datetime as dt
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from letter_merge.batch import Batch, PlannedLetter
+from letter_merge.batch import Batch, PlannedLetter, select_names
 from letter_merge.config import Settings
 from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
-from letter_merge.manifest import LetterRecord, built_letters, read_manifest
 from letter_merge.pdf.conformance import read_conformance
 from letter_merge.pdf.pages import read_pages
 from letter_merge.pdf.reading import (
@@ -32,13 +33,16 @@ from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import (
     Card,
     Check,
+    Figure,
     authority_pattern,
     check_letter,
     conversion_check,
+    current_inputs,
     page_numbers,
 )
 from letter_merge.proof.page import render_index
-from letter_merge.proof.record import ProofResult, write_results
+from letter_merge.records.proofs import ProofResult, write_results
+from letter_merge.records.standing import Records, Standing, last_years_letters
 
 THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
 
@@ -55,17 +59,26 @@ class ProofReport:
         return [c for c in self.cards if c.problems]
 
 
-def make_proof(batch: Batch, on_progress: Progress = no_progress) -> ProofReport:
+def make_proof(
+    batch: Batch, only: Sequence[str] = (), on_progress: Progress = no_progress
+) -> ProofReport:
+    """Check every built letter (or those named in `only`, leaving the last proof's results
+    for the others as they are) and write the proof pack."""
     settings = batch.settings
     paths = settings.paths
     require_poppler("for the proof")
-    records = built_letters(paths)
-    letters = [letter for letter in batch.letters() if letter.council.authority in records]
-    others = authority_pattern([letter.council.authority for letter in letters])
+    records = Records.load(settings, batch)
+    records.require_built()
+    built = records.built
+    letters = [letter for letter in batch.letters() if letter.council.authority in built]
+    if only:
+        chosen = set(select_names([letter.council.authority for letter in letters], only))
+        letters = [letter for letter in letters if letter.council.authority in chosen]
+    others = authority_pattern([c.authority for c in batch.workbook.councils])
     paths.proof.mkdir(parents=True, exist_ok=True)
 
     def examine(letter: PlannedLetter) -> Card:
-        return _card(settings, letter, records[letter.council.authority], others)
+        return _card(settings, letter, records.standing(letter.council.authority), others, records)
 
     cards: list[Card] = []
     with ThreadPoolExecutor(2) as pool:
@@ -74,31 +87,33 @@ def make_proof(batch: Batch, on_progress: Progress = no_progress) -> ProofReport
             on_progress("Checking letters", number, len(letters))
 
     combined = paths.proof / "all-letters.pdf"
-    _combine(settings, cards, combined)
+    _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
     index = paths.proof / "index.html"
     write_atomic(index, render_index(settings.year, cards, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    write_results(
-        paths.proof_results,
-        [
-            ProofResult(
-                card.authority,
-                card.pdf_sha256,
-                tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
-                stamp,
-            )
-            for card in cards
-        ],
-    )
+    results = {} if not only else dict(records.proofs)
+    for card in cards:
+        results[card.authority] = ProofResult(
+            card.authority,
+            card.pdf_sha256,
+            tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
+            stamp,
+        )
+    write_results(paths.proof_results, list(results.values()))
     return ProofReport(cards, index, combined, changes)
 
 
 def _card(
-    settings: Settings, letter: PlannedLetter, record: LetterRecord, others: re.Pattern[str]
+    settings: Settings,
+    letter: PlannedLetter,
+    standing: Standing,
+    others: re.Pattern[str],
+    records: Records,
 ) -> Card:
     council = letter.council
-    fields = letter.fields
+    record = standing.record
+    assert record is not None
     card = Card(
         authority=council.authority,
         authority_type=council.authority_type,
@@ -107,8 +122,9 @@ def _card(
         cc=council.cc,
         pdf=f"../{record.pdf.path}" if record.pdf else "",
         pages=0,
-        figures=[(RATE_LABELS[r], fields.get(r), fields.get(f"{r}_average")) for r in RATES],
+        figures=_figures(record.figures, letter.fields),
     )
+    card.checks.append(current_inputs([c.text for c in standing.changes], records.knows_currency))
     pdf = settings.paths.absolute(record.pdf.path) if record.pdf else None
     if record.pdf is None or pdf is None or not pdf.is_file():
         card.checks.append(Check("PDF", False, "there is no PDF; run letter-merge build"))
@@ -139,6 +155,28 @@ def _card(
     return card
 
 
+def _figures(stated: Mapping[str, int | None], now: Mapping[str, Any]) -> list[Figure]:
+    """The figures the letter states (as recorded when it was built), each with what the
+    workbook gives now where that is different."""
+    figures = []
+    for rate in RATES:
+        average = f"{rate}_average"
+        rate_moved = rate in stated and stated.get(rate) != now.get(rate)
+        average_moved = average in stated and stated.get(average) != now.get(average)
+        figures.append(
+            Figure(
+                RATE_LABELS[rate],
+                stated.get(rate, now.get(rate)),
+                stated.get(average, now.get(average)),
+                now.get(rate),
+                now.get(average),
+                rate_moved,
+                average_moved,
+            )
+        )
+    return figures
+
+
 def _thumbnail(pdf: Path) -> str:
     """The first page as a small JPEG, inside the page (a data: URI)."""
     with tempfile.TemporaryDirectory(prefix="letter-merge-thumb-") as scratch:
@@ -146,12 +184,12 @@ def _thumbnail(pdf: Path) -> str:
         return "data:image/jpeg;base64," + base64.b64encode(image.read_bytes()).decode("ascii")
 
 
-def _combine(settings: Settings, cards: list[Card], target: Path) -> None:
+def _combine(settings: Settings, records: Records, target: Path) -> None:
     """Every letter in one PDF, a bookmark per authority, for flipping through or printing."""
     letters = [
-        (card.authority, settings.paths.absolute(card.pdf.removeprefix("../")))
-        for card in cards
-        if card.pages
+        (standing.authority, settings.paths.absolute(standing.record.pdf.path))
+        for standing in records.standings()
+        if standing.record is not None and standing.record.pdf is not None and standing.pdf_intact
     ]
     write_atomic(target, join_letters(letters))
 
@@ -159,10 +197,9 @@ def _combine(settings: Settings, cards: list[Card], target: Path) -> None:
 def compare_with_last_year(settings: Settings, letters: list[PlannedLetter]) -> list[str]:
     """Councils added or removed since last year's batch, and figures that moved by more than
     `[proof] change_points` points. Empty when there is no `output/<year-1>/`."""
-    previous = read_manifest(settings.paths.of_year(settings.year - 1).manifest)
-    if previous is None or not previous.letters:
+    last = last_years_letters(settings)
+    if not last:
         return []
-    last = previous.by_authority()
     now = {letter.council.authority: letter for letter in letters}
     changes = [f"New since {settings.year - 1}: {name}" for name in now if name not in last]
     changes += [f"Not in this year's batch: {name}" for name in last if name not in now]

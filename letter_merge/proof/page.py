@@ -44,6 +44,7 @@ PAGE = """<!DOCTYPE html>
   th, td { text-align: left; padding: 2px 4px; border-bottom: 1px solid #eef1f5; }
   .n { text-align: right; font-variant-numeric: tabular-nums; }
   ul.checks { list-style: none; margin: 0; padding: 0; font-size: 13px; }
+  .moved { color: var(--bad); font-weight: 600; font-size: 12px; }
   ul.checks li.bad { color: var(--bad); font-weight: 600; }
   ul.checks li.ok { color: var(--good); }
   .badge { display: inline-block; background: var(--bad); color: #fff; border-radius: 10px; padding: 0 8px; font-size: 12px; margin-left: 6px; vertical-align: middle; }
@@ -71,7 +72,7 @@ PAGE = """<!DOCTYPE html>
     <h2><a href="{{ card.pdf }}" style="color:inherit">{{ card.authority }}</a>{% if card.problems %}<span class="badge">{{ card.problems|length }} problem{{ 's' if card.problems|length != 1 }}</span>{% endif %}</h2>
     <p class="meta"><span>{{ card.authority_type }} · {{ card.pages }} page{{ 's' if card.pages != 1 }}</span><span>{{ card.recipient }}</span><span>{{ card.email }}</span>{% if card.cc %}<span>Cc {{ card.cc|join(', ') }}</span>{% endif %}</p>
     <table><tr><th>Figure</th><th class="n">Council</th><th class="n">Similar</th></tr>
-    {% for label, rate, average in card.figures %}<tr><td>{{ label }}</td><td class="n">{{ '–' if rate is none else rate ~ '%' }}</td><td class="n">{{ '–' if average is none else average ~ '%' }}</td></tr>{% endfor %}
+    {% for f in card.figures %}<tr><td>{{ f.label }}</td><td class="n">{{ '–' if f.rate is none else f.rate ~ '%' }}{% if f.rate_moved %}<br><span class="moved">workbook now: {{ '–' if f.rate_now is none else f.rate_now ~ '%' }}</span>{% endif %}</td><td class="n">{{ '–' if f.average is none else f.average ~ '%' }}{% if f.average_moved %}<br><span class="moved">workbook now: {{ '–' if f.average_now is none else f.average_now ~ '%' }}</span>{% endif %}</td></tr>{% endfor %}
     </table>
     {% if card.problems %}<ul class="checks">{% for check in card.checks %}<li class="{{ 'ok' if check.ok else 'bad' }}">{{ '✓' if check.ok else '✗' }} {{ check.name }}{% if not check.ok and check.detail %}: {{ check.detail }}{% endif %}</li>{% endfor %}</ul>
     {% else %}<ul class="checks"><li class="ok" title="{{ card.checks|map(attribute='name')|join(', ') }}">✓ All {{ card.checks|length }} checks passed</li></ul>{% endif %}

@@ -67,6 +67,11 @@ class LetterRecord:
     figures: dict[str, int | None] = field(default_factory=dict)
     error: str | None = None
     conversion: Conversion | None = None  # None: no PDF, or built by an older letter-merge
+    # Every field it was made from, the template's identity and letter-merge's version: to say
+    # exactly what changed when it is out of date (empty for letters built before they were kept).
+    fields: dict[str, Any] = field(default_factory=dict)
+    template: str = ""
+    tool_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,11 @@ def _letter_data(letter: LetterRecord) -> dict[str, Any]:
         "figures": letter.figures,
         "error": letter.error,
         "conversion": None if letter.conversion is None else _conversion_data(letter.conversion),
+        "made_from": {
+            "template": letter.template,
+            "tool_version": letter.tool_version,
+            "fields": letter.fields,
+        },
     }
 
 
@@ -236,6 +246,9 @@ def _letter(entry: Mapping[str, Any]) -> LetterRecord:
         figures={str(k): v for k, v in entry.get("figures", {}).items()},
         error=entry.get("error"),
         conversion=_read_conversion(entry.get("conversion")),
+        fields=dict(entry.get("made_from", {}).get("fields", {})),
+        template=str(entry.get("made_from", {}).get("template", "")),
+        tool_version=str(entry.get("made_from", {}).get("tool_version", "")),
     )
 
 

@@ -320,6 +320,7 @@ $("resume-send").addEventListener("click", async () => showJob((await call("/api
 // -- 9. status -----------------------------------------------------------------------------
 
 let statuses = [];
+let meanings = {};
 
 async function loadStatus() {
   try {
@@ -334,6 +335,10 @@ async function loadStatus() {
     filter.replaceChildren(el("option", {value: ""}, "every letter"),
       ...counts.map(([state]) => el("option", {value: state}, state)));
     filter.value = chosen;
+    show("moved-averages", (answer.moved_averages || []).map((m) => el("p", {class: m.decided ? "" : "bad"},
+      m.text + (m.decided ? " Decided: " + m.decided + "." : ""))));
+    $("averages-form").hidden = !(answer.moved_averages || []).some((m) => !m.decided);
+    meanings = answer.meanings || {};
     drawStatus();
   } catch (error) { show("status-counts", failure(error)); }
 }
@@ -345,7 +350,8 @@ function drawStatus() {
                                        (!search || s.authority.toLowerCase().includes(search)));
   show("status-list", shown.map((s) => el("tr", {},
     el("td", {}, el("button", {type: "button", class: "link", onclick: () => loadHistory(s.authority)}, s.authority)),
-    el("td", {}, s.state), el("td", {}, s.approved_by), el("td", {}, when(s.updated_at)), el("td", {}, s.last_reply))));
+    el("td", {title: meanings[s.state] || ""}, s.state), el("td", {}, s.why), el("td", {}, s.proof),
+    el("td", {}, s.next))));
 }
 
 async function loadHistory(name) {
@@ -360,6 +366,15 @@ async function loadHistory(name) {
       el("ul", {}, lines.map((line) => el("li", {}, when(line.at) + " — " + line.text))));
   } catch (error) { show("history", failure(error)); }
 }
+
+$("averages-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const r = await call("/api/averages", {choice: event.submitter.value, by: $("averages-by").value});
+    show("moved-averages", r.decided.map((line) => el("p", {}, line)));
+    loadStatus();
+  } catch (error) { show("moved-averages", failure(error)); }
+});
 
 $("status-filter").addEventListener("change", drawStatus);
 $("status-search").addEventListener("input", drawStatus);

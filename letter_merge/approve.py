@@ -1,0 +1,84 @@
+"""Approving built letters: someone looked at these exact PDFs (bound by their SHA-256) and says
+they may go. An approval is never changed or replaced; a letter rebuilt afterwards is approved
+again, as a new approval.
+
+Only a letter built from the inputs as they are now, whose PDF is the one built and passed the
+proof as it is now, is approved; `despite_proof` approves one whose proof failed or is missing,
+with the reason recorded. Every other letter is listed with why, and what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from letter_merge.batch import Batch, select_names
+from letter_merge.errors import InputError
+from letter_merge.records.ledger import Approval, now, open_ledger
+from letter_merge.records.standing import Records, Standing
+
+
+@dataclass
+class ApproveReport:
+    approved: list[str] = field(default_factory=list)
+    despite_proof: list[str] = field(default_factory=list)  # approved although proof said no
+    already: list[str] = field(default_factory=list)  # the same PDF approved before: kept
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (authority, why; next step)
+
+
+def approve_letters(
+    batch: Batch, by: str, *, only: Sequence[str] = (), despite_proof: str = ""
+) -> ApproveReport:
+    """Record that `by` checked these letters' PDFs as they are now (every built letter, or
+    those named in `only`)."""
+    if not by.strip():
+        raise InputError("--by needs the name of the person who checked the letters.")
+    records = Records.load(batch.settings, batch)
+    records.require_built()
+    built = [s.authority for s in records.standings() if s.record is not None]
+    chosen = select_names(built, only) if only else built
+    report = ApproveReport()
+    approvals = []
+    stamp = now()
+    for authority in chosen:
+        standing = records.standing(authority)
+        refusal = refused(standing, despite_proof=bool(despite_proof.strip()))
+        if refusal:
+            report.refused.append((authority, refusal))
+            continue
+        if standing.approval_holds:
+            report.already.append(authority)
+            continue
+        record = standing.record
+        assert record is not None and record.pdf is not None
+        despite = "" if standing.proof_passed else despite_proof.strip()
+        approvals.append(
+            Approval(authority, record.pdf.path, record.pdf.sha256, by.strip(), stamp, despite)
+        )
+        (report.despite_proof if despite else report.approved).append(authority)
+    if approvals:
+        with open_ledger(batch.settings.paths) as ledger:
+            ledger.approve(approvals)
+    return report
+
+
+def refused(standing: Standing, *, despite_proof: bool) -> str:
+    """Why a letter cannot be approved as it is now, and what to do ("" when it can be)."""
+    record = standing.record
+    if record is None:
+        return "not built; run letter-merge build"
+    if standing.out_of_date:
+        reasons = "; ".join(change.text for change in standing.changes)
+        return f"built from older inputs ({reasons}); build, proof and approve it again"
+    if record.pdf is None:
+        return "has no PDF; build it (letter-merge build)"
+    if not standing.pdf_intact:
+        return "its PDF is missing or changed since it was built; build again"
+    if standing.approval_holds or standing.proof_passed:
+        return ""
+    if not standing.proof_holds:
+        why = "not proofed since it was built; run letter-merge proof and look at it"
+    else:
+        assert standing.proof is not None
+        why = f"failed the proof ({'; '.join(standing.proof.problems)})"
+    return "" if despite_proof else f'{why} (or approve it with --despite-proof "why")'

@@ -1,0 +1,99 @@
+"""Deciding, on the record, what to do about an average a correction moved.
+
+Correcting one council's figures moves the average for its authority type, which every other
+letter of that type states, some of them already sent. The office chooses: keep the averages as
+sent (every letter of the type, the corrected one included, states the average the others
+received), or correct every letter the change reaches (each is built again and queued as a
+correction). The choice, who made it and when, is kept in decisions.json and in each letter's
+history in the ledger.
+"""
+
+from __future__ import annotations
+
+from letter_merge.batch import Batch
+from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
+from letter_merge.errors import InputError
+from letter_merge.records.ledger import now, open_ledger
+from letter_merge.records.standing import MovedAverage, Records
+
+
+def decide_averages(
+    batch: Batch, choice: str, by: str, *, authority_type: str = ""
+) -> list[AverageDecision]:
+    """Record `choice` (KEEP or CORRECT) for every moved average not yet decided (of
+    `authority_type` only, when given); the decisions made."""
+    if choice not in (KEEP, CORRECT):
+        raise InputError(f"choose {KEEP} or {CORRECT}")
+    if not by.strip():
+        raise InputError("--by needs the name of the person deciding.")
+    records = Records.load(batch.settings, batch)
+    moved = [
+        m
+        for m in records.moved_averages()
+        if m.decision is None and (not authority_type or m.authority_type == authority_type)
+    ]
+    if not moved:
+        raise InputError(
+            "No average has moved under letters already sent, so there is nothing to decide; "
+            "letter-merge status shows where each letter stands."
+        )
+    stamp = now()
+    decisions = [
+        AverageDecision(
+            m.authority_type,
+            m.field,
+            m.sent,
+            m.now,
+            choice,
+            by.strip(),
+            stamp,
+            _because(records, m),
+            m.letters,
+        )
+        for m in moved
+    ]
+    add_decisions(batch.settings.paths, decisions)
+    with open_ledger(batch.settings.paths) as ledger:
+        for decision, move in zip(decisions, moved, strict=True):
+            said = (
+                f"kept as sent ({_percent(move.sent)})"
+                if choice == KEEP
+                else f"every letter corrected ({_percent(move.sent)} → {_percent(move.now)})"
+            )
+            for authority in move.letters:
+                ledger.record(
+                    authority,
+                    "average decided",
+                    f"the {move.authority_type} average for {move.label}: {said}, by {decision.by}",
+                )
+    return decisions
+
+
+def decided(decision: AverageDecision) -> str:
+    """What the decision means for the letters, in one sentence."""
+    what = (
+        f"kept at {_percent(decision.sent)} in every letter"
+        if decision.choice == KEEP
+        else f"corrected to {_percent(decision.now)} in every letter: build, proof and "
+        f"approve, then queue (the {len(decision.letters)} letters sent go as corrections)"
+    )
+    label = decision.field.removesuffix("_rate_average").replace("_", " ")
+    return f"The {decision.authority_type} average ({label}): {what}."
+
+
+def _because(records: Records, moved: MovedAverage) -> str:
+    """Why the average moved, in words for the record and the correction's email."""
+    changed = [
+        s.authority
+        for s in records.standings()
+        if s.authority_type == moved.authority_type and any(c.kind == "row" for c in s.changes)
+    ]
+    after = f" after {', '.join(changed)} was corrected" if changed else ""
+    return (
+        f"the {moved.authority_type} average for {moved.label} moved from "
+        f"{_percent(moved.sent)} to {_percent(moved.now)}{after}"
+    )
+
+
+def _percent(value: int | None) -> str:
+    return "not applicable" if value is None else f"{value}%"

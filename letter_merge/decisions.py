@@ -1,0 +1,77 @@
+"""The office's decisions about an average that a correction moves, kept in
+`output/<year>/decisions.json`, never changed or removed (the latest for an average holds).
+
+Correcting one council's figures moves the average for its authority type, which every other
+letter of that type states, some of them already sent. The office chooses, on the record: keep
+the averages as sent (the corrected letter states the average the others received), or correct
+every letter the change reaches (each goes again as a correction).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from letter_merge.errors import InputError
+from letter_merge.files import write_atomic
+from letter_merge.paths import OutputPaths
+
+KEEP, CORRECT = "keep", "correct"
+
+
+@dataclass(frozen=True)
+class AverageDecision:
+    authority_type: str  # "Unitary Council"
+    field: str  # "upheld_rate_average"
+    sent: int | None  # what the letters already sent state
+    now: int | None  # what the workbook gives now
+    choice: str  # KEEP: the letters state `sent`; CORRECT: every letter is made with `now`
+    by: str
+    at: str  # ISO date and time
+    because: str  # the correction that moved it, in words
+    letters: tuple[str, ...] = ()  # the letters already sent that state `sent`
+
+    def covers(self, authority_type: str, field: str) -> bool:
+        return (self.authority_type, self.field) == (authority_type, field)
+
+
+def decisions_file(paths: OutputPaths) -> Path:
+    return paths.year_dir / "decisions.json"
+
+
+def read_decisions(paths: OutputPaths) -> list[AverageDecision]:
+    """Every decision, oldest first; none when there is no file."""
+    path = decisions_file(paths)
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            AverageDecision(**{**entry, "letters": tuple(entry.get("letters", ()))})
+            for entry in data
+        ]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"{path}: cannot be read ({error}); restore it from a backup.") from None
+
+
+def add_decisions(paths: OutputPaths, decisions: list[AverageDecision]) -> None:
+    every = [*read_decisions(paths), *decisions]
+    text = json.dumps([asdict(d) for d in every], indent=2, ensure_ascii=False) + "\n"
+    write_atomic(decisions_file(paths), text.encode("utf-8"))
+
+
+def latest(decisions: list[AverageDecision]) -> dict[tuple[str, str], AverageDecision]:
+    """The decision that holds for each (authority type, average): the latest."""
+    holding: dict[tuple[str, str], AverageDecision] = {}
+    for decision in decisions:
+        holding[(decision.authority_type, decision.field)] = decision
+    return holding
+
+
+def kept_averages(decisions: list[AverageDecision]) -> dict[tuple[str, str], int | None]:
+    """The averages every letter states as they were sent: (authority type, field) -> value."""
+    return {
+        key: decision.sent for key, decision in latest(decisions).items() if decision.choice == KEEP
+    }

@@ -1,0 +1,75 @@
+"""A stand-in for LibreOffice in the tests of what happens after a build (approving, queueing,
+sending, corrections, status), so that they run without it, in the fast tier.
+
+It sets each letter's text (from its .docx) on A4 pages with matplotlib, fonts embedded, and
+is named as what it is: the letters' real layout, tagging and conformance are tested with
+LibreOffice elsewhere (test_letters, test_combined, test_accessible). What these tests exercise
+is the decisions made about a letter, which depend on its PDF's bytes and words, not its looks.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from letter_merge.files import write_atomic
+from letter_merge.pdf.convert import ConversionJob, ConversionResult, ResultCallback
+from tests.helpers import docx_text
+
+LINES_PER_PAGE = 50  # within margins of an inch
+# Settings the stand-in's PDFs meet: they are not tagged or PDF/A (LibreOffice's are).
+PLAIN_PDF = '\n[pdf]\naccessible = false\narchive = "none"\n'
+
+
+class TextPdfConverter:
+    """Each letter's text on A4 pages (a stand-in for LibreOffice; see the module)."""
+
+    name = "stand-in: text on pages (matplotlib)"
+    notices: list[str] = []  # noqa: RUF012
+
+    def version(self) -> str:
+        return "stand-in 1"
+
+    def convert(
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
+    ) -> list[ConversionResult]:
+        results = []
+        for job in jobs:
+            write_atomic(job.pdf, text_pdf(docx_text(job.docx), job.pdf_title()))
+            result = ConversionResult(job)
+            results.append(result)
+            if on_result:
+                on_result(result)
+        return results
+
+
+def text_pdf(text: str, title: str) -> bytes:
+    """`text` set on A4 pages, 10 point DejaVu Sans, embedded."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["pdf.fonttype"] = 42  # TrueType, embedded, with its characters' text
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    lines = [
+        wrapped
+        for paragraph in text.split("\n")
+        for wrapped in (textwrap.wrap(paragraph, 95) or [""])
+    ]
+    buffer = io.BytesIO()
+    with PdfPages(buffer, metadata={"Title": title}) as pages:
+        for start in range(0, max(len(lines), 1), LINES_PER_PAGE):
+            figure = Figure(figsize=(8.27, 11.69))
+            for number, line in enumerate(lines[start : start + LINES_PER_PAGE]):
+                figure.text(0.12, 0.9 - number * 0.016, line, fontsize=9)
+            pages.savefig(figure)
+    return buffer.getvalue()
+
+
+def plain_pdf_settings(folder: Path) -> None:
+    settings = folder / "letter-merge.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + PLAIN_PDF, encoding="utf-8")

@@ -1,0 +1,247 @@
+"""One answer to where a letter stands and why, the same in proof, approve, queue, send, status
+and the desk; and a correction that moves an average, decided on the record. Letters are made
+with the stand-in for LibreOffice (tests/standin.py): what is tested is the decisions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from starlette.testclient import TestClient
+
+from letter_merge.config import load_settings
+from letter_merge.desk.app import create_app
+from letter_merge.desk.security import DeskKeys
+from letter_merge.records.ledger import SENDING, Ledger
+from letter_merge.records.standing import STATES
+from tests.helpers import Recorder, approve_and_queue, run
+from tests.standin import TextPdfConverter
+
+LEICESTERSHIRE = "Leicestershire County Council"
+DERBY, BRIGHTON = "Derby City Council", "Brighton & Hove City Council"
+PORT = 8799
+ORIGIN = f"http://127.0.0.1:{PORT}"
+
+
+def set_upheld(folder: Path, row: int, upheld: int) -> None:
+    """Statistics!C<row>: a council's Upheld figure (rows: 2 Leicestershire, 3 Derby, ...)."""
+    book = load_workbook(folder / "input" / "councils.xlsx")
+    book["Statistics"][f"C{row}"] = upheld
+    book.save(folder / "input" / "councils.xlsx")
+
+
+def status_line(output: str, authority: str) -> str:
+    (line,) = [line for line in output.splitlines() if f" {authority}  " in line]
+    return line
+
+
+def desk(folder: Path, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The desk's answer to GET `path`, or to POST `body` (as the page sends it)."""
+    keys = DeskKeys()
+    app = create_app(folder / "letter-merge.toml", keys, PORT, lambda _: TextPdfConverter())
+    with TestClient(app, base_url=ORIGIN, follow_redirects=False) as client:
+        assert client.get(f"/?token={keys.address_key}").status_code == 303
+        if body is None:
+            answer = client.get(path)
+        else:
+            headers = {"X-CSRF-Token": keys.csrf, "Origin": ORIGIN}
+            answer = client.post(path, json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()
+        return data
+
+
+def desk_status(folder: Path) -> dict[str, Any]:
+    return desk(folder, "/api/status")
+
+
+def test_a_figure_changed_after_the_build_is_out_of_date_everywhere_alike(work: Path) -> None:
+    set_upheld(work, 2, 2)  # Leicestershire's Upheld 5 -> 2, and the build not run again
+    why = (
+        "its row: Upheld 5 → 2; the County Council average for satisfactory remedies provided by "
+        "the authority moves from 20% to 50%; the County Council average for complaints upheld "
+        "moves from 50% to 20%"
+    )
+    # The proof names it as out of date: a problem, not a pass.
+    proof = run("proof")
+    assert proof.exit_code == 1
+    assert f"  - {LEICESTERSHIRE}: Built from the current inputs ({why}; build, proof and " in (
+        proof.output
+    )
+    assert "3 passed" not in proof.output and "1 letter failed a check:" in proof.output
+    # Its card shows the figures the letter states, with the workbook's flagged beside them.
+    page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
+    card = page[page.index(f">{LEICESTERSHIRE}</a>") :].split("</article>")[0]
+    assert re.search(r"50%<br><span class=\"moved\">workbook now: 20%</span>", card)
+    # approve lists it as not approved, and why.
+    approve = run("approve", "--by", "Jo Bloggs")
+    assert approve.exit_code == 1
+    assert approve.output.splitlines()[0] == "Approved 3 letters as checked by Jo Bloggs."
+    assert (
+        f"  - {LEICESTERSHIRE}: built from older inputs ({why}); build, proof and approve it "
+        in (approve.output)
+    )
+    # status and the desk say the same, word for word.
+    line = status_line(run("status").output, LEICESTERSHIRE)
+    assert re.match(rf"out of date +{LEICESTERSHIRE}  {re.escape(why)}  \[proof: failed: ", line)
+    (letter,) = [s for s in desk_status(work)["letters"] if s["authority"] == LEICESTERSHIRE]
+    assert (letter["state"], letter["why"]) == ("out of date", why)
+    assert letter["proof"].startswith("failed: Built from the current inputs (")
+    # Built again, proofed and approved: current, and everything agrees it is.
+    assert run("build").exit_code == 0
+    assert run("proof", "--only", "Leicestershire").exit_code == 0
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
+    assert status_line(run("status").output, LEICESTERSHIRE).startswith("approved  ")
+
+
+def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) -> None:
+    results = work / "output" / "2020" / "proof" / "results.json"
+    before = {r["authority"]: r for r in json.loads(results.read_text())}
+    result = run("proof", "--only", "Derby City")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2].startswith("Proof of 1 letter: ")
+    after = {r["authority"]: r for r in json.loads(results.read_text())}
+    assert sorted(after) == sorted(before)
+    assert after[DERBY]["proofed_at"] >= before[DERBY]["proofed_at"]
+    assert all(after[a] == before[a] for a in before if a != DERBY)
+
+
+def send_all(work: Path, server: tuple[Recorder, int]) -> None:
+    approve_and_queue()
+    assert run("send", "--yes").exit_code == 0
+    assert len(server[0].received) == 4
+
+
+def test_a_correction_that_moves_an_average_kept_as_sent(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    send_all(work, server)
+    set_upheld(work, 3, 3)  # Derby's Upheld corrected, 5 -> 3: the Unitary average moves
+    status = run("status").output
+    assert (
+        "The Unitary Council average for complaints upheld moves from 50% to 40%: 2 letters "
+        "already sent state 50%. Decide, on the record:" in status
+    )
+    assert status_line(status, BRIGHTON).startswith("changed since sent")
+    assert "the Unitary Council average for complaints upheld moves from 50% to 40%" in (
+        status_line(status, BRIGHTON)
+    )
+    result = run("averages", "keep", "--by", "Jo Bloggs")
+    assert result.exit_code == 0, result.output
+    assert "The Unitary Council average (upheld): kept at 50% in every letter.\n" in result.output
+    status = run("status").output
+    assert status_line(status, BRIGHTON).startswith("sent  "), "no false 'changed'"
+    assert "Decide, on the record" not in status
+    derby = status_line(status, DERBY)
+    assert derby.startswith("changed since sent") and "its row: Upheld 5 → 3" in derby
+    assert "average" not in derby, "the corrected letter states the average as sent"
+    # The corrected letter states 30% against the Unitary average as sent, 50%.
+    assert run("build").exit_code == 0
+    manifest = json.loads((work / "output" / "2020" / "manifest.json").read_text())
+    (record,) = [r for r in manifest["letters"] if r["authority"] == DERBY]
+    assert (record["figures"]["upheld_rate"], record["figures"]["upheld_rate_average"]) == (30, 50)
+    history = run("status", "Brighton").output
+    assert "average decided: the Unitary Council average for complaints upheld: kept as sent " in (
+        history
+    )
+    assert "by Jo Bloggs" in history
+
+
+def test_a_correction_that_moves_an_average_corrected_in_every_letter(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    send_all(work, server)
+    set_upheld(work, 3, 3)
+    moved = desk_status(work)["moved_averages"]
+    assert [m["decided"] for m in moved] == ["", ""]  # remedies and upheld: both undecided
+    assert "complaints upheld moves from 50% to 40%: 2 letters already sent state 50%" in str(moved)
+    # Decided at the desk, as the CLI would (letter-merge averages correct --by "Jo Bloggs").
+    decided = desk(work, "/api/averages", {"choice": "correct", "by": "Jo Bloggs"})["decided"]
+    assert "The Unitary Council average (upheld): corrected to 40% in every letter: " in (
+        "\n".join(decided)
+    )
+    moved = desk_status(work)["moved_averages"]
+    assert all(m["decided"].startswith("correct (Jo Bloggs, ") for m in moved)
+    brighton = status_line(run("status").output, BRIGHTON)
+    assert brighton.startswith("changed since sent")
+    assert "the office chose to correct every letter it reaches: Jo Bloggs" in brighton
+    assert run("build").exit_code == 0
+    assert run("proof").exit_code == 0
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
+    queued = run("queue", "--correction", "Derby", "--reason", "upheld figure corrected")
+    assert queued.exit_code == 0, queued.output
+    assert queued.output.startswith("Queued 2 messages; 2 of them corrections")
+    assert run("send", "--yes").exit_code == 0
+    status = run("status").output
+    assert re.search(r"^sent:\s+4  ", status, re.MULTILINE), "no false 'changed'"
+    run("status", "--csv", "audit.csv")
+    rows = list(csv.DictReader((work / "audit.csv").read_text("utf-8-sig").splitlines()))
+    (brighton_fix,) = [r for r in rows if r["authority"] == BRIGHTON and r["kind"] == "correction"]
+    assert brighton_fix["correction_reason"] == (
+        "the Unitary Council average for complaints upheld moved from 50% to 40% after "
+        "Derby City Council was corrected"
+    )
+
+
+def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
+    """One council through every state it can be in, each as status and the desk name it."""
+    seen: list[str] = []
+
+    def state() -> str:
+        line = status_line(run("status").output, DERBY)
+        (desk,) = [s for s in desk_status(work)["letters"] if s["authority"] == DERBY]
+        found = line.split("  ")[0].strip()
+        assert desk["state"] == found, (desk, line)
+        seen.append(found)
+        return found
+
+    pdf = work / "output" / "2020" / "letters" / f"{DERBY} - Annual Review 2020.pdf"
+    assert state() == "proofed"  # built and proofed by the fixture
+    pdf_bytes = pdf.read_bytes()
+    pdf.write_bytes(pdf_bytes + b"\n% edited by hand")
+    assert state() == "PDF changed"
+    assert run("build").exit_code == 0  # made anew: a PDF nobody proofed
+    assert state() == "built"
+    assert (
+        run("approve", "--by", "Jo", "--only", "Derby City", "--despite-proof", "looked").exit_code
+        == 0
+    )
+    assert state() == "approved"
+    set_upheld(work, 3, 3)
+    assert state() == "out of date"
+    set_upheld(work, 3, 5)
+    assert run("build", "--no-pdf", "--only", "Derby", "--force").exit_code == 0
+    assert state() == "built (.docx only)"
+    assert run("build", "--only", "Derby").exit_code == 0
+    assert state() == "approval void"
+    assert run("proof", "--only", "Derby").exit_code == 0
+    assert state() == "proofed"
+    assert run("approve", "--by", "Jo", "--only", "Derby City").exit_code == 0
+    assert "Queued 1 message" in run("queue").output  # the others: not approved, and said so
+    assert state() == "queued"
+    server[0].script = ["550 5.1.1 No such mailbox"]
+    assert run("send", "--yes").exit_code == 1
+    assert state() == "failed"
+    assert run("send", "--yes", "--retry-failed").exit_code == 0
+    assert state() == "sent"
+    set_upheld(work, 3, 3)
+    assert state() == "changed since sent"
+    assert run("averages", "keep", "--by", "Jo").exit_code == 0
+    assert run("build", "--only", "Derby").exit_code == 0
+    assert run("proof", "--only", "Derby").exit_code == 0
+    assert run("approve", "--by", "Jo", "--only", "Derby City").exit_code == 0
+    assert state() == "correction approved"
+    queued = run("queue", "--correction", "Derby", "--reason", "figure corrected").output
+    assert queued.startswith("Queued 1 message; 1 of them corrections (figure corrected)")
+    with Ledger(work / "output" / "2020" / "ledger.sqlite") as ledger:
+        (waiting,) = [m for m in ledger.messages(authority=DERBY) if m.state == "queued"]
+        ledger.set_state(waiting.message_id, SENDING)  # as a send cut off mid-message leaves it
+    assert state() == "in doubt"
+    settings = load_settings(work / "letter-merge.toml", environ={})
+    assert settings.year == 2020
+    missing = set(STATES) - set(seen) - {"not built", "build failed", "proof failed"}
+    assert missing == set(), "every state a letter of the batch can reach here, in turn"
