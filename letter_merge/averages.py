@@ -15,6 +15,7 @@ from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
 from letter_merge.errors import InputError
 from letter_merge.records.ledger import now, open_ledger
 from letter_merge.records.standing import MovedAverage, Records
+from letter_merge.words import counted
 
 
 def decide_averages(
@@ -75,7 +76,7 @@ def decided(decision: AverageDecision) -> str:
         f"kept at {_percent(decision.sent)} in every letter"
         if decision.choice == KEEP
         else f"corrected to {_percent(decision.now)} in every letter: build, proof and "
-        f"approve, then queue (the {len(decision.letters)} letters sent go as corrections)"
+        f"approve, then queue (the {counted(len(decision.letters), 'letter')} sent go as corrections)"
     )
     label = decision.field.removesuffix("_rate_average").replace("_", " ")
     return f"The {decision.authority_type} average ({label}): {what}."

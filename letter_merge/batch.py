@@ -25,6 +25,7 @@ from letter_merge.template.text import (
     text_template_fields,
 )
 from letter_merge.untrusted import TEMPLATE, check_package, read_text_file
+from letter_merge.words import counted, plural
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
 
@@ -188,7 +189,7 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
     problems = []
     for (where, what), councils in failures.items():
         others = len(councils) - 1
-        also = f" (and {others} other council{'s' if others != 1 else ''})" if others else ""
+        also = f" (and {others} other {plural('council', others)})" if others else ""
         problems.append(Problem(where, f"for {councils[0]}{also}: {what}"))
     return problems
 
@@ -220,7 +221,7 @@ def select_names(authorities: Iterable[str], names: Sequence[str]) -> list[str]:
             listed = "\n".join(f"  - {a}" for a in matches[:20])
             more = f"\n  ... and {len(matches) - 20} more" if len(matches) > 20 else ""
             raise InputError(
-                f"'{name}' matches {len(matches)} authorities; give more of the name:\n{listed}{more}"
+                f"'{name}' matches {counted(len(matches), 'authority')}; give more of the name:\n{listed}{more}"
             )
         chosen[matches[0]] = None
     return list(chosen)

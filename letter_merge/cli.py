@@ -46,6 +46,7 @@ from letter_merge.recipients import write_recipients
 from letter_merge.records.audit import History, history, write_csv
 from letter_merge.records.standing import STATES, Records
 from letter_merge.template.doctor import fix as fix_template
+from letter_merge.words import counted
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -156,7 +157,7 @@ def check(ctx: click.Context, fix: bool) -> None:
     if fix:
         fixed_copy, fixed = fix_template(settings.template)
         if fixed:
-            click.echo(f"Wrote {_show(fixed_copy)}, with {len(fixed)} fix(es):")
+            click.echo(f"Wrote {_show(fixed_copy)}, with {counted(len(fixed), 'fix')}:")
             for finding in fixed:
                 click.echo(f"  - {finding}")
             click.echo(
@@ -172,13 +173,15 @@ def check(ctx: click.Context, fix: bool) -> None:
     used = batch.template.fields_used()
     merged = batch.template.merge_uses
     uses = [use for part_uses in merged.values() for use in part_uses]
-    click.echo(f"Workbook {_show(settings.workbook)}: {len(batch.workbook.councils)} councils.")
-    kinds = [_count(len(used), "{{ }} field")] if used or not uses else []
+    click.echo(
+        f"Workbook {_show(settings.workbook)}: {counted(len(batch.workbook.councils), 'council')}."
+    )
+    kinds = [counted(len(used), "{{ }} field")] if used or not uses else []
     if uses:
         rules = sum(1 for use in uses if use.kind == "IF")
-        kinds.append(_count(len(uses) - rules, "Word merge field"))
+        kinds.append(counted(len(uses) - rules, "Word merge field"))
         if rules:
-            kinds.append(_count(rules, "IF rule"))
+            kinds.append(counted(rules, "IF rule"))
     click.echo(f"Template {_show(settings.template)}: {', '.join(kinds)}, all known.")
     if uses and ctx.find_root().params.get("verbose"):
         click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
@@ -189,7 +192,9 @@ def check(ctx: click.Context, fix: bool) -> None:
     if unused:
         click.echo(f"For information, columns no template uses: {', '.join(unused)}.")
     if batch.warnings:
-        click.echo(f"{len(batch.warnings)} warning(s); the letters can be built, but look at:")
+        click.echo(
+            f"{counted(len(batch.warnings), 'warning')}; the letters can be built, but look at:"
+        )
         for warning in batch.warnings:
             click.echo(f"  - {warning}")
     click.echo("No problems found.")
@@ -221,7 +226,9 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
     batch = load_batch(settings)
     target = target or settings.paths.year_dir / "recipients.xlsx"
     councils, fields = write_recipients(batch, target)
-    click.echo(f"Wrote {_show(target)}: {_count(councils, 'council')}, {_count(fields, 'field')}.")
+    click.echo(
+        f"Wrote {_show(target)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
+    )
     click.echo(
         "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
         "Recipients); then Insert Merge Field lists every field, and Preview Results shows each "
@@ -323,7 +330,7 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
     with _ProgressBars() as bars:
         report = make_proof(load_batch(settings), only, on_progress=bars.update)
     click.echo(
-        f"Proof of {_count(len(report.cards), 'letter')}: {_show(report.index)} and "
+        f"Proof of {counted(len(report.cards), 'letter')}: {_show(report.index)} and "
         f"{_show(report.combined)}."
     )
     for change in report.changes:
@@ -331,7 +338,7 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
     if report.with_problems:
         _list_problems(
             ctx,
-            f"{_count(len(report.with_problems), 'letter')} failed a check",
+            f"{counted(len(report.with_problems), 'letter')} failed a check",
             [
                 (
                     card.authority,
@@ -381,7 +388,7 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
     settings = _settings(ctx)
     report = approve_letters(load_batch(settings), by, only=only, despite_proof=despite_proof)
     approved = len(report.approved) + len(report.despite_proof)
-    parts = [f"Approved {_count(approved, 'letter')} as checked by {by.strip()}"]
+    parts = [f"Approved {counted(approved, 'letter')} as checked by {by.strip()}"]
     if report.despite_proof:
         parts.append(f"{len(report.despite_proof)} of them despite the proof ({despite_proof})")
     if report.already:
@@ -390,7 +397,9 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
         )
     click.echo("; ".join(parts) + ".")
     if report.refused:
-        _list_problems(ctx, f"{_count(len(report.refused), 'letter')} not approved", report.refused)
+        _list_problems(
+            ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused
+        )
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -424,14 +433,14 @@ def queue(ctx: click.Context, corrections: Sequence[str], reason: str) -> None:
         raise click.UsageError("--reason goes with --correction NAME.")
     wanted = {name: reason for name in corrections}
     report = queue_messages(load_batch(settings), wanted)
-    parts = [f"Queued {_count(len(report.queued) + len(report.corrections), 'message')}"]
+    parts = [f"Queued {counted(len(report.queued) + len(report.corrections), 'message')}"]
     if report.corrections:
         parts.append(f"{len(report.corrections)} of them corrections ({reason})")
     if report.already:
         parts.append(f"{len(report.already)} were already queued or sent")
     click.echo("; ".join(parts) + ".")
     if report.skipped:
-        _list_problems(ctx, f"{_count(len(report.skipped), 'letter')} not queued", report.skipped)
+        _list_problems(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -493,7 +502,7 @@ def send(
     settings = _settings(ctx)
     if resolve:
         settled = resolve_in_doubt(settings, resolve)
-        click.echo(f"Settled {len(settled)} message(s) in doubt as {resolve}.")
+        click.echo(f"Settled {counted(len(settled), 'message')} in doubt as {resolve}.")
         return
     if only and not test_to:
         raise click.UsageError(
@@ -649,7 +658,7 @@ def _confirm(plan: SendPlan, *, yes: bool) -> bool:
     retried = f", {retries} sent again after failing" if retries else ""
     minutes = plan.minutes
     duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
-    click.echo(f"About to send {_count(count, 'message')}{corrections}{retried}:")
+    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
     click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
     click.echo(f"  from    {plan.sender}")
     click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
@@ -666,14 +675,14 @@ def _confirm(plan: SendPlan, *, yes: bool) -> bool:
             "Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
             "without asking."
         )
-    return click.confirm(f"Send {_count(count, 'message')} now?", default=False)
+    return click.confirm(f"Send {counted(count, 'message')} now?", default=False)
 
 
 def _print_send_report(
     ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
 ) -> None:
     if dry_run:
-        click.echo(f"Would send {len(report.would_send)} message(s):")
+        click.echo(f"Would send {counted(len(report.would_send), 'message')}:")
         for outgoing in report.would_send:
             note = ""
             if outgoing.correction:
@@ -686,9 +695,11 @@ def _print_send_report(
     elif report.cancelled:
         click.echo("Nothing was sent.")
     elif test_to:
-        click.echo(f"Sent {len(report.sent)} test message(s) to {test_to}; nothing marked as sent.")
+        click.echo(
+            f"Sent {counted(len(report.sent), 'test message')} to {test_to}; nothing marked as sent."
+        )
     else:
-        click.echo(f"Sent {len(report.sent)} message(s).")
+        click.echo(f"Sent {counted(len(report.sent), 'message')}.")
     for title, items in (
         ("Not sent: they do not match their approval", report.refused),
         (
@@ -746,7 +757,7 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     _say_moved_averages(records)
     click.echo()
     for item in standings:
-        more = f"  ({len(item.messages)} messages)" if len(item.messages) > 1 else ""
+        more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
     if csv_file:
@@ -853,10 +864,6 @@ def _print_history(record: History) -> None:
         click.echo("  nothing approved or sent yet")
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 LISTED = 5  # problems listed before "... and N more"
 
 
@@ -873,7 +880,7 @@ def _list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, st
 
 def _problems_heading(problems: Sequence[Problem], what: str) -> str:
     count = len(problems)
-    return f"{count} problem{'s' if count != 1 else ''} must be fixed first ({what}):"
+    return f"{counted(count, 'problem')} must be fixed first ({what}):"
 
 
 def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Settings) -> None:
@@ -882,7 +889,7 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
     remade = len(made)
     note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
     click.echo(
-        f"Built {remade} letter{'s' if remade != 1 else ''}{kinds}{note} in "
+        f"Built {counted(remade, 'letter')}{kinds}{note} in "
         f"{_show(settings.paths.letters)} in {report.seconds:.1f} s."
     )
     for kind in AUTHORITY_TYPES:
@@ -899,7 +906,7 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
             if authority in approvals and approvals[authority].pdf_sha256 == sha256
         ]
         click.echo(
-            f"Removed {_count(len(report.removed_pdfs), 'PDF')} that no longer matched "
+            f"Removed {counted(len(report.removed_pdfs), 'PDF')} that no longer matched "
             "their changed letters (--no-pdf makes none in their place)"
             + (
                 f"; {len(approved)} of them had been approved, and those approvals no longer "
@@ -912,7 +919,7 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
     if report.failed:
         _list_problems(
             ctx,
-            f"{_count(len(report.failed), 'letter')} failed",
+            f"{counted(len(report.failed), 'letter')} failed",
             [(o.authority, o.error or "") for o in report.failed],
         )
         click.echo("Fix the cause and run the same command again.", err=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from letter_merge.words import counted
+
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # stopped with Ctrl-C, as shells report it
@@ -50,5 +52,5 @@ class ProblemsFound(LetterMergeError):
     def __init__(self, problems: Iterable[Problem], heading: str = "") -> None:
         self.problems = list(problems)
         count = len(self.problems)
-        heading = heading or f"{count} problem{'s' if count != 1 else ''} must be fixed first:"
+        heading = heading or f"{counted(count, 'problem')} must be fixed first:"
         super().__init__("\n".join([heading, *(f"  - {p}" for p in self.problems)]))

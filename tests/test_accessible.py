@@ -193,9 +193,9 @@ def test_missing_alt_text_headers_and_link_text_are_counted() -> None:
         links_without_text=1,
     )
     assert gaps.problems(PdfSettings()) == [
-        "1 picture(s) without alternative text",
-        "2 table(s) without header cells",
-        "1 link(s) without readable text",
+        "1 picture without alternative text",
+        "2 tables without header cells",
+        "1 link without readable text",
     ]
 
 
@@ -253,7 +253,7 @@ def test_check_shows_accessibility_warnings_and_passes(folder: Path) -> None:
     inaccessible_template(folder / "templates" / "letter.docx")
     result = run("check")
     assert result.exit_code == 0, result.output
-    assert "4 warning(s); the letters can be built, but look at:" in result.output
+    assert "4 warnings; the letters can be built, but look at:" in result.output
     assert "table 1: has no header row" in result.output
     # Turned off, they are not the user's concern.
     with (folder / "letter-merge.toml").open("a") as settings:

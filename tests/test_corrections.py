@@ -84,7 +84,7 @@ def test_a_correction_is_sent_on_purpose_and_on_the_record(
         and f'to send this changed letter as a correction: letter-merge queue --correction "{DERBY}"'
         in result.output
     )
-    assert "Would send 0 message(s):" in run("send", "--dry-run").output
+    assert "Would send 0 messages:" in run("send", "--dry-run").output
 
     result = run("queue", "--correction", "Derby City", "--reason", "new chief executive")
     assert result.exit_code == 0, result.output
@@ -185,7 +185,7 @@ def test_a_refused_message_is_sent_again_with_retry_failed(
     recorder.script = ["550 5.1.1 Mailbox unavailable"]
     result = run("send", "--yes", "--limit", "1")
     assert result.exit_code == 1
-    assert run("send", "--yes").output.splitlines()[-1] == "Sent 3 message(s)."
+    assert run("send", "--yes").output.splitlines()[-1] == "Sent 3 messages."
     dry = run("send", "--dry-run", "--retry-failed").output
     assert "[sent again: it failed before]" in dry
     result = run("send", "--yes", "--retry-failed")

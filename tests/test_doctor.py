@@ -87,8 +87,8 @@ def test_check_reports_errors_and_fix_writes_a_copy(folder: Path) -> None:
     word_like(template)
     result = CliRunner().invoke(cli, ["check", "--fix"])
     assert result.exit_code == 0, result.output
-    assert "Wrote templates/letter.fixed.docx, with 2 fix(es):" in result.output
-    assert "2 warning(s); the letters can be built, but look at:" in result.output
+    assert "Wrote templates/letter.fixed.docx, with 2 fixes:" in result.output
+    assert "2 warnings; the letters can be built, but look at:" in result.output
     assert result.output.endswith("No problems found.\n")
 
 

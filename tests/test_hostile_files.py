@@ -137,7 +137,7 @@ def test_hostile_packages_are_refused_quickly_and_cheaply(
     assert code == 2, stderr
     assert stderr.startswith(f"Error: {folder / file}: {message}"), stderr
     assert "Traceback" not in stderr
-    assert seconds < 2.0 and peak < 200, (seconds, peak)
+    assert seconds < 5.0 and peak < 200, (seconds, peak)  # a bomb expanded takes minutes
     assert not (folder / "output").exists()
 
 

@@ -81,7 +81,7 @@ def test_send_resolve_settles_messages_in_doubt(folder: Path, outcome: str, stat
     queue_one(folder, SENDING)
     result = CliRunner().invoke(cli, ["send", "--resolve", outcome])
     assert result.exit_code == 0, result.output
-    assert result.output == f"Settled 1 message(s) in doubt as {outcome}.\n"
+    assert result.output == f"Settled 1 message in doubt as {outcome}.\n"
     with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
         (message,) = ledger.messages()
     assert (message.state, message.last_reply) == (state, f"settled by hand as {outcome}")
@@ -90,7 +90,7 @@ def test_send_resolve_settles_messages_in_doubt(folder: Path, outcome: str, stat
 def test_send_resolve_leaves_other_messages_alone(folder: Path) -> None:
     queue_one(folder, QUEUED)
     result = CliRunner().invoke(cli, ["send", "--resolve", "sent"])
-    assert result.output == "Settled 0 message(s) in doubt as sent.\n"
+    assert result.output == "Settled 0 messages in doubt as sent.\n"
     with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
         assert [m.state for m in ledger.messages()] == [QUEUED]
 

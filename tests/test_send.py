@@ -56,7 +56,7 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
 
     result = run("send", "--yes")
     assert result.exit_code == 0, result.output
-    assert "Sent 4 message(s)." in result.output
+    assert "Sent 4 messages." in result.output
     assert sorted(r.message_id for r in recorder.received) == sorted(ids.values())
     by_subject = {r.subject.split(" – ")[1]: r for r in recorder.received}
     assert by_subject["Leicestershire County Council"].rcpt_tos == [
@@ -66,7 +66,7 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
     assert by_subject["Derby City Council"].rcpt_tos == ["ce@derby-city-council.example.org"]
     assert recorder.connections == 1  # one connection for the batch
 
-    assert "Sent 0 message(s)." in run("send", "--yes").output  # nothing twice
+    assert "Sent 0 messages." in run("send", "--yes").output  # nothing twice
     assert len(recorder.received) == 4
     result = run("status", "--csv", "audit.csv")
     assert result.exit_code == 0
@@ -164,7 +164,7 @@ def test_a_connection_cut_during_data_is_in_doubt_not_resent(
     assert len(recorder.received) == 4
     assert "In doubt" in result.output
     assert re.search(r"^in doubt:\s+1  ", run("status").output, re.MULTILINE)
-    assert run("send", "--resolve", "sent").output == "Settled 1 message(s) in doubt as sent.\n"
+    assert run("send", "--resolve", "sent").output == "Settled 1 message in doubt as sent.\n"
     assert set(ledger_states(work).values()) == {"sent"}
     assert len({r.message_id for r in recorder.received}) == 4
 
@@ -203,12 +203,10 @@ def test_test_to_and_dry_run_mark_nothing_sent(work: Path, server: tuple[Recorde
     recorder, _ = server
     approve_and_queue()
     result = run("send", "--dry-run")
-    assert result.output.splitlines()[0] == "Would send 4 message(s):"
+    assert result.output.splitlines()[0] == "Would send 4 messages:"
     assert recorder.connections == 0
     result = run("send", "--test-to", "me@ombudsman.example", "--limit", "2")
-    assert (
-        "Sent 2 test message(s) to me@ombudsman.example; nothing marked as sent." in result.output
-    )
+    assert "Sent 2 test messages to me@ombudsman.example; nothing marked as sent." in result.output
     assert [r.rcpt_tos for r in recorder.received] == [["me@ombudsman.example"]] * 2
     assert all(
         r.subject.startswith("[TEST] Annual Review letter 2020 – ") for r in recorder.received
@@ -232,7 +230,7 @@ def test_a_dry_run_leaves_the_ledger_byte_for_byte_unchanged(
     before = ledger_files()
     result = run("send", "--dry-run")
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == "Would send 3 message(s):"
+    assert result.output.splitlines()[0] == "Would send 3 messages:"
     assert "  - Derby City Council: letters/Derby City Council" in result.output
     assert ledger_files() == before
     assert not (year / "send.lock").exists()

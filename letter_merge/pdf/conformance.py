@@ -18,6 +18,7 @@ import pikepdf
 from lxml import etree
 
 from letter_merge.config import PdfSettings
+from letter_merge.words import counted
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
@@ -262,11 +263,15 @@ class Conformance:
             if self.pdfua != "1":
                 found.append("no PDF/UA-1 identification in its metadata")
             if self.figures_without_alt:
-                found.append(f"{self.figures_without_alt} picture(s) without alternative text")
+                found.append(
+                    f"{counted(self.figures_without_alt, 'picture')} without alternative text"
+                )
             if self.tables_without_headers:
-                found.append(f"{self.tables_without_headers} table(s) without header cells")
+                found.append(
+                    f"{counted(self.tables_without_headers, 'table')} without header cells"
+                )
             if self.links_without_text:
-                found.append(f"{self.links_without_text} link(s) without readable text")
+                found.append(f"{counted(self.links_without_text, 'link')} without readable text")
         if settings.pdfa and self.pdfa != "2B":
             found.append("not marked PDF/A-2b")
         return found

@@ -47,6 +47,7 @@ from letter_merge.pdf.conformance import export_filter, finish_pdf
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
 from letter_merge.process import ProgramResult, run_program, stop_all_programs
+from letter_merge.words import counted
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -299,7 +300,7 @@ class LibreOfficeConverter:
 
     def _say_alone(self, family: Family) -> None:
         self.notices.append(
-            f"{len(family.jobs)} letters converted one at a time, not together: "
+            f"{counted(len(family.jobs), 'letter')} converted one at a time, not together: "
             f"{family.alone_because}"
         )
 

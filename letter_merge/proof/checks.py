@@ -14,6 +14,7 @@ from letter_merge.pdf.pages import Page
 from letter_merge.pdf.reading import names
 from letter_merge.pdf.verify import Margins, region
 from letter_merge.records.manifest import Conversion
+from letter_merge.words import counted
 
 # What a field left unfilled prints: a {{ }} tag, or a Word merge field's «placeholder».
 LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|«[^«»]{1,60}»|\bMERGEFIELD\b")
@@ -121,9 +122,7 @@ def page_numbers(pages: list[Page], margins: Margins) -> Check:
                 if (int(shown), int(total)) != (page.number, len(pages)):
                     wrong.append(f'{where} says "{" ".join(line.text.split())}"')
     detail = (
-        f"{'; '.join(wrong[:2])}, in a letter of {len(pages)} page{'s' if len(pages) != 1 else ''}"
-        if wrong
-        else ""
+        f"{'; '.join(wrong[:2])}, in a letter of {counted(len(pages), 'page')}" if wrong else ""
     )
     return Check("Page numbers agree", not wrong, detail)
 

@@ -33,6 +33,7 @@ from letter_merge.records.ledger import (
 from letter_merge.records.manifest import LetterRecord, Manifest, read_manifest
 from letter_merge.records.proofs import ProofResult, read_results
 from letter_merge.records.sources import Change, changes, template_identity
+from letter_merge.words import counted, plural
 
 # Every state, in the order a letter moves through them: what it means, and what to do next.
 STATES: dict[str, tuple[str, str]] = {
@@ -163,8 +164,8 @@ class MovedAverage:
         count = len(self.letters)
         return (
             f"the {self.authority_type} average for {self.label} moves from "
-            f"{_percent(self.sent)} to {_percent(self.now)}: {count} letter"
-            f"{'s' if count != 1 else ''} already sent state{'s' if count == 1 else ''} "
+            f"{_percent(self.sent)} to {_percent(self.now)}: {counted(count, 'letter')} already "
+            f"sent {plural('states', count)} "
             f"{_percent(self.sent)}"
         )
 

@@ -5,7 +5,13 @@
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
 
-async function call(url, body) {
+async // "1 letter", "343 letters": as words.py counts them.
+function counted(number, noun) {
+  const plural = noun.endsWith("y") ? noun.slice(0, -1) + "ies" : noun + "s";
+  return number.toLocaleString("en-GB") + " " + (number === 1 ? noun : plural);
+}
+
+function call(url, body) {
   const options = body === undefined
     ? {}
     : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
@@ -202,7 +208,7 @@ function finished(job) {
   if (job.kind === "build") {
     show(box,
       el("p", {class: r.failed.length ? "bad" : "good"},
-        "Built " + r.built + " letters in " + r.seconds + " s" +
+        "Built " + counted(r.built, "letter") + " in " + r.seconds + " s" +
         (r.unchanged ? "; " + r.unchanged + " were up to date" : "") +
         (r.failed.length ? "; " + r.failed.length + " failed:" : ". Next: make the proof.")),
       ...(r.notices || []).map((notice) => el("p", {class: "note"}, "Note: " + notice)),
@@ -210,7 +216,7 @@ function finished(job) {
   } else if (job.kind === "proof") {
     show(box,
       el("p", {class: r.problems.length ? "bad" : "good"},
-        "Proof of " + r.letters + " letters: " +
+        "Proof of " + counted(r.letters, "letter") + ": " +
         (r.problems.length ? r.problems.length + " failed a check." : "every check passed. Look through them below, then approve.")),
       peopleList("Failed a check", r.problems, "bad"),
       r.changes.length ? el("div", {class: "group"}, el("h4", {}, "Changes since last year"),
@@ -223,7 +229,7 @@ function finished(job) {
       el("p", {class: (r.failed.length || r.refused.length || r.deferred.length) ? "bad" : "good"},
         r.cancelled ? "Nothing was sent: what was queued changed since you confirmed. Show what would go again."
           : (test ? "Sent " + r.sent.length + " test copies to " + r.test_to + "."
-                  : "Sent " + r.sent.length + " messages.")),
+                  : "Sent " + counted(r.sent.length, "message") + ".")),
       peopleList(test ? "Test copies of" : "Sent", r.sent),
       peopleList("Refused by the server", r.failed, "bad"),
       peopleList("Not accepted yet (try again later)", r.deferred, "bad"),
@@ -251,7 +257,7 @@ $("approve-form").addEventListener("submit", async (event) => {
     const approved = r.approved.length + r.despite_proof.length;
     show("approve-results",
       el("p", {class: r.refused.length ? "bad" : "good"},
-        "Approved " + approved + " letters" +
+        "Approved " + counted(approved, "letter") +
         (r.already.length ? "; " + r.already.length + " already approved (kept as they were)" : "") +
         (r.refused.length ? "; " + r.refused.length + " not approved:" : ". Next: queue the emails.")),
       peopleList("Not approved", r.refused, "bad"));
@@ -281,7 +287,7 @@ function planView(plan, test) {
   return [
     el("p", {class: "confirm"},
       (test ? plan.count + " test copies go to " + plan.test_to + " only, each saying at its top where the real one goes."
-            : plan.count + " messages" + (plan.corrections ? " (" + plan.corrections + " corrections)" : "") +
+            : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
               " go from " + plan.sender + " through " + plan.server +
               ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".")),
     plan.count ? el("table", {class: "list"},
@@ -309,7 +315,7 @@ $("plan-send").addEventListener("click", async () => {
     sendPlan = await call("/api/send/plan", {});
     show("send-plan", planView(sendPlan, false));
     $("run-send").hidden = !sendPlan.count;
-    $("run-send").textContent = "Send " + sendPlan.count + " messages now";
+    $("run-send").textContent = "Send " + counted(sendPlan.count, "message") + " now";
   } catch (error) { show("send-plan", failure(error)); }
 });
 
