@@ -682,7 +682,13 @@ def _print_send_report(
     ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
 ) -> None:
     if dry_run:
+        plan = report.plan
         click.echo(f"Would send {counted(len(report.would_send), 'message')}:")
+        if plan is not None:
+            click.echo(
+                f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}"
+            )
+            click.echo(f"  from    {plan.sender}")
         for outgoing in report.would_send:
             note = ""
             if outgoing.correction:
@@ -755,14 +761,15 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         if totals[state]:
             click.echo(f"{state + ':':<{width}}{totals[state]:>4}  {meaning}")
     _say_moved_averages(records)
+    if csv_file:  # the counts above, and each letter in the file rather than on the screen
+        write_csv(records, csv_file)
+        click.echo(f"\nWrote {_show(csv_file)}.")
+        return
     click.echo()
     for item in standings:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
-    if csv_file:
-        write_csv(records, csv_file)
-        click.echo(f"\nWrote {_show(csv_file)}.")
 
 
 @cli.command()

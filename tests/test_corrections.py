@@ -273,7 +273,7 @@ def test_the_prompt_answered_no_sends_nothing(work: Path, server: tuple[Recorder
     os.close(controller)
     text = seen.decode(errors="replace").replace("\r\n", "\n")
     assert "About to send 4 messages:" in text
-    assert f"  server  127.0.0.1:{port} (none)" in text
+    assert f"  server  127.0.0.1:{port}, NOT encrypted: only for a server on this computer" in text
     assert "  from    Annual Review <annual.review@ombudsman.example>" in text
     assert "  time    under a minute at 6000 a minute" in text
     assert "Nothing was sent." in text

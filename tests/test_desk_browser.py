@@ -143,11 +143,11 @@ def test_the_whole_batch_from_the_desk(
         page.fill("#test-only", "Leicestershire")
         page.click("#test-form button[type=submit]")
         plan = page.locator("#test-plan")
-        expect(plan).to_contain_text(f"1 test copies go to {ME} only")
+        expect(plan).to_contain_text(f"1 test copy goes to {ME} only")
         expect(plan).to_contain_text("ce@leicestershire-county-council.example.org")
         expect(plan).to_contain_text("leader@cc.example.org")
         page.click("#run-test")
-        expect(page.locator("#test-results")).to_contain_text(f"Sent 1 test copies to {ME}.")
+        expect(page.locator("#test-results")).to_contain_text(f"Sent 1 test copy to {ME}.")
         assert [(r.rcpt_tos, r.subject.startswith("[TEST]")) for r in recorder.received] == [
             ([ME], True)
         ]
@@ -156,7 +156,7 @@ def test_the_whole_batch_from_the_desk(
         page.click("#plan-send")
         expect(page.locator("#send-plan")).to_contain_text(
             f"5 messages go from Annual Review <annual.review@ombudsman.example> through "
-            f"127.0.0.1:{port} (none)"
+            f"127.0.0.1:{port}, NOT encrypted"
         )
         snap(page, shots, "send", "#send")
         page.click("#run-send")

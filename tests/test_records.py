@@ -5,10 +5,12 @@ with the stand-in for LibreOffice (tests/standin.py): what is tested is the deci
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
@@ -245,3 +247,19 @@ def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
     assert settings.year == 2020
     missing = set(STATES) - set(seen) - {"not built", "build failed", "proof failed"}
     assert missing == set(), "every state a letter of the batch can reach here, in turn"
+
+
+def test_every_link_on_the_proof_page_the_desk_serves_works(work: Path) -> None:
+    keys = DeskKeys()
+    app = create_app(work / "letter-merge.toml", keys, PORT, lambda _: TextPdfConverter())
+    with TestClient(app, base_url=ORIGIN, follow_redirects=False) as client:
+        assert client.get(f"/?token={keys.address_key}").status_code == 303
+        page = client.get("/proof/")
+        assert page.status_code == 200
+        links = set(re.findall(r'(?:href|src)="([^"#]+)"', page.text))
+        links = {link for link in links if not link.startswith(("data:", "http", "mailto:"))}
+        assert "all-letters.pdf" in links and len(links) >= 5
+        for link in links:
+            target = urljoin(f"{ORIGIN}/proof/", html.unescape(link))
+            answer = client.get(target)
+            assert answer.status_code == 200, (link, answer.status_code)

@@ -204,6 +204,10 @@ def test_test_to_and_dry_run_mark_nothing_sent(work: Path, server: tuple[Recorde
     approve_and_queue()
     result = run("send", "--dry-run")
     assert result.output.splitlines()[0] == "Would send 4 messages:"
+    assert result.output.splitlines()[1].startswith("  server  127.0.0.1:")  # and through what
+    assert (
+        result.output.splitlines()[2] == "  from    Annual Review <annual.review@ombudsman.example>"
+    )
     assert recorder.connections == 0
     result = run("send", "--test-to", "me@ombudsman.example", "--limit", "2")
     assert "Sent 2 test messages to me@ombudsman.example; nothing marked as sent." in result.output

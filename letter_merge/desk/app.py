@@ -135,6 +135,7 @@ def create_app(
             route("/api/build", build, ("POST",)),
             route("/api/proof", proof, ("POST",)),
             route("/proof/", proof_page),
+            route("/proof/all-letters.pdf", proof_pdf),
             route("/letters/{name}", letter_pdf),
             route("/api/approve", approve, ("POST",)),
             route("/api/queue", queue, ("POST",)),
@@ -376,6 +377,14 @@ def proof_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     if not index.is_file():
         return HTMLResponse("<p>No proof yet: make one with the Proof step.</p>", 404)
     return FileResponse(index, media_type="text/html")
+
+
+def proof_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    """The proof's letters as one PDF, which the proof page links to."""
+    combined = desk.settings().paths.proof / "all-letters.pdf"
+    if not combined.is_file():
+        return HTMLResponse("<p>No proof yet: make one with the Proof step.</p>", 404)
+    return FileResponse(combined, media_type="application/pdf")
 
 
 def letter_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:

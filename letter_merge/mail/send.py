@@ -59,11 +59,19 @@ class Outgoing:
     retry: bool  # it failed before and is being sent again (--retry-failed)
 
 
+# [smtp] security, in words for the confirmation.
+SECURITY_WORDS = {
+    "starttls": "encrypted (STARTTLS)",
+    "ssl": "encrypted (SSL/TLS from the start)",
+    "none": "NOT encrypted: only for a server on this computer or a trusted network",
+}
+
+
 @dataclass(frozen=True)
 class SendPlan:
     """What a send is about to do: shown, and confirmed, before anything goes."""
 
-    server: str  # host:port (security)
+    server: str  # host:port, and its security in words
     sender: str
     login: str  # the SMTP user, "" for none
     messages: tuple[Outgoing, ...]
@@ -200,7 +208,7 @@ def _plan(
             )
         )
     return SendPlan(
-        server=f"{smtp.host}:{smtp.port} ({smtp.security})",
+        server=f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}",
         sender=settings.email_from,
         login=smtp.username,
         messages=tuple(outgoing),

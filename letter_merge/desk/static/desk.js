@@ -29,7 +29,7 @@ function el(tag, props, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined) node.append(child);
   }
   return node;
@@ -37,7 +37,7 @@ function el(tag, props, ...children) {
 
 function show(target, ...nodes) {
   const box = typeof target === "string" ? $(target) : target;
-  box.replaceChildren(...nodes.flat().filter((node) => node !== null && node !== undefined));
+  box.replaceChildren(...nodes.flat(Infinity).filter((node) => node !== null && node !== undefined));
 }
 
 function when(stamp) {
@@ -61,7 +61,7 @@ function lines(id) {
 function failure(error) {
   const text = (error && error.error) || String(error);
   const nodes = [el("p", {class: "bad"}, text.split("\n")[0])];
-  if (error && error.problems) nodes.push(problemList(error.problems));
+  if (error && error.problems) nodes.push(...problemList(error.problems));
   return nodes;
 }
 
@@ -228,7 +228,7 @@ function finished(job) {
     show(box,
       el("p", {class: (r.failed.length || r.refused.length || r.deferred.length) ? "bad" : "good"},
         r.cancelled ? "Nothing was sent: what was queued changed since you confirmed. Show what would go again."
-          : (test ? "Sent " + r.sent.length + " test copies to " + r.test_to + "."
+          : (test ? "Sent " + counted(r.sent.length, "test copy") + " to " + r.test_to + "."
                   : "Sent " + counted(r.sent.length, "message") + ".")),
       peopleList(test ? "Test copies of" : "Sent", r.sent),
       peopleList("Refused by the server", r.failed, "bad"),
@@ -286,7 +286,7 @@ function planView(plan, test) {
     el("td", {}, m.correction ? "correction: " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
   return [
     el("p", {class: "confirm"},
-      (test ? plan.count + " test copies go to " + plan.test_to + " only, each saying at its top where the real one goes."
+      (test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
             : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
               " go from " + plan.sender + " through " + plan.server +
               ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".")),
