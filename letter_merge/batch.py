@@ -117,9 +117,7 @@ def load_batch(settings: Settings) -> Batch:
     problems = list(workbook.problems)
     if any(f.error for f in findings):
         # The doctor says why the template would not parse; Jinja's own message would only repeat it.
-        problems += [
-            Problem(f.where, f.message if f.error else f"(warning) {f.message}") for f in findings
-        ]
+        problems += [Problem(f.where, f.message) for f in findings if f.error]
     elif workbook.complete:
         problems += template.check_fields(workbook.fields)
     else:
@@ -134,7 +132,7 @@ def load_batch(settings: Settings) -> Batch:
                 email_template, workbook.fields, settings.email_template.name
             )
     if problems:
-        raise ProblemsFound(problems)
+        raise ProblemsFound(problems, warnings=[Problem(w.where, w.message) for w in warnings])
     if not template.merge_uses and not template.fields_used():
         warnings += (
             Finding(
@@ -163,7 +161,7 @@ def load_batch(settings: Settings) -> Batch:
         if "\r" in letter.subject or "\n" in letter.subject
     ]
     if problems:
-        raise ProblemsFound(problems)
+        raise ProblemsFound(problems, warnings=[Problem(w.where, w.message) for w in warnings])
     return batch
 
 

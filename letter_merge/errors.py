@@ -49,8 +49,15 @@ class Problem:
 class ProblemsFound(LetterMergeError):
     """The inputs have problems; nothing was built. Carries every problem, not just the first."""
 
-    def __init__(self, problems: Iterable[Problem], heading: str = "") -> None:
+    def __init__(
+        self, problems: Iterable[Problem], heading: str = "", warnings: Iterable[Problem] = ()
+    ) -> None:
         self.problems = list(problems)
+        self.warnings = list(warnings)  # shown too, counted apart: they stop nothing
         count = len(self.problems)
         heading = heading or f"{counted(count, 'problem')} must be fixed first:"
-        super().__init__("\n".join([heading, *(f"  - {p}" for p in self.problems)]))
+        lines = [heading, *(f"  - {p}" for p in self.problems)]
+        if self.warnings:
+            lines.append(f"and {counted(len(self.warnings), 'warning')} (these stop nothing):")
+            lines += [f"  - {w}" for w in self.warnings]
+        super().__init__("\n".join(lines))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from docx import Document
+from openpyxl import load_workbook
 
 from letter_merge.cli import cli
 from letter_merge.template.doctor import examine, fix
@@ -94,3 +95,19 @@ def test_check_reports_errors_and_fix_writes_a_copy(folder: Path) -> None:
 
 def test_the_default_template_is_clean() -> None:
     assert examine(Path(__file__).parent.parent / "templates" / "letter.docx") == []
+
+
+def test_warnings_are_shown_and_counted_apart_when_problems_stop_the_check(
+    folder: Path,
+) -> None:
+    word_like(folder / "templates" / "letter.docx")
+    book = load_workbook(folder / "input" / "councils.xlsx")
+    book["Statistics"]["C2"] = "twelve"
+    book.save(folder / "input" / "councils.xlsx")
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == "Error: 1 problem must be fixed first:"
+    assert lines[1].startswith("  - Statistics!C2 (Upheld, ") and "'twelve'" in lines[1]
+    assert lines[2] == "and 2 warnings (these stop nothing):"
+    assert "has curly quotes" in lines[3] + lines[4] and "split across" in lines[3] + lines[4]

@@ -114,7 +114,12 @@ def create_app(
                 return result if isinstance(result, Response) else JSONResponse(result)
             except ProblemsFound as problems:
                 return JSONResponse(
-                    {"error": str(problems), "problems": _grouped(desk, problems.problems)}, 409
+                    {
+                        "error": str(problems),
+                        "problems": _grouped(desk, problems.problems),
+                        "warnings": _grouped(desk, problems.warnings),
+                    },
+                    409,
                 )
             except (LetterMergeError, Busy) as error:
                 return JSONResponse({"error": str(error)}, 409)
@@ -266,7 +271,11 @@ def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     try:
         batch = desk.batch(settings)
     except ProblemsFound as found:
-        return {"ok": False, "problems": _grouped(desk, found.problems), "warnings": []}
+        return {
+            "ok": False,
+            "problems": _grouped(desk, found.problems),
+            "warnings": _grouped(desk, found.warnings),
+        }
     problems = prove(batch)
     warnings = [Problem(w.where, w.message) for w in batch.warnings]
     return {

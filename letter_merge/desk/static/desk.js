@@ -62,6 +62,9 @@ function failure(error) {
   const text = (error && error.error) || String(error);
   const nodes = [el("p", {class: "bad"}, text.split("\n")[0])];
   if (error && error.problems) nodes.push(...problemList(error.problems));
+  if (error && error.warnings && error.warnings.length) {
+    nodes.push(el("h4", {}, "Warnings (these stop nothing)"), ...problemList(error.warnings));
+  }
   return nodes;
 }
 
@@ -105,15 +108,19 @@ $("run-check").addEventListener("click", async () => {
   try {
     const result = await call("/api/check", {});
     if (result.ok) {
-      $("check-state").textContent = "No problems: " + result.councils +
-        " councils, every field known. Next: preview a letter, or build.";
+      $("check-state").textContent = "No problems: " + counted(result.councils, "council") +
+        ", every field known. Next: preview a letter, or build.";
       $("check-state").className = "next good";
     } else {
-      $("check-state").textContent = "Fix these in the files named, save, and check again:";
+      const problems = result.problems.reduce((n, group) => n + group.items.length, 0);
+      const warnings = result.warnings.reduce((n, group) => n + group.items.length, 0);
+      $("check-state").textContent = counted(problems, "problem") + " to fix in the files named" +
+        (warnings ? " (and " + counted(warnings, "warning") + ", which stop nothing)" : "") +
+        "; save, and check again:";
       $("check-state").className = "next bad";
     }
     show("check-results", problemList(result.problems),
-      result.warnings.length ? el("h3", {}, "Warnings (the letters can still be built)") : null,
+      result.warnings.length ? el("h3", {}, "Warnings (these stop nothing)") : null,
       problemList(result.warnings));
     loadCouncils();
   } catch (error) {
