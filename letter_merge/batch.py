@@ -106,7 +106,8 @@ def load_batch(settings: Settings) -> Batch:
         field_map=settings.field_map,
     )
     findings = examine(settings.template)
-    warnings = tuple(f for f in findings if not f.error)
+    warnings = tuple(Finding(n.where, n.message, False) for n in workbook.notes)
+    warnings += tuple(f for f in findings if not f.error)
     if settings.pdf.accessible and not any(f.error for f in findings):
         warnings += tuple(accessibility_findings(settings.template))
     email_template = (

@@ -110,6 +110,9 @@ class Workbook:
     complete: bool = True
     # Each field's column header as written (`gss_code` -> 'GSS code').
     headers: Mapping[str, str] = field(default_factory=dict)
+    # What was read other than as it stands, and said so: a title row above the headers, a hidden
+    # sheet, "1,204" typed as text. Warnings: they stop nothing.
+    notes: tuple[Problem, ...] = ()
 
     @property
     def extra_fields(self) -> frozenset[str]:
@@ -153,8 +156,9 @@ def read_workbook(path: Path) -> Workbook:
     values, formulas = _open(path, data_only=True), _open(path, data_only=False)
     try:
         problems: list[Problem] = []
-        contacts = _read_sheet(values, formulas, "Contacts", CONTACT_COLUMNS, problems)
-        statistics = _read_sheet(values, formulas, "Statistics", STATISTIC_COLUMNS, problems)
+        notes: list[Problem] = []
+        contacts = _read_sheet(values, formulas, "Contacts", CONTACT_COLUMNS, problems, notes)
+        statistics = _read_sheet(values, formulas, "Statistics", STATISTIC_COLUMNS, problems, notes)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise InputError(
             f"{path}: cannot be read as an Excel workbook ({error}); save it from Excel as .xlsx."
@@ -171,7 +175,7 @@ def read_workbook(path: Path) -> Workbook:
     if contacts and statistics:
         councils = _join(contacts, statistics, problems)
     complete = contacts is not None and statistics is not None
-    return Workbook(path, tuple(councils), fields, tuple(problems), complete, headers)
+    return Workbook(path, tuple(councils), fields, tuple(problems), complete, headers, tuple(notes))
 
 
 def _open(path: Path, *, data_only: bool) -> Any:
@@ -190,6 +194,7 @@ class _Sheet:
     headers: dict[int, str]  # column index (0-based) -> header as written
     columns: dict[str, int]  # normalised header -> column index
     rows: list[tuple[int, tuple[Any, ...]]]  # (row number, values)
+    notes: list[Problem] = field(default_factory=list)  # the workbook's, shared
 
     def cell(self, column: str, row: int) -> str:
         return f"{self.name}!{get_column_letter(self.columns[column] + 1)}{row}"
@@ -214,28 +219,45 @@ class _Sheet:
 
 
 def _read_sheet(
-    book: Any, formulas: Any, name: str, expected: Mapping[str, bool], problems: list[Problem]
+    book: Any,
+    formulas: Any,
+    name: str,
+    expected: Mapping[str, bool],
+    problems: list[Problem],
+    notes: list[Problem],
 ) -> _Sheet | None:
     sheet_names = {normalise_header(n): n for n in book.sheetnames}
     actual = sheet_names.get(normalise_header(name))
     if actual is None:
+        listed = ", ".join(
+            n if book[n].sheet_state == "visible" else f"{n} (hidden)" for n in book.sheetnames
+        )
         problems.append(
             Problem(
                 name,
-                f"the workbook has no sheet named '{name}' (it has: "
-                f"{', '.join(book.sheetnames)}); rename the sheet or add it.",
+                f"the workbook has no sheet named '{name}' (it has: {listed}); rename the sheet "
+                "or add it.",
             )
         )
         return None
     worksheet, formula_sheet = book[actual], formulas[actual]
+    if worksheet.sheet_state != "visible":
+        notes.append(
+            Problem(
+                actual,
+                "is a hidden sheet; it was read all the same. Unhide it in Excel (right-click a "
+                "sheet tab › Unhide) to see what the letters are made from.",
+            )
+        )
     for sheet in (worksheet, formula_sheet):
         sheet.reset_dimensions()  # some writers record a wrong used range; read what is there
-    rows = _non_blank_rows(_cell_values(worksheet.iter_rows(), formula_sheet.iter_rows()))
-    header_row = next(rows, None)
-    if header_row is None:
+    rows = list(_non_blank_rows(_cell_values(worksheet.iter_rows(), formula_sheet.iter_rows())))
+    if not rows:
         problems.append(Problem(name, "the sheet is empty; it needs a header row and data rows."))
         return None
-    header_number, header_values = header_row
+    start = _header_row(rows, expected, actual, notes)
+    header_number, header_values = rows[start]
+    rows = rows[start + 1 :]
     headers: dict[int, str] = {}
     columns: dict[str, int] = {}
     for index, value in enumerate(header_values):
@@ -260,7 +282,35 @@ def _read_sheet(
         )
     if missing:
         return None
-    return _Sheet(actual, headers, columns, list(rows))
+    return _Sheet(actual, headers, columns, rows, notes)
+
+
+TITLE_ROWS = 5  # rows above the headers that may be a title, a date, a note
+
+
+def _header_row(
+    rows: Sequence[tuple[int, tuple[Any, ...]]],
+    expected: Mapping[str, bool],
+    sheet: str,
+    notes: list[Problem],
+) -> int:
+    """Where the header row is among `rows`: the first, or, where that lacks the required columns
+    and a row a little below has them all (a title row above the headers, as many offices keep
+    one), that row, said so."""
+    required = {c for c, needed in expected.items() if needed}
+    for index, (number, values) in enumerate(rows[: TITLE_ROWS + 1]):
+        if required <= {normalise_header(v) for v in values}:
+            if index:
+                above = ", ".join(str(n) for n, _ in rows[:index])
+                notes.append(
+                    Problem(
+                        f"{sheet} row {number}",
+                        f"the headers are on row {number}; what is above them (row {above}) was "
+                        "taken as a title and not read.",
+                    )
+                )
+            return index
+    return 0  # no row has them all: the first is the header row, and says what it lacks
 
 
 def _cell_values(
@@ -449,6 +499,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
                 sheet.place(column, number, authority),
                 problems,
                 required=True,
+                notes=sheet.notes,
             )
             ok = ok and number_value is not None
             row.values[column] = number_value
@@ -457,7 +508,7 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
         for index, header in count_columns:
             raw = sheet.at(values, index)
             where = sheet.place(index, number, authority)
-            number_value = _checked_count(raw, where, problems, required=False)
+            number_value = _checked_count(raw, where, problems, required=False, notes=sheet.notes)
             ok = ok and number_value is not None
             prefix_length = header.index(":") + 1
             label = " ".join(header[prefix_length:].split())
@@ -477,8 +528,11 @@ def _statistics_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
     return result
 
 
+THOUSANDS = re.compile(r"\s*\d{1,3}(,\d{3})+\s*")  # "1,204": a count typed with its separator
+
+
 def _checked_count(
-    value: Any, where: str, problems: list[Problem], *, required: bool
+    value: Any, where: str, problems: list[Problem], *, required: bool, notes: list[Problem]
 ) -> int | None:
     if isinstance(value, CellError):
         return None  # reported with the row's other unusable cells
@@ -488,8 +542,19 @@ def _checked_count(
         problems.append(Problem(where, "is empty; enter a whole number (0 if none)."))
         return None
     number = _whole_number(value)
+    if number is None and isinstance(value, str) and THOUSANDS.fullmatch(value):
+        number = int(value.replace(",", ""))
+        notes.append(
+            Problem(
+                where,
+                f"{_short(value)} is text with a thousands separator; it was read as {number}. "
+                "Type it as a number to be sure (Excel shows the separator by itself).",
+            )
+        )
     if number is None:
-        problems.append(Problem(where, f"{_short(value)} is not a whole number"))
+        problems.append(
+            Problem(where, f"{_short(value)} is not a whole number; type digits only (e.g. 12).")
+        )
         return None
     if number < 0:
         problems.append(Problem(where, f"{number} is negative; counts must be 0 or more."))
@@ -576,23 +641,31 @@ def _check_unique(
 ) -> None:
     if column not in sheet.columns:
         return
-    first_row: dict[str, int] = {}
+    first_row: dict[str, _Row] = {}
     for row in rows:
         value = row.values.get(column) or ""
         if not value:
             continue
         k = key(value)
         if k in first_row:
+            first = first_row[k]
+            council = row.values.get("authority") or ""
+            other = first.values.get("authority") or ""
+            also = (
+                f"row {first.number}, {other}"
+                if other and other != council
+                else f"row {first.number}"
+            )
             problems.append(
                 Problem(
-                    sheet.cell(column, row.number),
-                    f"'{value}' appears twice (also row {first_row[k]}); "
+                    sheet.place(column, row.number, council),
+                    f"'{value}' is on two rows (also {also}); "
                     f"each {_display(column)} must be on one row only.",
                 )
             )
             row.values["_invalid"] = True
         else:
-            first_row[k] = row.number
+            first_row[k] = row
 
 
 def _council(contact: _Row, stats: _Row) -> Council:

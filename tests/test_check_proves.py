@@ -168,6 +168,6 @@ def test_a_statistics_row_with_both_problems_names_column_and_council(folder: Pa
     )
     result = CliRunner().invoke(cli, ["check"])
     assert (
-        "  - Statistics!C2 (Upheld, Derby City Council): 'twelve' is not a whole number"
+        "  - Statistics!C2 (Upheld, Derby City Council): 'twelve' is not a whole number; type digits only (e.g. 12)."
         in result.output.splitlines()
     )

@@ -39,7 +39,7 @@ def test_check_lists_every_problem_and_exits_1(folder: Path, runner: CliRunner) 
     assert result.output == (
         "Error: 2 problems must be fixed first:\n"
         "  - Contacts!H2 (Email, Derby City Council): 'nope' is not a valid email address (An email address must have an @-sign.)\n"
-        "  - Statistics!C2 (Upheld, Derby City Council): 'twelve' is not a whole number\n"
+        "  - Statistics!C2 (Upheld, Derby City Council): 'twelve' is not a whole number; type digits only (e.g. 12).\n"
     )
 
 
@@ -51,7 +51,9 @@ def test_build_refuses_to_start_while_problems_remain(folder: Path, runner: CliR
     )
     result = runner.invoke(cli, ["build", "--no-pdf"])
     assert result.exit_code == 1
-    assert "Contacts!A3: 'Derby City Council' appears twice (also row 2)" in result.output
+    assert "Contacts!A3 (Authority, Derby City Council): 'Derby City Council' is on two rows " in (
+        result.output
+    )
     assert not (folder / "output" / "2020" / "letters").exists()
 
 

@@ -189,7 +189,7 @@ def test_check_groups_problems_by_file_with_their_place(
     assert group["items"] == [
         {
             "where": "Statistics!C3 (Upheld, Derby City Council)",
-            "message": "'twelve' is not a whole number",
+            "message": "'twelve' is not a whole number; type digits only (e.g. 12).",
         }
     ]
 

@@ -95,7 +95,7 @@ def test_the_whole_batch_from_the_desk(
         page.click("#run-check")
         expect(page.locator("#check-state")).to_contain_text("Fix these in the files named")
         expect(page.locator("#check-results")).to_contain_text(
-            "Statistics!C3 (Upheld, Derby City Council): 'twelve' is not a whole number"
+            "Statistics!C3 (Upheld, Derby City Council): 'twelve' is not a whole number; type digits only (e.g. 12)."
         )
         snap(page, shots, "check", "#check")
         workbook(work / "input" / "councils.xlsx", 5)

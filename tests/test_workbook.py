@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from letter_merge.errors import InputError
@@ -84,7 +85,7 @@ def test_a_word_where_a_whole_number_belongs_names_sheet_cell_and_value(tmp_path
         stats,
     )
     assert problems_of(path) == [
-        "Statistics!C14 (Upheld, Council 14): 'twelve' is not a whole number"
+        "Statistics!C14 (Upheld, Council 14): 'twelve' is not a whole number; type digits only (e.g. 12)."
     ]
 
 
@@ -93,7 +94,7 @@ def test_a_word_where_a_whole_number_belongs_names_sheet_cell_and_value(tmp_path
     [
         (
             2.5,
-            "Statistics!B2 (Detailed investigations, Derby City Council): '2.5' is not a whole number",
+            "Statistics!B2 (Detailed investigations, Derby City Council): '2.5' is not a whole number; type digits only (e.g. 12).",
         ),
         (
             -1,
@@ -105,7 +106,7 @@ def test_a_word_where_a_whole_number_belongs_names_sheet_cell_and_value(tmp_path
         ),
         (
             True,
-            "Statistics!B2 (Detailed investigations, Derby City Council): 'True' is not a whole number",
+            "Statistics!B2 (Detailed investigations, Derby City Council): 'True' is not a whole number; type digits only (e.g. 12).",
         ),
     ],
 )
@@ -169,8 +170,8 @@ def test_a_duplicate_authority_ignoring_case_and_spacing(tmp_path: Path) -> None
         [statistics("Derby City Council")],
     )
     assert problems_of(path) == [
-        "Contacts!A3: 'derby city council' appears twice (also row 2); "
-        "each Authority must be on one row only."
+        "Contacts!A3 (Authority, derby city council): 'derby city council' is on two rows "
+        "(also row 2, Derby City Council); each Authority must be on one row only."
     ]
 
 
@@ -267,7 +268,7 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
         "Contacts!H2 (Email, Derby City Council): 'bad' is not a valid email address (An email address must have an @-sign.)",
         "Contacts!B3 (Authority type, Adur District Council): 'Parish' is not an authority type; use one of County Council, "
         "District Council, Metropolitan Borough, Unitary Council, London Borough.",
-        "Statistics!C2 (Upheld, Derby City Council): 'x' is not a whole number",
+        "Statistics!C2 (Upheld, Derby City Council): 'x' is not a whole number; type digits only (e.g. 12).",
         "Statistics!E3 (Complied, Adur District Council): Complied (9) is more than Compliance outcomes (4); it can be at most that.",
     ]
     assert read_workbook(path).councils == ()
@@ -356,4 +357,83 @@ def test_a_missing_sheet_leaves_the_workbook_incomplete(tmp_path: Path) -> None:
     assert [str(p) for p in workbook.problems] == [
         "Statistics: the workbook has no sheet named 'Statistics' (it has: Contacts); rename the "
         "sheet or add it."
+    ]
+
+
+def notes_of(path: Path) -> list[str]:
+    return [str(n) for n in read_workbook(path).notes]
+
+
+def test_a_duplicate_email_names_both_councils(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "councils.xlsx",
+        [
+            contact("Derby City Council", email="ce@shared.example.org"),
+            contact("Adur District Council", email="CE@shared.example.org"),
+        ],
+        [statistics("Derby City Council"), statistics("Adur District Council")],
+    )
+    assert problems_of(path) == [
+        "Contacts!H3 (Email, Adur District Council): 'CE@shared.example.org' is on two rows "
+        "(also row 2, Derby City Council); each Email must be on one row only."
+    ]
+
+
+def test_a_title_row_above_the_headers_is_passed_over_and_said_so(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "councils.xlsx",
+        [contact("Derby City Council")],
+        [statistics("Derby City Council")],
+    )
+    book = openpyxl.load_workbook(path)
+    for sheet in book.worksheets:
+        sheet.insert_rows(1)
+        sheet["A1"] = "Annual review letters 2020 - do not share"
+    book.save(path)
+    workbook = read_workbook(path)
+    assert workbook.problems == ()
+    assert [c.authority for c in workbook.councils] == ["Derby City Council"]
+    assert notes_of(path) == [
+        f"{name} row 2: the headers are on row 2; what is above them (row 1) was taken as a title "
+        "and not read."
+        for name in ("Contacts", "Statistics")
+    ]
+
+
+def test_a_count_typed_with_a_thousands_separator_is_read_with_a_note(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "councils.xlsx",
+        [contact("Derby City Council")],
+        [statistics("Derby City Council", investigated="1,204", upheld="1,2,3")],
+    )
+    workbook = read_workbook(path)
+    assert problems_of(path) == [
+        "Statistics!C2 (Upheld, Derby City Council): '1,2,3' is not a whole number; type digits "
+        "only (e.g. 12)."
+    ]
+    assert notes_of(path) == [
+        "Statistics!B2 (Detailed investigations, Derby City Council): '1,204' is text with a "
+        "thousands separator; it was read as 1204. Type it as a number to be sure (Excel shows "
+        "the separator by itself)."
+    ]
+    assert workbook.councils == ()
+
+
+def test_hidden_sheets_are_named_as_hidden(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "councils.xlsx",
+        [contact("Derby City Council")],
+        [statistics("Derby City Council")],
+    )
+    book = openpyxl.load_workbook(path)
+    book["Contacts"].sheet_state = "hidden"
+    book.create_sheet("Old figures").sheet_state = "hidden"
+    book.save(path)
+    assert notes_of(path)[0].startswith("Contacts: is a hidden sheet; it was read all the same.")
+    book = openpyxl.load_workbook(path)
+    book["Statistics"].title = "Stats"
+    book.save(path)
+    assert problems_of(path) == [
+        "Statistics: the workbook has no sheet named 'Statistics' (it has: Contacts (hidden), "
+        "Stats, Old figures (hidden)); rename the sheet or add it."
     ]
