@@ -92,6 +92,12 @@ class Council:
     statistics_row: int = 0
 
     @property
+    def full_name(self) -> str:
+        """'Nick Sinnott', as an email's To shows a person; 'Mr Sinnott' without a first name."""
+        lead = self.first_name or self.title
+        return f"{lead} {self.surname}" if lead else self.surname
+
+    @property
     def salutation(self) -> str:
         """'Mr Sinnott'; without a title, first name and surname ('Jo Sinnott')."""
         lead = self.title or self.first_name

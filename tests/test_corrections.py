@@ -107,10 +107,12 @@ def test_a_correction_is_sent_on_purpose_and_on_the_record(
     assert len(recorder.received) == 5
     correction = recorder.received[-1]
     assert correction.subject == f"Corrected: Annual Review letter 2020 – {DERBY}"
-    assert correction.to == "Ms Okafor <ce@derby-city-council.example.org>"
+    assert correction.to == "Siân Okafor <ce@derby-city-council.example.org>"
     assert first_eml.read_bytes() == first_bytes  # each message keeps its own .eml
     second = outbox / f"{DERBY} - Annual Review 2020 (correction).eml"
     message = email.message_from_bytes(second.read_bytes(), policy=email.policy.default)
+    (attached,) = message.iter_attachments()
+    assert attached.get_filename() == f"{DERBY} - Annual Review 2020 (corrected).pdf"
     body = message.get_body(("plain",))
     assert body is not None and "It replaces the letter we sent earlier (new chief executive)" in (
         str(body.get_content())
@@ -209,7 +211,7 @@ def test_a_test_send_to_chosen_councils_says_where_the_real_one_goes(
     assert copy.subject == "[TEST] Annual Review letter 2020 – Leicestershire County Council"
     assert copy.body.startswith(
         "TEST COPY: this message was not sent to the council. The real one goes to\n"
-        "  To: Mr Sinnott <ce@leicestershire-county-council.example.org>\n"
+        "  To: John Sinnott <ce@leicestershire-county-council.example.org>\n"
         "  Cc: link@cc.example.org\n"
     )
     assert run("status").output.splitlines()[0].startswith("queued:")

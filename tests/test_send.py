@@ -39,7 +39,7 @@ def test_approve_queue_send_status(work: Path, server: tuple[Recorder, int]) -> 
     assert len(emls) == 4
     message = email.message_from_bytes(emls[3].read_bytes(), policy=email.policy.default)
     assert message["From"] == "Annual Review <annual.review@ombudsman.example>"
-    assert message["To"] == "Mr Sinnott <ce@leicestershire-county-council.example.org>"
+    assert message["To"] == "John Sinnott <ce@leicestershire-county-council.example.org>"
     assert message["Cc"] == "link@cc.example.org"
     assert message["Subject"] == "Annual Review letter 2020 – Leicestershire County Council"
     (attachment,) = message.iter_attachments()
@@ -335,3 +335,18 @@ def test_sending_over_tls(work: Path, security: str, monkeypatch: pytest.MonkeyP
             controller.stop()
     assert result.exit_code == 0, result.output
     assert len(recorder.received) == 2
+
+
+def test_a_correction_reads_as_one_whatever_the_subject_setting(work: Path) -> None:
+    from letter_merge.batch import load_batch
+    from letter_merge.config import load_settings
+    from letter_merge.mail.outbox import build_message
+
+    batch = load_batch(load_settings(work / "letter-merge.toml"))
+    letter = batch.letters()[1]
+    pdf = work / "output" / "2020" / "letters" / f"{letter.stem}.pdf"
+    first = build_message(batch.settings, batch, letter, pdf)
+    fixed = build_message(batch.settings, batch, letter, pdf, correction="figures corrected")
+    assert fixed["Subject"] == f"Corrected: {first['Subject']}"
+    (attached,) = fixed.iter_attachments()
+    assert attached.get_filename() == f"{letter.stem} (corrected).pdf"

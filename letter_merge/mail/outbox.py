@@ -182,10 +182,16 @@ def build_message(
     council = letter.council
     body = batch.email_body(letter.fields, correction=correction)
     subject = batch.subject(letter.fields, correction=correction)
+    attachment = pdf.name
+    if correction:
+        # A correction reads as one in the inbox, whatever [email] subject says.
+        if subject == batch.subject(letter.fields):
+            subject = f"Corrected: {subject}"
+        attachment = f"{pdf.stem} (corrected){pdf.suffix}"
     message = EmailMessage()
     try:
         message["From"] = settings.email_from
-        message["To"] = formataddr((council.salutation, council.email))
+        message["To"] = formataddr((council.full_name, council.email))
         if council.cc:
             message["Cc"] = ", ".join(council.cc)
         message["Subject"] = subject
@@ -196,7 +202,7 @@ def build_message(
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(body)
     message.add_attachment(
-        pdf.read_bytes(), maintype="application", subtype="pdf", filename=pdf.name
+        pdf.read_bytes(), maintype="application", subtype="pdf", filename=attachment
     )
     return message
 
