@@ -3,6 +3,7 @@ no file named by the page, no secret in any answer; and one long job at a time."
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import threading
@@ -368,3 +369,13 @@ def test_the_page_s_script_and_styles_are_packaged() -> None:
     static = ROOT / "letter_merge" / "desk" / "static"
     assert {p.name for p in static.iterdir()} >= {"desk.html", "desk.js", "desk.css"}
     assert "innerHTML" not in (static / "desk.js").read_text()  # text is only ever text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js checks the script's syntax")
+def test_the_desk_script_parses() -> None:
+    """A syntax error stops the whole page; the browser test finds it too, this in the fast tier."""
+    script = Path(__file__).resolve().parents[1] / "letter_merge" / "desk" / "static" / "desk.js"
+    checked = subprocess.run(
+        ["node", "--check", str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert checked.returncode == 0, checked.stderr

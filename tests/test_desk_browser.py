@@ -93,7 +93,7 @@ def test_the_whole_batch_from_the_desk(
 
         # 2. Check: a problem, with its place and the fix; fixed, and checked again.
         page.click("#run-check")
-        expect(page.locator("#check-state")).to_contain_text("Fix these in the files named")
+        expect(page.locator("#check-state")).to_contain_text("1 problem to fix in the files named")
         expect(page.locator("#check-results")).to_contain_text(
             "Statistics!C3 (Upheld, Derby City Council): 'twelve' is not a whole number; type digits only (e.g. 12)."
         )

@@ -5,13 +5,13 @@
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
 
-async // "1 letter", "343 letters": as words.py counts them.
+// "1 letter", "343 letters": as words.py counts them.
 function counted(number, noun) {
   const plural = noun.endsWith("y") ? noun.slice(0, -1) + "ies" : noun + "s";
   return number.toLocaleString("en-GB") + " " + (number === 1 ? noun : plural);
 }
 
-function call(url, body) {
+async function call(url, body) {
   const options = body === undefined
     ? {}
     : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
