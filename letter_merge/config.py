@@ -79,6 +79,17 @@ class PdfSettings:
         kinds = [k for k, on in (("PDF/UA-1", self.accessible), (self.archive, self.pdfa)) if on]
         return " + ".join(kinds) if kinds else "plain PDF"
 
+    def in_words(self) -> str:
+        """What the letters are, as staff say it, the standards' names after: 'accessible,
+        archival PDF (PDF/UA-1, PDF/A-2b)'."""
+        words = [w for w, on in (("accessible", self.accessible), ("archival", self.pdfa)) if on]
+        if not words:
+            return "plain PDF"
+        standards = [
+            k for k, on in (("PDF/UA-1", self.accessible), (self.archive, self.pdfa)) if on
+        ]
+        return f"{', '.join(words)} PDF ({', '.join(standards)})"
+
 
 DEFAULT_PDF = PdfSettings()
 

@@ -376,7 +376,7 @@ def test_accessibility_and_archiving_can_be_turned_off(folder: Path) -> None:
     assert derby["problems"] == [
         "Built from the current inputs (the [pdf] or [chart] settings changed; build, proof and "
         "approve it again)",
-        "PDF/UA-1 + PDF/A-2b (not tagged: a screen reader gets no headings, tables or order; "
+        "Accessible, archival PDF (PDF/UA-1, PDF/A-2b) (not tagged: a screen reader gets no headings, tables or order; "
         "no PDF/UA-1 identification in its metadata; not marked PDF/A-2b)",
     ]
 

@@ -232,7 +232,7 @@ def state(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         "year": settings.year,
         "folder": str(settings.config_file.parent) if settings.config_file else "",
         "files": files,
-        "pdf": settings.pdf.describe(),
+        "pdf": settings.pdf.in_words(),
         "server": f"{smtp.host}:{smtp.port} ({smtp.security})",
         "sender": settings.email_from,
         "job": desk.jobs.current(),

@@ -106,7 +106,8 @@ def check_letter(
     checks.append(Check("Fonts embedded", not bare, ", ".join(bare)))
     if promised.accessible or promised.pdfa:
         missing = conformance.problems(promised)
-        checks.append(Check(promised.describe(), not missing, "; ".join(missing)))
+        kind = promised.in_words()
+        checks.append(Check(kind[:1].upper() + kind[1:], not missing, "; ".join(missing)))
     return checks
 
 
