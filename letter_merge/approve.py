@@ -68,8 +68,9 @@ def refused(standing: Standing, *, despite_proof: bool) -> str:
     if record is None:
         return "not built; run letter-merge build"
     if standing.out_of_date:
-        reasons = "; ".join(change.text for change in standing.changes)
-        return f"built from older inputs ({reasons}); build, proof and approve it again"
+        return (
+            f"built from older inputs ({standing.what_changed}); build, proof and approve it again"
+        )
     if record.pdf is None:
         return "has no PDF; build it (letter-merge build)"
     if not standing.pdf_intact:

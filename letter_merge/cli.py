@@ -731,7 +731,8 @@ def _print_send_report(
     "--csv",
     "csv_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the audit record to this CSV file: every message, re-sends included.",
+    help="Write the audit record to this CSV file (every message, re-sends included) instead of "
+    "listing each letter.",
 )
 @click.pass_context
 def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> None:

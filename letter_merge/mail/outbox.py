@@ -167,8 +167,9 @@ def not_ready(standing: Standing) -> str:
     if record is None or record.pdf is None:
         return "not built with a PDF; run letter-merge build"
     if standing.out_of_date:
-        reasons = "; ".join(change.text for change in standing.changes)
-        return f"built from older inputs ({reasons}); build, proof and approve it again"
+        return (
+            f"built from older inputs ({standing.what_changed}); build, proof and approve it again"
+        )
     if standing.approval is None:
         return "not approved; run letter-merge approve"
     if not standing.approval_holds:

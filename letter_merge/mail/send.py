@@ -265,9 +265,8 @@ class _Checks:
         if approval is None or approval.pdf_sha256 != message.pdf_sha256:
             raise _Refused("its approval has changed since it was queued; queue again")
         if standing.out_of_date:
-            reasons = "; ".join(change.text for change in standing.changes)
             raise _Refused(
-                f"its letter is out of date ({reasons}); build, proof, approve and queue it again"
+                f"its letter is out of date ({standing.what_changed}); build, proof, approve and queue it again"
             )
         # Read again now, not as loaded: a run at 30 a minute takes a while.
         if not approval_is_current(standing.record, approval.pdf_sha256, paths):

@@ -104,6 +104,11 @@ class Standing:
         return bool(self.changes)
 
     @property
+    def what_changed(self) -> str:
+        """Every change since the letter was built, in words, "; " between them."""
+        return "; ".join(change.text for change in self.changes)
+
+    @property
     def pdf_sha256(self) -> str:
         return self.record.pdf.sha256 if self.record and self.record.pdf else ""
 
@@ -328,7 +333,7 @@ def _state(s: Standing) -> tuple[str, str]:
     """The state's name and why, from what the letter rests on."""
     record = s.record
     assert record is not None
-    reasons = "; ".join(change.text for change in s.changes)
+    reasons = s.what_changed
     last = s.last
     if last is not None and last.state == SENDING:
         return "in doubt", f"message {last.message_id} was being sent when the run stopped"
