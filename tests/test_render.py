@@ -85,9 +85,8 @@ def test_a_syntax_error_names_the_paragraph(tmp_path: Path) -> None:
     template = LetterTemplate(
         make_template(tmp_path / "t.docx", "Fine", "{% if upheld_rate is none %}No figure", "More")
     )
-    with pytest.raises(TemplateError) as caught:
-        template.fields_used()
-    message = str(caught.value)
+    assert template.fields_used() == {"upheld_rate"}  # read from the tags that can be read
+    message = str(template.syntax_problem())
     assert message.startswith(
         "t.docx, paragraph 2 '{% if upheld_rate is none %}No figure': template syntax error"
     )

@@ -19,6 +19,7 @@ from lxml import etree
 
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
+from letter_merge.template.tags import tag_problems
 from letter_merge.template.wordxml import (
     OPENERS,
     TAG,
@@ -86,6 +87,10 @@ def examine(template: Path) -> list[Finding]:
         findings += _revisions_and_comments(template.name, part_name, root)
         for paragraph in paragraphs(part_name, root):
             findings += _examine_paragraph(template.name, paragraph)
+        findings += [
+            Finding(problem.paragraph.place(template.name), problem.message, True)
+            for problem in tag_problems(paragraphs(part_name, root))
+        ]
     return sorted(findings, key=lambda f: not f.error)
 
 

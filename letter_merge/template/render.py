@@ -32,6 +32,7 @@ from letter_merge.chart.model import DPI, MAX_WIDTH
 from letter_merge.errors import InputError, Problem
 from letter_merge.fields import COMPUTED_FIELDS
 from letter_merge.template import merge
+from letter_merge.template.tags import fields_in_tags
 from letter_merge.template.text import TemplateError, describe, render_limited, sandbox
 from letter_merge.template.wordxml import (
     BODY_PART,
@@ -43,6 +44,7 @@ from letter_merge.template.wordxml import (
     has_tags,
     is_templated_part,
     is_text_part,
+    paragraphs,
     parse,
     part_label,
     quote,
@@ -127,6 +129,15 @@ class LetterTemplate:
             self._compiled = compiled
         return self._compiled
 
+    def syntax_problem(self) -> Problem | None:
+        """Jinja's own verdict on the whole template: the first error it meets, if any (the
+        doctor reads each tag alone and finds nearly all of them first, with their places)."""
+        try:
+            self._templates()
+        except TemplateError as error:
+            return Problem(error.where, error.what)
+        return None
+
     def fields_used(self) -> frozenset[str]:
         """The field names the template refers to (loop variables and Jinja's own names excluded)."""
         return frozenset().union(*self._fields_by_part().values())
@@ -137,8 +148,15 @@ class LetterTemplate:
             for name, source in self._sources.items():
                 try:
                     variables = meta.find_undeclared_variables(self._environment.parse(source))
-                except jinja2.TemplateSyntaxError as error:
-                    raise self._syntax_error(error, name) from None
+                except jinja2.TemplateSyntaxError:
+                    # The doctor reports each mistake (template/tags.py); the fields are still
+                    # those of the tags that can be read, so unknown ones are reported too.
+                    trees = self._text_parts()
+                    root = trees.get(name)
+                    used[name] = (
+                        fields_in_tags(paragraphs(name, root)) if root is not None else frozenset()
+                    )
+                    continue
                 used[name] = frozenset(variables - set(self._environment.globals))
             self._fields_used = used
         return self._fields_used

@@ -1,0 +1,160 @@
+"""Each `{{ }}` and `{% %}` of a template read on its own, so that every mistake is found at once.
+
+Jinja reads a template whole and stops at its first error: one unclosed `{{` or a misspelt
+filter would hide every mistake after it, and staff would fix them one `check` at a time. Here
+each tag is compiled alone (a block's opening tag with its closing tag added), and the blocks'
+openings and closings are matched across paragraphs; each finding names its paragraph.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jinja2
+from jinja2 import meta, nodes
+
+from letter_merge.template.text import sandbox
+from letter_merge.template.wordxml import TAG, LocatedParagraph, short
+
+CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
+# Tags that open a block closed by {% end<name> %}.
+BLOCKS = frozenset({"if", "for", "with", "macro", "call", "filter", "block", "autoescape"})
+# docxtpl's forms ({%p if %}, {%tr for %}, ...) are Jinja's once docxtpl has moved them.
+DOCXTPL_PREFIX = re.compile(r"^\{%-?\s*(?:p|tr|tc|r)\s")
+_ENVIRONMENT = sandbox(autoescape=True)
+
+
+@dataclass(frozen=True)
+class TagProblem:
+    paragraph: LocatedParagraph
+    message: str
+
+
+@dataclass(frozen=True)
+class _Tag:
+    paragraph: LocatedParagraph
+    written: str  # as the template has it
+    text: str  # as Jinja reads it: straight quotes, docxtpl's prefix removed
+    keyword: str  # a statement's first word ("if", "endfor"); "" for {{ }} and {# #}
+
+
+def tags_of(paragraphs: Iterable[LocatedParagraph]) -> list[_Tag]:
+    found = []
+    for paragraph in paragraphs:
+        for match in TAG.finditer(paragraph.text):
+            written = match.group()
+            text = DOCXTPL_PREFIX.sub("{% ", written.translate(CURLY))
+            keyword = ""
+            if text.startswith("{%"):
+                words = text[2:-2].strip("-+ \t\n").split()
+                keyword = words[0] if words else ""
+            found.append(_Tag(paragraph, written, text, keyword))
+    return found
+
+
+def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
+    """Every tag that Jinja cannot read, and every block opened and not closed (or closed and
+    not opened), in the order they stand."""
+    problems = []
+    open_blocks: list[_Tag] = []
+    for tag in tags_of(paragraphs):
+        error = _error(tag)
+        if error:
+            problems.append(TagProblem(tag.paragraph, f"{short(tag.written)}: {error}"))
+        name = tag.keyword
+        if name in BLOCKS or (name == "set" and "=" not in tag.text):
+            open_blocks.append(tag)
+        elif name.startswith("end") and name != "end":
+            opened = name[3:]
+            if open_blocks and open_blocks[-1].keyword == opened:
+                open_blocks.pop()
+            elif open_blocks:
+                inner = open_blocks[-1]
+                problems.append(
+                    TagProblem(
+                        tag.paragraph,
+                        f"{short(tag.written)} closes a {{% {opened} %}}, but the block open here is "
+                        f"{short(inner.written)} ({_where(inner)}); close that one first with "
+                        f"{{% end{inner.keyword} %}}.",
+                    )
+                )
+                if any(block.keyword == opened for block in open_blocks):
+                    while open_blocks and open_blocks[-1].keyword != opened:
+                        open_blocks.pop()
+                    open_blocks.pop()
+            else:
+                problems.append(
+                    TagProblem(
+                        tag.paragraph,
+                        f"{short(tag.written)} has no {{% {opened} ... %}} before it; delete it or "
+                        "add the tag that opens the block.",
+                    )
+                )
+        elif name in ("elif", "else") and not any(b.keyword in ("if", "for") for b in open_blocks):
+            problems.append(
+                TagProblem(
+                    tag.paragraph,
+                    f"{short(tag.written)} is not inside an {{% if %}}; add the {{% if ... %}} it "
+                    "belongs to, or delete it.",
+                )
+            )
+    for block in open_blocks:
+        problems.append(
+            TagProblem(
+                block.paragraph,
+                f"{short(block.written)} is never closed: add {{% end{block.keyword} %}} where the "
+                "text it governs ends.",
+            )
+        )
+    return problems
+
+
+def fields_in_tags(paragraphs: Iterable[LocatedParagraph]) -> frozenset[str]:
+    """The fields the tags that can be read refer to, without the names the template itself
+    sets ({% for row in ... %}, {% set x = ... %}): what the workbook must have, read even from a
+    template that Jinja cannot read whole."""
+    used: set[str] = set()
+    assigned: set[str] = set()
+    for tag in tags_of(paragraphs):
+        if _error(tag) or tag.keyword.startswith("end") or tag.keyword in ("elif", "else"):
+            continue
+        tree = _ENVIRONMENT.parse(_alone(tag))
+        used |= meta.find_undeclared_variables(tree)
+        assigned |= {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return frozenset(used - assigned - set(_ENVIRONMENT.globals))
+
+
+def _alone(tag: _Tag) -> str:
+    """The tag as a template of its own: a block's opening with its closing added."""
+    name = tag.keyword
+    if name in BLOCKS or (name == "set" and "=" not in tag.text):
+        return f"{tag.text}{{% end{name} %}}"
+    if name in ("elif", "else"):
+        return f"{{% if true %}}{tag.text}{{% endif %}}"
+    return tag.text
+
+
+def _error(tag: _Tag) -> str:
+    """Why Jinja cannot read `tag`, in its words with the advice; "" when it can."""
+    if tag.text.startswith("{#") or tag.keyword.startswith("end"):
+        return ""
+    try:
+        _ENVIRONMENT.from_string(_alone(tag))
+    except jinja2.TemplateSyntaxError as error:  # TemplateAssertionError too: a missing filter
+        message = re.sub(r" at \d+$", "", error.message or str(error)).rstrip(".")
+        unknown = re.search(r"No (filter|test) named '([^']+)'", message)
+        if unknown:
+            kind, name = unknown.groups()
+            known = _ENVIRONMENT.filters if kind == "filter" else _ENVIRONMENT.tests
+            close = difflib.get_close_matches(name, [k for k in known if not k.startswith("_")])
+            hint = f"did you mean '{close[0]}'?" if close else "check its spelling"
+            return f"{message}; {hint} (Jinja's {kind}s, such as 'upper' and 'round', work)."
+        return f"{message}; check the tag is written as in the README's template fields."
+    return ""
+
+
+def _where(tag: _Tag) -> str:
+    return tag.paragraph.where
