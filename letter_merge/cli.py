@@ -411,28 +411,45 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
     metavar="NAME",
     help="Queue this council's changed letter although it was sent one before. Repeat for more.",
 )
-@click.option("--reason", default="", metavar="TEXT", help="Why the correction is sent (recorded).")
+@click.option(
+    "--reason",
+    default="",
+    metavar="TEXT",
+    help="Why the correction is made, for the office's record (the ledger and the audit); "
+    "it is not put in the email.",
+)
+@click.option(
+    "--tell-council",
+    "note",
+    default="",
+    metavar="TEXT",
+    help="What the correction's email tells the council about it (the email template's "
+    "{{ correction_note }}); without it the email says only that the letter replaces the "
+    "one sent before.",
+)
 @click.pass_context
-def queue(ctx: click.Context, corrections: Sequence[str], reason: str) -> None:
+def queue(ctx: click.Context, corrections: Sequence[str], reason: str, note: str) -> None:
     """Queue one email per approved letter, as an .eml in output/<year>/outbox/.
 
     From and Subject come from letter-merge.toml, To and Cc from the workbook, the body from
     templates/email.txt; the PDF is attached. Queueing again adds nothing twice, and each
     message keeps its own .eml (they open in Outlook and Thunderbird). A council that was
     already sent a letter is never queued again silently: name it with --correction and give
-    a --reason, which is recorded and reaches the email templates as {{ correction }} and
-    {{ correction_reason }} (e.g. a subject that says "Corrected").
+    a --reason, which is recorded for the office and never sent. What the email tells the
+    council is --tell-council (optional); the email templates see {{ correction }} (true for a
+    correction) and {{ correction_note }}.
 
     \b
     Examples:
       letter-merge queue
       letter-merge queue --correction "Derby City Council" --reason "upheld figure corrected"
+      letter-merge queue --correction "Derby City Council" --reason "row 14 keyed wrongly" --tell-council "the number of complaints upheld was wrong"
     """
     settings = _settings(ctx)
-    if reason and not corrections:
-        raise click.UsageError("--reason goes with --correction NAME.")
+    if (reason or note) and not corrections:
+        raise click.UsageError("--reason and --tell-council go with --correction NAME.")
     wanted = {name: reason for name in corrections}
-    report = queue_messages(load_batch(settings), wanted)
+    report = queue_messages(load_batch(settings), wanted, note)
     parts = [f"Queued {counted(len(report.queued) + len(report.corrections), 'message')}"]
     if report.corrections:
         parts.append(f"{len(report.corrections)} of them corrections ({reason})")
@@ -594,8 +611,9 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
 
     settings = _settings(ctx)  # a wrong folder or settings file: said now, not in the page
     warm = None
-    program = find_libreoffice()
-    if converter == "libreoffice" and program is not None:
+    # A [pdf] soffice or LETTER_MERGE_SOFFICE naming no LibreOffice: said now, too.
+    program = find_libreoffice(settings.pdf.soffice) if converter == "libreoffice" else None
+    if program is not None:
         # Previews through a LibreOffice kept running, with a profile of its own.
         profile = settings.paths.libreoffice_profiles / "desk"
         warm = WarmLibreOffice(program, profile, _converter(settings, converter), settings.pdf)

@@ -29,12 +29,13 @@ COMPUTED_FIELDS = frozenset(
 
 
 # Fields only the email (subject and body) has: whether the message corrects a letter already
-# sent, and why. A first send has `correction` false and an empty reason.
-EMAIL_FIELDS = frozenset({"correction", "correction_reason"})
+# sent, and what the council is told about it (`queue --tell-council`; never the reason recorded
+# for the office, which stays in the ledger). `correction_reason` is the note's older name.
+EMAIL_FIELDS = frozenset({"correction", "correction_note", "correction_reason"})
 
 
-def email_fields(*, correction: str = "") -> dict[str, object]:
-    return {"correction": bool(correction), "correction_reason": correction}
+def email_fields(*, correction: bool = False, note: str = "") -> dict[str, object]:
+    return {"correction": correction, "correction_note": note, "correction_reason": note}
 
 
 def british_date(day: dt.date) -> str:

@@ -35,8 +35,12 @@ ME = "me@ombudsman.example"
 SCREENSHOTS = os.environ.get("LETTER_MERGE_SCREENSHOTS")
 
 
-def workbook(path: Path, upheld_for_derby: object) -> None:
-    contacts = contacts_of(COUNCILS, {"Leicestershire County Council": LEICESTERSHIRE_CC})
+def workbook(path: Path, upheld_for_derby: object, derby_surname: str = "") -> None:
+    councils = [
+        (*c[:4], derby_surname) if derby_surname and c[0].startswith("Derby") else c
+        for c in COUNCILS
+    ]
+    contacts = contacts_of(councils, {"Leicestershire County Council": LEICESTERSHIRE_CC})
     stats = [
         statistics(name, upheld=upheld_for_derby if name.startswith("Derby") else 5)
         for name, *_ in COUNCILS
@@ -98,6 +102,14 @@ def test_the_whole_batch_from_the_desk(
             "Statistics!C3 (Upheld, Derby City Council): 'twelve' is not a whole number; type digits only (e.g. 12)."
         )
         snap(page, shots, "check", "#check")
+        # Every step says so, as text, while the problem is there.
+        page.fill("#preview-name", "Derby")
+        page.click("#preview-form button")
+        expect(page.locator("#preview-state")).to_contain_text("1 problem must be fixed first")
+        expect(page.locator("#preview-state")).to_contain_text("Statistics!C3")
+        page.click("#run-build")
+        expect(page.locator("#build-results")).to_contain_text("Statistics!C3")
+        expect(page.locator("#build-results")).not_to_contain_text("[object")
         workbook(work / "input" / "councils.xlsx", 5)
         page.click("#run-check")
         expect(page.locator("#check-state")).to_contain_text("No problems: 5 councils")
@@ -144,8 +156,9 @@ def test_the_whole_batch_from_the_desk(
         page.click("#test-form button[type=submit]")
         plan = page.locator("#test-plan")
         expect(plan).to_contain_text(f"1 test copy goes to {ME} only")
-        expect(plan).to_contain_text("ce@leicestershire-county-council.example.org")
-        expect(plan).to_contain_text("leader@cc.example.org")
+        listed = page.locator("#test-plan-list")
+        expect(listed).to_contain_text("ce@leicestershire-county-council.example.org")
+        expect(listed).to_contain_text("leader@cc.example.org")
         page.click("#run-test")
         expect(page.locator("#test-results")).to_contain_text(f"Sent 1 test copy to {ME}.")
         assert [(r.rcpt_tos, r.subject.startswith("[TEST]")) for r in recorder.received] == [
@@ -154,6 +167,8 @@ def test_the_whole_batch_from_the_desk(
 
         # 8. Send: the confirmation says what goes, then it goes.
         page.click("#plan-send")
+        # A sign of life at once, whatever the plan takes.
+        expect(page.locator("#send-plan")).to_contain_text("Working out what would go", timeout=500)
         expect(page.locator("#send-plan")).to_contain_text(
             f"5 messages go from Annual Review <annual.review@ombudsman.example> through "
             f"127.0.0.1:{port}, NOT encrypted"
@@ -170,9 +185,46 @@ def test_the_whole_batch_from_the_desk(
 
         # 9. Status: every letter sent; one council's history; the record as CSV.
         expect(page.locator("#status-counts")).to_contain_text("sent: 5")
+
+        # A correction: Derby's letter named the chief executive wrongly. Built, proofed,
+        # approved and sent again, on purpose, with a reason for the office and a note for the
+        # council.
+        workbook(work / "input" / "councils.xlsx", 5, derby_surname="Okafor-Lee")
+        page.click("#run-build")
+        expect(page.locator("#build-results")).to_contain_text("Built 1 letter", timeout=120_000)
+        page.click("#run-proof")
+        expect(page.locator("#proof-results")).to_contain_text(
+            "every check passed", timeout=120_000
+        )
+        page.fill("#approve-only", "Derby")
+        page.click("#approve-form button[type=submit]")
+        expect(page.locator("#approve-results")).to_contain_text("Approved 1 letter")
+        page.locator("#queue summary").click()
+        page.fill("#queue-corrections", "Derby")
+        page.fill("#queue-reason", "surname keyed wrongly in Contacts")
+        page.fill("#queue-note", "it is now addressed to you by your correct name")
+        page.click("#run-queue")
+        expect(page.locator("#queue-results")).to_contain_text("Queued 1 email (1 correction)")
+        page.click("#plan-send")
+        expect(page.locator("#send-plan")).to_contain_text("1 message (1 correction) goes from")
+        expect(page.locator("#send-plan-list")).to_contain_text("Correction")
+        expect(page.locator("#send-results")).to_be_empty()  # the last send's list is gone
+        page.click("#run-send")
+        expect(page.locator("#send-results")).to_contain_text("Sent 1 message.", timeout=60_000)
+        fixed = recorder.received[-1]
+        assert fixed.subject.startswith("Corrected: ")
+        assert "it is now addressed to you by your correct name" in fixed.body
+        assert "keyed" not in fixed.body  # the office's reason is not the council's business
+
+        # 9. Status: one council's history opens under its own row, the correction marked.
         page.get_by_role("button", name="Derby City Council").click()
-        expect(page.locator("#history")).to_contain_text("Derby City Council")
-        expect(page.locator("#history")).to_contain_text("sent")
+        history = page.locator("#status-list tr.history-row")
+        expect(history).to_contain_text("History of Derby City Council")
+        expect(history).to_contain_text("Correction")
+        expect(history).to_contain_text("surname keyed wrongly in Contacts")
+        row = page.get_by_role("button", name="Derby City Council").bounding_box()
+        opened = history.bounding_box()
+        assert row is not None and opened is not None and 0 <= opened["y"] - row["y"] < 80
         snap(page, shots, "status", "#status")
         csv = page.request.get(desk.split("?")[0] + "status.csv")
         assert csv.status == 200

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ from aiosmtpd.smtp import AuthResult
 from openpyxl import load_workbook
 
 from letter_merge.config import load_settings
+from letter_merge.files import try_lock
 from letter_merge.mail.send import send_messages
 from tests.helpers import (
     Recorder,
@@ -182,10 +181,10 @@ def test_a_refused_login_stops_the_run(work: Path, monkeypatch: pytest.MonkeyPat
     )
     controller.start()
     try:
-        text = (work / "letter-merge.toml").read_text()
+        text = (work / "letter-merge.toml").read_text(encoding="utf-8")
         text = text.replace('security = "none"', 'security = "none"\nusername = "sender"')
         text = text.replace("port = ", f"port = {port}\n# was port = ")
-        (work / "letter-merge.toml").write_text(text)
+        (work / "letter-merge.toml").write_text(text, encoding="utf-8")
         monkeypatch.setenv("LETTER_MERGE_SMTP_PASSWORD", "s3cret-pa55")
         approve_and_queue()
         result = run("send", "--yes")
@@ -245,10 +244,10 @@ def test_sending_is_throttled(work: Path) -> None:
     approve_and_queue()
     text = (
         (work / "letter-merge.toml")
-        .read_text()
+        .read_text(encoding="utf-8")
         .replace("rate_per_minute = 6000", "rate_per_minute = 30")
     )
-    (work / "letter-merge.toml").write_text(text)
+    (work / "letter-merge.toml").write_text(text, encoding="utf-8")
     waits: list[float] = []
     report = send_messages(load_settings(work / "letter-merge.toml"), sleep=waits.append)
     assert len(report.sent) == 4
@@ -258,12 +257,15 @@ def test_sending_is_throttled(work: Path) -> None:
 
 
 def test_a_second_sender_is_turned_away(work: Path) -> None:
-    import fcntl
-
     approve_and_queue()
-    with (work / "output" / "2020" / "send.lock").open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    # The system's own lock on the file, as another sender holds it (flock, or LockFileEx on
+    # Windows).
+    held = try_lock(work / "output" / "2020" / "send.lock")
+    assert held is not None
+    try:
         result = run("send", "--yes")
+    finally:
+        held.release()
     assert result.exit_code == 1
     assert "Another 'letter-merge send' is already running for 2020" in result.output
 
@@ -280,7 +282,7 @@ def test_a_killed_sender_never_sends_twice(work: Path, server: tuple[Recorder, i
     while len(recorder.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # now inside the third exchange
-    os.kill(process.pid, signal.SIGKILL)
+    process.kill()  # SIGKILL; on Windows TerminateProcess: no chance to tidy up
     process.wait()
     recorder.delay = 0
     before = len(recorder.received)
@@ -322,13 +324,13 @@ def test_sending_over_tls(work: Path, security: str, monkeypatch: pytest.MonkeyP
             )
         controller.start()
         try:
-            text = (work / "letter-merge.toml").read_text()
+            text = (work / "letter-merge.toml").read_text(encoding="utf-8")
             text = re.sub(
                 r'host = "127.0.0.1"\nport = \d+\nsecurity = "none"',
                 f'host = "localhost"\nport = {port}\nsecurity = "{security}"',
                 text,
             )
-            (work / "letter-merge.toml").write_text(text)
+            (work / "letter-merge.toml").write_text(text, encoding="utf-8")
             approve_and_queue()
             result = run("send", "--yes", "--limit", "2")
         finally:
@@ -350,3 +352,32 @@ def test_a_correction_reads_as_one_whatever_the_subject_setting(work: Path) -> N
     assert fixed["Subject"] == f"Corrected: {first['Subject']}"
     (attached,) = fixed.iter_attachments()
     assert attached.get_filename() == f"{letter.stem} (corrected).pdf"
+
+
+def test_the_reason_is_recorded_and_only_the_note_reaches_the_council(work: Path) -> None:
+    from letter_merge.batch import load_batch
+    from letter_merge.config import load_settings
+    from letter_merge.mail.outbox import build_message
+
+    batch = load_batch(load_settings(work / "letter-merge.toml"))
+    letter = batch.letters()[1]
+    pdf = work / "output" / "2020" / "letters" / f"{letter.stem}.pdf"
+    quiet = build_message(batch.settings, batch, letter, pdf, correction="row 14 keyed wrongly")
+    body = quiet.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "row 14" not in text
+    assert "It replaces the letter we sent earlier." in text
+    told = build_message(
+        batch.settings,
+        batch,
+        letter,
+        pdf,
+        correction="row 14 keyed wrongly",
+        note="the number of complaints upheld was wrong",
+    )
+    body = told.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "row 14" not in text
+    assert "earlier: the number of complaints upheld was wrong." in text

@@ -37,7 +37,7 @@ from letter_merge.desk.jobs import Busy, Jobs
 from letter_merge.desk.security import DeskGuard, DeskKeys
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
 from letter_merge.mail.outbox import queue_messages
-from letter_merge.mail.send import send_messages
+from letter_merge.mail.send import SECURITY_WORDS, send_messages
 from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
@@ -233,7 +233,7 @@ def state(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         "folder": str(settings.config_file.parent) if settings.config_file else "",
         "files": files,
         "pdf": settings.pdf.in_words(),
-        "server": f"{smtp.host}:{smtp.port} ({smtp.security})",
+        "server": f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}",
         "sender": settings.email_from,
         "job": desk.jobs.current(),
     }
@@ -428,11 +428,13 @@ def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
 
 def queue(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     corrections = _names(data, "corrections")
-    reason = _text(data, "reason")
+    reason, note = _text(data, "reason"), _text(data, "note")
     if corrections and not reason:
-        raise LetterMergeError("Say why the correction is sent: it is recorded with it.")
+        raise LetterMergeError(
+            "Say why the letter is corrected: it is recorded for the office (and not sent)."
+        )
     settings = desk.settings()
-    report = queue_messages(desk.batch(settings), {name: reason for name in corrections})
+    report = queue_messages(desk.batch(settings), {name: reason for name in corrections}, note)
     return {
         "queued": report.queued,
         "corrections": report.corrections,

@@ -32,12 +32,16 @@ class QueueReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (authority, why)
 
 
-def queue_messages(batch: Batch, corrections: Mapping[str, str] | None = None) -> QueueReport:
+def queue_messages(
+    batch: Batch, corrections: Mapping[str, str] | None = None, note: str = ""
+) -> QueueReport:
     """An .eml in outbox/ and a queue entry for every approved letter whose PDF has none yet.
 
     A council already sent a letter is queued again only when it is in `corrections` (name ->
-    the reason, which is recorded and reaches the email templates), or when the office decided
-    to correct every letter an average's change reaches."""
+    the reason, recorded for the office), or when the office decided to correct every letter
+    an average's change reaches. `note` is what each correction's email tells the council (the
+    email templates' {{ correction_note }}); without one it says only that the letter replaces
+    the one sent before."""
     settings = batch.settings
     paths = settings.paths
     wanted = _corrections(batch, corrections or {})
@@ -86,7 +90,7 @@ def queue_messages(batch: Batch, corrections: Mapping[str, str] | None = None) -
                     ledger.set_state(
                         stale.message_id, WITHDRAWN, event="withdrawn", reply="a newer version"
                     )
-            _queue(batch, ledger, records, letter, approval, correction)
+            _queue(batch, ledger, records, letter, approval, correction, note if correction else "")
             (report.corrections if correction else report.queued).append(authority)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
@@ -129,11 +133,12 @@ def _queue(
     letter: PlannedLetter,
     approval: Approval,
     correction: str,
+    note: str,
 ) -> None:
     settings = batch.settings
     paths = settings.paths
     pdf = paths.absolute(approval.pdf_path)
-    message = build_message(settings, batch, letter, pdf, correction=correction)
+    message = build_message(settings, batch, letter, pdf, correction=correction, note=note)
     eml = _free_name(paths.outbox, letter.stem, correction, records)
     write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
     ledger.add_message(
@@ -178,11 +183,19 @@ def not_ready(standing: Standing) -> str:
 
 
 def build_message(
-    settings: Settings, batch: Batch, letter: PlannedLetter, pdf: Path, *, correction: str = ""
+    settings: Settings,
+    batch: Batch,
+    letter: PlannedLetter,
+    pdf: Path,
+    *,
+    correction: str = "",
+    note: str = "",
 ) -> EmailMessage:
+    """The email for `letter`; with `correction` (the reason, recorded for the office and never
+    put in the email), a correction, telling the council `note` if given."""
     council = letter.council
-    body = batch.email_body(letter.fields, correction=correction)
-    subject = batch.subject(letter.fields, correction=correction)
+    body = batch.email_body(letter.fields, correction=bool(correction), note=note)
+    subject = batch.subject(letter.fields, correction=bool(correction), note=note)
     attachment = pdf.name
     if correction:
         # A correction reads as one in the inbox, whatever [email] subject says.

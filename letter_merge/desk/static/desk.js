@@ -54,6 +54,26 @@ function duration(minutes) {
   return whole < 90 ? "about " + whole + " minutes" : "about " + (whole / 60).toFixed(1) + " hours";
 }
 
+// Anything that waits on the desk shows at once that it has started, and its button cannot be
+// pressed twice meanwhile.
+async function working(button, box, text, work) {
+  show(box, el("p", {class: "working", role: "status"}, text));
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// Lists longer than this are folded, so that the buttons after them stay in view.
+const OPEN_UP_TO = 10;
+
+function folded(title, count, ...content) {
+  if (count <= OPEN_UP_TO) return [el("h4", {}, title), ...content];
+  return el("details", {}, el("summary", {}, title + " — show all " + count), ...content);
+}
+
 function lines(id) {
   return $(id).value.split("\n").map((s) => s.trim()).filter(Boolean);
 }
@@ -78,10 +98,10 @@ function problemList(groups) {
 function peopleList(title, items, kind) {
   if (!items || !items.length) return null;
   return el("div", {class: "group " + (kind || "")},
-    el("h4", {}, title + " (" + items.length + ")"),
-    el("ul", {}, items.map((item) => typeof item === "string"
-      ? el("li", {}, item)
-      : el("li", {}, el("strong", {}, item.authority), ": ", item.why))));
+    folded(title + " (" + items.length + ")", items.length,
+      el("ul", {}, items.map((item) => typeof item === "string"
+        ? el("li", {}, item)
+        : el("li", {}, el("strong", {}, item.authority), ": ", item.why)))));
 }
 
 // -- 1. files ------------------------------------------------------------------------------
@@ -153,9 +173,9 @@ setInterval(async () => {
 }, 2000);
 
 async function showPreview(name) {
+  show("preview-state", el("span", {class: "working"}, "Making " + name + "'s letter…"));
   const before = await call("/api/state");
   const template = before.files.find((f) => f.label === "Letter template");
-  $("preview-state").textContent = "Making " + name + "'s letter…";
   const started = performance.now();
   try {
     const made = await call("/api/preview", {name});
@@ -178,11 +198,15 @@ $("run-build").addEventListener("click", () => startJob("/api/build", {only: lin
 $("run-proof").addEventListener("click", () => startJob("/api/proof", {}, "proof-results"));
 
 async function startJob(url, body, resultBox) {
-  try {
-    showJob(await call(url, body));
-  } catch (error) {
-    show(resultBox, failure(error));
-  }
+  await working(document.activeElement instanceof HTMLButtonElement ? document.activeElement : null,
+    resultBox, "Starting…", async () => {
+      try {
+        showJob(await call(url, body));
+        show(resultBox);
+      } catch (error) {
+        show(resultBox, failure(error));
+      }
+    });
 }
 
 let lastFinished = 0;
@@ -258,6 +282,7 @@ function listen() {
 
 $("approve-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  show("approve-results", el("p", {class: "working", role: "status"}, "Approving…"));
   try {
     const r = await call("/api/approve", {by: $("approve-by").value, only: lines("approve-only"),
                                           despite_proof: $("approve-despite").value});
@@ -273,12 +298,13 @@ $("approve-form").addEventListener("submit", async (event) => {
 });
 
 $("run-queue").addEventListener("click", async () => {
+  show("queue-results", el("p", {class: "working", role: "status"}, "Making the emails…"));
   try {
-    const r = await call("/api/queue", {corrections: lines("queue-corrections"), reason: $("queue-reason").value});
+    const r = await call("/api/queue", {corrections: lines("queue-corrections"), reason: $("queue-reason").value, note: $("queue-note").value});
     show("queue-results",
       el("p", {class: r.skipped.length ? "bad" : "good"},
-        "Queued " + (r.queued.length + r.corrections.length) + " emails" +
-        (r.corrections.length ? " (" + r.corrections.length + " corrections)" : "") +
+        "Queued " + counted(r.queued.length + r.corrections.length, "email") +
+        (r.corrections.length ? " (" + counted(r.corrections.length, "correction") + ")" : "") +
         (r.already.length ? "; " + r.already.length + " were already queued or sent" : "") +
         (r.skipped.length ? "; " + r.skipped.length + " not queued:" : ". Next: a test send to yourself.")),
       peopleList("Not queued", r.skipped, "bad"));
@@ -286,31 +312,39 @@ $("run-queue").addEventListener("click", async () => {
   } catch (error) { show("queue-results", failure(error)); }
 });
 
+// What would go: a sentence (shown above the buttons), and the messages (below them, folded
+// when there are many).
 function planView(plan, test) {
   const rows = plan.messages.map((m) => el("tr", {},
     el("td", {}, m.authority),
     el("td", {}, m.recipients.join(", ")),
-    el("td", {}, m.correction ? "correction: " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
-  return [
-    el("p", {class: "confirm"},
-      (test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
-            : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
-              " go from " + plan.sender + " through " + plan.server +
-              ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".")),
-    plan.count ? el("table", {class: "list"},
-      el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
-      el("tbody", {}, rows)) : el("p", {}, "Nothing is queued and waiting."),
-  ];
+    el("td", {}, m.correction ? el("span", {class: "badge"}, "Correction") : "",
+      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
+  const summary = el("p", {class: "confirm"},
+    test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
+         : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
+           (plan.count === 1 ? " goes" : " go") + " from " + plan.sender + " through " + plan.server + ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".");
+  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: []};
+  const table = el("table", {class: "list"},
+    el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
+    el("tbody", {}, rows));
+  return {summary: [summary], list: folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table)};
 }
 
 let testPlan = null;
 $("test-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  try {
-    testPlan = await call("/api/send/plan", {test_to: $("test-to").value, only: lines("test-only")});
-    show("test-plan", planView(testPlan, true));
-    $("run-test").hidden = !testPlan.count;
-  } catch (error) { show("test-plan", failure(error)); }
+  show("test-plan-list");
+  show("test-results");
+  await working(event.submitter, "test-plan", "Working out what would go…", async () => {
+    try {
+      testPlan = await call("/api/send/plan", {test_to: $("test-to").value, only: lines("test-only")});
+      const view = planView(testPlan, true);
+      show("test-plan", view.summary);
+      show("test-plan-list", view.list);
+      $("run-test").hidden = !testPlan.count;
+    } catch (error) { show("test-plan", failure(error)); }
+  });
 });
 
 $("run-test").addEventListener("click", () => startJob("/api/send",
@@ -318,12 +352,19 @@ $("run-test").addEventListener("click", () => startJob("/api/send",
 
 let sendPlan = null;
 $("plan-send").addEventListener("click", async () => {
-  try {
-    sendPlan = await call("/api/send/plan", {});
-    show("send-plan", planView(sendPlan, false));
-    $("run-send").hidden = !sendPlan.count;
-    $("run-send").textContent = "Send " + counted(sendPlan.count, "message") + " now";
-  } catch (error) { show("send-plan", failure(error)); }
+  show("send-plan-list");
+  show("send-results");  // the last send's list belongs to the last plan
+  $("run-send").hidden = true;
+  await working($("plan-send"), "send-plan", "Working out what would go, checking each message against its approval…", async () => {
+    try {
+      sendPlan = await call("/api/send/plan", {});
+      const view = planView(sendPlan, false);
+      show("send-plan", view.summary);
+      show("send-plan-list", view.list);
+      $("run-send").hidden = !sendPlan.count;
+      $("run-send").textContent = "Send " + counted(sendPlan.count, "message") + " now";
+    } catch (error) { show("send-plan", failure(error)); }
+  });
 });
 
 $("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count}, "send-results"));
@@ -362,22 +403,39 @@ function drawStatus() {
   const shown = statuses.filter((s) => (!state || s.state === state) &&
                                        (!search || s.authority.toLowerCase().includes(search)));
   show("status-list", shown.map((s) => el("tr", {},
-    el("td", {}, el("button", {type: "button", class: "link", onclick: () => loadHistory(s.authority)}, s.authority)),
+    el("td", {}, el("button", {type: "button", class: "link", "aria-expanded": "false",
+                               onclick: (event) => loadHistory(s.authority, event.currentTarget)}, s.authority)),
     el("td", {title: meanings[s.state] || ""}, s.state), el("td", {}, s.why), el("td", {}, s.proof),
     el("td", {}, s.next))));
 }
 
-async function loadHistory(name) {
+// A council's history opens in a row just under its own, where it was clicked; a second click
+// closes it.
+async function loadHistory(name, button) {
+  const row = button.closest("tr");
+  const open = row.nextElementSibling && row.nextElementSibling.classList.contains("history-row");
+  document.querySelectorAll("tr.history-row").forEach((r) => r.remove());
+  document.querySelectorAll("#status-list button[aria-expanded=true]").forEach((b) => b.setAttribute("aria-expanded", "false"));
+  if (open) return;
+  const cell = el("td", {colspan: "5"}, el("p", {class: "working", role: "status"}, "Reading the history…"));
+  row.after(el("tr", {class: "history-row"}, cell));
+  button.setAttribute("aria-expanded", "true");
   try {
     const h = await call("/api/history", {name});
+    const corrections = Object.fromEntries(h.messages.map((m) => [m.message_id, m.correction]));
     const lines = [
       ...h.approvals.map((a) => ({at: a.at, text: "approved by " + a.by +
                                   (a.despite_proof ? " despite the proof: " + a.despite_proof : "")})),
-      ...h.events.map((e) => ({at: e.at, text: e.what + (e.detail ? ": " + e.detail : "")})),
+      ...h.events.map((e) => ({at: e.at, correction: corrections[e.message_id] || "",
+                               text: e.what + (e.detail ? ": " + e.detail : "")})),
     ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    show("history", el("h3", {}, h.authority),
-      el("ul", {}, lines.map((line) => el("li", {}, when(line.at) + " — " + line.text))));
-  } catch (error) { show("history", failure(error)); }
+    cell.replaceChildren(el("h3", {}, "History of " + h.authority),
+      el("ul", {class: "history"}, lines.map((line) => el("li", {},
+        when(line.at) + " — ",
+        line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
+        line.text,
+        line.correction ? " (why: " + line.correction + ")" : ""))));
+  } catch (error) { cell.replaceChildren(...failure(error)); }
 }
 
 $("averages-form").addEventListener("submit", async (event) => {
