@@ -34,7 +34,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format letter_merge tests scripts benchmarks
 	$(BIN)/ruff check --fix letter_merge tests scripts benchmarks
 
-# LibreOffice (PDF conversion) and poppler-utils (reading PDFs back in tests): from the system's packages.
+# LibreOffice (PDF conversion) and the letters' fonts: from the system's packages.
 system-deps:
 	@sh scripts/install-system-deps.sh
 

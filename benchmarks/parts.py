@@ -13,6 +13,7 @@ import dataclasses
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -26,6 +27,9 @@ from letter_merge.pdf.conformance import export_filter
 from letter_merge.pdf.convert import find_libreoffice
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.template.wordxml import BODY_PART, parse, serialise, w
+
+# LibreOffice's CPU time from getrusage, which Windows lacks: this runs on Linux (and macOS).
+assert sys.platform != "win32", "benchmarks/parts.py measures with getrusage: not on Windows"
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN = PdfSettings(False, "none")

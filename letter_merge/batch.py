@@ -12,7 +12,7 @@ from letter_merge.decisions import kept_averages, read_decisions
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
-from letter_merge.files import safe_stem, unique_stems
+from letter_merge.files import longest_stem, safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
@@ -59,27 +59,37 @@ class Batch:
         }
         return sorted(f for f in self.workbook.extra_fields - used if word_name(f) not in merged)
 
-    def subject(self, fields: Mapping[str, Any], *, correction: str = "") -> str:
-        """The email subject for a letter: as first sent, or as a correction (`correction` is
-        the reason)."""
+    def subject(
+        self, fields: Mapping[str, Any], *, correction: bool = False, note: str = ""
+    ) -> str:
+        """The email subject for a letter: as first sent, or as a correction (`note`: what the
+        council is told about it)."""
         return render_text(
             self.settings.email_subject,
-            {**fields, **email_fields(correction=correction)},
+            {**fields, **email_fields(correction=correction, note=note)},
             "letter-merge.toml, [email] subject",
         )
 
-    def email_body(self, fields: Mapping[str, Any], *, correction: str = "") -> str:
+    def email_body(
+        self, fields: Mapping[str, Any], *, correction: bool = False, note: str = ""
+    ) -> str:
         return render_text(
             self.email_template,
-            {**fields, **email_fields(correction=correction)},
+            {**fields, **email_fields(correction=correction, note=note)},
             self.settings.email_template.name,
         )
 
     def letters(self, only: Sequence[str] = ()) -> list[PlannedLetter]:
         councils = list(self.workbook.councils)
-        # Names come from the whole batch, so a letter keeps its file name under --only.
+        # Names come from the whole batch, so a letter keeps its file name under --only; short
+        # enough for the letters folder (and preview, as deep) to stay within Windows' MAX_PATH.
+        longest = longest_stem(self.settings.paths.letters)
         stems = unique_stems(
-            safe_stem(f"{c.authority} - Annual Review {self.settings.year}") for c in councils
+            (
+                safe_stem(f"{c.authority} - Annual Review {self.settings.year}", longest)
+                for c in councils
+            ),
+            longest,
         )
         chosen = {c.authority for c in select_councils(councils, only)} if only else None
         planned = []
@@ -116,13 +126,13 @@ def load_batch(settings: Settings) -> Batch:
         else ""
     )
     problems = list(workbook.problems)
-    if any(f.error for f in findings):
-        # The doctor says why the template would not parse; Jinja's own message would only repeat it.
-        problems += [Problem(f.where, f.message) for f in findings if f.error]
-    elif workbook.complete:
+    # The doctor reads each tag on its own, so every mistake is found at once, with the fields
+    # the readable tags use; Jinja's own message (its first error only) would only repeat one.
+    problems += [Problem(f.where, f.message) for f in findings if f.error]
+    if not any(f.error for f in findings) and (whole := template.syntax_problem()):
+        problems.append(whole)
+    if workbook.complete:
         problems += template.check_fields(workbook.fields)
-    else:
-        template.fields_used()  # its syntax, at least; which fields exist waits for the sheets
     # Without both sheets, which fields exist is unknown: the missing sheet is the one problem.
     if workbook.complete:
         problems += check_text_template(
@@ -177,9 +187,10 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
                 if part == "letter":
                     batch.template.prove(letter.fields)
                 elif batch.email_template:  # as first sent, and as a correction
-                    reason = "a figure was corrected" if part == "correction" else ""
-                    batch.subject(letter.fields, correction=reason)
-                    batch.email_body(letter.fields, correction=reason)
+                    corrected = part == "correction"
+                    note = "a figure was corrected" if corrected else ""
+                    batch.subject(letter.fields, correction=corrected, note=note)
+                    batch.email_body(letter.fields, correction=corrected, note=note)
             except TemplateError as error:
                 councils = failures.setdefault((error.where, error.what), [])
                 if letter.council.authority not in councils:

@@ -18,7 +18,14 @@ from pathlib import Path
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.figures import FIGURE_FIELDS
-from letter_merge.files import exclusive, remove_leftovers, sha256_file, write_atomic
+from letter_merge.files import (
+    FileInUse,
+    exclusive,
+    remove_file,
+    remove_leftovers,
+    sha256_file,
+    write_atomic,
+)
 from letter_merge.paths import OutputPaths
 from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.pdf.reading import page_count
@@ -153,12 +160,21 @@ def _build(
                 )
                 progress("Writing letters", number, len(planned))
                 continue
-            if pdf.exists():  # it would no longer match the new .docx
-                old = previous_letters.get(letter.council.authority)
-                if converter is None and old is not None and old.pdf is not None:
-                    removed.append((letter.council.authority, old.pdf.sha256))
-                pdf.unlink()
-            write_atomic(docx, data, durable=False)
+            try:
+                if pdf.exists():  # it would no longer match the new .docx
+                    remove_file(pdf)
+                    old = previous_letters.get(letter.council.authority)
+                    if converter is None and old is not None and old.pdf is not None:
+                        removed.append((letter.council.authority, old.pdf.sha256))
+                write_atomic(docx, data, durable=False)
+            except FileInUse as error:
+                # Word or a PDF viewer holds it (Windows will not replace it): the others are
+                # still built, and the next build makes this one.
+                outcomes[letter.council.authority] = LetterOutcome(
+                    letter, None, None, f"{error.advice} and run build again", source
+                )
+                progress("Writing letters", number, len(planned))
+                continue
         outcome = LetterOutcome(
             letter, docx, pdf if pdf_current else None, None, source, remade=not docx_current
         )

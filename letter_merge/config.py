@@ -1,4 +1,5 @@
-"""Batch settings: `letter-merge.toml`, with `LETTER_MERGE_SMTP_*` environment overrides."""
+"""Batch settings: `letter-merge.toml`, with `LETTER_MERGE_SMTP_*` and `LETTER_MERGE_MAILBOX_*`
+environment overrides."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ SMTP_AUTH = ("password", "oauth2")
 OAUTH2_PROVIDERS = ("microsoft", "google")
 OAUTH2_FLOWS = ("device-code", "browser", "client-credentials")
 PDF_ARCHIVES = ("PDF/A-2b", "none")
+MAILBOX_SECURITY = ("tls", "starttls", "none")
+MAILBOX_AUTH = ("password", "oauth2", "graph")
+MAILBOX_MARKS = ("", "seen")
+# The one place a mailbox may be read without TLS: this machine.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Where a provider's mailbox is read, when [mailbox] host is not set: its SMTP host -> IMAP host.
+IMAP_HOSTS = {
+    "smtp.office365.com": "outlook.office365.com",
+    "smtp-mail.outlook.com": "outlook.office365.com",
+    "smtp.gmail.com": "imap.gmail.com",
+}
 # Where each provider signs people in, when [oauth2] authority is not set.
 DEFAULT_AUTHORITIES = {
     "microsoft": "https://login.microsoftonline.com/{tenant}",
@@ -37,6 +49,21 @@ class SmtpSettings:
     auth: str = "password"  # "password" | "oauth2" (XOAUTH2 with a token, see [oauth2])
     # The password is deliberately not a field: it is read from the environment or keyring
     # at the moment of sending, so it cannot end up in a repr, a log or a file.
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """[mailbox]: the sending mailbox, read (never changed) for bounce reports and replies. Each
+    key not in the file follows [smtp]; the password, like SMTP's, is never a field."""
+
+    host: str = "localhost"
+    port: int = 993
+    security: str = "tls"  # "tls" (implicit, 993) | "starttls" (143) | "none" (this machine only)
+    username: str = ""
+    folder: str = "INBOX"
+    auth: str = "password"  # "password" | "oauth2" (IMAP XOAUTH2) | "graph" (Microsoft Graph)
+    # "": reading changes nothing in the mailbox. Read and checked here; nothing marks yet.
+    mark: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,11 +92,15 @@ class OAuth2Settings:
 
 @dataclass(frozen=True)
 class PdfSettings:
-    """[pdf]: what kind of PDF every letter is. By default tagged for screen readers (PDF/UA-1)
-    and archival (PDF/A-2b), since the letters are published and kept for years."""
+    """[pdf]: what kind of PDF every letter is, and the LibreOffice that makes it. By default
+    tagged for screen readers (PDF/UA-1) and archival (PDF/A-2b), since the letters are
+    published and kept for years."""
 
     accessible: bool = True
     archive: str = "PDF/A-2b"  # "PDF/A-2b" | "none"
+    # LibreOffice's soffice program (or its folder) where it is not found by itself; "" -> look
+    # on PATH and in the usual install folders. LETTER_MERGE_SOFFICE overrides it.
+    soffice: str = ""
 
     @property
     def pdfa(self) -> bool:
@@ -107,6 +138,7 @@ class Settings:
     email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
     smtp: SmtpSettings = SmtpSettings()
     oauth2: OAuth2Settings = OAuth2Settings()
+    mailbox: MailboxSettings = MailboxSettings()
     pdf: PdfSettings = DEFAULT_PDF
     # proof: the page counts a letter may have, and how many points a figure may move from
     # last year's before the proof lists it
@@ -158,7 +190,8 @@ def load_settings(
     batch = _table(raw, "batch", where)
     paths = _table(raw, "paths", where)
     email = _table(raw, "email", where)
-    smtp = _table(raw, "smtp", where)
+    smtp = _smtp_settings(_table(raw, "smtp", where), environ, where)
+    oauth2 = _oauth2_settings(_table(raw, "oauth2", where), environ, where)
     proof = _table(raw, "proof", where)
     chart = _table(raw, "chart", where)
     dpi = chart.get("dpi", Settings.chart_dpi)
@@ -206,9 +239,10 @@ def load_settings(
         output=path("output", "output"),
         email_from=str(email.get("from", Settings.email_from)),
         email_subject=str(email.get("subject", Settings.email_subject)),
-        smtp=_smtp_settings(smtp, environ, where),
-        oauth2=_oauth2_settings(_table(raw, "oauth2", where), environ, where),
-        pdf=_pdf_settings(_table(raw, "pdf", where), where),
+        smtp=smtp,
+        oauth2=oauth2,
+        mailbox=_mailbox_settings(_table(raw, "mailbox", where), environ, where, smtp, oauth2),
+        pdf=_pdf_settings(_table(raw, "pdf", where), where, base),
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
         chart_dpi=dpi,
@@ -262,7 +296,71 @@ def _smtp_settings(
     return SmtpSettings(**values)
 
 
-def _pdf_settings(table: Mapping[str, Any], where: str) -> PdfSettings:
+def _mailbox_settings(
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    where: str,
+    smtp: SmtpSettings,
+    oauth2: OAuth2Settings,
+) -> MailboxSettings:
+    """[mailbox], each key overridden by LETTER_MERGE_MAILBOX_<KEY> when that is set; a key set
+    in neither follows [smtp]: the provider's IMAP host, the same username, OAuth 2.0 if sending
+    uses it, and the port that goes with the security."""
+    if "password" in table:
+        raise InputError(
+            f"{where}: [mailbox] password must not be in the settings file; remove it and set "
+            "LETTER_MERGE_MAILBOX_PASSWORD or store it in the system keyring."
+        )
+    follows_smtp: dict[str, Any] = {
+        "host": IMAP_HOSTS.get(smtp.host.lower(), smtp.host),
+        "username": smtp.username,
+        "auth": "oauth2" if smtp.auth == "oauth2" else "password",
+    }
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, default in MailboxSettings().__dict__.items():
+        env_name = f"LETTER_MERGE_MAILBOX_{key.upper()}"
+        source[key] = env_name if env_name in environ else f"{where}: [mailbox] {key}"
+        values[key] = environ.get(env_name, table.get(key, follows_smtp.get(key, default)))
+        if key != "port":
+            values[key] = str(values[key]).strip()
+    for key, allowed in (
+        ("security", MAILBOX_SECURITY),
+        ("auth", MAILBOX_AUTH),
+        ("mark", MAILBOX_MARKS),
+    ):
+        if values[key] not in allowed:
+            raise InputError(
+                f"{source[key]} = {values[key]!r}: use one of "
+                + ", ".join(f'"{a}"' for a in allowed)
+                + "."
+            )
+    if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
+        values["port"] = 993 if values["security"] == "tls" else 143
+    try:
+        values["port"] = int(values["port"])
+    except (TypeError, ValueError):
+        raise InputError(f"{source['port']} = {values['port']!r} is not a whole number.") from None
+    if not 0 < values["port"] < 65536:
+        raise InputError(f"{source['port']} = {values['port']} must be from 1 to 65535.")
+    for key, example in (("host", "outlook.office365.com"), ("folder", "INBOX")):
+        if not values[key]:
+            raise InputError(f'{source[key]} is empty: write it in quotes, e.g. "{example}".')
+    if values["security"] == "none" and values["host"].lower() not in LOCAL_HOSTS:
+        raise InputError(
+            f'{source["security"]} = "none" would send the password unencrypted, which is allowed '
+            f"only to this machine (127.0.0.1 or localhost), not to {values['host']!r}: use "
+            '"tls" (port 993) or "starttls" (port 143).'
+        )
+    if values["auth"] == "graph" and oauth2.provider != "microsoft":
+        raise InputError(
+            f'{source["auth"]} = "graph" reads a Microsoft 365 mailbox, but [oauth2] provider is '
+            f'{oauth2.provider!r}: for Gmail use "oauth2" (IMAP).'
+        )
+    return MailboxSettings(**values)
+
+
+def _pdf_settings(table: Mapping[str, Any], where: str, base: Path) -> PdfSettings:
     accessible = table.get("accessible", PdfSettings.accessible)
     if not isinstance(accessible, bool):
         raise InputError(
@@ -277,7 +375,17 @@ def _pdf_settings(table: Mapping[str, Any], where: str) -> PdfSettings:
             + " or ".join(f'"{a}"' for a in PDF_ARCHIVES)
             + "."
         )
-    return PdfSettings(accessible=accessible, archive=chosen)
+    soffice = table.get("soffice", "")
+    if not isinstance(soffice, str):
+        raise InputError(
+            f"{where}: [pdf] soffice = {soffice!r}: write the path of LibreOffice's soffice "
+            "program in quotes."
+        )
+    # Written as Windows' "Copy as path" gives it, in quotes of its own; relative to this file.
+    soffice = soffice.strip().strip('"').strip()
+    if soffice:
+        soffice = str(base / Path(soffice).expanduser())
+    return PdfSettings(accessible=accessible, archive=chosen, soffice=soffice)
 
 
 def _oauth2_settings(

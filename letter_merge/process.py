@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,13 @@ class ProgramsStopped(Exception):
 
 
 STOP_GRACE_SECONDS = 3.0
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Python processes for work that cannot share one process (pdfium reads one PDF at a time
+    in a process). Each starts afresh ('spawn'), as on Windows and macOS, everywhere: a copy of a
+    process with threads running (the desk's) can hang."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def stop_all_programs() -> None:

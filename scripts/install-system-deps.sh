@@ -1,19 +1,20 @@
 #!/bin/sh
 # Installs the programs letter-merge drives, when they are missing and this machine can:
-# LibreOffice Writer (PDF conversion), poppler-utils (pdftotext/pdftoppm), and the metric-compatible
-# fonts the default template uses (Liberation for Arial, Carlito for Calibri).
-# With --with-browser, also Chromium, which the tests use to open the proof page.
+# LibreOffice Writer (PDF conversion) and the metric-compatible fonts the default template uses (Liberation for Arial, Carlito for Calibri).
+# With --with-browser, also what the tests use: Chromium, to open the proof page, and Dovecot, an
+# IMAP server to read a mailbox from.
 set -eu
 
 missing=""
 command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 || missing="$missing libreoffice-writer-nogui"
-command -v pdftotext >/dev/null 2>&1 || missing="$missing poppler-utils"
 if command -v fc-list >/dev/null 2>&1; then
     fc-list | grep -q "Liberation Sans" || missing="$missing fonts-liberation2"
     fc-list | grep -q "Carlito" || missing="$missing fonts-crosextra-carlito"
 fi
 if [ "${1:-}" = "--with-browser" ]; then
     command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    # Dovecot, the IMAP server the tests read a mailbox from (in /usr/sbin: not on a user's PATH)
+    [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing="$missing dovecot-imapd"
 fi
 [ -z "$missing" ] && exit 0
 
@@ -31,7 +32,7 @@ if command -v apt-get >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq$missing
 else
-    echo "This is not a Debian/Ubuntu system; please install LibreOffice and poppler yourself" >&2
+    echo "This is not a Debian/Ubuntu system; please install LibreOffice yourself" >&2
     echo "(see the README: 'Windows and macOS'), then run this command again." >&2
     exit 1
 fi

@@ -80,7 +80,9 @@ def four_councils_built(folder: Path, *, stand_in: bool) -> Path:
     contacts = contacts_of(DEFAULT_COUNCILS, {DEFAULT_COUNCILS[0][0]: "link@cc.example.org"})
     stats = [statistics(name) for name, *_ in DEFAULT_COUNCILS]
     write_workbook(folder / "input" / "councils.xlsx", contacts, stats)
-    (folder / "letter-merge.toml").write_text("[batch]\nyear = 2020\nletter_date = 2020-07-22\n")
+    (folder / "letter-merge.toml").write_text(
+        "[batch]\nyear = 2020\nletter_date = 2020-07-22\n", encoding="utf-8"
+    )
     if stand_in:
         plain_pdf_settings(folder)
     old = Path.cwd()
@@ -123,7 +125,7 @@ def work(
     folder = tmp_path / "work"
     shutil.copytree(built, folder, ignore=shutil.ignore_patterns(".libreoffice"))
     _, port = server
-    with (folder / "letter-merge.toml").open("a") as settings:
+    with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write(
             '\n[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
             f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate_per_minute = 6000\n'

@@ -25,6 +25,7 @@ from docx import Document
 from openpyxl import Workbook
 
 from letter_merge.cli import cli
+from letter_merge.pdf import reading
 from letter_merge.records.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,11 +136,8 @@ DEFAULT_COUNCILS = (
 
 
 def pdf_text(path: Path) -> str:
-    """The PDF's text as pdftotext reads it, page footers ('Page 2') dropped."""
-    result = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True, timeout=60
-    )
-    lines = result.stdout.decode("utf-8").splitlines()
+    """The PDF's text as letter-merge reads it (pdfium), page footers ('Page 2') dropped."""
+    lines = reading.pdf_text(path).splitlines()
     return "\n".join(line for line in lines if not re.fullmatch(r"\s*Page \d+\s*", line))
 
 

@@ -13,8 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from letter_merge.files import write_atomic
-from letter_merge.pdf.convert import ConversionJob, ConversionResult, ResultCallback
+from letter_merge.pdf.convert import ConversionJob, ConversionResult, ResultCallback, put_pdf
 from tests.helpers import docx_text
 
 LINES_PER_PAGE = 50  # within margins of an inch
@@ -34,13 +33,13 @@ class TextPdfConverter:
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
-        results = []
+        results: list[ConversionResult] = []
         for job in jobs:
-            write_atomic(job.pdf, text_pdf(docx_text(job.docx), job.pdf_title()))
-            result = ConversionResult(job)
-            results.append(result)
+            # Put in place as LibreOffice's PDFs are: one that cannot be is that letter's failure.
+            data = text_pdf(docx_text(job.docx), job.pdf_title())
+            put_pdf(ConversionResult(job), data, results.append)
             if on_result:
-                on_result(result)
+                on_result(results[-1])
         return results
 
 

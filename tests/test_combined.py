@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from pypdf import PdfReader
 
@@ -22,6 +20,7 @@ from letter_merge.pdf import convert
 from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
 from letter_merge.pdf.pages import read_pages
+from letter_merge.pdf.reading import pdf_text
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference
 from tests import word_features
@@ -47,16 +46,7 @@ def converted(settings: Settings, folder: Path, *, combine: bool) -> dict[str, P
 
 def raw_text(pdf: Path) -> list[str]:
     """Each page's text, page footers included."""
-    reader = PdfReader(pdf)
-    pages = []
-    for number in range(1, len(reader.pages) + 1):
-        output = subprocess.run(
-            ["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
-            capture_output=True,
-            check=True,
-        ).stdout.decode("utf-8")
-        pages.append(" ".join(output.split()))
-    return pages
+    return [" ".join(page.split()) for page in pdf_text(pdf).split("\f")]
 
 
 def test_combined_conversion_gives_the_same_letters(settings: Settings, tmp_path: Path) -> None:
@@ -297,11 +287,12 @@ def test_the_check_finds_what_letter_merge_leaves_alone_and_converts_one_at_a_ti
 
 
 def kill_libreoffice(profile: Path) -> None:
-    """SIGKILL every LibreOffice process using `profile` (Linux: read from /proc)."""
-    marker = profile.resolve().as_uri().encode()
-    for entry in Path("/proc").iterdir():
+    """Kill every LibreOffice process using `profile`, as a crash ends it (SIGKILL; on Windows
+    TerminateProcess)."""
+    marker = profile.resolve().as_uri()
+    for process in psutil.process_iter(["cmdline"]):
         try:
-            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
+            if any(marker in argument for argument in process.info["cmdline"] or ()):
+                process.kill()
+        except psutil.Error:
             pass  # gone meanwhile

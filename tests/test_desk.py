@@ -368,7 +368,8 @@ def _other_address() -> str:
 def test_the_page_s_script_and_styles_are_packaged() -> None:
     static = ROOT / "letter_merge" / "desk" / "static"
     assert {p.name for p in static.iterdir()} >= {"desk.html", "desk.js", "desk.css"}
-    assert "innerHTML" not in (static / "desk.js").read_text()  # text is only ever text
+    script = (static / "desk.js").read_text(encoding="utf-8")
+    assert "innerHTML" not in script  # text is only ever text
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js checks the script's syntax")

@@ -48,18 +48,26 @@ def with_prolog(package: Path, part: str, prolog: bytes, reference: bytes = b"")
 
 def check_in_a_subprocess(folder: Path) -> tuple[int, str, float, float]:
     """`letter-merge check` in its own process: exit code, stderr, seconds, and peak MB."""
-    # VmHWM: this process's peak memory since it started Python (getrusage would also count
-    # the moment it was forked from the test, which holds the hostile file's bytes).
+    # The process's peak memory since it started Python. Linux: VmHWM (getrusage would also
+    # count the moment it was forked from the test, which holds the hostile file's bytes).
+    # Windows: the peak working set. macOS: getrusage (in bytes; exec starts a new task there).
     script = (
-        "import json, re\n"
+        "import json, re, sys\n"
         "from pathlib import Path\n"
         "from letter_merge.cli import cli\n"
         "try:\n"
         "    cli(['check'], prog_name='letter-merge')\n"
         "except SystemExit as end:\n"
         "    code = end.code\n"
-        "status = Path('/proc/self/status').read_text()\n"
-        "peak = int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) / 1024\n"
+        "if sys.platform == 'linux':\n"
+        "    status = Path('/proc/self/status').read_text(encoding='utf-8')\n"
+        "    peak = int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) / 1024\n"
+        "elif sys.platform == 'win32':\n"
+        "    import psutil\n"
+        "    peak = psutil.Process().memory_info().peak_wset / 2**20\n"
+        "else:\n"
+        "    import resource\n"
+        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20\n"
         "print(json.dumps([code, peak]))\n"
     )
     started = time.perf_counter()

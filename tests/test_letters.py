@@ -261,10 +261,13 @@ def test_a_missing_libreoffice_says_how_to_install_it(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.delenv("LETTER_MERGE_SOFFICE", raising=False)
     monkeypatch.setattr("letter_merge.pdf.convert.MACOS_PLACES", ())
+    monkeypatch.setattr("letter_merge.pdf.convert.WINDOWS_PLACES", ())
     result = CliRunner().invoke(cli, ["build"])
     assert result.exit_code == 2
-    assert "LibreOffice is needed to make PDFs and was not found. Install it" in result.output
+    assert "LibreOffice is needed to make PDFs and was not found. Looked at:" in result.output
+    assert "Install LibreOffice from https://www.libreoffice.org/download/" in result.output
 
 
 @pytest.mark.browser

@@ -175,7 +175,8 @@ def test_fields_named_otherwise_are_matched_in_the_settings(settings: Settings) 
     mailings_template(line(wf.text_run("Council: ") + wf.merge_field("Council_name")))
     config = Path("letter-merge.toml")
     config.write_text(
-        config.read_text() + '\n[fields]\nCouncil_name = "Authority"\n', encoding="utf-8"
+        config.read_text(encoding="utf-8") + '\n[fields]\nCouncil_name = "Authority"\n',
+        encoding="utf-8",
     )
     mapped = load_settings(config, environ={}, today=dt.date(2020, 7, 22))
     letters = built(mapped)
@@ -206,7 +207,10 @@ def test_word_saved_templates_merge(settings: Settings) -> None:
     source = Path(__file__).parent / "data" / "word-saved" / "test_nested_if_inside.docx"
     TEMPLATE.write_bytes(source.read_bytes())
     config = Path("letter-merge.toml")
-    config.write_text(config.read_text() + '\n[fields]\nfieldname = "authority_type"\n')
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[fields]\nfieldname = "authority_type"\n',
+        encoding="utf-8",
+    )
     mapped = load_settings(config, environ={}, today=dt.date(2020, 7, 22))
     letters = built(mapped)
     text = letters["Derby City Council"]
@@ -227,7 +231,9 @@ def test_every_word_saved_template_merges_with_its_fields_matched(
     assert names, "Word's own merge fields are found"
     config = Path("letter-merge.toml")
     mapping = "".join(f'"{name}" = "authority"\n' for name in sorted(names))
-    config.write_text(config.read_text() + f"\n[fields]\n{mapping}")
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"\n[fields]\n{mapping}", encoding="utf-8"
+    )
     mapped = load_settings(config, environ={}, today=dt.date(2020, 7, 22))
     report = build_letters(load_batch(mapped), converter=None)
     for outcome in report.letters:

@@ -334,7 +334,7 @@ def oauth(
         auth_exclude_mechanism=["LOGIN", "PLAIN"],
     )
     controller.start()
-    text = (work / "letter-merge.toml").read_text()
+    text = (work / "letter-merge.toml").read_text(encoding="utf-8")
     text = re.sub(
         r'host = "127.0.0.1"\nport = \d+\nsecurity = "none"',
         f'host = "localhost"\nport = {port}\nsecurity = "starttls"\nauth = "oauth2"',
@@ -344,7 +344,7 @@ def oauth(
         f'\n[oauth2]\nprovider = "microsoft"\nflow = "device-code"\nclient_id = "{CLIENT_ID}"\n'
         f'tenant = "{TENANT}"\nauthority = "{stand_in.authority}"\n'
     )
-    (work / "letter-merge.toml").write_text(text)
+    (work / "letter-merge.toml").write_text(text, encoding="utf-8")
     yield stand_in, recorder
     controller.stop()
     web_server.shutdown()
@@ -382,7 +382,7 @@ def test_sign_in_once_then_send_the_batch(
     assert len(recorder.received) == 4
     assert recorder.logins == [(MAILBOX, True)]  # one connection, one sign-in
     assert set(ledger_states(work).values()) == {"sent"}
-    keyring_file = Path(test_keyring.file_path).read_text()
+    keyring_file = Path(test_keyring.file_path).read_text(encoding="utf-8")
     assert not any(token in keyring_file for token in stand_in.issued)  # compressed, not plain
     secrets_nowhere(work, stand_in, result.output, status.output)
 
@@ -457,10 +457,10 @@ def test_the_app_sends_unattended_with_its_client_secret(
     work: Path, oauth: tuple[IdentityStandIn, XOAuth2Recorder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stand_in, recorder = oauth
-    text = (work / "letter-merge.toml").read_text()
+    text = (work / "letter-merge.toml").read_text(encoding="utf-8")
     text = text.replace('flow = "device-code"', 'flow = "client-credentials"')
     text = text.replace('auth = "oauth2"', f'auth = "oauth2"\nusername = "{MAILBOX}"')
-    (work / "letter-merge.toml").write_text(text)
+    (work / "letter-merge.toml").write_text(text, encoding="utf-8")
     approve_and_queue()
     result = run("send", "--yes")
     assert result.exit_code == 1
@@ -490,10 +490,10 @@ def test_a_password_login_to_a_mailbox_that_no_longer_takes_passwords(
     )
     controller.start()
     try:
-        text = (work / "letter-merge.toml").read_text()
+        text = (work / "letter-merge.toml").read_text(encoding="utf-8")
         text = re.sub(r"port = \d+", f"port = {port}", text, count=1)
         text = text.replace('security = "none"', f'security = "none"\nusername = "{MAILBOX}"')
-        (work / "letter-merge.toml").write_text(text)
+        (work / "letter-merge.toml").write_text(text, encoding="utf-8")
         monkeypatch.setenv("LETTER_MERGE_SMTP_PASSWORD", "old-password")
         approve_and_queue()
         result = run("send", "--yes")
@@ -506,7 +506,7 @@ def test_a_password_login_to_a_mailbox_that_no_longer_takes_passwords(
 
 
 def test_no_secret_in_the_settings_file(folder: Path) -> None:
-    with (folder / "letter-merge.toml").open("a") as settings:
+    with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write('\n[oauth2]\nclient_id = "x"\nclient_secret = "oops"\n')
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 2
@@ -515,14 +515,14 @@ def test_no_secret_in_the_settings_file(folder: Path) -> None:
 
 
 def use_google(work: Path, stand_in: IdentityStandIn, flow: str) -> None:
-    text = (work / "letter-merge.toml").read_text()
+    text = (work / "letter-merge.toml").read_text(encoding="utf-8")
     text = re.sub(r"\[oauth2\][\s\S]*", "", text)
     text = text.replace('auth = "oauth2"', f'auth = "oauth2"\nusername = "{MAILBOX}"')
     text += (
         f'[oauth2]\nprovider = "google"\nflow = "{flow}"\nclient_id = "{GOOGLE_CLIENT_ID}"\n'
         f'authority = "https://localhost:{stand_in.port}/google"\n'
     )
-    (work / "letter-merge.toml").write_text(text)
+    (work / "letter-merge.toml").write_text(text, encoding="utf-8")
 
 
 class BrowserStandIn:
@@ -612,7 +612,7 @@ def test_gmail_unattended_with_a_workspace_service_account(
 
 
 def test_google_refuses_the_device_code_sign_in_for_gmail(folder: Path) -> None:
-    with (folder / "letter-merge.toml").open("a") as settings:
+    with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write('\n[oauth2]\nprovider = "google"\nflow = "device-code"\n')
     result = CliRunner().invoke(cli, ["login"])
     assert result.exit_code == 2
@@ -632,19 +632,26 @@ def test_verbose_output_shows_no_token(
     stand_in, _ = oauth
     use_google(work, stand_in, "browser")
     browser = tmp_path / "browser.py"  # BROWSER STAND-IN: visits the page in the background
+    # It returns at once, as a browser does, leaving the visit to a process of its own (Python's
+    # webbrowser waits for the command it runs on Windows).
     browser.write_text(
-        "import os, sys, time, requests\n"
-        "if os.fork() == 0:\n"
-        "    time.sleep(0.3)\n"
-        "    requests.get(sys.argv[1], verify=os.environ['REQUESTS_CA_BUNDLE'], timeout=30)\n"
-        "    os._exit(0)\n"
+        "import subprocess, sys\n"
+        "visit = (\n"
+        "    'import os, sys, time, requests; time.sleep(0.3); '\n"
+        "    \"requests.get(sys.argv[1], verify=os.environ['REQUESTS_CA_BUNDLE'], timeout=30)\"\n"
+        ")\n"
+        "subprocess.Popen([sys.executable, '-c', visit, sys.argv[1]])\n",
+        encoding="utf-8",
     )
     env = {
         **os.environ,
         "LETTER_MERGE_OAUTH2_CLIENT_SECRET": SECRET,
-        "BROWSER": f"{sys.executable} {browser} %s",
+        # Quoted: webbrowser splits the command as a POSIX shell would, backslashes and all.
+        "BROWSER": f'"{sys.executable}" "{browser}" %s',
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-        "XDG_DATA_HOME": str(tmp_path / "data"),  # where that TEST KEYRING keeps its file
+        # where that TEST KEYRING keeps its file: Linux and macOS, and Windows
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "LOCALAPPDATA": str(tmp_path / "data"),
     }
     login = subprocess.run(
         [sys.executable, "-m", "letter_merge", "-v", "login"],

@@ -102,11 +102,11 @@ def test_a_figure_changed_after_the_build_is_out_of_date_everywhere_alike(work: 
 
 def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) -> None:
     results = work / "output" / "2020" / "proof" / "results.json"
-    before = {r["authority"]: r for r in json.loads(results.read_text())}
+    before = {r["authority"]: r for r in json.loads(results.read_text(encoding="utf-8"))}
     result = run("proof", "--only", "Derby City")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-2].startswith("Proof of 1 letter: ")
-    after = {r["authority"]: r for r in json.loads(results.read_text())}
+    after = {r["authority"]: r for r in json.loads(results.read_text(encoding="utf-8"))}
     assert sorted(after) == sorted(before)
     assert after[DERBY]["proofed_at"] >= before[DERBY]["proofed_at"]
     assert all(after[a] == before[a] for a in before if a != DERBY)
@@ -143,7 +143,7 @@ def test_a_correction_that_moves_an_average_kept_as_sent(
     assert "average" not in derby, "the corrected letter states the average as sent"
     # The corrected letter states 30% against the Unitary average as sent, 50%.
     assert run("build").exit_code == 0
-    manifest = json.loads((work / "output" / "2020" / "manifest.json").read_text())
+    manifest = json.loads((work / "output" / "2020" / "manifest.json").read_text(encoding="utf-8"))
     (record,) = [r for r in manifest["letters"] if r["authority"] == DERBY]
     assert (record["figures"]["upheld_rate"], record["figures"]["upheld_rate_average"]) == (30, 50)
     history = run("status", "Brighton").output

@@ -113,6 +113,8 @@ def test_tracked_changes_and_comments_are_found_after_saving_in_writer(
 def test_ctrl_c_stops_a_build_within_two_seconds_and_leaves_nothing_half_written(
     sample: Path,
 ) -> None:
+    if sys.platform == "win32":
+        pytest.skip("Ctrl-C as a terminal sends it here is SIGINT to a process group (POSIX)")
     build = subprocess.Popen(
         [sys.executable, "-m", "letter_merge", "build"],
         stdout=subprocess.PIPE,

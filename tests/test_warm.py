@@ -59,7 +59,7 @@ def test_one_libreoffice_converts_letter_after_letter(settings: Settings, tmp_pa
 def test_without_uno_it_converts_the_usual_way(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(warm, "find_uno_python", lambda: None)
+    monkeypatch.setattr(warm, "find_uno_python", lambda soffice=None: None)
     program = find_libreoffice()
     assert program is not None
     jobs = letters(settings, tmp_path / "letters")[:1]

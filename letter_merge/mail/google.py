@@ -23,7 +23,7 @@ from letter_merge.mail.signin import (
     store,
 )
 
-SCOPES = ["https://mail.google.com/"]  # the one scope Gmail's SMTP takes
+SCOPES = ["https://mail.google.com/"]  # the one scope Gmail's SMTP and IMAP take
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 

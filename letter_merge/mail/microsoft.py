@@ -24,10 +24,28 @@ from letter_merge.mail.signin import (
     store,
 )
 
-# What the token is for: sending mail as the signed-in user, or as an app (SMTP.SendAsApp).
+# What the token is for, as the signed-in user (device code) or as an app (client credentials):
+# sending mail (SMTP.Send, SMTP.SendAsApp), reading the mailbox with IMAP (IMAP.AccessAsUser.All,
+# IMAP.AccessAsApp), or with Microsoft Graph where IMAP is turned off (Mail.Read).
 SCOPES = {
-    "device-code": ["https://outlook.office.com/SMTP.Send"],
-    "client-credentials": ["https://outlook.office365.com/.default"],
+    "send": {
+        "device-code": ["https://outlook.office.com/SMTP.Send"],
+        "client-credentials": ["https://outlook.office365.com/.default"],
+    },
+    "imap": {
+        "device-code": ["https://outlook.office.com/IMAP.AccessAsUser.All"],
+        "client-credentials": ["https://outlook.office365.com/.default"],
+    },
+    "graph": {
+        "device-code": ["https://graph.microsoft.com/Mail.Read"],
+        "client-credentials": ["https://graph.microsoft.com/.default"],
+    },
+}
+# The permission an administrator grants for each, as Entra ID names it.
+PERMISSIONS = {
+    "send": "to send mail (SMTP.Send)",
+    "imap": "to read mail with IMAP (IMAP.AccessAsUser.All)",
+    "graph": "to read mail (Mail.Read)",
 }
 
 
@@ -35,8 +53,15 @@ class MicrosoftTokens:
     """Access tokens for one batch's [oauth2] settings: from the keyring's cache (signed-in
     user) or from the client secret (app), renewed when they expire."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        *,
+        purpose: str = "send",  # a key of SCOPES
+    ) -> None:
         self.settings = settings
+        self.purpose = purpose
         self.oauth2 = settings.oauth2
         self.environ = dict(os.environ) if environ is None else dict(environ)
         check_settings(self.oauth2)
@@ -93,7 +118,9 @@ class MicrosoftTokens:
             app = self._confidential_app()
             result = app.acquire_token_for_client(scopes=self._scopes())
             if "access_token" not in result:
-                raise OAuthError(_explain(result, "the app could not get a token"))
+                raise OAuthError(
+                    _explain(result, "the app could not get a token", PERMISSIONS[self.purpose])
+                )
             if not self.settings.smtp.username:
                 raise InputError(
                     "[smtp] username must name the mailbox to send as (the app sends as it)."
@@ -110,7 +137,11 @@ class MicrosoftTokens:
         )
         if not result or "access_token" not in result:
             raise OAuthError(
-                _explain(result or {}, "the sign-in has expired or was withdrawn")
+                _explain(
+                    result or {},
+                    "the sign-in has expired or was withdrawn",
+                    PERMISSIONS[self.purpose],
+                )
                 + " Sign in again: letter-merge login"
             )
         self._save()
@@ -120,7 +151,7 @@ class MicrosoftTokens:
     # MSAL
 
     def _scopes(self) -> list[str]:
-        return SCOPES[self.oauth2.flow]
+        return SCOPES[self.purpose][self.oauth2.flow]
 
     def _public_app(self) -> Any:
         if self._app is None:
@@ -189,15 +220,15 @@ def check_settings(oauth2: OAuth2Settings) -> None:
         )
 
 
-def _explain(result: Mapping[str, Any], what: str) -> str:
+def _explain(result: Mapping[str, Any], what: str, permission: str = PERMISSIONS["send"]) -> str:
     """A sentence for an MSAL error (never the token or the whole response)."""
     error = str(result.get("error", "") or "")
     description = str(result.get("error_description", "") or "")
     code = description.split(":", 1)[0] if description.startswith("AADSTS") else ""
     if code in ("AADSTS65001", "AADSTS90094") or error == "consent_required":
         return (
-            f"Sign-in refused: {what}, because the app's permission to send mail (SMTP.Send) has "
-            "not been granted. An administrator must grant it in Entra ID (README: Microsoft 365)."
+            f"Sign-in refused: {what}, because the app's permission {permission} has not been "
+            "granted. An administrator must grant it in Entra ID (README: Microsoft 365)."
         )
     if code == "AADSTS7000218" or error == "unauthorized_client":
         return (

@@ -26,7 +26,9 @@ class Tokens(Protocol):
     def token(self, *, renew: bool = False) -> tuple[str, str]: ...
 
 
-def token_source(settings: Settings) -> Tokens:
+def token_source(settings: Settings, *, purpose: str = "send") -> Tokens:
+    """Tokens for `purpose`: "send" (SMTP), "imap" or "graph" (reading the mailbox). Google's
+    one scope serves sending and IMAP alike."""
     if settings.oauth2.provider == "google":
         return GoogleTokens(settings)
-    return MicrosoftTokens(settings)
+    return MicrosoftTokens(settings, purpose=purpose)

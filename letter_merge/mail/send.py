@@ -31,7 +31,7 @@ from letter_merge.mail.transport import (
     SendStopped,
     SmtpConnection,
 )
-from letter_merge.pdf.reading import names, pdf_text, require_poppler
+from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.progress import Progress, no_progress
 from letter_merge.records.ledger import (
     FAILED,
@@ -135,7 +135,6 @@ def send_messages(
     copy of each to `test_to` only. Every message is checked against its approval first;
     `confirm` is shown the plan and may say no. With `dry_run`, connect to nothing and change
     nothing: the ledger is opened read-only and no lock is taken."""
-    require_poppler("to check each letter before it is sent", ("pdftotext",))
     report = SendReport()
     paths = settings.paths
     batch = load_batch(settings)

@@ -11,7 +11,7 @@ import os
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from letter_merge.config import SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
@@ -41,18 +41,26 @@ class InDoubt(Exception):
     """The connection broke after the message was handed over: it may or may not have arrived."""
 
 
-def smtp_password(smtp: SmtpSettings, environ: dict[str, str] | None = None) -> str | None:
+def smtp_password(smtp: SmtpSettings, environ: Mapping[str, str] | None = None) -> str | None:
     """From the environment, else the system keyring; never from a file or the command line."""
-    environ = dict(os.environ) if environ is None else environ
-    if environ.get(PASSWORD_VARIABLE):
-        return environ[PASSWORD_VARIABLE]
-    if not smtp.username:
+    return stored_password(PASSWORD_VARIABLE, smtp.username, environ)
+
+
+def stored_password(
+    variable: str, username: str, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The password in the environment variable `variable`, else the system keyring's for
+    `username` (keyring set letter-merge USERNAME); None when neither has one."""
+    environ = os.environ if environ is None else environ
+    if environ.get(variable):
+        return environ[variable]
+    if not username:
         return None
     try:
         import keyring
         import keyring.errors
 
-        return keyring.get_password(KEYRING_SERVICE, smtp.username)
+        return keyring.get_password(KEYRING_SERVICE, username)
     except Exception:  # no keyring on this system: the environment is the way
         return None
 

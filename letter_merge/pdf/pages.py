@@ -54,26 +54,29 @@ def opened(pdf: Path | bytes) -> Iterator[pdfium.PdfDocument]:
 
 def read_pages(pdf: Path | bytes) -> list[Page]:
     """Every page's lines of text, in the order the PDF draws them."""
-    pages = []
     with opened(pdf) as document:
-        for index in range(len(document)):
-            page = document[index]
-            try:
-                width, height = page.get_size()
-                text = page.get_textpage()
-                try:
-                    lines = []
-                    for number in range(text.count_rects()):
-                        left, bottom, right, top = text.get_rect(number)
-                        words = text.get_text_bounded(left, bottom, right, top)
-                        if words.strip():
-                            lines.append(Line(" ".join(words.split()), left, bottom, right, top))
-                finally:
-                    text.close()
-            finally:
-                page.close()
-            pages.append(Page(index + 1, width, height, tuple(lines)))
-    return pages
+        return [read_page(document, index)[0] for index in range(len(document))]
+
+
+def read_page(document: pdfium.PdfDocument, index: int) -> tuple[Page, str]:
+    """One page's lines, and all its text as pdfium gives it (lines ending in \\r\\n)."""
+    page = document[index]
+    try:
+        width, height = page.get_size()
+        text = page.get_textpage()
+        try:
+            lines = []
+            for number in range(text.count_rects()):
+                left, bottom, right, top = text.get_rect(number)
+                words = text.get_text_bounded(left, bottom, right, top)
+                if words.strip():
+                    lines.append(Line(" ".join(words.split()), left, bottom, right, top))
+            whole = text.get_text_bounded()
+        finally:
+            text.close()
+    finally:
+        page.close()
+    return Page(index + 1, width, height, tuple(lines)), whole
 
 
 def page_pictures(pdf: Path | bytes, dpi: int = 100) -> list[np.ndarray]:

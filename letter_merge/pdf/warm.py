@@ -47,9 +47,19 @@ LETTER_SECONDS = 120
 
 
 @functools.cache
-def find_uno_python() -> str | None:
-    """A Python that can import LibreOffice's uno module, or None."""
-    for candidate in UNO_PYTHONS:
+def find_uno_python(soffice: Path | None = None) -> str | None:
+    """A Python that can import LibreOffice's uno module, or None. LibreOffice's own, beside
+    `soffice`, comes first: it is there wherever LibreOffice was installed (a per-user install,
+    or a folder named by [pdf] soffice), on Windows and macOS."""
+    beside: list[str] = []
+    if soffice is not None:
+        program = soffice.resolve().parent  # Contents/MacOS on macOS, program elsewhere
+        beside = [
+            str(program / "python.exe"),
+            str(program / "python"),
+            str(program.parent / "Resources" / "python"),
+        ]
+    for candidate in dict.fromkeys([*beside, *UNO_PYTHONS]):
         if not Path(candidate).exists():
             continue
         try:
@@ -140,7 +150,7 @@ class WarmLibreOffice:
         with self._lock:
             if self._worker is not None and self._worker.alive():
                 return True
-            python = find_uno_python()
+            python = find_uno_python(self.soffice)
             if python is None or self._failed:
                 return False
             try:

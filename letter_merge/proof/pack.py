@@ -5,11 +5,12 @@ PDF, and automatic checks run on each PDF's own text (not on the template).
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import functools
+import os
 import re
-import tempfile
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,10 @@ from letter_merge.batch import Batch, PlannedLetter, select_names
 from letter_merge.config import Settings
 from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
-from letter_merge.pdf.conformance import read_conformance
-from letter_merge.pdf.pages import read_pages
-from letter_merge.pdf.reading import (
-    page_count,
-    page_images,
-    pdf_text,
-    readable_by_poppler,
-    require_poppler,
-)
+from letter_merge.pdf.reading import LetterReading, read_letter
 from letter_merge.pdf.split import join_letters
 from letter_merge.pdf.verify import Margins
+from letter_merge.process import worker_pool
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import (
     Card,
@@ -66,7 +60,6 @@ def make_proof(
     for the others as they are) and write the proof pack."""
     settings = batch.settings
     paths = settings.paths
-    require_poppler("for the proof")
     records = Records.load(settings, batch)
     records.require_built()
     built = records.built
@@ -77,14 +70,13 @@ def make_proof(
     others = authority_pattern([c.authority for c in batch.workbook.councils])
     paths.proof.mkdir(parents=True, exist_ok=True)
 
-    def examine(letter: PlannedLetter) -> Card:
-        return _card(settings, letter, records.standing(letter.council.authority), others, records)
-
-    cards: list[Card] = []
-    with ThreadPoolExecutor(2) as pool:
-        for number, card in enumerate(pool.map(examine, letters), start=1):
-            cards.append(card)
-            on_progress("Checking letters", number, len(letters))
+    readings = _read_letters(settings, records, letters, on_progress)
+    cards = [
+        _card(
+            settings, letter, records.standing(letter.council.authority), others, records, readings
+        )
+        for letter in letters
+    ]
 
     combined = paths.proof / "all-letters.pdf"
     _combine(settings, records, combined)
@@ -104,12 +96,43 @@ def make_proof(
     return ProofReport(cards, index, combined, changes)
 
 
+# Letters read in this process; more go to worker processes, one per core (pdfium reads one PDF
+# at a time in a process), which cost about half a second each to start.
+READ_HERE = 12
+
+
+def _read_letters(
+    settings: Settings, records: Records, letters: list[PlannedLetter], on_progress: Progress
+) -> dict[Path, LetterReading]:
+    """What each letter's PDF says, for those PDFs that are as built."""
+    pdfs = []
+    for letter in letters:
+        record = records.standing(letter.council.authority).record
+        if record is not None and record.pdf is not None:
+            pdf = settings.paths.absolute(record.pdf.path)
+            if pdf.is_file() and sha256_file(pdf) == record.pdf.sha256:
+                pdfs.append(pdf)
+    read = functools.partial(read_letter, thumbnail_width=THUMBNAIL_WIDTH)
+    readings: dict[Path, LetterReading] = {}
+    with contextlib.ExitStack() as stack:
+        if len(pdfs) <= READ_HERE:
+            results: Iterator[LetterReading] = map(read, pdfs)
+        else:
+            pool = stack.enter_context(worker_pool(os.cpu_count() or 1))
+            results = pool.map(read, pdfs, chunksize=4)
+        for number, (pdf, reading) in enumerate(zip(pdfs, results, strict=True), start=1):
+            readings[pdf] = reading
+            on_progress("Checking letters", number, len(pdfs))
+    return readings
+
+
 def _card(
     settings: Settings,
     letter: PlannedLetter,
     standing: Standing,
     others: re.Pattern[str],
     records: Records,
+    readings: Mapping[Path, LetterReading],
 ) -> Card:
     council = letter.council
     record = standing.record
@@ -135,22 +158,21 @@ def _card(
             Check("PDF as built", False, "it was changed after the build; run letter-merge build")
         )
         return card
-    card.pages = page_count(pdf)
-    with readable_by_poppler(pdf) as readable:  # one copy for the text and the thumbnail
-        text = pdf_text(readable)
-        card.thumbnail = _thumbnail(readable)
+    reading = readings[pdf]
+    card.pages = len(reading.pages)
+    card.thumbnail = "data:image/jpeg;base64," + base64.b64encode(reading.thumbnail).decode()
     card.checks += check_letter(
-        text,
+        reading.text,
         letter,
         card.pages,
         settings.proof_pages,
         others,
-        read_conformance(pdf),
+        reading.conformance,
         settings.pdf,
     )
     docx = settings.paths.absolute(record.docx.path) if record.docx else None
     margins = Margins.of(docx) if docx is not None else Margins()
-    card.checks.append(page_numbers(read_pages(pdf), margins))
+    card.checks.append(page_numbers(list(reading.pages), margins))
     card.checks.append(conversion_check(record.conversion, pdf.name))
     return card
 
@@ -175,13 +197,6 @@ def _figures(stated: Mapping[str, int | None], now: Mapping[str, Any]) -> list[F
             )
         )
     return figures
-
-
-def _thumbnail(pdf: Path) -> str:
-    """The first page as a small JPEG, inside the page (a data: URI)."""
-    with tempfile.TemporaryDirectory(prefix="letter-merge-thumb-") as scratch:
-        (image,) = page_images(pdf, Path(scratch) / "page", jpeg_width=THUMBNAIL_WIDTH)
-        return "data:image/jpeg;base64," + base64.b64encode(image.read_bytes()).decode("ascii")
 
 
 def _combine(settings: Settings, records: Records, target: Path) -> None:

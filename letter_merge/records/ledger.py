@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from letter_merge.errors import InputError
+from letter_merge.errors import InputError, LetterMergeError
+from letter_merge.files import DiskFull
 from letter_merge.paths import OutputPaths
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
@@ -227,13 +228,32 @@ class Ledger:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         if self.read_only:
             raise RuntimeError("a read-only ledger was asked to change")  # a bug, not a user's
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            raise self._cannot_write(error) from None
+
+    def _cannot_write(self, error: sqlite3.OperationalError) -> LetterMergeError:
+        """What a failed change means for staff. SQLite rolled the change back whole."""
+        words = str(error)
+        if "full" in words:
+            return DiskFull(self.path.parent)
+        if "locked" in words or "busy" in words:
+            return LetterMergeError(
+                f"{self.path} is held by another program (another letter-merge, or a sync "
+                "client such as OneDrive copying it), so nothing was changed. Wait a moment or "
+                "close that program, then run the command again."
+            )
+        return LetterMergeError(
+            f"{self.path} cannot be changed ({words}); nothing was changed. Check the folder "
+            "is writable, then run the command again."
+        )
 
     # approvals: added, never changed
 
