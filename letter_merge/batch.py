@@ -28,6 +28,8 @@ from letter_merge.untrusted import TEMPLATE, check_package, read_text_file
 from letter_merge.words import counted, plural
 from letter_merge.workbook import Council, Workbook, authority_key, read_workbook
 
+ADDRESS_FIELDS = ("email", "cc")
+
 
 @dataclass(frozen=True)
 class PlannedLetter:
@@ -37,6 +39,10 @@ class PlannedLetter:
     fields: dict[str, Any]
     subject: str
     stem: str
+    # Fields only the email uses (its addresses), when the letter does not show them: a new
+    # address is not a new letter, so a letter that bounced can go to a corrected address as
+    # the same, still approved, letter.
+    addressing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class Batch:
             longest,
         )
         chosen = {c.authority for c in select_councils(councils, only)} if only else None
+        addressing = self.addressing_fields()
         planned = []
         for number, (council, stem) in enumerate(zip(councils, stems, strict=True), start=1):
             if chosen is not None and council.authority not in chosen:
@@ -99,8 +106,18 @@ class Batch:
             fields = letter_fields(council, self.figures[council.authority], self.settings)
             if self.template.uses_record_number:
                 fields["record_number"] = number  # MERGEREC: its row in the workbook
-            planned.append(PlannedLetter(council, fields, self.subject(fields), stem))
+            planned.append(PlannedLetter(council, fields, self.subject(fields), stem, addressing))
         return planned
+
+    def addressing_fields(self) -> frozenset[str]:
+        """The address fields (email, cc) that neither the letter nor its subject shows."""
+        used = set(self.template.fields_used()) | text_template_fields(self.settings.email_subject)
+        merged = {
+            word_name(self.settings.field_map.get(n, n)) for n, _ in self.template.merge_names()
+        }
+        return frozenset(
+            name for name in ADDRESS_FIELDS if name not in used and word_name(name) not in merged
+        )
 
 
 def load_batch(settings: Settings) -> Batch:

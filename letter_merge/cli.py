@@ -29,6 +29,7 @@ from letter_merge.errors import (
     Problem,
     ProblemsFound,
 )
+from letter_merge.mail.delivery import read_deliveries
 from letter_merge.mail.oauth import token_source
 from letter_merge.mail.outbox import queue_messages
 from letter_merge.mail.send import (
@@ -427,8 +428,22 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
     "{{ correction_note }}); without it the email says only that the letter replaces the "
     "one sent before.",
 )
+@click.option(
+    "--resend",
+    "resends",
+    multiple=True,
+    metavar="NAME",
+    help="Send this council's letter again, unchanged, to the address now in the workbook, "
+    "after its message bounced (letter-merge delivery says which did). Repeat for more.",
+)
 @click.pass_context
-def queue(ctx: click.Context, corrections: Sequence[str], reason: str, note: str) -> None:
+def queue(
+    ctx: click.Context,
+    corrections: Sequence[str],
+    reason: str,
+    note: str,
+    resends: Sequence[str],
+) -> None:
     """Queue one email per approved letter, as an .eml in output/<year>/outbox/.
 
     From and Subject come from letter-merge.toml, To and Cc from the workbook, the body from
@@ -444,15 +459,22 @@ def queue(ctx: click.Context, corrections: Sequence[str], reason: str, note: str
       letter-merge queue
       letter-merge queue --correction "Derby City Council" --reason "upheld figure corrected"
       letter-merge queue --correction "Derby City Council" --reason "row 14 keyed wrongly" --tell-council "the number of complaints upheld was wrong"
+      letter-merge queue --resend "Derby City Council"
     """
     settings = _settings(ctx)
     if (reason or note) and not corrections:
         raise click.UsageError("--reason and --tell-council go with --correction NAME.")
     wanted = {name: reason for name in corrections}
-    report = queue_messages(load_batch(settings), wanted, note)
-    parts = [f"Queued {counted(len(report.queued) + len(report.corrections), 'message')}"]
+    report = queue_messages(load_batch(settings), wanted, note, resends)
+    total = len(report.queued) + len(report.corrections) + len(report.resends)
+    parts = [f"Queued {counted(total, 'message')}"]
     if report.corrections:
         parts.append(f"{len(report.corrections)} of them corrections ({reason})")
+    if report.resends:
+        parts.append(
+            f"{len(report.resends)} of them re-sent to a corrected address "
+            f"({', '.join(report.resends)})"
+        )
     if report.already:
         parts.append(f"{len(report.already)} were already queued or sent")
     click.echo("; ".join(parts) + ".")
@@ -757,7 +779,9 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     """Where every letter stands, or one council's whole history.
 
     States: out of date, build failed, built (.docx only), built, approval void, approved,
-    queued, in doubt, failed, sent, correction approved. NAME (a council's name, or a unique
+    queued, in doubt, failed, sent, bounced, correction approved. After `letter-merge
+    delivery`, the letters sent are counted as delivered as far as we know, bounced, delayed,
+    or answered. NAME (a council's name, or a unique
     part of one) shows that council's approvals and messages, with every event. --csv writes
     one row per message ever queued (corrections and re-sends too) with the approval behind it.
 
@@ -779,6 +803,9 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     for state, (meaning, _) in STATES.items():
         if totals[state]:
             click.echo(f"{state + ':':<{width}}{totals[state]:>4}  {meaning}")
+    came_back = records.delivery_summary()
+    if came_back:
+        click.echo(f"\nOf the letters sent: {came_back}.")
     _say_moved_averages(records)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
         write_csv(records, csv_file)
@@ -789,6 +816,55 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Read only what arrived on or after this day (default: everything in the folder).",
+)
+@click.pass_context
+def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
+    """Read the sending mailbox for what came back: delivery reports, out-of-office answers and
+    replies, matched to each council's letter and recorded (once, however often it is read).
+
+    The mailbox is only read: nothing is marked read, moved or deleted. Settings are in
+    [mailbox] in letter-merge.toml (host, security, username, folder, auth); the password comes
+    from LETTER_MERGE_MAILBOX_PASSWORD or the keyring, or sign in with OAuth 2.0. A report is
+    matched by the Message-ID of the message it is about, else by the address it went to;
+    never by its subject. What matches no letter of this year is listed, never guessed.
+
+    \b
+    Examples:
+      letter-merge delivery
+      letter-merge delivery --since 2020-07-22
+    """
+    settings = _settings(ctx)
+    found = read_deliveries(settings, since=since.date() if since else None)
+    click.echo(
+        f"Read {counted(found.read, 'message')} in {settings.mailbox.folder} on "
+        f"{settings.mailbox.host}: {counted(len(found.new), 'new finding')} about this year's "
+        f"letters" + (f"; {found.already} found before" if found.already else "") + "."
+    )
+    for item in found.new:
+        click.echo(f"  {item.authority}: {item.summary()}")
+    if found.unmatched:
+        click.echo(
+            f"{counted(len(found.unmatched), 'report')} matched no letter of {settings.year} "
+            "(listed, not guessed):"
+        )
+        for item in found.unmatched:
+            what = item.summary()
+            click.echo(f"  {item.subject or '(no subject)'} from {item.sender}: {what}")
+    if found.unreadable:
+        click.echo(f"{counted(len(found.unreadable), 'message')} could not be read:")
+        for place, problem in found.unreadable:
+            click.echo(f"  {place}: {problem}")
+    summary = _records(settings).delivery_summary()
+    if summary:
+        click.echo(f"Of the letters sent: {summary}.")
 
 
 @cli.command()

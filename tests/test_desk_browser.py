@@ -229,5 +229,6 @@ def test_the_whole_batch_from_the_desk(
         csv = page.request.get(desk.split("?")[0] + "status.csv")
         assert csv.status == 200
         assert csv.text().count("@") >= 5 and "Derby City Council" in csv.text()
-        assert console == [], console
+        # The two steps tried while the workbook had its problem were answered 409, as meant.
+        assert [m for m in console if "409 (Conflict)" not in m] == [], console
         browser.close()

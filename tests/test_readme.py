@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the desk's server, a browser or PDF viewer, Microsoft's or Google's sign-in, Microsoft Word.
 NOT_RUN = ("desk", "login", "logout", "--open", "--converter word")
 # Options whose value names councils, and commands whose words do.
-NAME_OPTIONS = ("--only", "--correction")
+NAME_OPTIONS = ("--only", "--correction", "--resend")
 NAME_ARGUMENTS = ("preview", "status")
 
 

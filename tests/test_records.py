@@ -18,7 +18,9 @@ from starlette.testclient import TestClient
 from letter_merge.config import load_settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.security import DeskKeys
-from letter_merge.records.ledger import SENDING, Ledger
+from letter_merge.mail.delivery import read_deliveries
+from letter_merge.mail.mailbox import Fetched
+from letter_merge.records.ledger import SENDING, Ledger, Message
 from letter_merge.records.standing import STATES
 from tests.helpers import Recorder, approve_and_queue, run
 from tests.standin import TextPdfConverter
@@ -189,6 +191,22 @@ def test_a_correction_that_moves_an_average_corrected_in_every_letter(
     )
 
 
+def dsn(message: Message, action: str, status: str) -> bytes:
+    """A delivery status notification (RFC 3464) about `message`'s first recipient."""
+    boundary = "report-boundary"
+    return (
+        f"From: MAILER-DAEMON@mail.example\r\nTo: annual.review@ombudsman.example\r\n"
+        f"Subject: Delivery Status Notification\r\nMessage-ID: <{action}@mail.example>\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        f'boundary="{boundary}"\r\n\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\n'
+        f"Your message was {action}.\r\n--{boundary}\r\n"
+        f"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {message.recipients[0]}\r\nAction: {action}\r\n"
+        f"Status: {status}\r\n\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message.message_id}\r\n\r\n--{boundary}--\r\n"
+    ).encode()
+
+
 def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
     """One council through every state it can be in, each as status and the desk name it."""
     seen: list[str] = []
@@ -229,6 +247,22 @@ def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
     assert run("send", "--yes").exit_code == 1
     assert state() == "failed"
     assert run("send", "--yes", "--retry-failed").exit_code == 0
+    assert state() == "sent"
+    # A bounce in the mailbox (read here from a list: tests/test_delivery.py reads a real IMAP
+    # server) makes it "bounced"; a later report that it arrived after all, "sent" again.
+    settings = load_settings(work / "letter-merge.toml", environ={})
+    (derby,) = [
+        m
+        for m in Ledger(settings.paths.ledger, read_only=True).messages()
+        if m.authority == DERBY and m.state == "sent"
+    ]
+    read_deliveries(
+        settings, reader=lambda *_, **__: [Fetched("stand-in:1", dsn(derby, "failed", "5.1.1"))]
+    )
+    assert state() == "bounced"
+    read_deliveries(
+        settings, reader=lambda *_, **__: [Fetched("stand-in:2", dsn(derby, "delivered", "2.0.0"))]
+    )
     assert state() == "sent"
     set_upheld(work, 3, 3)
     assert state() == "changed since sent"

@@ -36,6 +36,7 @@ from letter_merge.config import Settings, load_settings
 from letter_merge.desk.jobs import Busy, Jobs
 from letter_merge.desk.security import DeskGuard, DeskKeys
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
+from letter_merge.mail.delivery import read_deliveries
 from letter_merge.mail.outbox import queue_messages
 from letter_merge.mail.send import SECURITY_WORDS, send_messages
 from letter_merge.mail.transport import smtp_password
@@ -151,6 +152,7 @@ def create_app(
             route("/api/events", events),
             route("/api/status", status),
             route("/api/history", council_history, ("POST",)),
+            route("/api/delivery", delivery, ("POST",)),
             route("/api/averages", averages, ("POST",)),
             route("/status.csv", status_csv),
         ]
@@ -538,6 +540,23 @@ async def events(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 # -- 9. status ---------------------------------------------------------------------------------
 
 
+def delivery(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """Read the sending mailbox once, as `letter-merge delivery` does."""
+    settings = desk.settings()
+    found = read_deliveries(settings)
+    return {
+        "read": found.read,
+        "mailbox": f"{settings.mailbox.folder} on {settings.mailbox.host}",
+        "new": [{"authority": d.authority, "why": d.summary()} for d in found.new],
+        "already": found.already,
+        "unmatched": [
+            {"authority": d.subject or "(no subject)", "why": f"from {d.sender}: {d.summary()}"}
+            for d in found.unmatched
+        ],
+        "unreadable": [{"authority": place, "why": problem} for place, problem in found.unreadable],
+    }
+
+
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
     records = _records(desk, settings)
@@ -546,6 +565,7 @@ def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]
     standings = records.standings()
     return {
         "counts": dict(records.counts()),
+        "came_back": records.delivery_summary(),
         "meanings": {state: meaning for state, (meaning, _) in STATES.items()},
         "moved_averages": [
             {
@@ -617,7 +637,10 @@ def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[
             }
             for m in record.messages
         ],
-        "events": [{"at": e.at, "what": e.event, "detail": e.detail} for e in record.events],
+        "events": [
+            {"at": e.at, "what": e.event, "detail": e.detail, "message_id": e.message_id}
+            for e in record.events
+        ],
     }
 
 

@@ -9,7 +9,7 @@ corrected (letter-merge averages correct).
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
@@ -28,12 +28,16 @@ from letter_merge.records.standing import Records, Standing
 class QueueReport:
     queued: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
+    resends: list[str] = field(default_factory=list)  # the same letter, to a corrected address
     already: list[str] = field(default_factory=list)  # this PDF's message is queued or sent
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (authority, why)
 
 
 def queue_messages(
-    batch: Batch, corrections: Mapping[str, str] | None = None, note: str = ""
+    batch: Batch,
+    corrections: Mapping[str, str] | None = None,
+    note: str = "",
+    resends: Sequence[str] = (),
 ) -> QueueReport:
     """An .eml in outbox/ and a queue entry for every approved letter whose PDF has none yet.
 
@@ -53,6 +57,7 @@ def queue_messages(
     records = Records.load(settings, batch)
     records.require_built()
     decided = _decided_corrections(records)
+    resending = set(select_names([c.authority for c in batch.workbook.councils], resends))
     report = QueueReport()
     with open_ledger(paths) as ledger:
         for letter in batch.letters():
@@ -64,6 +69,9 @@ def queue_messages(
                 continue
             approval = standing.approval
             assert approval is not None
+            if authority in resending:
+                _resend(batch, ledger, records, letter, standing, report)
+                continue
             messages = list(standing.messages)
             if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
                 report.already.append(authority)
@@ -96,6 +104,59 @@ def queue_messages(
         if not any(a == authority for a, _ in report.skipped):
             report.skipped.append((authority, "its corrected letter is already queued or sent"))
     return report
+
+
+def _resend(
+    batch: Batch,
+    ledger: Ledger,
+    records: Records,
+    letter: PlannedLetter,
+    standing: Standing,
+    report: QueueReport,
+) -> None:
+    """The same approved letter again, to the address now in the workbook, after its message
+    bounced: recorded as a re-send of that message (the bounce stays on the record)."""
+    authority = letter.council.authority
+    came_back, said = standing.delivery
+    last = standing.sent[-1] if standing.sent else None
+    if came_back != "bounced" or last is None or said is None:
+        report.skipped.append(
+            (authority, "--resend is for a letter whose message bounced; this one has not")
+        )
+        return
+    approval = standing.approval
+    assert approval is not None
+    if last.pdf_sha256 != approval.pdf_sha256:
+        report.skipped.append(
+            (authority, "its letter changed since it was sent: queue it with --correction")
+        )
+        return
+    pdf = batch.settings.paths.absolute(approval.pdf_path)
+    message = build_message(batch.settings, batch, letter, pdf)
+    recipients = envelope_recipients(message)
+    if said.recipient and said.recipient.casefold() in {r.casefold() for r in recipients}:
+        report.skipped.append(
+            (
+                authority,
+                f"{said.recipient} bounced and is still its address: correct it in the "
+                "workbook's Contacts sheet, then queue --resend again",
+            )
+        )
+        return
+    paths = batch.settings.paths
+    eml = _free_name(paths.outbox, f"{letter.stem} (re-sent)", "", records)
+    write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
+    ledger.add_message(
+        message_id=str(message["Message-ID"]),
+        authority=authority,
+        pdf_sha256=approval.pdf_sha256,
+        eml_path=paths.relative(eml),
+        recipients=recipients,
+        subject=str(message["Subject"]),
+        approval_id=approval.id,
+        resend_of=last.message_id,
+    )
+    report.resends.append(authority)
 
 
 def _decided_corrections(records: Records) -> dict[str, str]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.files import write_atomic
-from letter_merge.records.ledger import Approval, Event, Message
-from letter_merge.records.standing import Records, Standing
+from letter_merge.records.ledger import SENT, Approval, Delivery, Event, Message
+from letter_merge.records.standing import Records, Standing, delivery_state
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ CSV_COLUMNS = (
     "approved_by",
     "approved_at",
     "approved_despite_proof",
+    "came_back",
+    "came_back_detail",
 )
 
 
@@ -80,7 +82,7 @@ def write_csv(records: Records, path: Path) -> None:
                 standing.proof_result,
                 record.recipient.email if record else "",
                 message.message_id if message else "",
-                ("correction" if message.correction else "first") if message else "",
+                _kind(message) if message else "",
                 message.correction if message else "",
                 message.state if message else "",
                 message.queued_at if message else "",
@@ -93,9 +95,26 @@ def write_csv(records: Records, path: Path) -> None:
                 approval.approved_by if approval else "",
                 approval.approved_at if approval else "",
                 approval.despite_proof if approval else "",
+                *(_came_back(standing.deliveries, message) if message else ("", "")),
             ]
             writer.writerow([_excel_safe(value) for value in row])
     write_atomic(path, buffer.getvalue().encode("utf-8-sig"))  # the BOM tells Excel it is UTF-8
+
+
+def _kind(message: Message) -> str:
+    if message.resend_of:
+        return "re-send"
+    return "correction" if message.correction else "first"
+
+
+def _came_back(deliveries: tuple[Delivery, ...], message: Message) -> tuple[str, str]:
+    """What came back to the mailbox about this message: its word and every finding, in
+    words ('' when nothing has, or it was never sent)."""
+    if message.state != SENT:
+        return "", ""
+    kind, _ = delivery_state(list(deliveries), message)
+    about = [d.summary() for d in deliveries if d.message_id == message.message_id]
+    return kind or "delivered as far as we know", "; ".join(about)
 
 
 def _excel_safe(value: str) -> str:

@@ -107,6 +107,31 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO events (at, authority, message_id, event, detail)
         SELECT queued_at, authority, message_id, 'queued', '' FROM messages;
     """,
+    # 3: what came back to the sending mailbox (delivery reports, automatic replies, replies),
+    # each kept once however often the mailbox is read; and a message may re-send a letter to
+    # a corrected address after its first one bounced.
+    """
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        report      TEXT NOT NULL,
+        recipient   TEXT NOT NULL DEFAULT '',
+        kind        TEXT NOT NULL,
+        found_at    TEXT NOT NULL,
+        dated       TEXT NOT NULL DEFAULT '',
+        authority   TEXT NOT NULL DEFAULT '',
+        message_id  TEXT NOT NULL DEFAULT '',
+        matched_by  TEXT NOT NULL DEFAULT '',
+        status      TEXT NOT NULL DEFAULT '',
+        diagnostic  TEXT NOT NULL DEFAULT '',
+        sender      TEXT NOT NULL DEFAULT '',
+        subject     TEXT NOT NULL DEFAULT '',
+        words       TEXT NOT NULL DEFAULT '',
+        place       TEXT NOT NULL DEFAULT '',
+        UNIQUE (report, recipient, kind)
+    );
+    CREATE INDEX deliveries_by_authority ON deliveries (authority);
+    ALTER TABLE messages ADD COLUMN resend_of TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -140,6 +165,52 @@ class Message:
     sent_at: str = ""
     correction: str = ""  # the reason, when it corrects a letter already sent
     approval_id: int | None = None
+    resend_of: str = ""  # the message whose copy bounced, when this re-sends the same letter
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One thing the sending mailbox said about a message (or about none of this batch's):
+    bounced, delayed, delivered, an automatic reply, a reply, or a report nobody could read."""
+
+    report: str  # the report's identity: its Message-ID, else a digest of its bytes
+    recipient: str
+    kind: str
+    found_at: str
+    dated: str = ""  # the report's own Date
+    authority: str = ""  # "" when it matches no letter of this batch
+    message_id: str = ""  # the letter's message it is about
+    matched_by: str = ""  # "message-id" or "recipient"
+    status: str = ""  # enhanced status code, e.g. 5.1.1
+    diagnostic: str = ""  # the server's words
+    sender: str = ""
+    subject: str = ""
+    words: str = ""  # a reply's first lines
+    place: str = ""  # where it is in the mailbox
+
+    def summary(self) -> str:
+        """In words, for the history: 'bounced for ce@x.gov.uk: 5.1.1 (550 5.1.1 User unknown)'."""
+        words = {
+            "bounced": "did not arrive",
+            "delayed": "delayed (the mail system is still trying)",
+            "delivered": "delivered (the receiving server said so)",
+            "auto-reply": "an automatic reply",
+            "reply": "a reply",
+        }.get(self.kind, self.kind)
+        about = f" for {self.recipient}" if self.recipient else ""
+        if self.kind in ("auto-reply", "reply"):
+            about = f" from {self.sender}" if self.sender else ""
+        detail = " ".join(
+            p for p in (self.status, f"({self.diagnostic})" if self.diagnostic else "") if p
+        )
+        quoted = f': "{self.words}"' if self.words else ""
+        return f"{words}{about}{': ' + detail if detail else ''}{quoted}"
+
+
+DELIVERY_COLUMNS = (
+    "report, recipient, kind, found_at, dated, authority, message_id, matched_by, status, "
+    "diagnostic, sender, subject, words, place"
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +226,7 @@ class Event:
 
 MESSAGE_COLUMNS = (
     "message_id, authority, pdf_sha256, eml_path, recipients, subject, state, queued_at, "
-    "updated_at, attempts, last_reply, sent_at, correction, approval_id"
+    "updated_at, attempts, last_reply, sent_at, correction, approval_id, resend_of"
 )
 APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, despite_proof, id"
 
@@ -304,12 +375,13 @@ class Ledger:
         subject: str,
         approval_id: int | None = None,
         correction: str = "",
+        resend_of: str = "",
     ) -> None:
         stamp = now()
         with self._transaction() as db:
             db.execute(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?, ?)",
                 (
                     message_id,
                     authority,
@@ -322,9 +394,12 @@ class Ledger:
                     stamp,
                     correction,
                     approval_id,
+                    resend_of,
                 ),
             )
             detail = f"correction: {correction}" if correction else ""
+            if resend_of:
+                detail = f"re-sent to {', '.join(recipients)} after {resend_of} bounced"
             _event(db, stamp, authority, message_id, "queued", detail)
 
     def messages(self, *states: str, authority: str | None = None) -> list[Message]:
@@ -370,6 +445,57 @@ class Ledger:
         """An event that changes no message (a test copy sent, a send refused by its checks)."""
         with self._transaction() as db:
             _event(db, now(), authority, message_id, event, detail)
+
+    # deliveries: what came back, each kept once; never changed
+
+    def add_deliveries(self, found: list[Delivery]) -> list[Delivery]:
+        """Record what the mailbox said; what is recorded already (the same report about the
+        same recipient) is left as it is. Returns what was new. A report about one of this
+        batch's messages is an event in its council's history too."""
+        added = []
+        with self._transaction() as db:
+            for delivery in found:
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO deliveries ({DELIVERY_COLUMNS}) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        delivery.report,
+                        delivery.recipient,
+                        delivery.kind,
+                        delivery.found_at,
+                        delivery.dated,
+                        delivery.authority,
+                        delivery.message_id,
+                        delivery.matched_by,
+                        delivery.status,
+                        delivery.diagnostic,
+                        delivery.sender,
+                        delivery.subject,
+                        delivery.words,
+                        delivery.place,
+                    ),
+                )
+                if cursor.rowcount:
+                    added.append(delivery)
+                    if delivery.authority:
+                        _event(
+                            db,
+                            delivery.found_at,
+                            delivery.authority,
+                            delivery.message_id,
+                            delivery.kind,
+                            delivery.summary(),
+                        )
+        return added
+
+    def deliveries(self, authority: str | None = None) -> list[Delivery]:
+        query = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
+        rows = (
+            self._db.execute(query + " WHERE authority = ? ORDER BY id", (authority,))
+            if authority is not None
+            else self._db.execute(query + " ORDER BY id")
+        ).fetchall()
+        return [Delivery(*row) for row in rows]
 
     def events(self, authority: str | None = None) -> list[Event]:
         query = "SELECT at, authority, message_id, event, detail FROM events"

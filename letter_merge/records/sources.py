@@ -41,16 +41,19 @@ def template_identity(batch: Batch) -> str:
 
 
 def source_sha256(template_hash: str, letter: PlannedLetter) -> str:
-    """What a letter is made from: the same template, fields and subject make the same letter."""
-    fields = json.dumps(letter.fields, sort_keys=True, default=str, ensure_ascii=False)
+    """What a letter is made from: the same template, fields and subject make the same letter
+    (its addresses, where it does not show them, are the email's, not the letter's)."""
+    shown = {k: v for k, v in letter.fields.items() if k not in letter.addressing}
+    fields = json.dumps(shown, sort_keys=True, default=str, ensure_ascii=False)
     text = f"{__version__}\n{template_hash}\n{letter.subject}\n{letter.stem}\n{fields}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def snapshot(letter: PlannedLetter) -> dict[str, Any]:
     """The letter's fields as the manifest keeps them, to say later what changed."""
+    shown = {k: v for k, v in letter.fields.items() if k not in letter.addressing}
     kept: dict[str, Any] = json.loads(
-        json.dumps(letter.fields, sort_keys=True, default=str, ensure_ascii=False)
+        json.dumps(shown, sort_keys=True, default=str, ensure_ascii=False)
     )
     return kept
 
@@ -94,7 +97,7 @@ def changes(
     now = snapshot(letter)
     council = letter.council
     row: list[str] = []
-    for name in sorted(set(record.fields) | set(now), key=_order(headers)):
+    for name in sorted((set(record.fields) | set(now)) - letter.addressing, key=_order(headers)):
         before, after = record.fields.get(name), now.get(name)
         if before == after:
             continue

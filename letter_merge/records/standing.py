@@ -26,6 +26,7 @@ from letter_merge.records.ledger import (
     SENT,
     WITHDRAWN,
     Approval,
+    Delivery,
     Event,
     Message,
     open_ledger,
@@ -63,7 +64,13 @@ STATES: dict[str, tuple[str, str]] = {
         "check, then letter-merge send --resolve sent (or retry)",
     ),
     FAILED: ("refused by the mail server (see its reply)", "fix the cause; send --retry-failed"),
-    SENT: ("accepted by the mail server", "nothing"),
+    SENT: ("accepted by the mail server",
+           "nothing (letter-merge delivery reads the mailbox for what comes back)"),
+    "bounced": (
+        "sent, but a delivery report says it did not arrive (an address that no longer works)",
+        "correct the address in the workbook's Contacts, then letter-merge queue --resend NAME "
+        "and send",
+    ),
     "changed since sent": (
         "sent; its letter would be different now",
         "build, proof and approve it, then queue it as a correction",
@@ -90,6 +97,7 @@ class Standing:
     approval: Approval | None = None  # its current approval, whatever PDF it was for
     messages: tuple[Message, ...] = ()  # not withdrawn, oldest first
     decision: AverageDecision | None = None  # the office chose to correct letters it reaches
+    deliveries: tuple[Delivery, ...] = ()  # what came back to the mailbox about its messages
 
     @property
     def meaning(self) -> str:
@@ -141,6 +149,12 @@ class Standing:
         return [m for m in self.messages if m.state == SENT]
 
     @property
+    def delivery(self) -> tuple[str, Delivery | None]:
+        """What came back about its last sent message (see `delivery_state`)."""
+        sent = self.sent
+        return delivery_state(list(self.deliveries), sent[-1]) if sent else ("", None)
+
+    @property
     def proof_result(self) -> str:
         """The proof's word on this letter, for status and the desk."""
         if self.proof is None:
@@ -186,6 +200,7 @@ class Records:
     approval_history: list[Approval]
     messages: list[Message]  # all of them, withdrawn too, oldest first
     events: list[Event]
+    deliveries: list[Delivery]
     decisions: list[AverageDecision]
     batch: Batch | None  # None: the inputs cannot be read now, so currency is unknown
     _standing: dict[str, Standing] = field(default_factory=dict, repr=False)
@@ -203,6 +218,7 @@ class Records:
             history = ledger.approval_history()
             messages = ledger.messages()
             events = ledger.events()
+            deliveries = ledger.deliveries()
         return cls(
             settings,
             manifest,
@@ -211,6 +227,7 @@ class Records:
             history,
             messages,
             events,
+            deliveries,
             read_decisions(paths),
             batch,
         )
@@ -244,6 +261,37 @@ class Records:
 
     def counts(self) -> Counter[str]:
         return Counter(s.state for s in self.standings())
+
+    def delivery_counts(self) -> Counter[str]:
+        """Of the letters sent: how many came back bounced, delayed, answered, and how many
+        nothing came back about ("delivered as far as we know")."""
+        counted_: Counter[str] = Counter()
+        for standing in self.standings():
+            if standing.sent:
+                counted_[standing.delivery[0] or DELIVERED_AS_FAR_AS_WE_KNOW] += 1
+        return counted_
+
+    def delivery_summary(self) -> str:
+        """'341 delivered as far as we know, 2 bounced, 1 delayed, 1 reply' ('' before any
+        letter is sent)."""
+        counts = self.delivery_counts()
+        order = [DELIVERED_AS_FAR_AS_WE_KNOW, "bounced", "delayed", "reply", "auto-reply"]
+        words = {
+            DELIVERED_AS_FAR_AS_WE_KNOW: "delivered as far as we know",
+            "bounced": "bounced",
+            "delayed": "delayed",
+            "reply": "reply",
+            "auto-reply": "automatic reply",
+        }
+        parts = []
+        for kind in order:
+            if counts[kind]:
+                noun = words[kind]
+                if kind in ("reply", "auto-reply"):
+                    parts.append(counted(counts[kind], noun))
+                else:
+                    parts.append(f"{counts[kind]} {noun}")
+        return ", ".join(parts)
 
     def moved_averages(self) -> list[MovedAverage]:
         """Averages that changes moved and that letters already sent state, each once, with the
@@ -285,11 +333,13 @@ class Records:
         messages = tuple(
             m for m in self.messages if m.authority == authority and m.state != WITHDRAWN
         )
+        deliveries = tuple(d for d in self.deliveries if d.authority == authority)
         approval = self.approvals.get(authority)
         proof = self.proofs.get(authority)
         if record is None:
             return Standing(authority, kind, "not built", STATES["not built"][0], None,
-                            messages=messages, approval=approval, proof=proof)  # fmt: skip
+                            messages=messages, approval=approval, proof=proof,
+                            deliveries=deliveries)  # fmt: skip
         found: tuple[Change, ...] = ()
         if letter is not None and self.batch is not None:
             found = tuple(changes(record, letter, self._template_hash, self.batch.workbook.headers))
@@ -309,10 +359,22 @@ class Records:
             approval,
             messages,
             decision,
+            deliveries,
         )
         state, why = _state(standing)
         return Standing(
-            authority, kind, state, why, record, found, intact, proof, approval, messages, decision
+            authority,
+            kind,
+            state,
+            why,
+            record,
+            found,
+            intact,
+            proof,
+            approval,
+            messages,
+            decision,
+            deliveries,
         )
 
     def _correcting(self, found: tuple[Change, ...]) -> AverageDecision | None:
@@ -340,6 +402,11 @@ def _state(s: Standing) -> tuple[str, str]:
     if last is not None and last.state == SENT:
         changed = s.out_of_date or record.pdf is None or record.pdf.sha256 != last.pdf_sha256
         if not changed:
+            came_back, said = s.delivery
+            if came_back == "bounced" and said is not None:
+                return "bounced", f"sent on {last.sent_at[:10]}; {said.summary()}"
+            if said is not None:
+                return SENT, f"sent on {last.sent_at[:10]}; {said.summary()}"
             return SENT, f"sent on {last.sent_at[:10]} ({last.message_id})"
         if s.approval_holds and not s.out_of_date:
             return (
@@ -393,6 +460,29 @@ def _state(s: Standing) -> tuple[str, str]:
     if not s.proof.passed:
         return "proof failed", "; ".join(s.proof.problems) + earlier
     return "proofed", f"passed the proof of {s.proof.proofed_at[:10]}{earlier}"
+
+
+DELIVERED_AS_FAR_AS_WE_KNOW = "delivered"
+WORST_FIRST = ("bounced", "delayed", "reply", "auto-reply")
+
+
+def delivery_state(deliveries: list[Delivery], message: Message) -> tuple[str, Delivery | None]:
+    """What came back about `message`, as one word and the finding that says it: "bounced"
+    when a recipient's copy did not arrive (and no later report about that recipient says it
+    did), "delayed" while a relay is still trying, "reply" / "auto-reply" when someone
+    answered; "" when nothing came back (delivered, as far as anyone can tell)."""
+    about = [d for d in deliveries if d.message_id == message.message_id]
+    latest: dict[str, Delivery] = {}
+    for delivery in about:  # oldest first: a later report about a recipient replaces an earlier
+        if delivery.kind in ("bounced", "delayed", "delivered"):
+            latest[delivery.recipient] = delivery
+    answers = [d for d in about if d.kind in ("reply", "auto-reply")]
+    for kind in WORST_FIRST:
+        pool = answers if kind in ("reply", "auto-reply") else list(latest.values())
+        chosen = [d for d in pool if d.kind == kind]
+        if chosen:
+            return kind, chosen[-1]
+    return "", None
 
 
 def _percent(value: int | None) -> str:

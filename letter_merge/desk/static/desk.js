@@ -393,6 +393,7 @@ async function loadStatus() {
       m.text + (m.decided ? " Decided: " + m.decided + "." : ""))));
     $("averages-form").hidden = !(answer.moved_averages || []).some((m) => !m.decided);
     meanings = answer.meanings || {};
+    $("came-back").textContent = answer.came_back ? "Of the letters sent: " + answer.came_back + "." : "";
     drawStatus();
   } catch (error) { show("status-counts", failure(error)); }
 }
@@ -434,7 +435,7 @@ async function loadHistory(name, button) {
         when(line.at) + " — ",
         line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
         line.text,
-        line.correction ? " (why: " + line.correction + ")" : ""))));
+        line.correction && !line.text.includes(line.correction) ? " (why: " + line.correction + ")" : ""))));
   } catch (error) { cell.replaceChildren(...failure(error)); }
 }
 
@@ -445,6 +446,23 @@ $("averages-form").addEventListener("submit", async (event) => {
     show("moved-averages", r.decided.map((line) => el("p", {}, line)));
     loadStatus();
   } catch (error) { show("moved-averages", failure(error)); }
+});
+
+$("run-delivery").addEventListener("click", async () => {
+  await working($("run-delivery"), "delivery-results", "Reading the mailbox…", async () => {
+    try {
+      const r = await call("/api/delivery", {});
+      show("delivery-results",
+        el("p", {class: r.new.some((d) => d.why.startsWith("did not arrive")) ? "bad" : "good"},
+          "Read " + counted(r.read, "message") + " in " + r.mailbox + ": " +
+          counted(r.new.length, "new finding") + " about this year's letters" +
+          (r.already ? "; " + r.already + " found before" : "") + "."),
+        peopleList("New", r.new),
+        peopleList("Matched no letter of this year (listed, not guessed)", r.unmatched, "bad"),
+        peopleList("Could not be read", r.unreadable, "bad"));
+      loadStatus();
+    } catch (error) { show("delivery-results", failure(error)); }
+  });
 });
 
 $("status-filter").addEventListener("change", drawStatus);
