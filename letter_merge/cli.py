@@ -46,6 +46,7 @@ from letter_merge.proof.preview import preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.audit import History, history, write_csv
 from letter_merge.records.standing import STATES, Records
+from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 from letter_merge.template.doctor import fix as fix_template
 from letter_merge.words import counted
 from letter_merge.workbook import AUTHORITY_TYPES
@@ -806,6 +807,7 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     came_back = records.delivery_summary()
     if came_back:
         click.echo(f"\nOf the letters sent: {came_back}.")
+    _say_sync(settings)
     _say_moved_averages(records)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
         write_csv(records, csv_file)
@@ -816,6 +818,25 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
+
+
+def _say_sync(settings: Settings) -> None:
+    """What letter-merge does because the folder is synced, and any conflict copies there."""
+    year_dir = settings.paths.year_dir
+    synced = synced_by(year_dir)
+    if synced:
+        click.echo(
+            f"\nNote: {_show(year_dir)} is kept in sync by {synced}. The live ledger is kept on "
+            f"this computer ({local_copy_of(settings.paths.ledger)}), and after every change a "
+            f"whole copy is put in {_show(settings.paths.ledger)}, so the sync never copies it "
+            "half-written."
+        )
+    for copy in conflict_copies(year_dir):
+        click.echo(
+            f"Warning: {_show(copy)} is a copy a sync client made when the file was changed on "
+            "two computers at once. Compare it with the file beside it, then move it out of "
+            "the folder."
+        )
 
 
 @cli.command()

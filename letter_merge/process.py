@@ -238,6 +238,30 @@ def kill_tree(process: subprocess.Popen[Any]) -> None:
         process.kill()
 
 
+def end_strays(marker: str) -> list[int]:
+    """End every process of this user whose command line contains `marker` (a LibreOffice
+    profile's address), with what it started: one a killed or hung run left behind, which
+    would otherwise take the next run's work for itself and hold it. Its pids, for the message.
+    Without psutil, nothing is known and nothing is ended."""
+    if _psutil is None:
+        return []
+    ended = []
+    for found in _psutil.process_iter(["pid", "cmdline"]):
+        try:
+            words = found.info.get("cmdline") or []
+            if found.pid == os.getpid() or not any(marker in word for word in words):
+                continue
+            for child in found.children(recursive=True):
+                with contextlib.suppress(_psutil.Error):
+                    child.kill()
+            found.kill()
+            found.wait(timeout=STOP_GRACE_SECONDS)
+            ended.append(found.pid)
+        except _psutil.Error:  # ended meanwhile, or not ours to end
+            continue
+    return ended
+
+
 def _descendants(pid: int) -> list[Any]:
     """The processes `pid` started, and theirs, as psutil.Process (none known without psutil).
     psutil checks each one's start time before killing it: a number the system has given to a

@@ -137,3 +137,26 @@ def test_only_process_py_starts_programs() -> None:
         if path.name != "process.py" and starters.search(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) -> None:
+    """A stand-in for a LibreOffice a killed run left behind: a sleeping Python whose command
+    line names the profile, as soffice.bin's does (-env:UserInstallation=file:///...)."""
+    from letter_merge.pdf.convert import _Profiles
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    marker = f"-env:UserInstallation={(folder / 'profile-0').resolve().as_uri()}"
+    stray = process.start_program([sys.executable, "-c", "import time; time.sleep(120)", marker])
+    other = process.start_program([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        claimed = _Profiles(folder, 1)
+        with claimed as profiles:
+            assert profiles.get_nowait() == folder / "profile-0"
+        assert stray.wait(timeout=10) is not None  # ended
+        assert other.poll() is None  # a program not using the profile is left alone
+        (said,) = claimed.recovered
+        assert f"(process {stray.pid}) still held the profile profile-0; it was stopped" in said
+    finally:
+        process.end_program(stray)
+        process.end_program(other)

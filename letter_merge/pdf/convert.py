@@ -52,7 +52,7 @@ from letter_merge.pdf.combine import (
 from letter_merge.pdf.conformance import export_filter, finish_pdf
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
-from letter_merge.process import ProgramResult, run_program, stop_all_programs
+from letter_merge.process import ProgramResult, end_strays, run_program, stop_all_programs
 from letter_merge.words import counted
 
 log = logging.getLogger(__name__)
@@ -390,13 +390,15 @@ class LibreOfficeConverter:
                     on_result(result)
 
         families, alone = self._plan(jobs)
+        claimed = _Profiles(self.profile_dir, self.workers)
         with (
-            _Profiles(self.profile_dir, self.workers) as profiles,
+            claimed as profiles,
             ThreadPoolExecutor(self.workers) as pool,
             # Cutting a combined PDF into letters is Python's work, done on the side, so that
             # LibreOffice goes on to its next document at once.
             ThreadPoolExecutor(1) as splitter,
         ):
+            self.notices += claimed.recovered
             work = _Work(profiles, splitter, report)
             try:
                 together = []
@@ -807,6 +809,7 @@ class _Profiles:
     def __init__(self, folder: Path | None, workers: int) -> None:
         self.folder = folder
         self.workers = workers
+        self.recovered: list[str] = []  # what was found and put right, for the run's notices
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Queue[Path]:
@@ -838,7 +841,16 @@ class _Profiles:
         if lock is None:
             return None  # another run is using it
         self._stack.callback(lock.release)
-        return self.folder / f"profile-{number}"
+        profile = self.folder / f"profile-{number}"
+        # No other run holds it, so a LibreOffice still using it was left by one that was
+        # killed or hung: it would take this run's documents and hold them. End it.
+        stray = end_strays(profile.resolve().as_uri())
+        if stray:
+            self.recovered.append(
+                f"a LibreOffice left running by an earlier run (process {', '.join(map(str, stray))}) "
+                f"still held the profile {profile.name}; it was stopped, and the profile used again"
+            )
+        return profile
 
 
 def _reason(result: ProgramResult, docx: Path | None) -> str:

@@ -8,6 +8,7 @@ before it is handed to the server and "sent" after, never the other way round.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.errors import InputError, LetterMergeError
-from letter_merge.files import DiskFull
+from letter_merge.files import DiskFull, sha256_file, write_atomic
 from letter_merge.paths import OutputPaths
+from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 WITHDRAWN = "withdrawn"  # replaced by a newer version of its letter before it was sent
@@ -232,7 +234,43 @@ APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, d
 
 
 def open_ledger(paths: OutputPaths, *, read_only: bool = False) -> Ledger:
-    return Ledger(paths.ledger, read_only=read_only)
+    """The year's ledger. In a folder a sync client keeps (OneDrive, SharePoint, ...), the live
+    ledger is this computer's own unsynced copy, and each change puts a whole copy in the folder
+    (see sync.py). While a sync client's conflict copy of the ledger sits beside it, nothing is
+    changed: some approvals or sends may be recorded only in that copy."""
+    if not read_only:
+        copies = [p for p in conflict_copies(paths.year_dir) if p.suffix == ".sqlite"]
+        if copies:
+            raise LetterMergeError(
+                f"{copies[0]} is a copy of the ledger that a sync client (OneDrive, SharePoint, "
+                "...) made when it was changed on two computers at once: approvals or sends may "
+                "be recorded only in it, so nothing is approved, queued or sent meanwhile. "
+                "Compare 'letter-merge status' on both computers, then move the copy out of "
+                f"{paths.year_dir} (keep it), and run the command again."
+            )
+    synced = synced_by(paths.year_dir)
+    if not synced:
+        return Ledger(paths.ledger, read_only=read_only)
+    local = local_copy_of(paths.ledger)
+    _adopt(paths.ledger, local)
+    return Ledger(local, read_only=read_only, publish=None if read_only else paths.ledger)
+
+
+def _adopt(synced: Path, local: Path) -> None:
+    """Bring the folder's ledger into this computer's live copy when it was changed elsewhere
+    (or this computer has none yet): the copy last put there by this computer is known by its
+    SHA-256."""
+    if not synced.exists():
+        return
+    mark = local.with_name("published.sha256")
+    digest = sha256_file(synced)
+    if local.exists() and mark.exists() and mark.read_text(encoding="utf-8") == digest:
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (local.with_name(f"{local.name}-wal"), local.with_name(f"{local.name}-shm")):
+        leftover.unlink(missing_ok=True)
+    write_atomic(local, synced.read_bytes())
+    write_atomic(mark, digest.encode("utf-8"))
 
 
 def now() -> str:
@@ -243,9 +281,10 @@ class Ledger:
     """The ledger at `path`. `read_only` opens it without writing a byte (a dry run); a ledger
     that does not exist yet then reads as empty."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, publish: Path | None = None) -> None:
         self.path = path
         self.read_only = read_only
+        self.publish = publish  # a synced folder's copy, put there whole after every change
         try:
             if read_only and not path.exists():
                 self._db = sqlite3.connect(":memory:", isolation_level=None)
@@ -266,6 +305,8 @@ class Ledger:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._migrate()
+                if publish is not None and not publish.exists():
+                    self._publish()
         except sqlite3.DatabaseError as error:
             raise InputError(
                 f"{path}: the ledger cannot be opened ({error}); restore it from a backup."
@@ -285,6 +326,25 @@ class Ledger:
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[number]} PRAGMA user_version = {number + 1}; COMMIT;"
             )
+
+    def _publish(self) -> None:
+        """Put a whole copy of the ledger in the synced folder, in one step (a sync client never
+        sees it half-written), and remember which copy is this computer's."""
+        if self.publish is None:
+            return
+        scratch = self.path.with_name("publishing.sqlite")
+        scratch.unlink(missing_ok=True)
+        copy = sqlite3.connect(scratch)
+        try:
+            self._db.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one file, nothing beside it
+        finally:
+            copy.close()
+        data = scratch.read_bytes()
+        scratch.unlink()
+        write_atomic(self.publish, data)
+        mark = self.path.with_name("published.sha256")
+        write_atomic(mark, hashlib.sha256(data).hexdigest().encode("utf-8"))
 
     def close(self) -> None:
         self._db.close()
@@ -309,6 +369,7 @@ class Ledger:
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as error:
             raise self._cannot_write(error) from None
+        self._publish()
 
     def _cannot_write(self, error: sqlite3.OperationalError) -> LetterMergeError:
         """What a failed change means for staff. SQLite rolled the change back whole."""
