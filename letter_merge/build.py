@@ -41,7 +41,7 @@ from letter_merge.records.manifest import (
     read_manifest,
     write_manifest,
 )
-from letter_merge.records.sources import snapshot, source_sha256, template_identity
+from letter_merge.records.sources import made_from, snapshot, source_sha256, template_identity
 from letter_merge.template.text import TemplateError
 
 
@@ -129,7 +129,7 @@ def _build(
         record = None if force else previous_letters.get(letter.council.authority)
         docx_current = bool(
             record
-            and record.source_sha256 == source
+            and made_from(record.source_sha256, template_hash, letter)
             and record.docx is not None
             and record.docx.matches(paths)
         )

@@ -831,7 +831,7 @@ def _say_sync(settings: Settings) -> None:
             f"whole copy is put in {_show(settings.paths.ledger)}, so the sync never copies it "
             "half-written."
         )
-    for copy in conflict_copies(year_dir):
+    for copy in conflict_copies(year_dir) if synced else []:
         click.echo(
             f"Warning: {_show(copy)} is a copy a sync client made when the file was changed on "
             "two computers at once. Compare it with the file beside it, then move it out of "

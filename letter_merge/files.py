@@ -8,7 +8,9 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -94,10 +96,15 @@ def is_disk_full(error: OSError) -> bool:
 def replace_file(source: Path | str, target: Path) -> None:
     """Put `source` in `target`'s place in one step (the one place output files are replaced, so
     that a test can make a target unreplaceable, as Windows makes a file another program holds)."""
-    try:
-        os.replace(source, target)
-    except PermissionError:
-        raise FileInUse(target) from None
+    for wait in (0.05, 0.1, 0.2, 0.4, 0.8, None) if sys.platform == "win32" else (None,):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            # Windows: a virus scanner or OneDrive may hold a new file for a moment.
+            if wait is None:
+                raise FileInUse(target) from None
+            time.sleep(wait)
 
 
 def remove_file(path: Path) -> None:

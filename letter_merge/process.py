@@ -51,8 +51,15 @@ STOP_GRACE_SECONDS = 3.0
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """Python processes for work that cannot share one process (pdfium reads one PDF at a time
     in a process). Each starts afresh ('spawn'), as on Windows and macOS, everywhere: a copy of a
-    process with threads running (the desk's) can hang."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    process with threads running (the desk's) can hang. Ctrl-C is the parent's to handle: the
+    workers ignore it, and are stopped by it."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
+    )
+
+
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def stop_all_programs() -> None:
@@ -239,8 +246,8 @@ def kill_tree(process: subprocess.Popen[Any]) -> None:
 
 
 def end_strays(marker: str) -> list[int]:
-    """End every process of this user whose command line contains `marker` (a LibreOffice
-    profile's address), with what it started: one a killed or hung run left behind, which
+    """End every process of this user with `marker` as one of its arguments (LibreOffice's
+    -env:UserInstallation=<profile>), with what it started: one a killed or hung run left behind, which
     would otherwise take the next run's work for itself and hold it. Its pids, for the message.
     Without psutil, nothing is known and nothing is ended."""
     if _psutil is None:
@@ -249,7 +256,7 @@ def end_strays(marker: str) -> list[int]:
     for found in _psutil.process_iter(["pid", "cmdline"]):
         try:
             words = found.info.get("cmdline") or []
-            if found.pid == os.getpid() or not any(marker in word for word in words):
+            if found.pid == os.getpid() or marker not in words:
                 continue
             for child in found.children(recursive=True):
                 with contextlib.suppress(_psutil.Error):

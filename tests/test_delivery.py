@@ -257,7 +257,7 @@ def test_what_came_back_shows_once_and_the_bounced_council_is_re_sent(
     # Not re-sent while the address is the one that bounced.
     refused = run("queue", "--resend", "Derby")
     assert refused.exit_code == 1
-    assert f"{derby_to} bounced and is still its address" in refused.output
+    assert f"{derby_to} bounced and is still in its To or Cc" in refused.output
 
     # Corrected in the workbook: the same letter, still approved, goes to the new address.
     book = load_workbook(work / "input" / "councils.xlsx")
@@ -266,6 +266,8 @@ def test_what_came_back_shows_once_and_the_bounced_council_is_re_sent(
     queued = run("queue", "--resend", "Derby")
     assert queued.exit_code == 0, queued.output
     assert f"1 of them re-sent to a corrected address ({DERBY})" in queued.output
+    again = run("queue", "--resend", "Derby")  # twice: nothing more is queued
+    assert again.exit_code == 0 and "Queued 0 messages" in again.output, again.output
     recorder, _ = server
     first = next(m for m in recorder.received if m.message_id == derby_id)
     result = run("send", "--yes")

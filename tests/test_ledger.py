@@ -45,6 +45,22 @@ def test_a_ledger_from_before_versioning_is_migrated_and_keeps_its_rows(tmp_path
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_an_older_ledger_is_read_as_it_is_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("INSERT INTO approvals VALUES ('Derby', 'letters/d.pdf', 'abc', 'Jo', 'then')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.executescript(MIGRATIONS[1] + "PRAGMA user_version = 2;")  # as the last release left it
+    db.close()
+    before = path.read_bytes()
+    with Ledger(path, read_only=True) as ledger:  # status, proof, send --dry-run
+        assert [a.approved_by for a in ledger.approvals().values()] == ["Jo"]
+        assert ledger.messages() == [] and ledger.deliveries() == []
+    assert path.read_bytes() == before
+
+
 def test_a_ledger_from_a_newer_letter_merge_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     db = sqlite3.connect(path)

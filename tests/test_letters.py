@@ -183,6 +183,30 @@ def test_every_sample_letter_is_for_its_own_council_with_the_right_figures(
     assert wrong == []
 
 
+def test_pdfium_reads_every_word_of_every_letter(sample_folder: Path) -> None:
+    """The checks read a letter's text with pdfium, in the order the PDF draws it (a table row by
+    row), not poppler's layout: every word of each .docx (paragraphs and table cells, read
+    independently with python-docx) is in the text pdfium reads from its PDF, as often."""
+    from docx import Document
+
+    from letter_merge.pdf.reading import pdf_text as read_text
+
+    letters = sorted((sample_folder / "output" / "2020" / "letters").glob("*.docx"))
+    assert len(letters) == 343
+    short = []
+    for docx in letters:
+        document = Document(str(docx))
+        texts = [p.text for p in document.paragraphs]
+        texts += [
+            p.text for t in document.tables for r in t.rows for c in r.cells for p in c.paragraphs
+        ]
+        written = Counter(normalise(" ".join(texts)).split())
+        read = Counter(normalise(read_text(docx.with_suffix(".pdf"))).split())
+        if written - read:
+            short.append(f"{docx.stem}: {sorted((written - read).items())[:5]}")
+    assert short == []
+
+
 def test_every_letter_has_a_pdf_and_the_manifest_hashes_them(sample_folder: Path) -> None:
     import hashlib
     import json

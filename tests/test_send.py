@@ -381,3 +381,22 @@ def test_the_reason_is_recorded_and_only_the_note_reaches_the_council(work: Path
     text = body.get_content()
     assert "row 14" not in text
     assert "earlier: the number of complaints upheld was wrong." in text
+
+
+def test_a_queued_message_never_goes_to_an_address_the_workbook_no_longer_has(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    from openpyxl import load_workbook
+
+    recorder, _ = server
+    approve_and_queue()
+    book = load_workbook(work / "input" / "councils.xlsx")
+    book["Contacts"]["H3"] = "new.ce@derby.example.org"  # Derby's address, corrected
+    book.save(work / "input" / "councils.xlsx")
+    refused = run("send", "--yes")
+    assert refused.exit_code == 1
+    assert "its address changed in the workbook since it was queued" in refused.output
+    assert len(recorder.received) == 3
+    assert "Queued 1 message" in run("queue").output  # made again for the new address
+    assert run("send", "--yes").exit_code == 0
+    assert recorder.received[-1].rcpt_tos == ["new.ce@derby.example.org"]

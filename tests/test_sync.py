@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from letter_merge.sync import conflict_copies, synced_by
+from letter_merge.records.ledger import Ledger
+from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 from tests.helpers import run
 
 
@@ -66,13 +67,33 @@ def test_simulated_a_conflict_copy_beside_the_ledger_stops_every_change(
     shutil.copy(year / "ledger.sqlite", copy)
     refused = run("queue")
     assert refused.exit_code == 1
-    assert f"{copy} is a copy of the ledger that a sync client" in refused.output
+    assert f"{copy} is a copy of the ledger that OneDrive made" in refused.output
     assert "nothing is approved, queued or sent meanwhile" in refused.output
     assert run("send", "--dry-run").exit_code == 0  # looking changes nothing, so it may
     status = run("status")
     assert "ledger-DESKTOP-1A2B3C.sqlite is a copy a sync client made" in status.output
     copy.rename(onedrive / "kept-ledger-DESKTOP-1A2B3C.sqlite")
     assert run("queue").exit_code == 0
+
+
+def test_two_computers_changing_at_once_leave_both_ledgers_and_stop(
+    onedrive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    year = onedrive / "output" / "2020"
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0  # this PC
+    status_before = list((tmp_path / "this-pc").rglob("*"))
+    monkeypatch.setenv("LETTER_MERGE_STATE_DIR", str(tmp_path / "other-pc"))
+    assert run("status").exit_code == 0
+    assert not (tmp_path / "other-pc").exists()  # looking writes nothing, anywhere
+    assert run("queue").exit_code == 0  # the other PC queues: the folder's copy changes
+    monkeypatch.setenv("LETTER_MERGE_STATE_DIR", str(tmp_path / "this-pc"))
+    with Ledger(local_copy_of(year / "ledger.sqlite"), publish=year / "ledger.sqlite") as ledger:
+        ledger.record("Derby City Council", "note", "made here before the other PC's arrived")
+    copies = conflict_copies(year)
+    assert [p.name.startswith("ledger-") for p in copies] == [True]  # this PC's, beside it
+    refused = run("queue")
+    assert refused.exit_code == 1 and "is a copy of the ledger" in refused.output
+    assert status_before  # this PC had its live copy all along
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,20 @@ def test_blocks_over_paragraphs_and_docxtpl_forms_are_not_mistakes(tmp_path: Pat
     assert used == {"upheld", "decisions", "authority"}  # not row or shown
 
 
+def test_docxtpl_s_own_forms_raw_blocks_and_set_blocks_are_not_mistakes(tmp_path: Path) -> None:
+    template = make_template(
+        tmp_path / "t.docx",
+        "{{r authority }} and {{p authority }}",
+        "{% raw %}{{ not a field }} {% endfor %}{% endraw %}",
+        "{% set shown | replace('a=', 'b') %}{{ authority }}{% endset %}{{ shown }}",
+        "{%- if upheld -%}yes{%- endif -%}",
+        "{% macro greet(name) %}Dear {{ name }}{% endmacro %}{{ greet(salutation) }}",
+        table_cells=("{% colspan 2 %}", "{% cellbg 'FF0000' %}"),
+    )
+    assert [f.message for f in examine(template) if f.error] == []
+    assert fields_in_tags(body_paragraphs(template)) == {"authority", "upheld", "salutation"}
+
+
 def test_a_close_without_an_open_and_a_stray_else(tmp_path: Path) -> None:
     template = make_template(tmp_path / "t.docx", "{% endif %}", "{% else %}")
     messages = [f.message for f in examine(template) if f.error]

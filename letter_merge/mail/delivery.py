@@ -82,6 +82,9 @@ class _Matcher:
     def deliveries(self, report: Report, item: Fetched) -> list[Delivery]:
         identity = report.message_id or "sha256:" + hashlib.sha256(item.raw).hexdigest()
         by_id = next((self.by_id[i] for i in report.original_ids if i in self.by_id), None)
+        # A report that names the message it is about, and names none of ours, is about
+        # another message (last year's, another office's): never matched by address.
+        by_address = not report.original_ids
         common = {
             "report": identity,
             "found_at": now(),
@@ -91,7 +94,7 @@ class _Matcher:
             "place": item.key,
         }
         if report.kind in (REPLY, AUTO_REPLY) or not report.findings:
-            message, matched_by = self._match(by_id, report.sender)
+            message, matched_by = self._match(by_id, report.sender if by_address else "")
             return [
                 Delivery(
                     recipient=report.sender,
@@ -105,7 +108,7 @@ class _Matcher:
             ]
         deliveries = []
         for finding in report.findings:
-            message, matched_by = self._match(by_id, finding.recipient)
+            message, matched_by = self._match(by_id, finding.recipient if by_address else "")
             deliveries.append(
                 Delivery(
                     recipient=finding.recipient,

@@ -73,6 +73,16 @@ def queue_messages(
                 _resend(batch, ledger, records, letter, standing, report)
                 continue
             messages = list(standing.messages)
+            addresses = current_addresses(letter)
+            for waiting in messages:  # queued to an address the workbook no longer has
+                if waiting.state in (QUEUED, FAILED) and _folded(waiting.recipients) != addresses:
+                    ledger.set_state(
+                        waiting.message_id,
+                        WITHDRAWN,
+                        event="withdrawn",
+                        reply="its address changed",
+                    )
+                    messages.remove(waiting)
             if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
                 report.already.append(authority)
                 continue
@@ -126,20 +136,30 @@ def _resend(
         return
     approval = standing.approval
     assert approval is not None
+    if any(m.resend_of == last.message_id and m.state != FAILED for m in standing.messages):
+        report.already.append(authority)  # re-sent (or queued to be) already
+        return
     if last.pdf_sha256 != approval.pdf_sha256:
         report.skipped.append(
             (authority, "its letter changed since it was sent: queue it with --correction")
         )
         return
     pdf = batch.settings.paths.absolute(approval.pdf_path)
-    message = build_message(batch.settings, batch, letter, pdf)
+    # A re-sent correction is still a correction, with its subject and reason.
+    message = build_message(batch.settings, batch, letter, pdf, correction=last.correction)
     recipients = envelope_recipients(message)
-    if said.recipient and said.recipient.casefold() in {r.casefold() for r in recipients}:
+    bounced = {
+        d.recipient.casefold()
+        for d in standing.deliveries
+        if d.message_id == last.message_id and d.kind == "bounced" and d.recipient
+    }
+    still = sorted(r for r in recipients if r.casefold() in bounced)
+    if still or {r.casefold() for r in recipients} == {r.casefold() for r in last.recipients}:
         report.skipped.append(
             (
                 authority,
-                f"{said.recipient} bounced and is still its address: correct it in the "
-                "workbook's Contacts sheet, then queue --resend again",
+                f"{', '.join(still) or 'its address'} bounced and is still in its To or Cc: "
+                "correct it in the workbook's Contacts sheet, then queue --resend again",
             )
         )
         return
@@ -154,9 +174,19 @@ def _resend(
         recipients=recipients,
         subject=str(message["Subject"]),
         approval_id=approval.id,
+        correction=last.correction,
         resend_of=last.message_id,
     )
     report.resends.append(authority)
+
+
+def current_addresses(letter: PlannedLetter) -> frozenset[str]:
+    """The To and Cc the workbook gives the council now, ignoring case."""
+    return _folded((letter.council.email, *letter.council.cc))
+
+
+def _folded(addresses: Sequence[str]) -> frozenset[str]:
+    return frozenset(a.casefold() for a in addresses if a)
 
 
 def _decided_corrections(records: Records) -> dict[str, str]:

@@ -22,7 +22,7 @@ from letter_merge.batch import load_batch, select_names
 from letter_merge.config import Settings
 from letter_merge.files import exclusive
 from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import envelope_recipients
+from letter_merge.mail.outbox import current_addresses, envelope_recipients
 from letter_merge.mail.transport import (
     BACKOFF_SECONDS,
     TRIES,
@@ -278,6 +278,14 @@ class _Checks:
             raise _Refused(f"its PDF does not name {message.authority}")
         if envelope_recipients(email) != message.recipients:
             raise _Refused("its To and Cc differ from what was queued")
+        letter = self.records.letters.get(message.authority)
+        if letter is not None and current_addresses(letter) != {
+            r.casefold() for r in message.recipients
+        }:
+            raise _Refused(
+                "its address changed in the workbook since it was queued; letter-merge queue "
+                "makes it again for the new address"
+            )
         return email
 
 

@@ -844,7 +844,7 @@ class _Profiles:
         profile = self.folder / f"profile-{number}"
         # No other run holds it, so a LibreOffice still using it was left by one that was
         # killed or hung: it would take this run's documents and hold them. End it.
-        stray = end_strays(profile.resolve().as_uri())
+        stray = end_strays(f"-env:UserInstallation={profile.resolve().as_uri()}")
         if stray:
             self.recovered.append(
                 f"a LibreOffice left running by an earlier run (process {', '.join(map(str, stray))}) "

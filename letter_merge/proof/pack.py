@@ -5,18 +5,17 @@ PDF, and automatic checks run on each PDF's own text (not on the template).
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import functools
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from letter_merge.batch import Batch, PlannedLetter, select_names
 from letter_merge.config import Settings
+from letter_merge.errors import LetterMergeError
 from letter_merge.figures import RATE_LABELS, RATES
 from letter_merge.files import sha256_file, write_atomic
 from letter_merge.pdf.reading import LetterReading, read_letter
@@ -103,7 +102,7 @@ READ_HERE = 12
 
 def _read_letters(
     settings: Settings, records: Records, letters: list[PlannedLetter], on_progress: Progress
-) -> dict[Path, LetterReading]:
+) -> dict[Path, LetterReading | str]:
     """What each letter's PDF says, for those PDFs that are as built."""
     pdfs = []
     for letter in letters:
@@ -112,18 +111,33 @@ def _read_letters(
             pdf = settings.paths.absolute(record.pdf.path)
             if pdf.is_file() and sha256_file(pdf) == record.pdf.sha256:
                 pdfs.append(pdf)
-    read = functools.partial(read_letter, thumbnail_width=THUMBNAIL_WIDTH)
-    readings: dict[Path, LetterReading] = {}
-    with contextlib.ExitStack() as stack:
-        if len(pdfs) <= READ_HERE:
-            results: Iterator[LetterReading] = map(read, pdfs)
-        else:
-            pool = stack.enter_context(worker_pool(os.cpu_count() or 1))
-            results = pool.map(read, pdfs, chunksize=4)
+    readings: dict[Path, LetterReading | str] = {}
+    if len(pdfs) <= READ_HERE:
+        for number, pdf in enumerate(pdfs, start=1):
+            readings[pdf] = _read(pdf)
+            on_progress("Checking letters", number, len(pdfs))
+        return readings
+    # A worker per core, but no more than there are letters to keep them busy.
+    workers = min(os.cpu_count() or 1, -(-len(pdfs) // (2 * READ_HERE)))
+    pool = worker_pool(workers)
+    try:
+        results = pool.map(_read, pdfs, chunksize=4)
         for number, (pdf, reading) in enumerate(zip(pdfs, results, strict=True), start=1):
             readings[pdf] = reading
             on_progress("Checking letters", number, len(pdfs))
+    except BaseException:  # Ctrl-C, or a worker that died: stop the rest at once
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return readings
+
+
+def _read(pdf: Path) -> LetterReading | str:
+    """What the letter's PDF says, or why it cannot be read (that letter's failed check)."""
+    try:
+        return read_letter(pdf, THUMBNAIL_WIDTH)
+    except LetterMergeError as error:
+        return str(error)
 
 
 def _card(
@@ -132,7 +146,7 @@ def _card(
     standing: Standing,
     others: re.Pattern[str],
     records: Records,
-    readings: Mapping[Path, LetterReading],
+    readings: Mapping[Path, LetterReading | str],
 ) -> Card:
     council = letter.council
     record = standing.record
@@ -159,6 +173,9 @@ def _card(
         )
         return card
     reading = readings[pdf]
+    if isinstance(reading, str):
+        card.checks.append(Check("PDF can be read", False, reading))
+        return card
     card.pages = len(reading.pages)
     card.thumbnail = "data:image/jpeg;base64," + base64.b64encode(reading.thumbnail).decode()
     card.checks += check_letter(

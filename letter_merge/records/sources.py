@@ -40,13 +40,23 @@ def template_identity(batch: Batch) -> str:
     return identity
 
 
-def source_sha256(template_hash: str, letter: PlannedLetter) -> str:
+def source_sha256(template_hash: str, letter: PlannedLetter, *, every_field: bool = False) -> str:
     """What a letter is made from: the same template, fields and subject make the same letter
-    (its addresses, where it does not show them, are the email's, not the letter's)."""
-    shown = {k: v for k, v in letter.fields.items() if k not in letter.addressing}
+    (its addresses, where it does not show them, are the email's, not the letter's).
+    `every_field`: as letters built before that distinction were recorded."""
+    shown = {k: v for k, v in letter.fields.items() if every_field or k not in letter.addressing}
     fields = json.dumps(shown, sort_keys=True, default=str, ensure_ascii=False)
     text = f"{__version__}\n{template_hash}\n{letter.subject}\n{letter.stem}\n{fields}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def made_from(recorded: str, template_hash: str, letter: PlannedLetter) -> bool:
+    """Whether a letter recorded as made from `recorded` is made from what makes it now (a
+    letter recorded with its addresses counted is current while they have not changed)."""
+    return recorded in (
+        source_sha256(template_hash, letter),
+        source_sha256(template_hash, letter, every_field=True),
+    )
 
 
 def snapshot(letter: PlannedLetter) -> dict[str, Any]:
@@ -77,7 +87,7 @@ def changes(
     headers: Mapping[str, str],
 ) -> list[Change]:
     """Why a letter built as `record` is not the letter its inputs make now ([] when it is)."""
-    if record.source_sha256 == source_sha256(template_hash, letter):
+    if made_from(record.source_sha256, template_hash, letter):
         return []
     found: list[Change] = []
     if record.tool_version and record.tool_version != __version__:

@@ -22,9 +22,13 @@ from letter_merge.template.wordxml import TAG, LocatedParagraph, short
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 # Tags that open a block closed by {% end<name> %}.
 BLOCKS = frozenset({"if", "for", "with", "macro", "call", "filter", "block", "autoescape"})
-# docxtpl's forms ({%p if %}, {%tr for %}, ...) are Jinja's once docxtpl has moved them.
-DOCXTPL_PREFIX = re.compile(r"^\{%-?\s*(?:p|tr|tc|r)\s")
+# docxtpl's forms ({%p if %}, {%tr for %}, {{r x }}, ...) are Jinja's once docxtpl has moved them.
+DOCXTPL_PREFIX = re.compile(r"^\{([{%])(-?)\s*(?:p|tr|tc|r)\s")
+# docxtpl's own tags, which it turns into Word's XML before Jinja sees the template.
+DOCXTPL_TAGS = frozenset({"colspan", "cellbg", "vm", "hm"})
 _ENVIRONMENT = sandbox(autoescape=True)
+# Names Jinja gives inside loops and macros.
+JINJA_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def tags_of(paragraphs: Iterable[LocatedParagraph]) -> list[_Tag]:
     for paragraph in paragraphs:
         for match in TAG.finditer(paragraph.text):
             written = match.group()
-            text = DOCXTPL_PREFIX.sub("{% ", written.translate(CURLY))
+            text = DOCXTPL_PREFIX.sub(r"{\1\2 ", written.translate(CURLY))
             keyword = ""
             if text.startswith("{%"):
                 words = text[2:-2].strip("-+ \t\n").split()
@@ -60,12 +64,21 @@ def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
     not opened), in the order they stand."""
     problems = []
     open_blocks: list[_Tag] = []
+    raw = False
     for tag in tags_of(paragraphs):
+        if raw:  # {% raw %}: nothing inside is a tag
+            raw = tag.keyword != "endraw"
+            continue
+        if tag.keyword == "raw":
+            raw = True
+            continue
+        if tag.keyword in DOCXTPL_TAGS:
+            continue
         error = _error(tag)
         if error:
             problems.append(TagProblem(tag.paragraph, f"{short(tag.written)}: {error}"))
         name = tag.keyword
-        if name in BLOCKS or (name == "set" and "=" not in tag.text):
+        if name in BLOCKS or _set_block(tag):
             open_blocks.append(tag)
         elif name.startswith("end") and name != "end":
             opened = name[3:]
@@ -101,6 +114,8 @@ def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
                     "belongs to, or delete it.",
                 )
             )
+    if raw:
+        problems.append(TagProblem(tag.paragraph, "a {% raw %} is never closed: add {% endraw %}."))
     for block in open_blocks:
         problems.append(
             TagProblem(
@@ -118,23 +133,41 @@ def fields_in_tags(paragraphs: Iterable[LocatedParagraph]) -> frozenset[str]:
     template that Jinja cannot read whole."""
     used: set[str] = set()
     assigned: set[str] = set()
+    raw = False
     for tag in tags_of(paragraphs):
-        if _error(tag) or tag.keyword.startswith("end") or tag.keyword in ("elif", "else"):
+        if raw or tag.keyword == "raw":
+            raw = tag.keyword != "endraw"
+            continue
+        if tag.keyword in DOCXTPL_TAGS or tag.keyword.startswith("end"):
+            continue
+        if tag.keyword in ("elif", "else") or _error(tag):
             continue
         tree = _ENVIRONMENT.parse(_alone(tag))
         used |= meta.find_undeclared_variables(tree)
         assigned |= {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    return frozenset(used - assigned - set(_ENVIRONMENT.globals))
+        assigned |= {n.name for n in tree.find_all(nodes.Macro)}
+    return frozenset(used - assigned - JINJA_NAMES - set(_ENVIRONMENT.globals))
 
 
 def _alone(tag: _Tag) -> str:
     """The tag as a template of its own: a block's opening with its closing added."""
     name = tag.keyword
-    if name in BLOCKS or (name == "set" and "=" not in tag.text):
+    if name in BLOCKS or _set_block(tag):
         return f"{tag.text}{{% end{name} %}}"
     if name in ("elif", "else"):
         return f"{{% if true %}}{tag.text}{{% endif %}}"
     return tag.text
+
+
+def _set_block(tag: _Tag) -> bool:
+    """{% set x %}...{% endset %} (and {% set x | f %}), not {% set x = ... %}."""
+    if tag.keyword != "set":
+        return False
+    try:
+        _ENVIRONMENT.parse(tag.text)
+    except jinja2.TemplateSyntaxError:
+        return True
+    return False
 
 
 def _error(tag: _Tag) -> str:

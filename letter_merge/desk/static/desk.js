@@ -194,19 +194,20 @@ async function showPreview(name) {
 
 // -- 4. build, 5. proof: jobs ------------------------------------------------------------------
 
-$("run-build").addEventListener("click", () => startJob("/api/build", {only: lines("build-only")}, "build-results"));
-$("run-proof").addEventListener("click", () => startJob("/api/proof", {}, "proof-results"));
+$("run-build").addEventListener("click", () => startJob("/api/build", {only: lines("build-only")}, "build-results", $("run-build")));
+$("run-proof").addEventListener("click", () => startJob("/api/proof", {}, "proof-results", $("run-proof")));
 
-async function startJob(url, body, resultBox) {
-  await working(document.activeElement instanceof HTMLButtonElement ? document.activeElement : null,
-    resultBox, "Starting…", async () => {
-      try {
-        showJob(await call(url, body));
-        show(resultBox);
-      } catch (error) {
-        show(resultBox, failure(error));
-      }
-    });
+async function startJob(url, body, resultBox, button) {
+  // The box says "Starting…" until the job's own progress (or its end) replaces it.
+  await working(button, resultBox, "Starting…", async () => {
+    try {
+      const job = await call(url, body);
+      if ($(resultBox).querySelector(".working")) show(resultBox);
+      showJob(job);
+    } catch (error) {
+      show(resultBox, failure(error));
+    }
+  });
 }
 
 let lastFinished = 0;
@@ -348,7 +349,7 @@ $("test-form").addEventListener("submit", async (event) => {
 });
 
 $("run-test").addEventListener("click", () => startJob("/api/send",
-  {test_to: testPlan.test_to, only: lines("test-only"), expected: testPlan.count}, "test-results"));
+  {test_to: testPlan.test_to, only: lines("test-only"), expected: testPlan.count}, "test-results", $("run-test")));
 
 let sendPlan = null;
 $("plan-send").addEventListener("click", async () => {
@@ -367,7 +368,7 @@ $("plan-send").addEventListener("click", async () => {
   });
 });
 
-$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count}, "send-results"));
+$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count}, "send-results", $("run-send")));
 $("pause-send").addEventListener("click", async () => showJob((await call("/api/job/pause", {})).job));
 $("resume-send").addEventListener("click", async () => showJob((await call("/api/job/resume", {})).job));
 
