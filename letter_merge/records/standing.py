@@ -64,8 +64,7 @@ STATES: dict[str, tuple[str, str]] = {
         "check, then letter-merge send --resolve sent (or retry)",
     ),
     FAILED: ("refused by the mail server (see its reply)", "fix the cause; send --retry-failed"),
-    SENT: ("accepted by the mail server",
-           "nothing (letter-merge delivery reads the mailbox for what comes back)"),
+    SENT: ("accepted by the mail server", "nothing (later: letter-merge delivery)"),
     "bounced": (
         "sent, but a delivery report says it did not arrive (an address that no longer works)",
         "correct the address in the workbook's Contacts, then letter-merge queue --resend NAME "
@@ -407,7 +406,7 @@ def _state(s: Standing) -> tuple[str, str]:
                 return "bounced", f"sent on {last.sent_at[:10]}; {said.summary()}"
             if said is not None:
                 return SENT, f"sent on {last.sent_at[:10]}; {said.summary()}"
-            return SENT, f"sent on {last.sent_at[:10]} ({last.message_id})"
+            return SENT, f"sent on {last.sent_at[:10]}"
         if s.approval_holds and not s.out_of_date:
             return (
                 "correction approved",

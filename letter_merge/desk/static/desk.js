@@ -80,8 +80,13 @@ function lines(id) {
 
 function failure(error) {
   const text = (error && error.error) || String(error);
-  const nodes = [el("p", {class: "bad"}, text.split("\n")[0])];
+  const [first, ...rest] = text.split("\n");
+  const nodes = [el("p", {class: "bad"}, first)];
   if (error && error.problems) nodes.push(...problemList(error.problems));
+  else if (rest.some((line) => line.trim())) {  // e.g. the councils an ambiguous name matches
+    nodes.push(el("ul", {}, rest.filter((line) => line.trim()).map((line) =>
+      el("li", {}, line.replace(/^\s*-\s*/, "")))));
+  }
   if (error && error.warnings && error.warnings.length) {
     nodes.push(el("h4", {}, "Warnings (these stop nothing)"), ...problemList(error.warnings));
   }
@@ -131,6 +136,10 @@ $("run-check").addEventListener("click", async () => {
       $("check-state").textContent = "No problems: " + counted(result.councils, "council") +
         ", every field known. Next: preview a letter, or build.";
       $("check-state").className = "next good";
+      // What other steps said about the problems now fixed is no longer true.
+      for (const id of ["preview-state", "build-results"]) {
+        if ($(id).querySelector(".bad")) show(id);
+      }
     } else {
       const problems = result.problems.reduce((n, group) => n + group.items.length, 0);
       const warnings = result.warnings.reduce((n, group) => n + group.items.length, 0);
