@@ -121,6 +121,9 @@ def test_ctrl_c_stops_a_build_within_two_seconds_and_leaves_nothing_half_written
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
+        # Ctrl-C heard, as in a terminal, even where these tests were started in the background
+        # (a shell without job control starts background commands with SIGINT ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     letters = sample / "output" / "2020" / "letters"
     deadline = time.monotonic() + 120
