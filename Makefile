@@ -17,7 +17,7 @@ test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n auto -m "$(FAST)"
 	$(BIN)/python -m pytest -m "not ($(FAST))"
 
-# The edit-test loop: no LibreOffice, no browser, no benchmark (under a minute), on every core.
+# The edit-test loop: no LibreOffice, no browser, no benchmark (about 90 s on 2 cores), on every core.
 # The LibreOffice tier runs on one: each conversion already keeps a core busy.
 FAST := not libreoffice and not browser and not bench
 test-fast: $(VENV)/.installed-dev
