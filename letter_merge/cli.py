@@ -871,6 +871,8 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
     )
     for item in found.new:
         click.echo(f"  {item.authority}: {item.summary()}")
+    if found.marked:
+        click.echo(f"Marked {counted(found.marked, 'message')} read, as [mailbox] mark asks.")
     if found.unmatched:
         click.echo(
             f"{counted(len(found.unmatched), 'report')} matched no letter of {settings.year} "

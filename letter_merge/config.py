@@ -62,7 +62,8 @@ class MailboxSettings:
     username: str = ""
     folder: str = "INBOX"
     auth: str = "password"  # "password" | "oauth2" (IMAP XOAUTH2) | "graph" (Microsoft Graph)
-    # "": reading changes nothing in the mailbox. Read and checked here; nothing marks yet.
+    # "": reading changes nothing in the mailbox; "seen": the reports and replies recorded about
+    # this batch's letters are marked read (IMAP only), as asked for by name.
     mark: str = ""
 
 
@@ -335,6 +336,11 @@ def _mailbox_settings(
                 + ", ".join(f'"{a}"' for a in allowed)
                 + "."
             )
+    if values["mark"] and values["auth"] == "graph":
+        raise InputError(
+            f"{source['mark']} = {values['mark']!r}: marking read works over IMAP only (reading "
+            "through Microsoft Graph asks only to read); remove it, or use IMAP."
+        )
     if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
         values["port"] = 993 if values["security"] == "tls" else 143
     try:

@@ -319,3 +319,19 @@ def test_the_desk_reads_the_mailbox_and_shows_what_came_back(
         assert found["new"][0]["why"].startswith("delayed (the mail system is still trying)")
         status = client.get("/api/status").json()
         assert status["came_back"] == "3 delivered as far as we know, 1 delayed"
+
+
+def test_reports_are_marked_read_only_when_asked_by_name(
+    sent: tuple[Path, Dovecot, dict[str, tuple[str, str]]],
+) -> None:
+    work, dovecot, letters = sent
+    bounce = dovecot.deliver(
+        postfix_bounce(*letters[DERBY], f"Annual Review letter 2020 – {DERBY}")
+    )
+    news = dovecot.deliver(b"From: news@example.com\r\nSubject: Newsletter\r\n\r\nHello\r\n")
+    with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
+        settings.write('mark = "seen"\n')
+    result = run("delivery")
+    assert result.exit_code == 0, result.output
+    assert "Marked 1 message read, as [mailbox] mark asks." in result.output
+    assert dovecot.state() == {bounce: "S", news: ""}  # only what was recorded about a letter

@@ -126,7 +126,7 @@ def test_environment_variables_override_every_mailbox_key(tmp_path: Path) -> Non
         "LETTER_MERGE_MAILBOX_SECURITY": "none",
         "LETTER_MERGE_MAILBOX_USERNAME": " reader@ombudsman.example ",
         "LETTER_MERGE_MAILBOX_FOLDER": "Replies",
-        "LETTER_MERGE_MAILBOX_AUTH": "graph",
+        "LETTER_MERGE_MAILBOX_AUTH": "oauth2",
         "LETTER_MERGE_MAILBOX_MARK": "seen",
     }
     mailbox = write_settings(tmp_path, text, environ).mailbox
@@ -136,7 +136,7 @@ def test_environment_variables_override_every_mailbox_key(tmp_path: Path) -> Non
         "security": "none",
         "username": "reader@ombudsman.example",
         "folder": "Replies",
-        "auth": "graph",
+        "auth": "oauth2",
         "mark": "seen",
     }
     # without the variables, the file's values, and [smtp]'s where the file has none

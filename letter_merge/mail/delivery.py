@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from letter_merge.config import Settings
-from letter_merge.mail.mailbox import Fetched, read_mailbox
+from letter_merge.mail.mailbox import Fetched, mark_seen, read_mailbox
 from letter_merge.mail.reports import AUTO_REPLY, REPLY, UNKNOWN, Report, read_report
 from letter_merge.records.ledger import SENT, Delivery, Message, now, open_ledger
 
@@ -28,6 +28,7 @@ class DeliveryReport:
     """What one reading of the mailbox found."""
 
     read: int = 0  # messages in the mailbox read
+    marked: int = 0  # marked read, where [mailbox] mark = "seen" asks for it
     new: list[Delivery] = field(default_factory=list)  # about this batch's letters, first seen
     unmatched: list[Delivery] = field(default_factory=list)  # about no letter of this batch
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (where, what is wrong)
@@ -63,6 +64,9 @@ def read_deliveries(
                 continue
             found += matcher.deliveries(understood, item)
         added = ledger.add_deliveries(found)
+    report.marked = mark_seen(
+        settings, sorted({d.place for d in added if d.authority}), environ=environ
+    )
     report.already = len(found) - len(added)
     report.new = [d for d in added if d.authority]
     report.unmatched = [d for d in added if not d.authority]

@@ -72,6 +72,45 @@ def read_mailbox(
     return _read_imap(settings, since, environ)
 
 
+def mark_seen(settings: Settings, keys: list[str], environ: Mapping[str, str] | None = None) -> int:
+    """Mark these messages (keys from `read_mailbox`) as read: only when [mailbox] mark =
+    "seen" asks for it by name, only over IMAP, and only in the folder as it was read (the same
+    UIDVALIDITY). The one change letter-merge ever makes in a mailbox. How many it marked."""
+    mailbox = settings.mailbox
+    if mailbox.mark != "seen" or mailbox.auth == "graph" or not keys:
+        return 0
+    environ = os.environ if environ is None else environ
+    password = _login_password(settings, environ) if mailbox.auth == "password" else ""
+    imap = _connect(mailbox, environ)
+    try:
+        if mailbox.auth == "oauth2":
+            _sign_in_with_token(imap, mailbox, token_source(settings, purpose="imap"))
+        else:
+            _log_in(imap, mailbox, password)
+        status, data = imap.select(_quoted(_to_imap_utf7(mailbox.folder)))  # read-write
+        _, values = imap.response("UIDVALIDITY")
+        validity = _text(values[-1]) if values and values[-1] else "0"
+        prefix = f"imap:{mailbox.folder}:{validity}:"
+        uids = [key[len(prefix) :] for key in keys if key.startswith(prefix)]
+        if status != "OK" or not uids:
+            return 0
+        status, data = imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", "(\\Seen)")
+        if status != "OK":
+            raise MailboxError(
+                f"The IMAP server {_where(mailbox)} would not mark the reports read "
+                f"({_reason(data)}); they were recorded all the same."
+            )
+        return len(uids)
+    except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError) as error:
+        raise MailboxError(
+            f"The reports could not be marked read at {_where(mailbox)} ({_reason(error)}); they "
+            "were recorded all the same."
+        ) from None
+    finally:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            imap.logout()
+
+
 def mailbox_password(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
     """LETTER_MERGE_MAILBOX_PASSWORD, else the keyring's for [mailbox] username; when that is
     the sending mailbox's username, SMTP's password (LETTER_MERGE_SMTP_PASSWORD) after that."""
