@@ -89,7 +89,7 @@ class _Matcher:
         # A report that names the message it is about, and names none of ours, is about
         # another message (last year's, another office's): never matched by address.
         by_address = not report.original_ids
-        common = {
+        common: dict[str, str] = {
             "report": identity,
             "found_at": now(),
             "dated": report.date,
@@ -98,30 +98,26 @@ class _Matcher:
             "place": item.key,
         }
         if report.kind in (REPLY, AUTO_REPLY) or not report.findings:
-            message, matched_by = self._match(by_id, report.sender if by_address else "")
-            return [
-                Delivery(
-                    recipient=report.sender,
-                    kind=report.kind,
-                    authority=message.authority if message else "",
-                    message_id=message.message_id if message else "",
-                    matched_by=matched_by,
-                    words=report.words,
-                    **common,
-                )
+            about = [{"recipient": report.sender, "kind": report.kind, "words": report.words}]
+        else:
+            about = [
+                {
+                    "recipient": f.recipient,
+                    "kind": f.kind,
+                    "status": f.status,
+                    "diagnostic": f.diagnostic,
+                }
+                for f in report.findings
             ]
         deliveries = []
-        for finding in report.findings:
-            message, matched_by = self._match(by_id, finding.recipient if by_address else "")
+        for found in about:
+            message, matched_by = self._match(by_id, found["recipient"] if by_address else "")
             deliveries.append(
                 Delivery(
-                    recipient=finding.recipient,
-                    kind=finding.kind,
                     authority=message.authority if message else "",
                     message_id=message.message_id if message else "",
                     matched_by=matched_by,
-                    status=finding.status,
-                    diagnostic=finding.diagnostic,
+                    **found,
                     **common,
                 )
             )

@@ -80,35 +80,27 @@ def mark_seen(settings: Settings, keys: list[str], environ: Mapping[str, str] | 
     if mailbox.mark != "seen" or mailbox.auth == "graph" or not keys:
         return 0
     environ = os.environ if environ is None else environ
-    password = _login_password(settings, environ) if mailbox.auth == "password" else ""
-    imap = _connect(mailbox, environ)
     try:
-        if mailbox.auth == "oauth2":
-            _sign_in_with_token(imap, mailbox, token_source(settings, purpose="imap"))
-        else:
-            _log_in(imap, mailbox, password)
-        status, data = imap.select(_quoted(_to_imap_utf7(mailbox.folder)))  # read-write
-        _, values = imap.response("UIDVALIDITY")
-        validity = _text(values[-1]) if values and values[-1] else "0"
-        prefix = f"imap:{mailbox.folder}:{validity}:"
-        uids = [key[len(prefix) :] for key in keys if key.startswith(prefix)]
-        if status != "OK" or not uids:
-            return 0
-        status, data = imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", "(\\Seen)")
-        if status != "OK":
-            raise MailboxError(
-                f"The IMAP server {_where(mailbox)} would not mark the reports read "
-                f"({_reason(data)}); they were recorded all the same."
-            )
-        return len(uids)
+        with _session(settings, environ) as imap:
+            status, _ = imap.select(_quoted(_to_imap_utf7(mailbox.folder)))  # read-write
+            _, values = imap.response("UIDVALIDITY")
+            validity = _text(values[-1]) if values and values[-1] else "0"
+            prefix = f"imap:{mailbox.folder}:{validity}:"
+            uids = [key[len(prefix) :] for key in keys if key.startswith(prefix)]
+            if status != "OK" or not uids:
+                return 0
+            status, data = imap.uid("STORE", ",".join(uids), "+FLAGS.SILENT", "(\\Seen)")
     except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError) as error:
         raise MailboxError(
             f"The reports could not be marked read at {_where(mailbox)} ({_reason(error)}); they "
             "were recorded all the same."
         ) from None
-    finally:
-        with contextlib.suppress(imaplib.IMAP4.error, OSError):
-            imap.logout()
+    if status != "OK":
+        raise MailboxError(
+            f"The IMAP server {_where(mailbox)} would not mark the reports read "
+            f"({_reason(data)}); they were recorded all the same."
+        )
+    return len(uids)
 
 
 def mailbox_password(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
@@ -128,20 +120,14 @@ def _read_imap(
     settings: Settings, since: dt.date | None, environ: Mapping[str, str]
 ) -> list[Fetched]:
     mailbox = settings.mailbox
-    # A missing password is said before anything is asked of the server.
-    password = _login_password(settings, environ) if mailbox.auth == "password" else ""
-    imap = _connect(mailbox, environ)
     try:
-        if mailbox.auth == "oauth2":
-            _sign_in_with_token(imap, mailbox, token_source(settings, purpose="imap"))
-        else:
-            _log_in(imap, mailbox, password)
-        uidvalidity = _examine(imap, mailbox)
-        uids = _search(imap, mailbox, since)
-        return [
-            Fetched(f"imap:{mailbox.folder}:{uidvalidity}:{uid}", raw)
-            for uid, raw in _fetch(imap, mailbox, uids)
-        ]
+        with _session(settings, environ) as imap:
+            uidvalidity = _examine(imap, mailbox)
+            uids = _search(imap, mailbox, since)
+            return [
+                Fetched(f"imap:{mailbox.folder}:{uidvalidity}:{uid}", raw)
+                for uid, raw in _fetch(imap, mailbox, uids)
+            ]
     except (imaplib.IMAP4.abort, OSError) as error:  # the connection broke, or timed out
         raise MailboxError(
             f"The connection to the IMAP server {_where(mailbox)} broke while reading "
@@ -152,8 +138,23 @@ def _read_imap(
             f"The IMAP server {_where(mailbox)} would not take a request while reading "
             f"{mailbox.folder!r} ({_reason(error)}). Nothing was changed."
         ) from None
+
+
+@contextlib.contextmanager
+def _session(settings: Settings, environ: Mapping[str, str]) -> Iterator[imaplib.IMAP4]:
+    """A connection to [mailbox], signed in; logged out at the end (LOGOUT only: CLOSE would be
+    harmless after EXAMINE, but is not needed)."""
+    mailbox = settings.mailbox
+    # A missing password is said before anything is asked of the server.
+    password = _login_password(settings, environ) if mailbox.auth == "password" else ""
+    imap = _connect(mailbox, environ)
+    try:
+        if mailbox.auth == "oauth2":
+            _sign_in_with_token(imap, mailbox, token_source(settings, purpose="imap"))
+        else:
+            _log_in(imap, mailbox, password)
+        yield imap
     finally:
-        # LOGOUT only: CLOSE would be harmless after EXAMINE, but is not needed.
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             imap.logout()
 

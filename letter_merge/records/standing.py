@@ -10,6 +10,7 @@ by the commands, `status --csv` and the desk alike.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from dataclasses import dataclass, field
@@ -361,20 +362,7 @@ class Records:
             deliveries,
         )
         state, why = _state(standing)
-        return Standing(
-            authority,
-            kind,
-            state,
-            why,
-            record,
-            found,
-            intact,
-            proof,
-            approval,
-            messages,
-            decision,
-            deliveries,
-        )
+        return dataclasses.replace(standing, state=state, why=why)
 
     def _correcting(self, found: tuple[Change, ...]) -> AverageDecision | None:
         holding = latest(self.decisions)
