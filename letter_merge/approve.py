@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from letter_merge.batch import Batch, select_names
 from letter_merge.errors import InputError
 from letter_merge.records.ledger import Approval, now, open_ledger
-from letter_merge.records.standing import Records, Standing
+from letter_merge.records.standing import Records
+from letter_merge.records.steps import Blocker
 
 
 @dataclass
@@ -23,7 +24,7 @@ class ApproveReport:
     approved: list[str] = field(default_factory=list)
     despite_proof: list[str] = field(default_factory=list)  # approved although proof said no
     already: list[str] = field(default_factory=list)  # the same PDF approved before: kept
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (authority, why; next step)
+    refused: list[tuple[str, Blocker]] = field(default_factory=list)
 
 
 def approve_letters(
@@ -42,8 +43,8 @@ def approve_letters(
     stamp = now()
     for authority in chosen:
         standing = records.standing(authority)
-        refusal = refused(standing, despite_proof=bool(despite_proof.strip()))
-        if refusal:
+        refusal = standing.approve_blocker(despite_proof=bool(despite_proof.strip()))
+        if refusal is not None:
             report.refused.append((authority, refusal))
             continue
         if standing.approval_holds:
@@ -60,26 +61,3 @@ def approve_letters(
         with open_ledger(batch.settings.paths) as ledger:
             ledger.approve(approvals)
     return report
-
-
-def refused(standing: Standing, *, despite_proof: bool) -> str:
-    """Why a letter cannot be approved as it is now, and what to do ("" when it can be)."""
-    record = standing.record
-    if record is None:
-        return "not built; run letter-merge build"
-    if standing.out_of_date:
-        return (
-            f"built from older inputs ({standing.what_changed}); build, proof and approve it again"
-        )
-    if record.pdf is None:
-        return "has no PDF; build it (letter-merge build)"
-    if not standing.pdf_intact:
-        return "its PDF is missing or changed since it was built; build again"
-    if standing.approval_holds or standing.proof_passed:
-        return ""
-    if not standing.proof_holds:
-        why = "not proofed since it was built; run letter-merge proof and look at it"
-    else:
-        assert standing.proof is not None
-        why = f"failed the proof ({'; '.join(standing.proof.problems)})"
-    return "" if despite_proof else f'{why} (or approve it with --despite-proof "why")'

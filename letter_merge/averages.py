@@ -15,7 +15,7 @@ from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
 from letter_merge.errors import InputError
 from letter_merge.records.ledger import now, open_ledger
 from letter_merge.records.standing import MovedAverage, Records
-from letter_merge.words import counted
+from letter_merge.words import percent
 
 
 def decide_averages(
@@ -57,9 +57,9 @@ def decide_averages(
     with open_ledger(batch.settings.paths) as ledger:
         for decision, move in zip(decisions, moved, strict=True):
             said = (
-                f"kept as sent ({_percent(move.sent)})"
+                f"kept as sent ({percent(move.sent)})"
                 if choice == KEEP
-                else f"every letter corrected ({_percent(move.sent)} → {_percent(move.now)})"
+                else f"every letter corrected ({percent(move.sent)} → {percent(move.now)})"
             )
             for authority in move.letters:
                 ledger.record(
@@ -68,18 +68,6 @@ def decide_averages(
                     f"the {move.authority_type} average for {move.label}: {said}, by {decision.by}",
                 )
     return decisions
-
-
-def decided(decision: AverageDecision) -> str:
-    """What the decision means for the letters, in one sentence."""
-    what = (
-        f"kept at {_percent(decision.sent)} in every letter"
-        if decision.choice == KEEP
-        else f"corrected to {_percent(decision.now)} in every letter: build, proof and "
-        f"approve, then queue (the {counted(len(decision.letters), 'letter')} sent go as corrections)"
-    )
-    label = decision.field.removesuffix("_rate_average").replace("_", " ")
-    return f"The {decision.authority_type} average ({label}): {what}."
 
 
 def _because(records: Records, moved: MovedAverage) -> str:
@@ -92,9 +80,5 @@ def _because(records: Records, moved: MovedAverage) -> str:
     after = f" after {', '.join(changed)} was corrected" if changed else ""
     return (
         f"the {moved.authority_type} average for {moved.label} moved from "
-        f"{_percent(moved.sent)} to {_percent(moved.now)}{after}"
+        f"{percent(moved.sent)} to {percent(moved.now)}{after}"
     )
-
-
-def _percent(value: int | None) -> str:
-    return "not applicable" if value is None else f"{value}%"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from letter_merge.config import Settings
@@ -15,7 +17,7 @@ from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
-from letter_merge.template.doctor import Finding, examine
+from letter_merge.template.doctor import examine
 from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
@@ -52,7 +54,7 @@ class Batch:
     template: LetterTemplate
     figures: dict[str, Figures]
     # What the template doctor found that does not stop the letters (see doctor.py).
-    warnings: tuple[Finding, ...] = ()
+    warnings: tuple[Problem, ...] = ()  # what stops nothing but is worth a look, in its file
     email_template: str = ""  # the email body template's text ("" when there is none)
 
     def unused_columns(self) -> list[str]:
@@ -133,42 +135,52 @@ def load_batch(settings: Settings) -> Batch:
         field_map=settings.field_map,
     )
     findings = examine(settings.template)
-    warnings = tuple(Finding(n.where, n.message, False) for n in workbook.notes)
-    warnings += tuple(f for f in findings if not f.error)
+    notes = [f for f in findings if not f.error]
     if settings.pdf.accessible and not any(f.error for f in findings):
-        warnings += tuple(accessibility_findings(settings.template))
+        notes += accessibility_findings(settings.template)
+    warnings = _in(settings.workbook, workbook.notes) + _in(
+        settings.template, (Problem(f.where, f.message) for f in notes)
+    )
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
         if settings.email_template.is_file()
         else ""
     )
-    problems = list(workbook.problems)
+    problems = _in(settings.workbook, workbook.problems)
     # The doctor reads each tag on its own, so every mistake is found at once, with the fields
     # the readable tags use; Jinja's own message (its first error only) would only repeat one.
-    problems += [Problem(f.where, f.message) for f in findings if f.error]
-    if not any(f.error for f in findings) and (whole := template.syntax_problem()):
-        problems.append(whole)
+    template_problems = [Problem(f.where, f.message) for f in findings if f.error]
+    if not template_problems and (whole := template.syntax_problem()):
+        template_problems.append(whole)
     if workbook.complete:
-        problems += template.check_fields(workbook.fields)
+        template_problems += template.check_fields(workbook.fields)
+    problems += _in(settings.template, template_problems)
     # Without both sheets, which fields exist is unknown: the missing sheet is the one problem.
     if workbook.complete:
-        problems += check_text_template(
-            settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
+        problems += _in(
+            settings.config_file,
+            check_text_template(
+                settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
+            ),
         )
         if email_template:
-            problems += check_text_template(
-                email_template, workbook.fields, settings.email_template.name
+            problems += _in(
+                settings.email_template,
+                check_text_template(email_template, workbook.fields, settings.email_template.name),
             )
     if problems:
-        raise ProblemsFound(problems, warnings=[Problem(w.where, w.message) for w in warnings])
+        raise ProblemsFound(problems, warnings=warnings)
     if not template.merge_uses and not template.fields_used():
-        warnings += (
-            Finding(
-                settings.template.name,
-                "the template has no fields, so every letter would be the same; write a field "
-                "as {{ authority }}, or insert one with Word's Mailings › Insert Merge Field",
-                False,
-            ),
+        warnings += _in(
+            settings.template,
+            [
+                Problem(
+                    settings.template.name,
+                    "the template has no fields, so every letter would be the same; write a "
+                    "field as {{ authority }}, or insert one with Word's Mailings › Insert "
+                    "Merge Field",
+                )
+            ],
         )
     kept = kept_averages(read_decisions(settings.paths))
     batch = Batch(
@@ -176,7 +188,7 @@ def load_batch(settings: Settings) -> Batch:
         workbook,
         template,
         compute_figures(workbook.councils, kept),
-        warnings,
+        tuple(warnings),
         email_template,
     )
     # A line break in a subject would let a workbook cell add a header to the email.
@@ -189,14 +201,27 @@ def load_batch(settings: Settings) -> Batch:
         if "\r" in letter.subject or "\n" in letter.subject
     ]
     if problems:
-        raise ProblemsFound(problems, warnings=[Problem(w.where, w.message) for w in warnings])
+        raise ProblemsFound(_in(settings.config_file, problems), warnings=warnings)
     return batch
+
+
+def _in(file: Path | None, problems: Iterable[Problem]) -> list[Problem]:
+    """`problems`, each saying the file it is in."""
+    name = file.name if file is not None else ""
+    return [dataclasses.replace(p, file=p.file or name) for p in problems]
 
 
 def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
     """Render every council's letter and email in memory, writing nothing: whatever the build
     would refuse, said with the template's place and the first council it fails for."""
-    failures: dict[tuple[str, str], list[str]] = {}  # (where, what) -> councils it fails for
+    # (file, where, what) -> the councils it fails for
+    failures: dict[tuple[str, str, str], list[str]] = {}
+    settings = batch.settings
+    files = {
+        "letter": settings.template.name,
+        "email": settings.email_template.name,
+        "correction": settings.email_template.name,
+    }
     letters = batch.letters()
     for number, letter in enumerate(letters, start=1):
         for part in ("letter", "email", "correction"):
@@ -209,15 +234,18 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
                     batch.subject(letter.fields, correction=corrected, note=note)
                     batch.email_body(letter.fields, correction=corrected, note=note)
             except TemplateError as error:
-                councils = failures.setdefault((error.where, error.what), [])
+                file = files[part]
+                if error.where.startswith("letter-merge.toml") and settings.config_file:
+                    file = settings.config_file.name
+                councils = failures.setdefault((file, error.where, error.what), [])
                 if letter.council.authority not in councils:
                     councils.append(letter.council.authority)
         on_progress("Checking every letter", number, len(letters))
     problems = []
-    for (where, what), councils in failures.items():
+    for (file, where, what), councils in failures.items():
         others = len(councils) - 1
         also = f" (and {others} other {plural('council', others)})" if others else ""
-        problems.append(Problem(where, f"for {councils[0]}{also}: {what}"))
+        problems.append(Problem(where, f"for {councils[0]}{also}: {what}", file))
     return problems
 
 

@@ -38,10 +38,10 @@ from letter_merge.records.manifest import (
     LetterRecord,
     Manifest,
     Recipient,
-    read_manifest,
     write_manifest,
 )
-from letter_merge.records.sources import made_from, snapshot, source_sha256, template_identity
+from letter_merge.records.sources import snapshot, source_sha256, template_identity
+from letter_merge.records.standing import Records
 from letter_merge.template.text import TemplateError
 
 
@@ -115,28 +115,17 @@ def _build(
     started = time.perf_counter()
     paths.letters.mkdir(parents=True, exist_ok=True)
     remove_leftovers(paths.letters)
-    previous = read_manifest(paths.manifest)
-    previous_letters = (
-        previous.by_authority() if previous is not None and previous.year == paths.year else {}
-    )
+    records = Records.load(batch.settings, batch)
+    previous_letters = records.built
     template_hash = template_identity(batch)
     planned = batch.letters(only)
 
     # authority -> (what the letter is made from, its .docx is up to date, its PDF is)
     state: dict[str, tuple[str, bool, bool]] = {}
     for letter in planned:
-        source = source_sha256(template_hash, letter)
-        record = None if force else previous_letters.get(letter.council.authority)
-        docx_current = bool(
-            record
-            and made_from(record.source_sha256, template_hash, letter)
-            and record.docx is not None
-            and record.docx.matches(paths)
-        )
-        pdf_current = bool(
-            docx_current and record and record.pdf is not None and record.pdf.matches(paths)
-        )
-        state[letter.council.authority] = (source, docx_current, pdf_current)
+        authority = letter.council.authority
+        current = (False, False) if force else records.files_current(authority)
+        state[authority] = (source_sha256(template_hash, letter), *current)
     if batch.template.uses_chart:
         batch.template.charts.prepare(
             (letter.fields for letter in planned if not state[letter.council.authority][1]),
@@ -209,7 +198,7 @@ def _build(
         removed_pdfs=removed,
         notices=list(converter.notices) if converter is not None and to_convert else [],
     )
-    _record(batch, report, previous, previous_letters)
+    _record(batch, report, records.manifest, previous_letters)
     report.seconds = time.perf_counter() - started
     return report
 

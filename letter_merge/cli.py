@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from email_validator import EmailNotValidError, validate_email
 
 from letter_merge import __version__
-from letter_merge.approve import approve_letters
-from letter_merge.averages import decide_averages, decided
-from letter_merge.batch import load_batch, prove, select_names
-from letter_merge.build import BuildReport, build_letters
+from letter_merge.app import check as checking
+from letter_merge.app import letters, mailing
+from letter_merge.app import status as statuses
+from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
 from letter_merge.decisions import CORRECT, KEEP
 from letter_merge.errors import (
@@ -27,28 +28,14 @@ from letter_merge.errors import (
     InputError,
     LetterMergeError,
     Problem,
-    ProblemsFound,
 )
-from letter_merge.mail.delivery import read_deliveries
-from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import queue_messages
-from letter_merge.mail.send import (
-    SendPlan,
-    SendReport,
-    resolve_in_doubt,
-    send_messages,
-)
-from letter_merge.mail.transport import smtp_password
-from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
+from letter_merge.mail.send import SendPlan, SendReport
+from letter_merge.pdf.convert import Converter, find_libreoffice
 from letter_merge.process import stop_all_programs
-from letter_merge.proof.pack import make_proof
-from letter_merge.proof.preview import preview_letter
-from letter_merge.recipients import write_recipients
-from letter_merge.records.audit import History, history, write_csv
-from letter_merge.records.standing import STATES, Records
-from letter_merge.sync import conflict_copies, local_copy_of, synced_by
-from letter_merge.template.doctor import fix as fix_template
-from letter_merge.words import counted
+from letter_merge.records.audit import History
+from letter_merge.records.standing import STATES, MovedAverage
+from letter_merge.records.steps import Blocker, Next
+from letter_merge.words import counted, percent
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -109,11 +96,43 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: bool) -> None:
     # (requests-oauthlib's, for one) print tokens.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("letter_merge").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ctx.obj = config_file
+    given = ctx.obj if isinstance(ctx.obj, Frontend) else Frontend()
+    ctx.obj = dataclasses.replace(given, config_file=config_file)
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """What the command line works with from outside: the settings file (--config) and what
+    makes PDFs. A program (or a test) that runs the commands passes its own converter as
+    `cli(obj=Frontend(converter=...))`."""
+
+    config_file: Path | None = None
+    converter: Callable[[Settings, str], Converter] = letters.converter_for
+
+
+def _frontend(ctx: click.Context) -> Frontend:
+    frontend = ctx.find_root().obj
+    assert isinstance(frontend, Frontend)
+    return frontend
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return load_settings(ctx.find_root().obj)
+    return load_settings(_frontend(ctx).config_file)
+
+
+def _inputs(ctx: click.Context) -> Inputs:
+    return Inputs(_settings(ctx))
+
+
+def only_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--only NAME, repeatable: `what` says what it chooses the councils for."""
+    return click.option(
+        "--only",
+        "only",
+        multiple=True,
+        metavar="NAME",
+        help=f"{what} (a council's name or a unique part of it). Repeat for more.",
+    )
 
 
 converter_option = click.option(
@@ -125,14 +144,8 @@ converter_option = click.option(
 )
 
 
-def _converter(settings: Settings, name: str) -> Converter:
-    # LibreOffice's profiles are kept with the output: a new one costs about two seconds.
-    return make_converter(
-        name,
-        profile_dir=settings.paths.libreoffice_profiles,
-        pdf=settings.pdf,
-        verdicts=settings.paths.combining_checks,
-    )
+def _converter(ctx: click.Context, settings: Settings, name: str) -> Converter:
+    return _frontend(ctx).converter(settings, name)
 
 
 @cli.command()
@@ -155,49 +168,39 @@ def check(ctx: click.Context, fix: bool) -> None:
       letter-merge check
       letter-merge check --fix
     """
-    settings = _settings(ctx)
+    inputs = _inputs(ctx)
     if fix:
-        fixed_copy, fixed = fix_template(settings.template)
-        if fixed:
-            click.echo(f"Wrote {_show(fixed_copy)}, with {counted(len(fixed), 'fix')}:")
-            for finding in fixed:
+        fixed = checking.fix_the_template(inputs)
+        if fixed.fixes:
+            click.echo(f"Wrote {_show(fixed.copy)}, with {counted(len(fixed.fixes), 'fix')}:")
+            for finding in fixed.fixes:
                 click.echo(f"  - {finding}")
             click.echo(
-                f"Open it in Word, check it, and save it as {settings.template.name} to use it.\n"
+                f"Open it in Word, check it, and save it as {inputs.settings.template.name} to "
+                "use it.\n"
             )
         else:
-            fixed_copy.unlink(missing_ok=True)
             click.echo("Nothing in the template needed a safe fix.\n")
-    batch = load_batch(settings)
-    problems = prove(batch)  # about a millisecond a letter: no progress bar needed
-    if problems:
-        raise ProblemsFound(problems, heading=_problems_heading(problems, "letters cannot be made"))
-    used = batch.template.fields_used()
-    merged = batch.template.merge_uses
-    uses = [use for part_uses in merged.values() for use in part_uses]
-    click.echo(
-        f"Workbook {_show(settings.workbook)}: {counted(len(batch.workbook.councils), 'council')}."
-    )
-    kinds = [counted(len(used), "{{ }} field")] if used or not uses else []
+    report = checking.check(inputs)
+    click.echo(f"Workbook {_show(report.workbook)}: {counted(report.councils, 'council')}.")
+    uses = report.merge_fields + report.if_rules
+    kinds = [counted(report.fields, "{{ }} field")] if report.fields or not uses else []
     if uses:
-        rules = sum(1 for use in uses if use.kind == "IF")
-        kinds.append(counted(len(uses) - rules, "Word merge field"))
-        if rules:
-            kinds.append(counted(rules, "IF rule"))
-    click.echo(f"Template {_show(settings.template)}: {', '.join(kinds)}, all known.")
-    if uses and ctx.find_root().params.get("verbose"):
+        kinds.append(counted(report.merge_fields, "Word merge field"))
+        if report.if_rules:
+            kinds.append(counted(report.if_rules, "IF rule"))
+    click.echo(f"Template {_show(report.template)}: {', '.join(kinds)}, all known.")
+    if report.merge_codes and ctx.find_root().params.get("verbose"):
         click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
-        for use in uses:
-            place = use.where.where if use.where else "the template"
-            click.echo(f"  - {place}: {{ {use.instruction} }}")
-    unused = batch.unused_columns()
-    if unused:
-        click.echo(f"For information, columns no template uses: {', '.join(unused)}.")
-    if batch.warnings:
+        for place, instruction in report.merge_codes:
+            click.echo(f"  - {place}: {{ {instruction} }}")
+    if report.unused:
+        click.echo(f"For information, columns no template uses: {', '.join(report.unused)}.")
+    if report.warnings:
         click.echo(
-            f"{counted(len(batch.warnings), 'warning')}; the letters can be built, but look at:"
+            f"{counted(len(report.warnings), 'warning')}; the letters can be built, but look at:"
         )
-        for warning in batch.warnings:
+        for warning in report.warnings:
             click.echo(f"  - {warning}")
     click.echo("No problems found.")
 
@@ -224,12 +227,9 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
       letter-merge recipients
       letter-merge recipients --output recipients-2020.xlsx
     """
-    settings = _settings(ctx)
-    batch = load_batch(settings)
-    target = target or settings.paths.year_dir / "recipients.xlsx"
-    councils, fields = write_recipients(batch, target)
+    written, councils, fields = letters.recipients(_inputs(ctx), target)
     click.echo(
-        f"Wrote {_show(target)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
+        f"Wrote {_show(written)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
     )
     click.echo(
         "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
@@ -239,13 +239,7 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--only",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="Build only this council (name or a unique part of it). Repeat for more.",
-)
+@only_option("Build only this council's letter")
 @click.option("--no-pdf", is_flag=True, help="Make the .docx letters only.")
 @converter_option
 @click.option("--force", is_flag=True, help="Make every letter again, even those up to date.")
@@ -266,15 +260,15 @@ def build(
       letter-merge build --only Leicestershire --only "Derby City"
       letter-merge build --no-pdf
     """
-    settings = _settings(ctx)
-    batch = load_batch(settings)
-    pdf_converter = None if no_pdf else _converter(settings, converter)
+    inputs = _inputs(ctx)
+    settings = inputs.settings
+    pdf_converter = None if no_pdf else _converter(ctx, settings, converter)
     with _ProgressBars() as bars:
-        report = build_letters(
-            batch, only=only, converter=pdf_converter, force=force, on_progress=bars.update
+        result = letters.build(
+            inputs, only=only, converter=pdf_converter, force=force, on_progress=bars.update
         )
-    _print_build_summary(ctx, report, settings)
-    if report.failed:
+    _print_build_summary(ctx, result, settings)
+    if result.report.failed:
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -293,9 +287,8 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
       letter-merge preview Leicestershire County
       letter-merge preview "Brighton & Hove" --open
     """
-    settings = _settings(ctx)
-    batch = load_batch(settings)
-    result = preview_letter(batch, " ".join(name), _converter(settings, converter))
+    inputs = _inputs(ctx)
+    result = letters.preview(inputs, " ".join(name), _converter(ctx, inputs.settings, converter))
     click.echo(f"{result.authority}: {_show(result.pdf)}")
     for page in result.pages:
         click.echo(f"  {_show(page)}")
@@ -304,14 +297,7 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
 
 
 @cli.command()
-@click.option(
-    "--only",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="Proof only this council's letter (name or a unique part of it); the others keep "
-    "their last proof. Repeat for more.",
-)
+@only_option("Proof only this council's letter; the others keep their last proof")
 @click.pass_context
 def proof(ctx: click.Context, only: Sequence[str]) -> None:
     """The proof pack in output/<year>/proof/: a page to look through, one PDF, and checks.
@@ -328,9 +314,8 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
       letter-merge proof
       letter-merge proof --only "Derby City"
     """
-    settings = _settings(ctx)
     with _ProgressBars() as bars:
-        report = make_proof(load_batch(settings), only, on_progress=bars.update)
+        report = letters.proof(_inputs(ctx), only=only, on_progress=bars.update)
     click.echo(
         f"Proof of {counted(len(report.cards), 'letter')}: {_show(report.index)} and "
         f"{_show(report.combined)}."
@@ -357,13 +342,7 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
 
 @cli.command()
 @click.option("--by", "by", required=True, metavar="NAME", help="Who checked the letters.")
-@click.option(
-    "--only",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="Approve only this council's letter (name or a unique part of it). Repeat for more.",
-)
+@only_option("Approve only this council's letter")
 @click.option(
     "--despite-proof",
     metavar="WHY",
@@ -387,8 +366,7 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
       letter-merge approve --by "Sam Smith" --only "Derby City"
       letter-merge approve --by "Sam Smith" --only Adur --despite-proof "page count checked by hand"
     """
-    settings = _settings(ctx)
-    report = approve_letters(load_batch(settings), by, only=only, despite_proof=despite_proof)
+    report = mailing.approve(_inputs(ctx), by, only=only, despite_proof=despite_proof)
     approved = len(report.approved) + len(report.despite_proof)
     parts = [f"Approved {counted(approved, 'letter')} as checked by {by.strip()}"]
     if report.despite_proof:
@@ -399,9 +377,7 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
         )
     click.echo("; ".join(parts) + ".")
     if report.refused:
-        _list_problems(
-            ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused
-        )
+        _list_blocked(ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -462,11 +438,9 @@ def queue(
       letter-merge queue --correction "Derby City Council" --reason "row 14 keyed wrongly" --tell-council "the number of complaints upheld was wrong"
       letter-merge queue --resend "Derby City Council"
     """
-    settings = _settings(ctx)
-    if (reason or note) and not corrections:
-        raise click.UsageError("--reason and --tell-council go with --correction NAME.")
-    wanted = {name: reason for name in corrections}
-    report = queue_messages(load_batch(settings), wanted, note, resends)
+    report = mailing.queue(
+        _inputs(ctx), corrections=corrections, reason=reason, note=note, resends=resends
+    )
     total = len(report.queued) + len(report.corrections) + len(report.resends)
     parts = [f"Queued {counted(total, 'message')}"]
     if report.corrections:
@@ -480,7 +454,7 @@ def queue(
         parts.append(f"{len(report.already)} were already queued or sent")
     click.echo("; ".join(parts) + ".")
     if report.skipped:
-        _list_problems(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
+        _list_blocked(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -490,13 +464,7 @@ def queue(
     metavar="ADDRESS",
     help="Send a copy of each message to this address only, marked [TEST]; nothing is marked sent.",
 )
-@click.option(
-    "--only",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="With --test-to: only this council's message (name or a unique part). Repeat for more.",
-)
+@only_option("With --test-to: only this council's message")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Send at most N messages.")
 @click.option(
     "--dry-run", is_flag=True, help="Connect to nothing, change nothing; say what would go."
@@ -541,29 +509,20 @@ def send(
     """
     settings = _settings(ctx)
     if resolve:
-        settled = resolve_in_doubt(settings, resolve)
+        settled = mailing.settle(settings, resolve)
         click.echo(f"Settled {counted(len(settled), 'message')} in doubt as {resolve}.")
         return
-    if only and not test_to:
-        raise click.UsageError(
-            "--only chooses councils for a test send: use it with --test-to ADDRESS."
-        )
-    if test_to:
-        test_to = _test_address(test_to)
-    with _ProgressBars() as bars:
-        report = send_messages(
-            settings,
-            test_to=test_to,
-            only=only,
-            limit=limit,
-            dry_run=dry_run,
-            retry_failed=retry_failed,
-            password=None
-            if dry_run or settings.smtp.auth == "oauth2"
-            else smtp_password(settings.smtp),
-            confirm=None if test_to else lambda plan: _confirm(plan, yes=yes),
-            on_progress=bars.update,
-        )
+    request = mailing.SendRequest(test_to, tuple(only), limit, retry_failed)
+    if dry_run:
+        report = mailing.plan_send(settings, request)
+    else:
+        with _ProgressBars() as bars:
+            report = mailing.send(
+                settings,
+                request,
+                confirm=None if test_to else lambda plan: _confirm(plan, yes=yes),
+                on_progress=bars.update,
+            )
     _print_send_report(ctx, report, dry_run=dry_run, test_to=test_to)
     if report.problems:
         ctx.exit(EXIT_PROBLEMS)
@@ -586,8 +545,7 @@ def login(ctx: click.Context, show_status: bool) -> None:
       letter-merge login
       letter-merge login --status
     """
-    settings = _settings(ctx)
-    tokens = token_source(settings)
+    tokens = mailing.sign_in(_settings(ctx))
     if show_status:
         signed_in = tokens.status()
         if signed_in is None:
@@ -639,7 +597,7 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
     if program is not None:
         # Previews through a LibreOffice kept running, with a profile of its own.
         profile = settings.paths.libreoffice_profiles / "desk"
-        warm = WarmLibreOffice(program, profile, _converter(settings, converter), settings.pdf)
+        warm = WarmLibreOffice(program, profile, _converter(ctx, settings, converter), settings.pdf)
 
     def announce(address: str) -> None:
         if no_browser:
@@ -650,11 +608,12 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
             err=not no_browser,
         )
 
+    make = _frontend(ctx).converter
     serve_desk(
-        ctx.find_root().obj,
+        _frontend(ctx).config_file,
         port=port,
         open_browser=not no_browser,
-        converter=lambda current: _converter(current, converter),
+        converter=lambda current: make(current, converter),
         warm=warm,
         announce=announce,
     )
@@ -667,8 +626,7 @@ def logout(ctx: click.Context) -> None:
 
     Example: letter-merge logout
     """
-    settings = _settings(ctx)
-    if token_source(settings).sign_out():
+    if mailing.sign_in(_settings(ctx)).sign_out():
         click.echo("Signed out: the sign-in for sending was removed from the system keyring.")
     else:
         click.echo("Nobody was signed in for sending.")
@@ -682,13 +640,6 @@ def _until(expires_at: int) -> str:
         f"the current access token lasts until {stamp:%d %B %Y %H:%M} and is renewed by itself "
         "after that"
     )
-
-
-def _test_address(address: str) -> str:
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise click.BadParameter(f"{address!r} is not an email address ({error}).") from None
 
 
 def _confirm(plan: SendPlan, *, yes: bool) -> bool:
@@ -747,8 +698,9 @@ def _print_send_report(
         )
     else:
         click.echo(f"Sent {counted(len(report.sent), 'message')}.")
+    if report.refused:
+        _list_blocked(ctx, "Not sent: they do not match their approval", report.refused)
     for title, items in (
-        ("Not sent: they do not match their approval", report.refused),
         (
             "Failed: the server refused them (fix the cause, then send --retry-failed)",
             report.failed,
@@ -792,51 +744,58 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
       letter-merge status Derby City
       letter-merge status --csv sent-2020.csv
     """
-    settings = _settings(ctx)
-    records = _records(settings)
-    standings = records.standings()
+    inputs = _inputs(ctx)
     if name:
-        (authority,) = select_names([s.authority for s in standings], [" ".join(name)])
-        _print_history(history(records, authority))
+        _print_history(statuses.council_history(inputs, " ".join(name)))
         return
-    totals = records.counts()
+    report = statuses.status(inputs)
+    _say_unknown(ctx, report.unknown_because)
     width = max(len(state) for state in STATES) + 2
-    for state, (meaning, _) in STATES.items():
-        if totals[state]:
-            click.echo(f"{state + ':':<{width}}{totals[state]:>4}  {meaning}")
-    came_back = records.delivery_summary()
-    if came_back:
-        click.echo(f"\nOf the letters sent: {came_back}.")
-    _say_sync(settings)
-    _say_moved_averages(records)
+    for line in report.counts:
+        click.echo(f"{line.state + ':':<{width}}{line.count:>4}  {line.meaning}")
+    if report.came_back:
+        click.echo(f"\nOf the letters sent: {report.came_back}.")
+    _say_sync(report.synced)
+    _say_moved_averages(report.moved_averages)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
-        write_csv(records, csv_file)
+        statuses.write_status_csv(report, csv_file)
         click.echo(f"\nWrote {_show(csv_file)}.")
         return
     click.echo()
-    for item in standings:
+    for item in report.letters:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
 
 
-def _say_sync(settings: Settings) -> None:
+def _say_sync(synced: statuses.SyncNote | None) -> None:
     """What letter-merge does because the folder is synced, and any conflict copies there."""
-    year_dir = settings.paths.year_dir
-    synced = synced_by(year_dir)
-    if synced:
-        click.echo(
-            f"\nNote: {_show(year_dir)} is kept in sync by {synced}. The live ledger is kept on "
-            f"this computer ({local_copy_of(settings.paths.ledger)}), and after every change a "
-            f"whole copy is put in {_show(settings.paths.ledger)}, so the sync never copies it "
-            "half-written."
-        )
-    for copy in conflict_copies(year_dir) if synced else []:
+    if synced is None:
+        return
+    click.echo(
+        f"\nNote: {_show(synced.folder)} is kept in sync by {synced.by}. The live ledger is kept "
+        f"on this computer ({synced.live_ledger}), and after every change a whole copy is put "
+        f"in {_show(synced.folder_ledger)}, so the sync never copies it half-written."
+    )
+    for copy in synced.conflicts:
         click.echo(
             f"Warning: {_show(copy)} is a copy a sync client made when the file was changed on "
             "two computers at once. Compare it with the file beside it, then move it out of "
             "the folder."
         )
+
+
+def _say_unknown(ctx: click.Context, problems: Sequence[Problem]) -> None:
+    """Why status cannot say which letters are out of date: every problem, on stderr."""
+    if problems:
+        _list_problems(
+            ctx,
+            "Which letters are out of date cannot be told until "
+            f"{counted(len(problems), 'problem')} in the inputs "
+            f"{'is' if len(problems) == 1 else 'are'} fixed (letter-merge check lists them)",
+            [(str(problem), "") for problem in problems],
+        )
+        click.echo(err=True)
 
 
 @cli.command()
@@ -862,8 +821,9 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
       letter-merge delivery
       letter-merge delivery --since 2020-07-22
     """
-    settings = _settings(ctx)
-    found = read_deliveries(settings, since=since.date() if since else None)
+    inputs = _inputs(ctx)
+    settings = inputs.settings
+    found = mailing.read_mailbox(settings, since=since.date() if since else None)
     click.echo(
         f"Read {counted(found.read, 'message')} in {settings.mailbox.folder} on "
         f"{settings.mailbox.host}: {counted(len(found.new), 'new finding')} about this year's "
@@ -885,7 +845,7 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
         click.echo(f"{counted(len(found.unreadable), 'message')} could not be read:")
         for place, problem in found.unreadable:
             click.echo(f"  {place}: {problem}")
-    summary = _records(settings).delivery_summary()
+    summary = inputs.records().delivery_summary()
     if summary:
         click.echo(f"Of the letters sent: {summary}.")
 
@@ -914,31 +874,18 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
       letter-merge averages keep --by "Jo Bloggs"
       letter-merge averages correct --by "Jo Bloggs" --type "Unitary Council"
     """
-    settings = _settings(ctx)
-    made = decide_averages(load_batch(settings), choice, by, authority_type=authority_type)
+    made = mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type)
     for decision in made:
-        click.echo(decided(decision))
+        click.echo(decision.in_words())
 
 
-def _records(settings: Settings) -> Records:
-    """The records, with the inputs as they are now, or without (saying so) when the workbook
-    or template cannot be read: then which letters are out of date is not known."""
-    try:
-        batch = load_batch(settings)
-    except LetterMergeError as error:
-        first = str(error).splitlines()[0]
-        click.echo(f"(Could not tell which letters are out of date: {first})", err=True)
-        batch = None
-    return Records.load(settings, batch)
-
-
-def _say_moved_averages(records: Records) -> None:
-    for moved in records.moved_averages():
+def _say_moved_averages(moved_averages: Sequence[MovedAverage]) -> None:
+    for moved in moved_averages:
         if moved.decision is None:
             click.echo(
                 f"\n{str(moved)[:1].upper()}{str(moved)[1:]}. Decide, on the record:\n"
                 f"  letter-merge averages keep --by NAME     the corrected letter states "
-                f"{_percent(moved.sent)} too, as the letters sent do\n"
+                f"{percent(moved.sent)} too, as the letters sent do\n"
                 f"  letter-merge averages correct --by NAME  every letter it reaches is built "
                 "again and sent as a correction"
             )
@@ -954,16 +901,12 @@ def _say_moved_averages(records: Records) -> None:
             )
 
 
-def _percent(value: int | None) -> str:
-    return "not applicable" if value is None else f"{value}%"
-
-
 def _print_history(record: History) -> None:
     standing = record.standing
     built = standing.record
     click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
     click.echo(f"  why     {standing.why}")
-    click.echo(f"  next    {standing.next_step}")
+    click.echo(f"  next    {_next(standing.next_step, standing.authority)}")
     pdf = built.pdf.path if built and built.pdf else "(no PDF)"
     click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
     click.echo(f"  proof   {standing.proof_result}")
@@ -989,6 +932,49 @@ def _print_history(record: History) -> None:
         click.echo("  nothing approved or sent yet")
 
 
+# Each next step as the command that takes it ({name}: the council's name).
+NEXT_COMMANDS: dict[Next, str] = {
+    Next.BUILD: "letter-merge build, then proof and approve it",
+    Next.BUILD_PDF: "letter-merge build (without --no-pdf) makes its PDF",
+    Next.FIX_BUILD: "fix what the build said, then letter-merge build",
+    Next.PROOF: "letter-merge proof, look through it, and approve it",
+    Next.FIX_OR_APPROVE_DESPITE: 'fix it and build again, or letter-merge approve --despite-proof "why"',
+    Next.APPROVE: "letter-merge approve --by NAME",
+    Next.QUEUE: "letter-merge queue",
+    Next.SEND: "letter-merge send",
+    Next.SETTLE: "check whether it arrived, then letter-merge send --resolve sent (or --resolve retry)",
+    Next.RETRY: "fix the cause, then letter-merge send --retry-failed",
+    Next.CORRECT: "letter-merge build, proof and approve it, then queue it as a correction",
+    Next.QUEUE_CORRECTION: 'letter-merge queue --correction "{name}" --reason "what changed"',
+    Next.DECIDE_AVERAGE: "letter-merge averages keep (or correct) --by NAME",
+    Next.RESEND: "correct the address in the workbook's Contacts sheet, then letter-merge queue "
+    '--resend "{name}" and send',
+    Next.FIX_INPUTS: "letter-merge check lists what to fix",
+    Next.NOTHING: "nothing",
+}  # fmt: skip
+
+
+def _next(step: Next, name: str) -> str:
+    return NEXT_COMMANDS[step].format(name=name)
+
+
+def _list_blocked(ctx: click.Context, title: str, items: Sequence[tuple[str, Blocker]]) -> None:
+    """Letters a step could not go ahead for, each with why and the command to take next."""
+    _list_problems(
+        ctx,
+        title,
+        [
+            (
+                name,
+                blocker.why
+                if blocker.next == Next.NOTHING
+                else f"{blocker.why}; {_next(blocker.next, name)}",
+            )
+            for name, blocker in items
+        ],
+    )
+
+
 LISTED = 5  # problems listed before "... and N more"
 
 
@@ -1008,7 +994,10 @@ def _problems_heading(problems: Sequence[Problem], what: str) -> str:
     return f"{counted(count, 'problem')} must be fixed first ({what}):"
 
 
-def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Settings) -> None:
+def _print_build_summary(
+    ctx: click.Context, result: letters.BuildResult, settings: Settings
+) -> None:
+    report = result.report
     made = [o for o in report.letters if not o.error and o.remade]
     kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
     remade = len(made)
@@ -1024,19 +1013,14 @@ def _print_build_summary(ctx: click.Context, report: BuildReport, settings: Sett
     for notice in report.notices:
         click.echo(f"Note: {notice}", err=True)
     if report.removed_pdfs:
-        approvals = Records.load(settings).approvals
-        approved = [
-            authority
-            for authority, sha256 in report.removed_pdfs
-            if authority in approvals and approvals[authority].pdf_sha256 == sha256
-        ]
+        voided = len(result.voided_approvals)
         click.echo(
             f"Removed {counted(len(report.removed_pdfs), 'PDF')} that no longer matched "
             "their changed letters (--no-pdf makes none in their place)"
             + (
-                f"; {len(approved)} of them had been approved, and those approvals no longer "
+                f"; {voided} of them had been approved, and those approvals no longer "
                 "hold: build with PDFs, proof and approve them again."
-                if approved
+                if voided
                 else "."
             ),
             err=True,

@@ -17,6 +17,7 @@ from typing import Any
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
 from letter_merge.paths import OutputPaths
+from letter_merge.words import counted, percent
 
 KEEP, CORRECT = "keep", "correct"
 
@@ -32,6 +33,17 @@ class AverageDecision:
     at: str  # ISO date and time
     because: str  # the correction that moved it, in words
     letters: tuple[str, ...] = ()  # the letters already sent that state `sent`
+
+    def in_words(self) -> str:
+        """What the decision means for the letters, in one sentence."""
+        what = (
+            f"kept at {percent(self.sent)} in every letter"
+            if self.choice == KEEP
+            else f"corrected to {percent(self.now)} in every letter: build, proof and approve, "
+            f"then queue (the {counted(len(self.letters), 'letter')} sent go as corrections)"
+        )
+        label = self.field.removesuffix("_rate_average").replace("_", " ")
+        return f"The {self.authority_type} average ({label}): {what}."
 
     def covers(self, authority_type: str, field: str) -> bool:
         return (self.authority_type, self.field) == (authority_type, field)

@@ -41,6 +41,7 @@ class Problem:
 
     where: str
     message: str
+    file: str = ""  # the file it is in, as named in the settings ("" for none in particular)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message

@@ -31,3 +31,8 @@ def counted(number: int, noun: str) -> str:
     """`number` and `noun`, agreed: counted(1, "letter") is "1 letter", counted(2, "authority")
     is "2 authorities"; thousands are grouped ("1,204 letters")."""
     return f"{number:,} {plural(noun, number)}"
+
+
+def percent(value: object) -> str:
+    """A rate as a letter states it: "61%", or "not applicable" when it is undefined (None)."""
+    return "not applicable" if value is None else f"{value}%"

@@ -4,20 +4,19 @@ LibreOffice or with LibreOffice itself."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from letter_merge.cli import cli
+from letter_merge.cli import Frontend, cli
 from letter_merge.config import Settings, load_settings
+from tests import helpers
 from tests.helpers import (
     DEFAULT_COUNCILS,
     ROOT,
@@ -27,7 +26,7 @@ from tests.helpers import (
     statistics,
     write_workbook,
 )
-from tests.standin import TextPdfConverter, plain_pdf_settings
+from tests.standin import STAND_IN, plain_pdf_settings
 
 
 @pytest.fixture
@@ -88,17 +87,11 @@ def four_councils_built(folder: Path, *, stand_in: bool) -> Path:
     old = Path.cwd()
     os.chdir(folder)
     try:
-        with contextlib.ExitStack() as stack:
-            if stand_in:
-                stack.enter_context(
-                    mock.patch(
-                        "letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter()
-                    )
-                )
-            result = CliRunner().invoke(cli, ["build"])
-            assert result.exit_code == 0, result.output
-            result = CliRunner().invoke(cli, ["proof"])
-            assert result.exit_code == 0, result.output
+        frontend = STAND_IN if stand_in else Frontend()
+        result = CliRunner().invoke(cli, ["build"], obj=frontend)
+        assert result.exit_code == 0, result.output
+        result = CliRunner().invoke(cli, ["proof"], obj=frontend)
+        assert result.exit_code == 0, result.output
     finally:
         os.chdir(old)
     return folder
@@ -132,7 +125,7 @@ def work(
         )
     monkeypatch.chdir(folder)
     # A build in the test (after a correction) is made with the same stand-in.
-    monkeypatch.setattr("letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter())
+    monkeypatch.setattr(helpers, "FRONTEND", STAND_IN)
     monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
     monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
     monkeypatch.setattr("letter_merge.mail.transport.BACKOFF_SECONDS", 0.01)

@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 from docx import Document
 from openpyxl import Workbook
 
-from letter_merge.cli import cli
+from letter_merge.cli import Frontend, cli
 from letter_merge.pdf import reading
 from letter_merge.records.ledger import Ledger
 
@@ -416,8 +416,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What `run` gives the command line: its converter. A fixture that builds with the stand-in
+# for LibreOffice sets FRONTEND to tests.standin.STAND_IN for its tests.
+FRONTEND = Frontend()
+
+
 def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+    return CliRunner().invoke(cli, list(args), obj=FRONTEND)
 
 
 def approve_and_queue() -> None:

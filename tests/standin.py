@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from letter_merge.cli import Frontend
 from letter_merge.pdf.convert import ConversionJob, ConversionResult, ResultCallback, put_pdf
 from tests.helpers import docx_text
 
@@ -72,3 +73,7 @@ def text_pdf(text: str, title: str) -> bytes:
 def plain_pdf_settings(folder: Path) -> None:
     settings = folder / "letter-merge.toml"
     settings.write_text(settings.read_text(encoding="utf-8") + PLAIN_PDF, encoding="utf-8")
+
+
+# The command line with the stand-in in place of LibreOffice: `cli(obj=STAND_IN)`.
+STAND_IN = Frontend(converter=lambda settings, name: TextPdfConverter())

@@ -81,7 +81,7 @@ def test_a_correction_is_sent_on_purpose_and_on_the_record(
     assert "Queued 0 messages; 3 were already queued or sent." in result.output
     assert (
         f"  - {DERBY}: was sent a letter on " in result.output
-        and f'to send this changed letter as a correction: letter-merge queue --correction "{DERBY}"'
+        and f'goes only as a correction, with the reason on the record; letter-merge queue --correction "{DERBY}"'
         in result.output
     )
     assert "Would send 0 messages:" in run("send", "--dry-run").output
@@ -166,8 +166,8 @@ def test_approve_refuses_a_letter_that_failed_proof_unless_told_why(work: Path) 
     assert result.output.splitlines() == [
         "Approved 3 letters as checked by Jo Bloggs.",
         "1 letter not approved:",
-        f"  - {DERBY}: failed the proof (Names no other council (Adur District Council)) (or "
-        'approve it with --despite-proof "why")',
+        f"  - {DERBY}: failed the proof (Names no other council (Adur District Council)); fix it "
+        'and build again, or letter-merge approve --despite-proof "why"',
     ]
     result = run("approve", "--by", "Jo Bloggs", "--despite-proof", "Adur is copied in on purpose")
     assert result.output == (
@@ -184,7 +184,10 @@ def test_a_letter_rebuilt_since_the_proof_is_not_approved(work: Path) -> None:
     assert run("build").exit_code == 0
     result = run("approve", "--by", "Jo", "--only", "Derby City")
     assert result.exit_code == 1
-    assert f"  - {DERBY}: not proofed since it was built; run letter-merge proof" in result.output
+    assert (
+        f"  - {DERBY}: not proofed since it was built; letter-merge proof, look through it, and approve it"
+        in result.output
+    )
 
 
 def test_a_refused_message_is_sent_again_with_retry_failed(

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from letter_merge.cli import cli
 from letter_merge.files import DiskFull, FileInUse, write_atomic
 from tests.conftest import four_councils_built
-from tests.standin import TextPdfConverter
+from tests.standin import STAND_IN
 
 LEICS_PDF = "Leicestershire County Council - Annual Review 2020.pdf"
 
@@ -31,7 +31,6 @@ LEICS_PDF = "Leicestershire County Council - Annual Review 2020.pdf"
 def folder_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = four_councils_built(tmp_path / "batch", stand_in=True)
     monkeypatch.chdir(folder)
-    monkeypatch.setattr("letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter())
     return folder
 
 
@@ -70,7 +69,7 @@ def test_simulated_windows_a_letter_pdf_held_open_fails_alone_and_the_next_build
     before = {p.name: digest(p) for p in letters.glob("*.pdf")}
     with monkeypatch.context() as windows:
         hold_open(windows, held)
-        result = CliRunner().invoke(cli, ["build", "--force"])
+        result = CliRunner().invoke(cli, obj=STAND_IN, args=["build", "--force"])
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
@@ -86,7 +85,7 @@ def test_simulated_windows_a_letter_pdf_held_open_fails_alone_and_the_next_build
         r["files"]["pdf"] for n, r in records.items() if n != "Leicestershire County Council"
     )
     # Closed: the next build makes only what is missing.
-    result = CliRunner().invoke(cli, ["build"])
+    result = CliRunner().invoke(cli, obj=STAND_IN, args=["build"])
     assert result.exit_code == 0, result.output
     assert "Built 1 letter" in result.output
     assert "3 already up to date" in result.output
@@ -99,11 +98,11 @@ def test_simulated_windows_a_docx_open_in_word_fails_alone(
     held = letters / LEICS_PDF.replace(".pdf", ".docx")
     with monkeypatch.context() as windows:
         hold_open(windows, held)
-        result = CliRunner().invoke(cli, ["build", "--force"])
+        result = CliRunner().invoke(cli, obj=STAND_IN, args=["build", "--force"])
     assert result.exit_code == 1, result.output
     assert f"close {held.name} (open in another program" in result.output
     assert "Built 3 letters" in result.output
-    result = CliRunner().invoke(cli, ["build"])
+    result = CliRunner().invoke(cli, obj=STAND_IN, args=["build"])
     assert result.exit_code == 0, result.output
 
 
@@ -122,13 +121,13 @@ def test_simulated_windows_a_record_held_open_is_one_message_naming_it(
     before = digest(held)
     with monkeypatch.context() as windows:
         hold_open(windows, held)
-        result = CliRunner().invoke(cli, command)
+        result = CliRunner().invoke(cli, obj=STAND_IN, args=command)
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert f"{held.name} (in {held.parent}) cannot be replaced" in result.output
     assert "Close it, then run the command again." in result.output
     assert digest(held) == before
-    result = CliRunner().invoke(cli, command)
+    result = CliRunner().invoke(cli, obj=STAND_IN, args=command)
     assert result.exit_code == 0, result.output
 
 
@@ -136,7 +135,7 @@ def test_simulated_windows_an_eml_held_open_when_queueing(
     folder_built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    assert runner.invoke(cli, ["approve", "--by", "Pat"]).exit_code == 0
+    assert runner.invoke(cli, obj=STAND_IN, args=["approve", "--by", "Pat"]).exit_code == 0
     outbox = folder_built / "output" / "2020" / "outbox"
     with monkeypatch.context() as windows:
         real = write_atomic
@@ -147,11 +146,11 @@ def test_simulated_windows_an_eml_held_open_when_queueing(
             real(path, data, durable=durable)
 
         windows.setattr("letter_merge.mail.outbox.write_atomic", refuse_eml)
-        result = runner.invoke(cli, ["queue"])
+        result = runner.invoke(cli, obj=STAND_IN, args=["queue"])
     assert result.exit_code == 1, result.output
     assert "cannot be replaced" in result.output and "Leicestershire" in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(cli, ["queue"])
+    result = runner.invoke(cli, obj=STAND_IN, args=["queue"])
     assert result.exit_code == 0, result.output
     assert len(list(outbox.glob("*.eml"))) == 4
 
@@ -200,7 +199,7 @@ def test_a_full_disk_is_one_message_naming_the_folder_and_the_next_build_complet
     before = {p.name: digest(p) for p in letters.iterdir()}
     with monkeypatch.context() as full:
         fill_disk(full, letters)
-        result = CliRunner().invoke(cli, ["build", "--force"])
+        result = CliRunner().invoke(cli, obj=STAND_IN, args=["build", "--force"])
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert f"The disk or share holding {letters} is full" in result.output
@@ -209,7 +208,7 @@ def test_a_full_disk_is_one_message_naming_the_folder_and_the_next_build_complet
     # Every file left is whole: each is as it was (--force removed the PDFs it would remake).
     for path in letters.iterdir():
         assert digest(path) == before[path.name]
-    result = CliRunner().invoke(cli, ["build"])
+    result = CliRunner().invoke(cli, obj=STAND_IN, args=["build"])
     assert result.exit_code == 0, result.output
     assert len(list(letters.glob("*.pdf"))) == 4
     assert "Built 0 letters" not in result.output

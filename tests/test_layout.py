@@ -37,6 +37,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("letter_merge.proof",),
     ("letter_merge.approve", "letter_merge.averages"),
     ("letter_merge.mail",),
+    ("letter_merge.app",),
     ("letter_merge.desk",),
     ("letter_merge.cli", "letter_merge.__main__"),
 )

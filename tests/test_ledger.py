@@ -118,10 +118,10 @@ def test_approve_refuses_letters_without_a_pdf_and_approves_nothing(folder: Path
     assert result.output.splitlines() == [
         "Approved 0 letters as checked by Sam Smith.",
         "4 letters not approved:",
-        "  - Leicestershire County Council: has no PDF; build it (letter-merge build)",
-        "  - Derby City Council: has no PDF; build it (letter-merge build)",
-        "  - Brighton & Hove City Council: has no PDF; build it (letter-merge build)",
-        "  - Adur District Council: has no PDF; build it (letter-merge build)",
+        "  - Leicestershire County Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
+        "  - Derby City Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
+        "  - Brighton & Hove City Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
+        "  - Adur District Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
     ]
     with Ledger(folder / "output" / "2020" / "ledger.sqlite", read_only=True) as ledger:
         assert ledger.approvals() == {}
@@ -170,7 +170,8 @@ def test_long_lists_show_the_first_few_and_v_shows_all(folder: Path) -> None:
     lines = result.output.splitlines()
     assert lines[1] == "12 letters not approved:"
     assert lines[2:7] == [
-        f"  - {name}: has no PDF; build it (letter-merge build)" for name in names[:5]
+        f"  - {name}: built without its PDF; letter-merge build (without --no-pdf) makes its PDF"
+        for name in names[:5]
     ]
     assert lines[7] == "  ... and 7 more (-v lists them all)"
     assert len(lines) == 8

@@ -15,10 +15,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from letter_merge import cli as cli_module
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
-from letter_merge.cli import cli
+from letter_merge.cli import Frontend, cli
 from letter_merge.config import load_settings
 from letter_merge.pdf.convert import (
     ConversionJob,
@@ -229,13 +228,10 @@ class CorruptingConverter:
 
     def __init__(self, real: Converter, victim: str) -> None:
         self.real, self.victim, self.name = real, victim, real.name
+        self.notices: list[str] = real.notices
 
     def version(self) -> str:
         return self.real.version()
-
-    @property
-    def notices(self) -> list[str]:
-        return self.real.notices
 
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
@@ -250,10 +246,8 @@ def test_a_conversion_failure_is_reported_and_the_rest_complete(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = libreoffice()
-    monkeypatch.setattr(
-        cli_module, "make_converter", lambda name, **_: CorruptingConverter(real, "Derby")
-    )
-    result = CliRunner().invoke(cli, ["build"])
+    corrupting = Frontend(converter=lambda settings, name: CorruptingConverter(real, "Derby"))
+    result = CliRunner().invoke(cli, ["build"], obj=corrupting)
     assert result.exit_code == 1
     assert "Built 3 letters (docx and PDF)" in result.output
     assert "1 letter failed:" in result.output

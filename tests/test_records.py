@@ -59,6 +59,12 @@ def desk(folder: Path, path: str, body: dict[str, Any] | None = None) -> dict[st
         return data
 
 
+def status_history_next(output: str) -> str:
+    """The `next` line of `status NAME`."""
+    (line,) = [line for line in output.splitlines() if line.startswith("  next ")]
+    return line
+
+
 def desk_status(folder: Path) -> dict[str, Any]:
     return desk(folder, "/api/status")
 
@@ -86,14 +92,20 @@ def test_a_figure_changed_after_the_build_is_out_of_date_everywhere_alike(work: 
     assert approve.exit_code == 1
     assert approve.output.splitlines()[0] == "Approved 3 letters as checked by Jo Bloggs."
     assert (
-        f"  - {LEICESTERSHIRE}: built from older inputs ({why}); build, proof and approve it "
-        in (approve.output)
+        f"  - {LEICESTERSHIRE}: built from older inputs ({why}); letter-merge build, then proof "
+        "and approve it" in (approve.output)
     )
     # status and the desk say the same, word for word.
     line = status_line(run("status").output, LEICESTERSHIRE)
     assert re.match(rf"out of date +{LEICESTERSHIRE}  {re.escape(why)}  \[proof: failed: ", line)
     (letter,) = [s for s in desk_status(work)["letters"] if s["authority"] == LEICESTERSHIRE]
     assert (letter["state"], letter["why"]) == ("out of date", why)
+    # The same next step, each front end in its own words: a command, the desk's Build step.
+    assert "letter-merge build" in status_history_next(run("status", "Leicestershire").output)
+    assert letter["next"] == {
+        "text": "Build it again, then proof and approve it",
+        "section": "build",
+    }
     assert letter["proof"].startswith("failed: Built from the current inputs (")
     # Built again, proofed and approved: current, and everything agrees it is.
     assert run("build").exit_code == 0

@@ -93,7 +93,7 @@ def test_rebuilding_after_approval_voids_it(work: Path) -> None:
     result = run("queue")
     assert result.exit_code == 1
     assert (
-        "  - Derby City Council: its PDF changed after approval; proof it and approve it again"
+        "  - Derby City Council: its PDF changed after it was approved; letter-merge proof, look through it, and approve it"
         in result.output
     )
     assert "Queued 3 messages." in result.output

@@ -12,6 +12,7 @@ from typing import Any
 from docx.shared import Emu
 
 from letter_merge.figures import RATE_LABELS, RATES
+from letter_merge.words import percent
 
 STYLE_VERSION = "1"  # change when the chart's look changes, so cached charts are redrawn
 ASPECT = 0.28  # height / width
@@ -49,7 +50,7 @@ class ChartData:
     def description(self) -> str:
         """The picture's alternative text, read out by screen readers."""
         parts = [
-            f"{RATE_LABELS[rate]}: {_percent(own)} (average {_percent(average)})"
+            f"{RATE_LABELS[rate]}: {percent(own)} (average {percent(average)})"
             for rate, own, average in zip(RATES, self.rates, self.averages, strict=True)
         ]
         return f"Bar chart for {self.authority}. {'; '.join(parts)}."
@@ -59,7 +60,3 @@ def chart_size(text_width: int) -> tuple[Emu, Emu]:
     """A chart's width and height on the page, for a page whose text is `text_width` wide."""
     width = Emu(min(text_width, MAX_WIDTH))
     return width, Emu(int(width * ASPECT))
-
-
-def _percent(value: int | None) -> str:
-    return "not applicable" if value is None else f"{value}%"

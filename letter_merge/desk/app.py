@@ -28,27 +28,56 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from letter_merge.approve import approve_letters
-from letter_merge.averages import decide_averages, decided
-from letter_merge.batch import Batch, load_batch, prove, select_names
-from letter_merge.build import build_letters
+from letter_merge.app import check as checking
+from letter_merge.app import letters, mailing
+from letter_merge.app import status as statuses
+from letter_merge.app.inputs import Inputs
+from letter_merge.batch import Batch, load_batch
 from letter_merge.config import Settings, load_settings
 from letter_merge.desk.jobs import Busy, Jobs
 from letter_merge.desk.security import DeskGuard, DeskKeys
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
-from letter_merge.mail.delivery import read_deliveries
-from letter_merge.mail.outbox import queue_messages
-from letter_merge.mail.send import SECURITY_WORDS, send_messages
-from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
-from letter_merge.proof.pack import make_proof
-from letter_merge.proof.preview import preview_letter
-from letter_merge.records.audit import history, write_csv
-from letter_merge.records.standing import STATES, Records
+from letter_merge.records.standing import STATES
+from letter_merge.records.steps import Blocker, Next
 
 STATIC = resources.files("letter_merge.desk") / "static"
-SHEETS = ("Contacts!", "Statistics!")
+
+# Each next step in the desk's own words, and the step (section) of the page that takes it.
+NEXT_STEPS: dict[Next, tuple[str, str]] = {
+    Next.BUILD: ("Build it again, then proof and approve it", "build"),
+    Next.BUILD_PDF: ("Build it again to make its PDF", "build"),
+    Next.FIX_BUILD: ("Fix what the build said, then build it again", "build"),
+    Next.PROOF: ("Make the proof and look through it", "proof"),
+    Next.FIX_OR_APPROVE_DESPITE: (
+        "Fix it and build it again, or approve it despite the proof, saying why",
+        "approve",
+    ),
+    Next.APPROVE: ("Approve it", "approve"),
+    Next.QUEUE: ("Queue its email", "queue"),
+    Next.SEND: ("Send it", "send"),
+    Next.SETTLE: ("Find out whether it arrived, then settle it", "send"),
+    Next.RETRY: ("Fix the cause, then send it again", "send"),
+    Next.CORRECT: (
+        "Build, proof and approve it again, then queue it as a correction",
+        "build",
+    ),
+    Next.QUEUE_CORRECTION: ("Queue it as a correction (Correcting a letter already sent)", "queue"),
+    Next.DECIDE_AVERAGE: ("Decide about the averages that moved", "status"),
+    Next.RESEND: (
+        "Correct the address in the workbook's Contacts sheet, then send the letter again",
+        "status",
+    ),
+    Next.FIX_INPUTS: ("Fix what the Check step lists", "check"),
+    Next.NOTHING: ("Nothing", ""),
+}
+
+
+def next_step(step: Next) -> dict[str, str]:
+    """A next step as the page shows it: its words, and the step of the page that takes it."""
+    text, section = NEXT_STEPS[step]
+    return {"text": text, "section": section}
 
 
 class Desk:
@@ -72,6 +101,14 @@ class Desk:
 
     def settings(self) -> Settings:
         return load_settings(self.config_file)
+
+    def inputs(self) -> Inputs:
+        """The settings read afresh, and the batch kept while its files are unchanged."""
+        return Inputs(self.settings(), self.batch)
+
+    def fresh_inputs(self) -> Inputs:
+        """A batch of its own, for a job (previews may render from the kept one meanwhile)."""
+        return Inputs(self.settings())
 
     def batch(self, settings: Settings) -> Batch:
         """The batch, read again only when one of its files has changed since (previews come
@@ -229,13 +266,12 @@ def state(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
                 "changed_ns": _stamp(path)[0],
             }
         )
-    smtp = settings.smtp
     return {
         "year": settings.year,
         "folder": str(settings.config_file.parent) if settings.config_file else "",
         "files": files,
         "pdf": settings.pdf.in_words(),
-        "server": f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}",
+        "server": mailing.mail_server(settings),
         "sender": settings.email_from,
         "job": desk.jobs.current(),
     }
@@ -269,46 +305,37 @@ def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str,
 
 
 def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    settings = desk.settings()
     try:
-        batch = desk.batch(settings)
+        report = checking.check(desk.inputs())
     except ProblemsFound as found:
         return {
             "ok": False,
             "problems": _grouped(desk, found.problems),
             "warnings": _grouped(desk, found.warnings),
         }
-    problems = prove(batch)
-    warnings = [Problem(w.where, w.message) for w in batch.warnings]
     return {
-        "ok": not problems,
-        "problems": _grouped(desk, problems),
-        "warnings": _grouped(desk, warnings),
-        "councils": len(batch.workbook.councils),
-        "unused": batch.unused_columns(),
+        "ok": True,
+        "problems": [],
+        "warnings": _grouped(desk, list(report.warnings)),
+        "councils": report.councils,
+        "unused": list(report.unused),
     }
 
 
 def _grouped(desk: Desk, problems: list[Problem]) -> list[dict[str, Any]]:
     """Problems by the file they are in, each with its place and what to do, as `check` says."""
-    settings = desk.settings()
     groups: dict[str, list[dict[str, str]]] = {}
     for problem in problems:
-        where = problem.where
-        if where.startswith(SHEETS):
-            file = settings.workbook.name
-        elif ", " in where:
-            file = where.split(", ", 1)[0]
-        else:
-            file = where.split(" ", 1)[0] if where else "letter-merge"
-        groups.setdefault(file, []).append({"where": where, "message": problem.message})
+        groups.setdefault(problem.file or "letter-merge", []).append(
+            {"where": problem.where, "message": problem.message}
+        )
     return [{"file": file, "items": items} for file, items in groups.items()]
 
 
 def councils(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """The councils to choose from; none while the inputs have problems (Check says which)."""
     try:
-        batch = desk.batch(desk.settings())
+        batch = desk.inputs().batch()
     except ProblemsFound:
         return {"councils": []}
     return {
@@ -325,8 +352,8 @@ def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
     name = _text(data, "name")
     if not name:
         raise LetterMergeError("Type a council's name to preview its letter.")
-    settings = desk.settings()
-    made = preview_letter(desk.batch(settings), name, desk.previewer(settings))
+    inputs = desk.inputs()
+    made = letters.preview(inputs, name, desk.previewer(inputs.settings))
     desk.preview = {"authority": made.authority, "pages": list(made.pages)}
     return {"authority": made.authority, "pages": len(made.pages)}
 
@@ -344,15 +371,15 @@ def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 
 def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     only = _names(data)
-    settings = desk.settings()
-    # A batch of its own (previews may render from the cached one meanwhile); problems now.
-    batch = load_batch(settings)
+    inputs = desk.fresh_inputs()
+    inputs.batch()  # problems now, not in the job
     if only:
-        batch.letters(only)  # an unknown or ambiguous name now, too
-    converter = desk.converter(settings)
+        inputs.batch().letters(only)  # an unknown or ambiguous name now, too
+    converter = desk.converter(inputs.settings)
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-        report = build_letters(batch, only=only, converter=converter, on_progress=progress)
+        result = letters.build(inputs, only=only, converter=converter, on_progress=progress)
+        report = result.report
         return {
             "built": sum(1 for o in report.letters if o.remade and not o.error),
             "unchanged": len(report.unchanged),
@@ -365,10 +392,11 @@ def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def proof(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    batch = load_batch(desk.settings())  # its own, as for a build
+    inputs = desk.fresh_inputs()
+    inputs.batch()
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-        report = make_proof(batch, on_progress=progress)
+        report = letters.proof(inputs, on_progress=progress)
         problems = [
             {
                 "authority": card.authority,
@@ -399,23 +427,19 @@ def proof_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
 
 
 def letter_pdf(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
-    """A built letter's PDF, found by its file name among the manifest's letters only."""
-    settings = desk.settings()
-    wanted = request.path_params["name"]
-    for record in Records.load(settings).built.values():
-        if record.pdf is not None and Path(record.pdf.path).name == wanted:
-            path = settings.paths.absolute(record.pdf.path)
-            if path.is_file():
-                return FileResponse(path, media_type="application/pdf")
-    return Response("Not found", 404)
+    """A built letter's PDF, found by its file name among the batch's letters only."""
+    found = letters.built_pdf(desk.settings(), request.path_params["name"])
+    if found is None:
+        return Response("Not found", 404)
+    return FileResponse(found, media_type="application/pdf")
 
 
 # -- 6. approve, 7. queue and test send, 8. send ---------------------------------------------
 
 
 def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    report = approve_letters(
-        load_batch(desk.settings()),  # its own, as for a build
+    report = mailing.approve(
+        desk.fresh_inputs(),
         _text(data, "by"),
         only=_names(data),
         despite_proof=_text(data, "despite_proof"),
@@ -424,24 +448,24 @@ def approve(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
         "approved": report.approved,
         "despite_proof": report.despite_proof,
         "already": report.already,
-        "refused": _reasons(report.refused),
+        "refused": _blocked(report.refused),
     }
 
 
 def queue(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    corrections = _names(data, "corrections")
-    reason, note = _text(data, "reason"), _text(data, "note")
-    if corrections and not reason:
-        raise LetterMergeError(
-            "Say why the letter is corrected: it is recorded for the office (and not sent)."
-        )
-    settings = desk.settings()
-    report = queue_messages(desk.batch(settings), {name: reason for name in corrections}, note)
+    report = mailing.queue(
+        desk.inputs(),
+        corrections=_names(data, "corrections"),
+        reason=_text(data, "reason"),
+        note=_text(data, "note"),
+        resends=_names(data, "resends"),
+    )
     return {
         "queued": report.queued,
         "corrections": report.corrections,
+        "resends": report.resends,
         "already": report.already,
-        "skipped": _reasons(report.skipped),
+        "skipped": _blocked(report.skipped),
     }
 
 
@@ -450,11 +474,25 @@ def _reasons(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"authority": authority, "why": why} for authority, why in pairs]
 
 
+def _blocked(pairs: list[tuple[str, Blocker]]) -> list[dict[str, Any]]:
+    """Letters a step could not go ahead for: why, and the desk's next step for each."""
+    return [
+        {
+            "authority": authority,
+            "why": blocker.why
+            if blocker.next == Next.NOTHING
+            else f"{blocker.why}. Next: {NEXT_STEPS[blocker.next][0].lower()}.",
+            "next": next_step(blocker.next),
+        }
+        for authority, blocker in pairs
+    ]
+
+
 def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """What a send would do, as `send` says before it asks: nothing is sent or changed."""
     settings = desk.settings()
-    test_to = _text(data, "test_to") or None
-    report = send_messages(settings, test_to=test_to, only=_names(data), dry_run=True)
+    sending = _send_request(data)
+    report = mailing.plan_send(settings, sending)
     plan = report.plan
     messages = plan.messages if plan else ()
     return {
@@ -465,7 +503,7 @@ def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, A
         "corrections": plan.corrections if plan else 0,
         "minutes": plan.minutes if plan else 0,
         "rate": settings.smtp.rate_per_minute,
-        "test_to": test_to,
+        "test_to": sending.test_to,
         "messages": [
             {
                 "authority": m.authority,
@@ -475,27 +513,31 @@ def send_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, A
             }
             for m in messages
         ],
+        "refused": _blocked(report.refused),
         "in_doubt": report.in_doubt,
     }
+
+
+def _send_request(data: dict[str, Any]) -> mailing.SendRequest:
+    retry = data.get("retry_failed", False)
+    return mailing.SendRequest(
+        _text(data, "test_to") or None, tuple(_names(data)), None, retry is True
+    ).checked()
 
 
 def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Send (or test-send) what was shown: `expected` is the count the person confirmed, and a
     plan that no longer matches it sends nothing."""
     settings = desk.settings()
-    test_to = _text(data, "test_to") or None
-    only = _names(data)
+    sending = _send_request(data)  # a wrong request is said now, not in the job
     expected = data.get("expected")
     if not isinstance(expected, int):
         raise LetterMergeError("Confirm the send first: the page must say how many will go.")
-    password = None if settings.smtp.auth == "oauth2" else smtp_password(settings.smtp)
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-        report = send_messages(
+        report = mailing.send(
             settings,
-            test_to=test_to,
-            only=only,
-            password=password,
+            sending,
             confirm=lambda plan: len(plan.messages) == expected,
             on_progress=progress,
         )
@@ -504,12 +546,12 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
             "sent": report.sent,
             "failed": _reasons(report.failed),
             "deferred": _reasons(report.deferred),
-            "refused": _reasons(report.refused),
+            "refused": _blocked(report.refused),
             "in_doubt": report.in_doubt,
-            "test_to": test_to,
+            "test_to": sending.test_to,
         }
 
-    return desk.jobs.start("test send" if test_to else "send", work)
+    return desk.jobs.start("test send" if sending.test_to else "send", work)
 
 
 def pause(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -543,7 +585,7 @@ async def events(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 def delivery(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Read the sending mailbox once, as `letter-merge delivery` does."""
     settings = desk.settings()
-    found = read_deliveries(settings)
+    found = mailing.read_mailbox(settings)
     return {
         "read": found.read,
         "mailbox": f"{settings.mailbox.folder} on {settings.mailbox.host}",
@@ -558,15 +600,21 @@ def delivery(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, An
 
 
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    settings = desk.settings()
-    records = _records(desk, settings)
-    if records.manifest is None:
-        return {"counts": {}, "letters": []}  # nothing built yet: the page says so
-    standings = records.standings()
+    report = statuses.status(desk.inputs())
     return {
-        "counts": dict(records.counts()),
-        "came_back": records.delivery_summary(),
+        "built": report.built,
+        "counts": {line.state: line.count for line in report.counts},
+        "came_back": report.came_back,
         "meanings": {state: meaning for state, (meaning, _) in STATES.items()},
+        "unknown_because": _grouped(desk, list(report.unknown_because)),
+        "synced": (
+            {
+                "by": report.synced.by,
+                "conflicts": [copy.name for copy in report.synced.conflicts],
+            }
+            if report.synced
+            else None
+        ),
         "moved_averages": [
             {
                 "text": str(moved),
@@ -576,14 +624,14 @@ def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]
                     else ""
                 ),
             }
-            for moved in records.moved_averages()
+            for moved in report.moved_averages
         ],
         "letters": [
             {
                 "authority": s.authority,
                 "state": s.state,
                 "why": s.why,
-                "next": s.next_step,
+                "next": next_step(s.next_step),
                 "proof": s.proof_result if s.record and s.record.pdf else "",
                 "email": s.record.recipient.email if s.record else "",
                 "approved_by": s.approval.approved_by if s.approval_holds and s.approval else "",
@@ -591,36 +639,25 @@ def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]
                 "last_reply": s.last.last_reply if s.last else "",
                 "messages": len(s.messages),
             }
-            for s in standings
+            for s in report.letters
         ],
     }
 
 
 def averages(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """The office's decision about the averages a correction moved, on the record."""
-    made = decide_averages(load_batch(desk.settings()), _text(data, "choice"), _text(data, "by"))
-    return {"decided": [decided(decision) for decision in made]}
-
-
-def _records(desk: Desk, settings: Settings) -> Records:
-    try:
-        batch = desk.batch(settings)
-    except LetterMergeError:
-        batch = None  # the inputs have problems: whether letters are out of date is unknown
-    return Records.load(settings, batch)
+    made = mailing.decide(desk.fresh_inputs(), _text(data, "choice"), _text(data, "by"))
+    return {"decided": [decision.in_words() for decision in made]}
 
 
 def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    settings = desk.settings()
-    records = _records(desk, settings)
-    (authority,) = select_names([s.authority for s in records.standings()], [_text(data, "name")])
-    record = history(records, authority)
+    record = statuses.council_history(desk.inputs(), _text(data, "name"))
     standing = record.standing
     return {
-        "authority": authority,
+        "authority": standing.authority,
         "state": standing.state,
         "why": standing.why,
-        "next": standing.next_step,
+        "next": next_step(standing.next_step),
         "proof": standing.proof_result,
         "approvals": [
             {"by": a.approved_by, "at": a.approved_at, "despite_proof": a.despite_proof}
@@ -646,11 +683,10 @@ def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[
 
 def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     settings = desk.settings()
-    records = _records(desk, settings)
     folder = settings.paths.year_dir
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "status.csv"
-    write_csv(records, target)
+    statuses.write_status_csv(statuses.status(desk.inputs()), target)
     body = target.read_bytes()
     name = f"letter-merge-status-{settings.year}.csv"
     return Response(

@@ -21,6 +21,7 @@ from letter_merge.config import Settings
 from letter_merge.mail.mailbox import Fetched, mark_seen, read_mailbox
 from letter_merge.mail.reports import AUTO_REPLY, REPLY, UNKNOWN, Report, read_report
 from letter_merge.records.ledger import SENT, Delivery, Message, now, open_ledger
+from letter_merge.records.standing import Records
 
 
 @dataclass
@@ -48,21 +49,20 @@ def read_deliveries(
 ) -> DeliveryReport:
     """Read the sending mailbox once and record what it says about this year's letters."""
     report = DeliveryReport()
+    matcher = _Matcher(Records.load(settings).messages)
+    fetched = reader(settings, since=since, environ=environ)
+    report.read = len(fetched)
+    found: list[Delivery] = []
+    for item in fetched:
+        understood = read_report(item.raw)
+        if understood.kind == UNKNOWN:
+            if understood.problem:
+                report.unreadable.append((item.key, understood.problem))
+            else:
+                report.other += 1
+            continue
+        found += matcher.deliveries(understood, item)
     with open_ledger(settings.paths) as ledger:
-        messages = ledger.messages()
-        fetched = reader(settings, since=since, environ=environ)
-        report.read = len(fetched)
-        found: list[Delivery] = []
-        matcher = _Matcher(messages)
-        for item in fetched:
-            understood = read_report(item.raw)
-            if understood.kind == UNKNOWN:
-                if understood.problem:
-                    report.unreadable.append((item.key, understood.problem))
-                else:
-                    report.other += 1
-                continue
-            found += matcher.deliveries(understood, item)
         added = ledger.add_deliveries(found)
     report.marked = mark_seen(
         settings, sorted({d.place for d in added if d.authority}), environ=environ

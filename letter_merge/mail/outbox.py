@@ -22,6 +22,7 @@ from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Approval, Ledger, open_ledger
 from letter_merge.records.standing import Records, Standing
+from letter_merge.records.steps import Blocker, Next
 
 
 @dataclass
@@ -30,7 +31,7 @@ class QueueReport:
     corrections: list[str] = field(default_factory=list)
     resends: list[str] = field(default_factory=list)  # the same letter, to a corrected address
     already: list[str] = field(default_factory=list)  # this PDF's message is queued or sent
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (authority, why)
+    skipped: list[tuple[str, Blocker]] = field(default_factory=list)
 
 
 def queue_messages(
@@ -63,9 +64,9 @@ def queue_messages(
         for letter in batch.letters():
             authority = letter.council.authority
             standing = records.standing(authority)
-            why = not_ready(standing)
-            if why:
-                report.skipped.append((authority, why))
+            blocker = standing.queue_blocker()
+            if blocker is not None:
+                report.skipped.append((authority, blocker))
                 continue
             approval = standing.approval
             assert approval is not None
@@ -73,9 +74,8 @@ def queue_messages(
                 _resend(batch, ledger, records, letter, standing, report)
                 continue
             messages = list(standing.messages)
-            addresses = current_addresses(letter)
             for waiting in messages:  # queued to an address the workbook no longer has
-                if waiting.state in (QUEUED, FAILED) and _folded(waiting.recipients) != addresses:
+                if waiting.state in (QUEUED, FAILED) and standing.addressed_elsewhere(waiting):
                     ledger.set_state(
                         waiting.message_id,
                         WITHDRAWN,
@@ -86,22 +86,12 @@ def queue_messages(
             if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
                 report.already.append(authority)
                 continue
-            sent = standing.sent
-            correction = wanted.pop(authority, "") or (decided.get(authority, "") if sent else "")
-            if sent and not correction:
-                report.skipped.append(
-                    (
-                        authority,
-                        f"was sent a letter on {sent[-1].sent_at[:10]}; to send this changed "
-                        f'letter as a correction: letter-merge queue --correction "{authority}" '
-                        '--reason "what changed"',
-                    )
-                )
-                continue
-            if correction and not sent:
-                report.skipped.append(
-                    (authority, "has not been sent a letter yet: queue it without --correction")
-                )
+            correction = wanted.pop(authority, "")
+            if standing.sent and not correction:
+                correction = decided.get(authority, "")
+            blocker = standing.correction_blocker(asked=bool(correction))
+            if blocker is not None:
+                report.skipped.append((authority, blocker))
                 continue
             for stale in messages:  # an older version still waiting: this one replaces it
                 if stale.state in (QUEUED, FAILED):
@@ -112,7 +102,9 @@ def queue_messages(
             (report.corrections if correction else report.queued).append(authority)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
-            report.skipped.append((authority, "its corrected letter is already queued or sent"))
+            report.skipped.append(
+                (authority, Blocker("its corrected letter is already queued or sent", Next.SEND))
+            )
     return report
 
 
@@ -127,42 +119,22 @@ def _resend(
     """The same approved letter again, to the address now in the workbook, after its message
     bounced: recorded as a re-send of that message (the bounce stays on the record)."""
     authority = letter.council.authority
-    came_back, said = standing.delivery
-    last = standing.sent[-1] if standing.sent else None
-    if came_back != "bounced" or last is None or said is None:
-        report.skipped.append(
-            (authority, "--resend is for a letter whose message bounced; this one has not")
-        )
-        return
     approval = standing.approval
-    assert approval is not None
-    if any(m.resend_of == last.message_id and m.state != FAILED for m in standing.messages):
+    last = standing.sent[-1] if standing.sent else None
+    if last is not None and any(
+        m.resend_of == last.message_id and m.state != FAILED for m in standing.messages
+    ):
         report.already.append(authority)  # re-sent (or queued to be) already
         return
-    if last.pdf_sha256 != approval.pdf_sha256:
-        report.skipped.append(
-            (authority, "its letter changed since it was sent: queue it with --correction")
-        )
+    blocker = standing.resend_blocker()
+    if blocker is not None:
+        report.skipped.append((authority, blocker))
         return
+    assert approval is not None and last is not None
     pdf = batch.settings.paths.absolute(approval.pdf_path)
     # A re-sent correction is still a correction, with its subject and reason.
     message = build_message(batch.settings, batch, letter, pdf, correction=last.correction)
     recipients = envelope_recipients(message)
-    bounced = {
-        d.recipient.casefold()
-        for d in standing.deliveries
-        if d.message_id == last.message_id and d.kind == "bounced" and d.recipient
-    }
-    still = sorted(r for r in recipients if r.casefold() in bounced)
-    if still or {r.casefold() for r in recipients} == {r.casefold() for r in last.recipients}:
-        report.skipped.append(
-            (
-                authority,
-                f"{', '.join(still) or 'its address'} bounced and is still in its To or Cc: "
-                "correct it in the workbook's Contacts sheet, then queue --resend again",
-            )
-        )
-        return
     paths = batch.settings.paths
     eml = _free_name(paths.outbox, f"{letter.stem} (re-sent)", "", records)
     write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
@@ -178,15 +150,6 @@ def _resend(
         resend_of=last.message_id,
     )
     report.resends.append(authority)
-
-
-def current_addresses(letter: PlannedLetter) -> frozenset[str]:
-    """The To and Cc the workbook gives the council now, ignoring case."""
-    return _folded((letter.council.email, *letter.council.cc))
-
-
-def _folded(addresses: Sequence[str]) -> frozenset[str]:
-    return frozenset(a.casefold() for a in addresses if a)
 
 
 def _decided_corrections(records: Records) -> dict[str, str]:
@@ -255,22 +218,6 @@ def _free_name(outbox: Path, stem: str, correction: str, records: Records) -> Pa
         if candidate.name not in used and not candidate.exists():
             return candidate
         number += 1
-
-
-def not_ready(standing: Standing) -> str:
-    """Why a letter cannot be queued as it is now ("" when it can be)."""
-    record = standing.record
-    if record is None or record.pdf is None:
-        return "not built with a PDF; run letter-merge build"
-    if standing.out_of_date:
-        return (
-            f"built from older inputs ({standing.what_changed}); build, proof and approve it again"
-        )
-    if standing.approval is None:
-        return "not approved; run letter-merge approve"
-    if not standing.approval_holds:
-        return "its PDF changed after approval; proof it and approve it again"
-    return ""
 
 
 def build_message(

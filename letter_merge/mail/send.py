@@ -19,10 +19,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
 from letter_merge.batch import load_batch, select_names
-from letter_merge.config import Settings
+from letter_merge.config import Settings, SmtpSettings
 from letter_merge.files import exclusive
 from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import current_addresses, envelope_recipients
+from letter_merge.mail.outbox import envelope_recipients
 from letter_merge.mail.transport import (
     BACKOFF_SECONDS,
     TRIES,
@@ -42,8 +42,8 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.records.manifest import approval_is_current
 from letter_merge.records.standing import Records
+from letter_merge.records.steps import Blocker, Next
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class SendReport:
     sent: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # 5xx: the server's words
     deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx after all tries
-    refused: list[tuple[str, str]] = field(default_factory=list)  # our own checks said no
+    refused: list[tuple[str, Blocker]] = field(default_factory=list)  # our own checks said no
     in_doubt: list[str] = field(default_factory=list)
     would_send: list[Outgoing] = field(default_factory=list)  # --dry-run
     plan: SendPlan | None = None  # --dry-run: what a real send would say before it asks
@@ -101,6 +101,12 @@ class SendReport:
     @property
     def problems(self) -> bool:
         return bool(self.failed or self.deferred or self.refused or self.in_doubt)
+
+
+def server_in_words(smtp: SmtpSettings) -> str:
+    """The mail server and how the connection is protected: 'smtp.example:587, encrypted
+    (STARTTLS)'."""
+    return f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}"
 
 
 def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
@@ -207,7 +213,7 @@ def _plan(
             )
         )
     return SendPlan(
-        server=f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}",
+        server=server_in_words(smtp),
         sender=settings.email_from,
         login=smtp.username,
         messages=tuple(outgoing),
@@ -217,7 +223,9 @@ def _plan(
 
 
 class _Refused(Exception):
-    pass
+    def __init__(self, blocker: Blocker) -> None:
+        super().__init__(blocker.why)
+        self.blocker = blocker
 
 
 @dataclass
@@ -234,7 +242,7 @@ class _Checks:
         try:
             return self._checked(message)
         except _Refused as refusal:
-            self.report.refused.append((message.authority, str(refusal)))
+            self.report.refused.append((message.authority, refusal.blocker))
             if self.ledger is not None:
                 self.ledger.set_state(
                     message.message_id,
@@ -250,42 +258,26 @@ class _Checks:
         try:
             email = message_from_bytes(eml.read_bytes(), policy=policy.default)
         except OSError:
-            raise _Refused(f"{message.eml_path} is missing; run letter-merge queue") from None
+            raise _Refused(Blocker(f"{message.eml_path} is missing", Next.QUEUE)) from None
         assert isinstance(email, EmailMessage)
         attachments = [
             p for p in email.iter_attachments() if p.get_content_type() == "application/pdf"
         ]
         if len(attachments) != 1:
-            raise _Refused("the message does not carry exactly one PDF")
+            raise _Refused(Blocker("the message does not carry exactly one PDF", Next.QUEUE))
         if hashlib.sha256(attachments[0].get_content()).hexdigest() != message.pdf_sha256:
-            raise _Refused("its attachment is not the approved PDF")
+            raise _Refused(Blocker("its attachment is not the approved PDF", Next.QUEUE))
         standing = self.records.standing(message.authority)
-        approval = standing.approval
-        if approval is None or approval.pdf_sha256 != message.pdf_sha256:
-            raise _Refused("its approval has changed since it was queued; queue again")
-        if standing.out_of_date:
-            raise _Refused(
-                f"its letter is out of date ({standing.what_changed}); build, proof, approve and queue it again"
-            )
-        # Read again now, not as loaded: a run at 30 a minute takes a while.
-        if not approval_is_current(standing.record, approval.pdf_sha256, paths):
-            raise _Refused(
-                f"{approval.pdf_path} has changed since it was approved; check and approve again"
-            )
+        blocker = standing.send_blocker(message, paths)
+        if blocker is not None:
+            raise _Refused(blocker)
         # The attachment is byte for byte the approved PDF on disk (same SHA-256), so reading
         # that file reads what the council will receive.
-        if not names(pdf_text(paths.absolute(approval.pdf_path)), message.authority):
-            raise _Refused(f"its PDF does not name {message.authority}")
+        assert standing.approval is not None
+        if not names(pdf_text(paths.absolute(standing.approval.pdf_path)), message.authority):
+            raise _Refused(Blocker(f"its PDF does not name {message.authority}", Next.FIX_BUILD))
         if envelope_recipients(email) != message.recipients:
-            raise _Refused("its To and Cc differ from what was queued")
-        letter = self.records.letters.get(message.authority)
-        if letter is not None and current_addresses(letter) != {
-            r.casefold() for r in message.recipients
-        }:
-            raise _Refused(
-                "its address changed in the workbook since it was queued; letter-merge queue "
-                "makes it again for the new address"
-            )
+            raise _Refused(Blocker("its To and Cc differ from what was queued", Next.QUEUE))
         return email
 
 

@@ -18,6 +18,7 @@ from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.chart.model import STYLE_VERSION
 from letter_merge.figures import RATE_LABELS
 from letter_merge.records.manifest import LetterRecord
+from letter_merge.words import percent
 
 # Fields that come from the settings rather than the council's row, by what a person calls them.
 SETTINGS_FIELDS = {
@@ -117,7 +118,7 @@ def changes(
                 Change(
                     "average",
                     f"the {council.authority_type} average for {label} moves from "
-                    f"{_percent(before)} to {_percent(after)}",
+                    f"{percent(before)} to {percent(after)}",
                     name,
                     before,
                     after,
@@ -144,10 +145,6 @@ def changes(
 def _order(headers: Mapping[str, str]) -> Any:
     position = {name: number for number, name in enumerate(headers)}
     return lambda name: (position.get(name, len(position)), name)
-
-
-def _percent(value: Any) -> str:
-    return "not applicable" if value is None else f"{value}%"
 
 
 def _shown(value: Any) -> str:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT, AverageDecision, latest, read_decisions
-from letter_merge.errors import InputError
+from letter_merge.errors import InputError, Problem
 from letter_merge.figures import RATE_LABELS
+from letter_merge.paths import OutputPaths
 from letter_merge.records.ledger import (
     FAILED,
     QUEUED,
@@ -32,54 +34,44 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.records.manifest import LetterRecord, Manifest, read_manifest
+from letter_merge.records.manifest import (
+    LetterRecord,
+    Manifest,
+    approval_is_current,
+    read_manifest,
+)
 from letter_merge.records.proofs import ProofResult, read_results
 from letter_merge.records.sources import Change, changes, template_identity
-from letter_merge.words import counted, plural
+from letter_merge.records.steps import Blocker, Next
+from letter_merge.words import counted, percent, plural
 
-# Every state, in the order a letter moves through them: what it means, and what to do next.
-STATES: dict[str, tuple[str, str]] = {
-    "not built": ("in the workbook, never built", "letter-merge build"),
-    "out of date": (
-        "built from inputs that have changed since",
-        "build, proof and approve it again",
-    ),
-    "build failed": ("the last build could not make it", "fix what the build said; build again"),
-    "built (.docx only)": ("built without its PDF (--no-pdf)", "build again to make the PDF"),
+# Every state, in the order a letter moves through them: what it means, and the next step (each
+# front end words it: a command, or the desk's own button).
+STATES: dict[str, tuple[str, Next]] = {
+    "not built": ("in the workbook, never built", Next.BUILD),
+    "out of date": ("built from inputs that have changed since", Next.BUILD),
+    "build failed": ("the last build could not make it", Next.FIX_BUILD),
+    "built (.docx only)": ("built without its PDF (--no-pdf)", Next.BUILD_PDF),
     "PDF changed": (
         "its PDF is missing, or not the one built (edited or replaced by hand)",
-        "build again: letter-merge build makes it anew",
+        Next.BUILD,
     ),
-    "built": ("built, not proofed since", "letter-merge proof, and look through it"),
-    "proof failed": ("the proof found a problem in it", "fix it and build again, or approve it "
-                     'with --despite-proof "why"'),
-    "proofed": ("passed the proof, not approved", "letter-merge approve --by NAME"),
-    "approval void": (
-        "approved, then rebuilt: the approval was for another PDF",
-        "proof it and approve it again",
-    ),
-    "approved": ("approved, not queued", "letter-merge queue"),
-    QUEUED: ("waiting to be sent", "letter-merge send"),
-    "in doubt": (
-        "a send was cut off mid-message: it may have arrived",
-        "check, then letter-merge send --resolve sent (or retry)",
-    ),
-    FAILED: ("refused by the mail server (see its reply)", "fix the cause; send --retry-failed"),
-    SENT: ("accepted by the mail server", "nothing (later: letter-merge delivery)"),
+    "built": ("built, not proofed since", Next.PROOF),
+    "proof failed": ("the proof found a problem in it", Next.FIX_OR_APPROVE_DESPITE),
+    "proofed": ("passed the proof, not approved", Next.APPROVE),
+    "approval void": ("approved, then rebuilt: the approval was for another PDF", Next.PROOF),
+    "approved": ("approved, not queued", Next.QUEUE),
+    QUEUED: ("waiting to be sent", Next.SEND),
+    "in doubt": ("a send was cut off mid-message: it may have arrived", Next.SETTLE),
+    FAILED: ("refused by the mail server (see its reply)", Next.RETRY),
+    SENT: ("accepted by the mail server", Next.NOTHING),
     "bounced": (
         "sent, but a delivery report says it did not arrive (an address that no longer works)",
-        "correct the address in the workbook's Contacts, then letter-merge queue --resend NAME "
-        "and send",
+        Next.RESEND,
     ),
-    "changed since sent": (
-        "sent; its letter would be different now",
-        "build, proof and approve it, then queue it as a correction",
-    ),
-    "correction approved": (
-        "sent; its changed letter is approved",
-        'letter-merge queue --correction NAME --reason "why"',
-    ),
-}  # fmt: skip
+    "changed since sent": ("sent; its letter would be different now", Next.CORRECT),
+    "correction approved": ("sent; its changed letter is approved", Next.QUEUE_CORRECTION),
+}
 
 
 @dataclass(frozen=True)
@@ -98,13 +90,15 @@ class Standing:
     messages: tuple[Message, ...] = ()  # not withdrawn, oldest first
     decision: AverageDecision | None = None  # the office chose to correct letters it reaches
     deliveries: tuple[Delivery, ...] = ()  # what came back to the mailbox about its messages
+    # Its To and Cc as the workbook gives them now, case folded (None: the inputs are unknown).
+    addresses: frozenset[str] | None = None
 
     @property
     def meaning(self) -> str:
         return STATES[self.state][0]
 
     @property
-    def next_step(self) -> str:
+    def next_step(self) -> Next:
         return STATES[self.state][1]
 
     @property
@@ -163,6 +157,105 @@ class Standing:
             return "proofed an earlier PDF"
         return "passed" if self.proof.passed else "failed: " + "; ".join(self.proof.problems)
 
+    # -- what may go ahead: each step's rules, decided here only --------------------------------
+
+    def _built_blocker(self) -> Blocker | None:
+        record = self.record
+        if record is None:
+            return Blocker("not built", Next.BUILD)
+        if self.out_of_date:
+            return Blocker(f"built from older inputs ({self.what_changed})", Next.BUILD)
+        if record.pdf is None:
+            return Blocker("built without its PDF", Next.BUILD_PDF)
+        if not self.pdf_intact:
+            return Blocker("its PDF is missing or changed since it was built", Next.BUILD)
+        return None
+
+    def approve_blocker(self, *, despite_proof: bool = False) -> Blocker | None:
+        """Why this letter cannot be approved as it is now (None: it can be). `despite_proof`:
+        a reason is given to approve it although its proof failed or is missing."""
+        blocker = self._built_blocker()
+        if blocker is not None or self.approval_holds or self.proof_passed or despite_proof:
+            return blocker
+        if not self.proof_holds:
+            return Blocker("not proofed since it was built", Next.PROOF)
+        assert self.proof is not None
+        return Blocker(
+            f"failed the proof ({'; '.join(self.proof.problems)})", Next.FIX_OR_APPROVE_DESPITE
+        )
+
+    def queue_blocker(self) -> Blocker | None:
+        """Why this letter's message cannot be queued as it is now (None: it can be)."""
+        blocker = self._built_blocker()
+        if blocker is not None:
+            return blocker
+        if self.approval is None:
+            return Blocker("not approved", Next.APPROVE if self.proof_passed else Next.PROOF)
+        if not self.approval_holds:
+            return Blocker("its PDF changed after it was approved", Next.PROOF)
+        return None
+
+    def correction_blocker(self, *, asked: bool) -> Blocker | None:
+        """A letter already sent goes again only as a correction, and a correction only to a
+        council that was sent one (`asked`: queued as a correction)."""
+        sent = self.sent
+        if sent and not asked:
+            return Blocker(
+                f"was sent a letter on {sent[-1].sent_at[:10]}: this changed letter goes only as "
+                "a correction, with the reason on the record",
+                Next.QUEUE_CORRECTION,
+            )
+        if asked and not sent:
+            return Blocker(
+                "has not been sent a letter yet, so there is nothing to correct: queue it as "
+                "its first letter",
+                Next.QUEUE,
+            )
+        return None
+
+    def resend_blocker(self) -> Blocker | None:
+        """Why the letter sent cannot go again, unchanged, to the address now in the workbook
+        (None: it can)."""
+        came_back, said = self.delivery
+        last = self.sent[-1] if self.sent else None
+        if came_back != "bounced" or last is None or said is None:
+            return Blocker("its message has not bounced", Next.NOTHING)
+        if self.approval is None or last.pdf_sha256 != self.approval.pdf_sha256:
+            return Blocker("its letter changed since it was sent", Next.CORRECT)
+        bounced = {
+            d.recipient.casefold()
+            for d in self.deliveries
+            if d.message_id == last.message_id and d.kind == "bounced" and d.recipient
+        }
+        now = self.addresses or frozenset()
+        still = sorted(a for a in now if a in bounced)
+        if still or now == _folded(last.recipients):
+            return Blocker(
+                f"{', '.join(still) or 'its address'} bounced and is still in its To or Cc in "
+                "the workbook's Contacts sheet",
+                Next.RESEND,
+            )
+        return None
+
+    def send_blocker(self, message: Message, paths: OutputPaths) -> Blocker | None:
+        """Why `message` may not go now (None: it may): it must still be exactly what was
+        approved for this letter, built from the inputs as they are, to the workbook's address.
+        The PDF on disk is read again now, not as loaded: a send at 30 a minute takes a while."""
+        approval = self.approval
+        if approval is None or approval.pdf_sha256 != message.pdf_sha256:
+            return Blocker("its approval has changed since it was queued", Next.QUEUE)
+        if self.out_of_date:
+            return Blocker(f"its letter is out of date ({self.what_changed})", Next.BUILD)
+        if not approval_is_current(self.record, approval.pdf_sha256, paths):
+            return Blocker(f"{approval.pdf_path} has changed since it was approved", Next.PROOF)
+        if self.addressed_elsewhere(message):
+            return Blocker("its address changed in the workbook since it was queued", Next.QUEUE)
+        return None
+
+    def addressed_elsewhere(self, message: Message) -> bool:
+        """The workbook now gives this letter other addresses than `message` goes to."""
+        return self.addresses is not None and self.addresses != _folded(message.recipients)
+
 
 @dataclass(frozen=True)
 class MovedAverage:
@@ -183,9 +276,9 @@ class MovedAverage:
         count = len(self.letters)
         return (
             f"the {self.authority_type} average for {self.label} moves from "
-            f"{_percent(self.sent)} to {_percent(self.now)}: {counted(count, 'letter')} already "
+            f"{percent(self.sent)} to {percent(self.now)}: {counted(count, 'letter')} already "
             f"sent {plural('states', count)} "
-            f"{_percent(self.sent)}"
+            f"{percent(self.sent)}"
         )
 
 
@@ -203,12 +296,20 @@ class Records:
     deliveries: list[Delivery]
     decisions: list[AverageDecision]
     batch: Batch | None  # None: the inputs cannot be read now, so currency is unknown
+    # Why the inputs could not be read (empty when they were, or were not asked for).
+    unknown_because: tuple[Problem, ...] = ()
     _standing: dict[str, Standing] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, settings: Settings, batch: Batch | None = None) -> Records:
+    def load(
+        cls,
+        settings: Settings,
+        batch: Batch | None = None,
+        *,
+        unknown_because: Iterable[Problem] = (),
+    ) -> Records:
         """Read the manifest, the proof's results, the ledger and the decisions once. Without
-        `batch`, which letters are out of date is not known."""
+        `batch`, which letters are out of date is not known (`unknown_because` says why)."""
         paths = settings.paths
         manifest = read_manifest(paths.manifest)
         if manifest is not None and manifest.year != paths.year:
@@ -230,6 +331,7 @@ class Records:
             deliveries,
             read_decisions(paths),
             batch,
+            tuple(unknown_because),
         )
 
     @property
@@ -258,6 +360,25 @@ class Records:
         if authority not in self._standing:
             self._standing[authority] = self._work_out(authority)
         return self._standing[authority]
+
+    def files_current(self, authority: str) -> tuple[bool, bool]:
+        """Whether the letter's .docx, and its PDF, are on disk as built from the inputs as they
+        are now: what a build need not make again."""
+        standing = self.standing(authority)
+        record = standing.record
+        docx = (
+            record is not None
+            and self.knows_currency
+            and not standing.out_of_date
+            and record.docx is not None
+            and record.docx.matches(self.settings.paths)
+        )
+        return docx, docx and standing.pdf_intact
+
+    def was_approved(self, authority: str, pdf_sha256: str) -> bool:
+        """The letter's current approval is for the PDF `pdf_sha256`."""
+        approval = self.approvals.get(authority)
+        return approval is not None and approval.pdf_sha256 == pdf_sha256
 
     def counts(self) -> Counter[str]:
         return Counter(s.state for s in self.standings())
@@ -336,10 +457,11 @@ class Records:
         deliveries = tuple(d for d in self.deliveries if d.authority == authority)
         approval = self.approvals.get(authority)
         proof = self.proofs.get(authority)
+        addresses = _folded((letter.council.email, *letter.council.cc)) if letter else None
         if record is None:
             return Standing(authority, kind, "not built", STATES["not built"][0], None,
                             messages=messages, approval=approval, proof=proof,
-                            deliveries=deliveries)  # fmt: skip
+                            deliveries=deliveries, addresses=addresses)  # fmt: skip
         found: tuple[Change, ...] = ()
         if letter is not None and self.batch is not None:
             found = tuple(changes(record, letter, self._template_hash, self.batch.workbook.headers))
@@ -360,6 +482,7 @@ class Records:
             messages,
             decision,
             deliveries,
+            addresses,
         )
         state, why = _state(standing)
         return dataclasses.replace(standing, state=state, why=why)
@@ -472,10 +595,6 @@ def delivery_state(deliveries: list[Delivery], message: Message) -> tuple[str, D
     return "", None
 
 
-def _percent(value: int | None) -> str:
-    return "not applicable" if value is None else f"{value}%"
-
-
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
@@ -485,3 +604,8 @@ def last_years_letters(settings: Settings) -> dict[str, LetterRecord]:
     proof's changes since last year."""
     previous = read_manifest(settings.paths.of_year(settings.year - 1).manifest)
     return previous.by_authority() if previous is not None else {}
+
+
+def _folded(addresses: Iterable[str]) -> frozenset[str]:
+    """Addresses compared as mail servers do: ignoring case."""
+    return frozenset(a.casefold() for a in addresses if a)

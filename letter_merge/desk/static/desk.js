@@ -100,6 +100,13 @@ function problemList(groups) {
       el("li", {}, el("strong", {}, item.where), item.where ? ": " : "", item.message)))));
 }
 
+// A next step, as the desk words it, linking to the step of the page that takes it.
+function nextStep(next) {
+  if (!next || !next.section) return next ? next.text : "";
+  return el("a", {href: "#" + next.section, class: "next-step",
+                  onclick: () => $(next.section).scrollIntoView()}, next.text);
+}
+
 function peopleList(title, items, kind) {
   if (!items || !items.length) return null;
   return el("div", {class: "group " + (kind || "")},
@@ -391,9 +398,15 @@ async function loadStatus() {
     const answer = await call("/api/status");
     statuses = answer.letters;
     const counts = Object.entries(answer.counts);
-    $("status-counts").textContent = counts.length
-      ? counts.map(([state, n]) => state + ": " + n).join(" · ")
-      : "No letters built yet.";
+    const unknown = answer.unknown_because || [];
+    show("status-counts",
+      unknown.length
+        ? [el("p", {class: "bad"}, "Which letters are out of date cannot be told until the " +
+             "inputs' problems are fixed (the Check step lists them):"), ...problemList(unknown)]
+        : null,
+      el("p", {}, answer.built
+        ? counts.map(([state, n]) => state + ": " + n).join(" · ")
+        : "No letters built yet."));
     const filter = $("status-filter");
     const chosen = filter.value;
     filter.replaceChildren(el("option", {value: ""}, "every letter"),
@@ -417,7 +430,7 @@ function drawStatus() {
     el("td", {}, el("button", {type: "button", class: "link", "aria-expanded": "false",
                                onclick: (event) => loadHistory(s.authority, event.currentTarget)}, s.authority)),
     el("td", {title: meanings[s.state] || ""}, s.state), el("td", {}, s.why), el("td", {}, s.proof),
-    el("td", {}, s.next))));
+    el("td", {}, nextStep(s.next)))));
 }
 
 // A council's history opens in a row just under its own, where it was clicked; a second click

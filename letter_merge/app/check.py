@@ -1,0 +1,72 @@
+"""`check`: the workbook and the templates checked together, building nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from letter_merge.app.inputs import Inputs
+from letter_merge.batch import prove
+from letter_merge.errors import Problem, ProblemsFound
+from letter_merge.template.doctor import fix as fix_template
+from letter_merge.words import counted
+
+
+@dataclass(frozen=True)
+class TemplateFixes:
+    """A corrected copy of the template, written where that was safe (`check --fix`)."""
+
+    copy: Path
+    fixes: tuple[str, ...]  # what was corrected, in words; none: the copy was not kept
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """All is well: what was checked, and what is worth a look."""
+
+    workbook: Path
+    template: Path
+    councils: int
+    fields: int  # {{ }} fields the templates use
+    merge_fields: int  # Word merge fields (Mailings tab), IF rules apart
+    if_rules: int
+    merge_codes: tuple[tuple[str, str], ...]  # (where, field code as Word shows it)
+    unused: tuple[str, ...]  # workbook columns no template uses
+    warnings: tuple[Problem, ...]
+
+
+def fix_the_template(inputs: Inputs) -> TemplateFixes:
+    """Write letter.fixed.docx with every safe fix; removed again when nothing needed one."""
+    copy, fixed = fix_template(inputs.settings.template)
+    if not fixed:
+        copy.unlink(missing_ok=True)
+    return TemplateFixes(copy, tuple(str(finding) for finding in fixed))
+
+
+def check(inputs: Inputs) -> CheckReport:
+    """Read and cross-check everything, then render every letter and email in memory;
+    ProblemsFound (with the warnings) when anything must be fixed."""
+    batch = inputs.batch()
+    problems = prove(batch)  # about a millisecond a letter: no progress bar needed
+    if problems:
+        raise ProblemsFound(
+            problems,
+            heading=f"{counted(len(problems), 'problem')} must be fixed first (letters cannot "
+            "be made):",
+            warnings=batch.warnings,
+        )
+    uses = [use for part_uses in batch.template.merge_uses.values() for use in part_uses]
+    rules = sum(1 for use in uses if use.kind == "IF")
+    return CheckReport(
+        workbook=inputs.settings.workbook,
+        template=inputs.settings.template,
+        councils=len(batch.workbook.councils),
+        fields=len(batch.template.fields_used()),
+        merge_fields=len(uses) - rules,
+        if_rules=rules,
+        merge_codes=tuple(
+            (use.where.where if use.where else "the template", use.instruction) for use in uses
+        ),
+        unused=tuple(batch.unused_columns()),
+        warnings=batch.warnings,
+    )

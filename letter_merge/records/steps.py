@@ -1,0 +1,50 @@
+"""The next steps a letter can need, as codes, and what stops a step: the records layer decides
+which applies (standing.py); each front end words it its own way (the command line as a command,
+the desk as its own button), so no decision is made twice and no desk message names a command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Next(StrEnum):
+    """One next step for a letter."""
+
+    BUILD = "build"  # build it (again), then proof and approve it
+    BUILD_PDF = "build-pdf"  # built without its PDF: build again with one
+    FIX_BUILD = "fix-build"  # the build could not make it: fix what it said, build again
+    PROOF = "proof"  # proof it and look through it
+    FIX_OR_APPROVE_DESPITE = "fix-or-approve-despite"  # the proof failed
+    APPROVE = "approve"
+    QUEUE = "queue"
+    SEND = "send"
+    SETTLE = "settle"  # a send was cut off: did it arrive?
+    RETRY = "retry"  # the server refused it: fix the cause, send again
+    CORRECT = "correct"  # sent, and the letter would now differ: build, proof, approve again
+    QUEUE_CORRECTION = "queue-correction"  # its changed letter is approved: queue it as one
+    DECIDE_AVERAGE = "decide-average"  # an average it states moved under letters sent
+    RESEND = "resend"  # bounced: correct the address in Contacts, then re-send
+    FIX_INPUTS = "fix-inputs"  # the workbook or template has problems
+    NOTHING = "nothing"
+
+
+class Step(StrEnum):
+    """What a person may ask for a letter; `Standing.blocker` says whether it may go ahead."""
+
+    APPROVE = "approve"
+    QUEUE = "queue"
+    CORRECTION = "correction"  # queue it as a correction of the letter sent
+    RESEND = "resend"  # send the letter sent, unchanged, to a corrected address
+    SEND = "send"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a step cannot go ahead for a letter (in words naming no command), and what to do."""
+
+    why: str
+    next: Next
+
+    def __str__(self) -> str:
+        return self.why
