@@ -132,3 +132,109 @@ def test_the_readme_shows_the_layout() -> None:
         or (path.suffix == ".py" and path.name != "__init__.py")
     }
     assert expected - listed == set(), "add these to the README's Development section"
+
+
+PACKAGES = sorted(
+    name for name, path in MODULES.items() if path.name == "__init__.py" and "." in name
+)
+
+
+def declared_imports(package: str) -> set[str]:
+    """What a package's docstring says it may import: its 'May import: a, b, c.' sentence."""
+    docstring = ast.get_docstring(ast.parse(MODULES[package].read_text(encoding="utf-8"))) or ""
+    assert "May import:" in docstring, f"{package}'s docstring says nothing of what it may import"
+    listed = docstring.split("May import:", 1)[1].split(".")[0]
+    return {name.strip() for name in listed.replace("\n", " ").split(",") if name.strip()}
+
+
+def top(module: str) -> str:
+    """The part of letter_merge a module belongs to: 'records' for letter_merge.records.ledger,
+    'errors' for letter_merge.errors, '' for the package itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_each_package_imports_only_what_its_docstring_says() -> None:
+    wrong = []
+    for package in PACKAGES:
+        allowed = declared_imports(package) | {top(package), ""}
+        for module in MODULES:
+            if module.startswith(package + "."):
+                wrong += [
+                    f"{module} imports {imported}"
+                    for imported in sorted(imports(module))
+                    if top(imported) not in allowed
+                ]
+    assert wrong == []
+
+
+def test_each_package_declares_only_what_exists() -> None:
+    known = {top(module) for module in MODULES}
+    for package in PACKAGES:
+        assert declared_imports(package) - known == set(), package
+
+
+RECORD_READERS = {
+    "read_manifest",
+    "read_results",
+    "messages",
+    "approvals",
+    "approval_history",
+    "events",
+    "deliveries",
+}
+
+
+def test_only_records_reads_the_manifest_the_proof_results_and_the_ledger() -> None:
+    """One answer to where a letter stands: what was built, proofed, approved, queued and sent is
+    read in records/ alone; elsewhere it is asked of Records (whose fields are read, not these
+    readers called)."""
+    found = []
+    for module, path in MODULES.items():
+        if module.startswith("letter_merge.records"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = node.func
+                name = (
+                    called.attr
+                    if isinstance(called, ast.Attribute)
+                    else called.id
+                    if isinstance(called, ast.Name)
+                    else ""
+                )
+                if name in RECORD_READERS:
+                    found.append(f"{module}:{node.lineno} calls {name}()")
+    assert found == []
+
+
+# What the front ends may use: the application layer, and the types and words they render.
+FRONT_ENDS = ("letter_merge.cli", "letter_merge.desk")
+DECIDING = (
+    "letter_merge.approve",
+    "letter_merge.averages",
+    "letter_merge.build",
+    "letter_merge.recipients",
+    "letter_merge.sync",
+    "letter_merge.proof",
+    "letter_merge.template",
+    "letter_merge.mail.outbox",
+    "letter_merge.mail.delivery",
+    "letter_merge.mail.transport",
+    "letter_merge.mail.oauth",
+    "letter_merge.records.ledger",
+    "letter_merge.records.manifest",
+    "letter_merge.records.proofs",
+    "letter_merge.records.sources",
+)
+
+
+def test_the_front_ends_reach_the_work_only_through_the_application_layer() -> None:
+    reaching = [
+        f"{module} imports {imported}"
+        for module in MODULES
+        if module.startswith(FRONT_ENDS)
+        for imported in sorted(imports(module))
+        if imported.startswith(DECIDING)
+    ]
+    assert reaching == []

@@ -1,3 +1,4 @@
-"""Approving, queueing and sending letters, and where each stands: the ledger (ledger), approval
-and the outbox (outbox), SMTP (send), status. May import: proof, pdf and every top-level
-module."""
+"""Email: the outbox (one .eml per message), sending (send, transport, oauth, microsoft,
+google, signin), and what comes back (mailbox, reports, delivery). Owns: building, sending and
+reading messages; whether a message may go is asked of records/.
+May import: batch, clock, config, decisions, errors, files, pdf, progress, records, words."""

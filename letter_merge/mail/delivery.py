@@ -17,10 +17,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from letter_merge.clock import now
 from letter_merge.config import Settings
 from letter_merge.mail.mailbox import Fetched, mark_seen, read_mailbox
 from letter_merge.mail.reports import AUTO_REPLY, REPLY, UNKNOWN, Report, read_report
-from letter_merge.records.ledger import SENT, Delivery, Message, now, open_ledger
+from letter_merge.records.ledger import SENT, Delivery, Message, open_ledger
 from letter_merge.records.standing import Records
 
 
@@ -61,7 +62,7 @@ def read_deliveries(
             else:
                 report.other += 1
             continue
-        found += matcher.deliveries(understood, item)
+        found += matcher.findings(understood, item)
     with open_ledger(settings.paths) as ledger:
         added = ledger.add_deliveries(found)
     report.marked = mark_seen(
@@ -83,7 +84,7 @@ class _Matcher:
                 for address in message.recipients:
                     self.by_address.setdefault(address.casefold(), []).append(message)
 
-    def deliveries(self, report: Report, item: Fetched) -> list[Delivery]:
+    def findings(self, report: Report, item: Fetched) -> list[Delivery]:
         identity = report.message_id or "sha256:" + hashlib.sha256(item.raw).hexdigest()
         by_id = next((self.by_id[i] for i in report.original_ids if i in self.by_id), None)
         # A report that names the message it is about, and names none of ours, is about

@@ -412,7 +412,7 @@ def _read_graph(
         raise InputError(f"{GRAPH_URL_VARIABLE} = {base!r} must be an https:// address.")
     graph = _Graph(settings, base, environ)
     folder = graph.folder(settings.mailbox.folder)
-    listed = graph.messages(folder, since)
+    listed = graph.message_ids(folder, since)
     return [Fetched(f"graph:{message_id}", graph.mime(message_id)) for message_id in listed]
 
 
@@ -457,7 +457,7 @@ class _Graph:
             f"the folders there: {', '.join(names) or 'none listed'}."
         )
 
-    def messages(self, folder: str, since: dt.date | None) -> list[str]:
+    def message_ids(self, folder: str, since: dt.date | None) -> list[str]:
         """The ids of the folder's messages (received on or after `since`), oldest first."""
         params = {"$select": "id,receivedDateTime", "$top": str(GRAPH_PAGE)}
         if since:

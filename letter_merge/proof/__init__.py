@@ -1,2 +1,4 @@
-"""Looking at letters before they go: one letter's preview, the checks on each PDF, the proof
-pack and its page. May import: pdf, template, chart and every top-level module."""
+"""Looking at letters before they go. Owns: one letter's preview (preview), the checks on each
+PDF (checks), the proof pack (pack) and its page (page).
+May import: batch, config, errors, figures, files, pdf, process, progress, records, words,
+workbook."""

@@ -7,25 +7,19 @@ before it is handed to the server and "sent" after, never the other way round.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import logging
-import os
-import platform
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
+from letter_merge.clock import now
 from letter_merge.errors import InputError, LetterMergeError
-from letter_merge.files import DiskFull, sha256_file, write_atomic
+from letter_merge.files import DiskFull
 from letter_merge.paths import OutputPaths
-from letter_merge.sync import conflict_copies, local_copy_of, synced_by
+from letter_merge.sync import live_database, publish_database
 
 log = logging.getLogger(__name__)
 
@@ -244,67 +238,9 @@ APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, d
 def open_ledger(paths: OutputPaths, *, read_only: bool = False) -> Ledger:
     """The year's ledger. In a folder a sync client keeps (OneDrive, SharePoint, ...), the live
     ledger is this computer's own unsynced copy, and each change puts a whole copy in the folder
-    (see sync.py); a read-only open writes nothing anywhere. While a sync client's conflict copy
-    of the ledger sits beside it, nothing is changed: approvals or sends may be recorded only in
-    that copy."""
-    synced = synced_by(paths.year_dir)
-    if not synced:
-        return Ledger(paths.ledger, read_only=read_only)
-    local = local_copy_of(paths.ledger)
-    if read_only:
-        # This computer's live copy when the folder's is the one it last put there (or there
-        # is none yet); otherwise the folder's, as another computer left it.
-        folder = sha256_file(paths.ledger) if paths.ledger.exists() else None
-        current = local.exists() and (folder is None or _mark(local) == folder)
-        return Ledger(local if current else paths.ledger, read_only=True)
-    copies = [p for p in conflict_copies(paths.year_dir) if p.suffix == ".sqlite"]
-    if copies:
-        raise LetterMergeError(
-            f"{copies[0]} is a copy of the ledger that {synced} made when it was changed on two "
-            "computers at once: approvals or sends may be recorded only in it, so nothing is "
-            "approved, queued or sent meanwhile. Move the copy out of the folder (keep it: it "
-            "is a whole ledger, and 'letter-merge status' run in a folder holding it as "
-            f"output/{paths.year}/ledger.sqlite shows what it records), compare, then run the "
-            "command again."
-        )
-    local.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(local.with_name("ledger.lock")):
-        _adopt(paths.ledger, local)
-    return Ledger(local, publish=paths.ledger)
-
-
-def _mark(local: Path) -> str:
-    """The SHA-256 of the copy this computer last put in the synced folder ("" if none)."""
-    mark = local.with_name("published.sha256")
-    return mark.read_text(encoding="utf-8").strip() if mark.exists() else ""
-
-
-def _adopt(synced: Path, local: Path) -> None:
-    """Take the folder's ledger into this computer's live copy when it was changed elsewhere
-    (or this computer has none yet), through SQLite's backup (safe while others read it).
-    Refused when this computer has changes that never reached the folder: both are kept."""
-    if not synced.exists():
-        return
-    digest = sha256_file(synced)
-    if local.exists() and _mark(local) == digest:
-        return
-    if local.with_name("unpublished").exists():
-        raise LetterMergeError(
-            f"{synced} was changed on another computer while this one had changes it could not "
-            f"put there yet (kept in {local}). Ask for help before going on: nothing was changed."
-        )
-    source = sqlite3.connect(f"{synced.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-    target = sqlite3.connect(local, timeout=30)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
-    write_atomic(local.with_name("published.sha256"), digest.encode("utf-8"))
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    (see sync.py); a read-only open writes nothing anywhere."""
+    live, publish = live_database(paths.ledger, read_only=read_only)
+    return Ledger(live, read_only=read_only, publish=publish)
 
 
 class Ledger:
@@ -365,44 +301,10 @@ class Ledger:
             )
 
     def _publish(self) -> None:
-        """Put a whole copy of the ledger in the synced folder, in one step (a sync client never
-        sees it half-written), and remember which copy is this computer's. The change is
-        recorded already: when the copy cannot be put there (the sync client holds the file),
-        that is said, and the next change puts it there. When another computer changed the
-        folder's copy meanwhile, this one's goes beside it, as a sync client's conflict copy
-        would, and stops every change until a person has looked."""
-        if self.publish is None:
-            return
-        pending = self.path.with_name("unpublished")
-        handle, name = tempfile.mkstemp(dir=self.path.parent, suffix=".sqlite")
-        os.close(handle)
-        scratch = Path(name)
-        try:
-            copy = sqlite3.connect(scratch)
-            try:
-                self._db.backup(copy)
-                copy.execute("PRAGMA journal_mode=DELETE")  # one file, nothing beside it
-            finally:
-                copy.close()
-            data = scratch.read_bytes()
-        finally:
-            scratch.unlink(missing_ok=True)
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.publish
-        if target.exists() and sha256_file(target) != _mark(self.path):
-            target = target.with_name(f"{target.stem}-{platform.node() or 'this-computer'}.sqlite")
-            log.warning(
-                "%s changed on another computer; this one's ledger is in %s", self.publish, target
-            )
-        try:
-            write_atomic(target, data)
-        except (LetterMergeError, OSError) as error:
-            write_atomic(pending, b"")
-            log.warning("the ledger's copy could not be put in %s (%s); it will be", target, error)
-            return
-        if target == self.publish:
-            write_atomic(self.path.with_name("published.sha256"), digest.encode("utf-8"))
-            pending.unlink(missing_ok=True)
+        """After a change in a synced folder, a whole copy of the ledger put there in one step
+        (see sync.publish_database)."""
+        if self.publish is not None:
+            publish_database(self._db, self.path, self.publish)
 
     def close(self) -> None:
         self._db.close()

@@ -1,3 +1,4 @@
-"""The Word template: reading Word packages (wordxml), rendering letters and text templates
-(render, text), and the template doctor (doctor). May import: chart and the top-level modules up
-to fields."""
+"""The Word template. Owns: reading Word packages (wordxml, wordfields), Word's merge fields
+(merge, switches), rendering letters and text templates (render, text), the template doctor
+(doctor, tags) and accessibility findings (accessibility).
+May import: chart, errors, fields, files, untrusted, words."""
