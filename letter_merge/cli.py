@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 
 import click
 
-from letter_merge import __version__
+from letter_merge import __version__, console
 from letter_merge.app import check as checking
 from letter_merge.app import letters, mailing
 from letter_merge.app import status as statuses
@@ -25,18 +23,12 @@ from letter_merge.errors import (
     EXIT_INTERRUPTED,
     EXIT_PROBLEMS,
     EXIT_USAGE,
-    InputError,
     LetterMergeError,
-    Problem,
 )
-from letter_merge.mail.send import SendPlan, SendReport
 from letter_merge.pdf.convert import Converter, find_libreoffice
 from letter_merge.process import stop_all_programs
-from letter_merge.records.audit import History
-from letter_merge.records.standing import STATES, MovedAverage
-from letter_merge.records.steps import Blocker, Next
-from letter_merge.words import counted, percent
-from letter_merge.workbook import AUTHORITY_TYPES
+from letter_merge.records.standing import STATES
+from letter_merge.words import counted
 
 
 class _Group(click.Group):
@@ -172,7 +164,9 @@ def check(ctx: click.Context, fix: bool) -> None:
     if fix:
         fixed = checking.fix_the_template(inputs)
         if fixed.fixes:
-            click.echo(f"Wrote {_show(fixed.copy)}, with {counted(len(fixed.fixes), 'fix')}:")
+            click.echo(
+                f"Wrote {console.shown(fixed.copy)}, with {counted(len(fixed.fixes), 'fix')}:"
+            )
             for finding in fixed.fixes:
                 click.echo(f"  - {finding}")
             click.echo(
@@ -182,14 +176,14 @@ def check(ctx: click.Context, fix: bool) -> None:
         else:
             click.echo("Nothing in the template needed a safe fix.\n")
     report = checking.check(inputs)
-    click.echo(f"Workbook {_show(report.workbook)}: {counted(report.councils, 'council')}.")
+    click.echo(f"Workbook {console.shown(report.workbook)}: {counted(report.councils, 'council')}.")
     uses = report.merge_fields + report.if_rules
     kinds = [counted(report.fields, "{{ }} field")] if report.fields or not uses else []
     if uses:
         kinds.append(counted(report.merge_fields, "Word merge field"))
         if report.if_rules:
             kinds.append(counted(report.if_rules, "IF rule"))
-    click.echo(f"Template {_show(report.template)}: {', '.join(kinds)}, all known.")
+    click.echo(f"Template {console.shown(report.template)}: {', '.join(kinds)}, all known.")
     if report.merge_codes and ctx.find_root().params.get("verbose"):
         click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
         for place, instruction in report.merge_codes:
@@ -229,7 +223,7 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
     """
     written, councils, fields = letters.recipients(_inputs(ctx), target)
     click.echo(
-        f"Wrote {_show(written)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
+        f"Wrote {console.shown(written)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
     )
     click.echo(
         "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
@@ -263,11 +257,11 @@ def build(
     inputs = _inputs(ctx)
     settings = inputs.settings
     pdf_converter = None if no_pdf else _converter(ctx, settings, converter)
-    with _ProgressBars() as bars:
+    with console.ProgressBars() as bars:
         result = letters.build(
             inputs, only=only, converter=pdf_converter, force=force, on_progress=bars.update
         )
-    _print_build_summary(ctx, result, settings)
+    console.build_summary(ctx, result, settings)
     if result.report.failed:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -289,9 +283,9 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     """
     inputs = _inputs(ctx)
     result = letters.preview(inputs, " ".join(name), _converter(ctx, inputs.settings, converter))
-    click.echo(f"{result.authority}: {_show(result.pdf)}")
+    click.echo(f"{result.authority}: {console.shown(result.pdf)}")
     for page in result.pages:
-        click.echo(f"  {_show(page)}")
+        click.echo(f"  {console.shown(page)}")
     if open_pdf:
         click.launch(str(result.pdf))
 
@@ -314,16 +308,16 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
       letter-merge proof
       letter-merge proof --only "Derby City"
     """
-    with _ProgressBars() as bars:
+    with console.ProgressBars() as bars:
         report = letters.proof(_inputs(ctx), only=only, on_progress=bars.update)
     click.echo(
-        f"Proof of {counted(len(report.cards), 'letter')}: {_show(report.index)} and "
-        f"{_show(report.combined)}."
+        f"Proof of {counted(len(report.cards), 'letter')}: {console.shown(report.index)} and "
+        f"{console.shown(report.combined)}."
     )
     for change in report.changes:
         click.echo(f"  {change}")
     if report.with_problems:
-        _list_problems(
+        console.list_problems(
             ctx,
             f"{counted(len(report.with_problems), 'letter')} failed a check",
             [
@@ -377,7 +371,9 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
         )
     click.echo("; ".join(parts) + ".")
     if report.refused:
-        _list_blocked(ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused)
+        console.blocked(
+            ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused
+        )
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -454,7 +450,7 @@ def queue(
         parts.append(f"{len(report.already)} were already queued or sent")
     click.echo("; ".join(parts) + ".")
     if report.skipped:
-        _list_blocked(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
+        console.blocked(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -516,14 +512,14 @@ def send(
     if dry_run:
         report = mailing.plan_send(settings, request)
     else:
-        with _ProgressBars() as bars:
+        with console.ProgressBars() as bars:
             report = mailing.send(
                 settings,
                 request,
-                confirm=None if test_to else lambda plan: _confirm(plan, yes=yes),
+                confirm=None if test_to else lambda plan: console.confirm_send(plan, yes=yes),
                 on_progress=bars.update,
             )
-    _print_send_report(ctx, report, dry_run=dry_run, test_to=test_to)
+    console.send_report(ctx, report, dry_run=dry_run, test_to=test_to)
     if report.problems:
         ctx.exit(EXIT_PROBLEMS)
 
@@ -552,7 +548,7 @@ def login(ctx: click.Context, show_status: bool) -> None:
             click.echo("Nobody is signed in for sending. Sign in with: letter-merge login")
             ctx.exit(EXIT_PROBLEMS)
         click.echo(
-            f"Signed in for sending as {signed_in.username}; {_until(signed_in.expires_at)}."
+            f"Signed in for sending as {signed_in.username}; {console.until(signed_in.expires_at)}."
         )
         return
     signed_in = tokens.sign_in(lambda message: click.echo(message))
@@ -632,92 +628,6 @@ def logout(ctx: click.Context) -> None:
         click.echo("Nobody was signed in for sending.")
 
 
-def _until(expires_at: int) -> str:
-    if not expires_at:
-        return "the current access token is renewed when it is needed"
-    stamp = dt.datetime.fromtimestamp(expires_at, dt.UTC).astimezone()
-    return (
-        f"the current access token lasts until {stamp:%d %B %Y %H:%M} and is renewed by itself "
-        "after that"
-    )
-
-
-def _confirm(plan: SendPlan, *, yes: bool) -> bool:
-    """Say what is about to go, and ask (unless --yes)."""
-    count = len(plan.messages)
-    corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
-    retries = sum(1 for m in plan.messages if m.retry)
-    retried = f", {retries} sent again after failing" if retries else ""
-    minutes = plan.minutes
-    duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
-    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
-    click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
-    click.echo(f"  from    {plan.sender}")
-    click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
-    for outgoing in plan.messages:
-        if outgoing.correction:
-            click.echo(
-                f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
-                f" {outgoing.correction}"
-            )
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise InputError(
-            "Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
-            "without asking."
-        )
-    return click.confirm(f"Send {counted(count, 'message')} now?", default=False)
-
-
-def _print_send_report(
-    ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
-) -> None:
-    if dry_run:
-        plan = report.plan
-        click.echo(f"Would send {counted(len(report.would_send), 'message')}:")
-        if plan is not None:
-            click.echo(
-                f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}"
-            )
-            click.echo(f"  from    {plan.sender}")
-        for outgoing in report.would_send:
-            note = ""
-            if outgoing.correction:
-                note = (
-                    f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
-                )
-            elif outgoing.retry:
-                note = "  [sent again: it failed before]"
-            click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
-    elif report.cancelled:
-        click.echo("Nothing was sent.")
-    elif test_to:
-        click.echo(
-            f"Sent {counted(len(report.sent), 'test message')} to {test_to}; nothing marked as sent."
-        )
-    else:
-        click.echo(f"Sent {counted(len(report.sent), 'message')}.")
-    if report.refused:
-        _list_blocked(ctx, "Not sent: they do not match their approval", report.refused)
-    for title, items in (
-        (
-            "Failed: the server refused them (fix the cause, then send --retry-failed)",
-            report.failed,
-        ),
-        ("Still queued after temporary failures (send again later)", report.deferred),
-    ):
-        if items:
-            _list_problems(ctx, title, items)
-    if report.in_doubt:
-        _list_problems(
-            ctx,
-            "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
-            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
-            [(authority, "") for authority in report.in_doubt],
-        )
-
-
 @cli.command()
 @click.argument("name", nargs=-1)
 @click.option(
@@ -746,56 +656,26 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     """
     inputs = _inputs(ctx)
     if name:
-        _print_history(statuses.council_history(inputs, " ".join(name)))
+        console.history(statuses.council_history(inputs, " ".join(name)))
         return
     report = statuses.status(inputs)
-    _say_unknown(ctx, report.unknown_because)
+    console.unknown(ctx, report.unknown_because)
     width = max(len(state) for state in STATES) + 2
     for line in report.counts:
         click.echo(f"{line.state + ':':<{width}}{line.count:>4}  {line.meaning}")
     if report.came_back:
         click.echo(f"\nOf the letters sent: {report.came_back}.")
-    _say_sync(report.synced)
-    _say_moved_averages(report.moved_averages)
+    console.sync_note(report.synced)
+    console.moved_averages(report.moved_averages)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
         statuses.write_status_csv(report, csv_file)
-        click.echo(f"\nWrote {_show(csv_file)}.")
+        click.echo(f"\nWrote {console.shown(csv_file)}.")
         return
     click.echo()
     for item in report.letters:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
-
-
-def _say_sync(synced: statuses.SyncNote | None) -> None:
-    """What letter-merge does because the folder is synced, and any conflict copies there."""
-    if synced is None:
-        return
-    click.echo(
-        f"\nNote: {_show(synced.folder)} is kept in sync by {synced.by}. The live ledger is kept "
-        f"on this computer ({synced.live_ledger}), and after every change a whole copy is put "
-        f"in {_show(synced.folder_ledger)}, so the sync never copies it half-written."
-    )
-    for copy in synced.conflicts:
-        click.echo(
-            f"Warning: {_show(copy)} is a copy a sync client made when the file was changed on "
-            "two computers at once. Compare it with the file beside it, then move it out of "
-            "the folder."
-        )
-
-
-def _say_unknown(ctx: click.Context, problems: Sequence[Problem]) -> None:
-    """Why status cannot say which letters are out of date: every problem, on stderr."""
-    if problems:
-        _list_problems(
-            ctx,
-            "Which letters are out of date cannot be told until "
-            f"{counted(len(problems), 'problem')} in the inputs "
-            f"{'is' if len(problems) == 1 else 'are'} fixed (letter-merge check lists them)",
-            [(str(problem), "") for problem in problems],
-        )
-        click.echo(err=True)
 
 
 @cli.command()
@@ -877,196 +757,6 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
     made = mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type)
     for decision in made:
         click.echo(decision.in_words())
-
-
-def _say_moved_averages(moved_averages: Sequence[MovedAverage]) -> None:
-    for moved in moved_averages:
-        if moved.decision is None:
-            click.echo(
-                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}. Decide, on the record:\n"
-                f"  letter-merge averages keep --by NAME     the corrected letter states "
-                f"{percent(moved.sent)} too, as the letters sent do\n"
-                f"  letter-merge averages correct --by NAME  every letter it reaches is built "
-                "again and sent as a correction"
-            )
-        else:
-            choice = (
-                "kept as sent"
-                if moved.decision.choice == KEEP
-                else "to be corrected in every letter"
-            )
-            click.echo(
-                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}: {choice} "
-                f"({moved.decision.by}, {moved.decision.at[:10]})."
-            )
-
-
-def _print_history(record: History) -> None:
-    standing = record.standing
-    built = standing.record
-    click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
-    click.echo(f"  why     {standing.why}")
-    click.echo(f"  next    {_next(standing.next_step, standing.authority)}")
-    pdf = built.pdf.path if built and built.pdf else "(no PDF)"
-    click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
-    click.echo(f"  proof   {standing.proof_result}")
-    lines: list[tuple[str, str]] = []
-    for approval in record.approvals:
-        why = f", despite the proof: {approval.despite_proof}" if approval.despite_proof else ""
-        lines.append(
-            (
-                approval.approved_at,
-                f"approved by {approval.approved_by} (PDF {approval.pdf_sha256[:12]}){why}",
-            )
-        )
-    subjects = {m.message_id: m for m in record.messages}
-    for event in record.events:
-        message = subjects.get(event.message_id)
-        about = f" {event.message_id}" if event.message_id else ""
-        kind = " (correction)" if message is not None and message.correction else ""
-        detail = f": {event.detail}" if event.detail else ""
-        lines.append((event.at, f"{event.event}{kind}{about}{detail}"))
-    for at, text in sorted(lines, key=lambda line: line[0]):
-        click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
-    if not lines:
-        click.echo("  nothing approved or sent yet")
-
-
-# Each next step as the command that takes it ({name}: the council's name).
-NEXT_COMMANDS: dict[Next, str] = {
-    Next.BUILD: "letter-merge build, then proof and approve it",
-    Next.BUILD_PDF: "letter-merge build (without --no-pdf) makes its PDF",
-    Next.FIX_BUILD: "fix what the build said, then letter-merge build",
-    Next.PROOF: "letter-merge proof, look through it, and approve it",
-    Next.FIX_OR_APPROVE_DESPITE: 'fix it and build again, or letter-merge approve --despite-proof "why"',
-    Next.APPROVE: "letter-merge approve --by NAME",
-    Next.QUEUE: "letter-merge queue",
-    Next.SEND: "letter-merge send",
-    Next.SETTLE: "check whether it arrived, then letter-merge send --resolve sent (or --resolve retry)",
-    Next.RETRY: "fix the cause, then letter-merge send --retry-failed",
-    Next.CORRECT: "letter-merge build, proof and approve it, then queue it as a correction",
-    Next.QUEUE_CORRECTION: 'letter-merge queue --correction "{name}" --reason "what changed"',
-    Next.DECIDE_AVERAGE: "letter-merge averages keep (or correct) --by NAME",
-    Next.RESEND: "correct the address in the workbook's Contacts sheet, then letter-merge queue "
-    '--resend "{name}" and send',
-    Next.FIX_INPUTS: "letter-merge check lists what to fix",
-    Next.NOTHING: "nothing",
-}  # fmt: skip
-
-
-def _next(step: Next, name: str) -> str:
-    return NEXT_COMMANDS[step].format(name=name)
-
-
-def _list_blocked(ctx: click.Context, title: str, items: Sequence[tuple[str, Blocker]]) -> None:
-    """Letters a step could not go ahead for, each with why and the command to take next."""
-    _list_problems(
-        ctx,
-        title,
-        [
-            (
-                name,
-                blocker.why
-                if blocker.next == Next.NOTHING
-                else f"{blocker.why}; {_next(blocker.next, name)}",
-            )
-            for name, blocker in items
-        ],
-    )
-
-
-LISTED = 5  # problems listed before "... and N more"
-
-
-def _list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str]]) -> None:
-    """A heading and the first few items (all of them with -v), on stderr."""
-    verbose = bool(ctx.find_root().params.get("verbose"))
-    click.echo(f"{title}:", err=True)
-    shown = items if verbose or len(items) <= LISTED + 1 else items[:LISTED]
-    for authority, why in shown:
-        click.echo(f"  - {authority}{f': {why}' if why else ''}", err=True)
-    if len(shown) < len(items):
-        click.echo(f"  ... and {len(items) - len(shown)} more (-v lists them all)", err=True)
-
-
-def _problems_heading(problems: Sequence[Problem], what: str) -> str:
-    count = len(problems)
-    return f"{counted(count, 'problem')} must be fixed first ({what}):"
-
-
-def _print_build_summary(
-    ctx: click.Context, result: letters.BuildResult, settings: Settings
-) -> None:
-    report = result.report
-    made = [o for o in report.letters if not o.error and o.remade]
-    kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
-    remade = len(made)
-    note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
-    click.echo(
-        f"Built {counted(remade, 'letter')}{kinds}{note} in "
-        f"{_show(settings.paths.letters)} in {report.seconds:.1f} s."
-    )
-    for kind in AUTHORITY_TYPES:
-        if report.by_type[kind]:
-            click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
-    click.echo(f"Manifest: {_show(report.manifest)}")
-    for notice in report.notices:
-        click.echo(f"Note: {notice}", err=True)
-    if report.removed_pdfs:
-        voided = len(result.voided_approvals)
-        click.echo(
-            f"Removed {counted(len(report.removed_pdfs), 'PDF')} that no longer matched "
-            "their changed letters (--no-pdf makes none in their place)"
-            + (
-                f"; {voided} of them had been approved, and those approvals no longer "
-                "hold: build with PDFs, proof and approve them again."
-                if voided
-                else "."
-            ),
-            err=True,
-        )
-    if report.failed:
-        _list_problems(
-            ctx,
-            f"{counted(len(report.failed), 'letter')} failed",
-            [(o.authority, o.error or "") for o in report.failed],
-        )
-        click.echo("Fix the cause and run the same command again.", err=True)
-
-
-class _ProgressBars:
-    """One progress bar per stage, from the library's (stage, done, total) callbacks."""
-
-    def __init__(self) -> None:
-        self._stage = ""
-        self._bar: Any = None
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if stage != self._stage:
-            self.close()
-            self._stage = stage
-            self._bar = click.progressbar(length=total, label=f"{stage:<16}", show_pos=True)
-            self._bar.__enter__()
-        self._bar.update(done - self._bar.pos)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-
-    def __enter__(self) -> _ProgressBars:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _show(path: Path) -> str:
-    """A path as the user would type it: relative to the current folder where possible."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("letter_merge.mail",),
     ("letter_merge.app",),
     ("letter_merge.desk",),
-    ("letter_merge.cli", "letter_merge.__main__"),
+    ("letter_merge.cli", "letter_merge.console", "letter_merge.__main__"),
 )
 
 
@@ -209,7 +209,7 @@ def test_only_records_reads_the_manifest_the_proof_results_and_the_ledger() -> N
 
 
 # What the front ends may use: the application layer, and the types and words they render.
-FRONT_ENDS = ("letter_merge.cli", "letter_merge.desk")
+FRONT_ENDS = ("letter_merge.cli", "letter_merge.console", "letter_merge.desk")
 DECIDING = (
     "letter_merge.approve",
     "letter_merge.averages",

@@ -1,0 +1,328 @@
+"""The command line's words: how each command's result reads in a terminal, the command that
+takes each next step, progress bars, and the question before a send. Part of the command line
+(cli.py); the desk words the same results its own way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from letter_merge.app import letters
+from letter_merge.app import status as statuses
+from letter_merge.config import Settings
+from letter_merge.decisions import KEEP
+from letter_merge.errors import (
+    InputError,
+    Problem,
+)
+from letter_merge.mail.send import SendPlan, SendReport
+from letter_merge.records.audit import History
+from letter_merge.records.standing import MovedAverage
+from letter_merge.records.steps import Blocker, Next
+from letter_merge.words import counted, percent
+from letter_merge.workbook import AUTHORITY_TYPES
+
+
+def until(expires_at: int) -> str:
+    if not expires_at:
+        return "the current access token is renewed when it is needed"
+    stamp = dt.datetime.fromtimestamp(expires_at, dt.UTC).astimezone()
+    return (
+        f"the current access token lasts until {stamp:%d %B %Y %H:%M} and is renewed by itself "
+        "after that"
+    )
+
+
+def confirm_send(plan: SendPlan, *, yes: bool) -> bool:
+    """Say what is about to go, and ask (unless --yes)."""
+    count = len(plan.messages)
+    corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
+    retries = sum(1 for m in plan.messages if m.retry)
+    retried = f", {retries} sent again after failing" if retries else ""
+    minutes = plan.minutes
+    duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
+    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
+    click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
+    click.echo(f"  from    {plan.sender}")
+    click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
+    for outgoing in plan.messages:
+        if outgoing.correction:
+            click.echo(
+                f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
+                f" {outgoing.correction}"
+            )
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(
+            "Nothing was sent: there is no terminal to ask on. Run it again with --yes to send "
+            "without asking."
+        )
+    return click.confirm(f"Send {counted(count, 'message')} now?", default=False)
+
+
+def send_report(
+    ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
+) -> None:
+    if dry_run:
+        plan = report.plan
+        click.echo(f"Would send {counted(len(report.would_send), 'message')}:")
+        if plan is not None:
+            click.echo(
+                f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}"
+            )
+            click.echo(f"  from    {plan.sender}")
+        for outgoing in report.would_send:
+            note = ""
+            if outgoing.correction:
+                note = (
+                    f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
+                )
+            elif outgoing.retry:
+                note = "  [sent again: it failed before]"
+            click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
+    elif report.cancelled:
+        click.echo("Nothing was sent.")
+    elif test_to:
+        click.echo(
+            f"Sent {counted(len(report.sent), 'test message')} to {test_to}; nothing marked as sent."
+        )
+    else:
+        click.echo(f"Sent {counted(len(report.sent), 'message')}.")
+    if report.refused:
+        blocked(ctx, "Not sent: they do not match their approval", report.refused)
+    for title, items in (
+        (
+            "Failed: the server refused them (fix the cause, then send --retry-failed)",
+            report.failed,
+        ),
+        ("Still queued after temporary failures (send again later)", report.deferred),
+    ):
+        if items:
+            list_problems(ctx, title, items)
+    if report.in_doubt:
+        list_problems(
+            ctx,
+            "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
+            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
+            [(authority, "") for authority in report.in_doubt],
+        )
+
+
+def sync_note(synced: statuses.SyncNote | None) -> None:
+    """What letter-merge does because the folder is synced, and any conflict copies there."""
+    if synced is None:
+        return
+    click.echo(
+        f"\nNote: {shown(synced.folder)} is kept in sync by {synced.by}. The live ledger is kept "
+        f"on this computer ({synced.live_ledger}), and after every change a whole copy is put "
+        f"in {shown(synced.folder_ledger)}, so the sync never copies it half-written."
+    )
+    for copy in synced.conflicts:
+        click.echo(
+            f"Warning: {shown(copy)} is a copy a sync client made when the file was changed on "
+            "two computers at once. Compare it with the file beside it, then move it out of "
+            "the folder."
+        )
+
+
+def unknown(ctx: click.Context, problems: Sequence[Problem]) -> None:
+    """Why status cannot say which letters are out of date: every problem, on stderr."""
+    if problems:
+        list_problems(
+            ctx,
+            "Which letters are out of date cannot be told until "
+            f"{counted(len(problems), 'problem')} in the inputs "
+            f"{'is' if len(problems) == 1 else 'are'} fixed (letter-merge check lists them)",
+            [(str(problem), "") for problem in problems],
+        )
+        click.echo(err=True)
+
+
+def moved_averages(averages: Sequence[MovedAverage]) -> None:
+    for moved in averages:
+        if moved.decision is None:
+            click.echo(
+                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}. Decide, on the record:\n"
+                f"  letter-merge averages keep --by NAME     the corrected letter states "
+                f"{percent(moved.sent)} too, as the letters sent do\n"
+                f"  letter-merge averages correct --by NAME  every letter it reaches is built "
+                "again and sent as a correction"
+            )
+        else:
+            choice = (
+                "kept as sent"
+                if moved.decision.choice == KEEP
+                else "to be corrected in every letter"
+            )
+            click.echo(
+                f"\n{str(moved)[:1].upper()}{str(moved)[1:]}: {choice} "
+                f"({moved.decision.by}, {moved.decision.at[:10]})."
+            )
+
+
+def history(record: History) -> None:
+    standing = record.standing
+    built = standing.record
+    click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
+    click.echo(f"  why     {standing.why}")
+    click.echo(f"  next    {next_command(standing.next_step, standing.authority)}")
+    pdf = built.pdf.path if built and built.pdf else "(no PDF)"
+    click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
+    click.echo(f"  proof   {standing.proof_result}")
+    lines: list[tuple[str, str]] = []
+    for approval in record.approvals:
+        why = f", despite the proof: {approval.despite_proof}" if approval.despite_proof else ""
+        lines.append(
+            (
+                approval.approved_at,
+                f"approved by {approval.approved_by} (PDF {approval.pdf_sha256[:12]}){why}",
+            )
+        )
+    subjects = {m.message_id: m for m in record.messages}
+    for event in record.events:
+        message = subjects.get(event.message_id)
+        about = f" {event.message_id}" if event.message_id else ""
+        kind = " (correction)" if message is not None and message.correction else ""
+        detail = f": {event.detail}" if event.detail else ""
+        lines.append((event.at, f"{event.event}{kind}{about}{detail}"))
+    for at, text in sorted(lines, key=lambda line: line[0]):
+        click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
+    if not lines:
+        click.echo("  nothing approved or sent yet")
+
+
+# Each next step as the command that takes it ({name}: the council's name).
+NEXT_COMMANDS: dict[Next, str] = {
+    Next.BUILD: "letter-merge build, then proof and approve it",
+    Next.BUILD_PDF: "letter-merge build (without --no-pdf) makes its PDF",
+    Next.FIX_BUILD: "fix what the build said, then letter-merge build",
+    Next.PROOF: "letter-merge proof, look through it, and approve it",
+    Next.FIX_OR_APPROVE_DESPITE: 'fix it and build again, or letter-merge approve --despite-proof "why"',
+    Next.APPROVE: "letter-merge approve --by NAME",
+    Next.QUEUE: "letter-merge queue",
+    Next.SEND: "letter-merge send",
+    Next.SETTLE: "check whether it arrived, then letter-merge send --resolve sent (or --resolve retry)",
+    Next.RETRY: "fix the cause, then letter-merge send --retry-failed",
+    Next.CORRECT: "letter-merge build, proof and approve it, then queue it as a correction",
+    Next.QUEUE_CORRECTION: 'letter-merge queue --correction "{name}" --reason "what changed"',
+    Next.DECIDE_AVERAGE: "letter-merge averages keep (or correct) --by NAME",
+    Next.RESEND: "correct the address in the workbook's Contacts sheet, then letter-merge queue "
+    '--resend "{name}" and send',
+    Next.FIX_INPUTS: "letter-merge check lists what to fix",
+    Next.NOTHING: "nothing",
+}  # fmt: skip
+
+
+def next_command(step: Next, name: str) -> str:
+    return NEXT_COMMANDS[step].format(name=name)
+
+
+def blocked(ctx: click.Context, title: str, items: Sequence[tuple[str, Blocker]]) -> None:
+    """Letters a step could not go ahead for, each with why and the command to take next."""
+    list_problems(
+        ctx,
+        title,
+        [
+            (
+                name,
+                blocker.why
+                if blocker.next == Next.NOTHING
+                else f"{blocker.why}; {next_command(blocker.next, name)}",
+            )
+            for name, blocker in items
+        ],
+    )
+
+
+LISTED = 5  # problems listed before "... and N more"
+
+
+def list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str]]) -> None:
+    """A heading and the first few items (all of them with -v), on stderr."""
+    verbose = bool(ctx.find_root().params.get("verbose"))
+    click.echo(f"{title}:", err=True)
+    shown = items if verbose or len(items) <= LISTED + 1 else items[:LISTED]
+    for authority, why in shown:
+        click.echo(f"  - {authority}{f': {why}' if why else ''}", err=True)
+    if len(shown) < len(items):
+        click.echo(f"  ... and {len(items) - len(shown)} more (-v lists them all)", err=True)
+
+
+def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Settings) -> None:
+    report = result.report
+    made = [o for o in report.letters if not o.error and o.remade]
+    kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
+    remade = len(made)
+    note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
+    click.echo(
+        f"Built {counted(remade, 'letter')}{kinds}{note} in "
+        f"{shown(settings.paths.letters)} in {report.seconds:.1f} s."
+    )
+    for kind in AUTHORITY_TYPES:
+        if report.by_type[kind]:
+            click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
+    click.echo(f"Manifest: {shown(report.manifest)}")
+    for notice in report.notices:
+        click.echo(f"Note: {notice}", err=True)
+    if report.removed_pdfs:
+        voided = len(result.voided_approvals)
+        click.echo(
+            f"Removed {counted(len(report.removed_pdfs), 'PDF')} that no longer matched "
+            "their changed letters (--no-pdf makes none in their place)"
+            + (
+                f"; {voided} of them had been approved, and those approvals no longer "
+                "hold: build with PDFs, proof and approve them again."
+                if voided
+                else "."
+            ),
+            err=True,
+        )
+    if report.failed:
+        list_problems(
+            ctx,
+            f"{counted(len(report.failed), 'letter')} failed",
+            [(o.authority, o.error or "") for o in report.failed],
+        )
+        click.echo("Fix the cause and run the same command again.", err=True)
+
+
+class ProgressBars:
+    """One progress bar per stage, from the library's (stage, done, total) callbacks."""
+
+    def __init__(self) -> None:
+        self._stage = ""
+        self._bar: Any = None
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = click.progressbar(length=total, label=f"{stage:<16}", show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(done - self._bar.pos)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder where possible."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
