@@ -380,3 +380,47 @@ def test_the_desk_script_parses() -> None:
         ["node", "--check", str(script)], capture_output=True, text=True, timeout=60, check=False
     )
     assert checked.returncode == 0, checked.stderr
+
+
+# -- the same rules as the command line, enforced by the server itself ---------------------------
+
+
+def test_the_server_keeps_the_command_line_s_rules(browser: TestClient, keys: DeskKeys) -> None:
+    """Each rule is the application layer's: the desk's API refuses what the command line
+    refuses, whatever its page would or would not send."""
+    from tests.helpers import run
+
+    choosing = "Choosing councils is for a test send"
+    answer = post(browser, "/api/send/plan", keys, only=["Derby"])
+    assert answer.status_code == 409 and answer.json()["error"].startswith(choosing)
+    answer = post(browser, "/api/send", keys, only=["Derby"], expected=1)
+    assert answer.status_code == 409 and answer.json()["error"].startswith(choosing)
+    assert run("send", "--only", "Derby").output.startswith(f"Error: {choosing}")
+    answer = post(browser, "/api/send/plan", keys, test_to="not an address")
+    assert answer.status_code == 409 and "is not an email address" in answer.json()["error"]
+    assert "is not an email address" in run("send", "--test-to", "not an address").output
+    reason = "A reason, and what to tell the council, go with a correction"
+    answer = post(browser, "/api/queue", keys, reason="a figure was wrong")
+    assert answer.status_code == 409 and answer.json()["error"].startswith(reason)
+    assert run("queue", "--reason", "a figure was wrong").output.startswith(f"Error: {reason}")
+    why = "Say why the letter is corrected"
+    answer = post(browser, "/api/queue", keys, corrections=["Derby"])
+    assert answer.status_code == 409 and answer.json()["error"].startswith(why)
+    assert run("queue", "--correction", "Derby").output.startswith(f"Error: {why}")
+
+
+def test_every_next_step_is_worded_by_each_front_end_in_its_own_words() -> None:
+    from letter_merge.console import NEXT_COMMANDS
+    from letter_merge.desk.app import NEXT_STEPS
+    from letter_merge.records.steps import Next
+
+    assert set(NEXT_COMMANDS) == set(Next) == set(NEXT_STEPS)
+    for step in Next:
+        text, section = NEXT_STEPS[step]
+        assert "letter-merge" not in text and "--" not in text, step
+        assert section in ("", "check", "build", "proof", "approve", "queue", "send", "status")
+        if step != Next.NOTHING:
+            assert "letter-merge" in NEXT_COMMANDS[step] or "correct" in NEXT_COMMANDS[step]
+    page = (ROOT / "letter_merge" / "desk" / "static" / "desk.html").read_text(encoding="utf-8")
+    for _, section in NEXT_STEPS.values():
+        assert not section or f'<section id="{section}"' in page
