@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -97,15 +98,7 @@ class SendRequest:
 
 def plan_send(settings: Settings, request: SendRequest) -> SendReport:
     """What a send would do, connecting to nothing and changing nothing."""
-    request = request.checked()
-    return send_messages(
-        settings,
-        test_to=request.test_to,
-        only=request.only,
-        limit=request.limit,
-        retry_failed=request.retry_failed,
-        dry_run=True,
-    )
+    return _send(settings, request, dry_run=True)
 
 
 def send(
@@ -118,17 +111,19 @@ def send(
     """Send (or test-send) what is queued; `confirm` sees the plan first and may say no. The
     password comes from LETTER_MERGE_SMTP_PASSWORD or the keyring, never from a file; with
     OAuth 2.0, from the sign-in."""
-    request = request.checked()
     password = None if settings.smtp.auth == "oauth2" else smtp_password(settings.smtp)
+    return _send(settings, request, password=password, confirm=confirm, on_progress=on_progress)
+
+
+def _send(settings: Settings, request: SendRequest, **how: Any) -> SendReport:
+    request = request.checked()
     return send_messages(
         settings,
         test_to=request.test_to,
         only=request.only,
         limit=request.limit,
         retry_failed=request.retry_failed,
-        password=password,
-        confirm=confirm,
-        on_progress=on_progress,
+        **how,
     )
 
 
