@@ -8,6 +8,7 @@ made again: a rebuild after correcting one row redoes one letter.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections import Counter
@@ -42,6 +43,7 @@ from letter_merge.records.manifest import (
 )
 from letter_merge.records.sources import snapshot, source_sha256, template_identity
 from letter_merge.records.standing import Records
+from letter_merge.template.statement import statement_of
 from letter_merge.template.text import TemplateError
 
 
@@ -56,6 +58,7 @@ class LetterOutcome:
     pdf_pages: int | None = None  # as the converter counted them (None: count them)
     together: bool = False  # converted with other letters and cut apart (see pdf/verify.py)
     check: Verdict | None = None  # what showed that letters converted together are the same
+    statement: str = ""  # what the letter states (template/statement.py)
 
     @property
     def authority(self) -> str:
@@ -156,6 +159,7 @@ def _build(
                     if converter is None and old is not None and old.pdf is not None:
                         removed.append((letter.council.authority, old.pdf.sha256))
                 write_atomic(docx, data, durable=False)
+                statement = statement_of(data)
             except FileInUse as error:
                 # Word or a PDF viewer holds it (Windows will not replace it): the others are
                 # still built, and the next build makes this one.
@@ -165,7 +169,13 @@ def _build(
                 progress("Writing letters", number, len(planned))
                 continue
         outcome = LetterOutcome(
-            letter, docx, pdf if pdf_current else None, None, source, remade=not docx_current
+            letter,
+            docx,
+            pdf if pdf_current else None,
+            None,
+            source,
+            remade=not docx_current,
+            statement="" if docx_current else statement,
         )
         outcomes[letter.council.authority] = outcome
         if converter is not None and not pdf_current:
@@ -185,6 +195,7 @@ def _build(
                 pdf_pages=result.pages,
                 together=result.together,
                 check=result.check,
+                statement=outcome.statement,
             )
 
     report = BuildReport(
@@ -238,7 +249,10 @@ def _record(
         kept = letters.get(outcome.authority)
         unchanged = not outcome.remade and outcome.pdf is not None and kept and kept.pdf
         if not unchanged:
-            letters[outcome.authority] = _letter_record(outcome, paths, template_identity(batch))
+            record = _letter_record(outcome, paths, template_identity(batch))
+            if not record.statement and kept and kept.source_sha256 == record.source_sha256:
+                record = dataclasses.replace(record, statement=kept.statement)  # its PDF only
+            letters[outcome.authority] = record
     order = {c.authority: i for i, c in enumerate(batch.workbook.councils)}
     inputs = {"workbook": settings.workbook, "template": settings.template}
     if settings.config_file:
@@ -278,6 +292,7 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths, template_hash: st
         fields=snapshot(outcome.letter),
         template=template_hash,
         tool_version=__version__,
+        statement=outcome.statement,
     )
 
 

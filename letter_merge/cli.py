@@ -664,7 +664,7 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     for line in report.counts:
         click.echo(f"{line.state + ':':<{width}}{line.count:>4}  {line.meaning}")
     if report.came_back:
-        click.echo(f"\nOf the letters sent: {report.came_back}.")
+        click.echo(f"\n{report.came_back}.")
     console.sync_note(report.synced)
     console.moved_averages(report.moved_averages)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
@@ -727,7 +727,7 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
             click.echo(f"  {place}: {problem}")
     summary = inputs.records().delivery_summary()
     if summary:
-        click.echo(f"Of the letters sent: {summary}.")
+        click.echo(f"{summary}.")
 
 
 @cli.command()

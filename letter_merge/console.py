@@ -215,6 +215,9 @@ NEXT_COMMANDS: dict[Next, str] = {
     Next.DECIDE_AVERAGE: "letter-merge averages keep (or correct) --by NAME",
     Next.RESEND: "correct the address in the workbook's Contacts sheet, then letter-merge queue "
     '--resend "{name}" and send',
+    Next.RESEND_NEW_ADDRESS: 'letter-merge queue --resend "{name}" sends the letter sent to the '
+    "workbook's new address, then letter-merge send",
+    Next.READ_MAILBOX: "letter-merge delivery reads what came back",
     Next.FIX_INPUTS: "letter-merge check lists what to fix",
     Next.NOTHING: "nothing",
 }  # fmt: skip

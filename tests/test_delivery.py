@@ -318,7 +318,9 @@ def test_the_desk_reads_the_mailbox_and_shows_what_came_back(
         assert [d["authority"] for d in found["new"]] == [BRIGHTON]
         assert found["new"][0]["why"].startswith("delayed (the mail system is still trying)")
         status = client.get("/api/status").json()
-        assert status["came_back"] == "3 delivered as far as we know, 1 delayed"
+        assert (
+            status["came_back"] == "Of the letters sent: 3 delivered as far as we know, 1 delayed"
+        )
 
 
 def test_reports_are_marked_read_only_when_asked_by_name(

@@ -182,6 +182,7 @@ RECORD_READERS = {
     "approval_history",
     "events",
     "deliveries",
+    "mailbox_readings",
 }
 
 

@@ -143,7 +143,7 @@ def test_the_csv_is_safe_to_open_in_excel(settings: Settings, tmp_path: Path) ->
     manifest = Manifest(2020, "", "", "", None, {}, (record,))
     approval = Approval(authority, "a.pdf", "0" * 64, "-me", "@now")
     records = Records(
-        settings, manifest, {}, {authority: approval}, [approval], [], [], [], [], None
+        settings, manifest, {}, {authority: approval}, [approval], [], [], [], [], [], None
     )
     write_csv(records, tmp_path / "audit.csv")
     (values,) = list(csv.DictReader((tmp_path / "audit.csv").read_text("utf-8-sig").splitlines()))

@@ -59,6 +59,18 @@ def desk(folder: Path, path: str, body: dict[str, Any] | None = None) -> dict[st
         return data
 
 
+def set_contact(folder: Path, authority: str, column: str, value: str) -> None:
+    """Write `value` in `authority`'s row of the Contacts sheet, under `column`."""
+    path = folder / "input" / "councils.xlsx"
+    book = load_workbook(path)
+    sheet = book["Contacts"]
+    headers = [cell.value for cell in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        if row[headers.index("Authority")].value == authority:
+            row[headers.index(column)].value = value
+    book.save(path)
+
+
 def status_history_next(output: str) -> str:
     """The `next` line of `status NAME`."""
     (line,) = [line for line in output.splitlines() if line.startswith("  next ")]
@@ -199,7 +211,9 @@ def test_a_correction_that_moves_an_average_corrected_in_every_letter(
     (brighton_fix,) = [r for r in rows if r["authority"] == BRIGHTON and r["kind"] == "correction"]
     assert brighton_fix["correction_reason"] == (
         "the Unitary Council average for complaints upheld moved from 50% to 40% after "
-        "Derby City Council was corrected"
+        "Derby City Council was corrected; the Unitary Council average for satisfactory "
+        "remedies provided by the authority moved from 20% to 25% after Derby City Council was "
+        "corrected"
     )
 
 
@@ -275,6 +289,15 @@ def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
     read_deliveries(
         settings, reader=lambda *_, **__: [Fetched("stand-in:2", dsn(derby, "delivered", "2.0.0"))]
     )
+    assert state() == "sent"
+    # Derby's address changes: the letter sent is sent again, as it was, to the new one.
+    set_contact(work, DERBY, "Email", "ce.new@derby.example.org")
+    assert state() == "sent to an old address"
+    assert run("queue", "--correction", "Derby", "--reason", "new address").exit_code == 1
+    resent = run("queue", "--resend", "Derby")
+    assert resent.output.startswith("Queued 1 message; 1 of them re-sent"), resent.output
+    assert state() == "queued"
+    assert run("send", "--yes").exit_code == 0
     assert state() == "sent"
     set_upheld(work, 3, 3)
     assert state() == "changed since sent"

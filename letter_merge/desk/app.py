@@ -57,8 +57,14 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
     Next.APPROVE: ("Approve it", "approve"),
     Next.QUEUE: ("Queue its email", "queue"),
     Next.SEND: ("Send it", "send"),
-    Next.SETTLE: ("Find out whether it arrived, then settle it", "send"),
-    Next.RETRY: ("Fix the cause, then send it again", "send"),
+    Next.SETTLE: (
+        "Find out whether it arrived, then settle it (A send that was cut off, in Send)",
+        "send",
+    ),
+    Next.RETRY: (
+        "Fix the cause, then send it again (Also send those the server refused, in Send)",
+        "send",
+    ),
     Next.CORRECT: (
         "Build, proof and approve it again, then queue it as a correction",
         "build",
@@ -66,7 +72,16 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
     Next.QUEUE_CORRECTION: ("Queue it as a correction (Correcting a letter already sent)", "queue"),
     Next.DECIDE_AVERAGE: ("Decide about the averages that moved", "status"),
     Next.RESEND: (
-        "Correct the address in the workbook's Contacts sheet, then send the letter again",
+        "Correct the address in the workbook's Contacts sheet, then send the same letter again "
+        "(Sending a letter again, in Queue)",
+        "queue",
+    ),
+    Next.RESEND_NEW_ADDRESS: (
+        "Send the same letter to the workbook's new address (Sending a letter again, in Queue)",
+        "queue",
+    ),
+    Next.READ_MAILBOX: (
+        "Read the mailbox for what came back (What came back, in Status)",
         "status",
     ),
     Next.FIX_INPUTS: ("Fix what the Check step lists", "check"),
@@ -184,6 +199,7 @@ def create_app(
             route("/api/queue", queue, ("POST",)),
             route("/api/send/plan", send_plan, ("POST",)),
             route("/api/send", send, ("POST",)),
+            route("/api/settle", settle, ("POST",)),
             route("/api/job/pause", pause, ("POST",)),
             route("/api/job/resume", resume, ("POST",)),
             route("/api/events", events),
@@ -552,6 +568,11 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
         }
 
     return desk.jobs.start("test send" if sending.test_to else "send", work)
+
+
+def settle(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """A send that was cut off, settled: it arrived ("sent"), or it goes again ("retry")."""
+    return {"settled": mailing.settle(desk.settings(), _text(data, "outcome"))}
 
 
 def pause(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:

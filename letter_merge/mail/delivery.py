@@ -65,6 +65,7 @@ def read_deliveries(
         found += matcher.findings(understood, item)
     with open_ledger(settings.paths) as ledger:
         added = ledger.add_deliveries(found)
+        ledger.mailbox_read(report.read)
     report.marked = mark_seen(
         settings, sorted({d.place for d in added if d.authority}), environ=environ
     )

@@ -8,9 +8,11 @@ corrected (letter-merge averages correct).
 
 from __future__ import annotations
 
+import copy
 import email.policy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
@@ -20,7 +22,7 @@ from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
-from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Approval, Ledger, open_ledger
+from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Ledger, open_ledger
 from letter_merge.records.standing import Records, Standing
 from letter_merge.records.steps import Blocker, Next
 
@@ -64,15 +66,23 @@ def queue_messages(
         for letter in batch.letters():
             authority = letter.council.authority
             standing = records.standing(authority)
+            if authority in resending:
+                _resend(batch, ledger, records, letter, standing, report)
+                continue
+            if standing.unchanged_since_sent:  # sent as it is: a correction would say the same
+                blocker = standing.correction_blocker(asked=authority in wanted)
+                wanted.pop(authority, None)
+                if blocker is None:
+                    report.already.append(authority)
+                else:
+                    report.skipped.append((authority, blocker))
+                continue
             blocker = standing.queue_blocker()
             if blocker is not None:
                 report.skipped.append((authority, blocker))
                 continue
             approval = standing.approval
             assert approval is not None
-            if authority in resending:
-                _resend(batch, ledger, records, letter, standing, report)
-                continue
             messages = list(standing.messages)
             for waiting in messages:  # queued to an address the workbook no longer has
                 if waiting.state in (QUEUED, FAILED) and standing.addressed_elsewhere(waiting):
@@ -98,7 +108,7 @@ def queue_messages(
                     ledger.set_state(
                         stale.message_id, WITHDRAWN, event="withdrawn", reply="a newer version"
                     )
-            _queue(batch, ledger, records, letter, approval, correction, note if correction else "")
+            _queue(batch, ledger, records, letter, standing, correction, note if correction else "")
             (report.corrections if correction else report.queued).append(authority)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
@@ -116,11 +126,11 @@ def _resend(
     standing: Standing,
     report: QueueReport,
 ) -> None:
-    """The same approved letter again, to the address now in the workbook, after its message
-    bounced: recorded as a re-send of that message (the bounce stays on the record)."""
+    """The letter sent, unchanged, again to the address now in the workbook (after its message
+    bounced, or because the council's address changed): the message sent, addressed anew, and
+    recorded as a re-send of it (what happened to the first stays on the record)."""
     authority = letter.council.authority
-    approval = standing.approval
-    last = standing.sent[-1] if standing.sent else None
+    last = standing.sent_last
     if last is not None and any(
         m.resend_of == last.message_id and m.state != FAILED for m in standing.messages
     ):
@@ -130,40 +140,66 @@ def _resend(
     if blocker is not None:
         report.skipped.append((authority, blocker))
         return
-    assert approval is not None and last is not None
-    pdf = batch.settings.paths.absolute(approval.pdf_path)
-    # A re-sent correction is still a correction, with its subject and reason.
-    message = build_message(batch.settings, batch, letter, pdf, correction=last.correction)
-    recipients = envelope_recipients(message)
+    assert last is not None
     paths = batch.settings.paths
+    try:
+        sent = message_from_bytes(
+            paths.absolute(last.eml_path).read_bytes(), policy=email.policy.default
+        )
+    except OSError:
+        report.skipped.append(
+            (authority, Blocker(f"the message sent, {last.eml_path}, is missing", Next.CORRECT))
+        )
+        return
+    assert isinstance(sent, EmailMessage)
+    message = readdressed(batch.settings, sent, letter)
+    recipients = envelope_recipients(message)
     eml = _free_name(paths.outbox, f"{letter.stem} (re-sent)", "", records)
     write_atomic(eml, message.as_bytes(policy=email.policy.SMTP))
     ledger.add_message(
         message_id=str(message["Message-ID"]),
         authority=authority,
-        pdf_sha256=approval.pdf_sha256,
+        pdf_sha256=last.pdf_sha256,
         eml_path=paths.relative(eml),
         recipients=recipients,
         subject=str(message["Subject"]),
-        approval_id=approval.id,
+        approval_id=last.approval_id,
         correction=last.correction,
         resend_of=last.message_id,
+        statement=last.statement,
+        figures=last.figures,
     )
     report.resends.append(authority)
 
 
+def readdressed(settings: Settings, sent: EmailMessage, letter: PlannedLetter) -> EmailMessage:
+    """The message sent, word for word and with its attachment, addressed to the council as
+    the workbook gives it now, with a Message-ID and date of its own."""
+    council = letter.council
+    message = copy.deepcopy(sent)
+    for header in ("To", "Cc", "Message-ID", "Date"):
+        del message[header]
+    message["To"] = formataddr((council.full_name, council.email))
+    if council.cc:
+        message["Cc"] = ", ".join(council.cc)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=_domain(settings))
+    return message
+
+
 def _decided_corrections(records: Records) -> dict[str, str]:
-    """Letters the office decided to correct because an average moved: authority -> reason."""
-    reasons: dict[str, str] = {}
+    """Letters the office decided to correct because an average moved: authority -> reason
+    (every such average's, "; " between them)."""
+    reasons: dict[str, list[str]] = {}
     for decision in records.decisions:
         if decision.choice != CORRECT:
             continue
         for authority in decision.letters:
             sent = records.standing(authority).sent
-            done = any(m.correction == decision.because for m in sent)  # acted on already
+            done = any(decision.because in m.correction for m in sent)  # acted on already
             if sent and not done:
-                reasons[authority] = decision.because
-    return reasons
+                reasons.setdefault(authority, []).append(decision.because)
+    return {authority: "; ".join(because) for authority, because in reasons.items()}
 
 
 def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]:
@@ -185,12 +221,14 @@ def _queue(
     ledger: Ledger,
     records: Records,
     letter: PlannedLetter,
-    approval: Approval,
+    standing: Standing,
     correction: str,
     note: str,
 ) -> None:
     settings = batch.settings
     paths = settings.paths
+    approval, record = standing.approval, standing.record
+    assert approval is not None and record is not None
     pdf = paths.absolute(approval.pdf_path)
     message = build_message(settings, batch, letter, pdf, correction=correction, note=note)
     eml = _free_name(paths.outbox, letter.stem, correction, records)
@@ -204,6 +242,8 @@ def _queue(
         subject=str(message["Subject"]),
         approval_id=approval.id,
         correction=correction,
+        statement=record.statement,
+        figures=dict(record.figures),
     )
 
 
@@ -250,8 +290,7 @@ def build_message(
     except ValueError as error:  # a line break in a header value
         raise InputError(f"{council.authority}: cannot be sent as it is ({error}).") from None
     message["Date"] = formatdate(localtime=True)
-    domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "letter-merge.invalid"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = make_msgid(domain=_domain(settings))
     message.set_content(body)
     message.add_attachment(
         pdf.read_bytes(), maintype="application", subtype="pdf", filename=attachment
@@ -263,3 +302,8 @@ def envelope_recipients(message: EmailMessage) -> tuple[str, ...]:
     """Exactly the To and Cc addresses: nobody else ever receives a letter."""
     headers = [str(v) for v in (message.get_all("To", []) + message.get_all("Cc", []))]
     return tuple(address for _, address in getaddresses(headers) if address)
+
+
+def _domain(settings: Settings) -> str:
+    """The sender's domain, for Message-IDs."""
+    return parseaddr(settings.email_from)[1].rpartition("@")[2] or "letter-merge.invalid"

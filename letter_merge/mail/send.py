@@ -265,16 +265,15 @@ class _Checks:
         ]
         if len(attachments) != 1:
             raise _Refused(Blocker("the message does not carry exactly one PDF", Next.QUEUE))
-        if hashlib.sha256(attachments[0].get_content()).hexdigest() != message.pdf_sha256:
+        attached = attachments[0].get_content()
+        if hashlib.sha256(attached).hexdigest() != message.pdf_sha256:
             raise _Refused(Blocker("its attachment is not the approved PDF", Next.QUEUE))
         standing = self.records.standing(message.authority)
         blocker = standing.send_blocker(message, paths)
         if blocker is not None:
             raise _Refused(blocker)
-        # The attachment is byte for byte the approved PDF on disk (same SHA-256), so reading
-        # that file reads what the council will receive.
-        assert standing.approval is not None
-        if not names(pdf_text(paths.absolute(standing.approval.pdf_path)), message.authority):
+        # What the council will receive names it: the attachment itself is read.
+        if not names(pdf_text(attached), message.authority):
             raise _Refused(Blocker(f"its PDF does not name {message.authority}", Next.FIX_BUILD))
         if envelope_recipients(email) != message.recipients:
             raise _Refused(Blocker("its To and Cc differ from what was queued", Next.QUEUE))

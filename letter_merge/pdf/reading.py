@@ -67,14 +67,15 @@ def page_count(pdf: Path) -> int:
         raise PdfReadError(f"{pdf.name}: cannot be read as a PDF ({error}).") from None
 
 
-def pdf_text(pdf: Path) -> str:
-    """The PDF's text in the order it is drawn, lines ending in \\n, pages separated by form
-    feeds."""
+def pdf_text(pdf: Path | bytes) -> str:
+    """The PDF's text (a file, or a PDF's bytes) in the order it is drawn, lines ending in
+    \\n, pages separated by form feeds."""
     try:
         with opened(pdf) as document:
             pages = [_page_text(document, index) for index in range(len(document))]
     except pdfium.PdfiumError as error:
-        raise PdfReadError(f"{pdf.name}: its text cannot be read ({error}).") from None
+        name = "the PDF" if isinstance(pdf, bytes) else pdf.name
+        raise PdfReadError(f"{name}: its text cannot be read ({error}).") from None
     return "\f".join(pages)
 
 

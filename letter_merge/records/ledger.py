@@ -136,6 +136,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_authority ON deliveries (authority);
     ALTER TABLE messages ADD COLUMN resend_of TEXT NOT NULL DEFAULT '';
     """,
+    # 4: what each message's letter states (its words and pictures, as a fingerprint, and its
+    # figures), so that whether a letter would differ now is asked of what was sent, never of
+    # a PDF's bytes; and the readings of the sending mailbox.
+    """
+    ALTER TABLE messages ADD COLUMN statement TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN figures TEXT NOT NULL DEFAULT '';
+    CREATE TABLE mailbox_readings (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        messages    INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -170,6 +182,8 @@ class Message:
     correction: str = ""  # the reason, when it corrects a letter already sent
     approval_id: int | None = None
     resend_of: str = ""  # the message whose copy bounced, when this re-sends the same letter
+    statement: str = ""  # what its letter states (template/statement.py); "" if not kept
+    figures: dict[str, int | None] | None = None  # the figures its letter states (None: not kept)
 
 
 @dataclass(frozen=True)
@@ -230,7 +244,8 @@ class Event:
 
 MESSAGE_COLUMNS = (
     "message_id, authority, pdf_sha256, eml_path, recipients, subject, state, queued_at, "
-    "updated_at, attempts, last_reply, sent_at, correction, approval_id, resend_of"
+    "updated_at, attempts, last_reply, sent_at, correction, approval_id, resend_of, statement, "
+    "figures"
 )
 APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, despite_proof, id"
 
@@ -397,12 +412,14 @@ class Ledger:
         approval_id: int | None = None,
         correction: str = "",
         resend_of: str = "",
+        statement: str = "",
+        figures: dict[str, int | None] | None = None,
     ) -> None:
         stamp = now()
         with self._transaction() as db:
             db.execute(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?, ?)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     authority,
@@ -416,11 +433,15 @@ class Ledger:
                     correction,
                     approval_id,
                     resend_of,
+                    statement,
+                    "" if figures is None else json.dumps(figures),
                 ),
             )
             detail = f"correction: {correction}" if correction else ""
             if resend_of:
-                detail = f"re-sent to {', '.join(recipients)} after {resend_of} bounced"
+                detail = (
+                    f"re-sent to {', '.join(recipients)}: the letter sent as {resend_of}, unchanged"
+                )
             _event(db, stamp, authority, message_id, "queued", detail)
 
     def messages(self, *states: str, authority: str | None = None) -> list[Message]:
@@ -509,6 +530,19 @@ class Ledger:
                         )
         return added
 
+    def mailbox_read(self, messages: int) -> None:
+        """The sending mailbox was read (`messages` in it): what came back is known as of now."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO mailbox_readings (at, messages) VALUES (?, ?)", (now(), messages)
+            )
+
+    def mailbox_readings(self) -> list[str]:
+        """When the sending mailbox was read, oldest first."""
+        return [
+            str(row[0]) for row in self._db.execute("SELECT at FROM mailbox_readings ORDER BY id")
+        ]
+
     def deliveries(self, authority: str | None = None) -> list[Delivery]:
         query = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
         rows = (
@@ -540,4 +574,5 @@ def _event(
 def _message(row: tuple[object, ...]) -> Message:
     values = list(row)
     values[4] = tuple(json.loads(str(values[4])))
+    values[-1] = json.loads(str(values[-1])) if values[-1] else None
     return Message(*values)  # type: ignore[arg-type]

@@ -72,6 +72,9 @@ class LetterRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     template: str = ""
     tool_version: str = ""
+    # What the letter states (its words and pictures: template/statement.py); "" for letters
+    # built before it was kept.
+    statement: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def _letter_data(letter: LetterRecord) -> dict[str, Any]:
         "subject": letter.subject,
         "files": files,
         "source_sha256": letter.source_sha256,
+        "statement": letter.statement,
         "figures": letter.figures,
         "error": letter.error,
         "conversion": None if letter.conversion is None else _conversion_data(letter.conversion),
@@ -249,6 +253,7 @@ def _letter(entry: Mapping[str, Any]) -> LetterRecord:
         fields=dict(entry.get("made_from", {}).get("fields", {})),
         template=str(entry.get("made_from", {}).get("template", "")),
         tool_version=str(entry.get("made_from", {}).get("tool_version", "")),
+        statement=str(entry.get("statement", "")),
     )
 
 

@@ -11,6 +11,7 @@ by the commands, `status --csv` and the desk alike.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections import Counter
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT, AverageDecision, latest, read_decisions
 from letter_merge.errors import InputError, Problem
-from letter_merge.figures import RATE_LABELS
+from letter_merge.figures import FIGURE_FIELDS, RATE_LABELS
 from letter_merge.paths import OutputPaths
 from letter_merge.records.ledger import (
     FAILED,
@@ -44,6 +45,9 @@ from letter_merge.records.proofs import ProofResult, read_results
 from letter_merge.records.sources import Change, changes, template_identity
 from letter_merge.records.steps import Blocker, Next
 from letter_merge.words import counted, percent, plural
+
+ADDRESS_CHANGED = "sent to an old address"
+AVERAGES = tuple(name for name in FIGURE_FIELDS if name.endswith("_average"))
 
 # Every state, in the order a letter moves through them: what it means, and the next step (each
 # front end words it: a command, or the desk's own button).
@@ -69,6 +73,10 @@ STATES: dict[str, tuple[str, Next]] = {
         "sent, but a delivery report says it did not arrive (an address that no longer works)",
         Next.RESEND,
     ),
+    ADDRESS_CHANGED: (
+        "sent; the workbook now gives the council another address",
+        Next.RESEND_NEW_ADDRESS,
+    ),
     "changed since sent": ("sent; its letter would be different now", Next.CORRECT),
     "correction approved": ("sent; its changed letter is approved", Next.QUEUE_CORRECTION),
 }
@@ -92,6 +100,14 @@ class Standing:
     deliveries: tuple[Delivery, ...] = ()  # what came back to the mailbox about its messages
     # Its To and Cc as the workbook gives them now, case folded (None: the inputs are unknown).
     addresses: frozenset[str] | None = None
+    # Undecided averages it states that moved under letters already sent: it waits for them.
+    awaiting: tuple[MovedAverage, ...] = ()
+    mailbox_read: bool = False  # the sending mailbox has been read since letters were sent
+
+    @property
+    def currency_known(self) -> bool:
+        """Whether the letter is current can be told: the inputs could be read."""
+        return self.addresses is not None
 
     @property
     def meaning(self) -> str:
@@ -99,7 +115,44 @@ class Standing:
 
     @property
     def next_step(self) -> Next:
-        return STATES[self.state][1]
+        """The one next step: the state's, unless the inputs cannot be read (fix them first:
+        nothing can be said to be done), a decision about an average comes first, or what came
+        back has not been read yet."""
+        step = STATES[self.state][1]
+        if not self.currency_known and self.record is not None:
+            return Next.FIX_INPUTS
+        if self.awaiting and step in (Next.BUILD, Next.CORRECT, Next.PROOF, Next.APPROVE):
+            return Next.DECIDE_AVERAGE
+        if step == Next.NOTHING and self.sent and not self.mailbox_read:
+            return Next.READ_MAILBOX
+        return step
+
+    @property
+    def sent_last(self) -> Message | None:
+        """Its last message that went."""
+        sent = self.sent
+        return sent[-1] if sent else None
+
+    @property
+    def unchanged_since_sent(self) -> bool:
+        """It was sent, and the letter as built from the inputs now states what the letter
+        sent stated: its words, figures and pictures, whatever the PDF's bytes."""
+        last, record = self.sent_last, self.record
+        if last is None or record is None or self.out_of_date:
+            return False
+        if last.statement and record.statement:
+            return last.statement == record.statement
+        return record.pdf is not None and record.pdf.sha256 == last.pdf_sha256
+
+    @property
+    def sent_to_old_address(self) -> bool:
+        """Its letter went, unchanged since, to addresses the workbook no longer gives, and no
+        message has gone or waits to go to the new ones."""
+        last = self.sent_last
+        if last is None or self.addresses is None or not self.addressed_elsewhere(last):
+            return False
+        later = self.messages[self.messages.index(last) + 1 :]
+        return not any(not self.addressed_elsewhere(m) for m in later if m.state != FAILED)
 
     @property
     def out_of_date(self) -> bool:
@@ -196,39 +249,69 @@ class Standing:
         return None
 
     def correction_blocker(self, *, asked: bool) -> Blocker | None:
-        """A letter already sent goes again only as a correction, and a correction only to a
-        council that was sent one (`asked`: queued as a correction)."""
-        sent = self.sent
-        if sent and not asked:
-            return Blocker(
-                f"was sent a letter on {sent[-1].sent_at[:10]}: this changed letter goes only as "
-                "a correction, with the reason on the record",
-                Next.QUEUE_CORRECTION,
-            )
-        if asked and not sent:
+        """A letter already sent goes again only as a correction, a correction only to a
+        council that was sent one (`asked`: queued as a correction), and only when its letter
+        would now say something else."""
+        last = self.sent_last
+        if asked and last is None:
             return Blocker(
                 "has not been sent a letter yet, so there is nothing to correct: queue it as "
                 "its first letter",
                 Next.QUEUE,
             )
+        if asked and self.unchanged_since_sent:
+            return Blocker(
+                "its letter states what the letter sent stated, so there is nothing to correct"
+                + (
+                    "; to send it to the workbook's new address, send it again there"
+                    if self.sent_to_old_address
+                    else ""
+                ),
+                Next.RESEND_NEW_ADDRESS if self.sent_to_old_address else Next.NOTHING,
+            )
+        if last is not None and not asked and not self.unchanged_since_sent:
+            return Blocker(
+                f"was sent a letter on {in_words(last.sent_at)}: this changed letter goes only "
+                "as a correction, with the reason on the record",
+                Next.QUEUE_CORRECTION,
+            )
+        return None
+
+    def build_blocker(self) -> Blocker | None:
+        """Why this letter is not built now (None: it may be): what it states depends on a
+        decision about an average that moved under letters already sent."""
+        if self.awaiting:
+            return Blocker(
+                "what it states waits for the office's decision: "
+                + "; ".join(map(str, self.awaiting)),
+                Next.DECIDE_AVERAGE,
+            )
         return None
 
     def resend_blocker(self) -> Blocker | None:
         """Why the letter sent cannot go again, unchanged, to the address now in the workbook
-        (None: it can)."""
+        (None: it can): after its message bounced, or when the council's address changed."""
+        last = self.sent_last
         came_back, said = self.delivery
-        last = self.sent[-1] if self.sent else None
-        if came_back != "bounced" or last is None or said is None:
-            return Blocker("its message has not bounced", Next.NOTHING)
-        if self.approval is None or last.pdf_sha256 != self.approval.pdf_sha256:
-            return Blocker("its letter changed since it was sent", Next.CORRECT)
-        bounced = {
+        bounced = came_back == "bounced" and said is not None
+        if last is None:
+            return Blocker("it has not been sent yet: queue it as its first letter", Next.QUEUE)
+        if not self.unchanged_since_sent:
+            return Blocker(
+                "its letter has changed since it was sent: it goes as a correction", Next.CORRECT
+            )
+        if not bounced and not self.sent_to_old_address:
+            return Blocker(
+                "its message has not bounced, and the workbook gives the address it went to",
+                Next.NOTHING,
+            )
+        failed = {
             d.recipient.casefold()
             for d in self.deliveries
             if d.message_id == last.message_id and d.kind == "bounced" and d.recipient
         }
         now = self.addresses or frozenset()
-        still = sorted(a for a in now if a in bounced)
+        still = sorted(a for a in now if a in failed)
         if still or now == _folded(last.recipients):
             return Blocker(
                 f"{', '.join(still) or 'its address'} bounced and is still in its To or Cc in "
@@ -240,7 +323,22 @@ class Standing:
     def send_blocker(self, message: Message, paths: OutputPaths) -> Blocker | None:
         """Why `message` may not go now (None: it may): it must still be exactly what was
         approved for this letter, built from the inputs as they are, to the workbook's address.
-        The PDF on disk is read again now, not as loaded: a send at 30 a minute takes a while."""
+        The PDF on disk is read again now, not as loaded: a send at 30 a minute takes a while.
+        A re-send carries the letter sent before, unchanged since."""
+        if message.resend_of:
+            original = next((m for m in self.sent if m.message_id == message.resend_of), None)
+            if original is None or original.pdf_sha256 != message.pdf_sha256:
+                return Blocker("it does not carry the letter it sends again", Next.RESEND)
+            if not self.unchanged_since_sent:
+                return Blocker(
+                    "its letter has changed since it was sent: it goes as a correction",
+                    Next.CORRECT,
+                )
+            if self.addressed_elsewhere(message):
+                return Blocker(
+                    "its address changed in the workbook since it was queued", Next.QUEUE
+                )
+            return None
         approval = self.approval
         if approval is None or approval.pdf_sha256 != message.pdf_sha256:
             return Blocker("its approval has changed since it was queued", Next.QUEUE)
@@ -295,6 +393,7 @@ class Records:
     events: list[Event]
     deliveries: list[Delivery]
     decisions: list[AverageDecision]
+    mailbox_readings: list[str]  # when the sending mailbox was read, oldest first
     batch: Batch | None  # None: the inputs cannot be read now, so currency is unknown
     # Why the inputs could not be read (empty when they were, or were not asked for).
     unknown_because: tuple[Problem, ...] = ()
@@ -320,6 +419,7 @@ class Records:
             messages = ledger.messages()
             events = ledger.events()
             deliveries = ledger.deliveries()
+            readings = ledger.mailbox_readings()
         return cls(
             settings,
             manifest,
@@ -330,6 +430,7 @@ class Records:
             events,
             deliveries,
             read_decisions(paths),
+            readings,
             batch,
             tuple(unknown_because),
         )
@@ -393,9 +494,12 @@ class Records:
         return counted_
 
     def delivery_summary(self) -> str:
-        """'341 delivered as far as we know, 2 bounced, 1 delayed, 1 reply' ('' before any
-        letter is sent)."""
+        """'Of the letters sent: 341 delivered as far as we know, 2 bounced, 1 reply'; before
+        the mailbox is read, '343 letters sent; the mailbox not read yet' ('' before any letter
+        is sent)."""
         counts = self.delivery_counts()
+        if counts and not self.mailbox_readings:
+            return f"{counted(counts.total(), 'letter')} sent; the mailbox not read yet"
         order = [DELIVERED_AS_FAR_AS_WE_KNOW, "bounced", "delayed", "reply", "auto-reply"]
         words = {
             DELIVERED_AS_FAR_AS_WE_KNOW: "delivered as far as we know",
@@ -412,29 +516,56 @@ class Records:
                     parts.append(counted(counts[kind], noun))
                 else:
                     parts.append(f"{counts[kind]} {noun}")
-        return ", ".join(parts)
+        return f"Of the letters sent: {', '.join(parts)}" if parts else ""
 
     def moved_averages(self) -> list[MovedAverage]:
-        """Averages that changes moved and that letters already sent state, each once, with the
-        decision that holds for it (None while the office has not chosen)."""
-        groups: dict[tuple[str, str, object, object], list[str]] = {}
-        for standing in self.standings():
-            if not standing.sent:
-                continue
-            for change in standing.changes:
-                if change.kind == "average":
-                    key = (change.authority_type, change.field, change.before, change.after)
-                    groups.setdefault(key, []).append(standing.authority)
+        """Averages that letters already sent state and the inputs now put otherwise, each
+        once, with every letter sent that states it and the decision that holds for it (None
+        while the office has not chosen). Asked of what the letters sent state, so never about
+        a value no letter sent states."""
+        return list(self._moved)
+
+    @functools.cached_property
+    def _moved(self) -> tuple[MovedAverage, ...]:
+        groups: dict[tuple[str, str, int | None, int | None], list[str]] = {}
+        for authority, letter in self.letters.items():
+            stated = self._sent_figures(authority)
+            for name in AVERAGES:
+                if stated is None or name not in stated:
+                    continue
+                before, after = stated[name], letter.fields.get(name)
+                if before != after:
+                    key = (letter.council.authority_type, name, before, _int(after))
+                    groups.setdefault(key, []).append(authority)
         holding = latest(self.decisions)
         moved = []
         for (kind, name, before, after), letters in groups.items():
             decision = holding.get((kind, name))
             if decision is not None and decision.now != after:
                 decision = None  # about an earlier move
-            moved.append(
-                MovedAverage(kind, name, _int(before), _int(after), tuple(letters), decision)
-            )
-        return moved
+            moved.append(MovedAverage(kind, name, before, after, tuple(letters), decision))
+        return tuple(moved)
+
+    def _sent_figures(self, authority: str) -> dict[str, int | None] | None:
+        """The figures the letter last sent to `authority` states (None: none sent, or not
+        known for a message sent before they were kept)."""
+        sent = [m for m in self._messages_of.get(authority, ()) if m.state == SENT]
+        if not sent:
+            return None
+        last = sent[-1]
+        if last.figures is not None:
+            return last.figures
+        record = self.built.get(authority)
+        if record is not None and record.pdf is not None and record.pdf.sha256 == last.pdf_sha256:
+            return record.figures
+        return None
+
+    @functools.cached_property
+    def _messages_of(self) -> dict[str, list[Message]]:
+        by_authority: dict[str, list[Message]] = {}
+        for message in self.messages:
+            by_authority.setdefault(message.authority, []).append(message)
+        return by_authority
 
     # -- the join ------------------------------------------------------------------------------
 
@@ -451,17 +582,18 @@ class Records:
         record = self.built.get(authority)
         letter = self.letters.get(authority)
         kind = letter.council.authority_type if letter else record.authority_type if record else ""
-        messages = tuple(
-            m for m in self.messages if m.authority == authority and m.state != WITHDRAWN
-        )
+        messages = tuple(m for m in self._messages_of.get(authority, ()) if m.state != WITHDRAWN)
         deliveries = tuple(d for d in self.deliveries if d.authority == authority)
         approval = self.approvals.get(authority)
         proof = self.proofs.get(authority)
         addresses = _folded((letter.council.email, *letter.council.cc)) if letter else None
+        awaiting = tuple(m for m in self._moved if m.decision is None and m.authority_type == kind)
+        read = bool(self.mailbox_readings)
         if record is None:
             return Standing(authority, kind, "not built", STATES["not built"][0], None,
                             messages=messages, approval=approval, proof=proof,
-                            deliveries=deliveries, addresses=addresses)  # fmt: skip
+                            deliveries=deliveries, addresses=addresses, awaiting=awaiting,
+                            mailbox_read=read)  # fmt: skip
         found: tuple[Change, ...] = ()
         if letter is not None and self.batch is not None:
             found = tuple(changes(record, letter, self._template_hash, self.batch.workbook.headers))
@@ -483,6 +615,8 @@ class Records:
             decision,
             deliveries,
             addresses,
+            awaiting,
+            read,
         )
         state, why = _state(standing)
         return dataclasses.replace(standing, state=state, why=why)
@@ -510,34 +644,41 @@ def _state(s: Standing) -> tuple[str, str]:
     if last is not None and last.state == SENDING:
         return "in doubt", f"message {last.message_id} was being sent when the run stopped"
     if last is not None and last.state == SENT:
-        changed = s.out_of_date or record.pdf is None or record.pdf.sha256 != last.pdf_sha256
-        if not changed:
+        sent = f"sent on {in_words(last.sent_at)}"
+        if not s.currency_known:
+            return (
+                SENT,
+                f"{sent}; whether it would differ now cannot be told until the inputs can be read",
+            )
+        if s.unchanged_since_sent:
             came_back, said = s.delivery
             if came_back == "bounced" and said is not None:
-                return "bounced", f"sent on {last.sent_at[:10]}; {said.summary()}"
+                return "bounced", f"{sent}; {said.summary()}"
+            if s.sent_to_old_address:
+                now = ", ".join(sorted(s.addresses or ()))
+                return (
+                    ADDRESS_CHANGED,
+                    f"{sent} to {', '.join(last.recipients)}; the workbook now gives {now}",
+                )
             if said is not None:
-                return SENT, f"sent on {last.sent_at[:10]}; {said.summary()}"
-            return SENT, f"sent on {last.sent_at[:10]}"
+                return SENT, f"{sent}; {said.summary()}"
+            return SENT, sent if s.mailbox_read else f"{sent}; the mailbox not read yet"
         if s.approval_holds and not s.out_of_date:
-            return (
-                "correction approved",
-                f"sent on {last.sent_at[:10]}; the changed letter is approved",
-            )
+            return "correction approved", f"{sent}; the changed letter is approved"
         if s.out_of_date:
             decided = (
                 f" (the office chose to correct every letter it reaches: {s.decision.by}, "
-                f"{s.decision.at[:10]})"
+                f"{in_words(s.decision.at)})"
                 if s.decision
                 else ""
             )
-            return (
-                "changed since sent",
-                f"sent on {last.sent_at[:10]}; since then {reasons}{decided}",
+            waiting = (
+                "; " + "; ".join(f"waits for the office's decision: {m}" for m in s.awaiting)
+                if s.awaiting
+                else ""
             )
-        return (
-            "changed since sent",
-            f"sent on {last.sent_at[:10]}; the letter was built again since",
-        )
+            return "changed since sent", f"{sent}; since then {reasons}{decided}{waiting}"
+        return "changed since sent", f"{sent}; the letter built since states something else"
     if s.out_of_date:
         waiting = (
             " (its queued message will not be sent)"
@@ -545,8 +686,10 @@ def _state(s: Standing) -> tuple[str, str]:
             else ""
         )
         return "out of date", f"{reasons}{waiting}"
-    if last is not None and last.state in (QUEUED, FAILED):
-        return last.state, last.last_reply or f"message {last.message_id}"
+    if last is not None and last.state == QUEUED:
+        return QUEUED, f"queued on {in_words(last.queued_at)}"
+    if last is not None and last.state == FAILED:
+        return FAILED, last.last_reply or f"refused on {in_words(last.updated_at)}"
     if record.pdf is None:
         if record.error:
             return "build failed", record.error
@@ -558,7 +701,10 @@ def _state(s: Standing) -> tuple[str, str]:
         despite = (
             f", despite the proof: {s.approval.despite_proof}" if s.approval.despite_proof else ""
         )
-        return "approved", f"by {s.approval.approved_by} on {s.approval.approved_at[:10]}{despite}"
+        return (
+            "approved",
+            f"by {s.approval.approved_by} on {in_words(s.approval.approved_at)}{despite}",
+        )
     if not s.proof_holds:
         if s.approval is not None:
             return "approval void", f"approved by {s.approval.approved_by} for an earlier PDF"
@@ -569,7 +715,16 @@ def _state(s: Standing) -> tuple[str, str]:
     assert s.proof is not None
     if not s.proof.passed:
         return "proof failed", "; ".join(s.proof.problems) + earlier
-    return "proofed", f"passed the proof of {s.proof.proofed_at[:10]}{earlier}"
+    return "proofed", f"passed the proof of {in_words(s.proof.proofed_at)}{earlier}"
+
+
+def in_words(stamp: str) -> str:
+    """An ISO date and time as a date in words: '2020-07-06T09:14:05+00:00' is '6 July 2020'."""
+    try:
+        day = dt.date.fromisoformat(stamp[:10])
+    except ValueError:
+        return stamp
+    return f"{day.day} {day:%B %Y}"
 
 
 DELIVERED_AS_FAR_AS_WE_KNOW = "delivered"

@@ -25,6 +25,8 @@ class Next(StrEnum):
     QUEUE_CORRECTION = "queue-correction"  # its changed letter is approved: queue it as one
     DECIDE_AVERAGE = "decide-average"  # an average it states moved under letters sent
     RESEND = "resend"  # bounced: correct the address in Contacts, then re-send
+    RESEND_NEW_ADDRESS = "resend-new-address"  # the workbook has a new address: send it there
+    READ_MAILBOX = "read-mailbox"  # sent: read the mailbox for what came back
     FIX_INPUTS = "fix-inputs"  # the workbook or template has problems
     NOTHING = "nothing"
 

@@ -317,11 +317,13 @@ $("approve-form").addEventListener("submit", async (event) => {
 $("run-queue").addEventListener("click", async () => {
   show("queue-results", el("p", {class: "working", role: "status"}, "Making the emails…"));
   try {
-    const r = await call("/api/queue", {corrections: lines("queue-corrections"), reason: $("queue-reason").value, note: $("queue-note").value});
+    const r = await call("/api/queue", {corrections: lines("queue-corrections"), reason: $("queue-reason").value,
+                                        note: $("queue-note").value, resends: lines("queue-resends")});
     show("queue-results",
       el("p", {class: r.skipped.length ? "bad" : "good"},
-        "Queued " + counted(r.queued.length + r.corrections.length, "email") +
+        "Queued " + counted(r.queued.length + r.corrections.length + r.resends.length, "email") +
         (r.corrections.length ? " (" + counted(r.corrections.length, "correction") + ")" : "") +
+        (r.resends.length ? " (" + r.resends.length + " sent again: " + r.resends.join(", ") + ")" : "") +
         (r.already.length ? "; " + r.already.length + " were already queued or sent" : "") +
         (r.skipped.length ? "; " + r.skipped.length + " not queued:" : ". Next: a test send to yourself.")),
       peopleList("Not queued", r.skipped, "bad"));
@@ -374,7 +376,7 @@ $("plan-send").addEventListener("click", async () => {
   $("run-send").hidden = true;
   await working($("plan-send"), "send-plan", "Working out what would go, checking each message against its approval…", async () => {
     try {
-      sendPlan = await call("/api/send/plan", {});
+      sendPlan = await call("/api/send/plan", {retry_failed: $("send-retry").checked});
       const view = planView(sendPlan, false);
       show("send-plan", view.summary);
       show("send-plan-list", view.list);
@@ -384,7 +386,21 @@ $("plan-send").addEventListener("click", async () => {
   });
 });
 
-$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count}, "send-results", $("run-send")));
+$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
+
+for (const outcome of ["sent", "retry"]) {
+  $("settle-" + outcome).addEventListener("click", async () => {
+    await working($("settle-" + outcome), "settle-results", "Settling…", async () => {
+      try {
+        const r = await call("/api/settle", {outcome});
+        show("settle-results", el("p", {class: "good"},
+          r.settled.length ? "Settled " + counted(r.settled.length, "message") + ": " + r.settled.join(", ") + "."
+                           : "No send was cut off: nothing to settle."));
+        loadStatus();
+      } catch (error) { show("settle-results", failure(error)); }
+    });
+  });
+}
 $("pause-send").addEventListener("click", async () => showJob((await call("/api/job/pause", {})).job));
 $("resume-send").addEventListener("click", async () => showJob((await call("/api/job/resume", {})).job));
 
@@ -416,7 +432,7 @@ async function loadStatus() {
       m.text + (m.decided ? " Decided: " + m.decided + "." : ""))));
     $("averages-form").hidden = !(answer.moved_averages || []).some((m) => !m.decided);
     meanings = answer.meanings || {};
-    $("came-back").textContent = answer.came_back ? "Of the letters sent: " + answer.came_back + "." : "";
+    $("came-back").textContent = answer.came_back ? answer.came_back + "." : "";
     drawStatus();
   } catch (error) { show("status-counts", failure(error)); }
 }

@@ -1,0 +1,44 @@
+"""What a letter states, as one fingerprint: the words of every part a reader sees (the body,
+headers, footers, footnotes and endnotes) and its pictures. Never the bytes of the package or
+of its PDF, which change with the tools, the clock and the document's own ids: a letter built
+again from the same inputs states the same, and one whose words, figures or pictures differ
+does not."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+
+from letter_merge.template.wordxml import parse, w
+
+# The parts a reader sees, in a fixed order; pictures are taken from word/media/.
+READ = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
+
+
+def statement_of(docx: bytes) -> str:
+    """The SHA-256 of what the letter in `docx` (a Word package) says and shows."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        names = sorted(package.namelist())
+        for name in names:
+            if READ.match(name):
+                digest.update(f"{name}\n{_words(package.read(name))}\n".encode())
+        pictures = sorted(
+            hashlib.sha256(package.read(name)).hexdigest()
+            for name in names
+            if name.startswith("word/media/")
+        )
+        digest.update(("pictures\n" + "\n".join(pictures)).encode())
+    return digest.hexdigest()
+
+
+def _words(xml: bytes) -> str:
+    """A part's text, a paragraph a line, spacing made regular."""
+    root = parse(xml)
+    lines = []
+    for paragraph in root.iter(w("p")):
+        text = "".join(node.text or "" for node in paragraph.iter(w("t"), w("tab")))
+        lines.append(" ".join(text.split()))
+    return "\n".join(line for line in lines if line)
