@@ -39,7 +39,9 @@ from letter_merge.mail.send import (
     send_messages,
 )
 from letter_merge.mail.transport import smtp_password
-from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
+from letter_merge.pdf.convert import Converter
+from letter_merge.pdf.converters import make_converter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import preview_letter

@@ -78,6 +78,11 @@ def stop_all_programs() -> None:
         kill_tree(process)  # the group: what it started may outlive it
 
 
+def allow_programs() -> None:
+    """Let programs start again after stop_all_programs: a new run in the same process."""
+    _stopping.clear()
+
+
 @dataclass(frozen=True)
 class ProgramResult:
     args: tuple[str, ...]
@@ -128,6 +133,10 @@ def run_program(
                 returncode = None
     except BaseException:  # Ctrl-C while waiting: the program must not outlive us
         kill_tree(process)
+        with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
+            if process.stdout is not None:
+                process.stdout.close()
+            process.wait(timeout=STOP_GRACE_SECONDS)  # reaped, not left a zombie
         raise
     finally:
         with _running_lock:

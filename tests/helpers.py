@@ -367,7 +367,7 @@ def _plain_body(message: Any) -> str:
 
 def soffice(document: Path, target: str, outdir: Path, profile: Path) -> None:
     """Run LibreOffice's own --convert-to on `document`, as a person would at the command line."""
-    from letter_merge.pdf.convert import find_libreoffice
+    from letter_merge.pdf.soffice import find_libreoffice
 
     program = find_libreoffice()
     assert program is not None

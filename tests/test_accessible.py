@@ -28,7 +28,9 @@ from letter_merge.pdf.conformance import (
     read_conformance,
     save,
 )
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.template.accessibility import accessibility_findings, contrast
 from tests.helpers import DEFAULT_COUNCILS, ROOT, pdf_text, run
 

@@ -16,11 +16,13 @@ from pypdf import PdfReader
 from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings
-from letter_merge.pdf import convert
+from letter_merge.pdf import libreoffice
 from letter_merge.pdf.combine import combine_letters
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
 from letter_merge.pdf.pages import read_pages
 from letter_merge.pdf.reading import pdf_text
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference
 from tests import word_features
@@ -66,7 +68,7 @@ def test_when_combining_fails_every_letter_is_still_converted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without the named destinations the combined PDF cannot be split: fall back to one by one.
-    monkeypatch.setattr(convert, "export_filter", lambda *_, **__: "pdf:writer_pdf_Export")
+    monkeypatch.setattr(libreoffice, "export_filter", lambda *_, **__: "pdf:writer_pdf_Export")
     together = converted(settings, tmp_path / "together", combine=True)
     assert len(together) == 4
     for pdf in together.values():
@@ -116,14 +118,14 @@ class Runs:
             return real_split(*args, **kwargs)
 
         monkeypatch.setattr(LibreOfficeConverter, "_soffice", soffice)
-        monkeypatch.setattr(convert, "letter_pdfs", split)
+        monkeypatch.setattr(libreoffice, "letter_pdfs", split)
 
 
 def test_documents_of_letters_go_through_one_run_each_split_while_it_goes_on(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     trusted(monkeypatch)
     runs = Runs(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
@@ -141,7 +143,7 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 1)
     real_combine = combine_letters
     combined: list[int] = []
 
@@ -151,7 +153,7 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
             return b"PK\x03\x04 this is not a Word document"
         return real_combine(letters)
 
-    monkeypatch.setattr(convert, "combine_letters", second_is_broken)
+    monkeypatch.setattr(libreoffice, "combine_letters", second_is_broken)
     trusted(monkeypatch)
     runs = Runs(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
@@ -167,7 +169,7 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 1)
     real_soffice = LibreOfficeConverter._soffice
     runs: list[list[str]] = []
 
@@ -233,8 +235,8 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
 ) -> None:
     # The check converts the first two together (and the second alone); the others go as one
     # more document, so that two letters are neither first nor checked.
-    monkeypatch.setattr(convert, "CHECK_LETTERS", 2)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    monkeypatch.setattr(libreoffice, "CHECK_LETTERS", 2)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     report = build_with_features(
         settings,
         word_features.title_in_footer,  # TITLE field, and the title bound to a content control

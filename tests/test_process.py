@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,21 +95,22 @@ def test_a_timeout_stops_what_the_program_started_too() -> None:
     assert time.monotonic() - started < 15
 
 
-def test_stopping_the_run_ends_programs_kept_running_and_theirs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(process, "_stopping", threading.Event())  # this test's own run
+def test_stopping_the_run_ends_programs_kept_running_and_theirs() -> None:
     kept = process.start_program(python(PARENT_OF_ONE), talk=True)
     assert kept.stdout is not None
     grandchild = int(kept.stdout.readline())
     started = time.monotonic()
-    process.stop_all_programs()
-    assert kept.poll() is not None
-    assert wait_until(lambda: not alive(grandchild))
-    assert time.monotonic() - started < process.STOP_GRACE_SECONDS + 5
-    with pytest.raises(process.ProgramsStopped):  # and nothing more starts
-        process.start_program(python("print(1)"))
-    process.end_program(kept)
+    try:
+        process.stop_all_programs()
+        assert kept.poll() is not None
+        assert wait_until(lambda: not alive(grandchild))
+        assert time.monotonic() - started < process.STOP_GRACE_SECONDS + 5
+        with pytest.raises(process.ProgramsStopped):  # and nothing more starts
+            process.start_program(python("print(1)"))
+    finally:
+        process.allow_programs()  # the next run (the next test) may start programs again
+        process.end_program(kept)
+    process.end_program(process.start_program(python("print(1)")))
 
 
 def test_a_program_kept_running_is_ended_when_done_with() -> None:
@@ -142,7 +142,7 @@ def test_only_process_py_starts_programs() -> None:
 def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) -> None:
     """A stand-in for a LibreOffice a killed run left behind: a sleeping Python whose command
     line names the profile, as soffice.bin's does (-env:UserInstallation=file:///...)."""
-    from letter_merge.pdf.convert import _Profiles
+    from letter_merge.pdf.libreoffice import _Profiles
 
     folder = tmp_path / "profiles"
     folder.mkdir()
