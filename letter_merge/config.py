@@ -273,21 +273,13 @@ def _smtp_settings(
             f"{where}: [smtp] password must not be in the settings file; remove it and set "
             "LETTER_MERGE_SMTP_PASSWORD or store it in the system keyring."
         )
-    values: dict[str, Any] = {}
-    for key, default in SmtpSettings().__dict__.items():
-        env_name = f"LETTER_MERGE_SMTP_{key.upper()}"
-        value = environ.get(env_name, table.get(key, default))
-        source = env_name if env_name in environ else f"{where}: [smtp] {key}"
-        if isinstance(default, int):
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{source} = {value!r} is not a whole number.") from None
-            if value <= 0:
-                raise InputError(f"{source} = {value} must be more than 0.")
-        else:
-            value = str(value).strip()
-        values[key] = value
+    values, source = _overridden("smtp", SmtpSettings(), table, environ, where)
+    for key, default in vars(SmtpSettings()).items():
+        if not isinstance(default, int):
+            continue
+        values[key] = _whole_number(values[key], source[key])
+        if values[key] <= 0:
+            raise InputError(f"{source[key]} = {values[key]} must be more than 0.")
     if values["security"] not in SMTP_SECURITY:
         raise InputError(
             f"[smtp] security = {values['security']!r}: use one of {', '.join(SMTP_SECURITY)}."
@@ -317,14 +309,7 @@ def _mailbox_settings(
         "username": smtp.username,
         "auth": "oauth2" if smtp.auth == "oauth2" else "password",
     }
-    values: dict[str, Any] = {}
-    source: dict[str, str] = {}
-    for key, default in MailboxSettings().__dict__.items():
-        env_name = f"LETTER_MERGE_MAILBOX_{key.upper()}"
-        source[key] = env_name if env_name in environ else f"{where}: [mailbox] {key}"
-        values[key] = environ.get(env_name, table.get(key, follows_smtp.get(key, default)))
-        if key != "port":
-            values[key] = str(values[key]).strip()
+    values, source = _overridden("mailbox", MailboxSettings(), table, environ, where, follows_smtp)
     for key, allowed in (
         ("security", MAILBOX_SECURITY),
         ("auth", MAILBOX_AUTH),
@@ -343,10 +328,7 @@ def _mailbox_settings(
         )
     if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
         values["port"] = 993 if values["security"] == "tls" else 143
-    try:
-        values["port"] = int(values["port"])
-    except (TypeError, ValueError):
-        raise InputError(f"{source['port']} = {values['port']!r} is not a whole number.") from None
+    values["port"] = _whole_number(values["port"], source["port"])
     if not 0 < values["port"] < 65536:
         raise InputError(f"{source['port']} = {values['port']} must be from 1 to 65535.")
     for key, example in (("host", "outlook.office365.com"), ("folder", "INBOX")):
@@ -404,10 +386,7 @@ def _oauth2_settings(
                 f"{where}: [oauth2] {secret} must not be in the settings file; remove it and set "
                 "LETTER_MERGE_OAUTH2_CLIENT_SECRET or store it in the system keyring."
             )
-    values: dict[str, str] = {}
-    for key, default in OAuth2Settings().__dict__.items():
-        env_name = f"LETTER_MERGE_OAUTH2_{key.upper()}"
-        values[key] = str(environ.get(env_name, table.get(key, default))).strip()
+    values, _ = _overridden("oauth2", OAuth2Settings(), table, environ, where)
     for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
         if values[key] not in allowed:
             raise InputError(
@@ -429,6 +408,34 @@ def _oauth2_settings(
             f"{where}: [oauth2] authority = {values['authority']!r} must be an https:// address."
         )
     return OAuth2Settings(**values)
+
+
+def _overridden(
+    section: str,
+    defaults: object,
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    where: str,
+    follows: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each field of `defaults` (a settings dataclass) from LETTER_MERGE_<SECTION>_<KEY> when that
+    is set, else from the file's [section], else from `follows`, else its default; text trimmed
+    (numbers are the caller's to read). With, for each key, where its value came from."""
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, default in vars(defaults).items():
+        env_name = f"LETTER_MERGE_{section.upper()}_{key.upper()}"
+        source[key] = env_name if env_name in environ else f"{where}: [{section}] {key}"
+        value = environ.get(env_name, table.get(key, (follows or {}).get(key, default)))
+        values[key] = value if isinstance(default, int) else str(value).strip()
+    return values, source
+
+
+def _whole_number(value: Any, source: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{source} = {value!r} is not a whole number.") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
