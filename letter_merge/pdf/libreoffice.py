@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Queue
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import pikepdf
 from lxml import etree
@@ -49,7 +49,7 @@ from letter_merge.pdf.convert import (
     is_pdf,
     put_pdf,
 )
-from letter_merge.pdf.split import letter_pdfs
+from letter_merge.pdf.split import LetterPdf, letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
 from letter_merge.process import ProgramResult, end_strays, run_program, stop_all_programs
 from letter_merge.words import counted
@@ -70,6 +70,22 @@ CHECK_LETTERS = 4
 # documents says when it begins each, but LibreOffice on Windows says nothing at all.
 RUN_SECONDS = 60
 SECONDS_PER_LETTER = 2
+
+
+class RunProgram(Protocol):
+    """How a program is run: process.run_program, or a test's watch over it."""
+
+    def __call__(
+        self,
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult: ...
+
+
+# How a PDF of letters converted together is cut into the letters: split.letter_pdfs.
+SplitPdf = Callable[[Path, Sequence[str], PdfSettings], list[LetterPdf]]
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,8 @@ class LibreOfficeConverter:
         combine: bool = True,
         pdf: PdfSettings = DEFAULT_PDF,
         verdicts: Path | None = None,
+        run: RunProgram = run_program,
+        split: SplitPdf = letter_pdfs,
     ) -> None:
         self.program = program
         self.pdf = pdf
@@ -103,6 +121,9 @@ class LibreOfficeConverter:
         self.profile_dir = profile_dir
         self.combine = combine
         self.verdicts = Verdicts(verdicts)
+        # How LibreOffice is run and its PDFs cut: tests watch, or interrupt, both.
+        self.run = run
+        self.split = split
         self._version: str | None = None
         self.notices: list[str] = []
         # The check each letter converted together was converted on.
@@ -110,7 +131,7 @@ class LibreOfficeConverter:
 
     def version(self) -> str:
         if self._version is None:
-            result = run_program([self.program, "--version"], timeout=60)
+            result = self.run([self.program, "--version"], timeout=60)
             lines = result.output.strip().splitlines()
             self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
         return self._version
@@ -282,7 +303,7 @@ class LibreOfficeConverter:
                     f"converting together ({_reason(result, None)})",
                 )
             try:
-                pdfs = letter_pdfs(combined, [job.pdf_title() for job in letters], self.pdf)
+                pdfs = self.split(combined, [job.pdf_title() for job in letters], self.pdf)
             except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
                 return replace(family, alone_because=f"the combined PDF cannot be cut ({error})")
             made = dict(zip(letters, pdfs, strict=True))
@@ -322,7 +343,7 @@ class LibreOfficeConverter:
                 run, pending = _take_run(pending, lambda d: len(combined[d]))
 
                 def made(document: Path, pdf: Path) -> None:
-                    work.split(self._split, combined[document], document, pdf, work)
+                    work.split(self._cut, combined[document], document, pdf, work)
 
                 converted, _ = self._export(
                     run,
@@ -398,10 +419,10 @@ class LibreOfficeConverter:
             log.info("LibreOffice stopped: %s", reason)
         return converted, reason
 
-    def _split(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
+    def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
         """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
         try:
-            pdfs = letter_pdfs(pdf, [job.pdf_title() for job in letters], self.pdf)
+            pdfs = self.split(pdf, [job.pdf_title() for job in letters], self.pdf)
         except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
             log.info("converting one at a time: cannot split the PDF (%s)", error)
             work.later(letters)
@@ -471,7 +492,7 @@ class LibreOfficeConverter:
         timeout: float,
         on_line: Callable[[str], None] | None = None,
     ) -> ProgramResult:
-        return run_program(
+        return self.run(
             [
                 self.program,
                 f"-env:UserInstallation={profile.resolve().as_uri()}",
