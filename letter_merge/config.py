@@ -268,11 +268,7 @@ def _smtp_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> SmtpSettings:
     """File values, each overridden by LETTER_MERGE_SMTP_<KEY> when that is set."""
-    if "password" in table:
-        raise InputError(
-            f"{where}: [smtp] password must not be in the settings file; remove it and set "
-            "LETTER_MERGE_SMTP_PASSWORD or store it in the system keyring."
-        )
+    _refuse_secrets("smtp", table, where, ("password",), "LETTER_MERGE_SMTP_PASSWORD")
     values, source = _overridden("smtp", SmtpSettings(), table, environ, where)
     for key, default in vars(SmtpSettings()).items():
         if not isinstance(default, int):
@@ -299,11 +295,7 @@ def _mailbox_settings(
     """[mailbox], each key overridden by LETTER_MERGE_MAILBOX_<KEY> when that is set; a key set
     in neither follows [smtp]: the provider's IMAP host, the same username, OAuth 2.0 if sending
     uses it, and the port that goes with the security."""
-    if "password" in table:
-        raise InputError(
-            f"{where}: [mailbox] password must not be in the settings file; remove it and set "
-            "LETTER_MERGE_MAILBOX_PASSWORD or store it in the system keyring."
-        )
+    _refuse_secrets("mailbox", table, where, ("password",), "LETTER_MERGE_MAILBOX_PASSWORD")
     follows_smtp: dict[str, Any] = {
         "host": IMAP_HOSTS.get(smtp.host.lower(), smtp.host),
         "username": smtp.username,
@@ -380,12 +372,8 @@ def _oauth2_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> OAuth2Settings:
     """[oauth2], each key overridden by LETTER_MERGE_OAUTH2_<KEY> when that is set."""
-    for secret in ("client_secret", "secret", "password", "refresh_token", "access_token"):
-        if secret in table:
-            raise InputError(
-                f"{where}: [oauth2] {secret} must not be in the settings file; remove it and set "
-                "LETTER_MERGE_OAUTH2_CLIENT_SECRET or store it in the system keyring."
-            )
+    secrets = ("client_secret", "secret", "password", "refresh_token", "access_token")
+    _refuse_secrets("oauth2", table, where, secrets, "LETTER_MERGE_OAUTH2_CLIENT_SECRET")
     values, _ = _overridden("oauth2", OAuth2Settings(), table, environ, where)
     for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
         if values[key] not in allowed:
@@ -429,6 +417,18 @@ def _overridden(
         value = environ.get(env_name, table.get(key, (follows or {}).get(key, default)))
         values[key] = value if isinstance(default, int) else str(value).strip()
     return values, source
+
+
+def _refuse_secrets(
+    section: str, table: Mapping[str, Any], where: str, secrets: tuple[str, ...], variable: str
+) -> None:
+    """A secret is never in the settings file: it comes from `variable` or the keyring."""
+    for secret in secrets:
+        if secret in table:
+            raise InputError(
+                f"{where}: [{section}] {secret} must not be in the settings file; remove it and "
+                f"set {variable} or store it in the system keyring."
+            )
 
 
 def _whole_number(value: Any, source: str) -> int:

@@ -24,7 +24,7 @@ from letter_merge.batch import select_names
 from letter_merge.cli import cli
 from letter_merge.errors import InputError
 from tests.helpers import Recorder, approve_and_queue, at_a_terminal, run
-from tests.imap_server import PASSWORD, USER, running_dovecot
+from tests.imap_server import running_dovecot
 
 ROOT = Path(__file__).resolve().parents[1]
 # Options whose value names councils, and commands whose words do.
@@ -111,13 +111,7 @@ def mailbox(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     sent(folder)
     with running_dovecot() as dovecot:
-        with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
-            settings.write(
-                f'[mailbox]\nhost = "127.0.0.1"\nport = {dovecot.tls_port}\n'
-                f'security = "tls"\nusername = "{USER}"\n'
-            )
-        monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
-        monkeypatch.setenv("LETTER_MERGE_MAILBOX_PASSWORD", PASSWORD)
+        dovecot.use_as_mailbox(folder, monkeypatch)
         status = run("status", "Derby City").output
         message_id = re.findall(r"<[^<>\s]+@ombudsman\.example>", status)[0]
         address = "ce@derby-city-council.example.org"
