@@ -28,10 +28,13 @@ REAL_PLATFORM = sys.platform
 # a PDF and its process id (to <target>.pid), then waits as a Word that never answers would.
 STANDIN_DOCX2PDF = '''
 """STAND-IN for docx2pdf, written by tests/test_word_converter.py: no real conversion happens."""
-import os, pathlib, time
+import os, pathlib, sys, time
 
 def convert(source, target):
     behaviour = os.environ["STANDIN_WORD"]
+    # The worker's own folder (letter_merge/pdf: split.py, pages.py...) is not on the path.
+    if os.path.dirname(os.path.abspath(sys.argv[0])) in map(os.path.abspath, sys.path):
+        raise RuntimeError("the worker's folder is on sys.path")
     if behaviour == "raise":
         raise RuntimeError("Word automation failed: document is locked")
     if behaviour == "hang":

@@ -27,4 +27,7 @@ def main(arguments: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # Run as a script, this folder comes first on the path: its modules (split, pages, word...)
+    # must not stand in for the modules of the same names docx2pdf and Word's bridge import.
+    del sys.path[0]
     sys.exit(main(sys.argv[1:]))
