@@ -117,7 +117,7 @@ def large_workbook(path: Path, rows: int) -> Path:
 
 def baseline(folder: Path, letters: int) -> float:
     """Seconds per letter with one LibreOffice start per letter (docx2pdf's way with Word)."""
-    from letter_merge.pdf.convert import find_libreoffice
+    from letter_merge.pdf.soffice import find_libreoffice
 
     program = find_libreoffice()
     if program is None:
@@ -148,7 +148,7 @@ def per_letter_uno(folder: Path, letters: int, workers: int = 2) -> float | None
     """Seconds per letter converting each letter as its own document through `workers`
     LibreOffices kept running (UNO, letter-merge's own worker), started before the clock
     starts; None where no Python has LibreOffice's uno module."""
-    from letter_merge.pdf.convert import find_libreoffice
+    from letter_merge.pdf.soffice import find_libreoffice
     from letter_merge.pdf.warm import UnoWorker, find_uno_python
 
     python, program = find_uno_python(), find_libreoffice()

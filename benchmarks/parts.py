@@ -24,7 +24,7 @@ from letter_merge.batch import load_batch
 from letter_merge.config import DEFAULT_PDF, PdfSettings, load_settings
 from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.conformance import export_filter
-from letter_merge.pdf.convert import find_libreoffice
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.split import letter_pdfs
 from letter_merge.template.wordxml import BODY_PART, parse, serialise, w
 

@@ -25,7 +25,8 @@ from letter_merge.errors import (
     EXIT_USAGE,
     LetterMergeError,
 )
-from letter_merge.pdf.convert import Converter, find_libreoffice
+from letter_merge.pdf.convert import Converter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.process import stop_all_programs
 from letter_merge.records.standing import STATES
 from letter_merge.words import counted

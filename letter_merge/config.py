@@ -268,26 +268,14 @@ def _smtp_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> SmtpSettings:
     """File values, each overridden by LETTER_MERGE_SMTP_<KEY> when that is set."""
-    if "password" in table:
-        raise InputError(
-            f"{where}: [smtp] password must not be in the settings file; remove it and set "
-            "LETTER_MERGE_SMTP_PASSWORD or store it in the system keyring."
-        )
-    values: dict[str, Any] = {}
-    for key, default in SmtpSettings().__dict__.items():
-        env_name = f"LETTER_MERGE_SMTP_{key.upper()}"
-        value = environ.get(env_name, table.get(key, default))
-        source = env_name if env_name in environ else f"{where}: [smtp] {key}"
-        if isinstance(default, int):
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{source} = {value!r} is not a whole number.") from None
-            if value <= 0:
-                raise InputError(f"{source} = {value} must be more than 0.")
-        else:
-            value = str(value).strip()
-        values[key] = value
+    _refuse_secrets("smtp", table, where, ("password",), "LETTER_MERGE_SMTP_PASSWORD")
+    values, source = _overridden("smtp", SmtpSettings(), table, environ, where)
+    for key, default in vars(SmtpSettings()).items():
+        if not isinstance(default, int):
+            continue
+        values[key] = _whole_number(values[key], source[key])
+        if values[key] <= 0:
+            raise InputError(f"{source[key]} = {values[key]} must be more than 0.")
     if values["security"] not in SMTP_SECURITY:
         raise InputError(
             f"[smtp] security = {values['security']!r}: use one of {', '.join(SMTP_SECURITY)}."
@@ -307,24 +295,13 @@ def _mailbox_settings(
     """[mailbox], each key overridden by LETTER_MERGE_MAILBOX_<KEY> when that is set; a key set
     in neither follows [smtp]: the provider's IMAP host, the same username, OAuth 2.0 if sending
     uses it, and the port that goes with the security."""
-    if "password" in table:
-        raise InputError(
-            f"{where}: [mailbox] password must not be in the settings file; remove it and set "
-            "LETTER_MERGE_MAILBOX_PASSWORD or store it in the system keyring."
-        )
+    _refuse_secrets("mailbox", table, where, ("password",), "LETTER_MERGE_MAILBOX_PASSWORD")
     follows_smtp: dict[str, Any] = {
         "host": IMAP_HOSTS.get(smtp.host.lower(), smtp.host),
         "username": smtp.username,
         "auth": "oauth2" if smtp.auth == "oauth2" else "password",
     }
-    values: dict[str, Any] = {}
-    source: dict[str, str] = {}
-    for key, default in MailboxSettings().__dict__.items():
-        env_name = f"LETTER_MERGE_MAILBOX_{key.upper()}"
-        source[key] = env_name if env_name in environ else f"{where}: [mailbox] {key}"
-        values[key] = environ.get(env_name, table.get(key, follows_smtp.get(key, default)))
-        if key != "port":
-            values[key] = str(values[key]).strip()
+    values, source = _overridden("mailbox", MailboxSettings(), table, environ, where, follows_smtp)
     for key, allowed in (
         ("security", MAILBOX_SECURITY),
         ("auth", MAILBOX_AUTH),
@@ -343,10 +320,7 @@ def _mailbox_settings(
         )
     if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
         values["port"] = 993 if values["security"] == "tls" else 143
-    try:
-        values["port"] = int(values["port"])
-    except (TypeError, ValueError):
-        raise InputError(f"{source['port']} = {values['port']!r} is not a whole number.") from None
+    values["port"] = _whole_number(values["port"], source["port"])
     if not 0 < values["port"] < 65536:
         raise InputError(f"{source['port']} = {values['port']} must be from 1 to 65535.")
     for key, example in (("host", "outlook.office365.com"), ("folder", "INBOX")):
@@ -398,16 +372,9 @@ def _oauth2_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> OAuth2Settings:
     """[oauth2], each key overridden by LETTER_MERGE_OAUTH2_<KEY> when that is set."""
-    for secret in ("client_secret", "secret", "password", "refresh_token", "access_token"):
-        if secret in table:
-            raise InputError(
-                f"{where}: [oauth2] {secret} must not be in the settings file; remove it and set "
-                "LETTER_MERGE_OAUTH2_CLIENT_SECRET or store it in the system keyring."
-            )
-    values: dict[str, str] = {}
-    for key, default in OAuth2Settings().__dict__.items():
-        env_name = f"LETTER_MERGE_OAUTH2_{key.upper()}"
-        values[key] = str(environ.get(env_name, table.get(key, default))).strip()
+    secrets = ("client_secret", "secret", "password", "refresh_token", "access_token")
+    _refuse_secrets("oauth2", table, where, secrets, "LETTER_MERGE_OAUTH2_CLIENT_SECRET")
+    values, _ = _overridden("oauth2", OAuth2Settings(), table, environ, where)
     for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
         if values[key] not in allowed:
             raise InputError(
@@ -429,6 +396,46 @@ def _oauth2_settings(
             f"{where}: [oauth2] authority = {values['authority']!r} must be an https:// address."
         )
     return OAuth2Settings(**values)
+
+
+def _overridden(
+    section: str,
+    defaults: object,
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    where: str,
+    follows: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each field of `defaults` (a settings dataclass) from LETTER_MERGE_<SECTION>_<KEY> when that
+    is set, else from the file's [section], else from `follows`, else its default; text trimmed
+    (numbers are the caller's to read). With, for each key, where its value came from."""
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, default in vars(defaults).items():
+        env_name = f"LETTER_MERGE_{section.upper()}_{key.upper()}"
+        source[key] = env_name if env_name in environ else f"{where}: [{section}] {key}"
+        value = environ.get(env_name, table.get(key, (follows or {}).get(key, default)))
+        values[key] = value if isinstance(default, int) else str(value).strip()
+    return values, source
+
+
+def _refuse_secrets(
+    section: str, table: Mapping[str, Any], where: str, secrets: tuple[str, ...], variable: str
+) -> None:
+    """A secret is never in the settings file: it comes from `variable` or the keyring."""
+    for secret in secrets:
+        if secret in table:
+            raise InputError(
+                f"{where}: [{section}] {secret} must not be in the settings file; remove it and "
+                f"set {variable} or store it in the system keyring."
+            )
+
+
+def _whole_number(value: Any, source: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{source} = {value!r} is not a whole number.") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

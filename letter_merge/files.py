@@ -36,7 +36,7 @@ CONVERTING_PREFIX = ".converting-"
 MAX_PATH = 259
 # What a letter's path has beyond its folder and stem, at the longest: the separator and ".docx",
 # and while it is converted the scratch folder it is made in (".converting-<8 characters>/out/",
-# see convert.py), which also covers Word's ".converting-" copy and write_atomic's ".part" file.
+# see pdf/libreoffice.py), which also covers Word's ".converting-" copy and write_atomic's ".part" file.
 PATH_BEYOND_STEM = len("/.docx") + len(CONVERTING_PREFIX) + len("12345678/out/")
 # Shorter than this, a council's name loses what tells it from the others.
 MIN_STEM = 30

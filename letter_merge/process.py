@@ -1,5 +1,5 @@
-"""The one place letter-merge starts another program (LibreOffice, its UNO worker, the file
-manager).
+"""The one place letter-merge starts another program or process (LibreOffice, its UNO worker,
+Word's worker, the file manager; the worker pools that draw charts and read PDFs).
 
 Always an argument list and no shell, always a timeout, and the program's output kept for the
 error message. On timeout the whole process tree is killed: LibreOffice's launcher leaves its real
@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 try:  # every process's children, on every system; absent under LibreOffice's own Python
@@ -48,18 +49,43 @@ class ProgramsStopped(Exception):
 STOP_GRACE_SECONDS = 3.0
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
+def worker_pool(
+    workers: int, initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = ()
+) -> WorkerPool:
     """Python processes for work that cannot share one process (pdfium reads one PDF at a time
-    in a process). Each starts afresh ('spawn'), as on Windows and macOS, everywhere: a copy of a
-    process with threads running (the desk's) can hang. Ctrl-C is the parent's to handle: the
-    workers ignore it, and are stopped by it."""
-    return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
+    in a process) or is worth spreading over every core (drawing charts); each runs
+    `initializer(*initargs)` as it starts. Each starts afresh ('spawn'), as on Windows and macOS,
+    everywhere: a copy of a process with threads running (the desk's) can hang. Ctrl-C is the
+    parent's to handle: the workers ignore it, and leaving the pool's `with` block by an
+    exception (Ctrl-C) stops them without waiting for the rest of the work."""
+    return WorkerPool(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(initializer, initargs),
     )
 
 
-def _ignore_ctrl_c() -> None:
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that, left by an exception, cancels what has not started and does not
+    wait for what has."""
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        if error is None:
+            return super().__exit__(kind, error, traceback)
+        self.shutdown(wait=False, cancel_futures=True)
+        return False
+
+
+def _start_worker(initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def stop_all_programs() -> None:
@@ -76,6 +102,11 @@ def stop_all_programs() -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(deadline - time.monotonic(), 0.01))
         kill_tree(process)  # the group: what it started may outlive it
+
+
+def allow_programs() -> None:
+    """Let programs start again after stop_all_programs: a new run in the same process."""
+    _stopping.clear()
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,10 @@ def run_program(
                 returncode = None
     except BaseException:  # Ctrl-C while waiting: the program must not outlive us
         kill_tree(process)
+        with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
+            if process.stdout is not None:
+                process.stdout.close()
+            process.wait(timeout=STOP_GRACE_SECONDS)  # reaped, not left a zombie
         raise
     finally:
         with _running_lock:

@@ -9,11 +9,13 @@ import email
 import email.policy
 import html
 import io
+import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -367,7 +369,7 @@ def _plain_body(message: Any) -> str:
 
 def soffice(document: Path, target: str, outdir: Path, profile: Path) -> None:
     """Run LibreOffice's own --convert-to on `document`, as a person would at the command line."""
-    from letter_merge.pdf.convert import find_libreoffice
+    from letter_merge.pdf.soffice import find_libreoffice
 
     program = find_libreoffice()
     assert program is not None
@@ -434,3 +436,38 @@ def approve_and_queue() -> None:
 def ledger_states(folder: Path) -> dict[str, str]:
     with Ledger(folder / "output" / "2020" / "ledger.sqlite") as ledger:
         return {m.authority: m.state for m in ledger.messages()}
+
+
+def at_a_terminal(folder: Path, args: Sequence[str], answer: str, asked: str) -> tuple[int, str]:
+    """Run `letter-merge args` in `folder` in a pseudo-terminal, as a person at a terminal does,
+    typing `answer` once it has printed `asked`: its exit code and what it showed. POSIX only
+    (Windows has no pty): the caller skips there, saying so."""
+    import pty  # imported here, where it exists, so that the other tests run on Windows
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "letter_merge", *args],
+        cwd=folder,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while asked.encode() not in seen:
+        assert time.monotonic() < deadline and process.poll() is None, seen.decode(errors="replace")
+        seen += os.read(controller, 4096)
+    os.write(controller, f"{answer}\n".encode())
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the program has ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=60)
+    os.close(controller)
+    return process.returncode, seen.decode(errors="replace").replace("\r\n", "\n")

@@ -154,6 +154,17 @@ class Dovecot:
                 found[unique] = flags
         return found
 
+    def use_as_mailbox(self, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make it the working folder's sending mailbox: [mailbox] in its letter-merge.toml
+        (implicit TLS), the password in the environment, its authority trusted."""
+        with (folder / "letter-merge.toml").open("a", encoding="utf-8") as settings:
+            settings.write(
+                f'[mailbox]\nhost = "127.0.0.1"\nport = {self.tls_port}\n'
+                f'security = "tls"\nusername = "{self.user}"\n'
+            )
+        monkeypatch.setenv("SSL_CERT_FILE", str(self.ca_file))
+        monkeypatch.setenv("LETTER_MERGE_MAILBOX_PASSWORD", self.password)
+
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""

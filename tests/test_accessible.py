@@ -3,6 +3,7 @@ validator (page-validation), each letter's structure kept when the combined PDF 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zlib
@@ -28,7 +29,9 @@ from letter_merge.pdf.conformance import (
     read_conformance,
     save,
 )
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.template.accessibility import accessibility_findings, contrast
 from tests.helpers import DEFAULT_COUNCILS, ROOT, pdf_text, run
 
@@ -386,7 +389,7 @@ def test_accessibility_and_archiving_can_be_turned_off(folder: Path) -> None:
 
 @pytest.mark.libreoffice
 def test_a_tree_that_does_not_divide_into_letters_gives_letters_converted_alone(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path
 ) -> None:
     """Should LibreOffice ever tag a combined document so that a block spans two letters, the
     chunk is converted a letter at a time instead: every letter still comes, tagged and valid."""
@@ -398,14 +401,14 @@ def test_a_tree_that_does_not_divide_into_letters_gives_letters_converted_alone(
     ]
     refused: list[bool] = []
 
-    def no_blocks(cls: object, *_: object) -> None:
+    def undivided(*_: object) -> None:
         refused.append(True)
         return None
 
-    monkeypatch.setattr(split._Blocks, "read", classmethod(no_blocks))
     program = find_libreoffice()
     assert program is not None
-    results = LibreOfficeConverter(program).convert(jobs)
+    cut = functools.partial(split.letter_pdfs, divide=undivided)
+    results = LibreOfficeConverter(program, split=cut).convert(jobs)
     assert refused and [r.error for r in results] == [None] * len(jobs)
     for job in jobs:
         assert page.validate_pdf(job.pdf, profile="ua1").is_compliant

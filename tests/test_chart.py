@@ -23,7 +23,8 @@ from letter_merge.chart.model import ChartData
 from letter_merge.chart.picture import Charts
 from letter_merge.config import Settings
 from letter_merge.pdf.combine import combine_letters
-from letter_merge.pdf.convert import LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.template.render import LetterTemplate
 from tests.helpers import make_template
 

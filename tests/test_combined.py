@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -15,14 +14,17 @@ from pypdf import PdfReader
 
 from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
-from letter_merge.config import Settings
-from letter_merge.pdf import convert
+from letter_merge.config import PdfSettings, Settings
+from letter_merge.pdf import libreoffice
 from letter_merge.pdf.combine import combine_letters
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter, RunProgram, SplitPdf
 from letter_merge.pdf.pages import read_pages
 from letter_merge.pdf.reading import pdf_text
-from letter_merge.pdf.split import letter_pdfs
+from letter_merge.pdf.soffice import find_libreoffice
+from letter_merge.pdf.split import LetterPdf, letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference
+from letter_merge.process import ProgramResult, run_program
 from tests import word_features
 
 pytestmark = pytest.mark.libreoffice
@@ -66,7 +68,7 @@ def test_when_combining_fails_every_letter_is_still_converted(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Without the named destinations the combined PDF cannot be split: fall back to one by one.
-    monkeypatch.setattr(convert, "export_filter", lambda *_, **__: "pdf:writer_pdf_Export")
+    monkeypatch.setattr(libreoffice, "export_filter", lambda *_, **__: "pdf:writer_pdf_Export")
     together = converted(settings, tmp_path / "together", combine=True)
     assert len(together) == 4
     for pdf in together.values():
@@ -86,10 +88,12 @@ def trusted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Verdicts, "get", lambda self, key: same)
 
 
-def one_worker() -> LibreOfficeConverter:
+def one_worker(
+    run: RunProgram = run_program, split: SplitPdf = letter_pdfs
+) -> LibreOfficeConverter:
     program = find_libreoffice()
     assert program is not None
-    return LibreOfficeConverter(program, workers=1)
+    return LibreOfficeConverter(program, workers=1, run=run, split=split)
 
 
 def assert_same_letters(jobs: list[ConversionJob], alone: dict[str, Path]) -> None:
@@ -97,37 +101,49 @@ def assert_same_letters(jobs: list[ConversionJob], alone: dict[str, Path]) -> No
         assert raw_text(job.pdf) == raw_text(alone[job.pdf.name]), job.pdf.name
 
 
-class Runs:
-    """Records each LibreOffice run: its documents and when it ended, and when each split began."""
+def documents_of(args: Sequence[str | Path]) -> list[str]:
+    """The documents a LibreOffice run converts: what follows --outdir's folder."""
+    words = [str(a) for a in args]
+    return [Path(a).name for a in words[words.index("--outdir") + 2 :]]
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+
+class Runs:
+    """Watches a converter's LibreOffice runs (their documents, and when each ended) and its
+    splits (when each began), through the converter's own seams."""
+
+    def __init__(self) -> None:
         self.runs: list[tuple[list[str], float]] = []
         self.splits: list[float] = []
-        real_soffice = LibreOfficeConverter._soffice
-        real_split = letter_pdfs
 
-        def soffice(converter: LibreOfficeConverter, documents: list[Path], *args, **kwargs):  # type: ignore[no-untyped-def]
-            result = real_soffice(converter, documents, *args, **kwargs)
-            self.runs.append(([d.name for d in documents], time.monotonic()))
-            return result
+    def run(
+        self,
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult:
+        result = run_program(args, timeout=timeout, on_line=on_line)
+        if "--convert-to" in args:
+            self.runs.append((documents_of(args), time.monotonic()))
+        return result
 
-        def split(*args, **kwargs):  # type: ignore[no-untyped-def]
-            self.splits.append(time.monotonic())
-            return real_split(*args, **kwargs)
+    def split(self, pdf: Path, titles: Sequence[str], settings: PdfSettings) -> list[LetterPdf]:
+        self.splits.append(time.monotonic())
+        return letter_pdfs(pdf, titles, settings)
 
-        monkeypatch.setattr(LibreOfficeConverter, "_soffice", soffice)
-        monkeypatch.setattr(convert, "letter_pdfs", split)
+    def converter(self) -> LibreOfficeConverter:
+        return one_worker(self.run, self.split)
 
 
 def test_documents_of_letters_go_through_one_run_each_split_while_it_goes_on(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     trusted(monkeypatch)
-    runs = Runs(monkeypatch)
+    runs = Runs()
     jobs = jobs_for(settings, tmp_path / "together")
-    results = one_worker().convert(jobs)
+    results = runs.converter().convert(jobs)
     assert [r.error for r in results] == [None] * 4
     # one LibreOffice run for the two documents of two letters
     assert [names for names, _ in runs.runs] == [["letters-00000.docx", "letters-00001.docx"]]
@@ -141,7 +157,7 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 1)
     real_combine = combine_letters
     combined: list[int] = []
 
@@ -151,11 +167,11 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
             return b"PK\x03\x04 this is not a Word document"
         return real_combine(letters)
 
-    monkeypatch.setattr(convert, "combine_letters", second_is_broken)
+    monkeypatch.setattr(libreoffice, "combine_letters", second_is_broken)
     trusted(monkeypatch)
-    runs = Runs(monkeypatch)
+    runs = Runs()
     jobs = jobs_for(settings, tmp_path / "together")
-    results = one_worker().convert(jobs)
+    results = runs.converter().convert(jobs)
     assert [r.error for r in results] == [None] * 4
     # the four documents in one run, then the broken one's letter alone
     assert [len(names) for names, _ in runs.runs] == [4, 1]
@@ -167,31 +183,36 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 1)
-    real_soffice = LibreOfficeConverter._soffice
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 1)
     runs: list[list[str]] = []
 
     # The first run's LibreOffice is killed (SIGKILL, as a crash ends it) as soon as it says it
     # has opened the second document: the first is finished, the second half-made.
-    def dies_once(  # type: ignore[no-untyped-def]
-        converter: LibreOfficeConverter, documents: list[Path], outdir, profile, *args, **kwargs
-    ):
-        runs.append([d.name for d in documents])
-        said = kwargs.pop("on_line", None)
+    def dies_once(
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult:
+        if "--convert-to" not in args:
+            return run_program(args, timeout=timeout, on_line=on_line)
+        documents = documents_of(args)
+        runs.append(documents)
+        said = on_line
         if said is None:  # letters one by one
-            return real_soffice(converter, documents, outdir, profile, *args, **kwargs)
+            return run_program(args, timeout=timeout)
+        (profile,) = [a for a in map(str, args) if a.startswith("-env:UserInstallation=")]
 
-        def on_line(line: str) -> None:
+        def kill_on_second(line: str) -> None:
             said(line)
-            if len(runs) == 1 and documents[1].name in line:
-                kill_libreoffice(profile)
+            if len(runs) == 1 and documents[1] in line:
+                kill_libreoffice(profile.removeprefix("-env:UserInstallation="))
 
-        return real_soffice(converter, documents, outdir, profile, *args, on_line=on_line, **kwargs)
+        return run_program(args, timeout=timeout, on_line=kill_on_second)
 
-    monkeypatch.setattr(LibreOfficeConverter, "_soffice", dies_once)
     trusted(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")
-    results = one_worker().convert(jobs)
+    results = one_worker(dies_once).convert(jobs)
     assert [r.error for r in results] == [None] * 4
     documents = [f"letters-0000{n}.docx" for n in range(4)]
     # the one it died in (whose PDF may be cut short) goes alone; the others get a new run
@@ -199,14 +220,16 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
     assert_same_letters(jobs, alone)
 
 
-def build_with_features(settings: Settings, *features: Callable[[Path], None]) -> BuildReport:
+def build_with_features(
+    settings: Settings, *features: Callable[[Path], None], run: RunProgram = run_program
+) -> BuildReport:
     template = Path("templates") / "letter.docx"
     for feature in features:
         feature(template)
     program = find_libreoffice()
     assert program is not None
     converter = LibreOfficeConverter(
-        program, pdf=settings.pdf, verdicts=settings.paths.combining_checks
+        program, pdf=settings.pdf, verdicts=settings.paths.combining_checks, run=run
     )
     return build_letters(load_batch(settings), converter=converter)
 
@@ -233,8 +256,8 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
 ) -> None:
     # The check converts the first two together (and the second alone); the others go as one
     # more document, so that two letters are neither first nor checked.
-    monkeypatch.setattr(convert, "CHECK_LETTERS", 2)
-    monkeypatch.setattr(convert, "LETTERS_PER_DOCUMENT", 2)
+    monkeypatch.setattr(libreoffice, "CHECK_LETTERS", 2)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     report = build_with_features(
         settings,
         word_features.title_in_footer,  # TITLE field, and the title bound to a content control
@@ -266,33 +289,30 @@ def test_the_check_finds_what_letter_merge_leaves_alone_and_converts_one_at_a_ti
     assert re.search(r'page 1: "\d+ \d+ .*" in the batch, "1 2 3 .*" alone', notice), notice
     assert_the_letters_alone(report, tmp_path / "alone")
     # Remembered: the next build does not check again, and says the same.
-    checked: list[object] = []
-    real_check = LibreOfficeConverter._check
-
-    def counted(*args: Any) -> Any:
-        checked.append(args)
-        return real_check(*args)
-
-    monkeypatch.setattr(LibreOfficeConverter, "_check", counted)
-    again = build_with_features(settings)
+    runs = Runs()
+    again = build_with_features(settings, run=runs.run)
     assert [o.remade for o in again.letters] == [False] * 4
     forced = build_letters(
         load_batch(settings),
         converter=LibreOfficeConverter(
-            find_libreoffice() or Path(), pdf=settings.pdf, verdicts=settings.paths.combining_checks
+            find_libreoffice() or Path(),
+            pdf=settings.pdf,
+            verdicts=settings.paths.combining_checks,
+            run=runs.run,
         ),
         force=True,
     )
-    assert checked == [] and forced.notices == [notice]
+    assert forced.notices == [notice]
+    # LibreOffice ran (the letters were converted one at a time), but no check did
+    assert runs.runs and not any("letters-check.docx" in names for names, _ in runs.runs)
 
 
-def kill_libreoffice(profile: Path) -> None:
-    """Kill every LibreOffice process using `profile`, as a crash ends it (SIGKILL; on Windows
-    TerminateProcess)."""
-    marker = profile.resolve().as_uri()
+def kill_libreoffice(profile: str) -> None:
+    """Kill every LibreOffice process using `profile` (its file: URI), as a crash ends it
+    (SIGKILL; on Windows TerminateProcess)."""
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if any(marker in argument for argument in process.info["cmdline"] or ()):
+            if any(profile in argument for argument in process.info["cmdline"] or ()):
                 process.kill()
         except psutil.Error:
             pass  # gone meanwhile

@@ -1,4 +1,4 @@
-"""The settings file and its LETTER_MERGE_SMTP_* environment overrides."""
+"""The settings file and its LETTER_MERGE_SMTP_*, _MAILBOX_* and _OAUTH2_* environment overrides."""
 
 from __future__ import annotations
 
@@ -111,3 +111,23 @@ def test_a_wrong_setting_names_itself(
 def test_a_missing_settings_file_given_with_config_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such settings file; check the --config path"):
         load_settings(tmp_path / "nowhere.toml", environ={}, today=TODAY)
+
+
+def test_environment_variables_override_every_oauth2_key(tmp_path: Path) -> None:
+    path = write(tmp_path, '[oauth2]\nclient_id = "from-file"\ntenant = "file.example"\n')
+    environ = {
+        "LETTER_MERGE_OAUTH2_PROVIDER": "google",
+        "LETTER_MERGE_OAUTH2_FLOW": " browser ",
+        "LETTER_MERGE_OAUTH2_CLIENT_ID": "from-environment",
+        "LETTER_MERGE_OAUTH2_AUTHORITY": "https://login.example",
+    }
+    oauth2 = load_settings(path, environ=environ, today=TODAY).oauth2
+    assert (oauth2.provider, oauth2.flow, oauth2.client_id, oauth2.tenant, oauth2.authority) == (
+        "google",
+        "browser",
+        "from-environment",
+        "file.example",
+        "https://login.example",
+    )
+    with pytest.raises(InputError, match=r"\[oauth2\] provider = 'yahoo': use one of"):
+        load_settings(path, environ={"LETTER_MERGE_OAUTH2_PROVIDER": "yahoo"}, today=TODAY)

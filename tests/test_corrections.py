@@ -6,11 +6,8 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
-import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from letter_merge.records.ledger import Ledger
-from tests.helpers import Recorder, approve_and_queue, run
+from tests.helpers import Recorder, approve_and_queue, at_a_terminal, run
 
 DERBY = "Derby City Council"
 
@@ -257,44 +254,16 @@ def test_without_a_terminal_a_real_send_needs_yes(work: Path, server: tuple[Reco
 def test_the_prompt_answered_no_sends_nothing(work: Path, server: tuple[Recorder, int]) -> None:
     if sys.platform == "win32":
         pytest.skip("needs a POSIX pseudo-terminal (pty); Windows has none")
-    import pty  # imported here, where it exists, so that the other tests run on Windows
-
     recorder, port = server
     approve_and_queue()
     # A real terminal: the command runs in a pseudo-terminal and is answered as a person would.
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "letter_merge", "send"],
-        cwd=work,
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    os.close(terminal)
-    seen = b""
-    deadline = time.monotonic() + 60
-    while b"now? [y/N]" not in seen:
-        assert time.monotonic() < deadline, seen.decode(errors="replace")
-        seen += os.read(controller, 4096)
-    os.write(controller, b"n\n")
-    while process.poll() is None or len(seen) < 10_000:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    process.wait(timeout=60)
-    os.close(controller)
-    text = seen.decode(errors="replace").replace("\r\n", "\n")
+    returncode, text = at_a_terminal(work, ["send"], "n", asked="now? [y/N]")
     assert "About to send 4 messages:" in text
     assert f"  server  127.0.0.1:{port}, NOT encrypted: only for a server on this computer" in text
     assert "  from    Annual Review <annual.review@ombudsman.example>" in text
     assert "  time    under a minute at 6000 a minute" in text
     assert "Nothing was sent." in text
-    assert process.returncode == 0
+    assert returncode == 0
     assert recorder.connections == 0 and recorder.received == []
 
 

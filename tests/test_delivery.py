@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.helpers import Recorder, approve_and_queue, run
-from tests.imap_server import PASSWORD, USER, Dovecot, running_dovecot
+from tests.imap_server import Dovecot, running_dovecot
 from tests.standin import TextPdfConverter
 
 pytestmark = pytest.mark.imap
@@ -39,13 +39,7 @@ def sent(
         authority = next(a for a in (DERBY, ADUR, BRIGHTON, LEICS) if a in message.subject)
         sent[authority] = (message.message_id, message.to.split("<")[-1].rstrip(">"))
     with running_dovecot() as dovecot:
-        with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
-            settings.write(
-                f'[mailbox]\nhost = "127.0.0.1"\nport = {dovecot.tls_port}\n'
-                f'security = "tls"\nusername = "{USER}"\n'
-            )
-        monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
-        monkeypatch.setenv("LETTER_MERGE_MAILBOX_PASSWORD", PASSWORD)
+        dovecot.use_as_mailbox(work, monkeypatch)
         yield work, dovecot, sent
 
 

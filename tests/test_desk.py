@@ -22,7 +22,7 @@ from letter_merge.desk.jobs import DONE, PAUSED, RUNNING, Busy, Jobs
 from letter_merge.desk.security import COOKIE, DeskKeys
 from letter_merge.desk.server import HOST, listening_socket
 from letter_merge.files import try_lock
-from letter_merge.pdf.convert import make_converter
+from letter_merge.pdf.converters import make_converter
 from tests.helpers import ROOT, desk_process
 
 PORT = 8731

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from letter_merge.cli import cli
 from letter_merge.config import load_settings
 from letter_merge.errors import ConverterUnavailable, InputError
-from letter_merge.pdf.convert import RegistryReader, find_libreoffice, libreoffice_not_found
+from letter_merge.pdf.soffice import RegistryReader, find_libreoffice, libreoffice_not_found
 
 PROGRAM_FILES = PureWindowsPath(r"C:\Program Files\LibreOffice\program\soffice.exe")
 PER_USER = PureWindowsPath(

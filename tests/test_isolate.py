@@ -20,7 +20,8 @@ from letter_merge.pdf.combine import (
     combine_letters,
     template_cannot_combine,
 )
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
 from letter_merge.template.wordfields import word_fields
 from letter_merge.template.wordxml import R, parse, w
 from tests import word_features

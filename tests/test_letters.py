@@ -19,14 +19,9 @@ from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.cli import Frontend, cli
 from letter_merge.config import load_settings
-from letter_merge.pdf.convert import (
-    ConversionJob,
-    ConversionResult,
-    Converter,
-    LibreOfficeConverter,
-    ResultCallback,
-    find_libreoffice,
-)
+from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter, ResultCallback
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.soffice import find_libreoffice
 from tests.helpers import ROOT, SEED_LETTER, normalise, pdf_text
 
 pytestmark = pytest.mark.libreoffice
@@ -280,8 +275,8 @@ def test_a_missing_libreoffice_says_how_to_install_it(
 ) -> None:
     monkeypatch.setenv("PATH", str(folder))
     monkeypatch.delenv("LETTER_MERGE_SOFFICE", raising=False)
-    monkeypatch.setattr("letter_merge.pdf.convert.MACOS_PLACES", ())
-    monkeypatch.setattr("letter_merge.pdf.convert.WINDOWS_PLACES", ())
+    monkeypatch.setattr("letter_merge.pdf.soffice.MACOS_PLACES", ())
+    monkeypatch.setattr("letter_merge.pdf.soffice.WINDOWS_PLACES", ())
     result = CliRunner().invoke(cli, ["build"])
     assert result.exit_code == 2
     assert "LibreOffice is needed to make PDFs and was not found. Looked at:" in result.output

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,21 +97,22 @@ def test_a_timeout_stops_what_the_program_started_too() -> None:
     assert time.monotonic() - started < 15
 
 
-def test_stopping_the_run_ends_programs_kept_running_and_theirs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(process, "_stopping", threading.Event())  # this test's own run
+def test_stopping_the_run_ends_programs_kept_running_and_theirs() -> None:
     kept = process.start_program(python(PARENT_OF_ONE), talk=True)
     assert kept.stdout is not None
     grandchild = int(kept.stdout.readline())
     started = time.monotonic()
-    process.stop_all_programs()
-    assert kept.poll() is not None
-    assert wait_until(lambda: not alive(grandchild))
-    assert time.monotonic() - started < process.STOP_GRACE_SECONDS + 5
-    with pytest.raises(process.ProgramsStopped):  # and nothing more starts
-        process.start_program(python("print(1)"))
-    process.end_program(kept)
+    try:
+        process.stop_all_programs()
+        assert kept.poll() is not None
+        assert wait_until(lambda: not alive(grandchild))
+        assert time.monotonic() - started < process.STOP_GRACE_SECONDS + 5
+        with pytest.raises(process.ProgramsStopped):  # and nothing more starts
+            process.start_program(python("print(1)"))
+    finally:
+        process.allow_programs()  # the next run (the next test) may start programs again
+        process.end_program(kept)
+    process.end_program(process.start_program(python("print(1)")))
 
 
 def test_a_program_kept_running_is_ended_when_done_with() -> None:
@@ -126,15 +128,125 @@ def test_a_program_kept_running_is_ended_when_done_with() -> None:
     assert stubborn.returncode is not None and time.monotonic() - started < 10
 
 
+# Ways Python starts another program or process. Only process.py may use them (and the Word
+# worker, which is run by it, docx2pdf): anywhere else a program would start without the timeout,
+# the kill of its whole tree, and Ctrl-C's reach.
+STARTING_MODULES = (
+    "subprocess",
+    "multiprocessing",
+    "concurrent.futures.process",
+    "asyncio.subprocess",
+    "pty",
+    "webbrowser",
+    "docx2pdf",
+)
+STARTING_NAMES = re.compile(
+    r"ProcessPoolExecutor|create_subprocess_(exec|shell)|subprocess_(exec|shell)"
+)
+STARTING_IN_OS = re.compile(r"system|popen|startfile|fork|forkpty|(posix_)?spawn\w*|exec\w*")
+ALLOWED = {"pdf/word_worker.py": {"docx2pdf"}}
+
+
+def program_starts(source: str, allowed: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """What in `source` starts a program or a process, each as 'line: what'."""
+
+    def starting_module(name: str) -> str | None:
+        for module in STARTING_MODULES:
+            if (name == module or name.startswith(f"{module}.")) and module not in allowed:
+                return module
+        return None
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        what = None
+        if isinstance(node, ast.Import):
+            what = next(filter(None, (starting_module(a.name) for a in node.names)), None)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            what = starting_module(node.module) or next(
+                (
+                    f"{node.module}.{a.name}"
+                    for a in node.names
+                    if starting_module(f"{node.module}.{a.name}")
+                    or STARTING_NAMES.fullmatch(a.name)
+                    or (node.module == "os" and STARTING_IN_OS.fullmatch(a.name))
+                ),
+                None,
+            )
+        elif isinstance(node, ast.Attribute):
+            if STARTING_NAMES.fullmatch(node.attr) or (
+                isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and STARTING_IN_OS.fullmatch(node.attr)
+            ):
+                what = ast.unparse(node)
+        elif isinstance(node, ast.Name) and STARTING_NAMES.fullmatch(node.id):
+            what = node.id
+        elif (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) in ("__import__", "importlib.import_module", "import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            what = starting_module(node.args[0].value)
+        if what:
+            found.append(f"{getattr(node, 'lineno', 0)}: {what}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import subprocess",
+        "from subprocess import run",
+        "import multiprocessing.pool",
+        "from multiprocessing import get_context",
+        "from concurrent.futures import ProcessPoolExecutor",
+        "import concurrent.futures\nconcurrent.futures.ProcessPoolExecutor(2)",
+        "from concurrent.futures.process import BrokenProcessPool",
+        "from docx2pdf import convert",
+        "import docx2pdf",
+        "importlib.import_module('docx2pdf')",
+        "__import__('subprocess')",
+        "import os\nos.system('ls')",
+        "os.popen('ls')",
+        "os.spawnv(os.P_WAIT, 'ls', ['ls'])",
+        "os.execvp('ls', ['ls'])",
+        "os.startfile('letter.pdf')",
+        "os.posix_spawn('ls', ['ls'], {})",
+        "from os import system",
+        "import asyncio\nasyncio.create_subprocess_exec('ls')",
+        "from asyncio import create_subprocess_shell",
+        "loop.subprocess_exec(Protocol, 'ls')",
+        "import webbrowser",
+    ],
+)
+def test_the_program_start_check_finds(source: str) -> None:
+    assert program_starts(source) != [], source
+
+
+def test_the_program_start_check_leaves_alone_what_starts_nothing() -> None:
+    source = (
+        "import os, asyncio, sqlite3\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "cursor.execute('SELECT 1')\n"
+        "os.path.join('a', 'b')\n"
+        "asyncio.to_thread(print)\n"
+        "message = 'pip install docx2pdf; python -m subprocess'\n"
+    )
+    assert program_starts(source) == []
+
+
 def test_only_process_py_starts_programs() -> None:
     package = Path(process.__file__).parent
-    starters = re.compile(
-        r"\bsubprocess\b|\bwebbrowser\b|\bos\.(system|startfile|exec\w*|spawn\w*|popen)\b"
-    )
     found = [
-        path.relative_to(package).as_posix()
-        for path in package.rglob("*.py")
-        if path.name != "process.py" and starters.search(path.read_text(encoding="utf-8"))
+        f"{name}:{start}"
+        for path in sorted(package.rglob("*.py"))
+        for name in [path.relative_to(package).as_posix()]
+        if name != "process.py"
+        for start in program_starts(
+            path.read_text(encoding="utf-8"), ALLOWED.get(name, frozenset())
+        )
     ]
     assert found == []
 
@@ -142,7 +254,7 @@ def test_only_process_py_starts_programs() -> None:
 def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) -> None:
     """A stand-in for a LibreOffice a killed run left behind: a sleeping Python whose command
     line names the profile, as soffice.bin's does (-env:UserInstallation=file:///...)."""
-    from letter_merge.pdf.convert import _Profiles
+    from letter_merge.pdf.libreoffice import _Profiles
 
     folder = tmp_path / "profiles"
     folder.mkdir()
@@ -160,3 +272,33 @@ def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) 
     finally:
         process.end_program(stray)
         process.end_program(other)
+
+
+_greeting = ""
+
+
+def _set_greeting(word: str) -> None:
+    global _greeting
+    _greeting = word
+
+
+def _greet(name: str) -> str:
+    return f"{_greeting}, {name}"
+
+
+def test_a_worker_pool_sets_up_each_worker_and_ignores_ctrl_c_there() -> None:
+    with process.worker_pool(2, _set_greeting, ("Hello",)) as pool:
+        assert list(pool.map(_greet, ["Derby", "Leeds"])) == ["Hello, Derby", "Hello, Leeds"]
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+
+
+def test_a_worker_pool_left_by_ctrl_c_does_not_wait_for_its_work() -> None:
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), process.worker_pool(1) as pool:
+        running = pool.submit(time.sleep, 6)
+        waiting = [pool.submit(time.sleep, 6) for _ in range(3)]
+        wait_until(running.running)
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 5
+    # what no worker has begun is cancelled (the pool hands one more to a worker ahead of time)
+    assert wait_until(waiting[-1].cancelled)

@@ -13,7 +13,9 @@ from letter_merge.build import build_letters
 from letter_merge.config import Settings
 from letter_merge.pdf import warm
 from letter_merge.pdf.conformance import read_conformance
-from letter_merge.pdf.convert import ConversionJob, LibreOfficeConverter, find_libreoffice
+from letter_merge.pdf.convert import ConversionJob
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.warm import WarmLibreOffice
 from tests.helpers import pdf_text
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from letter_merge.app.inputs import Inputs
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import Settings
-from letter_merge.pdf.convert import Converter, make_converter
+from letter_merge.pdf.convert import Converter
+from letter_merge.pdf.converters import make_converter
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.pack import ProofReport, make_proof
 from letter_merge.proof.preview import Preview, preview_letter

@@ -13,11 +13,9 @@ draws none, and a batch's missing charts are drawn on every core. Only a templat
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from lxml import etree
 
 from letter_merge.chart.model import DPI, ChartData, chart_size
 from letter_merge.files import write_atomic
+from letter_merge.process import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -108,20 +107,14 @@ class Charts:
         chunks = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
         done = 0
         try:
-            with ProcessPoolExecutor(
-                workers,
-                # spawn: the same on every system, and safe in a process that runs threads
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
-                initargs=(self.width, self.dpi),
-            ) as pool:
+            with worker_pool(workers, start_worker, (self.width, self.dpi)) as pool:
                 for chunk, pngs in zip(chunks, pool.map(draw_in_worker, chunks), strict=True):
                     for data, png in zip(chunk, pngs, strict=True):
                         self._keep(data, png)
                     done += len(chunk)
                     if on_progress:
                         on_progress(done, len(missing))
-        except (BrokenProcessPool, OSError) as error:
+        except (BrokenExecutor, OSError) as error:
             # e.g. a script without `if __name__ == "__main__":`, which spawn cannot start from
             log.info("drawing charts one by one: %s", error)
 

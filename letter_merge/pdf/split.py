@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -33,6 +33,10 @@ KEPT = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/OutputIntents")
 Key = tuple[int, int]
 
 
+# (the combined PDF, its structure tree, each page's letter) -> the tree as letters' blocks
+DivideTree = Callable[[pikepdf.Pdf, pikepdf.Dictionary, list[int]], "_Blocks | None"]
+
+
 @dataclass(frozen=True)
 class LetterPdf:
     data: bytes
@@ -40,9 +44,15 @@ class LetterPdf:
 
 
 def letter_pdfs(
-    combined: Path, titles: Sequence[str], settings: PdfSettings = DEFAULT_PDF
+    combined: Path,
+    titles: Sequence[str],
+    settings: PdfSettings = DEFAULT_PDF,
+    *,
+    divide: DivideTree | None = None,
 ) -> list[LetterPdf]:
-    """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order)."""
+    """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order).
+    `divide` reads its structure tree as each letter's blocks (None: the tree does not divide
+    into the letters); tests give one that refuses."""
     with pikepdf.open(combined) as source:
         pages = letter_pages(source, len(titles))
         for page in source.pages:
@@ -51,7 +61,7 @@ def letter_pdfs(
         tree = source.Root.get("/StructTreeRoot")
         blocks = None
         if isinstance(tree, pikepdf.Dictionary):
-            blocks = _Blocks.read(source, tree, letter_of_page)
+            blocks = (divide or _Blocks.read)(source, tree, letter_of_page)
             if blocks is None:  # the converter then converts these letters one by one
                 raise CombineError("its structure tree does not divide into the letters")
         combined_pdf = _Combined(source, _read_outline(source), blocks)

@@ -119,16 +119,12 @@ def _read_letters(
         return readings
     # A worker per core, but no more than there are letters to keep them busy.
     workers = min(os.cpu_count() or 1, -(-len(pdfs) // (2 * READ_HERE)))
-    pool = worker_pool(workers)
-    try:
+    # Ctrl-C, or a worker that died, stops the rest at once.
+    with worker_pool(workers) as pool:
         results = pool.map(_read, pdfs, chunksize=4)
         for number, (pdf, reading) in enumerate(zip(pdfs, results, strict=True), start=1):
             readings[pdf] = reading
             on_progress("Checking letters", number, len(pdfs))
-    except BaseException:  # Ctrl-C, or a worker that died: stop the rest at once
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     return readings
 
 

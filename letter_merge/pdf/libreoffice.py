@@ -1,0 +1,639 @@
+"""The LibreOffice converter: letters converted together in batches, one at a time where they
+must be.
+
+Starting LibreOffice and opening a document cost far more than laying out a letter, so letters made
+from the same template are converted together, a few dozen as the sections of one document, and
+each document's PDF is split back into letters (see combine.py and split.py). Two LibreOffices
+work side by side, each with its own profile folder (two instances sharing one would hand their
+work to each other), each converting all its documents in one run: a document is split as soon
+as LibreOffice says it has gone on to the next, so that cutting keeps pace with converting.
+Whatever cannot be converted together is converted one document at a time, and a failed run is
+retried letter by letter, so one broken letter never takes the others down. Every PDF is checked
+before it replaces the old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from queue import Queue
+from typing import Protocol, TypeVar
+
+import pikepdf
+from lxml import etree
+
+from letter_merge.config import DEFAULT_PDF, PdfSettings
+from letter_merge.files import CONVERTING_PREFIX, try_lock
+from letter_merge.pdf.combine import (
+    CombineError,
+    cannot_combine,
+    combine_letters,
+    shared_signature,
+    template_cannot_combine,
+)
+from letter_merge.pdf.conformance import export_filter, finish_pdf
+from letter_merge.pdf.convert import (
+    ConversionJob,
+    ConversionResult,
+    ResultCallback,
+    is_pdf,
+    put_pdf,
+)
+from letter_merge.pdf.split import LetterPdf, letter_pdfs
+from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
+from letter_merge.process import ProgramResult, end_strays, run_program, stop_all_programs
+from letter_merge.words import counted
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+# Letters converted together go as documents of a few dozen letters, several to a LibreOffice run:
+# LibreOffice costs about as much a letter in documents of 10 letters as of 170, and a second or
+# so to start, so the split of each document follows closely behind LibreOffice while the runs
+# stay few. Long runs are cut (a run that stops loses less); letters converted one by one go a
+# few to a run.
+LETTERS_PER_DOCUMENT = 40
+LETTERS_PER_RUN = 200
+# Letters converted together first, to check them against some of them converted alone.
+CHECK_LETTERS = 4
+# How long LibreOffice may go without saying anything before it is stopped: a run of combined
+# documents says when it begins each, but LibreOffice on Windows says nothing at all.
+RUN_SECONDS = 60
+SECONDS_PER_LETTER = 2
+
+
+class RunProgram(Protocol):
+    """How a program is run: process.run_program, or a test's watch over it."""
+
+    def __call__(
+        self,
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult: ...
+
+
+# How a PDF of letters converted together is cut into the letters: split.letter_pdfs.
+SplitPdf = Callable[[Path, Sequence[str], PdfSettings], list[LetterPdf]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """Letters made from one template, and how they are converted: together, or one at a time
+    and why."""
+
+    jobs: list[ConversionJob]
+    key: str  # the verdict's key in the cache
+    verdict: Verdict | None  # None: not checked yet
+    alone_because: str = ""  # "" unless they go one at a time
+
+
+class LibreOfficeConverter:
+    name = "LibreOffice"
+
+    def __init__(
+        self,
+        program: Path,
+        *,
+        workers: int | None = None,
+        profile_dir: Path | None = None,
+        combine: bool = True,
+        pdf: PdfSettings = DEFAULT_PDF,
+        verdicts: Path | None = None,
+        run: RunProgram = run_program,
+        split: SplitPdf = letter_pdfs,
+    ) -> None:
+        self.program = program
+        self.pdf = pdf
+        self.workers = max(1, workers or min(2, os.cpu_count() or 1))
+        # Kept between runs: a new LibreOffice profile costs about two seconds to set up.
+        self.profile_dir = profile_dir
+        self.combine = combine
+        self.verdicts = Verdicts(verdicts)
+        # How LibreOffice is run and its PDFs cut: tests watch, or interrupt, both.
+        self.run = run
+        self.split = split
+        self._version: str | None = None
+        self.notices: list[str] = []
+        # The check each letter converted together was converted on.
+        self._checks: dict[ConversionJob, Verdict] = {}
+
+    def version(self) -> str:
+        if self._version is None:
+            result = self.run([self.program, "--version"], timeout=60)
+            lines = result.output.strip().splitlines()
+            self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
+        return self._version
+
+    def convert(
+        self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
+    ) -> list[ConversionResult]:
+        self.notices = []
+        self._checks = {}
+        if not jobs:
+            return []
+        results: list[ConversionResult] = []
+        lock = threading.Lock()
+
+        def report(result: ConversionResult) -> None:
+            with lock:
+                results.append(result)
+                if on_result:
+                    on_result(result)
+
+        families, alone = self._plan(jobs)
+        claimed = _Profiles(self.profile_dir, self.workers)
+        with (
+            claimed as profiles,
+            ThreadPoolExecutor(self.workers) as pool,
+            # Cutting a combined PDF into letters is Python's work, done on the side, so that
+            # LibreOffice goes on to its next document at once.
+            ThreadPoolExecutor(1) as splitter,
+        ):
+            self.notices += claimed.recovered
+            work = _Work(profiles, splitter, report)
+            try:
+                together = []
+                for family in families:
+                    if family.verdict is None and not family.alone_because:
+                        family = self._check(family, work)
+                    if family.alone_because:
+                        self._say_alone(family)
+                        alone.extend(family.jobs)
+                    else:
+                        assert family.verdict is not None
+                        self._checks.update(dict.fromkeys(family.jobs, family.verdict))
+                        together.extend(family.jobs)
+                runs = self._runs(together)
+                tasks = [pool.submit(self._convert_together, run, work) for run in runs]
+                tasks += [
+                    pool.submit(self._convert_alone, chunk, work)
+                    for chunk in _chunks(alone, self.workers, LETTERS_PER_RUN)
+                ]
+                for task in tasks:
+                    task.result()
+                # Every split has been handed over by now: the workers are done.
+                for split in work.splits:
+                    split.result()
+                # Letters that could not be converted together after all: one at a time.
+                tasks = [
+                    pool.submit(self._convert_alone, chunk, work)
+                    for chunk in _chunks(work.alone, self.workers, LETTERS_PER_RUN)
+                ]
+                for task in tasks:
+                    task.result()
+            except BaseException:
+                # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every run.
+                stop_all_programs()
+                pool.shutdown(wait=True, cancel_futures=True)
+                splitter.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                for folder in work.folders:
+                    shutil.rmtree(folder, ignore_errors=True)
+        order = {job: index for index, job in enumerate(jobs)}
+        return sorted(results, key=lambda r: order[r.job])
+
+    def _plan(self, jobs: Sequence[ConversionJob]) -> tuple[list[Family], list[ConversionJob]]:
+        """Letters that share a template are a family, converted together unless something in
+        the template forbids it or the check against letters converted alone found a
+        difference. The rest go one at a time."""
+        groups: dict[str, list[ConversionJob]] = {}
+        for job in jobs:
+            try:
+                key = shared_signature(job.docx) if self.combine else str(job.docx)
+            except (OSError, zipfile.BadZipFile):
+                key = str(job.docx)  # unreadable: LibreOffice will say why, on its own
+            groups.setdefault(key, []).append(job)
+        alone = [job for g in groups.values() if len(g) == 1 for job in g]
+        families = []
+        export = export_filter(self.pdf, destinations=True)
+        for signature, group in groups.items():
+            if len(group) < 2:
+                continue
+            key = verdict_key(group[0].family or signature, self.version(), export)
+            reason = _reason_not_to_combine(template_cannot_combine, group[0].docx)
+            if reason:
+                families.append(Family(group, key, None, reason))
+                continue
+            # Letters that cannot go together (notes, which may be in some letters only)
+            refused: dict[str, list[ConversionJob]] = {}
+            for job in group:
+                reason = _reason_not_to_combine(cannot_combine, job.docx)
+                if reason:
+                    refused.setdefault(reason, []).append(job)
+            families += [Family(jobs, key, None, reason) for reason, jobs in refused.items()]
+            rest = [job for job in group if not any(job in jobs for jobs in refused.values())]
+            if len(rest) < 2:
+                alone.extend(rest)
+                continue
+            verdict = self.verdicts.get(key)
+            because = verdict.difference if verdict is not None and not verdict.same else ""
+            families.append(Family(rest, key, verdict, because))
+        return families, alone
+
+    def _say_alone(self, family: Family) -> None:
+        self.notices.append(
+            f"{counted(len(family.jobs), 'letter')} converted one at a time, not together: "
+            f"{family.alone_because}"
+        )
+
+    def _runs(self, jobs: list[ConversionJob]) -> list[list[list[ConversionJob]]]:
+        """Documents of a few dozen letters of one family, the same number of letters for each
+        worker's LibreOffice: each worker's documents."""
+        groups: dict[str, list[ConversionJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.family or shared_signature(job.docx), []).append(job)
+        documents = [
+            chunk
+            for group in groups.values()
+            for chunk in _chunks(group, self.workers, LETTERS_PER_DOCUMENT)
+        ]
+        runs: list[list[list[ConversionJob]]] = [[] for _ in range(self.workers)]
+        letters = [0] * self.workers
+        for document in sorted(documents, key=len, reverse=True):
+            least = letters.index(min(letters))
+            runs[least].append(document)
+            letters[least] += len(document)
+        return [run for run in runs if run]
+
+    def _check(self, family: Family, work: _Work) -> Family:
+        """Convert the family's first few letters together, and some of them (never the first)
+        alone too, in one LibreOffice run; compare them (verify.py) and keep the verdict. The
+        letters converted together are kept when they pass: they are finished letters."""
+        letters = family.jobs[:CHECK_LETTERS]
+        samples = list(dict.fromkeys([letters[-1], letters[len(letters) // 2]]))
+        profile = work.profiles.get()
+        try:
+            folder = work.folder(letters[0].pdf.parent)
+            document = folder / "letters-check.docx"
+            try:
+                document.write_bytes(combine_letters([job.docx for job in letters]))
+            except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+                return replace(family, alone_because=f"they cannot be combined ({error})")
+            outdir = folder / "out"
+            result = self._soffice(
+                [*(job.docx for job in samples), document],
+                outdir,
+                profile,
+                export_filter(self.pdf, destinations=True),
+                timeout=RUN_SECONDS + SECONDS_PER_LETTER * (len(letters) + len(samples)),
+            )
+            combined = outdir / f"{document.stem}.pdf"
+            alone = {job: outdir / f"{job.docx.stem}.pdf" for job in samples}
+            if (
+                result.returncode != 0
+                or not is_pdf(combined)
+                or not all(map(is_pdf, alone.values()))
+            ):
+                return replace(
+                    family,
+                    alone_because="LibreOffice could not convert the letters that check "
+                    f"converting together ({_reason(result, None)})",
+                )
+            try:
+                pdfs = self.split(combined, [job.pdf_title() for job in letters], self.pdf)
+            except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+                return replace(family, alone_because=f"the combined PDF cannot be cut ({error})")
+            made = dict(zip(letters, pdfs, strict=True))
+            margins = Margins.of(letters[0].docx)
+            verdict = new_verdict(
+                {job.pdf.name: difference(made[job].data, alone[job], margins) for job in samples},
+                self.version(),
+            )
+        finally:
+            work.profiles.put(profile)
+        self.verdicts.put(family.key, verdict)
+        if not verdict.same:
+            return replace(family, verdict=verdict, alone_because=verdict.difference)
+        for job, letter in made.items():
+            converted = ConversionResult(job, pages=letter.pages, together=True, check=verdict)
+            put_pdf(converted, letter.data, work.report)
+        return replace(family, jobs=family.jobs[len(letters) :], verdict=verdict)
+
+    def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
+        """Convert each of `documents` (letters) as one document, all in one LibreOffice run
+        (or a few, for many letters), each split into its letters as soon as it is done."""
+        profile = work.profiles.get()
+        try:
+            folder = work.folder(documents[0][0].pdf.parent)
+            combined: dict[Path, list[ConversionJob]] = {}
+            for number, letters in enumerate(documents):
+                document = folder / f"letters-{number:05d}.docx"
+                try:
+                    document.write_bytes(combine_letters([job.docx for job in letters]))
+                except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+                    log.info("converting one at a time: cannot combine letters (%s)", error)
+                    work.later(letters)
+                    continue
+                combined[document] = letters
+            pending = list(combined)
+            while pending:
+                run, pending = _take_run(pending, lambda d: len(combined[d]))
+
+                def made(document: Path, pdf: Path) -> None:
+                    work.split(self._cut, combined[document], document, pdf, work)
+
+                converted, _ = self._export(
+                    run,
+                    sum(len(combined[d]) for d in run),
+                    profile,
+                    folder / "out",
+                    made,
+                    export_filter(self.pdf, destinations=True),
+                )
+                failed = [document for document in run if document not in converted]
+                if failed:
+                    # The first may be what stopped LibreOffice: its letters go one at a time,
+                    # and any after it get another run.
+                    log.info("converting one at a time: LibreOffice did not convert %s", failed[0])
+                    work.later(combined[failed[0]])
+                    pending[:0] = failed[1:]
+        finally:
+            work.profiles.put(profile)
+
+    def _export(
+        self,
+        documents: list[Path],
+        letters: int,
+        profile: Path,
+        outdir: Path,
+        made: Callable[[Path, Path], None],
+        target: str,
+    ) -> tuple[set[Path], str]:
+        """Convert `documents` (`letters` in all) in one LibreOffice run into `outdir`, calling
+        `made(document, pdf)` as soon as each one's PDF is finished: those that were converted,
+        and why the others were not."""
+        checked: set[Path] = set()
+        converted: set[Path] = set()
+        begun: list[Path] = []  # in the order LibreOffice began them
+        names = {document.name: document for document in documents}
+
+        def finished(document: Path) -> None:
+            checked.add(document)
+            pdf = outdir / f"{document.stem}.pdf"
+            if is_pdf(pdf):
+                converted.add(document)
+                made(document, pdf)
+
+        def said(line: str) -> None:
+            # "convert /…/letters-00002.docx -> /…/out/letters-00002.pdf using filter : …",
+            # once LibreOffice has opened a document, so the one before it is finished.
+            if not line.startswith("convert "):
+                return
+            document = _named(line, names)
+            if document is None or document in begun:
+                return
+            if begun:
+                finished(begun[-1])
+            begun.append(document)
+
+        result = self._soffice(
+            documents,
+            outdir,
+            profile,
+            target,
+            timeout=RUN_SECONDS + SECONDS_PER_LETTER * letters,
+            on_line=said,
+        )
+        reason = _reason(result, begun[-1] if begun else None)
+        if result.returncode == 0:
+            # It ended as it should: whatever it made is whole, said or not (LibreOffice on
+            # Windows says nothing).
+            for document in documents:
+                if document not in checked:
+                    finished(document)
+        else:
+            # Stopped in the middle of the last one it began, whose PDF may be cut short.
+            log.info("LibreOffice stopped: %s", reason)
+        return converted, reason
+
+    def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
+        """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
+        try:
+            pdfs = self.split(pdf, [job.pdf_title() for job in letters], self.pdf)
+        except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+            log.info("converting one at a time: cannot split the PDF (%s)", error)
+            work.later(letters)
+            return
+        finally:
+            pdf.unlink(missing_ok=True)
+            document.unlink(missing_ok=True)
+        for job, letter in zip(letters, pdfs, strict=True):
+            converted = ConversionResult(
+                job, pages=letter.pages, together=True, check=self._checks[job]
+            )
+            put_pdf(converted, letter.data, work.report)
+
+    def _convert_alone(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
+        """Convert each letter of `chunk` as a document of its own, all in one LibreOffice run
+        (a LibreOffice already running for every letter after the first, never a start per
+        letter). Should LibreOffice stop on a letter, it is tried once more in a run of its
+        own, and the letters after it get another run."""
+        profile = work.profiles.get()
+        try:
+            by_docx = {job.docx: job for job in chunk}
+            runs: deque[list[ConversionJob]] = deque([list(chunk)])
+            while runs:
+                run = runs.popleft()
+
+                def made(docx: Path, pdf: Path) -> None:
+                    self._finish(by_docx[docx], pdf, work.report)
+
+                converted, reason = self._export(
+                    [job.docx for job in run],
+                    len(run),
+                    profile,
+                    work.folder(run[0].pdf.parent),
+                    made,
+                    export_filter(self.pdf),
+                )
+                failed = [job for job in run if job.docx not in converted]
+                if not failed:
+                    continue
+                if len(run) == 1:
+                    work.report(ConversionResult(failed[0], reason))
+                    continue
+                # One bad letter may have stopped LibreOffice for those after it.
+                if failed[1:]:
+                    runs.appendleft(failed[1:])
+                runs.appendleft(failed[:1])
+        finally:
+            work.profiles.put(profile)
+
+    def _finish(self, job: ConversionJob, made: Path, report: ResultCallback) -> None:
+        try:
+            data = finish_pdf(made, self.pdf, job.pdf_title())
+        except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
+            report(ConversionResult(job, f"its PDF could not be finished ({error})"))
+            return
+        finally:
+            made.unlink(missing_ok=True)
+        put_pdf(ConversionResult(job), data, report)
+
+    def _soffice(
+        self,
+        documents: Sequence[Path],
+        outdir: Path,
+        profile: Path,
+        target: str,
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult:
+        return self.run(
+            [
+                self.program,
+                f"-env:UserInstallation={profile.resolve().as_uri()}",
+                "--headless",
+                "--invisible",
+                "--norestore",
+                "--nolockcheck",
+                "--nodefault",
+                "--nologo",
+                "--convert-to",
+                target,
+                "--outdir",
+                outdir,
+                *documents,
+            ],
+            timeout=timeout,
+            on_line=on_line,
+        )
+
+
+def _reason_not_to_combine(rule: Callable[[Path], str | None], docx: Path) -> str:
+    try:
+        return rule(docx) or ""
+    except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return ""  # combining says why, and then the letters go one at a time
+
+
+def _named(line: str, names: dict[str, Path]) -> Path | None:
+    """The document a line of LibreOffice's names: 'convert /…/<name> -> …'."""
+    source = line.removeprefix("convert ").split(" -> ", 1)[0]
+    return names.get(Path(source.strip()).name)
+
+
+def _take_run(pending: list[_T], size: Callable[[_T], int]) -> tuple[list[_T], list[_T]]:
+    """The first documents of `pending` up to about LETTERS_PER_RUN letters, and the rest."""
+    run: list[_T] = []
+    letters = 0
+    while pending and (not run or letters < LETTERS_PER_RUN):
+        item = pending.pop(0)
+        run.append(item)
+        letters += size(item)
+    return run, pending
+
+
+@dataclass
+class _Work:
+    """What the threads of one conversion share."""
+
+    profiles: Queue[Path]
+    splitter: ThreadPoolExecutor
+    report: ResultCallback
+    splits: list[Future[None]] = field(default_factory=list)
+    alone: list[ConversionJob] = field(default_factory=list)  # to convert one at a time after all
+    folders: list[Path] = field(default_factory=list)  # to remove at the end
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def folder(self, beside: Path) -> Path:
+        """A scratch folder in `beside` (a build run again removes any left by this one)."""
+        folder = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=beside))
+        with self.lock:
+            self.folders.append(folder)
+        return folder
+
+    def split(self, cut: Callable[..., None], *args: object) -> None:
+        with self.lock:
+            self.splits.append(self.splitter.submit(cut, *args))
+
+    def later(self, letters: Sequence[ConversionJob]) -> None:
+        with self.lock:
+            self.alone.extend(letters)
+
+
+class _Profiles:
+    """One LibreOffice profile folder per worker: kept in `folder` between runs when given (and
+    not in use by another run at the same moment), otherwise temporary."""
+
+    def __init__(self, folder: Path | None, workers: int) -> None:
+        self.folder = folder
+        self.workers = workers
+        self.recovered: list[str] = []  # what was found and put right, for the run's notices
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Queue[Path]:
+        queue: Queue[Path] = Queue()
+        scratch: Path | None = None
+        for number in range(self.workers):
+            profile = self._claim(number)
+            if profile is None:
+                if scratch is None:
+                    scratch = Path(
+                        self._stack.enter_context(
+                            tempfile.TemporaryDirectory(prefix="letter-merge-lo-")
+                        )
+                    )
+                profile = scratch / f"profile-{number}"
+            queue.put(profile)
+        return queue
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _claim(self, number: int) -> Path | None:
+        if self.folder is None:
+            return None
+        try:
+            lock = try_lock(self.folder / f"profile-{number}.lock")
+        except OSError:
+            return None
+        if lock is None:
+            return None  # another run is using it
+        self._stack.callback(lock.release)
+        profile = self.folder / f"profile-{number}"
+        # No other run holds it, so a LibreOffice still using it was left by one that was
+        # killed or hung: it would take this run's documents and hold them. End it.
+        stray = end_strays(f"-env:UserInstallation={profile.resolve().as_uri()}")
+        if stray:
+            self.recovered.append(
+                f"a LibreOffice left running by an earlier run (process {', '.join(map(str, stray))}) "
+                f"still held the profile {profile.name}; it was stopped, and the profile used again"
+            )
+        return profile
+
+
+def _reason(result: ProgramResult, docx: Path | None) -> str:
+    if result.timed_out:
+        return "LibreOffice did not finish in time and was stopped"
+    mentions = [
+        line.strip()
+        for line in result.output.splitlines()
+        if (docx is not None and docx.name in line) or "Error" in line
+    ]
+    detail = f": {mentions[0]}" if mentions else f" (exit code {result.returncode})"
+    return f"LibreOffice could not convert it{detail}"
+
+
+def _chunks(jobs: list[ConversionJob], workers: int, chunk_size: int) -> list[list[ConversionJob]]:
+    """Even chunks, none larger than `chunk_size`, as many as make each worker the same number
+    (where there are jobs enough)."""
+    if not jobs:
+        return []
+    count = -(-len(jobs) // chunk_size)
+    count = min(-(-count // workers) * workers, len(jobs))
+    size = -(-len(jobs) // count)
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
