@@ -32,7 +32,8 @@ from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
-from letter_merge.mail import mailbox as reader
+from letter_merge.mail import graph as graph_reader
+from letter_merge.mail import imap as imap_reader
 from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
 from letter_merge.mail.signin import SignedIn
 from tests.helpers import free_port
@@ -299,7 +300,7 @@ def test_reading_changes_nothing_in_the_mailbox(
         return command(imap, name, *args)
 
     monkeypatch.setattr(imaplib.IMAP4, "_command", spy)
-    monkeypatch.setattr(reader, "FETCH_CHUNK", 2)  # three FETCHes for five messages
+    monkeypatch.setattr(imap_reader, "FETCH_CHUNK", 2)  # three FETCHes for five messages
 
     fetched = read_mailbox(imap_settings(tmp_path, dovecot), environ=trusted(dovecot))
 
@@ -498,7 +499,8 @@ def stand_in_tokens(monkeypatch: pytest.MonkeyPatch) -> StandInTokens:
         tokens.purposes.append(purpose)
         return tokens
 
-    monkeypatch.setattr(reader, "token_source", token_source)
+    monkeypatch.setattr(imap_reader, "token_source", token_source)
+    monkeypatch.setattr(graph_reader, "token_source", token_source)
     return tokens
 
 
@@ -720,7 +722,7 @@ def test_graph_reads_every_message_page_by_page(
     stand_in, environ = graph
     stand_in_tokens.tokens = ["graph-token-1"]
     messages = inbox(stand_in, 5)
-    monkeypatch.setattr(reader, "GRAPH_PAGE", 2)
+    monkeypatch.setattr(graph_reader, "GRAPH_PAGE", 2)
 
     fetched = read_mailbox(graph_settings(tmp_path), environ=environ)
 
@@ -837,7 +839,7 @@ def test_graph_sends_the_token_nowhere_else(
     stand_in_tokens.tokens = ["graph-token-1"]
     inbox(stand_in, 3)
     stand_in.elsewhere = "graph.attacker.example"
-    monkeypatch.setattr(reader, "GRAPH_PAGE", 2)
+    monkeypatch.setattr(graph_reader, "GRAPH_PAGE", 2)
     with pytest.raises(MailboxError) as caught:
         read_mailbox(graph_settings(tmp_path), environ=environ)
     assert str(caught.value) == (

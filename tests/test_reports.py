@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from letter_merge.mail import reports
+from letter_merge.mail import mime, reports
 from letter_merge.mail.reports import (
     AUTO_REPLY,
     BOUNCED,
@@ -1194,7 +1194,7 @@ def test_a_bounce_returning_ten_megabytes() -> None:
 
 
 def test_beyond_the_limit_only_the_start_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reports, "MAX_BYTES", 3000)  # into the returned message
+    monkeypatch.setattr(mime, "MAX_BYTES", 3000)  # into the returned message
     report = read_report(sample("postfix_bounce.eml"))
     assert "only the start was read" in report.problem
     assert report.kind == BOUNCED
