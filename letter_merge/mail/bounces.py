@@ -13,6 +13,7 @@ from email.policy import compat32
 from letter_merge.mail import mime
 from letter_merge.mail.kinds import (
     BOUNCED,
+    COMPLAINT,
     DELAYED,
     DELIVERED,
     UNKNOWN,
@@ -26,6 +27,7 @@ MAX_FINDINGS = 100
 _MAIL_SYSTEM_USERS = {"mailer-daemon", "mailerdaemon", "mail-daemon", "maildaemon", "postmaster"}
 _MAIL_SYSTEM_NAME = re.compile(r"mail delivery (?:system|subsystem)", re.IGNORECASE)
 
+FEEDBACK_TYPE = "message/feedback-report"
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _RETURNED_MESSAGE_TYPES = ("message/rfc822", "message/global")
 _RETURNED_HEADER_TYPES = (
@@ -59,7 +61,13 @@ _QUOTE_START = re.compile(
     r"|Original message headers:?"
     r"|-* *Original message *-*"
     r"|-+ *Below this line is a copy of the message\.?"
-    r"|-+ *(?:Unsent|Original) message follows *-*)[ \t]*$",
+    r"|-+ *(?:Unsent|Original) message follows *-*"
+    r"|-* *This is a copy of your message.*"
+    r"|Message headers follow\.?"
+    r"|-+ *(?:The )?(?:original|returned) (?:message|mail|headers?).*-+"
+    r"|-+ *Original message header.*"
+    r"|Below (?:are|is) the (?:original|header).*"
+    r"|-+ *(?:Message|Headers?) of the original.*)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -96,16 +104,59 @@ _FAILURE_WORDS = _phrases(
     "returned to sender",
     "unrouteable address",
     "delivery failed",
+    "(?:error|trouble|problem) delivering",
+    "(?:unable|failed) to deliver",
+    "(?:could not|couldn't|cannot|can't) deliver",
+    "(?:could|can|will) not be delivered",
+    "not delivered to",
+    "delivery (?:to the following recipients? )?(?:has )?failed",
+    "failure notice",
+    "(?:rejected|refused) (?:your message|the message|recipient|by)",
+    "returned mail",
+    "non-?delivery",
+    "delivery failure",
+    "permanently (?:rejected|failed|undeliverable)",
+    "(?:invalid|unknown) (?:user|recipient|address|mailbox)",
+    "no such (?:user|recipient|mailbox|address)",
+    "user unknown",
+    "mailbox (?:is )?(?:full|unavailable)",
+    "message (?:was )?(?:rejected|refused|bounced|blocked)",
+    "(?:hat|konnte) nicht zugestellt",
+    "unzustellbar",
+    "non (?:remis|recapitato)",
 )
+# A subject that says what a report is, when its text does not (in Japanese, say).
+_FAILURE_SUBJECT = _phrases(
+    "undeliver",
+    "undelivered",
+    "returned mail",
+    "failure",
+    "failed",
+    "delivery status notification \\(failure\\)",
+    "not delivered",
+    "non-?delivery",
+    "error",
+    "rejected",
+    "bounce",
+)
+_DELAY_SUBJECT = _phrases("delay", "warning", "not yet delivered", "still trying")
 # Lines that name one recipient: Postfix and qmail ("<x@y>: why"), Exim ("  x@y"), Exchange
 # ("Name (x@y)", "x@y<mailto:x@y>", and Exchange 2003's "x@y on 01/07/2020 13:00").
-_ANGLE_LINE = re.compile(rf"^<({_ADDRESS})>(?:\s*\(expanded from <[^>]*>\))?:\s*(.*)$")
+_ANGLE_LINE = re.compile(
+    rf"^(?:<({_ADDRESS})>|\"({_ADDRESS})\"|({_ADDRESS}))(?:\s*\(expanded from <[^>]*>\))?:\s*(.*)$"
+)
+# A label, then the address: "Unknown user: x@y" (IMail), "Recipient address: <x@y>".
+_LABEL_LINE = re.compile(rf"^([A-Za-z][\w .'-]{{2,40}}):\s*<?({_ADDRESS})>?\.?$")
+_ONLY_ADDRESS = re.compile(rf"(?!['|/]){_ADDRESS}")
+_ANGLED = re.compile(rf"<({_ADDRESS})>")
 _LONE_LINE = re.compile(rf"^<?({_ADDRESS})>?(?:\s*<mailto:[^>]*>)?$")
 _NAMED_LINE = re.compile(rf"^[^()<>@\n]{{0,100}}\(({_ADDRESS})\)$")
 _DATED_LINE = re.compile(rf"^({_ADDRESS}) on \S.*$")
 # Sentences that name one: Gmail, Exchange Online.
 _SENTENCE = re.compile(
-    rf"(?:message to|delivered to|delivering your message to|delivery to)\s+<?({_ADDRESS})>?",
+    r"(?:message to|delivered to|delivering your (?:message|mail) to|delivery to|deliver to"
+    r"|rejected recipient|recipient(?: address)?:?|rcpt to:?|address(?:ee)?:|mailbox"
+    rf"|original-recipient:|final-recipient:(?: rfc822;)?)\s*<?({_ADDRESS})>?",
     re.IGNORECASE,
 )
 # Where the server's own words are labelled, not tied to an address line.
@@ -158,7 +209,8 @@ def read_delivery_report(
                 "It says it is a delivery report but has no delivery-status part; "
                 + _read_from(findings)
             )
-    kind = _worst(f.kind for f in findings) or text_kind(said) or UNKNOWN
+    subject = subject_kind(mime.header(message, "Subject"))
+    kind = _worst(f.kind for f in findings) or text_kind(said) or subject or UNKNOWN
     if kind == UNKNOWN and not problems:
         problems.append("It looks like a delivery report, but says nothing of what happened.")
     returned = _returned(leaves, problems)
@@ -181,10 +233,45 @@ def read_delivery_report(
     )
 
 
+def read_complaint(message: Message, leaves: list[Message], problems: list[str]) -> Report:
+    """A spam complaint (an ARF feedback report, RFC 5965): the recipient marked our message as
+    junk, or their server reports it failed its checks."""
+    fields: dict[str, str] = {}
+    for part in leaves:
+        if mime.content_type(part) == FEEDBACK_TYPE:
+            for block in status_blocks(part, problems):
+                for name, value in block.items():
+                    fields.setdefault(name, value)
+    returned = _returned(leaves, problems)
+    named = mime.addresses(
+        [fields.get("original-rcpt-to", ""), fields.get("removal-recipient", "")]
+    )
+    if not named and returned is not None:
+        named = list(_recipients(returned))
+    said = fields.get("feedback-type", "abuse")
+    findings = tuple(
+        Finding(address, COMPLAINT, "", f"Feedback-Type: {said}")
+        for address in mime.unique(named)[:MAX_FINDINGS]
+    )
+    ids = [] if returned is None else mime.message_ids(mime.header(returned, "Message-ID"))
+    ids += mime.reply_ids(message)
+    recipients = () if returned is None else _recipients(returned)
+    return make_report(message, COMPLAINT, ids, problems, findings=findings, recipients=recipients)
+
+
 def text_kind(text: str) -> str:
     if _DELAY_WORDS.search(text):
         return DELAYED
     if _FAILURE_WORDS.search(text):
+        return BOUNCED
+    return ""
+
+
+def subject_kind(subject: str) -> str:
+    """What a mail system's subject says it is: a delay warning or a failure."""
+    if _DELAY_SUBJECT.search(subject):
+        return DELAYED
+    if _FAILURE_SUBJECT.search(subject):
         return BOUNCED
     return ""
 
@@ -266,7 +353,12 @@ def _dsn_address(value: str) -> str:
     if not semicolon:
         address = kind
     address = address.strip().strip("<>").strip()
-    return address.lower() if "@" in address else ""
+    return address.lower() if is_address(address) else ""
+
+
+def is_address(value: str) -> bool:
+    """Whether this is an address mail can go to: never "@host", a command line or a file."""
+    return bool(_ONLY_ADDRESS.fullmatch(value))
 
 
 def _status(field: str, diagnostic: str) -> str:
@@ -345,9 +437,11 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
     indents = [len(line) - len(line.lstrip()) for line in raw_lines]
     named: dict[str, list[str]] = {}
 
-    def note(address: str, explanation: list[str]) -> None:
+    def note(address: str, explanation: list[str], *, in_passing: bool = False) -> None:
         address = address.lower()
-        if address in exclude or len(named) >= MAX_FINDINGS:
+        if (in_passing and address in exclude) or len(named) >= MAX_FINDINGS:
+            return
+        if not is_address(address):
             return
         known = named.setdefault(address, [])
         if explanation and (not known or (not _has_code(known) and _has_code(explanation))):
@@ -358,14 +452,20 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
     for number, line in enumerate(lines):
         angle = _ANGLE_LINE.match(line)
         if angle:
-            note(angle.group(1), [angle.group(2), *_following(lines, indents, number)])
+            address = angle.group(1) or angle.group(2) or angle.group(3)
+            note(address, [angle.group(4), *_following(lines, indents, number)])
+            continue
+        labelled_line = _LABEL_LINE.match(line)
+        if labelled_line:
+            explanation = [labelled_line.group(1), *_following(lines, indents, number)]
+            note(labelled_line.group(2), explanation, in_passing=True)
             continue
         alone = _LONE_LINE.match(line) or _NAMED_LINE.match(line) or _DATED_LINE.match(line)
         if alone:
             note(alone.group(1), _following(lines, indents, number))
             continue
         for sentence in _SENTENCE.finditer(line):
-            note(sentence.group(1), [])
+            note(sentence.group(1), [], in_passing=True)
     labelled = _labelled_diagnostic(said, lines, indents)
     findings = []
     for address, explanation in named.items():

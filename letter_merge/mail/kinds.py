@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
@@ -10,9 +11,12 @@ from email.parser import HeaderParser
 from email.policy import compat32
 
 from letter_merge.mail import mime
+from letter_merge.mail.reasons import classify
 
 BOUNCED, DELAYED, DELIVERED = "bounced", "delayed", "delivered"
 AUTO_REPLY, REPLY, UNKNOWN = "auto-reply", "reply", "unknown"
+COMPLAINT = "complaint"  # a spam complaint (ARF feedback report): marked as junk by the recipient
+UNREADABLE = "It could not be read ("  # how the problem of a message nothing could read begins
 
 MAX_IDS = 50
 
@@ -25,13 +29,14 @@ class Finding:
     kind: str  # BOUNCED, DELAYED or DELIVERED (Action: delivered, relayed or expanded)
     status: str  # enhanced status code, e.g. "5.1.1"; '' if none
     diagnostic: str  # the server's words, on one line, at most MAX_DIAGNOSTIC characters
+    reason: str = ""  # why, as mail/reasons.py names it ("address unknown"); '' if delivered
 
 
 @dataclass(frozen=True)
 class Report:
     """What one message in the mailbox is, and which message of ours it is about."""
 
-    kind: str  # BOUNCED, DELAYED, DELIVERED, AUTO_REPLY, REPLY or UNKNOWN
+    kind: str  # BOUNCED, DELAYED, DELIVERED, COMPLAINT, AUTO_REPLY, REPLY or UNKNOWN
     message_id: str = ""  # the report's own Message-ID: to record each report once
     date: str = ""  # its Date, ISO 8601 in UTC; '' if missing or unreadable
     sender: str = ""  # its From address, lower-cased
@@ -58,6 +63,12 @@ def make_report(
 ) -> Report:
     own = mime.first(mime.message_ids(mime.header(message, "Message-ID")))
     wanted = [i for i in mime.unique(ids) if i != own][:MAX_IDS]
+    findings = tuple(
+        f
+        if f.reason or f.kind == DELIVERED
+        else dataclasses.replace(f, reason=classify(f.kind, f.status, f.diagnostic).name)
+        for f in findings
+    )
     return Report(
         kind=kind,
         message_id=own,
@@ -74,7 +85,7 @@ def make_report(
 
 def unreadable(raw: object, error: Exception) -> Report:
     """What little can be said of a message the parser or a decoder gave up on."""
-    problem = f"It could not be read ({type(error).__name__}: {mime.one_line(str(error), 120)})."
+    problem = f"{UNREADABLE}{type(error).__name__}: {mime.one_line(str(error), 120)})."
     try:
         head = raw[:65536] if isinstance(raw, bytes | bytearray) else b""
         headers = HeaderParser(policy=compat32).parsestr(bytes(head).decode("latin-1"), True)

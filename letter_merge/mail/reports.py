@@ -16,20 +16,25 @@ from email.policy import compat32
 
 from letter_merge.mail import mime
 from letter_merge.mail.bounces import (
+    FEEDBACK_TYPE,
     MAX_DIAGNOSTIC,
     STATUS_TYPES,
+    read_complaint,
     read_delivery_report,
     report_text,
     split_quoted,
+    subject_kind,
     text_kind,
 )
 from letter_merge.mail.kinds import (
     AUTO_REPLY,
     BOUNCED,
+    COMPLAINT,
     DELAYED,
     DELIVERED,
     REPLY,
     UNKNOWN,
+    UNREADABLE,
     Finding,
     Report,
     unreadable,
@@ -45,12 +50,14 @@ from letter_merge.mail.replies import (
 __all__ = [
     "AUTO_REPLY",
     "BOUNCED",
+    "COMPLAINT",
     "DELAYED",
     "DELIVERED",
     "MAX_DIAGNOSTIC",
     "MAX_WORDS",
     "REPLY",
     "UNKNOWN",
+    "UNREADABLE",
     "Finding",
     "Report",
     "is_automatic",
@@ -90,19 +97,36 @@ def _read(raw: bytes) -> Report:
     report_type = mime.param(message, "report-type").lower()
     leaves = list(mime.leaves(message))
     status_parts = [p for p in leaves if mime.content_type(p) in STATUS_TYPES]
+    if report_type == "feedback-report" or any(
+        mime.content_type(p) == FEEDBACK_TYPE for p in leaves
+    ):
+        return read_complaint(message, leaves, problems)
     if status_parts or (content_type == "multipart/report" and report_type == "delivery-status"):
         return read_delivery_report(message, leaves, status_parts, problems)
     if content_type == "multipart/report" and report_type == "disposition-notification":
         return read_receipt(message, leaves, problems)
-    if _from_mail_system(message):
-        text = report_text(leaves, [])
-        if text_kind(split_quoted(text)[0]):
-            return read_delivery_report(message, leaves, [], problems)
+    said = split_quoted(report_text(leaves, []))[0]
+    # A mail system's message is a delivery report unless it calls itself an automatic reply
+    # and says nothing of a failure (what Auto-Submitted says is not enough).
+    if _from_mail_system(message) and (
+        text_kind(said)
+        or subject_kind(mime.header(message, "Subject"))
+        or not says_auto_reply(message)
+    ):
+        return read_delivery_report(message, leaves, [], problems)
     return read_reply(message, leaves, problems)
 
 
-_MAIL_SYSTEM_USERS = {"mailer-daemon", "mailerdaemon", "mail-daemon", "maildaemon", "postmaster"}
-_MAIL_SYSTEM_NAME = re.compile(r"mail delivery (?:system|subsystem)", re.IGNORECASE)
+_MAIL_SYSTEM_USER = re.compile(
+    r"^(?:mailer-?daemon|mail-?daemon|post_?master|microsoftexchange|mail-?delivery"
+    r"|mailadmin|bounce[sd]?|no-?reply-?bounce|nobody)\b",
+    re.IGNORECASE,
+)
+_MAIL_SYSTEM_NAME = re.compile(
+    r"mail delivery (?:system|subsystem|service)|mailer-?daemon|post_?master|mail administrator"
+    r"|system administrator|delivery status",
+    re.IGNORECASE,
+)
 
 
 def _from_mail_system(message: Message) -> bool:
@@ -110,7 +134,7 @@ def _from_mail_system(message: Message) -> bool:
     mailbox, or headers only bounces carry; an empty Return-Path unless it says auto-reply."""
     name, address = mime.first_pair(mime.header(message, "From"))
     user = address.partition("@")[0].lower()
-    if user in _MAIL_SYSTEM_USERS or user.startswith("microsoftexchange"):
+    if _MAIL_SYSTEM_USER.match(user) or (not address and _MAIL_SYSTEM_USER.match(name)):
         return True
     if _MAIL_SYSTEM_NAME.search(name):
         return True
