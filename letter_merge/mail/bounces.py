@@ -29,7 +29,7 @@ _MAIL_SYSTEM_NAME = re.compile(r"mail delivery (?:system|subsystem)", re.IGNOREC
 
 FEEDBACK_TYPE = "message/feedback-report"
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
-_RETURNED_MESSAGE_TYPES = ("message/rfc822", "message/global")
+RETURNED_MESSAGE_TYPES = ("message/rfc822", "message/global")
 _RETURNED_HEADER_TYPES = (
     "text/rfc822-headers",
     "message/global-headers",
@@ -219,13 +219,24 @@ def read_delivery_report(
     if returned is not None:
         ids += mime.message_ids(mime.header(returned, "Message-ID"))
     ids += mime.message_ids(per_message.get("x-original-message-id", ""))
-    ids += mime.reply_ids(message)
+    reply_ids = mime.reply_ids(message)
+    ids += reply_ids
     if quoted_headers is not None:
         ids += mime.message_ids(mime.header(quoted_headers, "Message-ID"))
     elif quoted:
         ids += _quoted_message_ids(quoted)
     if structure_lost:
         ids += _salvaged_ids(text)  # the MIME structure is lost: the ids still stand in its text
+    if len(ids) == len(reply_ids):
+        # Nothing returned or quoted where servers usually put it: a Message-ID line anywhere in
+        # its words ("The header of the original message is following", a headers attachment).
+        ids += _quoted_message_ids(text)
+        # Or as a part's own headers: a returned header block sent as a part without a
+        # Content-Type of its own, whose first lines the parser takes for the part's headers.
+        ids += [i for p in leaves if p is not message for i in _own_ids(p)][:1]
+    if len(ids) == len(reply_ids):
+        # Last, anywhere in its body as written: parts a damaged boundary hides are there too.
+        ids += _quoted_message_ids(mime.as_text(message).partition("\n\n")[2])
     original = returned if returned is not None else quoted_headers
     recipients = () if original is None else _recipients(original)
     return make_report(
@@ -561,8 +572,12 @@ def _quoted_headers(quoted: str) -> Message | None:
 
 
 def _quoted_message_ids(quoted: str) -> list[str]:
-    found = re.search(r"^\s*Message-ID:\s*(<[^<>\s]+>)", quoted[: mime.MAX_TEXT], re.I | re.M)
+    found = re.search(r"^[ \t>]*Message-ID:\s*(<[^<>\s]+>)", quoted[: mime.MAX_TEXT], re.I | re.M)
     return mime.message_ids(found.group(1)) if found else []
+
+
+def _own_ids(part: Message) -> list[str]:
+    return mime.message_ids(mime.header(part, "Message-ID"))
 
 
 def _salvaged_ids(text: str) -> list[str]:
@@ -576,7 +591,7 @@ def _returned(leaves: list[Message], problems: list[str]) -> Message | None:
     """The original as the report returns it: whole, or its headers only."""
     for part in leaves:
         kind = mime.content_type(part)
-        if kind in _RETURNED_MESSAGE_TYPES:
+        if kind in RETURNED_MESSAGE_TYPES:
             subparts = mime.subparts(part)
             if subparts:
                 inner = subparts[0]

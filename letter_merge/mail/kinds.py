@@ -62,7 +62,10 @@ def make_report(
     words: str = "",
 ) -> Report:
     own = mime.first(mime.message_ids(mime.header(message, "Message-ID")))
-    wanted = [i for i in mime.unique(ids) if i != own][:MAX_IDS]
+    # A report's returned original may carry the same id as the report (a test server does
+    # that); a reply never refers to itself.
+    wanted = [i for i in mime.unique(ids) if i != own or kind in (BOUNCED, DELAYED, COMPLAINT)]
+    wanted = wanted[:MAX_IDS]
     findings = tuple(
         f
         if f.reason or f.kind == DELIVERED

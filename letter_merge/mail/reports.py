@@ -18,6 +18,7 @@ from letter_merge.mail import mime
 from letter_merge.mail.bounces import (
     FEEDBACK_TYPE,
     MAX_DIAGNOSTIC,
+    RETURNED_MESSAGE_TYPES,
     STATUS_TYPES,
     read_complaint,
     read_delivery_report,
@@ -97,8 +98,13 @@ def _read(raw: bytes) -> Report:
     report_type = mime.param(message, "report-type").lower()
     leaves = list(mime.leaves(message))
     status_parts = [p for p in leaves if mime.content_type(p) in STATUS_TYPES]
-    if report_type == "feedback-report" or any(
-        mime.content_type(p) == FEEDBACK_TYPE for p in leaves
+    if (
+        report_type == "feedback-report"
+        or any(mime.content_type(p) == FEEDBACK_TYPE for p in leaves)
+        or (
+            _COMPLAINT_SUBJECT.match(mime.header(message, "Subject"))
+            and any(mime.content_type(p) in RETURNED_MESSAGE_TYPES for p in leaves)
+        )
     ):
         return read_complaint(message, leaves, problems)
     if status_parts or (content_type == "multipart/report" and report_type == "delivery-status"):
@@ -117,6 +123,8 @@ def _read(raw: bytes) -> Report:
     return read_reply(message, leaves, problems)
 
 
+# Hotmail's and Outlook.com's complaints (JMRP): no feedback-report part, the original attached.
+_COMPLAINT_SUBJECT = re.compile(r"\s*complaint about message from", re.IGNORECASE)
 _MAIL_SYSTEM_USER = re.compile(
     r"^(?:mailer-?daemon|mail-?daemon|post_?master|microsoftexchange|mail-?delivery"
     r"|mailadmin|bounce[sd]?|no-?reply-?bounce|nobody)\b",
