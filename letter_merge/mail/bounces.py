@@ -152,6 +152,23 @@ _ANGLED = re.compile(rf"<({_ADDRESS})>")
 _LONE_LINE = re.compile(rf"^<?({_ADDRESS})>?(?:\s*<mailto:[^>]*>)?$")
 _NAMED_LINE = re.compile(rf"^[^()<>@\n]{{0,100}}\(({_ADDRESS})\)$")
 _DATED_LINE = re.compile(rf"^({_ADDRESS}) on \S.*$")
+# An address first, then why: a bullet ("* x@y"), sendmail's "554 <x@y>... why", Zoho's
+# "x@y Invalid Address, ...", "x@y [User unknown]".
+_LEADING_LINE = re.compile(
+    rf"^(?:[*\u2022-]\s*|[45]\d\d[ -](?:[45]\.\d{{1,3}}\.\d{{1,3}}\s)?)?<?({_ADDRESS})>?"
+    r"(?:\s*$|\.\.\.\s*|\s+(?=[\[(])|\s+-+\s+|,?\s+(?=[A-Z]))(.*)$"
+)
+# Header names: "Message-ID: <x@y>" in a quoted original is no recipient.
+_HEADER_LABELS = re.compile(
+    r"^(?:message-id|from|to|cc|bcc|reply-to|return-path|sender|in-reply-to|references|"
+    r"delivered-to|envelope-to|x-[\w-]+|resent-[\w-]+|list-[\w-]+|errors-to)$",
+    re.IGNORECASE,
+)
+# Sentences that give the failed addresses after a colon: "returned permanent errors: x@y."
+_ERRORS_FOR = re.compile(
+    rf"(?:permanent errors?|failed recipients?|following recipients?[^:]{{0,40}}):\s*<?({_ADDRESS})",
+    re.IGNORECASE,
+)
 # Sentences that name one: Gmail, Exchange Online.
 _SENTENCE = re.compile(
     r"(?:message to|delivered to|delivering your (?:message|mail) to|delivery to|deliver to"
@@ -239,6 +256,8 @@ def read_delivery_report(
         ids += _quoted_message_ids(mime.as_text(message).partition("\n\n")[2])
     original = returned if returned is not None else quoted_headers
     recipients = () if original is None else _recipients(original)
+    if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
+        findings = _unnamed(findings, kind, said, recipients, exclude)
     return make_report(
         message, kind, ids, problems, findings=tuple(findings), recipients=recipients
     )
@@ -443,9 +462,7 @@ def _read_from(findings: list[Finding]) -> str:
 def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Finding]:
     """Recipients named in a report's words, each with the lines that follow it."""
     kind = text_kind(said)
-    raw_lines = said.split("\n")
-    lines = [line.strip() for line in raw_lines]
-    indents = [len(line) - len(line.lstrip()) for line in raw_lines]
+    lines, indents = _lines(said)
     named: dict[str, list[str]] = {}
 
     def note(address: str, explanation: list[str], *, in_passing: bool = False) -> None:
@@ -467,6 +484,8 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
             note(address, [angle.group(4), *_following(lines, indents, number)])
             continue
         labelled_line = _LABEL_LINE.match(line)
+        if labelled_line and _HEADER_LABELS.match(labelled_line.group(1).strip()):
+            continue
         if labelled_line:
             explanation = [labelled_line.group(1), *_following(lines, indents, number)]
             note(labelled_line.group(2), explanation, in_passing=True)
@@ -475,6 +494,12 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
         if alone:
             note(alone.group(1), _following(lines, indents, number))
             continue
+        leading = _LEADING_LINE.match(line)
+        if leading:
+            note(leading.group(1), [leading.group(2), *_following(lines, indents, number)])
+            continue
+        for errors_for in _ERRORS_FOR.finditer(line):
+            note(errors_for.group(1), [line[errors_for.end() :]])
         for sentence in _SENTENCE.finditer(line):
             note(sentence.group(1), [], in_passing=True)
     labelled = _labelled_diagnostic(said, lines, indents)
@@ -504,6 +529,12 @@ def _following(lines: list[str], indents: list[int], above: int) -> list[str]:
             break
         taken.append(line)
     return taken
+
+
+def _lines(text: str) -> tuple[list[str], list[int]]:
+    """The lines, stripped, and how far each was indented."""
+    raw_lines = text.split("\n")
+    return [line.strip() for line in raw_lines], [len(x) - len(x.lstrip()) for x in raw_lines]
 
 
 def _labelled_diagnostic(said: str, lines: list[str], indents: list[int]) -> str:
@@ -574,6 +605,21 @@ def _quoted_headers(quoted: str) -> Message | None:
 def _quoted_message_ids(quoted: str) -> list[str]:
     found = re.search(r"^[ \t>]*Message-ID:\s*(<[^<>\s]+>)", quoted[: mime.MAX_TEXT], re.I | re.M)
     return mime.message_ids(found.group(1)) if found else []
+
+
+def _unnamed(
+    findings: list[Finding], kind: str, said: str, recipients: tuple[str, ...], exclude: set[str]
+) -> list[Finding]:
+    """A report that names no recipient where servers name them: the one address its words
+    give in <brackets>, else the returned original's only recipient."""
+    angled = [a.lower() for a in _ANGLED.findall(said) if a.lower() not in exclude]
+    candidates = mime.unique(angled) or list(recipients)
+    if len(candidates) != 1 or not is_address(candidates[0]):
+        return findings
+    first = findings[0] if findings else None
+    status = first.status if first else _status_in(said)
+    diagnostic = first.diagnostic if first else _labelled_diagnostic(said, *_lines(said))
+    return [Finding(candidates[0], first.kind if first else kind, status, diagnostic)]
 
 
 def _own_ids(part: Message) -> list[str]:
