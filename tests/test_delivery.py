@@ -225,8 +225,8 @@ def test_what_came_back_shows_once_and_the_bounced_council_is_re_sent(
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Read 8 messages in INBOX on 127.0.0.1: 5 new findings about this year's letters" in out
-    assert f"{DERBY}: did not arrive for {derby_to}: 5.1.1" in out
-    assert f"{ADUR}: did not arrive for {letters[ADUR][1]}: 5.1.10" in out
+    assert f"{DERBY}: did not arrive for {derby_to}: address unknown, 5.1.1" in out
+    assert f"{ADUR}: did not arrive for {letters[ADUR][1]}: address unknown, 5.1.10" in out
     assert f"{BRIGHTON}: delayed (the mail system is still trying) for" in out
     assert f"{LEICS}: an automatic reply from {letters[LEICS][1]}" in out
     assert f"{LEICS}: a reply from link@cc.example.org" in out

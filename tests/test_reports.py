@@ -623,7 +623,7 @@ def test_a_delayed_and_a_delivered_recipient_make_a_delay() -> None:
     assert report.original_ids == ("<orig@lgo.example>",)
 
 
-def test_original_recipient_is_preferred_and_addresses_are_lower_cased() -> None:
+def test_the_failed_recipient_is_the_final_one_and_the_original_is_kept() -> None:
     report = read_report(
         dsn(
             "\nReporting-MTA: dns; mx.example.org\n\n"
@@ -633,7 +633,14 @@ def test_original_recipient_is_preferred_and_addresses_are_lower_cased() -> None
         )
     )
     assert report.findings == (
-        Finding("chief.executive@example.org", BOUNCED, "5.2.1", "", "mailbox closed"),
+        Finding(
+            "ce.mailbox@internal.example.org",
+            BOUNCED,
+            "5.2.1",
+            "",
+            "mailbox closed",
+            original_recipient="chief.executive@example.org",
+        ),
     )
 
 

@@ -143,7 +143,8 @@ _DELAY_SUBJECT = _phrases("delay", "warning", "not yet delivered", "still trying
 # Lines that name one recipient: Postfix and qmail ("<x@y>: why"), Exim ("  x@y"), Exchange
 # ("Name (x@y)", "x@y<mailto:x@y>", and Exchange 2003's "x@y on 01/07/2020 13:00").
 _ANGLE_LINE = re.compile(
-    rf"^(?:<({_ADDRESS})>|\"({_ADDRESS})\"|({_ADDRESS}))(?:\s*\(expanded from <[^>]*>\))?:\s*(.*)$"
+    rf"^(?:<({_ADDRESS})>|\"({_ADDRESS})\"|({_ADDRESS}))"
+    rf"(?:\s*\(expanded from <({_ADDRESS})>\))?:\s*(.*)$"
 )
 # A label, then the address: "Unknown user: x@y" (IMail), "Recipient address: <x@y>".
 _LABEL_LINE = re.compile(rf"^([A-Za-z][\w .'-]{{2,40}}):\s*<?({_ADDRESS})>?\.?$")
@@ -367,14 +368,19 @@ def _names_recipient(block: dict[str, str]) -> bool:
 
 
 def _finding(fields: dict[str, str]) -> Finding:
-    recipient = _dsn_address(fields.get("original-recipient", "")) or _dsn_address(
-        fields.get("final-recipient", "")
-    )
+    original = _dsn_address(fields.get("original-recipient", ""))
+    recipient = _dsn_address(fields.get("final-recipient", "")) or original
     diagnostic = _clean_diagnostic(fields.get("diagnostic-code", ""))
     status = _status(fields.get("status", ""), diagnostic)
     action = (fields.get("action", "").lower().split() or [""])[0]
     kind = _ACTIONS.get(action) or _kind_of_status(status) or BOUNCED
-    return Finding(recipient=recipient, kind=kind, status=status, diagnostic=diagnostic)
+    return Finding(
+        recipient=recipient,
+        kind=kind,
+        status=status,
+        diagnostic=diagnostic,
+        original_recipient=original if original != recipient else "",
+    )
 
 
 def _dsn_address(value: str) -> str:
@@ -464,6 +470,7 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
     kind = text_kind(said)
     lines, indents = _lines(said)
     named: dict[str, list[str]] = {}
+    expanded: dict[str, str] = {}  # Postfix's "x@y (expanded from <alias@y>)"
 
     def note(address: str, explanation: list[str], *, in_passing: bool = False) -> None:
         address = address.lower()
@@ -481,7 +488,9 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
         angle = _ANGLE_LINE.match(line)
         if angle:
             address = angle.group(1) or angle.group(2) or angle.group(3)
-            note(address, [angle.group(4), *_following(lines, indents, number)])
+            note(address, [angle.group(5), *_following(lines, indents, number)])
+            if angle.group(4):
+                expanded[address.lower()] = angle.group(4).lower()
             continue
         labelled_line = _LABEL_LINE.match(line)
         if labelled_line and _HEADER_LABELS.match(labelled_line.group(1).strip()):
@@ -510,7 +519,8 @@ def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Find
             diagnostic = labelled
         status = _status_in(diagnostic)
         found_kind = kind if kind else (_kind_of_status(status) or BOUNCED)
-        findings.append(Finding(address, found_kind, status, diagnostic))
+        original = expanded.get(address, "")
+        findings.append(Finding(address, found_kind, status, diagnostic, "", original))
     return findings
 
 

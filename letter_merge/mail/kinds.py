@@ -30,6 +30,9 @@ class Finding:
     status: str  # enhanced status code, e.g. "5.1.1"; '' if none
     diagnostic: str  # the server's words, on one line, at most MAX_DIAGNOSTIC characters
     reason: str = ""  # why, as mail/reasons.py names it ("address unknown"); '' if delivered
+    # The address as our message gave it, where the server delivered to another (an alias, a
+    # forward: "x@y (expanded from <ceo@y>)"); '' when it is the recipient itself.
+    original_recipient: str = ""
 
 
 @dataclass(frozen=True)
