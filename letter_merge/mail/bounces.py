@@ -157,7 +157,7 @@ _DATED_LINE = re.compile(rf"^({_ADDRESS}) on \S.*$")
 # "x@y Invalid Address, ...", "x@y [User unknown]".
 _LEADING_LINE = re.compile(
     rf"^(?:[*\u2022-]\s*|[45]\d\d[ -](?:[45]\.\d{{1,3}}\.\d{{1,3}}\s)?)?<?({_ADDRESS})>?"
-    r"(?:\s*$|\.\.\.\s*|\s+(?=[\[(])|\s+-+\s+|,?\s+(?=[A-Z]))(.*)$"
+    r"(?:\s*$|\s*\.\.\.\s*|\s+(?=[\[(])|\s+-+\s+|,?\s+(?=[A-Z]))(.*)$"
 )
 # Header names: "Message-ID: <x@y>" in a quoted original is no recipient.
 _HEADER_LABELS = re.compile(
@@ -172,7 +172,7 @@ _ERRORS_FOR = re.compile(
 )
 # Sentences that name one: Gmail, Exchange Online.
 _SENTENCE = re.compile(
-    r"(?:message to|delivered to|delivering your (?:message|mail) to|delivery to|deliver to"
+    r"(?:message to|delivered to|undeliverable to|delivering your (?:message|mail) to|delivery to|deliver to"
     r"|rejected recipient|recipient(?: address)?:?|rcpt to:?|address(?:ee)?:|mailbox"
     rf"|original-recipient:|final-recipient:(?: rfc822;)?)\s*<?({_ADDRESS})>?",
     re.IGNORECASE,

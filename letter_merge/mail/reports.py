@@ -9,6 +9,7 @@ back with `problem` saying why, so one bad message never stops the reading of th
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from email.message import Message
 from email.parser import BytesParser
@@ -94,6 +95,12 @@ def _read(raw: bytes) -> Report:
             problem="This is not an email: it has no headers (Date, From, Message-ID and so on).",
         )
     problems.extend(mime.damage(message))
+    return _read_message(message, problems, wrapped=True)
+
+
+def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Report:
+    """What a parsed message is; with `wrapped`, a report a filter (Trend Micro, a relay)
+    attached whole to its own notice is read inside it."""
     content_type = mime.content_type(message)
     report_type = mime.param(message, "report-type").lower()
     leaves = list(mime.leaves(message))
@@ -119,8 +126,26 @@ def _read(raw: bytes) -> Report:
         or subject_kind(mime.header(message, "Subject"))
         or not says_auto_reply(message)
     ):
-        return read_delivery_report(message, leaves, [], problems)
+        report = read_delivery_report(message, leaves, [], problems)
+        inner = _attached_report(leaves, problems) if wrapped else None
+        if inner is not None:  # its fields are surer than the words of the notice around it
+            ids = inner.original_ids + report.original_ids
+            return dataclasses.replace(
+                report, kind=inner.kind, findings=inner.findings, original_ids=ids
+            )
+        return report
     return read_reply(message, leaves, problems)
+
+
+def _attached_report(leaves: list[Message], problems: list[str]) -> Report | None:
+    """A delivery report attached whole as a message of its own, read as one."""
+    for part in leaves:
+        inner = mime.subparts(part) if mime.content_type(part) in RETURNED_MESSAGE_TYPES else []
+        if inner and any(mime.content_type(p) in STATUS_TYPES for p in mime.leaves(inner[0])):
+            report = _read_message(inner[0], problems, wrapped=False)
+            if any(f.recipient for f in report.findings):
+                return report
+    return None
 
 
 # Hotmail's and Outlook.com's complaints (JMRP): no feedback-report part, the original attached.
