@@ -89,6 +89,10 @@ _DELAY_WORDS = _phrases(
     "temporary problem delivering",
     "will (?:be )?retr(?:y|ied)",
     "will (?:continue|keep) (?:to be attempted|trying)",
+    "message is delayed",
+    "only a temporary failure",
+    "(?:do not|don't) need to re-?send",
+    "will be retried",
 )
 _FAILURE_WORDS = _phrases(
     "(?:could not|couldn't) be delivered",
@@ -138,6 +142,8 @@ _FAILURE_SUBJECT = _phrases(
     "error",
     "rejected",
     "bounce",
+    "not (?:a )?member",
+    "loop alert",
 )
 _DELAY_SUBJECT = _phrases("delay", "warning", "not yet delivered", "still trying")
 # Lines that name one recipient: Postfix and qmail ("<x@y>: why"), Exim ("  x@y"), Exchange
@@ -206,7 +212,8 @@ def read_delivery_report(
     said, quoted = split_quoted(text)
     exclude = set(mime.addresses([mime.header(message, "From"), mime.header(message, "To")]))
     listed = mime.addresses(mime.all_headers(message, "X-Failed-Recipients"))
-    from_text = _text_findings(said, listed, exclude)
+    subject = subject_kind(mime.header(message, "Subject"))
+    from_text = _text_findings(said, listed, exclude, text_kind(said) or subject)
     is_report = mime.content_type(message) == "multipart/report" or bool(status_parts)
     structure_lost = (
         mime.content_type(message).startswith("multipart/") and not message.is_multipart()
@@ -227,7 +234,6 @@ def read_delivery_report(
                 "It says it is a delivery report but has no delivery-status part; "
                 + _read_from(findings)
             )
-    subject = subject_kind(mime.header(message, "Subject"))
     kind = _worst(f.kind for f in findings) or text_kind(said) or subject or UNKNOWN
     if kind == UNKNOWN and not problems:
         problems.append("It looks like a delivery report, but says nothing of what happened.")
@@ -465,9 +471,9 @@ def _read_from(findings: list[Finding]) -> str:
 # Reports in words: what servers write for people.
 
 
-def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Finding]:
-    """Recipients named in a report's words, each with the lines that follow it."""
-    kind = text_kind(said)
+def _text_findings(said: str, listed: list[str], exclude: set[str], kind: str) -> list[Finding]:
+    """Recipients named in a report's words, each with the lines that follow it; `kind` is what
+    the report says happened to them all, when it says."""
     lines, indents = _lines(said)
     named: dict[str, list[str]] = {}
     expanded: dict[str, str] = {}  # Postfix's "x@y (expanded from <alias@y>)"

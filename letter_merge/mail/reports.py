@@ -39,6 +39,7 @@ from letter_merge.mail.kinds import (
     UNREADABLE,
     Finding,
     Report,
+    make_report,
     unreadable,
 )
 from letter_merge.mail.replies import (
@@ -134,6 +135,12 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
                 report, kind=inner.kind, findings=inner.findings, original_ids=ids
             )
         return report
+    if _FORWARDED.match(mime.header(message, "Subject")) and subject_kind(
+        mime.header(message, "Subject")
+    ):
+        # A colleague forwarding a bounce: not a reply, and not a report of ours to trust (it
+        # may be about any message); the report itself is in the mailbox it came to.
+        return make_report(message, UNKNOWN, [], problems)
     return read_reply(message, leaves, problems)
 
 
@@ -148,10 +155,11 @@ def _attached_report(leaves: list[Message], problems: list[str]) -> Report | Non
     return None
 
 
+_FORWARDED = re.compile(r"\s*(?:fwd?|wg|tr)\s*:", re.IGNORECASE)
 # Hotmail's and Outlook.com's complaints (JMRP): no feedback-report part, the original attached.
 _COMPLAINT_SUBJECT = re.compile(r"\s*complaint about message from", re.IGNORECASE)
 _MAIL_SYSTEM_USER = re.compile(
-    r"^(?:mailer-?daemon|mail-?daemon|post_?master|microsoftexchange|mail-?delivery"
+    r"^(?:mailer-?daemon|mail-?daemon|post_?master|microsoftexchange|mail-?delivery|[\w.-]+-admin"
     r"|mailadmin|bounce[sd]?|no-?reply-?bounce|nobody)\b",
     re.IGNORECASE,
 )
