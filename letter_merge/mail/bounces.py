@@ -4,6 +4,7 @@ server's words, and the original message's Message-IDs."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from email.message import Message
@@ -294,6 +295,55 @@ def read_complaint(message: Message, leaves: list[Message], problems: list[str])
     ids += mime.reply_ids(message)
     recipients = () if returned is None else _recipients(returned)
     return make_report(message, COMPLAINT, ids, problems, findings=findings, recipients=recipients)
+
+
+def read_notification(
+    message: Message, leaves: list[Message], problems: list[str]
+) -> Report | None:
+    """Amazon SES's notice of a bounce, complaint or delivery, sent by email (through SNS) as
+    JSON; None when the message is no such notice."""
+    text = report_text(leaves, problems)
+    start = text.find("{")
+    if start < 0 or ('"notificationType"' not in text and '"eventType"' not in text):
+        return None
+    try:
+        notice, _ = json.JSONDecoder(strict=False).raw_decode(text[start:])  # lines re-wrapped
+    except ValueError:
+        return None
+    if not isinstance(notice, dict):
+        return None
+    what = str(notice.get("notificationType") or notice.get("eventType") or "").lower()
+    kind = {"bounce": BOUNCED, "complaint": COMPLAINT, "delivery": DELIVERED}.get(what)
+    if kind is None:
+        return None
+    details = notice.get(what)
+    details = details if isinstance(details, dict) else {}
+    listed = details.get(
+        {"bounce": "bouncedRecipients", "complaint": "complainedRecipients"}.get(what, "recipients")
+    )
+    findings = []
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, str):
+            entry = {"emailAddress": entry}
+        if not isinstance(entry, dict) or not is_address(str(entry.get("emailAddress", ""))):
+            continue
+        diagnostic = _clean_diagnostic(str(entry.get("diagnosticCode", "")))
+        status = _status(str(entry.get("status", "")), diagnostic)
+        address = str(entry["emailAddress"]).lower()
+        findings.append(Finding(address, kind, status, diagnostic))
+    sent = notice.get("mail")
+    sent = sent if isinstance(sent, dict) else {}
+    headers = sent.get("headers")
+    ids = [
+        i
+        for header in (headers if isinstance(headers, list) else [])
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id"
+        for i in mime.message_ids(str(header.get("value", "")))
+    ]
+    common = sent.get("commonHeaders")
+    if isinstance(common, dict):
+        ids += mime.message_ids(str(common.get("messageId", "")))
+    return make_report(message, kind, ids, problems, findings=tuple(findings[:MAX_FINDINGS]))
 
 
 def text_kind(text: str) -> str:

@@ -23,6 +23,7 @@ from letter_merge.mail.bounces import (
     STATUS_TYPES,
     read_complaint,
     read_delivery_report,
+    read_notification,
     report_text,
     split_quoted,
     subject_kind,
@@ -115,6 +116,9 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
         )
     ):
         return read_complaint(message, leaves, problems)
+    notification = read_notification(message, leaves, problems) if not status_parts else None
+    if notification is not None:
+        return notification
     if status_parts or (content_type == "multipart/report" and report_type == "delivery-status"):
         return read_delivery_report(message, leaves, status_parts, problems)
     if content_type == "multipart/report" and report_type == "disposition-notification":
