@@ -617,6 +617,11 @@ def _labelled_diagnostic(said: str, lines: list[str], indents: list[int]) -> str
             while start < len(lines) and not lines[start]:
                 start += 1
             return _clean_text_diagnostic(" ".join(_following(lines, indents, start - 1)))
+    # Unlabelled: the first lines that carry an SMTP reply ("did not like our final DATA:
+    # 550-5.7.26 ..."), up to a blank line.
+    for number, line in enumerate(lines):
+        if _REPLY_CODE.search(line) and _has_code([line]):
+            return _clean_diagnostic(" ".join([line, *_following(lines, indents, number)]))
     return ""
 
 
