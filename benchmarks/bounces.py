@@ -96,7 +96,13 @@ def score(messages: dict[str, bytes], expected: dict[str, list[dict[str, str]]])
     return figures
 
 
-# sisimai's reasons, as mail/reasons.py folds them (its "onhold" and "undefined" say nothing).
+# sisimai's reasons, as mail/reasons.py folds them (its "onhold" and "undefined" say nothing);
+# its "filtered" is "refused by a filter, or an unknown user the filter hid", and its
+# "securityerror" a refusal that is often the sender's authentication.
+AMBIGUOUS_REASONS = {
+    "filtered": ("refused as spam or by policy", "address unknown"),
+    "securityerror": ("refused as spam or by policy", "sender not authenticated"),
+}
 SISIMAI_REASONS = {
     "userunknown": "address unknown",
     "hasmoved": "address unknown",
@@ -109,8 +115,8 @@ SISIMAI_REASONS = {
     "requireptr": "sender not authenticated",
     "expired": "expired after retries",
     **dict.fromkeys(
-        "filtered blocked spamdetected policyviolation rejected badreputation norelaying "
-        "securityerror virusdetected contenterror notcompliantrfc".split(),
+        "blocked spamdetected policyviolation rejected badreputation norelaying "
+        "virusdetected contenterror notcompliantrfc".split(),
         "refused as spam or by policy",
     ),
     **dict.fromkeys(
@@ -137,10 +143,10 @@ def _score_one(figures: Figures, name: str, rows: list[dict[str, str]], report: 
             figures.recipient_right += 1
         else:
             figures.miss("recipient", name)
-        if row["reason"] in SISIMAI_REASONS:
+        accepted = AMBIGUOUS_REASONS.get(row["reason"]) or (SISIMAI_REASONS.get(row["reason"]),)
+        if accepted[0]:
             figures.reasons += 1
-            agrees = reasons.get(row["recipient"].lower()) == SISIMAI_REASONS[row["reason"]]
-            figures.reasons_agree += agrees
+            figures.reasons_agree += reasons.get(row["recipient"].lower()) in accepted
     for row in rows:
         said = found.get(row["recipient"].lower(), report.kind)
         if (row["action"] == "failed" and said == DELAYED) or (

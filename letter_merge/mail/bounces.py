@@ -4,6 +4,7 @@ server's words, and the original message's Message-IDs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from letter_merge.mail.kinds import (
     Report,
     make_report,
 )
+from letter_merge.mail.reasons import OTHER, classify
 
 MAX_DIAGNOSTIC = 300
 MAX_FINDINGS = 100
@@ -266,6 +268,10 @@ def read_delivery_report(
     recipients = () if original is None else _recipients(original)
     if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
         findings = _unnamed(findings, kind, said, recipients, exclude)
+    if len(findings) == 1 and classify(kind, findings[0].status, findings[0].diagnostic) == OTHER:
+        # The server's words say nothing telling: what the report says around them may.
+        reason = classify(findings[0].kind, findings[0].status, said)
+        findings = [dataclasses.replace(findings[0], reason=reason.name)]
     return make_report(
         message, kind, ids, problems, findings=tuple(findings), recipients=recipients
     )

@@ -92,6 +92,20 @@ def _words(*phrases: str) -> re.Pattern[str]:
 _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
     (
         _words(
+            "retry time(?:out)? (?:not reached|exceeded)",
+            "message expired",
+            "expired after",
+            "have been failing for a long time",
+            "could not be delivered (?:within|for)",
+            "(?:cannot|could not) send message for \\d+",
+            "for (?:past )?\\d+ (?:days|hours)",
+            "giving up",
+            "too long in (?:the )?queue",
+        ),
+        EXPIRED,
+    ),
+    (
+        _words(
             "mailbox (?:is )?full",
             "over ?quota",
             "quota (?:exceeded|full)",
@@ -138,8 +152,6 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "suspended",
             "account (?:is )?(?:closed|locked|expired)",
             "no longer (?:active|available|in use)",
-            "has moved",
-            "mailbox unavailable",
         ),
         MAILBOX_DISABLED,
     ),
@@ -153,7 +165,6 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "doesn't exist",
             "not exist",
             "invalid (?:recipient|address|mailbox|user)",
-            "recipient (?:address )?rejected",
             "recipient not found",
             "user not found",
             "address not found",
@@ -169,8 +180,29 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "unknown or illegal alias",
             "user (?:is )?not (?:here|found|local)",
             "no longer (?:exists|registered)",
+            "has moved",
+            "unknown recipient",
         ),
         ADDRESS_UNKNOWN,
+    ),
+    (
+        _words(
+            "mailer error",
+            "internal (?:system |server )?error",
+            "not accepting network messages",
+            "not found, try again",
+            "name server",
+            "connection (?:refused|reset|timed out|lost|closed)",
+            "timed out",
+            "too many (?:connections|recipients|messages|concurrent)",
+            "rate limit",
+            "insufficient (?:system )?resources",
+            "system (?:error|full)",
+            "server (?:busy|error)",
+            "lost connection",
+            "loop",
+        ),
+        SERVER_TROUBLE,
     ),
     (
         _words(
@@ -203,7 +235,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "not allowed",
             "relay(?:ing)? (?:denied|not permitted|access denied)",
             "access denied",
-            "refused",
+            "refused(?! to talk)",
             "rejected",
             "virus",
             "content",
@@ -214,19 +246,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
         ),
         REFUSED,
     ),
-    (
-        _words(
-            "retry time(?:out)? (?:not reached|exceeded)",
-            "expired",
-            "too long",
-            "could not be delivered within",
-            "for (?:past )?\\d+ (?:days|hours)",
-            "giving up",
-            "time ?out",
-            "timed out",
-        ),
-        EXPIRED,
-    ),
+    (_words("try again", "temporar(?:y|ily)", "later"), SERVER_TROUBLE),
 )
 # Enhanced status codes (RFC 3463) where the words said nothing telling.
 _BY_STATUS = {
