@@ -99,7 +99,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "could not be delivered (?:within|for)",
             "(?:cannot|could not) send message for \\d+",
             "for (?:past )?\\d+ (?:days|hours)",
-            "giving up",
+            "did not accept our requests to connect",
             "too long in (?:the )?queue",
         ),
         EXPIRED,
@@ -182,6 +182,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "no longer (?:exists|registered)",
             "has moved",
             "unknown recipient",
+            "mailbox unavailable",
         ),
         ADDRESS_UNKNOWN,
     ),
@@ -191,7 +192,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "internal (?:system |server )?error",
             "not accepting network messages",
             "not found, try again",
-            "name server",
+            "unexpected name server reply",
             "connection (?:refused|reset|timed out|lost|closed)",
             "timed out",
             "too many (?:connections|recipients|messages|concurrent)",
@@ -218,6 +219,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "no route to host",
             "nodename nor servname",
             "hostname lookup failed",
+            "domain is not reachable",
         ),
         HOST_UNKNOWN,
     ),
@@ -243,6 +245,7 @@ _BY_WORDS: tuple[tuple[re.Pattern[str], Reason], ...] = (
             "prohibited",
             "filtered",
             "not accepted",
+            "after mail from",
         ),
         REFUSED,
     ),
@@ -278,9 +281,11 @@ def classify(kind: str, status: str, diagnostic: str) -> Reason:
         return COMPLAINED
     if kind == "delayed":
         return STILL_TRYING
-    for pattern, reason in _BY_WORDS:
-        if pattern.search(diagnostic):
-            return reason
+    said = next((reason for pattern, reason in _BY_WORDS if pattern.search(diagnostic)), OTHER)
+    if kind == "bounced" and status.startswith("4.") and said in (SERVER_TROUBLE, OTHER):
+        return EXPIRED  # a temporary failure, given up on: retried until the message expired
+    if said is not OTHER:
+        return said
     exact = _BY_STATUS.get(status)
     if exact is not None:
         return exact
