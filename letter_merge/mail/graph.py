@@ -59,26 +59,43 @@ class _Graph:
         self.name = user or "the signed-in user"
 
     def folder(self, name: str) -> str:
-        """Graph's id for [mailbox] folder: a name every mailbox has (inbox), or one found by
-        its display name among the top-level folders."""
-        if name.lower() in GRAPH_FOLDERS:
-            return name.lower()
-        escaped = name.replace("'", "''")
-        found = self.get_json(
-            f"{self.base}/{self.who}/mailFolders",
-            {"$filter": f"displayName eq '{escaped}'", "$select": "id,displayName"},
-        )
-        for entry in found.get("value", []):
-            return str(entry["id"])
+        """Graph's id for [mailbox] folder: a name every mailbox has (inbox), a top-level
+        folder's display name, a path of display names ("Inbox/Bounces"), or a folder directly
+        under the inbox (where a mailbox rule files reports) found by its name alone."""
+        parts = [part.strip() for part in name.split("/") if part.strip()]
+        found = self._top(parts[0]) if parts else None
+        if found is None and len(parts) == 1:
+            found = self._child("inbox", parts[0])
+        for part in parts[1:]:
+            found = None if found is None else self._child(found, part)
+        if found is not None:
+            return found
         listed = self.get_json(
             f"{self.base}/{self.who}/mailFolders", {"$select": "displayName", "$top": "100"}
         )
         names = [str(entry.get("displayName", "")) for entry in listed.get("value", [])]
         raise MailboxError(
             f"There is no folder {name!r} in the mailbox of {self.name} (Microsoft Graph). Check "
-            f"[mailbox] folder: a top-level folder's name, or one of {', '.join(GRAPH_FOLDERS)}; "
-            f"the folders there: {', '.join(names) or 'none listed'}."
+            f"[mailbox] folder: a folder's name, a path such as Inbox/Bounces, or one of "
+            f"{', '.join(GRAPH_FOLDERS)}; the top-level folders there: "
+            f"{', '.join(names) or 'none listed'}."
         )
+
+    def _top(self, name: str) -> str | None:
+        if name.lower() in GRAPH_FOLDERS:
+            return name.lower()
+        return self._named(f"{self.base}/{self.who}/mailFolders", name)
+
+    def _child(self, parent: str, name: str) -> str | None:
+        quoted = urllib.parse.quote(parent, safe="")
+        return self._named(f"{self.base}/{self.who}/mailFolders/{quoted}/childFolders", name)
+
+    def _named(self, url: str, name: str) -> str | None:
+        escaped = name.replace("'", "''")
+        found = self.get_json(
+            url, {"$filter": f"displayName eq '{escaped}'", "$select": "id,displayName"}
+        )
+        return next((str(entry["id"]) for entry in found.get("value", [])), None)
 
     def messages(self, folder: str, since: dt.date | None) -> list[str]:
         """The ids of the folder's messages (received on or after `since`), oldest first."""
