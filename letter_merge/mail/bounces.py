@@ -5,7 +5,6 @@ server's words, and the original message's Message-IDs."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterable
 from email.message import Message
@@ -15,7 +14,6 @@ from email.policy import compat32
 from letter_merge.mail import mime
 from letter_merge.mail.kinds import (
     BOUNCED,
-    COMPLAINT,
     DELAYED,
     DELIVERED,
     UNKNOWN,
@@ -27,10 +25,7 @@ from letter_merge.mail.reasons import OTHER, classify
 
 MAX_DIAGNOSTIC = 300
 MAX_FINDINGS = 100
-_MAIL_SYSTEM_USERS = {"mailer-daemon", "mailerdaemon", "mail-daemon", "maildaemon", "postmaster"}
-_MAIL_SYSTEM_NAME = re.compile(r"mail delivery (?:system|subsystem)", re.IGNORECASE)
 
-FEEDBACK_TYPE = "message/feedback-report"
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 RETURNED_MESSAGE_TYPES = ("message/rfc822", "message/global")
 _RETURNED_HEADER_TYPES = (
@@ -56,7 +51,6 @@ _BARE_STATUS = re.compile(r"(?<![\w.])([245]\.\d{1,3}\.\d{1,3})(?!\w|\.\d)")
 _REPLY_STATUS = re.compile(r"(?:(?<!\d)[245]\d\d[ -]|#)([245]\.\d{1,3}\.\d{1,3})(?!\w|\.\d)")
 _REPLY_CODE = re.compile(r"(?<![\w.])[245]\d\d(?=[ -])")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_ID = re.compile(r"<([^<>\s]+)>")
 
 # Where a report stops speaking and quotes the original: Exim, Exchange, Gmail, qmail, sendmail.
 _QUOTE_START = re.compile(
@@ -240,7 +234,7 @@ def read_delivery_report(
     kind = _worst(f.kind for f in findings) or text_kind(said) or subject or UNKNOWN
     if kind == UNKNOWN and not problems:
         problems.append("It looks like a delivery report, but says nothing of what happened.")
-    returned = _returned(leaves, problems)
+    returned = returned_original(leaves, problems)
     quoted_headers = _quoted_headers(quoted)
     ids = []
     if returned is not None:
@@ -265,7 +259,7 @@ def read_delivery_report(
         # Last, anywhere in its body as written: parts a damaged boundary hides are there too.
         ids += _quoted_message_ids(mime.as_text(message).partition("\n\n")[2])
     original = returned if returned is not None else quoted_headers
-    recipients = () if original is None else _recipients(original)
+    recipients = () if original is None else recipients_of(original)
     if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
         findings = _unnamed(findings, kind, said, recipients, exclude)
     if len(findings) == 1 and classify(kind, findings[0].status, findings[0].diagnostic) == OTHER:
@@ -275,81 +269,6 @@ def read_delivery_report(
     return make_report(
         message, kind, ids, problems, findings=tuple(findings), recipients=recipients
     )
-
-
-def read_complaint(message: Message, leaves: list[Message], problems: list[str]) -> Report:
-    """A spam complaint (an ARF feedback report, RFC 5965): the recipient marked our message as
-    junk, or their server reports it failed its checks."""
-    fields: dict[str, str] = {}
-    for part in leaves:
-        if mime.content_type(part) == FEEDBACK_TYPE:
-            for block in status_blocks(part, problems):
-                for name, value in block.items():
-                    fields.setdefault(name, value)
-    returned = _returned(leaves, problems)
-    named = mime.addresses(
-        [fields.get("original-rcpt-to", ""), fields.get("removal-recipient", "")]
-    )
-    if not named and returned is not None:
-        named = list(_recipients(returned))
-    said = fields.get("feedback-type", "abuse")
-    findings = tuple(
-        Finding(address, COMPLAINT, "", f"Feedback-Type: {said}")
-        for address in mime.unique(named)[:MAX_FINDINGS]
-    )
-    ids = [] if returned is None else mime.message_ids(mime.header(returned, "Message-ID"))
-    ids += mime.reply_ids(message)
-    recipients = () if returned is None else _recipients(returned)
-    return make_report(message, COMPLAINT, ids, problems, findings=findings, recipients=recipients)
-
-
-def read_notification(
-    message: Message, leaves: list[Message], problems: list[str]
-) -> Report | None:
-    """Amazon SES's notice of a bounce, complaint or delivery, sent by email (through SNS) as
-    JSON; None when the message is no such notice."""
-    text = report_text(leaves, problems)
-    start = text.find("{")
-    if start < 0 or ('"notificationType"' not in text and '"eventType"' not in text):
-        return None
-    try:
-        notice, _ = json.JSONDecoder(strict=False).raw_decode(text[start:])  # lines re-wrapped
-    except ValueError:
-        return None
-    if not isinstance(notice, dict):
-        return None
-    what = str(notice.get("notificationType") or notice.get("eventType") or "").lower()
-    kind = {"bounce": BOUNCED, "complaint": COMPLAINT, "delivery": DELIVERED}.get(what)
-    if kind is None:
-        return None
-    details = notice.get(what)
-    details = details if isinstance(details, dict) else {}
-    listed = details.get(
-        {"bounce": "bouncedRecipients", "complaint": "complainedRecipients"}.get(what, "recipients")
-    )
-    findings = []
-    for entry in listed if isinstance(listed, list) else []:
-        if isinstance(entry, str):
-            entry = {"emailAddress": entry}
-        if not isinstance(entry, dict) or not is_address(str(entry.get("emailAddress", ""))):
-            continue
-        diagnostic = _clean_diagnostic(str(entry.get("diagnosticCode", "")))
-        status = _status(str(entry.get("status", "")), diagnostic)
-        address = str(entry["emailAddress"]).lower()
-        findings.append(Finding(address, kind, status, diagnostic))
-    sent = notice.get("mail")
-    sent = sent if isinstance(sent, dict) else {}
-    headers = sent.get("headers")
-    ids = [
-        i
-        for header in (headers if isinstance(headers, list) else [])
-        if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id"
-        for i in mime.message_ids(str(header.get("value", "")))
-    ]
-    common = sent.get("commonHeaders")
-    if isinstance(common, dict):
-        ids += mime.message_ids(str(common.get("messageId", "")))
-    return make_report(message, kind, ids, problems, findings=tuple(findings[:MAX_FINDINGS]))
 
 
 def text_kind(text: str) -> str:
@@ -432,8 +351,8 @@ def _names_recipient(block: dict[str, str]) -> bool:
 def _finding(fields: dict[str, str]) -> Finding:
     original = _dsn_address(fields.get("original-recipient", ""))
     recipient = _dsn_address(fields.get("final-recipient", "")) or original
-    diagnostic = _clean_diagnostic(fields.get("diagnostic-code", ""))
-    status = _status(fields.get("status", ""), diagnostic)
+    diagnostic = clean_diagnostic(fields.get("diagnostic-code", ""))
+    status = status_of(fields.get("status", ""), diagnostic)
     action = (fields.get("action", "").lower().split() or [""])[0]
     kind = _ACTIONS.get(action) or _kind_of_status(status) or BOUNCED
     return Finding(
@@ -459,7 +378,7 @@ def is_address(value: str) -> bool:
     return bool(_ONLY_ADDRESS.fullmatch(value))
 
 
-def _status(field: str, diagnostic: str) -> str:
+def status_of(field: str, diagnostic: str) -> str:
     """The Status field's code; Exim writes 5.0.0 whatever the server said, so a generic x.0.0
     gives way to the server's own, more exact code of the same class."""
     found = _BARE_STATUS.search(field)
@@ -481,7 +400,7 @@ def _kind_of_status(status: str) -> str:
     return {"5": BOUNCED, "4": DELAYED, "2": DELIVERED}.get(status[:1], "")
 
 
-def _clean_diagnostic(value: str) -> str:
+def clean_diagnostic(value: str) -> str:
     """One line of the server's words: without the "smtp;" type, and a multi-line SMTP reply
     without its code repeated on every line."""
     label, semicolon, rest = value.partition(";")
@@ -511,7 +430,7 @@ def _with_text(findings: list[Finding], said: list[Finding], single: bool) -> li
             finding = Finding(
                 recipient=finding.recipient or words.recipient,
                 kind=finding.kind,
-                status=_status(finding.status, words.diagnostic),
+                status=status_of(finding.status, words.diagnostic),
                 diagnostic=words.diagnostic,
             )
         filled.append(finding)
@@ -616,7 +535,7 @@ def _labelled_diagnostic(said: str, lines: list[str], indents: list[int]) -> str
         return _clean_text_diagnostic(returned.group(1))
     labelled = _LABELLED.search(said)
     if labelled:
-        return _clean_diagnostic(labelled.group(1))
+        return clean_diagnostic(labelled.group(1))
     for number, line in enumerate(lines):
         if _LABEL_ABOVE.match(line):
             start = number + 1
@@ -627,7 +546,7 @@ def _labelled_diagnostic(said: str, lines: list[str], indents: list[int]) -> str
     # 550-5.7.26 ..."), up to a blank line.
     for number, line in enumerate(lines):
         if _REPLY_CODE.search(line) and _has_code([line]):
-            return _clean_diagnostic(" ".join([line, *_following(lines, indents, number)]))
+            return clean_diagnostic(" ".join([line, *_following(lines, indents, number)]))
     return ""
 
 
@@ -710,7 +629,7 @@ def _salvaged_ids(text: str) -> list[str]:
     return [] if start is None else _quoted_message_ids(text[start.end() :])
 
 
-def _returned(leaves: list[Message], problems: list[str]) -> Message | None:
+def returned_original(leaves: list[Message], problems: list[str]) -> Message | None:
     """The original as the report returns it: whole, or its headers only."""
     for part in leaves:
         kind = mime.content_type(part)
@@ -734,7 +653,7 @@ def _returned(leaves: list[Message], problems: list[str]) -> Message | None:
     return None
 
 
-def _recipients(original: Message) -> tuple[str, ...]:
+def recipients_of(original: Message) -> tuple[str, ...]:
     return tuple(
         mime.unique(
             mime.addresses(mime.all_headers(original, "To") + mime.all_headers(original, "Cc"))

@@ -17,13 +17,10 @@ from email.policy import compat32
 
 from letter_merge.mail import mime
 from letter_merge.mail.bounces import (
-    FEEDBACK_TYPE,
     MAX_DIAGNOSTIC,
     RETURNED_MESSAGE_TYPES,
     STATUS_TYPES,
-    read_complaint,
     read_delivery_report,
-    read_notification,
     report_text,
     split_quoted,
     subject_kind,
@@ -43,6 +40,7 @@ from letter_merge.mail.kinds import (
     make_report,
     unreadable,
 )
+from letter_merge.mail.notices import FEEDBACK_TYPE, read_complaint, read_notification
 from letter_merge.mail.replies import (
     MAX_WORDS,
     is_automatic,
