@@ -56,7 +56,7 @@ _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _QUOTE_START = re.compile(
     r"^[ \t]*(?:-+ *This is a copy of the message.*"
     r"|Original message headers:?"
-    r"|-* *Original message *-*"
+    r"|-* *Original message *-*:?"
     r"|-+ *Below this line is a copy of the message\.?"
     r"|-+ *(?:Unsent|Original) message follows *-*"
     r"|-* *This is a copy of your message.*"
@@ -175,7 +175,7 @@ _ERRORS_FOR = re.compile(
 )
 # Sentences that name one: Gmail, Exchange Online.
 _SENTENCE = re.compile(
-    r"(?:message to|delivered to|undeliverable to|delivering your (?:message|mail) to|delivery to|deliver to"
+    r"(?:message to|delivered to:?|undeliverable to|delivering your (?:message|mail) to|delivery to|deliver to"
     r"|rejected recipient|recipient(?: address)?:?|rcpt to:?|address(?:ee)?:|mailbox"
     rf"|original-recipient:|final-recipient:(?: rfc822;)?)\s*<?({_ADDRESS})>?",
     re.IGNORECASE,
@@ -301,7 +301,7 @@ def status_blocks(part: Message, problems: list[str]) -> list[dict[str, str]]:
     list of header blocks; a part that is encoded, or of a type it does not know, is text."""
     if part.is_multipart():
         subparts = mime.subparts(part)
-        blocks = [_fields(sub) for sub in subparts]
+        blocks = [fields for sub in subparts for fields in _fields(sub)]
         if any(_names_recipient(b) or "original-message-id" in b for b in blocks):
             return blocks
         text = "\n\n".join(mime.as_text(sub) for sub in subparts)
@@ -312,11 +312,28 @@ def status_blocks(part: Message, problems: list[str]) -> list[dict[str, str]]:
     return _parse_status_text(mime.part_text(part, problems))
 
 
-def _fields(block: Message) -> dict[str, str]:
-    fields: dict[str, str] = {}
+def _fields(block: Message) -> list[dict[str, str]]:
+    blocks: list[dict[str, str]] = [{}]
     for name, value in mime.raw_headers(block):
-        fields.setdefault(name.strip().lower(), " ".join(mime.decode_bytes(str(value)).split()))
-    return fields
+        _add_field(blocks, name.strip().lower(), " ".join(mime.decode_bytes(str(value)).split()))
+    return blocks
+
+
+# A recipient's fields written again without the blank line between recipients (AOL): a new
+# recipient's block starts there.
+_PER_RECIPIENT = frozenset({"final-recipient", "original-recipient", "action", "status"})
+
+
+def _add_field(blocks: list[dict[str, str]], name: str, value: str) -> bool:
+    """Add one field to the last block, or start the next recipient's; False when a field of
+    that name is in the block already and it is not one that starts a recipient."""
+    current = blocks[-1]
+    if name in current:
+        if name not in _PER_RECIPIENT or not _names_recipient(current):
+            return False
+        blocks.append(current := {})
+    current[name] = value
+    return True
 
 
 def _parse_status_text(text: str) -> list[dict[str, str]]:
@@ -336,9 +353,12 @@ def _parse_status_text(text: str) -> list[dict[str, str]]:
             name, colon, value = line.partition(":")
             name = name.strip()
             last = ""
-            if colon and _FIELD.fullmatch(name) and name.lower() not in current:
-                last = name.lower()
-                current[last] = value.strip()
+            if colon and _FIELD.fullmatch(name):
+                recipients = [current]
+                if _add_field(recipients, name.lower(), value.strip()):
+                    last = name.lower()
+                    blocks += recipients[:-1]
+                    current = recipients[-1]
     if current:
         blocks.append(current)
     return blocks

@@ -125,11 +125,17 @@ def subparts(part: Message) -> list[Message]:
     return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
+_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+
+
 def content_type(part: Message) -> str:
     try:
-        return part.get_content_type().lower()
+        written = part.get_content_type().lower()
     except Exception:  # a Content-Type no parser can read is plain text (RFC 2045)
         return "text/plain"
+    # "text/plain\n charset=..." (a ';' left out): the type is what stands first.
+    found = _TYPE.match(written.strip())
+    return found.group(0) if found else "text/plain"
 
 
 def param(part: Message, name: str) -> str:
@@ -218,6 +224,10 @@ def part_text(part: Message, problems: list[str]) -> str:
         except (LookupError, UnicodeError, ValueError, TypeError):  # unknown, or not for text
             problems.append(f"A part is in an unknown character set ({charset}); read as UTF-8.")
             text = bytes_text(payload)
+        else:
+            if "\ufffd" in text:  # labelled wrongly: often UTF-8 under an older label
+                with contextlib.suppress(UnicodeDecodeError):
+                    text = payload.decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
