@@ -103,15 +103,15 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
     attached whole to its own notice is read inside it."""
     content_type = mime.content_type(message)
     report_type = mime.param(message, "report-type").lower()
+    subject = mime.header(message, "Subject")
     leaves = list(mime.leaves(message))
+    types = {mime.content_type(p) for p in leaves}
     status_parts = [p for p in leaves if mime.content_type(p) in STATUS_TYPES]
+    returns = bool(types & set(RETURNED_MESSAGE_TYPES))
     if (
         report_type == "feedback-report"
-        or any(mime.content_type(p) == FEEDBACK_TYPE for p in leaves)
-        or (
-            _COMPLAINT_SUBJECT.match(mime.header(message, "Subject"))
-            and any(mime.content_type(p) in RETURNED_MESSAGE_TYPES for p in leaves)
-        )
+        or FEEDBACK_TYPE in types
+        or (_COMPLAINT_SUBJECT.match(subject) and returns)
     ):
         return read_complaint(message, leaves, problems)
     notification = read_notification(message, leaves, problems) if not status_parts else None
@@ -122,13 +122,15 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
     if content_type == "multipart/report" and report_type == "disposition-notification":
         return read_receipt(message, leaves, problems)
     said = split_quoted(report_text(leaves, []))[0]
+    forwarded = bool(_FORWARDED.match(subject))
     # A mail system's message is a delivery report unless it calls itself an automatic reply
-    # and says nothing of a failure (what Auto-Submitted says is not enough).
-    if _from_mail_system(message) and (
-        text_kind(said)
-        or subject_kind(mime.header(message, "Subject"))
-        or not says_auto_reply(message)
-    ):
+    # and says nothing of a failure (what Auto-Submitted says is not enough); so is one from
+    # another address whose words say a delivery failed and that returns the original (au one
+    # net's no-reply@), unless a person forwarded it.
+    from_mail_system = _from_mail_system(message) and bool(
+        text_kind(said) or subject_kind(subject) or not says_auto_reply(message)
+    )
+    if from_mail_system or (returns and text_kind(said) and not forwarded):
         report = read_delivery_report(message, leaves, [], problems)
         inner = _attached_report(leaves, problems) if wrapped else None
         if inner is not None:  # its fields are surer than the words of the notice around it
@@ -137,9 +139,7 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
                 report, kind=inner.kind, findings=inner.findings, original_ids=ids
             )
         return report
-    if _FORWARDED.match(mime.header(message, "Subject")) and subject_kind(
-        mime.header(message, "Subject")
-    ):
+    if forwarded and subject_kind(subject):
         # A colleague forwarding a bounce: not a reply, and not a report of ours to trust (it
         # may be about any message); the report itself is in the mailbox it came to.
         return make_report(message, UNKNOWN, [], problems)
