@@ -16,6 +16,7 @@ with their expected answers, and tests/test_bounces.py asserts the same bars on 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -170,8 +171,8 @@ def _score_one(figures: Figures, name: str, rows: list[dict[str, str]], report: 
 
 
 def _server(name: str) -> str:
-    stem = Path(name).stem
-    return stem.rsplit("-", 1)[0]
+    """The kind of server, from a file's name: "lhost-postfix-01.eml", "postfix_01.txt"."""
+    return re.split(r"[-_]\d+$", Path(name).stem)[0]
 
 
 def main(argv: list[str]) -> int:

@@ -64,7 +64,11 @@ _QUOTE_START = re.compile(
     r"|-+ *(?:The )?(?:original|returned) (?:message|mail|headers?).*-+"
     r"|-+ *Original message header.*"
     r"|Below (?:are|is) the (?:original|header).*"
-    r"|-+ *(?:Message|Headers?) of the original.*)[ \t]*$",
+    r"|-+ *(?:Message|Headers?) of the original.*"
+    r"|-* *START OF RETURNED MESSAGE *-*"
+    r"|Original message (?:follows|as received).*"
+    r"|Your message reads.*"
+    r"|Here is a copy of (?:the first part of )?the message.*)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -175,9 +179,13 @@ _ERRORS_FOR = re.compile(
 )
 # Sentences that name one: Gmail, Exchange Online.
 _SENTENCE = re.compile(
-    r"(?:message to|delivered to:?|undeliverable to|delivering your (?:message|mail) to|delivery to|deliver to"
-    r"|rejected recipient|recipient(?: address)?:?|rcpt to:?|address(?:ee)?:|mailbox"
-    rf"|original-recipient:|final-recipient:(?: rfc822;)?)\s*<?({_ADDRESS})>?",
+    (
+        r"(?:message to|delivered to:?|undeliverable to|delivering your (?:message|mail) to"
+        r"|delivery to|deliver to|rejected recipient|recipient(?: address)?:?|rcpt to:?"
+        r"|address(?:ee)?:|mailbox|original-recipient:|final-recipient:(?: rfc822;)?"
+        r"|(?:originally )?addressed(?: to)?,?|message was addressed,|smtp=)"
+    ).replace(" ", r"\s+")
+    + rf"\s*[<'\"]?({_ADDRESS})[>'\"]?",
     re.IGNORECASE,
 )
 # Where the server's own words are labelled, not tied to an address line.

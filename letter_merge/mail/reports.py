@@ -179,6 +179,8 @@ def _from_mail_system(message: Message) -> bool:
     user = address.partition("@")[0].lower()
     if _MAIL_SYSTEM_USER.match(user) or (not address and _MAIL_SYSTEM_USER.match(name)):
         return True
+    if mime.header(message, "From").strip() == "<>":  # the null sender: only mail systems
+        return True
     if _MAIL_SYSTEM_NAME.search(name):
         return True
     if mime.has_header(message, "X-Failed-Recipients") or mime.has_header(
