@@ -102,13 +102,32 @@ def test_an_arf_complaint_is_a_complaint_about_our_message() -> None:
     assert report.original_ids[0].startswith("<2222222222222222-")
 
 
-def test_the_three_line_endings_read_alike() -> None:
-    for name in [n for n in EXPECTED if n.startswith("dos/")][:5]:
-        bsd = DATA / name.replace("dos/", "bsd/", 1)
-        if bsd.exists():
-            lf, crlf = read_report(bsd.read_bytes()), read_report(message(name))
-            assert (lf.kind, lf.findings, lf.original_ids) == (
-                crlf.kind,
-                crlf.findings,
-                crlf.original_ids,
-            )
+@pytest.mark.parametrize("endings", ["dos", "mac"])
+def test_the_three_line_endings_read_alike(endings: str) -> None:
+    pairs = [
+        (DATA / name.replace(endings, "bsd", 1), DATA / name)
+        for name in EXPECTED
+        if name.startswith(endings + "/") and (DATA / name.replace(endings, "bsd", 1)).exists()
+    ]
+    assert len(pairs) >= 3
+    for lf, other in pairs:
+        one, two = read_report(lf.read_bytes()), read_report(other.read_bytes())
+        assert (one.kind, one.findings, one.original_ids) == (
+            two.kind,
+            two.findings,
+            two.original_ids,
+        ), other.name
+
+
+def test_every_failed_recipient_is_an_address() -> None:
+    """Never '@host', a command line ('|/usr/bin/procmail') or a file."""
+    named = [
+        finding.recipient
+        for name in EXPECTED
+        for finding in read_report(message(name)).findings
+        if finding.recipient
+    ]
+    assert len(named) >= 200
+    for address in named:
+        local, _, domain = address.partition("@")
+        assert local and "." in domain and not local.startswith(("|", "/")), address
