@@ -1,10 +1,12 @@
 """Reading one message found in the sending mailbox: a bounce, a delay warning, an automatic reply,
 a person's answer or none of these, and which message of ours it is about.
 
-A message is tied to ours only by the Message-IDs it carries, never by its subject. Servers are
-read by structure first (RFC 3464 delivery reports), then by the words Postfix, Exim, Gmail and
-Exchange write when they send none. Nothing here raises: a message that cannot be understood comes
-back with `problem` saying why, so one bad message never stops the reading of the rest.
+The front of the reading: it decides what a message is (a spam complaint, a delivery report by
+its fields or by its words, a read receipt, a reply) and hands it to the module that reads that
+kind (notices, bounces, replies; mime reads the parts). A message is tied to ours only by the
+Message-IDs it carries, never by its subject. Nothing here raises: a message that cannot be
+understood comes back with `problem` saying why, so one bad message never stops the reading of
+the rest.
 """
 
 from __future__ import annotations
