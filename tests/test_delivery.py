@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from letter_merge.config import load_settings
+from letter_merge.records.ledger import open_ledger
 from tests.helpers import Recorder, approve_and_queue, run
 from tests.imap_server import Dovecot, running_dovecot
 from tests.standin import TextPdfConverter
@@ -219,8 +221,8 @@ def test_what_came_back_shows_once_and_the_bounced_council_is_re_sent(
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Read 8 messages in INBOX on 127.0.0.1: 5 new findings about this year's letters" in out
-    assert f"{DERBY}: did not arrive for {derby_to}: 5.1.1" in out
-    assert f"{ADUR}: did not arrive for {letters[ADUR][1]}: 5.1.10" in out
+    assert f"{DERBY}: did not arrive for {derby_to}: address unknown, 5.1.1" in out
+    assert f"{ADUR}: did not arrive for {letters[ADUR][1]}: address unknown, 5.1.10" in out
     assert f"{BRIGHTON}: delayed (the mail system is still trying) for" in out
     assert f"{LEICS}: an automatic reply from {letters[LEICS][1]}" in out
     assert f"{LEICS}: a reply from link@cc.example.org" in out
@@ -331,3 +333,96 @@ def test_reports_are_marked_read_only_when_asked_by_name(
     assert result.exit_code == 0, result.output
     assert "Marked 1 message read, as [mailbox] mark asks." in result.output
     assert dovecot.state() == {bounce: "S", news: ""}  # only what was recorded about a letter
+
+
+def alias_bounce(address: str, alias: str) -> bytes:
+    """A report that names no message of ours, whose server delivered to an alias of the
+    address we sent to (Original-Recipient) and failed there (Final-Recipient)."""
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.council.example>
+To: annual.review@ombudsman.example
+Date: Wed, 22 Jul 2020 14:00:00 +0100
+Subject: Undelivered Mail Returned to Sender
+Message-ID: {make_msgid(domain="mx.council.example")}
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.council.example
+
+Original-Recipient: rfc822; {address}
+Final-Recipient: rfc822; {alias}
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
+
+--B--
+""".replace("\n", "\r\n").encode()
+
+
+def complaint(message_id: str, address: str) -> bytes:
+    """A spam complaint (ARF, RFC 5965) returning our message."""
+    return f"""From: Feedback Loop <fbl@mail.example>
+To: annual.review@ombudsman.example
+Date: Wed, 22 Jul 2020 15:00:00 +0100
+Subject: Abuse report
+Message-ID: {make_msgid(domain="mail.example")}
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="F"
+
+--F
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--F
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: FBL/1.0
+Version: 1
+Original-Rcpt-To: {address}
+
+--F
+Content-Type: message/rfc822
+
+From: annual.review@ombudsman.example
+To: {address}
+Subject: Annual Review letter 2020
+Message-ID: {message_id}
+
+Please find attached.
+--F--
+""".replace("\n", "\r\n").encode()
+
+
+def test_the_reason_is_recorded_an_alias_is_matched_and_a_complaint_counted(
+    sent: tuple[Path, Dovecot, dict[str, tuple[str, str]]],
+) -> None:
+    work, dovecot, letters = sent
+    derby_to = letters[DERBY][1]
+    dovecot.deliver(alias_bounce(derby_to, "emma.alexander@mail.derby.example"))
+    dovecot.deliver(complaint(*letters[ADUR]))
+
+    result = run("delivery")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert (
+        f"{DERBY}: did not arrive for emma.alexander@mail.derby.example: mailbox full, 5.2.2"
+    ) in out  # matched by the address our message gave, not the alias that failed
+    assert f"{ADUR}: marked as junk by the recipient for {letters[ADUR][1]}" in out
+    assert "Of the letters sent: 2 delivered as far as we know, 1 bounced, 1 marked as junk." in out
+
+    settings = load_settings(work / "letter-merge.toml")
+    with open_ledger(settings.paths, read_only=True) as ledger:
+        reasons = {d.authority: (d.kind, d.reason) for d in ledger.deliveries()}
+    assert reasons == {
+        DERBY: ("bounced", "mailbox full"),
+        ADUR: ("complaint", "marked as junk by the recipient"),
+    }

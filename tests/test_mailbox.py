@@ -32,7 +32,8 @@ from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
-from letter_merge.mail import mailbox as reader
+from letter_merge.mail import graph as graph_reader
+from letter_merge.mail import imap as imap_reader
 from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
 from letter_merge.mail.signin import SignedIn
 from tests.helpers import free_port
@@ -299,7 +300,7 @@ def test_reading_changes_nothing_in_the_mailbox(
         return command(imap, name, *args)
 
     monkeypatch.setattr(imaplib.IMAP4, "_command", spy)
-    monkeypatch.setattr(reader, "FETCH_CHUNK", 2)  # three FETCHes for five messages
+    monkeypatch.setattr(imap_reader, "FETCH_CHUNK", 2)  # three FETCHes for five messages
 
     fetched = read_mailbox(imap_settings(tmp_path, dovecot), environ=trusted(dovecot))
 
@@ -498,7 +499,8 @@ def stand_in_tokens(monkeypatch: pytest.MonkeyPatch) -> StandInTokens:
         tokens.purposes.append(purpose)
         return tokens
 
-    monkeypatch.setattr(reader, "token_source", token_source)
+    monkeypatch.setattr(imap_reader, "token_source", token_source)
+    monkeypatch.setattr(graph_reader, "token_source", token_source)
     return tokens
 
 
@@ -563,12 +565,13 @@ class GraphMessage:
 @dataclass
 class GraphStandIn:
     """GRAPH STAND-IN: the Microsoft Graph endpoints the reader calls, for one mailbox: a folder
-    by display name, a folder's messages a page at a time (newest first, as Graph lists them,
+    by display name, among the top-level folders or a folder's child folders, a folder's messages a page at a time (newest first, as Graph lists them,
     with @odata.nextLink), and a message's MIME. Only GET is answered."""
 
     port: int = 0
     accepted: set[str] = field(default_factory=lambda: {"graph-token-1"})
     folders: dict[str, str] = field(default_factory=lambda: {"Bounces": "AAMkAD-bounces=="})
+    children: dict[str, dict[str, str]] = field(default_factory=dict)  # parent id -> its folders
     messages: dict[str, list[GraphMessage]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
     refuse: int = 0  # answer everything with this status
@@ -603,11 +606,12 @@ class GraphStandIn:
                     if message.id == wanted:
                         return 200, "message/rfc822", message.raw
             return _graph_error(404, "ErrorItemNotFound", "Not found.")
-        if rest == "":
+        if rest == "" or rest.endswith("/childFolders"):
+            folders = self.folders if rest == "" else self.children.get(parts[-2], {})
             name = query.get("$filter", "").removeprefix("displayName eq ").strip("'")
             found = [
                 {"id": id_, "displayName": display}
-                for display, id_ in self.folders.items()
+                for display, id_ in folders.items()
                 if not name or display == name.replace("''", "'")
             ]
             return _graph_json({"value": found})
@@ -720,7 +724,7 @@ def test_graph_reads_every_message_page_by_page(
     stand_in, environ = graph
     stand_in_tokens.tokens = ["graph-token-1"]
     messages = inbox(stand_in, 5)
-    monkeypatch.setattr(reader, "GRAPH_PAGE", 2)
+    monkeypatch.setattr(graph_reader, "GRAPH_PAGE", 2)
 
     fetched = read_mailbox(graph_settings(tmp_path), environ=environ)
 
@@ -767,6 +771,43 @@ def test_graph_finds_a_folder_by_name_and_an_app_names_the_mailbox(
     assert stand_in.requests[0][2]["$filter"] == "displayName eq 'Bounces'"
 
 
+@pytest.mark.parametrize(
+    ("folder", "lookups"),
+    [
+        # A rule files reports under the inbox: the name alone finds it there.
+        ("Bounces", ["mailFolders", "mailFolders/inbox/childFolders"]),
+        ("Inbox/Bounces", ["mailFolders/inbox/childFolders"]),
+        (
+            "Archive/2020/Bounces",
+            ["mailFolders/archive/childFolders", "mailFolders/AAMk-2020/childFolders"],
+        ),
+    ],
+)
+def test_graph_reads_a_sub_folder_by_its_name_or_path(
+    tmp_path: Path,
+    graph: tuple[GraphStandIn, dict[str, str]],
+    stand_in_tokens: StandInTokens,
+    folder: str,
+    lookups: list[str],
+) -> None:
+    stand_in, environ = graph
+    stand_in_tokens.tokens = ["graph-token-1"]
+    stand_in.folders = {"Reports": "AAMk-reports"}
+    stand_in.children = {
+        "inbox": {"Bounces": "AAMk-inbox-bounces"},
+        "archive": {"2020": "AAMk-2020"},
+        "AAMk-2020": {"Bounces": "AAMk-2020-bounces"},
+    }
+    wanted = "AAMk-2020-bounces" if folder.startswith("Archive") else "AAMk-inbox-bounces"
+    stand_in.messages[wanted] = [GraphMessage("b1", "2021-06-01T00:00:00Z", b"x")]
+    settings = graph_settings(tmp_path, extra=f'folder = "{folder}"\n')
+
+    assert read_mailbox(settings, environ=environ) == [Fetched("graph:b1", b"x")]
+    paths = [path.removeprefix("me/") for _, path, _, _ in stand_in.requests]
+    assert paths == [*lookups, f"mailFolders/{wanted}/messages", "messages/b1/$value"]
+    assert all(method == "GET" for method, _, _, _ in stand_in.requests)
+
+
 def test_graph_a_missing_folder_is_named_with_those_there(
     tmp_path: Path, graph: tuple[GraphStandIn, dict[str, str]], stand_in_tokens: StandInTokens
 ) -> None:
@@ -776,9 +817,10 @@ def test_graph_a_missing_folder_is_named_with_those_there(
         read_mailbox(graph_settings(tmp_path, extra='folder = "Bouncse"\n'), environ=environ)
     assert str(caught.value).startswith(
         f"There is no folder 'Bouncse' in the mailbox of {USER} (Microsoft Graph). Check "
-        "[mailbox] folder: a top-level folder's name, or one of inbox, junkemail"
+        "[mailbox] folder: a folder's name, a path such as Inbox/Bounces, or one of inbox, "
+        "junkemail"
     )
-    assert str(caught.value).endswith("the folders there: Bounces.")
+    assert str(caught.value).endswith("the top-level folders there: Bounces.")
 
 
 def test_graph_renews_a_refused_token_once_and_then_says_sign_in_again(
@@ -837,7 +879,7 @@ def test_graph_sends_the_token_nowhere_else(
     stand_in_tokens.tokens = ["graph-token-1"]
     inbox(stand_in, 3)
     stand_in.elsewhere = "graph.attacker.example"
-    monkeypatch.setattr(reader, "GRAPH_PAGE", 2)
+    monkeypatch.setattr(graph_reader, "GRAPH_PAGE", 2)
     with pytest.raises(MailboxError) as caught:
         read_mailbox(graph_settings(tmp_path), environ=environ)
     assert str(caught.value) == (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from letter_merge.mail import reports
+from letter_merge.mail import mime, reports
 from letter_merge.mail.reports import (
     AUTO_REPLY,
     BOUNCED,
@@ -104,6 +104,7 @@ def test_postfix_bounce() -> None:
                 status="5.1.1",
                 diagnostic="550 5.1.1 <chief.executive@derby.gov.uk>: Recipient address "
                 "rejected: User unknown in virtual mailbox table",
+                reason="address unknown",
             ),
         ),
         original_recipients=("chief.executive@derby.gov.uk", "complaints.link@derby.gov.uk"),
@@ -125,6 +126,7 @@ def test_postfix_delay_warning() -> None:
                 status="4.4.1",
                 # An X-Postfix diagnostic, folded over two lines, as one.
                 diagnostic="connect to mail.rutland.gov.uk[203.0.113.45]:25: Connection timed out",
+                reason="delayed: still being tried",
             ),
         ),
         original_recipients=("chief.executive@rutland.gov.uk",),
@@ -141,7 +143,13 @@ def test_exim_multipart_report() -> None:
         original_ids=("<20200701120014.1243.notts@lgo.example>",),
         findings=(
             # Exim's Status is always 5.0.0: the server's own 5.1.1 says more.
-            Finding("chief.executive@nottscc.gov.uk", BOUNCED, "5.1.1", "550 5.1.1 User unknown"),
+            Finding(
+                "chief.executive@nottscc.gov.uk",
+                BOUNCED,
+                "5.1.1",
+                "550 5.1.1 User unknown",
+                "address unknown",
+            ),
         ),
         original_recipients=("chief.executive@nottscc.gov.uk",),
     )
@@ -165,6 +173,7 @@ def test_old_exim_in_plain_text_quoting_the_original() -> None:
                 diagnostic="SMTP error from remote mail server after RCPT "
                 "TO:<chief.executive@lincolnshire.gov.uk>: host exchange.lincolnshire.gov.uk "
                 "[10.8.0.12]: 550 5.1.1 User unknown",
+                reason="address unknown",
             ),
         ),
         original_recipients=(
@@ -190,6 +199,7 @@ def test_exim_delay_warning_takes_the_reason_from_its_words() -> None:
                 diagnostic="host exchange.cumbria.gov.uk [10.40.2.15] Delay reason: SMTP error "
                 "from remote mail server after RCPT TO:<chief.executive@cumbria.gov.uk>: 451 "
                 "4.3.0 Mailbox temporarily unavailable, try again later",
+                reason="delayed: still being tried",
             ),
         ),
         original_recipients=("chief.executive@cumbria.gov.uk",),
@@ -214,6 +224,7 @@ def test_gmail_bounce() -> None:
                 "Please try double-checking the recipient's email address for typos or "
                 "unnecessary spaces. Learn more at https://support.google.com/mail/?p=NoSuchUser "
                 "d14si1473064wrw.512 - gsmtp",
+                reason="address unknown",
             ),
         ),
         original_recipients=("chief.executive@cornwall.gov.uk",),
@@ -236,6 +247,7 @@ def test_gmail_delay() -> None:
                 diagnostic="The recipient server did not accept our requests to connect. Learn "
                 "more at https://support.google.com/mail/answer/7720 [mail.northyorks.gov.uk. "
                 "203.0.113.120: timed out]",
+                reason="delayed: still being tried",
             ),
         ),
         original_recipients=("chief.executive@northyorks.gov.uk",),
@@ -257,6 +269,7 @@ def test_exchange_online_ndr() -> None:
                 status="5.1.10",
                 diagnostic="550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by "
                 "SMTP address lookup",
+                reason="address unknown",
             ),
         ),
         original_recipients=("chief.executive@leics.gov.uk", "jane.smith@leics.gov.uk"),
@@ -277,6 +290,7 @@ def test_exchange_2010_ndr_with_the_original_only_quoted_in_its_words() -> None:
                 kind=BOUNCED,
                 status="5.1.1",
                 diagnostic="550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+                reason="address unknown",
             ),
         ),
         original_recipients=("chief.executive@northumberland.gov.uk",),
@@ -293,7 +307,11 @@ def test_exchange_delay() -> None:
         original_ids=("<20200701120010.1242.shropshire@lgo.example>",),
         findings=(
             Finding(
-                "chief.executive@shropshire.gov.uk", DELAYED, "4.4.7", "400 4.4.7 Message delayed"
+                "chief.executive@shropshire.gov.uk",
+                DELAYED,
+                "4.4.7",
+                "400 4.4.7 Message delayed",
+                "delayed: still being tried",
             ),
         ),
         original_recipients=("chief.executive@shropshire.gov.uk",),
@@ -359,6 +377,7 @@ def test_a_bounce_for_a_message_that_is_not_a_letter() -> None:
             status="5.4.4",
             diagnostic="Host or domain name not found. Name service error for "
             "name=oldcouncil.example type=AAAA: Host not found",
+            reason="domain not found",
         ),
     )
     assert report.subject == "Undelivered Mail Returned to Sender"
@@ -384,8 +403,14 @@ def test_one_recipient_failed_and_one_was_delivered() -> None:
             kind=BOUNCED,
             status="5.1.1",
             diagnostic="550 5.1.1 <chief.executive@derbyshire.gov.uk>... User unknown",
+            reason="address unknown",
         ),
-        Finding("complaints.link@derbyshire.gov.uk", DELIVERED, "2.0.0", ""),  # "relayed"
+        Finding(
+            "complaints.link@derbyshire.gov.uk",
+            DELIVERED,  # "relayed"
+            "2.0.0",
+            "(relayed to non-DSN-aware mailer)",  # from its words: the fields give none
+        ),
     )
     assert report.original_ids == ("<20200701120034.1257.derbyshire@lgo.example>",)
     assert report.original_recipients == (
@@ -404,6 +429,7 @@ def test_a_report_whose_boundary_is_lost_is_read_from_its_raw_text() -> None:
             kind=BOUNCED,
             status="5.2.2",
             diagnostic="552 5.2.2 <chief.executive@wiltshire.gov.uk>: Mailbox full",
+            reason="mailbox full",
         ),
     )
     assert report.original_ids == ("<20200701120031.1255.wiltshire@lgo.example>",)
@@ -423,6 +449,7 @@ def test_a_report_without_a_status_part_is_read_from_its_words() -> None:
             kind=BOUNCED,
             status="5.7.1",
             diagnostic="550 5.7.1 Message rejected by content policy: attachment type not allowed",
+            reason="refused as spam or by policy",
         ),
     )
     assert report.original_ids == ("<20200701120036.1258.essex@lgo.example>",)
@@ -596,7 +623,7 @@ def test_a_delayed_and_a_delivered_recipient_make_a_delay() -> None:
     assert report.original_ids == ("<orig@lgo.example>",)
 
 
-def test_original_recipient_is_preferred_and_addresses_are_lower_cased() -> None:
+def test_the_failed_recipient_is_the_final_one_and_the_original_is_kept() -> None:
     report = read_report(
         dsn(
             "\nReporting-MTA: dns; mx.example.org\n\n"
@@ -605,7 +632,16 @@ def test_original_recipient_is_preferred_and_addresses_are_lower_cased() -> None
             "Action: failed\nStatus: 5.2.1 (mailbox disabled)\n"
         )
     )
-    assert report.findings == (Finding("chief.executive@example.org", BOUNCED, "5.2.1", ""),)
+    assert report.findings == (
+        Finding(
+            "ce.mailbox@internal.example.org",
+            BOUNCED,
+            "5.2.1",
+            "",
+            "mailbox closed",
+            original_recipient="chief.executive@example.org",
+        ),
+    )
 
 
 def test_a_temporary_failure_given_up_on_is_a_bounce() -> None:
@@ -651,7 +687,7 @@ def test_a_base64_encoded_status_part_is_decoded() -> None:
     report = read_report(
         dsn("Content-Transfer-Encoding: base64\n\n" + encoded),
     )
-    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", ""),)
+    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", "", "address unknown"),)
     assert report.problem == ""
 
 
@@ -663,7 +699,7 @@ def test_a_global_delivery_status_part_is_read() -> None:
             content_type="message/global-delivery-status",
         )
     )
-    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", ""),)
+    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", "", "address unknown"),)
 
 
 def test_status_fields_in_a_part_labelled_as_text_are_still_read() -> None:
@@ -674,7 +710,7 @@ def test_status_fields_in_a_part_labelled_as_text_are_still_read() -> None:
             content_type="text/plain",
         )
     )
-    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", ""),)
+    assert report.findings == (Finding("a@example.org", BOUNCED, "5.1.1", "", "address unknown"),)
     assert "no delivery-status part" in report.problem
 
 
@@ -719,6 +755,7 @@ def test_exchange_2010_in_words_only() -> None:
             BOUNCED,
             "5.1.1",
             "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+            "address unknown",
         ),
     )
     assert report.original_ids == ("<20200701120024.1251.northumberland@lgo.example>",)
@@ -734,6 +771,7 @@ def test_exchange_online_in_html_only() -> None:
             BOUNCED,
             "5.1.10",
             "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            "address unknown",
         ),
     )
     assert report.original_ids == ("<20200701120000.1234.leics@lgo.example>",)
@@ -838,6 +876,7 @@ def test_postfix_wrapping_the_address_onto_the_next_line_keeps_the_whole_reason(
             "5.1.1",
             "host mx.example.org[192.0.2.9] said: 550 5.1.1 <ceo@example.org>: Recipient "
             "address rejected: User unknown (in reply to RCPT TO command)",
+            "address unknown",
         ),
     )
 
@@ -860,7 +899,11 @@ def test_qmail() -> None:
     assert report.kind == BOUNCED
     assert report.findings == (
         Finding(
-            "ceo@example.org", BOUNCED, "5.1.1", "Sorry, no mailbox here by that name. (#5.1.1)"
+            "ceo@example.org",
+            BOUNCED,
+            "5.1.1",
+            "Sorry, no mailbox here by that name. (#5.1.1)",
+            "address unknown",
         ),
     )
     assert report.original_ids == ("<q-1@lgo.example>",)
@@ -1194,7 +1237,7 @@ def test_a_bounce_returning_ten_megabytes() -> None:
 
 
 def test_beyond_the_limit_only_the_start_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reports, "MAX_BYTES", 3000)  # into the returned message
+    monkeypatch.setattr(mime, "MAX_BYTES", 3000)  # into the returned message
     report = read_report(sample("postfix_bounce.eml"))
     assert "only the start was read" in report.problem
     assert report.kind == BOUNCED

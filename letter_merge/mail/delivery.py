@@ -108,12 +108,16 @@ class _Matcher:
                     "kind": f.kind,
                     "status": f.status,
                     "diagnostic": f.diagnostic,
+                    "reason": f.reason,
                 }
                 for f in report.findings
             ]
+        # By address: the one our message gave, where the server delivered to another (alias).
+        given = {f.recipient: f.original_recipient for f in report.findings}
         deliveries = []
         for found in about:
-            message, matched_by = self._match(by_id, found["recipient"] if by_address else "")
+            address = given.get(found["recipient"]) or found["recipient"]
+            message, matched_by = self._match(by_id, address if by_address else "")
             deliveries.append(
                 Delivery(
                     authority=message.authority if message else "",

@@ -1,73 +1,72 @@
 """Reading one message found in the sending mailbox: a bounce, a delay warning, an automatic reply,
 a person's answer or none of these, and which message of ours it is about.
 
-A message is tied to ours only by the Message-IDs it carries, never by its subject. Servers are
-read by structure first (RFC 3464 delivery reports), then by the words Postfix, Exim, Gmail and
-Exchange write when they send none. Nothing here raises: a message that cannot be understood comes
-back with `problem` saying why, so one bad message never stops the reading of the rest.
+The front of the reading: it decides what a message is (a spam complaint, a delivery report by
+its fields or by its words, a read receipt, a reply) and hands it to the module that reads that
+kind (notices, bounces, replies; mime reads the parts). A message is tied to ours only by the
+Message-IDs it carries, never by its subject. Nothing here raises: a message that cannot be
+understood comes back with `problem` saying why, so one bad message never stops the reading of
+the rest.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import datetime as dt
-import itertools
-import quopri
+import dataclasses
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from email import errors
-from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import BytesParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
-from html.parser import HTMLParser
 
-BOUNCED, DELAYED, DELIVERED = "bounced", "delayed", "delivered"
-AUTO_REPLY, REPLY, UNKNOWN = "auto-reply", "reply", "unknown"
+from letter_merge.mail import mime
+from letter_merge.mail.bounces import (
+    MAX_DIAGNOSTIC,
+    RETURNED_MESSAGE_TYPES,
+    STATUS_TYPES,
+    read_delivery_report,
+    report_text,
+    split_quoted,
+    subject_kind,
+    text_kind,
+)
+from letter_merge.mail.kinds import (
+    AUTO_REPLY,
+    BOUNCED,
+    COMPLAINT,
+    DELAYED,
+    DELIVERED,
+    REPLY,
+    UNKNOWN,
+    UNREADABLE,
+    Finding,
+    Report,
+    make_report,
+    unreadable,
+)
+from letter_merge.mail.notices import FEEDBACK_TYPE, read_complaint, read_notification
+from letter_merge.mail.replies import (
+    MAX_WORDS,
+    is_automatic,
+    read_receipt,
+    read_reply,
+    says_auto_reply,
+)
 
-MAX_DIAGNOSTIC = 300
-MAX_WORDS = 300
-# Beyond these, the rest is not read: no report or reply needs more, and a huge message must not
-# make reading a mailbox crawl.
-MAX_BYTES = 50 * 1024 * 1024
-MAX_TEXT = 200_000  # characters of one text part
-MAX_PARTS = 500
-MAX_HEADERS = 2000  # of one message or part; real ones have a few hundred at most
-MAX_FINDINGS = 100
-MAX_IDS = 50
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What a report says about one recipient."""
-
-    recipient: str  # address, lower-cased; '' when the report does not say
-    kind: str  # BOUNCED, DELAYED or DELIVERED (Action: delivered, relayed or expanded)
-    status: str  # enhanced status code, e.g. "5.1.1"; '' if none
-    diagnostic: str  # the server's words, on one line, at most MAX_DIAGNOSTIC characters
-
-
-@dataclass(frozen=True)
-class Report:
-    """What one message in the mailbox is, and which message of ours it is about."""
-
-    kind: str  # BOUNCED, DELAYED, DELIVERED, AUTO_REPLY, REPLY or UNKNOWN
-    message_id: str = ""  # the report's own Message-ID: to record each report once
-    date: str = ""  # its Date, ISO 8601 in UTC; '' if missing or unreadable
-    sender: str = ""  # its From address, lower-cased
-    subject: str = ""
-    # Message-IDs of the message it is about, most trusted first: the returned original's, the
-    # report's X-Original-Message-ID (Gmail), In-Reply-To, References (nearest first),
-    # Exchange's X-MS-Exchange-Parent-Message-Id, then the headers a report quotes in its text.
-    original_ids: tuple[str, ...] = ()
-    findings: tuple[Finding, ...] = ()  # per recipient, for delivery reports
-    original_recipients: tuple[str, ...] = ()  # To and Cc of the returned original
-    words: str = ""  # for replies and automatic replies: the first of the sender's own words
-    problem: str = ""  # '' normally; what is wrong with a message that cannot be fully read
+__all__ = [
+    "AUTO_REPLY",
+    "BOUNCED",
+    "COMPLAINT",
+    "DELAYED",
+    "DELIVERED",
+    "MAX_DIAGNOSTIC",
+    "MAX_WORDS",
+    "REPLY",
+    "UNKNOWN",
+    "UNREADABLE",
+    "Finding",
+    "Report",
+    "is_automatic",
+    "read_report",
+]
 
 
 def read_report(raw: bytes) -> Report:
@@ -75,155 +74,15 @@ def read_report(raw: bytes) -> Report:
     try:
         return _read(bytes(raw))
     except Exception as error:  # the last guard: a parser or decoder fault on hostile input
-        return _unreadable(raw, error)
-
-
-def is_automatic(message: Message) -> bool:
-    """Whether a program sent the message rather than a person: RFC 3834's Auto-Submitted, and
-    the headers mailing lists, vacation programs and Exchange write instead."""
-    submitted = _bare(_header(message, "Auto-Submitted"))
-    if submitted and submitted != "no":
-        return True
-    for name in ("Precedence", "X-Precedence"):
-        if _bare(_header(message, name)) in {"bulk", "junk", "list", "auto_reply", "auto-reply"}:
-            return True
-    for name in _AUTO_REPLY_HEADERS:
-        if _has(message, name) and _bare(_header(message, name)) not in {"no", "false", "0"}:
-            return True
-    return any(_has(message, name) for name in _PROGRAM_HEADERS)
-
-
-# Headers that say "this is an automatic reply" (vacation programs, cPanel, MDaemon and others).
-_AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autogenerated")
-# Headers only programs write: Exchange's rules and reports, bounces, mailing lists.
-_PROGRAM_HEADERS = (
-    "X-MS-Exchange-Generated-Message-Source",
-    "X-MS-Exchange-Inbox-Rules-Loop",
-    "X-MS-Exchange-Message-Is-Ndr",
-    "X-Failed-Recipients",
-    "List-Id",
-    "List-Unsubscribe",
-)
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(?:automatic reply|auto[- ]?reply|(?:automatic|auto[- ]?) ?response(?: to)?|auto|"
-    r"out of (?:the )?office(?: reply)?|ooo)\s*:",
-    re.IGNORECASE,
-)
-_MAIL_SYSTEM_USERS = {"mailer-daemon", "mailerdaemon", "mail-daemon", "maildaemon", "postmaster"}
-_MAIL_SYSTEM_NAME = re.compile(r"mail delivery (?:system|subsystem)", re.IGNORECASE)
-
-_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
-_RETURNED_MESSAGE_TYPES = ("message/rfc822", "message/global")
-_RETURNED_HEADER_TYPES = (
-    "text/rfc822-headers",
-    "message/global-headers",
-    "message/rfc822-headers",  # not a registered type, but written
-)
-_ACTIONS = {
-    "failed": BOUNCED,
-    "delayed": DELAYED,
-    "delivered": DELIVERED,
-    "relayed": DELIVERED,
-    "expanded": DELIVERED,
-}
-_WORST = (BOUNCED, DELAYED, DELIVERED)
-
-_LOCAL = r"[^\s<>()\[\]\"',;:@]+"
-_DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_ADDRESS = _LOCAL + "@" + _DOMAIN
-# "5.1.1", not inside an IP address or a version number.
-_BARE_STATUS = re.compile(r"(?<![\w.])([245]\.\d{1,3}\.\d{1,3})(?!\w|\.\d)")
-# "550 5.1.1", "550-5.1.1", "#550 5.1.1", "#5.1.1": a status the server gave with its reply.
-_REPLY_STATUS = re.compile(r"(?:(?<!\d)[245]\d\d[ -]|#)([245]\.\d{1,3}\.\d{1,3})(?!\w|\.\d)")
-_REPLY_CODE = re.compile(r"(?<![\w.])[245]\d\d(?=[ -])")
-_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_ID = re.compile(r"<([^<>\s]+)>")
-
-# Where a report stops speaking and quotes the original: Exim, Exchange, Gmail, qmail, sendmail.
-_QUOTE_START = re.compile(
-    r"^[ \t]*(?:-+ *This is a copy of the message.*"
-    r"|Original message headers:?"
-    r"|-* *Original message *-*"
-    r"|-+ *Below this line is a copy of the message\.?"
-    r"|-+ *(?:Unsent|Original) message follows *-*)[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def _phrases(*phrases: str) -> re.Pattern[str]:
-    """Any of the phrases, case aside and with any run of whitespace (a line break included)
-    between their words, as servers wrap their text."""
-    return re.compile("|".join(p.replace(" ", r"\s+") for p in phrases), re.IGNORECASE)
-
-
-_DELAY_WORDS = _phrases(
-    "this is a warning only",
-    "has not yet been delivered",
-    "not (?:been )?delivered yet",
-    "hasn't been delivered yet",
-    "still being retried",
-    "delivery (?:is |has been )?delayed",
-    "delivery incomplete",
-    "temporary problem delivering",
-    "will (?:be )?retr(?:y|ied)",
-    "will (?:continue|keep) (?:to be attempted|trying)",
-)
-_FAILURE_WORDS = _phrases(
-    "(?:could not|couldn't) be delivered",
-    "wasn't delivered",
-    "was not delivered",
-    "failed permanently",
-    "permanent (?:error|failure|fatal)",
-    "delivery has failed",
-    "cannot be reached",
-    "did not reach",
-    "undeliverable",
-    "address(?:\\(es\\)|es)? failed",
-    "returned to sender",
-    "unrouteable address",
-    "delivery failed",
-)
-# Lines that name one recipient: Postfix and qmail ("<x@y>: why"), Exim ("  x@y"), Exchange
-# ("Name (x@y)", "x@y<mailto:x@y>", and Exchange 2003's "x@y on 01/07/2020 13:00").
-_ANGLE_LINE = re.compile(rf"^<({_ADDRESS})>(?:\s*\(expanded from <[^>]*>\))?:\s*(.*)$")
-_LONE_LINE = re.compile(rf"^<?({_ADDRESS})>?(?:\s*<mailto:[^>]*>)?$")
-_NAMED_LINE = re.compile(rf"^[^()<>@\n]{{0,100}}\(({_ADDRESS})\)$")
-_DATED_LINE = re.compile(rf"^({_ADDRESS}) on \S.*$")
-# Sentences that name one: Gmail, Exchange Online.
-_SENTENCE = re.compile(
-    rf"(?:message to|delivered to|delivering your message to|delivery to)\s+<?({_ADDRESS})>?",
-    re.IGNORECASE,
-)
-# Where the server's own words are labelled, not tied to an address line.
-_LABELLED = re.compile(
-    r"^\s*(?:reported error|diagnostic-code)\s*:\s*(\S.*)$", re.IGNORECASE | re.MULTILINE
-)
-_RETURNED_WORDS = re.compile(r"remote server (?:at .{0,120}? )?returned '(.+)'", re.IGNORECASE)
-_LABEL_ABOVE = re.compile(
-    r"^\s*(?:the response (?:from the remote server )?was|technical details of (?:permanent|"
-    r"temporary) failure)\s*:\s*$",
-    re.IGNORECASE,
-)
-
-_WROTE = re.compile(r"^On\b.*\bwrote:?$")
-_QUOTE_HEADER = re.compile(r"^(?:From|Von|De)\s*:\s*\S")
-_QUOTE_HEADER_NEXT = re.compile(r"^(?:Sent|Date|Gesendet|Envoyé)\s*:\s*\S")
-_REPLY_STOP = re.compile(
-    r"^(?:-{2,}\s*Original Message\s*-{2,}|_{10,}|-{5,}\s*Forwarded message\s*-{5,}"
-    r"|Begin forwarded message:|-- ?|Sent from my \w+.*|Get Outlook for .*)$",
-    re.IGNORECASE,
-)
-
-
-# Reading.
+        return unreadable(raw, error)
 
 
 def _read(raw: bytes) -> Report:
     problems: list[str] = []
-    if len(raw) > MAX_BYTES:
-        raw = raw[:MAX_BYTES]
+    if len(raw) > mime.MAX_BYTES:
+        raw = raw[: mime.MAX_BYTES]
         problems.append(
-            f"It is larger than {MAX_BYTES // (1024 * 1024)} MB; only the start was read."
+            f"It is larger than {mime.MAX_BYTES // (1024 * 1024)} MB; only the start was read."
         )
     if not raw.strip():
         return Report(kind=UNKNOWN, problem="The message is empty.")
@@ -237,829 +96,97 @@ def _read(raw: bytes) -> Report:
             kind=UNKNOWN,
             problem="This is not an email: it has no headers (Date, From, Message-ID and so on).",
         )
-    problems.extend(_damage(message))
-    content_type = _type(message)
-    report_type = _param(message, "report-type").lower()
-    leaves = list(_leaves(message))
-    status_parts = [p for p in leaves if _type(p) in _STATUS_TYPES]
+    problems.extend(mime.damage(message))
+    return _read_message(message, problems, wrapped=True)
+
+
+def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Report:
+    """What a parsed message is; with `wrapped`, a report a filter (Trend Micro, a relay)
+    attached whole to its own notice is read inside it."""
+    content_type = mime.content_type(message)
+    report_type = mime.param(message, "report-type").lower()
+    subject = mime.header(message, "Subject")
+    leaves = list(mime.leaves(message))
+    types = {mime.content_type(p) for p in leaves}
+    status_parts = [p for p in leaves if mime.content_type(p) in STATUS_TYPES]
+    returns = bool(types & set(RETURNED_MESSAGE_TYPES))
+    if (
+        report_type == "feedback-report"
+        or FEEDBACK_TYPE in types
+        or (_COMPLAINT_SUBJECT.match(subject) and returns)
+    ):
+        return read_complaint(message, leaves, problems)
+    notification = read_notification(message, leaves, problems) if not status_parts else None
+    if notification is not None:
+        return notification
     if status_parts or (content_type == "multipart/report" and report_type == "delivery-status"):
-        return _delivery_report(message, leaves, status_parts, problems)
+        return read_delivery_report(message, leaves, status_parts, problems)
     if content_type == "multipart/report" and report_type == "disposition-notification":
-        return _read_receipt(message, leaves, problems)
-    if _from_mail_system(message):
-        text = _report_text(leaves, [])
-        if _text_kind(_split_quoted(text)[0]):
-            return _delivery_report(message, leaves, [], problems)
-    return _personal(message, leaves, problems)
-
-
-def _delivery_report(
-    message: Message, leaves: list[Message], status_parts: list[Message], problems: list[str]
-) -> Report:
-    """A bounce, delay warning or delivery notice: RFC 3464 fields first, its words second."""
-    per_message: dict[str, str] = {}
-    blocks: list[dict[str, str]] = []
-    for part in status_parts:
-        for block in _status_blocks(part, problems):
-            if _names_recipient(block):
-                blocks.append(block)
-            else:
-                for name, value in block.items():
-                    per_message.setdefault(name, value)
-    text = _report_text(leaves, problems)
-    said, quoted = _split_quoted(text)
-    exclude = set(_addresses([_header(message, "From"), _header(message, "To")]))
-    listed = _addresses(_all_headers(message, "X-Failed-Recipients"))
-    from_text = _text_findings(said, listed, exclude)
-    is_report = _type(message) == "multipart/report" or bool(status_parts)
-    structure_lost = _type(message).startswith("multipart/") and not message.is_multipart()
-    if blocks:
-        findings = _with_text(
-            [_finding(b) for b in blocks[:MAX_FINDINGS]], from_text, len(blocks) == 1
-        )
-    else:
-        salvaged = [b for b in _parse_status_text(text) if _names_recipient(b)]
-        findings = [_finding(b) for b in salvaged[:MAX_FINDINGS]] or from_text
-        if status_parts:
-            problems.append("Its delivery-status part names no recipient; " + _read_from(findings))
-        elif structure_lost:
-            problems.append("It is a delivery report; " + _read_from(findings))
-        elif is_report:
-            problems.append(
-                "It says it is a delivery report but has no delivery-status part; "
-                + _read_from(findings)
-            )
-    kind = _worst(f.kind for f in findings) or _text_kind(said) or UNKNOWN
-    if kind == UNKNOWN and not problems:
-        problems.append("It looks like a delivery report, but says nothing of what happened.")
-    returned = _returned(leaves, problems)
-    quoted_headers = _quoted_headers(quoted)
-    ids = []
-    if returned is not None:
-        ids += _message_ids(_header(returned, "Message-ID"))
-    ids += _message_ids(per_message.get("x-original-message-id", ""))
-    ids += _reply_ids(message)
-    if quoted_headers is not None:
-        ids += _message_ids(_header(quoted_headers, "Message-ID"))
-    elif quoted:
-        ids += _quoted_message_ids(quoted)
-    if structure_lost:
-        ids += _salvaged_ids(text)  # the MIME structure is lost: the ids still stand in its text
-    original = returned if returned is not None else quoted_headers
-    recipients = () if original is None else _recipients(original)
-    return _report(message, kind, ids, problems, findings=tuple(findings), recipients=recipients)
-
-
-def _read_receipt(message: Message, leaves: list[Message], problems: list[str]) -> Report:
-    """A read or deleted notice (RFC 8098): sent by a program, about our message."""
-    ids: list[str] = []
-    for part in leaves:
-        if _type(part) in (
-            "message/disposition-notification",
-            "message/global-disposition-notification",
-        ):
-            for block in _status_blocks(part, problems):
-                ids += _message_ids(block.get("original-message-id", ""))
-    ids += _reply_ids(message)
-    return _report(message, AUTO_REPLY, ids, problems, words=_words(message, leaves, problems))
-
-
-def _personal(message: Message, leaves: list[Message], problems: list[str]) -> Report:
-    """An automatic reply, a person's reply, or neither."""
-    ids = _reply_ids(message)
-    says_auto_reply = _says_auto_reply(message)
-    if is_automatic(message) or says_auto_reply:
-        if ids or says_auto_reply:
-            return _report(
-                message, AUTO_REPLY, ids, problems, words=_words(message, leaves, problems)
-            )
-        return _report(message, UNKNOWN, [], problems)
-    if ids:
-        return _report(message, REPLY, ids, problems, words=_words(message, leaves, problems))
-    return _report(message, UNKNOWN, [], problems)
-
-
-def _report(
-    message: Message,
-    kind: str,
-    ids: Iterable[str],
-    problems: list[str],
-    *,
-    findings: tuple[Finding, ...] = (),
-    recipients: tuple[str, ...] = (),
-    words: str = "",
-) -> Report:
-    own = _first(_message_ids(_header(message, "Message-ID")))
-    wanted = [i for i in _unique(ids) if i != own][:MAX_IDS]
-    return Report(
-        kind=kind,
-        message_id=own,
-        date=_iso_date(_header(message, "Date")),
-        sender=_first(_addresses([_header(message, "From")])),
-        subject=_header(message, "Subject"),
-        original_ids=tuple(wanted),
-        findings=findings,
-        original_recipients=recipients,
-        words=words,
-        problem=" ".join(_unique(problems)),
+        return read_receipt(message, leaves, problems)
+    said = split_quoted(report_text(leaves, []))[0]
+    forwarded = bool(_FORWARDED.match(subject))
+    # A mail system's message is a delivery report unless it calls itself an automatic reply
+    # and says nothing of a failure (what Auto-Submitted says is not enough); so is one from
+    # another address whose words say a delivery failed and that returns the original (au one
+    # net's no-reply@), unless a person forwarded it.
+    from_mail_system = _from_mail_system(message) and bool(
+        text_kind(said) or subject_kind(subject) or not says_auto_reply(message)
     )
+    if from_mail_system or (returns and text_kind(said) and not forwarded):
+        report = read_delivery_report(message, leaves, [], problems)
+        inner = _attached_report(leaves, problems) if wrapped else None
+        if inner is not None:  # its fields are surer than the words of the notice around it
+            ids = inner.original_ids + report.original_ids
+            return dataclasses.replace(
+                report, kind=inner.kind, findings=inner.findings, original_ids=ids
+            )
+        return report
+    if forwarded and subject_kind(subject):
+        # A colleague forwarding a bounce: not a reply, and not a report of ours to trust (it
+        # may be about any message); the report itself is in the mailbox it came to.
+        return make_report(message, UNKNOWN, [], problems)
+    return read_reply(message, leaves, problems)
 
 
-def _unreadable(raw: object, error: Exception) -> Report:
-    """What little can be said of a message the parser or a decoder gave up on."""
-    problem = f"It could not be read ({type(error).__name__}: {_one_line(str(error), 120)})."
-    try:
-        head = raw[:65536] if isinstance(raw, bytes | bytearray) else b""
-        headers = HeaderParser(policy=compat32).parsestr(bytes(head).decode("latin-1"), True)
-        return Report(
-            kind=UNKNOWN,
-            message_id=_first(_message_ids(_header(headers, "Message-ID"))),
-            date=_iso_date(_header(headers, "Date")),
-            sender=_first(_addresses([_header(headers, "From")])),
-            subject=_header(headers, "Subject"),
-            problem=problem,
-        )
-    except Exception:  # nothing more can be said
-        return Report(kind=UNKNOWN, problem=problem)
+def _attached_report(leaves: list[Message], problems: list[str]) -> Report | None:
+    """A delivery report attached whole as a message of its own, read as one."""
+    for part in leaves:
+        inner = mime.subparts(part) if mime.content_type(part) in RETURNED_MESSAGE_TYPES else []
+        if inner and any(mime.content_type(p) in STATUS_TYPES for p in mime.leaves(inner[0])):
+            report = _read_message(inner[0], problems, wrapped=False)
+            if any(f.recipient for f in report.findings):
+                return report
+    return None
 
 
-# What kind of message.
+_FORWARDED = re.compile(r"\s*(?:fwd?|wg|tr)\s*:", re.IGNORECASE)
+# Hotmail's and Outlook.com's complaints (JMRP): no feedback-report part, the original attached.
+_COMPLAINT_SUBJECT = re.compile(r"\s*complaint about message from", re.IGNORECASE)
+_MAIL_SYSTEM_USER = re.compile(
+    r"^(?:mailer-?daemon|mail-?daemon|post_?master|microsoftexchange|mail-?delivery|[\w.-]+-admin"
+    r"|mailadmin|bounce[sd]?|no-?reply-?bounce|nobody)\b",
+    re.IGNORECASE,
+)
+_MAIL_SYSTEM_NAME = re.compile(
+    r"mail delivery (?:system|subsystem|service)|mailer-?daemon|post_?master|mail administrator"
+    r"|system administrator|delivery status",
+    re.IGNORECASE,
+)
 
 
 def _from_mail_system(message: Message) -> bool:
     """Sent by a mail server about delivery: a mailer daemon or postmaster, Exchange's own
     mailbox, or headers only bounces carry; an empty Return-Path unless it says auto-reply."""
-    name, address = _first_pair(_header(message, "From"))
+    name, address = mime.first_pair(mime.header(message, "From"))
     user = address.partition("@")[0].lower()
-    if user in _MAIL_SYSTEM_USERS or user.startswith("microsoftexchange"):
+    if _MAIL_SYSTEM_USER.match(user) or (not address and _MAIL_SYSTEM_USER.match(name)):
+        return True
+    if mime.header(message, "From").strip() == "<>":  # the null sender: only mail systems
         return True
     if _MAIL_SYSTEM_NAME.search(name):
         return True
-    if _has(message, "X-Failed-Recipients") or _has(message, "X-MS-Exchange-Message-Is-Ndr"):
-        return True
-    return _header(message, "Return-Path").strip() == "<>" and not _says_auto_reply(message)
-
-
-def _says_auto_reply(message: Message) -> bool:
-    """It calls itself an automatic reply (not merely automatic, as a newsletter is)."""
-    if _bare(_header(message, "Auto-Submitted")) == "auto-replied":
-        return True
-    if _bare(_header(message, "Precedence")) in {"auto_reply", "auto-reply"}:
-        return True
-    if any(_has(message, name) for name in _AUTO_REPLY_HEADERS):
-        return True
-    if "rules agent" in _header(message, "X-MS-Exchange-Generated-Message-Source").lower():
-        return True  # Exchange's Automatic Replies (out of office) and inbox rules
-    return bool(_AUTO_SUBJECT.match(_header(message, "Subject")))
-
-
-def _text_kind(text: str) -> str:
-    if _DELAY_WORDS.search(text):
-        return DELAYED
-    if _FAILURE_WORDS.search(text):
-        return BOUNCED
-    return ""
-
-
-def _worst(kinds: Iterable[str]) -> str:
-    present = set(kinds)
-    return next((kind for kind in _WORST if kind in present), "")
-
-
-# RFC 3464 delivery-status fields.
-
-
-def _status_blocks(part: Message, problems: list[str]) -> list[dict[str, str]]:
-    """The field blocks of a delivery-status (or disposition) part. Python parses these as a
-    list of header blocks; a part that is encoded, or of a type it does not know, is text."""
-    if part.is_multipart():
-        subparts = _subparts(part)
-        blocks = [_fields(sub) for sub in subparts]
-        if any(_names_recipient(b) or "original-message-id" in b for b in blocks):
-            return blocks
-        text = "\n\n".join(_as_text(sub) for sub in subparts)
-        encoding = _header(part, "Content-Transfer-Encoding").lower()
-        if encoding in ("base64", "quoted-printable"):
-            text = _bytes_text(_undo_transfer_encoding(text.strip(), encoding))
-        return _parse_status_text(text)
-    return _parse_status_text(_text(part, problems))
-
-
-def _fields(block: Message) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for name, value in _raw_headers(block):
-        fields.setdefault(name.strip().lower(), " ".join(_decode_bytes(str(value)).split()))
-    return fields
-
-
-def _parse_status_text(text: str) -> list[dict[str, str]]:
-    """Blocks of "Name: value" lines, separated by blank lines; folded lines joined."""
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last = ""
-    for line in text[:MAX_TEXT].split("\n"):
-        if not line.strip():
-            if current:
-                blocks.append(current)
-            current, last = {}, ""
-        elif line[0] in " \t":
-            if last:
-                current[last] = f"{current[last]} {line.strip()}"
-        else:
-            name, colon, value = line.partition(":")
-            name = name.strip()
-            last = ""
-            if colon and _FIELD.fullmatch(name) and name.lower() not in current:
-                last = name.lower()
-                current[last] = value.strip()
-    if current:
-        blocks.append(current)
-    return blocks
-
-
-def _names_recipient(block: dict[str, str]) -> bool:
-    return "final-recipient" in block or "original-recipient" in block
-
-
-def _finding(fields: dict[str, str]) -> Finding:
-    recipient = _dsn_address(fields.get("original-recipient", "")) or _dsn_address(
-        fields.get("final-recipient", "")
-    )
-    diagnostic = _clean_diagnostic(fields.get("diagnostic-code", ""))
-    status = _status(fields.get("status", ""), diagnostic)
-    action = (fields.get("action", "").lower().split() or [""])[0]
-    kind = _ACTIONS.get(action) or _kind_of_status(status) or BOUNCED
-    return Finding(recipient=recipient, kind=kind, status=status, diagnostic=diagnostic)
-
-
-def _dsn_address(value: str) -> str:
-    """The address in "rfc822; <x@y>"; a value without an address type is taken as it is."""
-    kind, semicolon, address = value.partition(";")
-    if not semicolon:
-        address = kind
-    address = address.strip().strip("<>").strip()
-    return address.lower() if "@" in address else ""
-
-
-def _status(field: str, diagnostic: str) -> str:
-    """The Status field's code; Exim writes 5.0.0 whatever the server said, so a generic x.0.0
-    gives way to the server's own, more exact code of the same class."""
-    found = _BARE_STATUS.search(field)
-    said = _status_in(diagnostic)
-    if found is None:
-        return said
-    status = found.group(1)
-    if status.endswith(".0.0") and said[:1] == status[:1] and not said.endswith(".0.0"):
-        return said
-    return status
-
-
-def _status_in(text: str) -> str:
-    found = _REPLY_STATUS.search(text) or _BARE_STATUS.search(text)
-    return found.group(1) if found else ""
-
-
-def _kind_of_status(status: str) -> str:
-    return {"5": BOUNCED, "4": DELAYED, "2": DELIVERED}.get(status[:1], "")
-
-
-def _clean_diagnostic(value: str) -> str:
-    """One line of the server's words: without the "smtp;" type, and a multi-line SMTP reply
-    without its code repeated on every line."""
-    label, semicolon, rest = value.partition(";")
-    if semicolon and _FIELD.fullmatch(label.strip()):
-        value = rest
-    value = " ".join(value.split())
-    first = re.match(r"([245]\d\d)[- ](?:([245]\.\d{1,3}\.\d{1,3}) )?", value)
-    if first:
-        again = r"\s" + re.escape(first.group(1)) + r"[- ]"
-        if first.group(2):
-            again += re.escape(first.group(2)) + r"\s"
-        head = first.group(1) + " " + (f"{first.group(2)} " if first.group(2) else "")
-        value = head + re.sub(again, " ", value[first.end() :])
-    return _one_line(value, MAX_DIAGNOSTIC)
-
-
-def _with_text(findings: list[Finding], said: list[Finding], single: bool) -> list[Finding]:
-    """Fill what the fields leave out (Exim gives no Diagnostic-Code for some failures) from
-    what the report's text says of the same address, or of its only address."""
-    by_address = {f.recipient: f for f in said}
-    filled = []
-    for finding in findings:
-        words = by_address.get(finding.recipient) or (
-            said[0] if single and len(said) == 1 else None
-        )
-        if words is not None and not finding.diagnostic:
-            finding = Finding(
-                recipient=finding.recipient or words.recipient,
-                kind=finding.kind,
-                status=_status(finding.status, words.diagnostic),
-                diagnostic=words.diagnostic,
-            )
-        filled.append(finding)
-    return filled
-
-
-def _read_from(findings: list[Finding]) -> str:
-    if findings:
-        return "what it says was read from its text."
-    return "its text names no recipient."
-
-
-# Reports in words: what servers write for people.
-
-
-def _text_findings(said: str, listed: list[str], exclude: set[str]) -> list[Finding]:
-    """Recipients named in a report's words, each with the lines that follow it."""
-    kind = _text_kind(said)
-    raw_lines = said.split("\n")
-    lines = [line.strip() for line in raw_lines]
-    indents = [len(line) - len(line.lstrip()) for line in raw_lines]
-    named: dict[str, list[str]] = {}
-
-    def note(address: str, explanation: list[str]) -> None:
-        address = address.lower()
-        if address in exclude or len(named) >= MAX_FINDINGS:
-            return
-        known = named.setdefault(address, [])
-        if explanation and (not known or (not _has_code(known) and _has_code(explanation))):
-            named[address] = explanation
-
-    for address in listed:
-        note(address, [])
-    for number, line in enumerate(lines):
-        angle = _ANGLE_LINE.match(line)
-        if angle:
-            note(angle.group(1), [angle.group(2), *_following(lines, indents, number)])
-            continue
-        alone = _LONE_LINE.match(line) or _NAMED_LINE.match(line) or _DATED_LINE.match(line)
-        if alone:
-            note(alone.group(1), _following(lines, indents, number))
-            continue
-        for sentence in _SENTENCE.finditer(line):
-            note(sentence.group(1), [])
-    labelled = _labelled_diagnostic(said, lines, indents)
-    findings = []
-    for address, explanation in named.items():
-        diagnostic = _clean_text_diagnostic(" ".join(explanation))
-        if labelled and (len(named) == 1 or not diagnostic) and not _has_code([diagnostic]):
-            diagnostic = labelled
-        status = _status_in(diagnostic)
-        found_kind = kind if kind else (_kind_of_status(status) or BOUNCED)
-        findings.append(Finding(address, found_kind, status, diagnostic))
-    return findings
-
-
-def _following(lines: list[str], indents: list[int], above: int) -> list[str]:
-    """The lines that explain the line `above`: up to a blank line, or the next address no
-    further indented (Exim lists failed addresses without a blank line between them; Postfix
-    may wrap a line so that the next starts with the address, indented)."""
-    taken = []
-    for number in range(above + 1, min(above + 13, len(lines))):
-        line = lines[number]
-        if not line:
-            break
-        if indents[number] <= indents[above] and (
-            _ANGLE_LINE.match(line) or _LONE_LINE.match(line)
-        ):
-            break
-        taken.append(line)
-    return taken
-
-
-def _labelled_diagnostic(said: str, lines: list[str], indents: list[int]) -> str:
-    """The server's words where a report labels them once, for all its recipients."""
-    returned = _RETURNED_WORDS.search(said)
-    if returned:
-        return _clean_text_diagnostic(returned.group(1))
-    labelled = _LABELLED.search(said)
-    if labelled:
-        return _clean_diagnostic(labelled.group(1))
-    for number, line in enumerate(lines):
-        if _LABEL_ABOVE.match(line):
-            start = number + 1
-            while start < len(lines) and not lines[start]:
-                start += 1
-            return _clean_text_diagnostic(" ".join(_following(lines, indents, start - 1)))
-    return ""
-
-
-def _clean_text_diagnostic(text: str) -> str:
-    """Exchange wraps the server's words in "#" and "##rfc822;x@y", sendmail in "(reason: )"."""
-    text = re.sub(r"\s##.*$", "", " ".join(text.split())).lstrip("#").strip()
-    reason = re.fullmatch(r"\(reason: (.*)\)", text, re.IGNORECASE)
-    return _one_line(reason.group(1) if reason else text, MAX_DIAGNOSTIC)
-
-
-def _has_code(lines: list[str]) -> bool:
-    text = " ".join(lines)
-    return bool(_REPLY_CODE.search(text) or _BARE_STATUS.search(text))
-
-
-def _report_text(leaves: list[Message], problems: list[str]) -> str:
-    """The words a report says to people: its plain-text parts, else its HTML as text. A
-    multipart part whose parts cannot be told apart is read as the text it is."""
-    plain, html = [], []
-    for part in leaves:
-        kind = _type(part)
-        if kind == "text/plain" or (kind.startswith("multipart/") and not part.is_multipart()):
-            plain.append(_text(part, problems))
-        elif kind == "text/html":
-            html.append(_html_text(_text(part, problems), drop_quotes=False))
-        if sum(len(t) for t in plain) > MAX_TEXT:
-            break
-    return "\n\n".join(plain or html)[:MAX_TEXT]
-
-
-def _split_quoted(text: str) -> tuple[str, str]:
-    """A report's own words, and what it quotes of the original (after Exim's "This is a copy
-    of the message", Exchange's "Original message headers" and the like)."""
-    start = _QUOTE_START.search(text)
-    if start is None:
-        return text, ""
-    return text[: start.start()], text[start.end() :]
-
-
-def _quoted_headers(quoted: str) -> Message | None:
-    """The original's headers where a report quotes them in its text."""
-    body = quoted.lstrip("\n")
-    while body.startswith("------"):  # Exim's "------ The body of the message is ... long"
-        body = body.partition("\n")[2].lstrip("\n")
-    if not body:
-        return None
-    headers = HeaderParser(policy=compat32).parsestr(body[:MAX_TEXT], headersonly=True)
-    names = {name.lower() for name in headers}
-    return headers if names & {"message-id", "from", "to", "subject", "received"} else None
-
-
-def _quoted_message_ids(quoted: str) -> list[str]:
-    found = re.search(r"^\s*Message-ID:\s*(<[^<>\s]+>)", quoted[:MAX_TEXT], re.I | re.M)
-    return _message_ids(found.group(1)) if found else []
-
-
-def _salvaged_ids(text: str) -> list[str]:
-    """Message-IDs in the body of a report whose parts cannot be told apart: only those after a
-    returned message's Content-Type, which is where the original's headers start."""
-    start = re.search(r"^Content-Type:\s*(?:message/rfc822|text/rfc822-headers)", text, re.I | re.M)
-    return [] if start is None else _quoted_message_ids(text[start.end() :])
-
-
-def _returned(leaves: list[Message], problems: list[str]) -> Message | None:
-    """The original as the report returns it: whole, or its headers only."""
-    for part in leaves:
-        kind = _type(part)
-        if kind in _RETURNED_MESSAGE_TYPES:
-            subparts = _subparts(part)
-            if subparts:
-                inner = subparts[0]
-                if any(True for _ in inner.raw_items()):
-                    return inner
-                # Encoded, which RFC 2046 forbids for message/rfc822 but servers do.
-                encoding = _header(part, "Content-Transfer-Encoding").lower()
-                text = _as_text(inner)
-                if encoding in ("base64", "quoted-printable"):
-                    text = _bytes_text(_undo_transfer_encoding(text.strip(), encoding))
-            else:
-                text = _text(part, problems)
-            return HeaderParser(policy=compat32).parsestr(text.lstrip("\n")[:MAX_TEXT], True)
-        if kind in _RETURNED_HEADER_TYPES:
-            text = _text(part, problems).lstrip("\n")
-            return HeaderParser(policy=compat32).parsestr(text[:MAX_TEXT], headersonly=True)
-    return None
-
-
-def _recipients(original: Message) -> tuple[str, ...]:
-    return tuple(_unique(_addresses(_all_headers(original, "To") + _all_headers(original, "Cc"))))
-
-
-# Replies: the person's own words.
-
-
-def _words(message: Message, leaves: list[Message], problems: list[str]) -> str:
-    """The first of the sender's new words: without what they quote of earlier messages."""
-    plain = html = None
-    for part in leaves:
-        if _is_attachment(part):
-            continue
-        kind = _type(part)
-        if kind == "text/plain" and plain is None:
-            plain = part
-        elif kind == "text/html" and html is None:
-            html = part
-    if plain is not None:
-        text = _text(plain, problems)
-    elif html is not None:
-        text = _html_text(_text(html, problems), drop_quotes=True)
-    else:
-        return ""
-    return _first_words(text[:MAX_TEXT])
-
-
-def _first_words(text: str) -> str:
-    lines = [line.rstrip() for line in text.split("\n")]
-    kept: list[str] = []
-    for number, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith(">"):
-            continue
-        if _REPLY_STOP.match(stripped) or _WROTE.match(stripped):
-            break
-        if stripped.startswith("On ") and any(
-            n.strip().endswith("wrote:") for n in lines[number + 1 : number + 3]
-        ):
-            break  # "On ..., Someone <x@y>" wrapped before "wrote:"
-        if _QUOTE_HEADER.match(stripped) and any(
-            _QUOTE_HEADER_NEXT.match(n.strip()) for n in lines[number + 1 : number + 5]
-        ):
-            break  # Outlook's "From: ... Sent: ... To: ... Subject:" above the quoted message
-        if kept and sum(len(k) + 1 for k in kept) + len(stripped) > MAX_WORDS:
-            break  # whole lines, while they fit; a first line too long is shortened below
-        if stripped or (kept and kept[-1]):
-            kept.append(stripped)
-    return _shorten("\n".join(kept).strip(), MAX_WORDS)
-
-
-class _HtmlText(HTMLParser):
-    """HTML as the lines a reader would see; blockquotes (quoted mail) left out on request."""
-
-    BLOCKS = frozenset(
-        "p div br tr td th li ul ol table h1 h2 h3 h4 h5 h6 hr pre blockquote".split()
-    )
-    HIDDEN = frozenset({"style", "script", "title"})
-
-    def __init__(self, drop_quotes: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.drop_quotes = drop_quotes
-        self.pieces: list[str] = []
-        self.hidden = self.quoted = self.pre = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._count(tag, 1)
-        if tag in self.BLOCKS:
-            self.pieces.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._count(tag, -1)
-        if tag in self.BLOCKS:
-            self.pieces.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.hidden or (self.quoted and self.drop_quotes):
-            return
-        self.pieces.append(data if self.pre else re.sub(r"\s+", " ", data))
-
-    def _count(self, tag: str, step: int) -> None:
-        if tag in self.HIDDEN:
-            self.hidden = max(0, self.hidden + step)
-        elif tag == "blockquote":
-            self.quoted = max(0, self.quoted + step)
-        elif tag == "pre":
-            self.pre = max(0, self.pre + step)
-
-
-def _html_text(html: str, *, drop_quotes: bool) -> str:
-    reader = _HtmlText(drop_quotes)
-    with contextlib.suppress(Exception):  # html.parser may give up on broken markup: keep the rest
-        reader.feed(html)
-        reader.close()
-    lines = (line.strip() for line in "".join(reader.pieces).split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-# Parts, headers and text.
-
-
-def _leaves(message: Message) -> Iterator[Message]:
-    """Every part that is not a multipart container, in order, without going into an attached
-    or returned message (its text is not the report's, nor the reply's)."""
-    stack = [message]
-    seen = 0
-    while stack and seen < MAX_PARTS:
-        part = stack.pop()
-        seen += 1
-        if _type(part).startswith("multipart/") and part.is_multipart():
-            stack.extend(reversed(_subparts(part)))
-        else:
-            yield part
-
-
-def _damage(message: Message) -> list[str]:
-    """What is wrong with the MIME structure, in words, outside any returned message."""
-    said = {
-        errors.NoBoundaryInMultipartDefect: "it says it has several parts but gives no boundary "
-        "between them",
-        errors.StartBoundaryNotFoundDefect: "the boundary it gives between its parts never "
-        "appears, so they cannot be told apart",
-        errors.CloseBoundaryNotFoundDefect: "it ends before its last part is closed, so it may "
-        "have been cut off",
-    }
-    found: list[str] = []
-    stack = [message]
-    seen = 0
-    while stack and seen < MAX_PARTS:
-        part = stack.pop()
-        seen += 1
-        for defect in part.defects:
-            for kind, words in said.items():
-                if isinstance(defect, kind) and words not in found:
-                    found.append(words)
-        if _type(part).startswith("multipart/") and part.is_multipart():
-            stack.extend(_subparts(part))
-    if not found:
-        return []
-    return [f"Its MIME structure is damaged: {'; '.join(found)}. What could be read is shown."]
-
-
-def _subparts(part: Message) -> list[Message]:
-    """The parts of a multipart, or the message inside a message/* part. Asked only of a part
-    whose payload is a list: get_payload() decodes any other with its charset, and may raise."""
-    if not part.is_multipart():
-        return []
-    payload = part.get_payload()
-    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
-
-
-def _type(part: Message) -> str:
-    try:
-        return part.get_content_type().lower()
-    except Exception:  # a Content-Type no parser can read is plain text (RFC 2045)
-        return "text/plain"
-
-
-def _param(part: Message, name: str) -> str:
-    try:
-        value = part.get_param(name)
-    except Exception:  # a malformed parameter list
-        return ""
-    return value if isinstance(value, str) else ""
-
-
-def _is_attachment(part: Message) -> bool:
-    return _header(part, "Content-Disposition").lower().startswith("attachment")
-
-
-def _has(message: Message, name: str) -> bool:
-    wanted = name.lower()
-    return any(key.lower() == wanted for key, _ in _raw_headers(message))
-
-
-def _all_headers(message: Message, name: str) -> list[str]:
-    """Every value of a header, decoded, each on one line. Read raw, so that a malformed value
-    never raises (policy.default parses a header when it is asked for, and may refuse it)."""
-    wanted = name.lower()
-    return [_decode_words(str(v)) for key, v in _raw_headers(message) if key.lower() == wanted]
-
-
-def _raw_headers(message: Message) -> Iterator[tuple[str, object]]:
-    return itertools.islice(message.raw_items(), MAX_HEADERS)
-
-
-def _header(message: Message, name: str) -> str:
-    return _first(_all_headers(message, name))
-
-
-def _decode_words(value: str) -> str:
-    value = _decode_bytes(value)
-    # An encoded word that does not decode is kept as written.
-    with contextlib.suppress(LookupError, UnicodeError, ValueError, errors.HeaderParseError):
-        value = str(make_header(decode_header(value))) if "=?" in value else value
-    return " ".join(value.split())
-
-
-def _decode_bytes(value: str) -> str:
-    """Raw 8-bit bytes in a header (the parser keeps them as surrogates), read as UTF-8 or
-    Windows-1252."""
-    if not any("\udc80" <= c <= "\udcff" for c in value):
-        return value
-    return _bytes_text(value.encode("utf-8", "surrogateescape"))
-
-
-def _bytes_text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start >= len(data) - 3:  # a character cut off by the end: still UTF-8
-            return data.decode("utf-8", "replace")
-        return data.decode("cp1252", "replace")
-
-
-def _text(part: Message, problems: list[str]) -> str:
-    """A text part's content as text: transfer encoding undone, its charset decoded."""
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:  # a payload the decoder cannot take
-        problems.append("A part of it could not be decoded.")
-        return ""
-    if not isinstance(payload, bytes):
-        return ""
-    if any(
-        isinstance(d, errors.InvalidBase64CharactersDefect | errors.InvalidBase64PaddingDefect)
-        for d in part.defects
+    if mime.has_header(message, "X-Failed-Recipients") or mime.has_header(
+        message, "X-MS-Exchange-Message-Is-Ndr"
     ):
-        problems.append("A part's base64 encoding is damaged, so some of its text may be lost.")
-    payload = payload[: MAX_TEXT * 4]
-    try:
-        charset = (part.get_content_charset() or "").strip().lower()
-    except Exception:  # a charset parameter no parser can read
-        charset = ""
-    if charset in ("", "us-ascii", "ascii", "utf-8", "utf8"):
-        text = _bytes_text(payload)  # 8-bit text is often sent as "us-ascii", or unlabelled
-    else:
-        if charset in ("iso-8859-1", "latin-1", "latin1"):
-            charset = "cp1252"  # as mail programs read it: Windows' curly quotes and pound signs
-        try:
-            text = payload.decode(charset, "replace")
-        except (LookupError, UnicodeError, ValueError, TypeError):  # unknown, or not for text
-            problems.append(f"A part is in an unknown character set ({charset}); read as UTF-8.")
-            text = _bytes_text(payload)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _as_text(message: Message) -> str:
-    try:
-        return message.as_string(policy=compat32)
-    except Exception:  # a part that cannot be written out again
-        return ""
-
-
-def _undo_transfer_encoding(text: str, encoding: str) -> bytes:
-    data = text.encode("ascii", "replace")
-    if encoding == "quoted-printable":
-        return quopri.decodestring(data)
-    try:
-        return base64.b64decode(b"".join(data.split()), validate=False)
-    except (binascii.Error, ValueError):
-        return data
-
-
-def _iso_date(value: str) -> str:
-    if not value:
-        return ""
-    try:
-        when = parsedate_to_datetime(value)
-        if when.tzinfo is None:  # "-0000": UTC, of unknown local time (RFC 5322)
-            when = when.replace(tzinfo=dt.UTC)
-        return when.astimezone(dt.UTC).isoformat(timespec="seconds")
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return ""
-
-
-def _first_pair(value: str) -> tuple[str, str]:
-    try:
-        pairs = getaddresses([value])
-    except Exception:  # a header getaddresses cannot take apart
-        return "", ""
-    return pairs[0] if pairs else ("", "")
-
-
-def _addresses(values: list[str]) -> list[str]:
-    try:
-        pairs = getaddresses(values)
-    except Exception:  # a header getaddresses cannot take apart
-        return []
-    return [address.lower() for _, address in pairs if "@" in address]
-
-
-def _message_ids(value: str) -> list[str]:
-    """ "<x@y>" each, from a header that may hold several, comments, or ids without brackets."""
-    found = [f"<{i}>" for i in _ID.findall(value)]
-    if not found:
-        bare = (token.strip(",;") for token in value.split())
-        found = [f"<{t}>" for t in bare if "@" in t and not set(t) & set('<>()"')]
-    return found
-
-
-def _reply_ids(message: Message) -> list[str]:
-    """In-Reply-To, then References nearest first, then Exchange's note of the parent."""
-    references = _message_ids(" ".join(_all_headers(message, "References")))
-    return [
-        *_message_ids(" ".join(_all_headers(message, "In-Reply-To"))),
-        *reversed(references),
-        *_message_ids(_header(message, "X-MS-Exchange-Parent-Message-Id")),
-    ]
-
-
-def _bare(value: str) -> str:
-    """A header's token without comments or parameters: "auto-replied (vacation)" ->
-    "auto-replied"."""
-    return re.split(r"[;(\s]", value.strip().lower(), maxsplit=1)[0] if value.strip() else ""
-
-
-def _one_line(text: str, limit: int) -> str:
-    return _shorten(" ".join(text.split()), limit)
-
-
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
-
-
-def _first(values: list[str]) -> str:
-    return values[0] if values else ""
-
-
-def _unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(v for v in values if v))
+        return True
+    return mime.header(message, "Return-Path").strip() == "<>" and not says_auto_reply(message)

@@ -136,7 +136,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_by_authority ON deliveries (authority);
     ALTER TABLE messages ADD COLUMN resend_of TEXT NOT NULL DEFAULT '';
     """,
-    # 4: what each message's letter states (its words and pictures, as a fingerprint, and its
+    # 4: why a letter did not arrive, in staff's words (mail/reasons.py: "address unknown").
+    """
+    ALTER TABLE deliveries ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    """,
+    # 5: what each message's letter states (its words and pictures, as a fingerprint, and its
     # figures), so that whether a letter would differ now is asked of what was sent, never of
     # a PDF's bytes; and the readings of the sending mailbox.
     """
@@ -205,6 +209,7 @@ class Delivery:
     subject: str = ""
     words: str = ""  # a reply's first lines
     place: str = ""  # where it is in the mailbox
+    reason: str = ""  # why it did not arrive, e.g. "address unknown" (mail/reasons.py)
 
     def summary(self) -> str:
         """In words, for the history: 'bounced for ce@x.gov.uk: 5.1.1 (550 5.1.1 User unknown)'."""
@@ -214,12 +219,19 @@ class Delivery:
             "delivered": "delivered (the receiving server said so)",
             "auto-reply": "an automatic reply",
             "reply": "a reply",
+            "complaint": "marked as junk by the recipient",
         }.get(self.kind, self.kind)
         about = f" for {self.recipient}" if self.recipient else ""
         if self.kind in ("auto-reply", "reply"):
             about = f" from {self.sender}" if self.sender else ""
         detail = " ".join(
-            p for p in (self.status, f"({self.diagnostic})" if self.diagnostic else "") if p
+            p
+            for p in (
+                f"{self.reason}," if self.reason and self.kind == "bounced" else "",
+                self.status,
+                f"({self.diagnostic})" if self.diagnostic else "",
+            )
+            if p
         )
         quoted = f': "{self.words}"' if self.words else ""
         return f"{words}{about}{': ' + detail if detail else ''}{quoted}"
@@ -227,7 +239,7 @@ class Delivery:
 
 DELIVERY_COLUMNS = (
     "report, recipient, kind, found_at, dated, authority, message_id, matched_by, status, "
-    "diagnostic, sender, subject, words, place"
+    "diagnostic, sender, subject, words, place, reason"
 )
 
 
@@ -499,7 +511,7 @@ class Ledger:
             for delivery in found:
                 cursor = db.execute(
                     f"INSERT OR IGNORE INTO deliveries ({DELIVERY_COLUMNS}) VALUES"
-                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         delivery.report,
                         delivery.recipient,
@@ -515,6 +527,7 @@ class Ledger:
                         delivery.subject,
                         delivery.words,
                         delivery.place,
+                        delivery.reason,
                     ),
                 )
                 if cursor.rowcount:
