@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from letter_merge.batch import Batch, select_names
 from letter_merge.clock import now
 from letter_merge.errors import InputError
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import Approval, open_ledger
-from letter_merge.records.standing import Records
 from letter_merge.records.steps import Blocker
 
 

@@ -14,8 +14,9 @@ from letter_merge.batch import Batch
 from letter_merge.clock import now
 from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
 from letter_merge.errors import InputError
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
-from letter_merge.records.standing import MovedAverage, Records
+from letter_merge.records.standing import MovedAverage
 from letter_merge.words import percent
 
 

@@ -32,6 +32,7 @@ from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.pdf.reading import page_count
 from letter_merge.pdf.verify import Verdict
 from letter_merge.progress import Progress, no_progress
+from letter_merge.records.join import Records
 from letter_merge.records.manifest import (
     Conversion,
     FileRecord,
@@ -42,7 +43,6 @@ from letter_merge.records.manifest import (
     write_manifest,
 )
 from letter_merge.records.sources import snapshot, source_sha256, template_identity
-from letter_merge.records.standing import Records
 from letter_merge.template.statement import statement_of
 from letter_merge.template.text import TemplateError
 

@@ -239,3 +239,13 @@ def test_the_front_ends_reach_the_work_only_through_the_application_layer() -> N
         if imported.startswith(DECIDING)
     ]
     assert reaching == []
+
+
+def test_no_module_is_over_800_lines() -> None:
+    """A module is one job; past 800 lines it is usually two."""
+    long = {
+        module: lines
+        for module, path in MODULES.items()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 800
+    }
+    assert long == {}

@@ -14,6 +14,7 @@ from letter_merge.cli import cli
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
 from letter_merge.records.audit import write_csv
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import (
     MIGRATIONS,
     QUEUED,
@@ -23,7 +24,6 @@ from letter_merge.records.ledger import (
     Ledger,
 )
 from letter_merge.records.manifest import LetterRecord, Manifest, Recipient
-from letter_merge.records.standing import Records
 
 
 def test_a_new_ledger_has_the_current_layout(tmp_path: Path) -> None:

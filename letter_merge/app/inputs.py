@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from letter_merge.batch import Batch, load_batch
 from letter_merge.config import Settings
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
-from letter_merge.records.standing import Records
+from letter_merge.records.join import Records
 
 
 @dataclass

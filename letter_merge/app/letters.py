@@ -15,7 +15,7 @@ from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.pack import ProofReport, make_proof
 from letter_merge.proof.preview import Preview, preview_letter
 from letter_merge.recipients import write_recipients
-from letter_merge.records.standing import Records
+from letter_merge.records.join import Records
 
 
 def converter_for(settings: Settings, name: str) -> Converter:

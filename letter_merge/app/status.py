@@ -10,7 +10,8 @@ from letter_merge.app.inputs import Inputs
 from letter_merge.batch import select_names
 from letter_merge.errors import Problem
 from letter_merge.records.audit import History, history, write_csv
-from letter_merge.records.standing import STATES, MovedAverage, Records, Standing
+from letter_merge.records.join import Records
+from letter_merge.records.standing import STATES, MovedAverage, Standing
 from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 
 

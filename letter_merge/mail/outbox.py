@@ -22,8 +22,9 @@ from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Ledger, open_ledger
-from letter_merge.records.standing import Records, Standing
+from letter_merge.records.standing import Standing
 from letter_merge.records.steps import Blocker, Next
 
 

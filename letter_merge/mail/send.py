@@ -33,6 +33,7 @@ from letter_merge.mail.transport import (
 )
 from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.progress import Progress, no_progress
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import (
     FAILED,
     QUEUED,
@@ -42,7 +43,6 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.records.standing import Records
 from letter_merge.records.steps import Blocker, Next
 
 log = logging.getLogger(__name__)

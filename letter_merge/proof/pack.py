@@ -34,8 +34,9 @@ from letter_merge.proof.checks import (
     page_numbers,
 )
 from letter_merge.proof.page import render_index
+from letter_merge.records.join import Records, last_years_letters
 from letter_merge.records.proofs import ProofResult, write_results
-from letter_merge.records.standing import Records, Standing, last_years_letters
+from letter_merge.records.standing import Standing
 
 THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
 

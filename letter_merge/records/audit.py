@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.files import write_atomic
+from letter_merge.records.join import Records
 from letter_merge.records.ledger import SENT, Approval, Delivery, Event, Message
-from letter_merge.records.standing import Records, Standing, delivery_state
+from letter_merge.records.standing import Standing, delivery_state
 
 
 @dataclass(frozen=True)
