@@ -238,16 +238,25 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
 @click.option("--no-pdf", is_flag=True, help="Make the .docx letters only.")
 @converter_option
 @click.option("--force", is_flag=True, help="Make every letter again, even those up to date.")
+@click.option("--yes", is_flag=True, help="Do not ask before building again letters already sent.")
 @click.pass_context
 def build(
-    ctx: click.Context, only: Sequence[str], no_pdf: bool, converter: str, force: bool
+    ctx: click.Context,
+    only: Sequence[str],
+    no_pdf: bool,
+    converter: str,
+    force: bool,
+    yes: bool,
 ) -> None:
     """Build one .docx and one PDF per council into output/<year>/letters/.
 
     Checks the workbook and template first and builds nothing while any problem remains.
     Letters whose template, fields and files are unchanged since the last build are not made
     again (--force makes them all). Writes output/<year>/manifest.json with the SHA-256 of every
-    input and every letter.
+    input and every letter. Before building again letters already sent it says so, and asks
+    at a terminal (--yes does not ask); afterwards it says how many of them now differ from
+    what was sent. Letters whose figures wait for a decision about a moved average are not
+    built until it is made (letter-merge averages).
 
     \b
     Examples:
@@ -257,13 +266,17 @@ def build(
     """
     inputs = _inputs(ctx)
     settings = inputs.settings
+    plan = letters.plan_build(inputs, only=only, force=force)
+    if plan.sent_again and not console.confirm_rebuild(plan.sent_again, yes=yes):
+        click.echo("Nothing was built.")
+        return
     pdf_converter = None if no_pdf else _converter(ctx, settings, converter)
     with console.ProgressBars() as bars:
         result = letters.build(
-            inputs, only=only, converter=pdf_converter, force=force, on_progress=bars.update
+            inputs, plan, converter=pdf_converter, force=force, on_progress=bars.update
         )
     console.build_summary(ctx, result, settings)
-    if result.report.failed:
+    if result.plan.held or (result.report is not None and result.report.failed):
         ctx.exit(EXIT_PROBLEMS)
 
 

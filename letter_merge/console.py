@@ -25,7 +25,7 @@ from letter_merge.mail.send import SendPlan, SendReport
 from letter_merge.records.audit import History
 from letter_merge.records.standing import MovedAverage
 from letter_merge.records.steps import Blocker, Next
-from letter_merge.words import counted, percent
+from letter_merge.words import counted, percent, plural
 from letter_merge.workbook import AUTHORITY_TYPES
 
 
@@ -258,8 +258,29 @@ def list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str
         click.echo(f"  ... and {len(items) - len(shown)} more (-v lists them all)", err=True)
 
 
+def confirm_rebuild(sent: Sequence[str], *, yes: bool) -> bool:
+    """Say that letters already sent are about to be built again, and ask at a terminal."""
+    click.echo(
+        f"{counted(len(sent), 'letter')} of these {plural('was', len(sent))} sent already. "
+        "Building them again changes nothing that was sent: a letter that states what was sent "
+        "stays sent, and one whose words or figures now differ needs a correction.",
+        err=True,
+    )
+    if yes or not sys.stdin.isatty():
+        return True
+    return click.confirm(f"Build the {counted(len(sent), 'letter')} sent again?", default=True)
+
+
 def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Settings) -> None:
+    if result.plan.held:
+        blocked(
+            ctx,
+            f"{counted(len(result.plan.held), 'letter')} not built: a decision comes first",
+            result.plan.held,
+        )
     report = result.report
+    if report is None:
+        return
     made = [o for o in report.letters if not o.error and o.remade]
     kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
     remade = len(made)
@@ -294,6 +315,19 @@ def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Set
             [(o.authority, o.error or "") for o in report.failed],
         )
         click.echo("Fix the cause and run the same command again.", err=True)
+    sent = result.plan.sent_again
+    if sent:
+        differ = result.differ
+        click.echo(
+            f"{counted(len(sent), 'letter')} already sent built again: "
+            f"{len(differ)} {plural('differs', len(differ))} from what was sent"
+            + (
+                " (they stay sent)."
+                if not differ
+                else f": {', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}; each goes "
+                "as a correction once proofed and approved."
+            )
+        )
 
 
 class ProgressBars:

@@ -11,6 +11,7 @@ IRREGULAR = {
     "was": "were",
     "has": "have",
     "states": "state",
+    "differs": "differ",
 }
 
 

@@ -60,8 +60,13 @@ def test_a_correction_is_sent_on_purpose_and_on_the_record(
     result = run("build")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert re.match(r"Built 1 letter \(docx and PDF\); 3 already up to date in ", lines[-3])
-    assert lines[-2] == "  Unitary Council:         1"  # what this run built, not all four
+    built = next(i for i, line in enumerate(lines) if line.startswith("Built "))
+    assert re.match(r"Built 1 letter \(docx and PDF\); 3 already up to date in ", lines[built])
+    assert lines[built + 1] == "  Unitary Council:         1"  # this run's, not all four
+    assert lines[-1] == (
+        "1 letter already sent built again: 1 differs from what was sent: Derby City Council; "
+        "each goes as a correction once proofed and approved."
+    )
     assert re.search(rf"^changed since sent\s+{DERBY}", run("status").output, re.MULTILINE)
 
     assert run("proof").exit_code == 0

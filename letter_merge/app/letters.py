@@ -16,6 +16,7 @@ from letter_merge.proof.pack import ProofReport, make_proof
 from letter_merge.proof.preview import Preview, preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
+from letter_merge.records.steps import Blocker
 
 
 def converter_for(settings: Settings, name: str) -> Converter:
@@ -30,34 +31,70 @@ def converter_for(settings: Settings, name: str) -> Converter:
 
 
 @dataclass(frozen=True)
+class BuildPlan:
+    """What a build would do, asked of the records before anything is made."""
+
+    only: tuple[str, ...]  # the councils to build (empty: all), those held left out
+    held: tuple[tuple[str, Blocker], ...]  # not built now, and why: a decision comes first
+    sent_again: tuple[str, ...]  # letters already sent that would be built again
+    nothing: bool = False  # every letter asked for is held
+
+
+@dataclass(frozen=True)
 class BuildResult:
-    report: BuildReport
+    report: BuildReport | None  # None: nothing was built (every letter asked for is held)
+    plan: BuildPlan
     # Letters whose approved PDF this build removed (their letter changed and was made again
     # without a PDF): those approvals no longer hold.
     voided_approvals: tuple[str, ...] = ()
+    # Of the letters already sent that were built again, those whose letter now states
+    # something else than the letter sent: each needs a correction.
+    differ: tuple[str, ...] = ()
+
+
+def plan_build(inputs: Inputs, *, only: Sequence[str] = (), force: bool = False) -> BuildPlan:
+    """Which letters a build makes (all, or `only`; with `force`, even those up to date),
+    which wait for a decision first, and which of them were already sent."""
+    batch = inputs.batch()
+    chosen = [letter.council.authority for letter in batch.letters(only)]
+    records = Records.load(inputs.settings, batch)
+    held = tuple(
+        (authority, blocker)
+        for authority in chosen
+        if (blocker := records.standing(authority).build_blocker()) is not None
+    )
+    waiting = {authority for authority, _ in held}
+    building = [a for a in chosen if a not in waiting]
+    sent_again = tuple(
+        a
+        for a in building
+        if records.standing(a).sent and (force or not records.files_current(a)[0])
+    )
+    return BuildPlan(
+        tuple(building) if held else tuple(only), held, sent_again, nothing=not building
+    )
 
 
 def build(
     inputs: Inputs,
+    plan: BuildPlan,
     *,
-    only: Sequence[str] = (),
     converter: Converter | None,
     force: bool = False,
     on_progress: Progress = no_progress,
 ) -> BuildResult:
-    """Build the chosen letters (every one not up to date; all of them with `force`); with no
-    converter, .docx only."""
+    """Build the letters `plan` names (every one not up to date; all of them with `force`);
+    with no converter, .docx only."""
+    if plan.nothing:
+        return BuildResult(None, plan)
     batch = inputs.batch()
-    if only:
-        batch.letters(only)  # an unknown or ambiguous name is said before anything is done
     report = build_letters(
-        batch, only=only, converter=converter, force=force, on_progress=on_progress
+        batch, only=plan.only, converter=converter, force=force, on_progress=on_progress
     )
-    voided: tuple[str, ...] = ()
-    if report.removed_pdfs:
-        records = Records.load(inputs.settings)
-        voided = tuple(a for a, sha256 in report.removed_pdfs if records.was_approved(a, sha256))
-    return BuildResult(report, voided)
+    records = Records.load(inputs.settings, batch)
+    voided = tuple(a for a, sha256 in report.removed_pdfs if records.was_approved(a, sha256))
+    differ = tuple(a for a in plan.sent_again if not records.standing(a).unchanged_since_sent)
+    return BuildResult(report, plan, voided, differ)
 
 
 def preview(inputs: Inputs, name: str, converter: Converter) -> Preview:

@@ -41,6 +41,7 @@ from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
 from letter_merge.records.standing import STATES
 from letter_merge.records.steps import Blocker, Next
+from letter_merge.words import counted, plural
 
 STATIC = resources.files("letter_merge.desk") / "static"
 
@@ -190,6 +191,7 @@ def create_app(
             route("/api/councils", councils),
             route("/api/preview", preview, ("POST",)),
             route("/preview/{number:int}.png", preview_page),
+            route("/api/build/plan", build_plan, ("POST",)),
             route("/api/build", build, ("POST",)),
             route("/api/proof", proof, ("POST",)),
             route("/proof/", proof_page),
@@ -385,23 +387,48 @@ def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response
 # -- 4. build, 5. proof -----------------------------------------------------------------------
 
 
+def build_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """What a build would do: the question to ask first, when letters already sent would be
+    built again ("" when there is nothing to ask)."""
+    return {"confirm": _rebuild_question(letters.plan_build(desk.inputs(), only=_names(data)))}
+
+
+def _rebuild_question(plan: letters.BuildPlan) -> str:
+    count = len(plan.sent_again)
+    if not count:
+        return ""
+    return (
+        f"{counted(count, 'letter')} of these {plural('was', count)} sent already. Building "
+        "them again changes nothing that was sent: a letter that states what was sent stays "
+        "sent, and one whose words or figures now differ needs a correction. Build the "
+        f"{counted(count, 'letter')} sent again?"
+    )
+
+
 def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    only = _names(data)
+    """Build the letters; letters already sent only once the person said yes (`confirmed`)."""
     inputs = desk.fresh_inputs()
-    inputs.batch()  # problems now, not in the job
-    if only:
-        inputs.batch().letters(only)  # an unknown or ambiguous name now, too
+    plan = letters.plan_build(inputs, only=_names(data))  # problems now, not in the job
+    if plan.sent_again and data.get("confirmed") is not True:
+        raise LetterMergeError(
+            _rebuild_question(plan).replace(" Build the", " Confirm to build the").rstrip("?") + "."
+        )
     converter = desk.converter(inputs.settings)
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
-        result = letters.build(inputs, only=only, converter=converter, on_progress=progress)
+        result = letters.build(inputs, plan, converter=converter, on_progress=progress)
         report = result.report
         return {
-            "built": sum(1 for o in report.letters if o.remade and not o.error),
-            "unchanged": len(report.unchanged),
-            "failed": [{"authority": o.authority, "why": o.error} for o in report.failed],
-            "notices": report.notices,
-            "seconds": round(report.seconds, 1),
+            "built": sum(1 for o in report.letters if o.remade and not o.error) if report else 0,
+            "unchanged": len(report.unchanged) if report else 0,
+            "failed": [{"authority": o.authority, "why": o.error} for o in report.failed]
+            if report
+            else [],
+            "held": _blocked(list(plan.held)),
+            "sent_again": len(plan.sent_again),
+            "differ": list(result.differ),
+            "notices": report.notices if report else [],
+            "seconds": round(report.seconds, 1) if report else 0,
         }
 
     return desk.jobs.start("build", work)

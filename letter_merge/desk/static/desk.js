@@ -210,7 +210,18 @@ async function showPreview(name) {
 
 // -- 4. build, 5. proof: jobs ------------------------------------------------------------------
 
-$("run-build").addEventListener("click", () => startJob("/api/build", {only: lines("build-only")}, "build-results", $("run-build")));
+// Letters already sent are built again only when the person says so.
+$("run-build").addEventListener("click", async () => {
+  const body = {only: lines("build-only")};
+  try {
+    const asked = await call("/api/build/plan", body);
+    if (asked.confirm && !window.confirm(asked.confirm)) {
+      show("build-results", el("p", {}, "Nothing was built."));
+      return;
+    }
+  } catch (error) { show("build-results", failure(error)); return; }
+  startJob("/api/build", {...body, confirmed: true}, "build-results", $("run-build"));
+});
 $("run-proof").addEventListener("click", () => startJob("/api/proof", {}, "proof-results", $("run-proof")));
 
 async function startJob(url, body, resultBox, button) {
@@ -255,11 +266,17 @@ function finished(job) {
   if (job.state === "failed") { show(box, el("p", {class: "bad"}, job.error)); return; }
   if (job.kind === "build") {
     show(box,
-      el("p", {class: r.failed.length ? "bad" : "good"},
+      el("p", {class: r.failed.length || r.held.length ? "bad" : "good"},
         "Built " + counted(r.built, "letter") + " in " + r.seconds + " s" +
         (r.unchanged ? "; " + r.unchanged + " were up to date" : "") +
         (r.failed.length ? "; " + r.failed.length + " failed:" : ". Next: make the proof.")),
+      r.sent_again ? el("p", {class: r.differ.length ? "bad" : "good"},
+        counted(r.sent_again, "letter") + " already sent built again: " + r.differ.length +
+        (r.differ.length === 1 ? " differs" : " differ") + " from what was sent" +
+        (r.differ.length ? " (" + r.differ.join(", ") + "): each goes as a correction once proofed and approved."
+                         : " (they stay sent).")) : null,
       ...(r.notices || []).map((notice) => el("p", {class: "note"}, "Note: " + notice)),
+      peopleList("Not built: a decision comes first", r.held, "bad"),
       peopleList("Not built", r.failed, "bad"));
   } else if (job.kind === "proof") {
     show(box,
