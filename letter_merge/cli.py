@@ -324,9 +324,14 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
     """
     with console.ProgressBars() as bars:
         report = letters.proof(_inputs(ctx), only=only, on_progress=bars.update)
+    whole = (
+        f" (the page shows all {report.shown}, each as last proofed)"
+        if report.shown > len(report.cards)
+        else ""
+    )
     click.echo(
-        f"Proof of {counted(len(report.cards), 'letter')}: {console.shown(report.index)} and "
-        f"{console.shown(report.combined)}."
+        f"Proof of {counted(len(report.cards), 'letter')}{whole}: {console.shown(report.index)} "
+        f"and {console.shown(report.combined)}."
     )
     for change in report.changes:
         click.echo(f"  {change}")

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from starlette.testclient import TestClient
 
 from letter_merge.config import load_settings
@@ -131,11 +132,29 @@ def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) ->
     before = {r["authority"]: r for r in json.loads(results.read_text(encoding="utf-8"))}
     result = run("proof", "--only", "Derby City")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-2].startswith("Proof of 1 letter: ")
+    assert result.output.splitlines()[-2].startswith(
+        "Proof of 1 letter (the page shows all 4, each as last proofed): "
+    )
     after = {r["authority"]: r for r in json.loads(results.read_text(encoding="utf-8"))}
     assert sorted(after) == sorted(before)
     assert after[DERBY]["proofed_at"] >= before[DERBY]["proofed_at"]
     assert all(after[a] == before[a] for a in before if a != DERBY)
+    # The page is still the whole batch, and the combined PDF holds every letter.
+    page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
+    assert page.count('<article class="card') == 4
+    combined = PdfReader(work / "output" / "2020" / "proof" / "all-letters.pdf")
+    assert [item.title for item in combined.outline] == [
+        LEICESTERSHIRE,
+        DERBY,
+        BRIGHTON,
+        "Adur District Council",
+    ]
+    # A letter built again since its card was made: its card says it was of an earlier PDF.
+    assert run("build", "--force", "--only", "Adur").exit_code == 0
+    assert run("proof", "--only", "Derby City").exit_code == 0
+    page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
+    adur = page[page.index(">Adur District Council</a>") :].split("</article>")[0]
+    assert "built again since this proof: proof it again" in adur
 
 
 def send_all(work: Path, server: tuple[Recorder, int]) -> None:

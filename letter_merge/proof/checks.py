@@ -3,9 +3,11 @@ card the proof page shows for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from letter_merge.batch import PlannedLetter
 from letter_merge.config import PdfSettings
@@ -63,6 +65,21 @@ class Card:
     @property
     def problems(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
+
+    def as_data(self) -> dict[str, Any]:
+        """The card as JSON data, to show it again on a later proof's page."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Card:
+        return cls(
+            **{
+                **data,
+                "cc": tuple(data["cc"]),
+                "figures": [Figure(**figure) for figure in data["figures"]],
+                "checks": [Check(**check) for check in data["checks"]],
+            }
+        )
 
 
 def authority_pattern(authorities: Iterable[str]) -> re.Pattern[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -43,10 +44,11 @@ THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp 
 
 @dataclass
 class ProofReport:
-    cards: list[Card]
+    cards: list[Card]  # the letters this proof checked
     index: Path
     combined: Path
     changes: list[str]
+    shown: int = 0  # the letters the page shows: every letter's latest proof
 
     @property
     def with_problems(self) -> list[Card]:
@@ -81,8 +83,13 @@ def make_proof(
     combined = paths.proof / "all-letters.pdf"
     _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
+    shown = _every_letter(records, cards, paths.proof / "cards.json") if only else cards
+    write_atomic(
+        paths.proof / "cards.json",
+        json.dumps([card.as_data() for card in shown], ensure_ascii=False).encode("utf-8"),
+    )
     index = paths.proof / "index.html"
-    write_atomic(index, render_index(settings.year, cards, changes).encode("utf-8"))
+    write_atomic(index, render_index(settings.year, shown, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {} if not only else dict(records.proofs)
     for card in cards:
@@ -93,7 +100,32 @@ def make_proof(
             stamp,
         )
     write_results(paths.proof_results, list(results.values()))
-    return ProofReport(cards, index, combined, changes)
+    return ProofReport(cards, index, combined, changes, len(shown))
+
+
+def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]:
+    """The page of a proof of some letters shows every letter: those just checked, and each
+    other letter's card from its last proof, said to be of an earlier PDF where it was built
+    again since (no card vouches for a PDF it did not look at)."""
+    fresh = {card.authority: card for card in cards}
+    try:
+        earlier = {
+            card.authority: card
+            for card in map(Card.from_data, json.loads(kept.read_text(encoding="utf-8")))
+        }
+    except (OSError, ValueError, TypeError, KeyError):
+        earlier = {}  # no earlier proof, or one by an older letter-merge: these letters only
+    shown = []
+    for standing in records.standings():
+        card = fresh.get(standing.authority) or earlier.get(standing.authority)
+        if card is None:
+            continue
+        if standing.authority not in fresh and not standing.proof_holds:
+            card.checks.append(
+                Check("Proofed as it is now", False, "built again since this proof: proof it again")
+            )
+        shown.append(card)
+    return shown
 
 
 # Letters read in this process; more go to worker processes, one per core (pdfium reads one PDF
