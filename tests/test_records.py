@@ -143,7 +143,7 @@ def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) ->
     page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
     assert page.count('<article class="card') == 4
     combined = PdfReader(work / "output" / "2020" / "proof" / "all-letters.pdf")
-    assert [item.title for item in combined.outline] == [
+    assert [item.title for item in combined.outline if not isinstance(item, list)] == [
         LEICESTERSHIRE,
         DERBY,
         BRIGHTON,

@@ -81,3 +81,25 @@ def test_a_close_without_an_open_and_a_stray_else(tmp_path: Path) -> None:
         "{% endif %} has no {% if ... %} before it; delete it or add the tag that opens the block.",
         "{% else %} is not inside an {% if %}; add the {% if ... %} it belongs to, or delete it.",
     ]
+
+
+def test_a_missing_close_is_one_mistake_said_in_the_template_s_words(folder: Path) -> None:
+    """A {% left without its %} is said once, where it is: the tag after it is read as itself
+    (its {% endif %} closes the block), and nothing Jinja says of the swallowed text follows."""
+    template = folder / "templates" / "letter.docx"
+    make_template(
+        template, "Dear {{ salutation }}", "{% if upheld > 3 Many complaints.{% endif %}", "End"
+    )
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[:2] == [
+        "Error: 1 problem must be fixed first:",
+        "  - letter.docx, paragraph 2 '{% if upheld > 3 Many complaints.{% endif %}': "
+        "{% if upheld > 3 Many complaints. has no %} before the next tag begins; add %} where "
+        "it should end.",
+    ]
+    make_template(template, "Dear {{ salutation }}", "{% if upheld > 3 Many", "{% endif %}")
+    result = CliRunner().invoke(cli, ["check"])
+    assert "1 problem must be fixed first" in result.output
+    assert "a {% has no %} in the same paragraph" in result.output
+    assert "has no {% if ... %} before it" not in result.output

@@ -17,7 +17,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from letter_merge.template.text import sandbox
-from letter_merge.template.wordxml import TAG, LocatedParagraph, short
+from letter_merge.template.wordxml import OPENERS, LocatedParagraph, short
 
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 # Tags that open a block closed by {% end<name> %}.
@@ -43,20 +43,49 @@ class _Tag:
     written: str  # as the template has it
     text: str  # as Jinja reads it: straight quotes, docxtpl's prefix removed
     keyword: str  # a statement's first word ("if", "endfor"); "" for {{ }} and {# #}
+    # Not closed before the next tag opens: "later" when a closer follows in the paragraph
+    # (so the next tag's would be taken for its own), "never" when none does (template/doctor
+    # says so).
+    unclosed: str = ""
+
+
+CLOSERS = dict(OPENERS)
 
 
 def tags_of(paragraphs: Iterable[LocatedParagraph]) -> list[_Tag]:
+    """Every tag, paragraph by paragraph. A tag runs to its closer, unless another tag opens
+    first: then it is a tag left unclosed, and the next one is read as itself (a missing %}
+    is one mistake, not a run of them)."""
     found = []
     for paragraph in paragraphs:
-        for match in TAG.finditer(paragraph.text):
-            written = match.group()
-            text = DOCXTPL_PREFIX.sub(r"{\1\2 ", written.translate(CURLY))
-            keyword = ""
-            if text.startswith("{%"):
-                words = text[2:-2].strip("-+ \t\n").split()
-                keyword = words[0] if words else ""
-            found.append(_Tag(paragraph, written, text, keyword))
+        text, position = paragraph.text, 0
+        while (start := _next_opener(text, position)) >= 0:
+            end = text.find(CLOSERS[text[start : start + 2]], start + 2)
+            following = _next_opener(text, start + 2)
+            if end >= 0 and (following < 0 or following > end):
+                found.append(_tag(paragraph, text[start : end + 2]))
+                position = end + 2
+                continue
+            stop = following if following >= 0 else len(text)
+            found.append(
+                _tag(paragraph, text[start:stop].rstrip(), "later" if end >= 0 else "never")
+            )
+            position = stop
     return found
+
+
+def _next_opener(text: str, position: int) -> int:
+    starts = [i for opener in CLOSERS if (i := text.find(opener, position)) >= 0]
+    return min(starts, default=-1)
+
+
+def _tag(paragraph: LocatedParagraph, written: str, unclosed: str = "") -> _Tag:
+    text = DOCXTPL_PREFIX.sub(r"{\1\2 ", written.translate(CURLY))
+    keyword = ""
+    if text.startswith("{%"):
+        words = text[2:].removesuffix("%}").strip("-+ \t\n").split()
+        keyword = words[0] if words else ""
+    return _Tag(paragraph, written, text, keyword, unclosed)
 
 
 def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
@@ -74,7 +103,16 @@ def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
             continue
         if tag.keyword in DOCXTPL_TAGS:
             continue
-        error = _error(tag)
+        if tag.unclosed == "later":
+            closer = CLOSERS[tag.written[:2]]
+            problems.append(
+                TagProblem(
+                    tag.paragraph,
+                    f"{short(tag.written)} has no {closer} before the next tag begins; add "
+                    f"{closer} where it should end.",
+                )
+            )
+        error = "" if tag.unclosed else _error(tag)
         if error:
             problems.append(TagProblem(tag.paragraph, f"{short(tag.written)}: {error}"))
         name = tag.keyword
