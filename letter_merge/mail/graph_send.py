@@ -121,7 +121,11 @@ class GraphConnection:
             self.sleep(wait)
         self._last_start = time.monotonic()
         draft = self._drafts.pop(message_id, "") or self._create(message_id, encoded)
-        answer = self._request("POST", f"{self._message_url(draft)}/send", in_doubt=True)
+        try:
+            answer = self._request("POST", f"{self._message_url(draft)}/send", in_doubt=True)
+        except SendStopped:  # it did not go, and the run stops: no draft left behind
+            self._delete(draft)
+            raise
         if answer.status == 404:  # the draft is gone: sent already, or deleted by someone
             raise InDoubt("Microsoft Graph no longer has the draft it was asked to send")
         if answer.status != 202:

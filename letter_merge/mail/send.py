@@ -160,10 +160,12 @@ def send_messages(
             waiting = [m for m in waiting if m.authority in chosen]
         if limit is not None:
             waiting = waiting[:limit]
+        transport: Transport | None = None
         if ledger is not None and report.in_doubt and settings.send.via == "graph":
-            # Found in the mailbox before anything else goes: sent, or queued again.
-            with _transport(settings, password, sleep) as transport:
-                _settle(transport, ledger, records.messages, report)
+            # Found in the mailbox before anything else goes: sent, or queued again (and a
+            # draft it left sent as it is, by the same connection).
+            transport = stack.enter_context(_transport(settings, password, sleep))
+            _settle(transport, ledger, records.messages, report)
             records = Records.load(settings, batch)
             waiting = [m for m in records.messages if m.state in states]
             if only:
@@ -187,17 +189,18 @@ def send_messages(
                 if message.state == FAILED:
                     ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
-        with _transport(settings, password, sleep) as transport:
-            for number, (message, checked) in enumerate(ready, start=1):
-                # Checked again right before it goes: a run at 30 a minute takes a while.
-                email = checked if number == 1 else checks.message(message)
-                if email is not None and test_to:
-                    _send_test(transport, sender, email, test_to)
-                    ledger.record(message.authority, "test copy sent", f"to {test_to}")
-                    report.sent.append(message.authority)
-                elif email is not None:
-                    _send_one(transport, ledger, sender, message, email, report)
-                on_progress("Sending", number, len(ready))
+        if transport is None:
+            transport = stack.enter_context(_transport(settings, password, sleep))
+        for number, (message, checked) in enumerate(ready, start=1):
+            # Checked again right before it goes: a run at 30 a minute takes a while.
+            email = checked if number == 1 else checks.message(message)
+            if email is not None and test_to:
+                _send_test(transport, sender, email, test_to)
+                ledger.record(message.authority, "test copy sent", f"to {test_to}")
+                report.sent.append(message.authority)
+            elif email is not None:
+                _send_one(transport, ledger, sender, message, email, report)
+            on_progress("Sending", number, len(ready))
     return report
 
 
