@@ -13,6 +13,7 @@ from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
+from letter_merge.mail.html_email import email_problems, is_rich
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
@@ -137,9 +138,11 @@ def load_batch(settings: Settings) -> Batch:
     warnings += tuple(f for f in findings if not f.error)
     if settings.pdf.accessible and not any(f.error for f in findings):
         warnings += tuple(accessibility_findings(settings.template))
+    # A Word or HTML email (mail/html_email.py) is read, and checked, by itself.
+    rich_email = is_rich(settings.email_template)
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
-        if settings.email_template.is_file()
+        if settings.email_template.is_file() and not rich_email
         else ""
     )
     problems = list(workbook.problems)
@@ -159,6 +162,8 @@ def load_batch(settings: Settings) -> Batch:
             problems += check_text_template(
                 email_template, workbook.fields, settings.email_template.name
             )
+        elif rich_email:
+            problems += email_problems(settings, workbook.fields)
     if problems:
         raise ProblemsFound(problems, warnings=[Problem(w.where, w.message) for w in warnings])
     if not template.merge_uses and not template.fields_used():

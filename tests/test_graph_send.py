@@ -104,6 +104,9 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     work: Path, graph: tuple[GraphSendStandIn, ScopedIdentity]
 ) -> None:
     stand_in, identity = graph
+    text = (work / "letter-merge.toml").read_text(encoding="utf-8")  # the HTML email, from Word
+    text = text.replace("[batch]", '[paths]\nemail_template = "templates/email.docx"\n[batch]', 1)
+    (work / "letter-merge.toml").write_text(text, encoding="utf-8")
     approve_and_queue()
     stand_in.reassign = True  # Graph gives drafts its own Message-ID: set back to the queued one
     plan = run("send", "--dry-run")
@@ -119,6 +122,15 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     derby = next(m for m in stand_in.sent if "Derby" in str(m.parsed()["Subject"]))
     (pdf,) = derby.parsed().iter_attachments()
     assert pdf.get_content_type() == "application/pdf"
+    assert [p.get_content_type() for p in derby.parsed().walk()] == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+        "image/png",
+        "application/pdf",
+    ]
     assert set(ledger_states(work).values()) == {"sent"}
     audit = run("status", "--csv", "audit.csv")
     assert audit.exit_code == 0

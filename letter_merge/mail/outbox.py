@@ -20,6 +20,7 @@ from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
+from letter_merge.mail.html_email import add_body, email_body, is_rich
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Approval, Ledger, open_ledger
 from letter_merge.records.standing import Records, Standing
 
@@ -49,7 +50,7 @@ def queue_messages(
     settings = batch.settings
     paths = settings.paths
     wanted = _corrections(batch, corrections or {})
-    if not batch.email_template:
+    if not batch.email_template and not is_rich(settings.email_template):
         raise InputError(
             f"{settings.email_template}: no such email template; check [paths] email_template "
             "in letter-merge.toml."
@@ -285,8 +286,11 @@ def build_message(
     """The email for `letter`; with `correction` (the reason, recorded for the office and never
     put in the email), a correction, telling the council `note` if given."""
     council = letter.council
-    body = batch.email_body(letter.fields, correction=bool(correction), note=note)
     subject = batch.subject(letter.fields, correction=bool(correction), note=note)
+    plain = batch.email_body(letter.fields, correction=bool(correction), note=note)
+    body = email_body(
+        settings, plain, letter.fields, title=subject, correction=bool(correction), note=note
+    )
     attachment = pdf.name
     if correction:
         # A correction reads as one in the inbox, whatever [email] subject says.
@@ -305,7 +309,7 @@ def build_message(
     message["Date"] = formatdate(localtime=True)
     domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "letter-merge.invalid"
     message["Message-ID"] = make_msgid(domain=domain)
-    message.set_content(body)
+    add_body(message, body)
     message.add_attachment(
         pdf.read_bytes(), maintype="application", subtype="pdf", filename=attachment
     )

@@ -23,6 +23,7 @@ from email.utils import make_msgid, parseaddr
 from letter_merge.batch import load_batch, select_names
 from letter_merge.config import Settings
 from letter_merge.files import exclusive
+from letter_merge.mail.html_email import with_test_note
 from letter_merge.mail.oauth import token_source
 from letter_merge.mail.outbox import current_addresses, envelope_recipients
 from letter_merge.mail.transport import (
@@ -375,6 +376,9 @@ def _send_test(smtp: Transport, sender: str, email: EmailMessage, test_to: str) 
             f"  To: {real_to}\n  Cc: {real_cc or '(none)'}\n" + "-" * 60 + "\n\n"
         )
         body.set_content(note + str(body.get_content()))
+    page = copy.get_body(("html",))
+    if page is not None:  # the HTML the chief executive would see, with the same note on top
+        page.set_content(with_test_note(str(page.get_content()), real_to, real_cc), subtype="html")
     try:
         smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
     except Reply as refusal:
