@@ -42,7 +42,7 @@ from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter, find_libreoffice, make_converter
 from letter_merge.process import stop_all_programs
 from letter_merge.proof.pack import make_proof
-from letter_merge.proof.preview import preview_letter
+from letter_merge.proof.preview import preview_email, preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.audit import History, history, write_csv
 from letter_merge.records.standing import STATES, Records
@@ -299,6 +299,9 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     click.echo(f"{result.authority}: {_show(result.pdf)}")
     for page in result.pages:
         click.echo(f"  {_show(page)}")
+    mail = preview_email(batch, " ".join(name))
+    click.echo(f"  the email, as it will be seen: {_show(mail.page)}")
+    click.echo(f"  the email as plain text: {_show(mail.text)}")
     if open_pdf:
         click.launch(str(result.pdf))
 

@@ -43,7 +43,7 @@ def logo() -> bytes:
     draw.text((70 * scale, 25 * scale), "Social Care", fill=NAVY, font=small)
     draw.text((70 * scale, 40 * scale), "OMBUDSMAN", fill=NAVY, font=small)
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=True)
+    image.save(buffer, "PNG", optimize=True, dpi=(96 * scale, 96 * scale))
     return buffer.getvalue()
 
 
@@ -75,7 +75,9 @@ def main() -> int:
     signature.add_run("PO Box 4771, Coventry CV4 0EH · 0300 061 0614")
     for run in signature.runs[2:]:
         run.font.color.rgb = RGBColor(0x44, 0x44, 0x44)
-    picture = document.add_paragraph().add_run().add_picture(io.BytesIO(data), width=Cm(7.5))
+    picture = (
+        document.add_paragraph().add_run().add_picture(io.BytesIO(data), width=Cm(300 / 96 * 2.54))
+    )
     # Word's alt text (Format Picture › Alt Text) is the drawing's description.
     properties = picture._inline.find(qn("wp:docPr"))
     assert properties is not None

@@ -188,3 +188,24 @@ def test_plain_text_reads_as_the_html_does() -> None:
         "Annual Review\n\nDear Ms Khan,\n\n- one\n- two\n\n1. first\n\nLine one\nLine two\n\n"
         "Complaints  16\n\nar@lgo.org.uk\n"
     )
+
+
+def test_preview_shows_the_email_as_the_council_will_see_it(work: Path) -> None:
+    from letter_merge.proof.preview import preview_email
+
+    use_email_template(work, "email.docx")
+    batch = load_batch(load_settings(work / "letter-merge.toml"))
+    made = preview_email(batch, "Leicestershire")
+    page = made.page.read_text(encoding="utf-8")
+    document = lxml_html.document_fromstring(page)
+    assert document.get("lang") == "en-GB"
+    headers = [" ".join(cell.text_content() for cell in row) for row in document.iter("tr")]
+    assert headers[:2] == [
+        "From Annual Review <annual.review@ombudsman.example>",
+        "To John Sinnott <ce@leicestershire-county-council.example.org>",
+    ]
+    (image,) = document.iter("img")
+    assert image.get("src", "").startswith("data:image/png;base64,")  # shown without the message
+    assert image.get("alt") == LOGO_ALT
+    assert made.text.read_text(encoding="utf-8").startswith("Dear Mr Sinnott,\n\n")
+    assert made.html

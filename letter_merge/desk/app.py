@@ -43,7 +43,7 @@ from letter_merge.mail.transport import smtp_password
 from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
 from letter_merge.proof.pack import make_proof
-from letter_merge.proof.preview import preview_letter
+from letter_merge.proof.preview import preview_email, preview_letter
 from letter_merge.records.audit import history, write_csv
 from letter_merge.records.standing import STATES, Records
 
@@ -138,6 +138,7 @@ def create_app(
             route("/api/councils", councils),
             route("/api/preview", preview, ("POST",)),
             route("/preview/{number:int}.png", preview_page),
+            route("/preview/email.html", preview_email_page),
             route("/api/build", build, ("POST",)),
             route("/api/proof", proof, ("POST",)),
             route("/proof/", proof_page),
@@ -157,7 +158,9 @@ def create_app(
             route("/status.csv", status_csv),
         ]
     )
-    guard = DeskGuard(app, keys, port, inline=lambda path: path == "/proof/")
+    guard = DeskGuard(
+        app, keys, port, inline=lambda path: path in ("/proof/", "/preview/email.html")
+    )
     guard.desk = desk  # what the routes share, for the tests to look at
     return guard
 
@@ -327,8 +330,17 @@ def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
         raise LetterMergeError("Type a council's name to preview its letter.")
     settings = desk.settings()
     made = preview_letter(desk.batch(settings), name, desk.previewer(settings))
-    desk.preview = {"authority": made.authority, "pages": list(made.pages)}
-    return {"authority": made.authority, "pages": len(made.pages)}
+    mail = preview_email(desk.batch(settings), name)
+    desk.preview = {"authority": made.authority, "pages": list(made.pages), "email": mail.page}
+    return {"authority": made.authority, "pages": len(made.pages), "email": mail.subject}
+
+
+def preview_email_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    """The email as the council will see it (shown in a sandboxed frame: no script runs)."""
+    page: Path | None = desk.preview.get("email")
+    if page is None:
+        return Response("Not found", 404)
+    return FileResponse(page, media_type="text/html; charset=utf-8")
 
 
 def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:

@@ -18,7 +18,7 @@ import html
 import io
 import mimetypes
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -165,6 +165,32 @@ def with_test_note(page: str, real_to: str, real_cc: str) -> str:
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + note, page, count=1)
 
 
+def with_header(body: EmailBody, headers: Sequence[tuple[str, str]]) -> str:
+    """A preview page: the email as a browser shows it (pictures written in), below a grey box
+    of its headers (From, To, Subject, ...), as an email program shows them. A plain-text email
+    is shown as its text, in the same box."""
+    rows = "".join(
+        f'<tr><th style="text-align:left;padding:2px 12px 2px 0;color:#555;font-weight:normal">'
+        f"{html.escape(name)}</th><td>{html.escape(value) or '(none)'}</td></tr>"
+        for name, value in headers
+    )
+    box = (
+        '<div style="background:#f2f2f2;border-bottom:1px solid #ccc;padding:10px 16px;'
+        'margin:-16px -16px 16px -16px;font-family:Arial,sans-serif;font-size:10pt">'
+        f'<table role="presentation">{rows}</table></div>'
+    )
+    if body.html:
+        page = body.browser_html()
+    else:
+        page = (
+            f'<!DOCTYPE html>\n<html lang="{LANGUAGE}"><head><meta charset="utf-8"><title>'
+            f"{html.escape(headers[-2][1] if len(headers) > 1 else '')}</title></head>"
+            f'<body style="{STYLES["body"]}"><pre style="font-family:inherit;white-space:pre-wrap">'
+            f"{html.escape(body.text)}</pre></body></html>\n"
+        )
+    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + box, page, count=1)
+
+
 # The templates
 
 
@@ -270,6 +296,8 @@ def _finished(page: str, title: str, where: str, *, pictures_from: Path | None) 
         cid = f"{hashlib.sha256(data).hexdigest()[:16]}@letter-merge"
         pictures.setdefault(cid, InlinePicture(cid, data, kind, alt))
         image.set("src", f"cid:{cid}")
+        if not image.get("width"):
+            image.set("width", str(_display_width(data)))
     for link in body.iter("a"):
         href = (link.get("href") or "").strip()
         if href and not href.lower().startswith(SAFE_LINKS):
@@ -327,6 +355,16 @@ def _picture(src: str, where: str, folder: Path | None) -> tuple[bytes, str]:
             where, f"a picture is {len(data) / 1e6:.1f} MB: make it smaller (a logo is some KB)"
         )
     return data, kind
+
+
+def _display_width(data: bytes) -> int:
+    """The width to show a picture at, in CSS pixels: as Word sizes it, from its resolution (a
+    logo saved at 192 dpi for sharp screens shows at half its pixels)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as picture:
+        dpi = picture.info.get("dpi", (96, 96))[0] or 96
+        return max(1, round(picture.width * 96 / float(dpi)))
 
 
 # The plain-text alternative
