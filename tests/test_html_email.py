@@ -199,7 +199,10 @@ def test_preview_shows_the_email_as_the_council_will_see_it(work: Path) -> None:
     page = made.page.read_text(encoding="utf-8")
     document = lxml_html.document_fromstring(page)
     assert document.get("lang") == "en-GB"
-    headers = [" ".join("".join(cell.itertext()) for cell in row) for row in document.iter("tr")]
+    headers = [
+        " ".join("".join(str(t) for t in cell.itertext()) for cell in row)
+        for row in document.iter("tr")
+    ]
     assert headers[:2] == [
         "From Annual Review <annual.review@ombudsman.example>",
         "To John Sinnott <ce@leicestershire-county-council.example.org>",
