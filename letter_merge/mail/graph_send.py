@@ -307,9 +307,9 @@ class GraphConnection:
             return SendStopped(send_as_refused(self.mailbox, via="graph", app=self.app))
         if self.app:
             grant = (
-                "the application permissions Mail.Send and Mail.ReadWrite, with admin consent, "
-                f"and an application access policy (or RBAC for Applications) that includes "
-                f"{self.mailbox}"
+                f"Mail.Send and Mail.ReadWrite for {self.mailbox}, as the RBAC for Applications "
+                "roles Application Mail.Send and Application Mail.ReadWrite scoped to it, or as "
+                "Graph application permissions with an application access policy that includes it"
             )
         else:
             grant = (
@@ -318,8 +318,8 @@ class GraphConnection:
             )
         return SendStopped(
             f"{self.where} refused ({answer.code or 403}: {answer.text}): the app lacks a "
-            f"permission. An administrator grants it in Entra ID: {grant} (README: Microsoft "
-            "365). Nothing more was sent."
+            f"permission. An administrator grants it: {grant} (README: Microsoft 365 without "
+            "SMTP). Nothing more was sent."
         )
 
     def _refusal(self, answer: _Answer) -> Reply:
