@@ -8,6 +8,8 @@ here; this stands in for it and is named so.
 - POST /{who}/messages/{id}/send: 202; the draft moves to Sent Items under a new id.
 - GET /{who}/messages?$filter=internetMessageId eq '...': the messages with it, in any folder.
 - DELETE /{who}/messages/{id}: 204.
+- GET /{who}/mailFolders/inbox/messages and /{who}/messages/{id}/$value: what arrived (bounce
+  reports), for letter-merge delivery to read.
 - Bearer tokens checked against the identity stand-in's (401 when expired); a From mailbox the
   signed-in person may not send as: 403 ErrorSendAsDenied; `script` answers the next send
   requests with 429 (Retry-After), 503, 403 ErrorAccessDenied, or drops the connection after
@@ -42,6 +44,7 @@ class Stored:
     folder: str  # "drafts" | "sentitems"
     raw: bytes
     mailbox: str  # whose mailbox ("me" or users/<address>)
+    received: str = ""  # receivedDateTime, for what arrives in the inbox
 
     @property
     def is_draft(self) -> bool:
@@ -80,6 +83,12 @@ class GraphSendStandIn:
     def _new_id(self) -> str:
         self.counter += 1
         return f"AAMkAD/{self.counter:05d}+Q=="
+
+    def deliver(self, mailbox: str, raw: bytes, received: str) -> None:
+        """A message arrives in `mailbox`'s inbox (a bounce report, say)."""
+        with self.lock:
+            item = Stored(self._new_id(), "", "inbox", raw, mailbox, received)
+            self.items[item.id] = item
 
     def answer(
         self, method: str, target: str, token: str, body: bytes
@@ -128,6 +137,13 @@ class GraphSendStandIn:
                 if i.mailbox == who and i.internet_message_id == wanted
             ]
             return _json(200, {"value": found})
+        if rest == ["mailFolders", "inbox", "messages"] and method == "GET":
+            listed = [
+                i for i in list(self.items.values()) if i.mailbox == who and i.folder == "inbox"
+            ]
+            return _json(
+                200, {"value": [{"id": i.id, "receivedDateTime": i.received} for i in listed]}
+            )
         if len(rest) >= 2 and rest[0] == "messages":
             found_item = self.items.get(rest[1])
             if found_item is None or found_item.mailbox != who:
@@ -145,6 +161,8 @@ class GraphSendStandIn:
             if len(rest) == 2 and method == "DELETE":
                 del self.items[item.id]
                 return 204, {}, b""
+            if rest[2:] == ["$value"] and method == "GET":
+                return 200, {"Content-Type": "message/rfc822"}, item.raw
             if rest[2:] == ["send"] and method == "POST":
                 return self._send(item)
         return _error(400, "BadRequest", "Unsupported request.")

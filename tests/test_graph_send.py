@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
 import re
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from letter_merge.config import load_settings
 from letter_merge.mail.send import send_messages
 from tests.graph_standin import GraphSendStandIn, serving
 from tests.helpers import approve_and_queue, free_port, ledger_states, run
+from tests.test_delivery import postfix_bounce
 from tests.test_oauth import (
     CLIENT_ID,
     SECRET,
@@ -140,6 +143,27 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     assert "Sent 0 messages." in run("send", "--yes").output  # nothing twice
     assert len(stand_in.sent) == 4
     secrets_nowhere(work, identity, result.output)
+
+    # A bounce arrives in the team's mailbox; delivery (reading it with Graph) matches it to
+    # Derby's letter by the internetMessageId the message went out with.
+    bounce = postfix_bounce(ids["Derby City Council"], "ce@derby-city-council.example.org", "x")
+    stand_in.deliver(f"users/{TEAM}", bounce, "2020-07-22T12:00:08Z")
+    with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
+        settings.write(f'[mailbox]\nauth = "graph"\nusername = "{TEAM}"\n')
+    os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"] = stand_in.base
+    try:
+        found = run("delivery")
+    finally:
+        del os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"]
+    assert found.exit_code == 0, found.output
+    assert "  Derby City Council: did not arrive for ce@derby-city-council.example.org" in (
+        found.output
+    )
+    with sqlite3.connect(work / "output/2020/ledger.sqlite") as ledger:
+        matched = ledger.execute(
+            "SELECT authority, message_id, matched_by FROM deliveries"
+        ).fetchall()
+    assert matched == [("Derby City Council", ids["Derby City Council"], "message-id")]
 
 
 def test_throttling_and_busy_answers_are_waited_out_as_graph_asks(

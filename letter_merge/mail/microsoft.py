@@ -136,7 +136,7 @@ class MicrosoftTokens:
                 raise OAuthError(
                     _explain(result, "the app could not get a token", PERMISSIONS[self.purpose])
                 )
-            if self.purpose == "graph-send":  # the app sends as [email] from, named in each request
+            if self.purpose in ("graph-send", "graph"):  # Graph names the mailbox in each request
                 return "", str(result["access_token"])
             if not self.settings.smtp.username:
                 raise InputError(
