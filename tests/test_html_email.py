@@ -212,3 +212,26 @@ def test_preview_shows_the_email_as_the_council_will_see_it(work: Path) -> None:
     assert image.get("alt") == LOGO_ALT
     assert made.text.read_text(encoding="utf-8").startswith("Dear Mr Sinnott,\n\n")
     assert made.html
+
+
+def test_word_headings_stay_headings(work: Path) -> None:
+    from docx import Document
+
+    from letter_merge.mail.outbox import build_message
+
+    document = Document(str(work / "templates" / "email.docx"))
+    heading = document.paragraphs[0].insert_paragraph_before("Annual Review {{ year }}")
+    heading.style = document.styles["Heading 1"]
+    document.save(str(work / "templates" / "email.docx"))
+    use_email_template(work, "email.docx")
+    batch = load_batch(load_settings(work / "letter-merge.toml"))
+    letter = batch.letters()[0]
+    pdf = work / "output" / "2020" / "letters" / f"{letter.stem}.pdf"
+    message = build_message(batch.settings, batch, letter, pdf)
+    page = message.get_body(("html",))
+    text = message.get_body(("plain",))
+    assert page is not None and text is not None
+    assert '<h1 style="font-size:16pt;margin:0 0 11pt 0">Annual Review 2020</h1>' in (
+        page.get_content()
+    )
+    assert text.get_content().startswith("Annual Review 2020\n\nDear ")

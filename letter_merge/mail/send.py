@@ -231,7 +231,7 @@ def _settle(
             ledger.set_state(
                 message.message_id,
                 SENT,
-                reply=f"in doubt, then {found.reason}",
+                reply=f"in doubt, then {found.reason}; internetMessageId {message.message_id}",
                 event="in doubt settled: it was sent",
             )
         elif found.state in ("draft", "absent"):
@@ -411,7 +411,11 @@ def _send_one(
         except InDoubt as error:
             found = smtp.look_up(message.message_id)  # Graph: in the mailbox, or not
             if found.state == "sent":
-                ledger.set_state(message.message_id, SENT, reply=f"{error}; {found.reason}")
+                ledger.set_state(
+                    message.message_id,
+                    SENT,
+                    reply=f"{error}; {found.reason}; internetMessageId {message.message_id}",
+                )
                 report.sent.append(message.authority)
                 return
             if found.state == "draft" and attempt < TRIES:  # never went: its draft is sent
