@@ -13,7 +13,7 @@ from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
-from letter_merge.mail.html_email import email_problems, is_rich
+from letter_merge.mail.html_email import email_body, email_problems, is_rich
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
@@ -203,16 +203,21 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
     would refuse, said with the template's place and the first council it fails for."""
     failures: dict[tuple[str, str], list[str]] = {}  # (where, what) -> councils it fails for
     letters = batch.letters()
+    rich = is_rich(batch.settings.email_template)
     for number, letter in enumerate(letters, start=1):
         for part in ("letter", "email", "correction"):
             try:
                 if part == "letter":
                     batch.template.prove(letter.fields)
-                elif batch.email_template:  # as first sent, and as a correction
+                elif batch.email_template or rich:  # as first sent, and as a correction
                     corrected = part == "correction"
                     note = "a figure was corrected" if corrected else ""
                     batch.subject(letter.fields, correction=corrected, note=note)
-                    batch.email_body(letter.fields, correction=corrected, note=note)
+                    plain = batch.email_body(letter.fields, correction=corrected, note=note)
+                    if rich:  # the Word or HTML email, merged (mail/html_email.py)
+                        email_body(
+                            batch.settings, plain, letter.fields, correction=corrected, note=note
+                        )
             except TemplateError as error:
                 councils = failures.setdefault((error.where, error.what), [])
                 if letter.council.authority not in councils:

@@ -235,3 +235,15 @@ def test_word_headings_stay_headings(work: Path) -> None:
         page.get_content()
     )
     assert text.get_content().startswith("Annual Review 2020\n\nDear ")
+
+
+def test_check_renders_the_html_email_for_every_council(work: Path) -> None:
+    (work / "templates" / "email.html").write_text(
+        "<p>Dear {{ salutation }},</p><p>{{ 100 // (1 if authority != "
+        "'Derby City Council' else 0) }}</p>",
+        encoding="utf-8",
+    )
+    use_email_template(work, "email.html")
+    result = run("check")
+    assert result.exit_code == 1
+    assert "email.html" in result.output and "for Derby City Council" in result.output
