@@ -373,3 +373,22 @@ def test_a_person_signs_in_and_sends_from_the_shared_mailbox(
     assert {m.mailbox for m in stand_in.sent} == {"me"}
     assert {str(m.parsed()["From"]) for m in stand_in.sent} == {f"Annual Review <{TEAM}>"}
     assert len({m.internet_message_id for m in stand_in.items.values()}) == 4
+
+
+def test_send_via_is_smtp_or_graph_and_graph_is_microsoft_365(folder: Path) -> None:
+    from letter_merge.errors import InputError
+
+    settings = folder / "letter-merge.toml"
+    base = settings.read_text(encoding="utf-8")
+    settings.write_text(base + '[send]\nvia = "outlook"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r'\[send\] via = \'outlook\': use "smtp" or "graph"'):
+        load_settings(settings, environ={})
+    settings.write_text(
+        base + '[send]\nvia = "graph"\n[oauth2]\nprovider = "google"\nflow = "browser"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="sends through Microsoft 365"):
+        load_settings(settings, environ={})
+    settings.write_text(base, encoding="utf-8")
+    assert load_settings(settings, environ={}).send.via == "smtp"
+    assert load_settings(settings, environ={"LETTER_MERGE_SEND_VIA": "graph"}).send.via == "graph"

@@ -518,6 +518,8 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
             "deferred": _reasons(report.deferred),
             "refused": _reasons(report.refused),
             "in_doubt": report.in_doubt,
+            # in doubt when the send began, settled from the mailbox (Graph): [name, was sent]
+            "settled": report.settled,
             "test_to": test_to,
         }
 
