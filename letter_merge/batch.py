@@ -13,10 +13,10 @@ from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
-from letter_merge.mail.html_email import email_body, email_problems, is_rich
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
+from letter_merge.template.html_email import email_body, email_problems, is_rich
 from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
@@ -138,7 +138,7 @@ def load_batch(settings: Settings) -> Batch:
     warnings += tuple(f for f in findings if not f.error)
     if settings.pdf.accessible and not any(f.error for f in findings):
         warnings += tuple(accessibility_findings(settings.template))
-    # A Word or HTML email (mail/html_email.py) is read, and checked, by itself.
+    # A Word or HTML email (template/html_email.py) is read, and checked, by itself.
     rich_email = is_rich(settings.email_template)
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
@@ -214,7 +214,7 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
                     note = "a figure was corrected" if corrected else ""
                     batch.subject(letter.fields, correction=corrected, note=note)
                     plain = batch.email_body(letter.fields, correction=corrected, note=note)
-                    if rich:  # the Word or HTML email, merged (mail/html_email.py)
+                    if rich:  # the Word or HTML email, merged (template/html_email.py)
                         email_body(
                             batch.settings, plain, letter.fields, correction=corrected, note=note
                         )

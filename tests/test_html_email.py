@@ -1,4 +1,4 @@
-"""The HTML email (mail/html_email.py): from templates/email.docx (merged as the letter is, made
+"""The HTML email (template/html_email.py): from templates/email.docx (merged as the letter is, made
 HTML by mammoth) or an HTML file, with a plain-text alternative and the logo inline, sent over a
 real SMTP server on 127.0.0.1 (aiosmtpd) and read back with the email package."""
 
@@ -18,7 +18,7 @@ from lxml import html as lxml_html
 from letter_merge.batch import load_batch
 from letter_merge.config import load_settings
 from letter_merge.errors import ProblemsFound
-from letter_merge.mail.html_email import plain_text
+from letter_merge.template.html_email import plain_text
 from tests.helpers import ROOT, Recorder, approve_and_queue, ledger_states, run
 
 LOGO_ALT = "Local Government and Social Care Ombudsman logo"

@@ -20,9 +20,9 @@ from letter_merge.config import Settings
 from letter_merge.decisions import CORRECT
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
-from letter_merge.mail.html_email import add_body, email_body, is_rich
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Approval, Ledger, open_ledger
 from letter_merge.records.standing import Records, Standing
+from letter_merge.template.html_email import add_body, email_body, is_rich
 
 
 @dataclass

@@ -23,7 +23,6 @@ from email.utils import make_msgid, parseaddr
 from letter_merge.batch import load_batch, select_names
 from letter_merge.config import Settings
 from letter_merge.files import exclusive
-from letter_merge.mail.html_email import with_test_note
 from letter_merge.mail.oauth import token_source
 from letter_merge.mail.outbox import current_addresses, envelope_recipients
 from letter_merge.mail.transport import (
@@ -50,6 +49,7 @@ from letter_merge.records.ledger import (
 )
 from letter_merge.records.manifest import approval_is_current
 from letter_merge.records.standing import Records
+from letter_merge.template.html_email import with_test_note
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from letter_merge.batch import Batch
 from letter_merge.errors import LetterMergeError
 from letter_merge.files import write_atomic
-from letter_merge.mail.html_email import email_body, with_header
 from letter_merge.pdf.convert import ConversionJob, Converter
 from letter_merge.pdf.reading import page_images
+from letter_merge.template.html_email import email_body, with_header
 
 
 @dataclass(frozen=True)
