@@ -392,3 +392,16 @@ def test_send_via_is_smtp_or_graph_and_graph_is_microsoft_365(folder: Path) -> N
     settings.write_text(base, encoding="utf-8")
     assert load_settings(settings, environ={}).send.via == "smtp"
     assert load_settings(settings, environ={"LETTER_MERGE_SEND_VIA": "graph"}).send.via == "graph"
+
+
+def test_a_message_over_4_mb_is_refused_before_it_is_sent_to_graph(
+    work: Path, graph: tuple[GraphSendStandIn, ScopedIdentity], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in, _ = graph
+    approve_and_queue()
+    monkeypatch.setattr("letter_merge.mail.graph_send.REQUEST_LIMIT", 1000)  # every one is over
+    result = run("send", "--yes", "--limit", "1")
+    assert result.exit_code == 1
+    assert "over Microsoft Graph's limit of 4 MB a request" in result.output
+    assert [r for r in stand_in.requests if r[0] != "GET"] == []  # nothing was posted
+    assert list(ledger_states(work).values()).count("failed") == 1
