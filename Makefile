@@ -61,6 +61,7 @@ sample-data: $(VENV)/.installed
 
 template: $(VENV)/.installed
 	$(BIN)/python scripts/make_default_template.py
+	$(BIN)/python scripts/make_email_template.py
 
 clean:
 	rm -rf $(VENV) output/*/

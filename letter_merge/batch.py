@@ -18,6 +18,7 @@ from letter_merge.files import longest_stem, safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import examine
+from letter_merge.template.html_email import email_body, email_problems, is_rich
 from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
@@ -141,9 +142,11 @@ def load_batch(settings: Settings) -> Batch:
     warnings = _in(settings.workbook, workbook.notes) + _in(
         settings.template, (Problem(f.where, f.message) for f in notes)
     )
+    # A Word or HTML email (template/html_email.py) is read, and checked, by itself.
+    rich_email = is_rich(settings.email_template)
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
-        if settings.email_template.is_file()
+        if settings.email_template.is_file() and not rich_email
         else ""
     )
     problems = _in(settings.workbook, workbook.problems)
@@ -168,6 +171,8 @@ def load_batch(settings: Settings) -> Batch:
                 settings.email_template,
                 check_text_template(email_template, workbook.fields, settings.email_template.name),
             )
+        elif rich_email:
+            problems += _in(settings.email_template, email_problems(settings, workbook.fields))
     if problems:
         raise ProblemsFound(problems, warnings=warnings)
     if not template.merge_uses and not template.fields_used():
@@ -223,16 +228,21 @@ def prove(batch: Batch, on_progress: Progress = no_progress) -> list[Problem]:
         "correction": settings.email_template.name,
     }
     letters = batch.letters()
+    rich = is_rich(batch.settings.email_template)
     for number, letter in enumerate(letters, start=1):
         for part in ("letter", "email", "correction"):
             try:
                 if part == "letter":
                     batch.template.prove(letter.fields)
-                elif batch.email_template:  # as first sent, and as a correction
+                elif batch.email_template or rich:  # as first sent, and as a correction
                     corrected = part == "correction"
                     note = "a figure was corrected" if corrected else ""
                     batch.subject(letter.fields, correction=corrected, note=note)
-                    batch.email_body(letter.fields, correction=corrected, note=note)
+                    plain = batch.email_body(letter.fields, correction=corrected, note=note)
+                    if rich:  # the Word or HTML email, merged (template/html_email.py)
+                        email_body(
+                            batch.settings, plain, letter.fields, correction=corrected, note=note
+                        )
             except TemplateError as error:
                 file = files[part]
                 if error.where.startswith("letter-merge.toml") and settings.config_file:

@@ -300,6 +300,9 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     click.echo(f"{result.authority}: {console.shown(result.pdf)}")
     for page in result.pages:
         click.echo(f"  {console.shown(page)}")
+    mail = letters.preview_email(inputs, " ".join(name))
+    click.echo(f"  the email, as it will be seen: {console.shown(mail.page)}")
+    click.echo(f"  the email as plain text: {console.shown(mail.text)}")
     if open_pdf:
         click.launch(str(result.pdf))
 

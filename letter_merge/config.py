@@ -24,6 +24,7 @@ PDF_ARCHIVES = ("PDF/A-2b", "none")
 MAILBOX_SECURITY = ("tls", "starttls", "none")
 MAILBOX_AUTH = ("password", "oauth2", "graph")
 MAILBOX_MARKS = ("", "seen")
+SEND_VIA = ("smtp", "graph")
 # The one place a mailbox may be read without TLS: this machine.
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Where a provider's mailbox is read, when [mailbox] host is not set: its SMTP host -> IMAP host.
@@ -49,6 +50,15 @@ class SmtpSettings:
     auth: str = "password"  # "password" | "oauth2" (XOAUTH2 with a token, see [oauth2])
     # The password is deliberately not a field: it is read from the environment or keyring
     # at the moment of sending, so it cannot end up in a repr, a log or a file.
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """[send]: the way messages leave. "smtp" (the [smtp] server) or "graph" (Microsoft Graph,
+    signed in as [oauth2] says, from [email] from: a person's own mailbox or a shared one they
+    may send as); the [smtp] rate_per_minute holds either way."""
+
+    via: str = "smtp"
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ class Settings:
     email_from: str = "Annual Review <annual.review@ombudsman.example>"
     email_subject: str = "Annual Review letter {{ year }} – {{ authority }}"
     smtp: SmtpSettings = SmtpSettings()
+    send: SendSettings = SendSettings()
     oauth2: OAuth2Settings = OAuth2Settings()
     mailbox: MailboxSettings = MailboxSettings()
     pdf: PdfSettings = DEFAULT_PDF
@@ -241,6 +252,7 @@ def load_settings(
         email_from=str(email.get("from", Settings.email_from)),
         email_subject=str(email.get("subject", Settings.email_subject)),
         smtp=smtp,
+        send=_send_settings(_table(raw, "send", where), environ, where, oauth2),
         oauth2=oauth2,
         mailbox=_mailbox_settings(_table(raw, "mailbox", where), environ, where, smtp, oauth2),
         pdf=_pdf_settings(_table(raw, "pdf", where), where, base),
@@ -283,6 +295,26 @@ def _smtp_settings(
     if values["auth"] not in SMTP_AUTH:
         raise InputError(f"[smtp] auth = {values['auth']!r}: use one of {', '.join(SMTP_AUTH)}.")
     return SmtpSettings(**values)
+
+
+def _send_settings(
+    table: Mapping[str, Any], environ: Mapping[str, str], where: str, oauth2: OAuth2Settings
+) -> SendSettings:
+    """[send] via, overridden by LETTER_MERGE_SEND_VIA when that is set."""
+    source = (
+        "LETTER_MERGE_SEND_VIA" if "LETTER_MERGE_SEND_VIA" in environ else f"{where}: [send] via"
+    )
+    via = str(environ.get("LETTER_MERGE_SEND_VIA", table.get("via", SendSettings.via))).strip()
+    if via not in SEND_VIA:
+        raise InputError(
+            f"{source} = {via!r}: use " + " or ".join(f'"{v}"' for v in SEND_VIA) + "."
+        )
+    if via == "graph" and oauth2.provider != "microsoft":
+        raise InputError(
+            f'{source} = "graph" sends through Microsoft 365, but [oauth2] provider is '
+            f'{oauth2.provider!r}: for Gmail send with [smtp] auth = "oauth2".'
+        )
+    return SendSettings(via=via)
 
 
 def _mailbox_settings(

@@ -113,6 +113,11 @@ def send_report(
             "then run 'letter-merge send --resolve sent' or '--resolve retry')",
             [(authority, "") for authority in report.in_doubt],
         )
+    for authority, went in report.settled:
+        click.echo(
+            f"Settled from the mailbox: {authority} was in doubt, and "
+            + ("had been sent." if went else "had not been sent, so it was sent now.")
+        )
 
 
 def sync_note(synced: statuses.SyncNote | None) -> None:

@@ -136,6 +136,10 @@ def test_the_whole_batch_from_the_desk(
             "Derby City Council: 3 pages", timeout=60_000
         )
         expect(page.locator("#preview-pages img")).to_have_count(3)
+        # The email too, as the chief executive will see it: headers above, its body below.
+        email_frame = page.frame_locator("#preview-email")
+        expect(email_frame.locator("body")).to_contain_text("Subject")
+        expect(email_frame.locator("body")).to_contain_text("Dear ")
         # Saving the template makes the letter again, without asking.
         shown = page.locator("#preview-pages img").first.get_attribute("src")
         template = work / "templates" / "letter.docx"

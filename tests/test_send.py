@@ -400,3 +400,20 @@ def test_a_queued_message_never_goes_to_an_address_the_workbook_no_longer_has(
     assert "Queued 1 message" in run("queue").output  # made again for the new address
     assert run("send", "--yes").exit_code == 0
     assert recorder.received[-1].rcpt_tos == ["new.ce@derby.example.org"]
+
+
+def test_a_refusal_to_send_as_the_team_mailbox_stops_the_run_with_what_to_grant(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["550 5.7.60 SMTP; Client does not have permissions to send as this sender"]
+    result = run("send", "--yes")
+    assert result.exit_code == 1
+    assert (
+        "Microsoft 365 refused to send as annual.review@ombudsman.example (5.7.60 SendAsDenied)"
+        in result.output
+    )
+    assert "give the signed-in person Send As (or Send on Behalf)" in result.output
+    assert recorder.received == []
+    assert set(ledger_states(work).values()) == {"queued"}  # nothing marked, nothing lost

@@ -13,7 +13,8 @@ from letter_merge.pdf.convert import Converter
 from letter_merge.pdf.converters import make_converter
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.pack import ProofReport, make_proof
-from letter_merge.proof.preview import Preview, preview_letter
+from letter_merge.proof.preview import EmailPreview, Preview, preview_letter
+from letter_merge.proof.preview import preview_email as preview_of_email
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
 from letter_merge.records.steps import Blocker
@@ -100,6 +101,11 @@ def build(
 def preview(inputs: Inputs, name: str, converter: Converter) -> Preview:
     """One council's letter as PDF and PNG pages in output/<year>/preview/."""
     return preview_letter(inputs.batch(), name, converter)
+
+
+def preview_email(inputs: Inputs, name: str) -> EmailPreview:
+    """One council's email as the chief executive will see it (a page) and as plain text."""
+    return preview_of_email(inputs.batch(), name)
 
 
 def proof(

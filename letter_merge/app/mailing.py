@@ -146,4 +146,4 @@ def sign_in(settings: Settings) -> Tokens:
 
 def mail_server(settings: Settings) -> str:
     """The mail server and how the connection to it is protected, in words."""
-    return server_in_words(settings.smtp)
+    return server_in_words(settings)

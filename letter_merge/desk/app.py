@@ -191,6 +191,7 @@ def create_app(
             route("/api/councils", councils),
             route("/api/preview", preview, ("POST",)),
             route("/preview/{number:int}.png", preview_page),
+            route("/preview/email.html", preview_email_page),
             route("/api/build/plan", build_plan, ("POST",)),
             route("/api/build", build, ("POST",)),
             route("/api/proof", proof, ("POST",)),
@@ -212,7 +213,9 @@ def create_app(
             route("/status.csv", status_csv),
         ]
     )
-    guard = DeskGuard(app, keys, port, inline=lambda path: path == "/proof/")
+    guard = DeskGuard(
+        app, keys, port, inline=lambda path: path in ("/proof/", "/preview/email.html")
+    )
     guard.desk = desk  # what the routes share, for the tests to look at
     return guard
 
@@ -372,8 +375,17 @@ def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
         raise LetterMergeError("Type a council's name to preview its letter.")
     inputs = desk.inputs()
     made = letters.preview(inputs, name, desk.previewer(inputs.settings))
-    desk.preview = {"authority": made.authority, "pages": list(made.pages)}
-    return {"authority": made.authority, "pages": len(made.pages)}
+    mail = letters.preview_email(inputs, name)
+    desk.preview = {"authority": made.authority, "pages": list(made.pages), "email": mail.page}
+    return {"authority": made.authority, "pages": len(made.pages), "email": mail.subject}
+
+
+def preview_email_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
+    """The email as the council will see it (shown in a sandboxed frame: no script runs)."""
+    page: Path | None = desk.preview.get("email")
+    if page is None:
+        return Response("Not found", 404)
+    return FileResponse(page, media_type="text/html; charset=utf-8")
 
 
 def preview_page(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
@@ -591,6 +603,8 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
             "deferred": _reasons(report.deferred),
             "refused": _blocked(report.refused),
             "in_doubt": report.in_doubt,
+            # in doubt when the send began, settled from the mailbox (Graph): [name, was sent]
+            "settled": report.settled,
             "test_to": sending.test_to,
         }
 

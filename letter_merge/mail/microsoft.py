@@ -40,12 +40,25 @@ SCOPES = {
         "device-code": ["https://graph.microsoft.com/Mail.Read"],
         "client-credentials": ["https://graph.microsoft.com/.default"],
     },
+    # Sending with Graph ([send] via = "graph"): each message is made a draft in the signed-in
+    # person's mailbox (Mail.ReadWrite, which also finds it again by its internetMessageId),
+    # then sent (Mail.Send), from the team's mailbox if [email] from names one they may send
+    # as (Mail.Send.Shared). An app: Mail.Send and Mail.ReadWrite, as the administrator granted.
+    "graph-send": {
+        "device-code": [
+            "https://graph.microsoft.com/Mail.Send",
+            "https://graph.microsoft.com/Mail.Send.Shared",
+            "https://graph.microsoft.com/Mail.ReadWrite",
+        ],
+        "client-credentials": ["https://graph.microsoft.com/.default"],
+    },
 }
 # The permission an administrator grants for each, as Entra ID names it.
 PERMISSIONS = {
     "send": "to send mail (SMTP.Send)",
     "imap": "to read mail with IMAP (IMAP.AccessAsUser.All)",
     "graph": "to read mail (Mail.Read)",
+    "graph-send": "to send mail with Microsoft Graph (Mail.Send, Mail.Send.Shared, Mail.ReadWrite)",
 }
 
 
@@ -116,11 +129,15 @@ class MicrosoftTokens:
         (the server refused the last)."""
         if self.oauth2.flow == "client-credentials":
             app = self._confidential_app()
+            if renew:  # refused by the server: MSAL would hand back the same one from its cache
+                app.remove_tokens_for_client()
             result = app.acquire_token_for_client(scopes=self._scopes())
             if "access_token" not in result:
                 raise OAuthError(
                     _explain(result, "the app could not get a token", PERMISSIONS[self.purpose])
                 )
+            if self.purpose in ("graph-send", "graph"):  # Graph names the mailbox in each request
+                return "", str(result["access_token"])
             if not self.settings.smtp.username:
                 raise InputError(
                     "[smtp] username must name the mailbox to send as (the app sends as it)."

@@ -27,8 +27,11 @@ class Tokens(Protocol):
 
 
 def token_source(settings: Settings, *, purpose: str = "send") -> Tokens:
-    """Tokens for `purpose`: "send" (SMTP), "imap" or "graph" (reading the mailbox). Google's
-    one scope serves sending and IMAP alike."""
+    """Tokens for `purpose`: "send" (SMTP, or Microsoft Graph's sending when [send] via =
+    "graph"), "imap" or "graph" (reading the mailbox). Google's one scope serves sending and
+    IMAP alike."""
     if settings.oauth2.provider == "google":
         return GoogleTokens(settings)
+    if purpose == "send" and settings.send.via == "graph":
+        purpose = "graph-send"
     return MicrosoftTokens(settings, purpose=purpose)

@@ -26,6 +26,7 @@ from letter_merge.records.join import Records
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Ledger, open_ledger
 from letter_merge.records.standing import Standing
 from letter_merge.records.steps import Blocker, Next
+from letter_merge.template.html_email import add_body, email_body, is_rich
 
 
 @dataclass
@@ -53,7 +54,7 @@ def queue_messages(
     settings = batch.settings
     paths = settings.paths
     wanted = _corrections(batch, corrections or {})
-    if not batch.email_template:
+    if not batch.email_template and not is_rich(settings.email_template):
         raise InputError(
             f"{settings.email_template}: no such email template; check [paths] email_template "
             "in letter-merge.toml."
@@ -273,8 +274,11 @@ def build_message(
     """The email for `letter`; with `correction` (the reason, recorded for the office and never
     put in the email), a correction, telling the council `note` if given."""
     council = letter.council
-    body = batch.email_body(letter.fields, correction=bool(correction), note=note)
     subject = batch.subject(letter.fields, correction=bool(correction), note=note)
+    plain = batch.email_body(letter.fields, correction=bool(correction), note=note)
+    body = email_body(
+        settings, plain, letter.fields, title=subject, correction=bool(correction), note=note
+    )
     attachment = pdf.name
     if correction:
         # A correction reads as one in the inbox, whatever [email] subject says.
@@ -292,7 +296,7 @@ def build_message(
         raise InputError(f"{council.authority}: cannot be sent as it is ({error}).") from None
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=_domain(settings))
-    message.set_content(body)
+    add_body(message, body)
     message.add_attachment(
         pdf.read_bytes(), maintype="application", subtype="pdf", filename=attachment
     )

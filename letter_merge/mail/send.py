@@ -1,9 +1,11 @@
-"""Sending queued messages over SMTP: each once, to exactly its recipients, at a bounded rate.
+"""Sending queued messages, over SMTP or Microsoft Graph: each once, to exactly its recipients, at a
+bounded rate.
 
 Before a message leaves, its attachment must be the approved PDF, that PDF must still be the one in
 the letters folder, and its text must name the authority the message is addressed to. The ledger
-marks a message "sending" before the SMTP exchange and "sent" after it, so a message whose
-exchange was cut off is never sent again by itself: it is "in doubt" until someone settles it.
+marks a message "sending" before it is handed over and "sent" after, so a message whose hand-over
+was cut off is never sent again by itself: it is "in doubt" until it is settled, by hand (SMTP) or,
+through Graph, by finding it in the mailbox by its internetMessageId before anything else goes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 
 from letter_merge.batch import load_batch, select_names
-from letter_merge.config import Settings, SmtpSettings
+from letter_merge.config import Settings
 from letter_merge.files import exclusive
 from letter_merge.mail.oauth import token_source
 from letter_merge.mail.outbox import envelope_recipients
@@ -30,6 +32,9 @@ from letter_merge.mail.transport import (
     Reply,
     SendStopped,
     SmtpConnection,
+    Transport,
+    refused_send_as,
+    send_as_refused,
 )
 from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.progress import Progress, no_progress
@@ -44,6 +49,7 @@ from letter_merge.records.ledger import (
     open_ledger,
 )
 from letter_merge.records.steps import Blocker, Next
+from letter_merge.template.html_email import with_test_note
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +100,8 @@ class SendReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx after all tries
     refused: list[tuple[str, Blocker]] = field(default_factory=list)  # our own checks said no
     in_doubt: list[str] = field(default_factory=list)
+    # in doubt when the run began, settled by finding it in the mailbox: (authority, it was sent)
+    settled: list[tuple[str, bool]] = field(default_factory=list)
     would_send: list[Outgoing] = field(default_factory=list)  # --dry-run
     plan: SendPlan | None = None  # --dry-run: what a real send would say before it asks
     cancelled: bool = False  # the confirmation was answered no: nothing was sent
@@ -103,9 +111,12 @@ class SendReport:
         return bool(self.failed or self.deferred or self.refused or self.in_doubt)
 
 
-def server_in_words(smtp: SmtpSettings) -> str:
-    """The mail server and how the connection is protected: 'smtp.example:587, encrypted
-    (STARTTLS)'."""
+def server_in_words(settings: Settings) -> str:
+    """Where messages go and how the connection is protected: 'smtp.example:587, encrypted
+    (STARTTLS)', or Microsoft Graph."""
+    if settings.send.via == "graph":
+        return "Microsoft Graph (encrypted, HTTPS)"
+    smtp = settings.smtp
     return f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}"
 
 
@@ -153,11 +164,24 @@ def send_messages(
         report.in_doubt = [m.authority for m in records.messages if m.state == SENDING]
         states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
         waiting = [m for m in records.messages if m.state in states]
+        chosen: set[str] = set()
         if only:
             chosen = set(select_names({m.authority for m in records.messages}, only))
             waiting = [m for m in waiting if m.authority in chosen]
         if limit is not None:
             waiting = waiting[:limit]
+        transport: Transport | None = None
+        if ledger is not None and report.in_doubt and settings.send.via == "graph":
+            # Found in the mailbox before anything else goes: sent, or queued again (and a
+            # draft it left sent as it is, by the same connection).
+            transport = stack.enter_context(_transport(settings, password, sleep))
+            _settle(transport, ledger, records.messages, report)
+            records = Records.load(settings, batch)
+            waiting = [m for m in records.messages if m.state in states]
+            if only:
+                waiting = [m for m in waiting if m.authority in chosen]
+            if limit is not None:
+                waiting = waiting[:limit]
         checks = _Checks(settings, ledger, records, report)
         ready = [(m, e) for m in waiting if (e := checks.message(m)) is not None]
         plan = _plan(settings, records, [m for m, _ in ready], test_to)
@@ -175,19 +199,61 @@ def send_messages(
                 if message.state == FAILED:
                     ledger.set_state(message.message_id, QUEUED, event="retry requested")
         sender = parseaddr(settings.email_from)[1]
-        tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
-        with SmtpConnection(settings.smtp, password, sleep, tokens) as smtp:
-            for number, (message, checked) in enumerate(ready, start=1):
-                # Checked again right before it goes: a run at 30 a minute takes a while.
-                email = checked if number == 1 else checks.message(message)
-                if email is not None and test_to:
-                    _send_test(smtp, sender, email, test_to)
-                    ledger.record(message.authority, "test copy sent", f"to {test_to}")
-                    report.sent.append(message.authority)
-                elif email is not None:
-                    _send_one(smtp, ledger, sender, message, email, report)
-                on_progress("Sending", number, len(ready))
+        if transport is None:
+            transport = stack.enter_context(_transport(settings, password, sleep))
+        for number, (message, checked) in enumerate(ready, start=1):
+            # Checked again right before it goes: a run at 30 a minute takes a while.
+            email = checked if number == 1 else checks.message(message)
+            if email is not None and test_to:
+                _send_test(transport, sender, email, test_to)
+                ledger.record(message.authority, "test copy sent", f"to {test_to}")
+                report.sent.append(message.authority)
+            elif email is not None:
+                _send_one(transport, ledger, sender, message, email, report)
+            on_progress("Sending", number, len(ready))
     return report
+
+
+def _transport(
+    settings: Settings, password: str | None, sleep: Callable[[float], None]
+) -> contextlib.AbstractContextManager[Transport]:
+    """The way [send] via names: the [smtp] server, or Microsoft Graph."""
+    if settings.send.via == "graph":
+        from letter_merge.mail.graph_send import GraphConnection
+
+        return GraphConnection(settings, token_source(settings), sleep)
+    tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
+    return SmtpConnection(settings.smtp, password, sleep, tokens)
+
+
+def _settle(
+    transport: Transport, ledger: Ledger, messages: Sequence[Message], report: SendReport
+) -> None:
+    """Messages left "sending" (a run cut off mid-send) looked up in the mailbox by their
+    internetMessageId: sent ones marked sent, ones that never went queued again; ones that
+    cannot be found out stay in doubt."""
+    for message in messages:
+        if message.state != SENDING:
+            continue
+        found = transport.look_up(message.message_id)
+        if found.state == "sent":
+            ledger.set_state(
+                message.message_id,
+                SENT,
+                reply=f"in doubt, then {found.reason}; internetMessageId {message.message_id}",
+                event="in doubt settled: it was sent",
+            )
+        elif found.state in ("draft", "absent"):
+            ledger.set_state(
+                message.message_id,
+                QUEUED,
+                reply=f"in doubt, then {found.reason}",
+                event="in doubt settled: it was not sent",
+            )
+        else:
+            continue
+        report.in_doubt.remove(message.authority)
+        report.settled.append((message.authority, found.state == "sent"))
 
 
 def _plan(
@@ -212,10 +278,16 @@ def _plan(
                 message.state == FAILED,
             )
         )
+    server = server_in_words(settings)
+    login = smtp.username
+    if settings.send.via == "graph":
+        login = (
+            "the app (client credentials)" if settings.oauth2.flow == "client-credentials" else ""
+        )
     return SendPlan(
-        server=server_in_words(smtp),
+        server=server,
         sender=settings.email_from,
-        login=smtp.username,
+        login=login,
         messages=tuple(outgoing),
         rate_per_minute=smtp.rate_per_minute,
         test_to=test_to,
@@ -280,7 +352,7 @@ class _Checks:
         return email
 
 
-def _send_test(smtp: SmtpConnection, sender: str, email: EmailMessage, test_to: str) -> None:
+def _send_test(smtp: Transport, sender: str, email: EmailMessage, test_to: str) -> None:
     """A copy to `test_to` only, marked [TEST], that says at its top where the real message
     goes; the real message and its state are untouched."""
     copy = message_from_bytes(email.as_bytes(), policy=policy.default)
@@ -297,6 +369,9 @@ def _send_test(smtp: SmtpConnection, sender: str, email: EmailMessage, test_to: 
             f"  To: {real_to}\n  Cc: {real_cc or '(none)'}\n" + "-" * 60 + "\n\n"
         )
         body.set_content(note + str(body.get_content()))
+    page = copy.get_body(("html",))
+    if page is not None:  # the HTML the chief executive would see, with the same note on top
+        page.set_content(with_test_note(str(page.get_content()), real_to, real_cc), subtype="html")
     try:
         smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
     except Reply as refusal:
@@ -309,7 +384,7 @@ def _send_test(smtp: SmtpConnection, sender: str, email: EmailMessage, test_to: 
 
 
 def _send_one(
-    smtp: SmtpConnection,
+    smtp: Transport,
     ledger: Ledger,
     sender: str,
     message: Message,
@@ -327,12 +402,29 @@ def _send_one(
             )
             raise
         except InDoubt as error:
+            found = smtp.look_up(message.message_id)  # Graph: in the mailbox, or not
+            if found.state == "sent":
+                ledger.set_state(
+                    message.message_id,
+                    SENT,
+                    reply=f"{error}; {found.reason}; internetMessageId {message.message_id}",
+                )
+                report.sent.append(message.authority)
+                return
+            if found.state == "draft" and attempt < TRIES:  # never went: its draft is sent
+                ledger.set_state(message.message_id, QUEUED, reply=f"{error}; {found.reason}")
+                continue
             ledger.set_state(
                 message.message_id, SENDING, reply=f"in doubt: {error}", event="in doubt"
             )
             report.in_doubt.append(message.authority)
             return
         except Reply as error:
+            if refused_send_as(error):  # every message would be: the run stops
+                ledger.set_state(message.message_id, QUEUED, reply=str(error))
+                raise SendStopped(
+                    send_as_refused(parseaddr(sender)[1] or sender, via=smtp.via)
+                ) from None
             if 400 <= error.code < 500 and attempt < TRIES:
                 ledger.set_state(
                     message.message_id, QUEUED, reply=str(error), event="temporary refusal"

@@ -1,6 +1,7 @@
 """The SMTP transport: one connection reused across a batch, reopened when it drops, signed in with
-a password or OAuth 2.0, and paced to the server's rate. It knows nothing of letters or the ledger;
-mail/send.py decides what may go and records what happened.
+a password or OAuth 2.0, and paced to the server's rate; and what every transport is to
+mail/send.py (Transport: this one, or Microsoft Graph's in graph_send.py). A transport knows
+nothing of letters or the ledger; mail/send.py decides what may go and records what happened.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from letter_merge.config import SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
@@ -41,6 +44,52 @@ class InDoubt(Exception):
     """The connection broke after the message was handed over: it may or may not have arrived."""
 
 
+@dataclass(frozen=True)
+class Found:
+    """Where a message whose outcome was unknown turned out to be: "sent" (in the mailbox's
+    sent messages), "draft" (made but never sent), "absent" (never made, so never sent), or
+    "unknown" (this transport cannot tell: SMTP keeps no copy to look in)."""
+
+    state: Literal["sent", "draft", "absent", "unknown"]
+    draft_id: str = ""
+    reason: str = ""
+
+
+class Transport(Protocol):
+    """What mail/send.py sends through: SmtpConnection or graph_send.GraphConnection."""
+
+    via: str
+    sleep: Callable[[float], None]
+
+    @property
+    def where(self) -> str: ...
+
+    def transmit(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str: ...
+
+    def look_up(self, message_id: str) -> Found: ...
+
+
+def send_as_refused(mailbox: str, *, via: str, app: bool = False) -> str:
+    """The one message for a refusal to send as the team's mailbox (Graph's ErrorSendAsDenied,
+    SMTP's 5.7.60): which mailbox, and what an administrator grants."""
+    if app:
+        grant = (
+            f"include {mailbox} in the app's application access policy (or RBAC for "
+            "Applications management scope) in Exchange Online"
+        )
+    else:
+        grant = (
+            f"give the signed-in person Send As (or Send on Behalf) on {mailbox} in the "
+            "Exchange admin centre (Recipients > Mailboxes > the mailbox > Delegation); it takes "
+            "up to an hour to apply"
+        )
+    return (
+        f"Microsoft 365 refused to send as {mailbox} ({'ErrorSendAsDenied' if via == 'graph' else '5.7.60 SendAsDenied'}): "
+        f"[email] from names a mailbox this sign-in may not send as. An administrator must {grant}. "
+        "Nothing more was sent; what was not sent stays queued."
+    )
+
+
 def smtp_password(smtp: SmtpSettings, environ: Mapping[str, str] | None = None) -> str | None:
     """From the environment, else the system keyring; never from a file or the command line."""
     return stored_password(PASSWORD_VARIABLE, smtp.username, environ)
@@ -68,6 +117,8 @@ def stored_password(
 class SmtpConnection:
     """One connection, reused across messages and reopened when it drops; at most
     `rate_per_minute` messages a minute."""
+
+    via = "smtp"
 
     def __init__(
         self,
@@ -181,6 +232,14 @@ class SmtpConnection:
                     ) from None
                 log.info("the server refused the token; renewing it once")
 
+    @property
+    def where(self) -> str:
+        return f"the SMTP server {self.settings.host}:{self.settings.port}"
+
+    def look_up(self, message_id: str) -> Found:
+        """SMTP keeps no copy of what it sent: a message in doubt is settled by hand."""
+        return Found("unknown")
+
     def _drop(self) -> None:
         if self._smtp is not None:
             self._smtp.close()
@@ -234,6 +293,11 @@ def _check(reply: tuple[int, bytes]) -> None:
     code, text = reply
     if code != 250:
         raise Reply(code, _text(text))
+
+
+def refused_send_as(error: Reply) -> bool:
+    """Exchange Online's refusal to send as the From mailbox (550 5.7.60 SendAsDenied)."""
+    return "5.7.60" in str(error) or "sendasdenied" in str(error).lower()
 
 
 def _text(value: bytes | str) -> str:

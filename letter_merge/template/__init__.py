@@ -1,4 +1,5 @@
 """The Word template. Owns: reading Word packages (wordxml, wordfields), Word's merge fields
 (merge, switches), rendering letters and text templates (render, text), the template doctor
-(doctor, tags) and accessibility findings (accessibility).
-May import: chart, errors, fields, files, untrusted, words."""
+(doctor, tags), accessibility findings (accessibility), what a letter states (statement), and
+the HTML email made from Word or HTML (html_email).
+May import: chart, config, errors, fields, files, untrusted, words."""

@@ -202,6 +202,8 @@ async function showPreview(name) {
     show("preview-pages", Array.from({length: made.pages}, (_, i) =>
       el("img", {src: "/preview/" + (i + 1) + ".png?v=" + stamp,
                  alt: "Page " + (i + 1) + " of " + made.authority + "'s letter"})));
+    $("preview-email").src = "/preview/email.html?v=" + stamp;  // the email, as it will be seen
+    $("preview-email").hidden = false;
   } catch (error) {
     previewed = null;
     show("preview-state", failure(error));
