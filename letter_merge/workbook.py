@@ -202,6 +202,11 @@ class _Sheet:
     rows: list[tuple[int, tuple[Any, ...]]]  # (row number, values)
     notes: list[Problem] = field(default_factory=list)  # the workbook's, shared
 
+    def header(self, column: str) -> str:
+        """A column as the workbook spells it ('GSS code')."""
+        index = self.columns.get(column)
+        return self.headers[index] if index is not None else _display(column)
+
     def cell(self, column: str, row: int) -> str:
         return f"{self.name}!{get_column_letter(self.columns[column] + 1)}{row}"
 
@@ -348,8 +353,13 @@ def _shorter(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# Columns whose name is not a capital and then small letters, as the README spells them.
+SPELLED = {"gss code": "GSS code"}
+
+
 def _display(column: str) -> str:
-    return column[:1].upper() + column[1:]
+    """A required column as the README names it, for one the workbook does not have."""
+    return SPELLED.get(column, column[:1].upper() + column[1:])
 
 
 def _non_blank_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -434,7 +444,7 @@ def _contacts_rows(sheet: _Sheet, problems: list[Problem]) -> list[_Row]:
                 problems.append(
                     Problem(
                         sheet.place(column, number, authority),
-                        f"{_display(column)} is empty; every council needs one.",
+                        f"{sheet.header(column)} is empty; every council needs one.",
                     )
                 )
                 ok = False
@@ -584,8 +594,8 @@ def _check_relations(
             problems.append(
                 Problem(
                     sheet.place(smaller, number, authority),
-                    f"{_display(smaller)} ({values[smaller]}) is more than "
-                    f"{_display(larger)} ({values[larger]}); it can be at most that.",
+                    f"{sheet.header(smaller)} ({values[smaller]}) is more than "
+                    f"{sheet.header(larger)} ({values[larger]}); it can be at most that.",
                 )
             )
             ok = False
@@ -666,7 +676,7 @@ def _check_unique(
                 Problem(
                     sheet.place(column, row.number, council),
                     f"'{value}' is on two rows (also {also}); "
-                    f"each {_display(column)} must be on one row only.",
+                    f"each {sheet.header(column)} must be on one row only.",
                 )
             )
             row.values["_invalid"] = True

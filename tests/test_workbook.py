@@ -437,3 +437,16 @@ def test_hidden_sheets_are_named_as_hidden(tmp_path: Path) -> None:
         "Statistics: the workbook has no sheet named 'Statistics' (it has: Contacts (hidden), "
         "Stats, Old figures (hidden)); rename the sheet or add it."
     ]
+
+
+def test_a_column_is_named_as_the_workbook_spells_it(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "w.xlsx",
+        [
+            contact("Derby City Council", code="E06000015"),
+            contact("Adur District Council", code="E06000015"),
+        ],
+        [statistics("Derby City Council"), statistics("Adur District Council")],
+    )
+    (problem,) = problems_of(path)
+    assert problem.endswith("each GSS code must be on one row only.")
