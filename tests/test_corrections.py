@@ -244,6 +244,22 @@ def test_a_refused_test_address_is_one_clear_line(work: Path, server: tuple[Reco
     assert "Traceback" not in result.output
 
 
+def test_a_server_s_own_error_is_said_to_be_the_server_s(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    approve_and_queue()
+    recorder.script = ["500 Error: (FileNotFoundError)"]  # the server's trouble, not the address's
+    result = run("send", "--test-to", "me@ombudsman.example", "--limit", "1")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: The mail server would not take the test copy; it answered: 500 Error: "
+        "(FileNotFoundError). That is the server's own answer, not about the address: its "
+        "administrator can say what it means. No message went to any council."
+    )
+    assert "test address" not in result.output
+
+
 def test_without_a_terminal_a_real_send_needs_yes(work: Path, server: tuple[Recorder, int]) -> None:
     recorder, _ = server
     approve_and_queue()

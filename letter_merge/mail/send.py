@@ -375,9 +375,15 @@ def _send_test(smtp: Transport, sender: str, email: EmailMessage, test_to: str) 
     try:
         smtp.transmit(sender, (test_to,), copy.as_bytes(policy=policy.SMTP))
     except Reply as refusal:
+        if refusal.recipient:
+            raise SendStopped(
+                f"The mail server refused the test address {test_to} ({refusal}); check the "
+                "address. No message went to any council."
+            ) from None
         raise SendStopped(
-            f"The mail server refused the test address {test_to} ({refusal}); check the "
-            "address. No message went to any council."
+            f"The mail server would not take the test copy; it answered: {refusal}. That is "
+            "the server's own answer, not about the address: its administrator can say what it "
+            "means. No message went to any council."
         ) from None
     except InDoubt as error:
         raise SendStopped(f"The test copy to {test_to} may not have arrived ({error}).") from None

@@ -35,9 +35,10 @@ class SendStopped(LetterMergeError):
 class Reply(Exception):
     """The server refused the message (or a recipient): its reply code and text."""
 
-    def __init__(self, code: int, text: str) -> None:
+    def __init__(self, code: int, text: str, recipient: str = "") -> None:
         super().__init__(f"{code} {text}")
         self.code = code
+        self.recipient = recipient  # the address refused; "" when the message itself was
 
 
 class InDoubt(Exception):
@@ -268,7 +269,7 @@ class SmtpConnection:
                     code, text = smtp.rcpt(recipient)
                     if code not in (250, 251):
                         smtp.rset()
-                        raise Reply(code, f"{recipient}: {_text(text)}")
+                        raise Reply(code, f"{recipient}: {_text(text)}", recipient)
             except (smtplib.SMTPServerDisconnected, OSError):
                 self._drop()
                 if attempt:
