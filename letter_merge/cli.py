@@ -782,4 +782,5 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
 
 
 def main() -> None:
+    console.any_console()
     cli(prog_name="letter-merge")

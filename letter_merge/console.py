@@ -4,7 +4,9 @@ takes each next step, progress bars, and the question before a send. Part of the
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -368,3 +370,44 @@ def shown(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
+
+
+# What a console that cannot show a character is given instead (Windows writes output that goes
+# to a file or a pipe in its ANSI code page, which has no arrow; another terminal may lack more).
+PLAINER = {
+    "→": "->",
+    "←": "<-",
+    "‘": "'",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+    "–": "-",
+    "—": "-",
+    "…": "...",
+    "›": ">",
+    "«": "<<",
+    "»": ">>",
+    "\u00a0": " ",
+    "£": "GBP ",
+    "€": "EUR ",
+}
+PLAIN_ERRORS = "letter-merge-plain"
+
+
+def _plainer(error: UnicodeError) -> tuple[str, int]:
+    """A stand-in for each character the stream cannot hold: a plain one, else '?'."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(PLAINER.get(character, "?") for character in text), error.end
+
+
+codecs.register_error(PLAIN_ERRORS, _plainer)
+
+
+def any_console() -> None:
+    """Never a traceback for a character the console, file or pipe cannot hold: standard
+    output and error keep their encoding and write a plain stand-in for what it lacks."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors=PLAIN_ERRORS)

@@ -7,11 +7,15 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from starlette.testclient import TestClient
@@ -370,3 +374,26 @@ def test_letters_recorded_with_their_addresses_counted_stay_current(work: Path) 
     status = run("status").output
     assert "out of date" not in status and "proofed:" in status
     assert "Built 0 letters; 4 already up to date" in run("build").output
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_any_console_any_name(work: Path, encoding: str) -> None:
+    """Output to a file or a pipe in a code page without '→' (Windows writes redirected output
+    in its ANSI code page), or in plain ASCII: a plain stand-in, never a traceback."""
+    set_upheld(work, 2, 2)  # Leicestershire's why now reads "Upheld 5 → 2"
+    environ = {**os.environ, "PYTHONIOENCODING": encoding}
+    environ.pop("PYTHONUTF8", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "letter_merge", "status"],
+        cwd=work,
+        env=environ,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(encoding, "replace")
+    assert b"Traceback" not in done.stderr
+    # A code page without the arrow gets "->"; a stream that says it is plain ASCII, which
+    # click takes for a misconfigured console, gets UTF-8.
+    written = b"its row: Upheld 5 -> 2" if encoding == "cp1252" else "Upheld 5 → 2".encode()
+    assert written in done.stdout
