@@ -26,7 +26,7 @@ from letter_merge.errors import (
 from letter_merge.mail.send import SendPlan, SendReport
 from letter_merge.records.audit import History
 from letter_merge.records.standing import MovedAverage
-from letter_merge.records.steps import Blocker, Next
+from letter_merge.records.steps import Blocker, Next, actionable_first
 from letter_merge.words import counted, percent, plural
 from letter_merge.workbook import AUTHORITY_TYPES
 
@@ -235,20 +235,25 @@ def next_command(step: Next, name: str) -> str:
 
 
 def blocked(ctx: click.Context, title: str, items: Sequence[tuple[str, Blocker]]) -> None:
-    """Letters a step could not go ahead for, each with why and the command to take next."""
-    list_problems(
-        ctx,
-        title,
-        [
-            (
-                name,
-                blocker.why
-                if blocker.next == Next.NOTHING
-                else f"{blocker.why}; {next_command(blocker.next, name)}",
-            )
-            for name, blocker in items
-        ],
-    )
+    """Letters a step could not go ahead for, each with why and the command to take next; those
+    one more word sends first, and many letters held for one same reason as one line."""
+    alike: dict[Blocker, list[str]] = {}
+    for name, blocker in actionable_first(items):
+        alike.setdefault(blocker, []).append(name)
+    every = bool(ctx.find_root().params.get("verbose"))  # -v: each letter on a line of its own
+    lines = []
+    for blocker, names in alike.items():
+        together = not every and len(names) > 2 and "{name}" not in NEXT_COMMANDS[blocker.next]
+        for name in [names[0]] if together else names:
+            said = blocker.why
+            if blocker.next != Next.NOTHING:
+                said += f"; {next_command(blocker.next, name)}"
+            if together:
+                shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+                lines.append((f"{counted(len(names), 'letter')} ({shown})", said))
+            else:
+                lines.append((name, said))
+    list_problems(ctx, title, lines)
 
 
 LISTED = 5  # problems listed before "... and N more"

@@ -7,6 +7,7 @@ import csv
 import sqlite3
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -118,10 +119,8 @@ def test_approve_refuses_letters_without_a_pdf_and_approves_nothing(folder: Path
     assert result.output.splitlines() == [
         "Approved 0 letters as checked by Sam Smith.",
         "4 letters not approved:",
-        "  - Leicestershire County Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
-        "  - Derby City Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
-        "  - Brighton & Hove City Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
-        "  - Adur District Council: built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
+        "  - 4 letters (Leicestershire County Council, Derby City Council, Brighton & Hove City "
+        "Council, …): built without its PDF; letter-merge build (without --no-pdf) makes its PDF",
     ]
     with Ledger(folder / "output" / "2020" / "ledger.sqlite", read_only=True) as ledger:
         assert ledger.approvals() == {}
@@ -168,12 +167,20 @@ def test_long_lists_show_the_first_few_and_v_shows_all(folder: Path) -> None:
     assert built.exit_code == 0, built.output
     result = CliRunner().invoke(cli, ["approve", "--by", "Jo"])
     lines = result.output.splitlines()
-    assert lines[1] == "12 letters not approved:"
-    assert lines[2:7] == [
-        f"  - {name}: built without its PDF; letter-merge build (without --no-pdf) makes its PDF"
-        for name in names[:5]
+    assert lines[1:] == [  # one reason, one line
+        "12 letters not approved:",
+        f"  - 12 letters ({names[0]}, {names[1]}, {names[2]}, …): built without its PDF; "
+        "letter-merge build (without --no-pdf) makes its PDF",
     ]
-    assert lines[7] == "  ... and 7 more (-v lists them all)"
-    assert len(lines) == 8
     result = CliRunner().invoke(cli, ["-v", "approve", "--by", "Jo"])
     assert len(result.output.splitlines()) == 2 + 12
+
+
+def test_a_long_list_of_reasons_shows_the_first_few(capsys: pytest.CaptureFixture[str]) -> None:
+    from letter_merge import console
+
+    with click.Context(cli) as ctx:
+        console.list_problems(ctx, "12 letters", [(f"Council {n}", f"why {n}") for n in range(12)])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1:6] == [f"  - Council {n}: why {n}" for n in range(5)]
+    assert lines[6:] == ["  ... and 7 more (-v lists them all)"]

@@ -25,7 +25,7 @@ from letter_merge.files import write_atomic
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Ledger, open_ledger
 from letter_merge.records.standing import Standing
-from letter_merge.records.steps import Blocker, Next
+from letter_merge.records.steps import Blocker, Next, actionable_first
 from letter_merge.template.html_email import add_body, email_body, is_rich
 
 
@@ -112,6 +112,7 @@ def queue_messages(
                     )
             _queue(batch, ledger, records, letter, standing, correction, note if correction else "")
             (report.corrections if correction else report.queued).append(authority)
+    report.skipped = actionable_first(report.skipped)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
             report.skipped.append(

@@ -4,6 +4,7 @@ the desk as its own button), so no decision is made twice and no desk message na
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,6 +40,17 @@ class Step(StrEnum):
     CORRECTION = "correction"  # queue it as a correction of the letter sent
     RESEND = "resend"  # send the letter sent, unchanged, to a corrected address
     SEND = "send"
+
+
+# Next steps a person can take at once, from the step they are at (a word more, as a
+# correction or a re-send): lists of blocked letters show these first.
+AT_ONCE = frozenset({Next.QUEUE_CORRECTION, Next.RESEND_NEW_ADDRESS, Next.RESEND, Next.SETTLE})
+
+
+def actionable_first(items: Iterable[tuple[str, Blocker]]) -> list[tuple[str, Blocker]]:
+    """Letters a step could not go ahead for: those one more word sends first, then those that
+    wait for something else, each group in its own order."""
+    return sorted(items, key=lambda item: item[1].next not in AT_ONCE)
 
 
 @dataclass(frozen=True)
