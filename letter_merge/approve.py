@@ -17,7 +17,7 @@ from letter_merge.clock import now
 from letter_merge.errors import InputError
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import Approval, open_ledger
-from letter_merge.records.steps import Blocker
+from letter_merge.steps import Blocker
 
 
 @dataclass
@@ -34,7 +34,7 @@ def approve_letters(
     """Record that `by` checked these letters' PDFs as they are now (every built letter, or
     those named in `only`)."""
     if not by.strip():
-        raise InputError("--by needs the name of the person who checked the letters.")
+        raise InputError("Say who checked the letters: their name is kept on the record.")
     records = Records.load(batch.settings, batch)
     records.require_built()
     built = [s.authority for s in records.standings() if s.record is not None]

@@ -28,7 +28,7 @@ def decide_averages(
     if choice not in (KEEP, CORRECT):
         raise InputError(f"choose {KEEP} or {CORRECT}")
     if not by.strip():
-        raise InputError("--by needs the name of the person deciding.")
+        raise InputError("Say who decides: their name is kept on the record.")
     records = Records.load(batch.settings, batch)
     moved = [
         m
@@ -38,7 +38,7 @@ def decide_averages(
     if not moved:
         raise InputError(
             "No average has moved under letters already sent, so there is nothing to decide; "
-            "letter-merge status shows where each letter stands."
+            "the status shows where each letter stands."
         )
     stamp = now()
     decisions = [

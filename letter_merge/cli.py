@@ -40,7 +40,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except LetterMergeError as error:
             failure = _UsageFailure if error.exit_code == EXIT_USAGE else click.ClickException
-            raise failure(str(error)) from None
+            raise failure(console.error_text(error)) from None
         except KeyboardInterrupt:
             stop_all_programs()
             raise _Interrupted() from None

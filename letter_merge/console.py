@@ -19,14 +19,11 @@ from letter_merge.app import letters
 from letter_merge.app import status as statuses
 from letter_merge.config import Settings
 from letter_merge.decisions import KEEP
-from letter_merge.errors import (
-    InputError,
-    Problem,
-)
+from letter_merge.errors import InputError, LetterMergeError, Problem
 from letter_merge.mail.send import SendPlan, SendReport
 from letter_merge.records.audit import History
 from letter_merge.records.standing import MovedAverage
-from letter_merge.records.steps import Blocker, Next, actionable_first
+from letter_merge.steps import Blocker, Next, actionable_first
 from letter_merge.words import counted, percent, plural
 from letter_merge.workbook import AUTHORITY_TYPES
 
@@ -226,8 +223,16 @@ NEXT_COMMANDS: dict[Next, str] = {
     "workbook's new address, then letter-merge send",
     Next.READ_MAILBOX: "letter-merge delivery reads what came back",
     Next.FIX_INPUTS: "letter-merge check lists what to fix",
+    Next.SIGN_IN: "letter-merge login (README: Microsoft 365, or Gmail and Google Workspace)",
     Next.NOTHING: "nothing",
 }  # fmt: skip
+
+
+def error_text(error: LetterMergeError) -> str:
+    """An error as the command line says it: its message, and the command that fixes it."""
+    if error.next_step is None:
+        return str(error)
+    return f"{error}\nNext: {next_command(error.next_step, 'NAME')}"
 
 
 def next_command(step: Next, name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from letter_merge.steps import Next
 from letter_merge.words import counted
 
 EXIT_PROBLEMS = 1
@@ -16,9 +17,15 @@ EXIT_INTERRUPTED = 130  # stopped with Ctrl-C, as shells report it
 
 
 class LetterMergeError(Exception):
-    """A failure the user can act on. Exit code 1 unless a subclass says otherwise."""
+    """A failure the user can act on. Exit code 1 unless a subclass says otherwise. The message
+    names no command: where the fix is a step of letter-merge's own, `next_step` says which, and
+    each front end words it (a command, or the desk's own step)."""
 
     exit_code = EXIT_PROBLEMS
+
+    def __init__(self, message: str = "", *, next_step: Next | None = None) -> None:
+        super().__init__(message)
+        self.next_step = next_step
 
 
 class InputError(LetterMergeError):

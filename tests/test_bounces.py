@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bounces import Figures, score
-from letter_merge.mail.reasons import BY_NAME
 from letter_merge.mail.reports import AUTO_REPLY, BOUNCED, COMPLAINT, read_report
+from letter_merge.reasons import BY_NAME
 
 DATA = Path(__file__).parent / "data" / "bounces"
 EXPECTED: dict[str, list[dict[str, str]]] = json.loads((DATA / "expected.json").read_text())

@@ -63,7 +63,7 @@ def test_nothing_is_served_without_the_key(app: Any) -> None:
         for path in ("/", "/api/state", "/api/status", "/status.csv", "/proof/", "/static/desk.js"):
             answer = client.get(path)
             assert answer.status_code == 403, path
-            assert "needs the address letter-merge desk printed" in answer.text
+            assert "needs the address the desk printed" in answer.text
         assert client.get("/?token=not-the-key").status_code == 403
 
 
@@ -113,8 +113,9 @@ def test_every_change_needs_the_page_s_csrf_token(browser: TestClient, keys: Des
     # From the page itself: let through, to approve's own rules (nothing is built yet).
     answer = post(browser, "/api/approve", keys, by="Sam Smith")
     assert answer.status_code == 409
-    assert answer.json() == {
-        "error": "No letters have been built for 2020; run 'letter-merge build' first."
+    assert answer.json() == {  # the next step in the desk's words, at its own step
+        "error": "No letters have been built for 2020 yet: build them first.",
+        "next": {"text": "Build it again, then proof and approve it", "section": "build"},
     }
 
 
@@ -412,7 +413,7 @@ def test_the_server_keeps_the_command_line_s_rules(browser: TestClient, keys: De
 def test_every_next_step_is_worded_by_each_front_end_in_its_own_words() -> None:
     from letter_merge.console import NEXT_COMMANDS
     from letter_merge.desk.app import NEXT_STEPS
-    from letter_merge.records.steps import Next
+    from letter_merge.steps import Next
 
     assert set(NEXT_COMMANDS) == set(Next) == set(NEXT_STEPS)
     for step in Next:

@@ -130,7 +130,8 @@ def test_approve_before_any_build_says_to_build(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["approve", "--by", "Sam Smith"])
     assert result.exit_code == 2
     assert result.output == (
-        "Error: No letters have been built for 2020; run 'letter-merge build' first.\n"
+        "Error: No letters have been built for 2020 yet: build them first.\n"
+        "Next: letter-merge build, then proof and approve it\n"
     )
 
 

@@ -36,6 +36,7 @@ from letter_merge.mail import graph as graph_reader
 from letter_merge.mail import imap as imap_reader
 from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
 from letter_merge.mail.signin import SignedIn
+from letter_merge.steps import Next
 from tests.helpers import free_port
 from tests.imap_server import (
     OTHER_PASSWORD,
@@ -547,7 +548,8 @@ def test_oauth2_a_wrong_token_says_sign_in_again(
     assert message.startswith(
         f"The IMAP server 127.0.0.1:{dovecot.tls_port} refused the sign-in for {USER!r} ("
     )
-    assert "Sign in again: letter-merge login" in message
+    assert "Sign in again, and check that the mailbox may be read with IMAP" in message
+    assert caught.value.next_step == Next.SIGN_IN
     assert "wrong-token" not in message
     assert dovecot.introspection.asked == ["wrong-token-1", "wrong-token-2"]
 
@@ -838,7 +840,7 @@ def test_graph_renews_a_refused_token_once_and_then_says_sign_in_again(
         read_mailbox(graph_settings(tmp_path), environ=environ)
     assert str(caught.value) == (
         f"Microsoft Graph refused the sign-in for {USER} (401 InvalidAuthenticationToken: Access "
-        "token has expired.). Sign in again: letter-merge login."
+        "token has expired.). Sign in again."
     )
     assert "stale" not in str(caught.value)
 

@@ -422,7 +422,7 @@ def test_a_refused_token_stops_the_run_with_what_to_do(
     approve_and_queue()
     result = run("send", "--yes")
     assert result.exit_code == 1
-    assert "Sign in again: letter-merge login" in result.output
+    assert "Sign in again.\nNext: letter-merge login" in result.output
     assert recorder.received == []
     assert set(ledger_states(work).values()) == {"queued"}
     secrets_nowhere(work, stand_in, result.output)
@@ -434,9 +434,10 @@ def test_sending_without_signing_in_says_to_sign_in(
     approve_and_queue()
     result = run("send", "--yes")
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == (
-        "Error: Nobody is signed in for sending: sign in first with letter-merge login."
-    )
+    assert result.output.splitlines()[-2:] == [
+        "Error: Nobody is signed in for sending: sign in first.",
+        "Next: letter-merge login (README: Microsoft 365, or Gmail and Google Workspace)",
+    ]
 
 
 def test_a_consent_error_says_what_the_administrator_must_grant(

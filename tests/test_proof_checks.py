@@ -60,7 +60,7 @@ def test_how_the_pdf_was_made_is_said_and_never_vouched_for_blindly() -> None:
     unchecked = conversion_check(Conversion(True), "Leeds.pdf")
     assert not unchecked.ok
     unknown = conversion_check(None, "Leeds.pdf")
-    assert not unknown.ok and "build --force" in unknown.detail
+    assert not unknown.ok and "build every letter again" in unknown.detail
 
 
 def test_a_merge_placeholder_left_in_a_letter_is_a_problem() -> None:

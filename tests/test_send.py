@@ -267,7 +267,7 @@ def test_a_second_sender_is_turned_away(work: Path) -> None:
     finally:
         held.release()
     assert result.exit_code == 1
-    assert "Another 'letter-merge send' is already running for 2020" in result.output
+    assert "Another send is already running for 2020" in result.output
 
 
 def test_a_killed_sender_never_sends_twice(work: Path, server: tuple[Recorder, int]) -> None:

@@ -3,4 +3,4 @@ Owns: each command's work as one function taking typed arguments and returning a
 and every rule the front ends share ("--only is for a test send", where the password comes
 from, what status says when the inputs cannot be read); the front ends only parse and render.
 May import: approve, averages, batch, build, config, decisions, errors, mail, pdf, progress,
-proof, recipients, records, sync, template, words."""
+proof, recipients, records, steps, sync, template, words."""

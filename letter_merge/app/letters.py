@@ -17,7 +17,7 @@ from letter_merge.proof.preview import EmailPreview, Preview, preview_letter
 from letter_merge.proof.preview import preview_email as preview_of_email
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
-from letter_merge.records.steps import Blocker
+from letter_merge.steps import Blocker
 
 
 def converter_for(settings: Settings, name: str) -> Converter:

@@ -40,7 +40,7 @@ from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
 from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
 from letter_merge.records.standing import STATES
-from letter_merge.records.steps import Blocker, Next
+from letter_merge.steps import Blocker, Next
 from letter_merge.words import counted, plural
 
 STATIC = resources.files("letter_merge.desk") / "static"
@@ -86,6 +86,10 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
         "status",
     ),
     Next.FIX_INPUTS: ("Fix what the Check step lists", "check"),
+    Next.SIGN_IN: (
+        "Sign in for sending once, in a terminal, as the README's Microsoft 365 section says",
+        "",
+    ),
     Next.NOTHING: ("Nothing", ""),
 }
 
@@ -175,7 +179,12 @@ def create_app(
                     },
                     409,
                 )
-            except (LetterMergeError, Busy) as error:
+            except LetterMergeError as error:
+                said: dict[str, Any] = {"error": str(error)}
+                if error.next_step is not None:
+                    said["next"] = next_step(error.next_step)
+                return JSONResponse(said, 409)
+            except Busy as error:
                 return JSONResponse({"error": str(error)}, 409)
 
         return Route(path, endpoint, methods=list(methods))

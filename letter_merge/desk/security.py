@@ -95,7 +95,7 @@ class DeskGuard:
             await _answer(
                 send,
                 403,
-                "This page needs the address letter-merge desk printed when it started "
+                "This page needs the address the desk printed when it started "
                 "(it carries a key). Start the desk again if you have lost it.",
             )
             return

@@ -21,7 +21,7 @@ from letter_merge.mail.kinds import (
     Report,
     make_report,
 )
-from letter_merge.mail.reasons import OTHER, classify
+from letter_merge.reasons import OTHER, classify
 
 MAX_DIAGNOSTIC = 300
 MAX_FINDINGS = 100

@@ -22,6 +22,7 @@ from letter_merge.mail.signin import (
     load,
     store,
 )
+from letter_merge.steps import Next
 
 SCOPES = ["https://mail.google.com/"]  # the one scope Gmail's SMTP and IMAP take
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
@@ -50,8 +51,8 @@ class GoogleTokens:
     def sign_in(self, show: Callable[[str], None]) -> SignedIn:
         if self.oauth2.flow != "browser":
             raise OAuthError(
-                'letter-merge login is for [oauth2] flow = "browser"; with "client-credentials" '
-                "the service account signs in by itself."
+                'Signing in is for [oauth2] flow = "browser"; with "client-credentials" the '
+                "service account signs in by itself."
             )
         from google_auth_oauthlib.flow import InstalledAppFlow
 
@@ -80,7 +81,7 @@ class GoogleTokens:
         except Exception as error:  # oauthlib's many error kinds, never with the token in them
             raise OAuthError(_explain(error, "signing in did not finish")) from None
         if credentials is None:
-            raise OAuthError("Signing in took too long; run letter-merge login again.")
+            raise OAuthError("Signing in took too long; sign in again.", next_step=Next.SIGN_IN)
         show("")
         self._save(credentials)
         return SignedIn(self.settings.smtp.username, _expiry(credentials))
@@ -112,15 +113,15 @@ class GoogleTokens:
         credentials = self._stored()
         if credentials is None:
             raise OAuthError(
-                "Nobody is signed in for sending: sign in first with letter-merge login."
+                "Nobody is signed in for sending: sign in first.", next_step=Next.SIGN_IN
             )
         if renew or not credentials.valid:
             try:
                 credentials.refresh(request)
             except Exception as error:
                 raise OAuthError(
-                    _explain(error, "the sign-in has expired or was withdrawn")
-                    + " Sign in again: letter-merge login"
+                    _explain(error, "the sign-in has expired or was withdrawn") + " Sign in again.",
+                    next_step=Next.SIGN_IN,
                 ) from None
             self._save(credentials)
         return self.settings.smtp.username, str(credentials.token)

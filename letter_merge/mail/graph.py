@@ -15,6 +15,7 @@ from letter_merge.errors import InputError
 from letter_merge.mail.mailbox_shared import TIMEOUT_SECONDS, Fetched, MailboxError, server_words
 from letter_merge.mail.oauth import token_source
 from letter_merge.mail.signin import http_session
+from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,8 @@ class _Graph:
         if status == 401:
             return MailboxError(
                 f"Microsoft Graph refused the sign-in for {self.name} ({status} {said}). Sign in "
-                "again: letter-merge login."
+                "again.",
+                next_step=Next.SIGN_IN,
             )
         if status == 403:
             return MailboxError(

@@ -38,6 +38,7 @@ from letter_merge.mail.transport import (
     SendStopped,
     send_as_refused,
 )
+from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,8 @@ class GraphConnection:
             if answer.status == 401:
                 raise SendStopped(
                     f"{self.where} refused the sign-in ({answer.code or 401}: {answer.text}). "
-                    "Sign in again: letter-merge login. Nothing more was sent."
+                    "Sign in again. Nothing more was sent.",
+                    next_step=Next.SIGN_IN,
                 )
             if answer.status in BUSY_STATUSES:
                 busy += 1
@@ -314,7 +316,7 @@ class GraphConnection:
         else:
             grant = (
                 "the delegated permissions Mail.Send, Mail.Send.Shared and Mail.ReadWrite "
-                "(then sign in again: letter-merge login)"
+                "(then sign in again)"
             )
         return SendStopped(
             f"{self.where} refused ({answer.code or 403}: {answer.text}): the app lacks a "

@@ -29,6 +29,7 @@ from letter_merge.mail.mailbox_shared import (
 )
 from letter_merge.mail.oauth import Tokens, token_source
 from letter_merge.mail.signin import KEYRING_SERVICE, xoauth2
+from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,9 @@ def _sign_in_with_token(imap: imaplib.IMAP4, mailbox: MailboxSettings, tokens: T
             if renew:
                 raise MailboxError(
                     f"The IMAP server {where(mailbox)} refused the sign-in for {username!r} "
-                    f"({server_words(error, token)}). Sign in again: letter-merge login (and check "
-                    "that the mailbox may be read with IMAP, and that the app may read it)."
+                    f"({server_words(error, token)}). Sign in again, and check that the mailbox "
+                    "may be read with IMAP, and that the app may read it.",
+                    next_step=Next.SIGN_IN,
                 ) from None
             log.info("the IMAP server refused the token; renewing it once")
 
@@ -365,7 +367,7 @@ def _password_hint(mailbox: MailboxSettings) -> str:
     if mailbox.host.lower() == "outlook.office365.com":
         return (
             ' Microsoft 365 no longer takes passwords for IMAP: set auth = "oauth2" in [mailbox] '
-            "and sign in with letter-merge login (README: Microsoft 365)."
+            "and sign in (README: Microsoft 365)."
         )
     if mailbox.host.lower() == "imap.gmail.com":
         return (

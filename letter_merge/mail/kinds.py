@@ -11,7 +11,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 
 from letter_merge.mail import mime
-from letter_merge.mail.reasons import classify
+from letter_merge.reasons import classify
 
 BOUNCED, DELAYED, DELIVERED = "bounced", "delayed", "delivered"
 AUTO_REPLY, REPLY, UNKNOWN = "auto-reply", "reply", "unknown"

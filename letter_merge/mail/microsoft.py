@@ -23,6 +23,7 @@ from letter_merge.mail.signin import (
     load,
     store,
 )
+from letter_merge.steps import Next
 
 # What the token is for, as the signed-in user (device code) or as an app (client credentials):
 # sending mail (SMTP.Send, SMTP.SendAsApp), reading the mailbox with IMAP (IMAP.AccessAsUser.All,
@@ -88,8 +89,8 @@ class MicrosoftTokens:
         until the person has signed in (or the code expires)."""
         if self.oauth2.flow != "device-code":
             raise OAuthError(
-                'letter-merge login is for [oauth2] flow = "device-code"; with '
-                '"client-credentials" the app signs in by itself with its client secret.'
+                'Signing in is for [oauth2] flow = "device-code"; with "client-credentials" '
+                "the app signs in by itself with its client secret."
             )
         app = self._public_app()
         flow = app.initiate_device_flow(scopes=self._scopes())
@@ -147,7 +148,7 @@ class MicrosoftTokens:
         accounts = app.get_accounts()
         if not accounts:
             raise OAuthError(
-                "Nobody is signed in for sending: sign in first with letter-merge login."
+                "Nobody is signed in for sending: sign in first.", next_step=Next.SIGN_IN
             )
         result = app.acquire_token_silent_with_error(
             self._scopes(), account=accounts[0], force_refresh=renew
@@ -159,7 +160,8 @@ class MicrosoftTokens:
                     "the sign-in has expired or was withdrawn",
                     PERMISSIONS[self.purpose],
                 )
-                + " Sign in again: letter-merge login"
+                + " Sign in again.",
+                next_step=Next.SIGN_IN,
             )
         self._save()
         username = self.settings.smtp.username or str(accounts[0].get("username", ""))
@@ -259,9 +261,9 @@ def _explain(result: Mapping[str, Any], what: str, permission: str = PERMISSIONS
             f"administrator for a new one and set {SECRET_VARIABLE}."
         )
     if error == "expired_token":
-        return "Signing in took too long and the code expired; run letter-merge login again."
+        return "Signing in took too long and the code expired; sign in again."
     if error == "authorization_declined":
-        return "Signing in was declined in the browser; run letter-merge login again."
+        return "Signing in was declined in the browser; sign in again."
     first_line = description.splitlines()[0] if description else error or "no reason given"
     return f"Sign-in failed: {what} ({first_line})."
 

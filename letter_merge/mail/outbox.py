@@ -25,7 +25,7 @@ from letter_merge.files import write_atomic
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import FAILED, QUEUED, WITHDRAWN, Ledger, open_ledger
 from letter_merge.records.standing import Standing
-from letter_merge.records.steps import Blocker, Next, actionable_first
+from letter_merge.steps import Blocker, Next, actionable_first
 from letter_merge.template.html_email import add_body, email_body, is_rich
 
 
@@ -212,7 +212,7 @@ def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]
     for name, reason in corrections.items():
         if not reason.strip():
             raise InputError(
-                f'--correction "{name}" needs --reason: what was wrong, for the record.'
+                f"The correction of {name} needs a reason: what was wrong, for the record."
             )
         for authority in select_names(names, [name]):
             chosen[authority] = " ".join(reason.split())

@@ -48,7 +48,7 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.records.steps import Blocker, Next
+from letter_merge.steps import Blocker, Next
 from letter_merge.template.html_email import with_test_note
 
 log = logging.getLogger(__name__)
@@ -455,9 +455,6 @@ def _send_one(
 def _send_lock(settings: Settings) -> Iterator[None]:
     """Only one send at a time for a year's batch; a second one says so and stops."""
     path = settings.paths.lock("send")
-    busy = (
-        f"Another 'letter-merge send' is already running for {settings.year} ({path}); "
-        "wait for it to finish."
-    )
+    busy = f"Another send is already running for {settings.year} ({path}); wait for it to finish."
     with exclusive(path, busy):
         yield

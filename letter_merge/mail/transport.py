@@ -20,6 +20,7 @@ from letter_merge.config import SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
 from letter_merge.mail.oauth import Tokens
 from letter_merge.mail.signin import KEYRING_SERVICE, xoauth2
+from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,9 @@ class SmtpConnection:
                     raise SendStopped(
                         f"The SMTP server {where} refused the password login for {s.username!r} "
                         f"({reply}): this mailbox no longer accepts passwords. Set auth = "
-                        '"oauth2" in [smtp] and sign in with letter-merge login (README: '
-                        "Microsoft 365). Nothing more was sent."
+                        '"oauth2" in [smtp] and sign in (README: Microsoft 365). Nothing more '
+                        "was sent.",
+                        next_step=Next.SIGN_IN,
                     ) from None
                 raise SendStopped(
                     f"The SMTP server {where} refused the login for {s.username!r} "
@@ -227,9 +229,9 @@ class SmtpConnection:
                 if renew:
                     raise SendStopped(
                         f"The SMTP server {where} refused the sign-in for {username!r} "
-                        f"({error.smtp_code} {_text(error.smtp_error)}). Sign in again: "
-                        "letter-merge login (and check that the mailbox may send with SMTP AUTH). "
-                        "Nothing more was sent."
+                        f"({error.smtp_code} {_text(error.smtp_error)}). Sign in again, and check "
+                        "that the mailbox may send with SMTP AUTH. Nothing more was sent.",
+                        next_step=Next.SIGN_IN,
                     ) from None
                 log.info("the server refused the token; renewing it once")
 

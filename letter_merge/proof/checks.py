@@ -152,8 +152,8 @@ def conversion_check(conversion: Conversion | None, pdf_name: str) -> Check:
         return Check(
             name,
             False,
-            "the build did not record how this PDF was made (an older letter-merge); run "
-            "letter-merge build --force",
+            "the build did not record how this PDF was made (an older letter-merge); build "
+            "every letter again",
         )
     if not conversion.together:
         return Check(name, True, "converted on its own")

@@ -193,12 +193,12 @@ def _card(
     card.checks.append(current_inputs([c.text for c in standing.changes], records.knows_currency))
     pdf = settings.paths.absolute(record.pdf.path) if record.pdf else None
     if record.pdf is None or pdf is None or not pdf.is_file():
-        card.checks.append(Check("PDF", False, "there is no PDF; run letter-merge build"))
+        card.checks.append(Check("PDF", False, "there is no PDF; build it"))
         return card
     card.pdf_sha256 = sha256_file(pdf)
     if card.pdf_sha256 != record.pdf.sha256:
         card.checks.append(
-            Check("PDF as built", False, "it was changed after the build; run letter-merge build")
+            Check("PDF as built", False, "it was changed after the build; build it again")
         )
         return card
     reading = readings[pdf]

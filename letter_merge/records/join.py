@@ -39,6 +39,7 @@ from letter_merge.records.standing import (
     folded,
     state_of,
 )
+from letter_merge.steps import Next
 from letter_merge.words import counted
 
 
@@ -105,8 +106,8 @@ class Records:
         """Stop, saying so, when nothing has been built for the year yet."""
         if not self.built:
             raise InputError(
-                f"No letters have been built for {self.settings.year}; run 'letter-merge build' "
-                "first."
+                f"No letters have been built for {self.settings.year} yet: build them first.",
+                next_step=Next.BUILD,
             )
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from letter_merge.errors import InputError
 from letter_merge.files import write_atomic
+from letter_merge.steps import Next
 
 
 @dataclass(frozen=True)
@@ -53,5 +54,6 @@ def read_results(path: Path) -> dict[str, ProofResult]:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise InputError(
-            f"{path}: cannot be read ({error}); run letter-merge proof again."
+            f"{path}: cannot be read ({error}); make the proof again.",
+            next_step=Next.PROOF,
         ) from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from letter_merge.decisions import AverageDecision
 from letter_merge.figures import FIGURE_FIELDS, RATE_LABELS
 from letter_merge.paths import OutputPaths
+from letter_merge.reasons import BY_NAME, OTHER
 from letter_merge.records.ledger import (
     FAILED,
     QUEUED,
@@ -32,7 +33,7 @@ from letter_merge.records.manifest import (
 )
 from letter_merge.records.proofs import ProofResult
 from letter_merge.records.sources import Change
-from letter_merge.records.steps import Blocker, Next
+from letter_merge.steps import Blocker, Next
 from letter_merge.words import counted, percent, plural
 
 ADDRESS_CHANGED = "sent to an old address"
@@ -44,7 +45,7 @@ STATES: dict[str, tuple[str, Next]] = {
     "not built": ("in the workbook, never built", Next.BUILD),
     "out of date": ("built from inputs that have changed since", Next.BUILD),
     "build failed": ("the last build could not make it", Next.FIX_BUILD),
-    "built (.docx only)": ("built without its PDF (--no-pdf)", Next.BUILD_PDF),
+    "built (.docx only)": ("built without its PDF", Next.BUILD_PDF),
     "PDF changed": (
         "its PDF is missing, or not the one built (edited or replaced by hand)",
         Next.BUILD,
@@ -294,14 +295,19 @@ class Standing:
                 "its message has not bounced, and the workbook gives the address it went to",
                 Next.NOTHING,
             )
+        # Addresses that bounced for a reason only another address cures (an address unknown,
+        # a mailbox closed): the letter goes again only once they are corrected.
         failed = {
             d.recipient.casefold()
             for d in self.deliveries
-            if d.message_id == last.message_id and d.kind == "bounced" and d.recipient
+            if d.message_id == last.message_id
+            and d.kind == "bounced"
+            and d.recipient
+            and not BY_NAME.get(d.reason, OTHER).address_works
         }
         now = self.addresses or frozenset()
         still = sorted(a for a in now if a in failed)
-        if still or now == folded(last.recipients):
+        if still or (failed and now == folded(last.recipients)):
             return Blocker(
                 f"{', '.join(still) or 'its address'} bounced and is still in its To or Cc in "
                 "the workbook's Contacts sheet",
@@ -427,7 +433,7 @@ def state_of(s: Standing) -> tuple[str, str]:
     if record.pdf is None:
         if record.error:
             return "build failed", record.error
-        return "built (.docx only)", "built with --no-pdf"
+        return "built (.docx only)", "built without a PDF"
     if not s.pdf_intact:
         return "PDF changed", f"{record.pdf.path} is missing or not the PDF built"
     if s.approval_holds:

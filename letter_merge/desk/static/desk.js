@@ -82,6 +82,7 @@ function failure(error) {
   const text = (error && error.error) || String(error);
   const [first, ...rest] = text.split("\n");
   const nodes = [el("p", {class: "bad"}, first)];
+  if (error && error.next) nodes.push(el("p", {}, "Next: ", nextStep(error.next)));
   if (error && error.problems) nodes.push(...problemList(error.problems));
   else if (rest.some((line) => line.trim())) {  // e.g. the councils an ambiguous name matches
     nodes.push(el("ul", {}, rest.filter((line) => line.trim()).map((line) =>

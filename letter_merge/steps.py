@@ -1,6 +1,7 @@
 """The next steps a letter can need, as codes, and what stops a step: the records layer decides
-which applies (standing.py); each front end words it its own way (the command line as a command,
-the desk as its own button), so no decision is made twice and no desk message names a command."""
+which applies (records/standing.py), an error may name one (errors.py); each front end words it
+its own way (the command line as a command, the desk as its own step), so no decision is made
+twice and no desk message names a command."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Next(StrEnum):
     RESEND_NEW_ADDRESS = "resend-new-address"  # the workbook has a new address: send it there
     READ_MAILBOX = "read-mailbox"  # sent: read the mailbox for what came back
     FIX_INPUTS = "fix-inputs"  # the workbook or template has problems
+    SIGN_IN = "sign-in"  # sending (or reading the mailbox) needs a sign-in
     NOTHING = "nothing"
 
 

@@ -13,25 +13,33 @@ class Reason:
     """One reason a message did not arrive, and the next step for it."""
 
     name: str  # short, for status and the ledger: "address unknown"
-    next_step: str  # what staff do, in words
+    next_step: str  # what staff do, in words (naming no command: both front ends show it)
+    # The address itself is sound: the letter may go to it again (later, or once the cause is
+    # fixed). False where only another address can help.
+    address_works: bool = True
 
 
 ADDRESS_UNKNOWN = Reason(
     "address unknown",
-    "Correct the address in Contacts (ask the council for the right one), then queue --resend.",
+    "Correct the address in Contacts (ask the council for the right one), then send the letter "
+    "again to it.",
+    address_works=False,
 )
 HOST_UNKNOWN = Reason(
     "domain not found",
-    "Check the part after @ for a typing mistake and correct the address in Contacts.",
+    "Check the part after @ for a typing mistake, correct the address in Contacts, then send the "
+    "letter again to it.",
+    address_works=False,
 )
 MAILBOX_DISABLED = Reason(
     "mailbox closed",
-    "Ask the council for a current address, correct it in Contacts, then queue --resend.",
+    "Ask the council for a current address, correct it in Contacts, then send the letter again "
+    "to it.",
+    address_works=False,
 )
 MAILBOX_FULL = Reason(
     "mailbox full",
-    "Try again later (send --retry-failed); if it bounces again, ask the council for "
-    "another address.",
+    "Send the letter again later; if it bounces again, ask the council for another address.",
 )
 TOO_BIG = Reason(
     "message too big",
@@ -48,11 +56,11 @@ REFUSED = Reason(
 )
 EXPIRED = Reason(
     "expired after retries",
-    "Try again later (send --retry-failed); if it fails again, ask the council's IT.",
+    "Send the letter again later; if it fails again, ask the council's IT.",
 )
 SERVER_TROUBLE = Reason(
     "server or network trouble",
-    "Try again later (send --retry-failed).",
+    "Send the letter again later.",
 )
 STILL_TRYING = Reason(
     "delayed: still being tried",
