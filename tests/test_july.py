@@ -1,0 +1,144 @@
+"""A whole July after the letters have gone: every letter sent, then each change staff make
+(rebuilding everything, a figure that moves an average, a new address, a broken workbook),
+with what status, the desk (through its API) and queue say at every step, and what is finally
+sent: exactly the letters that differ, each once."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+from tests.helpers import Recorder, run
+from tests.test_records import (
+    BRIGHTON,
+    DERBY,
+    LEICESTERSHIRE,
+    desk,
+    send_all,
+    set_contact,
+    set_upheld,
+    status_line,
+)
+
+ADUR = "Adur District Council"
+ALL = (LEICESTERSHIRE, DERBY, BRIGHTON, ADUR)
+
+
+def desk_says(folder: Path) -> dict[str, dict[str, Any]]:
+    """The desk's status, by council; and nothing it says names a command."""
+    answer = desk(folder, "/api/status")
+    never_a_command(answer)
+    return {letter["authority"]: letter for letter in answer["letters"]}
+
+
+def never_a_command(answer: object) -> None:
+    text = json.dumps(answer)
+    assert not re.search(r"letter-merge [a-z]|--[a-z]", text), text
+
+
+def states(folder: Path) -> dict[str, str]:
+    """Each council's state as status prints it, checked against the desk's."""
+    output = run("status").output
+    said = {name: status_line(output, name).split("  ")[0].strip() for name in ALL}
+    assert {name: letter["state"] for name, letter in desk_says(folder).items()} == said
+    return said
+
+
+def next_line(name: str) -> str:
+    (line,) = [line for line in run("status", name).output.splitlines() if "  next " in line]
+    return line
+
+
+def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
+    recorder, _ = server
+    send_all(work, server)
+    assert set(states(work).values()) == {"sent"}
+    assert "4 letters sent; the mailbox not read yet." in run("status").output
+    assert desk_says(work)[DERBY]["next"]["section"] == "status"  # read the mailbox
+
+    # 1. Everything built again "to be sure": nothing changed, so nothing is a correction.
+    rebuilt = run("build", "--force", "--yes")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "4 letters of these were sent already." in rebuilt.output
+    assert "4 letters already sent built again: 0 differ from what was sent (they stay sent)." in (
+        rebuilt.output
+    )
+    assert set(states(work).values()) == {"sent"}
+    queued = run("queue")
+    assert queued.output.startswith("Queued 0 messages; 4 were already queued or sent.")
+    assert len(recorder.received) == 4
+
+    # 2. Derby's figure corrected: it moves the Unitary average Brighton's letter states too.
+    set_upheld(work, 3, 3)
+    said = states(work)
+    assert (said[DERBY], said[BRIGHTON]) == ("changed since sent", "changed since sent")
+    assert (said[LEICESTERSHIRE], said[ADUR]) == ("sent", "sent")
+    status = run("status").output
+    assert "complaints upheld moves from 50% to 40%: 2 letters already sent state 50%" in status
+    assert "letter-merge averages keep (or correct)" in next_line("Derby")
+    assert desk_says(work)[BRIGHTON]["next"]["text"] == "Decide about the averages that moved"
+    held = run("build")  # the decision comes first: what Derby's letter states depends on it
+    assert held.exit_code == 1
+    assert "2 letters not built: a decision comes first" in held.output
+    decided = run("averages", "correct", "--by", "Jo Bloggs")
+    assert decided.exit_code == 0, decided.output
+    records = json.loads((work / "output" / "2020" / "decisions.json").read_text("utf-8"))
+    assert {name for decision in records for name in decision["letters"]} == {DERBY, BRIGHTON}
+    built = run("build")
+    assert built.exit_code == 0, built.output
+    assert "2 letters already sent built again: 2 differ from what was sent" in built.output
+    assert "Decide, on the record" not in run("status").output  # asked once
+    assert run("proof").exit_code == 0
+    assert run("approve", "--by", "Jo Bloggs").exit_code == 0
+    assert set(states(work).values()) == {"sent", "correction approved"}
+    queued = run("queue", "--correction", "Derby", "--reason", "upheld figure keyed wrongly")
+    assert queued.exit_code == 0, queued.output
+    assert queued.output.startswith("Queued 2 messages; 2 of them corrections")
+    assert run("send", "--yes").exit_code == 0
+    assert set(states(work).values()) == {"sent"}
+
+    # 3. Leicestershire's chief executive moves to another address: the letter sent goes
+    # again, as it was, to the new one, on the record.
+    set_contact(work, LEICESTERSHIRE, "Email", "new.ce@leicestershire.example.org")
+    assert states(work)[LEICESTERSHIRE] == "sent to an old address"
+    assert "new.ce@leicestershire.example.org" in status_line(run("status").output, LEICESTERSHIRE)
+    assert desk_says(work)[LEICESTERSHIRE]["next"]["section"] == "queue"
+    refused = run("queue", "--correction", "Leicestershire", "--reason", "new address")
+    assert "there is nothing to correct" in refused.output
+    again = run("queue", "--resend", "Leicestershire")
+    assert again.output.startswith("Queued 1 message; 1 of them re-sent"), again.output
+    assert run("send", "--yes").exit_code == 0
+    assert states(work)[LEICESTERSHIRE] == "sent"
+    history = run("status", "Leicestershire").output
+    assert history.count("  sent ") >= 2 and "re-sent to new.ce@leicestershire.example.org" in (
+        history
+    )
+
+    # 4. A workbook broken mid-summer: status says what it knows and why it cannot say more.
+    book = load_workbook(work / "input" / "councils.xlsx")
+    book["Statistics"]["C5"] = "twelve"
+    book.save(work / "input" / "councils.xlsx")
+    broken = run("status")
+    assert "cannot be told until 1 problem in the inputs is fixed" in broken.output
+    assert "'twelve' is not a whole number" in broken.output
+    answer = desk(work, "/api/status")
+    never_a_command(answer)
+    assert answer["unknown_because"][0]["items"][0]["message"].startswith("'twelve'")
+    assert {letter["next"]["text"] for letter in answer["letters"]} == {
+        "Fix what the Check step lists"
+    }
+    book["Statistics"]["C5"] = 0
+    book.save(work / "input" / "councils.xlsx")
+
+    # What went: the four letters, two corrections, one re-send; never one twice.
+    sent = [(m.rcpt_tos[0], m.subject) for m in recorder.received]
+    assert len(sent) == 7
+    assert Counter(m.message_id for m in recorder.received).most_common(1)[0][1] == 1
+    corrected = [to for to, subject in sent if subject.startswith("Corrected: ")]
+    assert len(corrected) == 2
+    assert sent[-1][0] == "new.ce@leicestershire.example.org"
