@@ -92,6 +92,9 @@ def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
     built = run("build")
     assert built.exit_code == 0, built.output
     assert "2 letters already sent built again: 2 differ from what was sent" in built.output
+    # Built again: the next step is the proof, not another build.
+    assert "letter-merge proof" in next_line("Derby")
+    assert desk_says(work)[DERBY]["next"]["section"] == "proof"
     assert "Decide, on the record" not in run("status").output  # asked once
     assert run("proof").exit_code == 0
     assert run("approve", "--by", "Jo Bloggs").exit_code == 0

@@ -113,6 +113,8 @@ class Standing:
             return Next.FIX_INPUTS
         if self.awaiting and step in (Next.BUILD, Next.CORRECT, Next.PROOF, Next.APPROVE):
             return Next.DECIDE_AVERAGE
+        if step == Next.CORRECT and not self.out_of_date:  # built again already: on from there
+            return Next.APPROVE if self.proof_passed else Next.PROOF
         if step == Next.NOTHING and self.sent and not self.mailbox_read:
             return Next.READ_MAILBOX
         return step
