@@ -37,6 +37,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from letter_merge.cli import cli  # noqa: E402
 from tests.graph_standin import GraphSendStandIn, serving  # noqa: E402
+from tests.helpers import HTML_EMAIL_PARTS  # noqa: E402
 from tests.standin import PLAIN_PDF, TextPdfConverter  # noqa: E402
 from tests.test_delivery import postfix_bounce  # noqa: E402
 from tests.test_oauth import CLIENT_ID, SECRET, TENANT, IdentityStandIn, serve_identity  # noqa: E402
@@ -141,15 +142,7 @@ def main() -> int:
         assert not [i for i in stand_in.items.values() if i.is_draft], "a draft left behind"
         sample = stand_in.sent[0].parsed()
         kinds = [part.get_content_type() for part in sample.walk()]
-        assert kinds == [
-            "multipart/mixed",
-            "multipart/alternative",
-            "text/plain",
-            "multipart/related",
-            "text/html",
-            "image/png",
-            "application/pdf",
-        ], kinds
+        assert kinds == HTML_EMAIL_PARTS, kinds
         with sqlite3.connect(folder / "output/2020/ledger.sqlite") as ledger:
             rows = ledger.execute("SELECT message_id, state, last_reply FROM messages").fetchall()
         assert {state for _, state, _ in rows} == {"sent"}

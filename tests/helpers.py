@@ -418,6 +418,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# An HTML email with the office's logo, its text alternative and the letter's PDF, part by part.
+HTML_EMAIL_PARTS = [
+    "multipart/mixed",
+    "multipart/alternative",
+    "text/plain",
+    "multipart/related",
+    "text/html",
+    "image/png",
+    "application/pdf",
+]
+
 # What `run` gives the command line: its converter. A fixture that builds with the stand-in
 # for LibreOffice sets FRONTEND to tests.standin.STAND_IN for its tests.
 FRONTEND = Frontend()

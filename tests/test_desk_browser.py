@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -207,8 +208,19 @@ def test_the_whole_batch_from_the_desk(
         # approved and sent again, on purpose, with a reason for the office and a note for the
         # council.
         workbook(work / "input" / "councils.xlsx", 5, derby_surname="Okafor-Lee")
+        asked: list[str] = []  # the desk asks before building again a letter already sent
+
+        def answer(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.once("dialog", answer)
         page.click("#run-build")
         expect(page.locator("#build-results")).to_contain_text("Built 1 letter", timeout=120_000)
+        assert asked and asked[0].startswith("1 letter of these was sent already.")
+        expect(page.locator("#build-results")).to_contain_text(
+            "1 letter already sent built again: 1 differs from what was sent"
+        )
         page.click("#run-proof")
         expect(page.locator("#proof-results")).to_contain_text(
             "every check passed", timeout=120_000

@@ -32,7 +32,7 @@ from keyrings.alt.file import PlaintextKeyring
 from letter_merge.config import load_settings
 from letter_merge.mail.send import send_messages
 from tests.graph_standin import GraphSendStandIn, serving
-from tests.helpers import approve_and_queue, free_port, ledger_states, run
+from tests.helpers import HTML_EMAIL_PARTS, approve_and_queue, free_port, ledger_states, run
 from tests.test_delivery import postfix_bounce
 from tests.test_oauth import (
     CLIENT_ID,
@@ -125,15 +125,7 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     derby = next(m for m in stand_in.sent if "Derby" in str(m.parsed()["Subject"]))
     (pdf,) = derby.parsed().iter_attachments()
     assert pdf.get_content_type() == "application/pdf"
-    assert [p.get_content_type() for p in derby.parsed().walk()] == [
-        "multipart/mixed",
-        "multipart/alternative",
-        "text/plain",
-        "multipart/related",
-        "text/html",
-        "image/png",
-        "application/pdf",
-    ]
+    assert [p.get_content_type() for p in derby.parsed().walk()] == HTML_EMAIL_PARTS
     assert set(ledger_states(work).values()) == {"sent"}
     audit = run("status", "--csv", "audit.csv")
     assert audit.exit_code == 0

@@ -145,3 +145,59 @@ def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
     corrected = [to for to, subject in sent if subject.startswith("Corrected: ")]
     assert len(corrected) == 2
     assert sent[-1][0] == "new.ce@leicestershire.example.org"
+
+
+def test_an_address_changed_twice_sends_once_to_the_last(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    send_all(work, server)
+    set_contact(work, DERBY, "Email", "first.new@derby.example.org")
+    assert run("queue", "--resend", "Derby").exit_code == 0
+    set_contact(work, DERBY, "Email", "second.new@derby.example.org")
+    again = run("queue", "--resend", "Derby")
+    assert again.output.startswith("Queued 1 message; 1 of them re-sent"), again.output
+    assert run("send", "--yes").exit_code == 0
+    assert [m.rcpt_tos for m in recorder.received[4:]] == [["second.new@derby.example.org"]]
+    assert states(work)[DERBY] == "sent"
+
+
+def test_a_refused_re_send_is_sent_again_never_twice(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    send_all(work, server)
+    set_contact(work, DERBY, "Email", "new.ce@derby.example.org")
+    assert run("queue", "--resend", "Derby").exit_code == 0
+    recorder.refuse_recipients = {"new.ce@derby.example.org"}
+    assert run("send", "--yes").exit_code == 1
+    assert states(work)[DERBY] == "failed"
+    again = run("queue", "--resend", "Derby")  # the refused one waits: no second copy
+    assert again.output.startswith("Queued 0 messages;"), again.output
+    recorder.refuse_recipients = set()
+    assert run("send", "--yes", "--retry-failed").exit_code == 0
+    assert [m.rcpt_tos for m in recorder.received[4:]] == [["new.ce@derby.example.org"]]
+
+
+def test_a_correction_no_longer_needed_is_withdrawn(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    send_all(work, server)
+    sheet = load_workbook(work / "input" / "councils.xlsx")["Contacts"]
+    headers = [cell.value for cell in sheet[1]]
+    (row,) = [r for r in sheet.iter_rows(min_row=2) if r[0].value == ADUR]
+    surname = str(row[headers.index("Surname")].value)
+    set_contact(work, ADUR, "Surname", "Okafor")  # Adur's letter names another person
+    assert run("build", "--yes").exit_code == 0
+    assert run("proof").exit_code == 0
+    assert run("approve", "--by", "Jo").exit_code == 0
+    queued = run("queue", "--correction", "Adur", "--reason", "new chief executive")
+    assert queued.output.startswith("Queued 1 message; 1 of them corrections"), queued.output
+    set_contact(work, ADUR, "Surname", surname)  # after all, no: as it was sent
+    assert run("build", "--yes").exit_code == 0
+    withdrawn = run("queue")
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert states(work)[ADUR] == "sent"
+    assert run("send", "--yes").exit_code == 0
+    assert len(recorder.received) == 4  # nothing more went

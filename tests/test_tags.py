@@ -103,3 +103,8 @@ def test_a_missing_close_is_one_mistake_said_in_the_template_s_words(folder: Pat
     assert "1 problem must be fixed first" in result.output
     assert "a {% has no %} in the same paragraph" in result.output
     assert "has no {% if ... %} before it" not in result.output
+
+
+def test_braces_inside_a_string_are_not_a_tag(tmp_path: Path) -> None:
+    template = make_template(tmp_path / "t.docx", "{{ '{{' }} and {{ '{%' }}: {{ authority }}")
+    assert [f for f in examine(template) if f.error] == []

@@ -34,6 +34,7 @@ from letter_merge.app import status as statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.batch import Batch, load_batch
 from letter_merge.config import Settings, load_settings
+from letter_merge.decisions import decisions_file
 from letter_merge.desk.jobs import Busy, Jobs
 from letter_merge.desk.security import DeskGuard, DeskKeys
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound
@@ -140,7 +141,9 @@ class Desk:
 
 
 def _inputs(settings: Settings) -> list[Path]:
+    # decisions.json too: a decision to keep an average changes the figures the batch gives.
     files = [settings.workbook, settings.template, settings.email_template]
+    files.append(decisions_file(settings.paths))
     return files + ([settings.config_file] if settings.config_file else [])
 
 

@@ -72,6 +72,14 @@ def queue_messages(
                 _resend(batch, ledger, records, letter, standing, report)
                 continue
             if standing.unchanged_since_sent:  # sent as it is: a correction would say the same
+                for moot in standing.messages:
+                    if moot.state in (QUEUED, FAILED) and not moot.resend_of:
+                        ledger.set_state(
+                            moot.message_id,
+                            WITHDRAWN,
+                            event="withdrawn",
+                            reply="its letter states again what was sent",
+                        )
                 blocker = standing.correction_blocker(asked=authority in wanted)
                 wanted.pop(authority, None)
                 if blocker is None:
@@ -134,10 +142,19 @@ def _resend(
     recorded as a re-send of it (what happened to the first stays on the record)."""
     authority = letter.council.authority
     last = standing.sent_last
-    if last is not None and any(
-        m.resend_of == last.message_id and m.state != FAILED for m in standing.messages
-    ):
-        report.already.append(authority)  # re-sent (or queued to be) already
+    waiting = [
+        m
+        for m in standing.messages
+        if last is not None and m.resend_of == last.message_id and m.state in (QUEUED, FAILED)
+    ]
+    for earlier in waiting:  # queued to an address the workbook has changed since: made anew
+        if standing.addressed_elsewhere(earlier):
+            ledger.set_state(
+                earlier.message_id, WITHDRAWN, event="withdrawn", reply="its address changed"
+            )
+            waiting.remove(earlier)
+    if waiting:  # queued, or refused and waiting to be sent again: never a second copy
+        report.already.append(authority)
         return
     blocker = standing.resend_blocker()
     if blocker is not None:

@@ -103,6 +103,9 @@ def make_proof(
     return ProofReport(cards, index, combined, changes, len(shown))
 
 
+STALE = "Proofed as it is now"  # the check a kept card gets when its letter was built again
+
+
 def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]:
     """The page of a proof of some letters shows every letter: those just checked, and each
     other letter's card from its last proof, said to be of an earlier PDF where it was built
@@ -120,10 +123,12 @@ def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]
         card = fresh.get(standing.authority) or earlier.get(standing.authority)
         if card is None:
             continue
-        if standing.authority not in fresh and not standing.proof_holds:
-            card.checks.append(
-                Check("Proofed as it is now", False, "built again since this proof: proof it again")
-            )
+        if standing.authority not in fresh:
+            card.checks = [c for c in card.checks if c.name != STALE]
+            if card.pdf_sha256 != standing.pdf_sha256 or not standing.pdf_intact:
+                card.checks.append(
+                    Check(STALE, False, "built again since this proof: proof it again")
+                )
         shown.append(card)
     return shown
 

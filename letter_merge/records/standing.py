@@ -114,6 +114,9 @@ class Standing:
         if self.awaiting and step in (Next.BUILD, Next.CORRECT, Next.PROOF, Next.APPROVE):
             return Next.DECIDE_AVERAGE
         if step == Next.CORRECT and not self.out_of_date:  # built again already: on from there
+            built = self._built_blocker()
+            if built is not None:
+                return Next.FIX_BUILD if self.record and self.record.error else built.next
             return Next.APPROVE if self.proof_passed else Next.PROOF
         if step == Next.NOTHING and self.sent and not self.mailbox_read:
             return Next.READ_MAILBOX
@@ -420,6 +423,13 @@ def state_of(s: Standing) -> tuple[str, str]:
                 else ""
             )
             return "changed since sent", f"{sent}; since then {reasons}{decided}{waiting}"
+        if record.pdf is None:
+            rebuilt = (
+                f"its build again failed: {record.error}"
+                if record.error
+                else "built again without its PDF"
+            )
+            return "changed since sent", f"{sent}; {rebuilt}"
         return "changed since sent", f"{sent}; the letter built since states something else"
     if s.out_of_date:
         waiting = (

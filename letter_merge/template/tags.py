@@ -62,8 +62,11 @@ def tags_of(paragraphs: Iterable[LocatedParagraph]) -> list[_Tag]:
         while (start := _next_opener(text, position)) >= 0:
             end = text.find(CLOSERS[text[start : start + 2]], start + 2)
             following = _next_opener(text, start + 2)
-            if end >= 0 and (following < 0 or following > end):
-                found.append(_tag(paragraph, text[start : end + 2]))
+            whole = _tag(paragraph, text[start : end + 2]) if end >= 0 else None
+            # Another opener before the closer is another tag, unless the tag reads as written
+            # with it ({{ '{{' }} prints two braces).
+            if whole is not None and (following < 0 or following > end or not _error(whole)):
+                found.append(whole)
                 position = end + 2
                 continue
             stop = following if following >= 0 else len(text)
@@ -112,7 +115,7 @@ def tag_problems(paragraphs: Iterable[LocatedParagraph]) -> list[TagProblem]:
                     f"{closer} where it should end.",
                 )
             )
-        error = "" if tag.unclosed else _error(tag)
+        error = "" if tag.unclosed else _error(tag)  # an unclosed tag is said once, above
         if error:
             problems.append(TagProblem(tag.paragraph, f"{short(tag.written)}: {error}"))
         name = tag.keyword
