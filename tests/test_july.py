@@ -201,3 +201,19 @@ def test_a_correction_no_longer_needed_is_withdrawn(
     assert states(work)[ADUR] == "sent"
     assert run("send", "--yes").exit_code == 0
     assert len(recorder.received) == 4  # nothing more went
+
+
+def test_a_council_taken_out_after_sending_stays_on_the_record(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    send_all(work, server)
+    book = load_workbook(work / "input" / "councils.xlsx")
+    for sheet in ("Contacts", "Statistics"):
+        rows = [r for r in book[sheet].iter_rows(min_row=2) if r[0].value == ADUR]
+        book[sheet].delete_rows(rows[0][0].row)
+    book.save(work / "input" / "councils.xlsx")
+    assert run("build").exit_code == 0
+    status = run("status").output
+    assert "cannot be told" not in status
+    assert "no longer in the workbook" in status_line(status, ADUR)
+    assert status_line(status, ADUR).startswith("sent ")

@@ -37,6 +37,7 @@ from letter_merge.records.standing import (
     MovedAverage,
     Standing,
     folded,
+    in_words,
     state_of,
 )
 from letter_merge.steps import Next
@@ -116,8 +117,9 @@ class Records:
 
     def standings(self) -> list[Standing]:
         """Every letter of the batch (the workbook's, in its order, then any built letter no
-        longer in it)."""
-        names = list(self.letters) + [a for a in self.built if a not in self.letters]
+        longer in it, then any council sent a letter that is in neither: nothing sent vanishes
+        from the record)."""
+        names = dict.fromkeys([*self.letters, *self.built, *self._messages_of])
         return [self.standing(name) for name in names]
 
     def standing(self, authority: str) -> Standing:
@@ -261,10 +263,15 @@ class Records:
         awaiting = tuple(m for m in self._moved if m.decision is None and m.authority_type == kind)
         read = bool(self.mailbox_readings)
         if record is None:
-            return Standing(authority, kind, "not built", STATES["not built"][0], None,
-                            messages=messages, approval=approval, proof=proof,
-                            deliveries=deliveries, addresses=addresses, awaiting=awaiting,
-                            mailbox_read=read)  # fmt: skip
+            standing = Standing(authority, kind, "not built", STATES["not built"][0], None,
+                                messages=messages, approval=approval, proof=proof,
+                                deliveries=deliveries, addresses=addresses, awaiting=awaiting,
+                                mailbox_read=read, inputs_known=self.knows_currency)  # fmt: skip
+            sent = standing.sent_last
+            if sent is not None and letter is None:  # sent, then taken out of the workbook
+                why = f"sent on {in_words(sent.sent_at)}; no longer in the workbook"
+                return dataclasses.replace(standing, state=SENT, why=why)
+            return standing
         found: tuple[Change, ...] = ()
         if letter is not None and self.batch is not None:
             found = tuple(changes(record, letter, self._template_hash, self.batch.workbook.headers))
@@ -288,6 +295,7 @@ class Records:
             addresses,
             awaiting,
             read,
+            self.knows_currency,
         )
         state, why = state_of(standing)
         return dataclasses.replace(standing, state=state, why=why)

@@ -93,11 +93,12 @@ class Standing:
     # Undecided averages it states that moved under letters already sent: it waits for them.
     awaiting: tuple[MovedAverage, ...] = ()
     mailbox_read: bool = False  # the sending mailbox has been read since letters were sent
+    inputs_known: bool = True  # the workbook and template could be read
 
     @property
     def currency_known(self) -> bool:
         """Whether the letter is current can be told: the inputs could be read."""
-        return self.addresses is not None
+        return self.inputs_known
 
     @property
     def meaning(self) -> str:
