@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -209,11 +210,25 @@ def test_a_council_taken_out_after_sending_stays_on_the_record(
     send_all(work, server)
     book = load_workbook(work / "input" / "councils.xlsx")
     for sheet in ("Contacts", "Statistics"):
-        rows = [r for r in book[sheet].iter_rows(min_row=2) if r[0].value == ADUR]
-        book[sheet].delete_rows(rows[0][0].row)
+        (number,) = [r[0].row for r in book[sheet].iter_rows(min_row=2) if r[0].value == ADUR]
+        assert number is not None
+        book[sheet].delete_rows(number)
     book.save(work / "input" / "councils.xlsx")
     assert run("build").exit_code == 0
     status = run("status").output
     assert "cannot be told" not in status
     assert "no longer in the workbook" in status_line(status, ADUR)
     assert status_line(status, ADUR).startswith("sent ")
+
+
+def test_letters_sent_before_the_ledger_kept_what_they_state(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """A ledger from before (its messages keep no statement): a build reads what each letter
+    sent states from its .docx before making it again, so a rebuild makes no correction."""
+    send_all(work, server)
+    with sqlite3.connect(work / "output" / "2020" / "ledger.sqlite") as ledger:
+        ledger.execute("UPDATE messages SET statement = '', figures = ''")
+    rebuilt = run("build", "--force", "--yes")
+    assert "0 differ from what was sent (they stay sent)" in rebuilt.output, rebuilt.output
+    assert set(states(work).values()) == {"sent"}

@@ -17,7 +17,9 @@ from letter_merge.proof.preview import EmailPreview, Preview, preview_letter
 from letter_merge.proof.preview import preview_email as preview_of_email
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
+from letter_merge.records.ledger import open_ledger
 from letter_merge.steps import Blocker
+from letter_merge.template.statement import statement_of
 
 
 def converter_for(settings: Settings, name: str) -> Converter:
@@ -89,6 +91,7 @@ def build(
     if plan.nothing:
         return BuildResult(None, plan)
     batch = inputs.batch()
+    _remember_what_was_sent(Records.load(inputs.settings, batch))
     report = build_letters(
         batch, only=plan.only, converter=converter, force=force, on_progress=on_progress
     )
@@ -96,6 +99,21 @@ def build(
     voided = tuple(a for a, sha256 in report.removed_pdfs if records.was_approved(a, sha256))
     differ = tuple(a for a in plan.sent_again if not records.standing(a).unchanged_since_sent)
     return BuildResult(report, plan, voided, differ)
+
+
+def _remember_what_was_sent(records: Records) -> None:
+    """Before letters are built again: what each letter sent before the ledger kept it states,
+    read from its .docx while that is still the one sent, so that a letter built again is
+    compared with what was sent by what it says (never by its PDF's bytes)."""
+    missing = records.unremembered()
+    if not missing:
+        return
+    paths = records.settings.paths
+    with open_ledger(paths) as ledger:
+        for message, record in missing:
+            assert record.docx is not None
+            docx = paths.absolute(record.docx.path).read_bytes()
+            ledger.remember_statement(message.message_id, statement_of(docx), dict(record.figures))
 
 
 def preview(inputs: Inputs, name: str, converter: Converter) -> Preview:

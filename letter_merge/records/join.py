@@ -141,6 +141,24 @@ class Records:
         )
         return docx, docx and standing.pdf_intact
 
+    def unremembered(self) -> list[tuple[Message, LetterRecord]]:
+        """Messages sent before the ledger kept what their letter states, whose letter as built
+        (its .docx on disk) is still the one they carried: what it states can still be read."""
+        found = []
+        for authority, messages in self._messages_of.items():
+            record = self.built.get(authority)
+            if record is None or record.pdf is None or record.docx is None:
+                continue
+            for message in messages:
+                if (
+                    message.state == SENT
+                    and not message.statement
+                    and record.pdf.sha256 == message.pdf_sha256
+                    and record.docx.matches(self.settings.paths)
+                ):
+                    found.append((message, record))
+        return found
+
     def was_approved(self, authority: str, pdf_sha256: str) -> bool:
         """The letter's current approval is for the PDF `pdf_sha256`."""
         approval = self.approvals.get(authority)

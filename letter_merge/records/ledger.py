@@ -543,6 +543,17 @@ class Ledger:
                         )
         return added
 
+    def remember_statement(
+        self, message_id: str, statement: str, figures: dict[str, int | None]
+    ) -> None:
+        """What the letter of a message sent before the ledger kept it states (once)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE messages SET statement = ?, figures = ? WHERE message_id = ? "
+                "AND statement = ''",
+                (statement, json.dumps(figures), message_id),
+            )
+
     def mailbox_read(self, messages: int) -> None:
         """The sending mailbox was read (`messages` in it): what came back is known as of now."""
         with self._transaction() as db:
