@@ -228,7 +228,7 @@ def test_the_whole_batch_from_the_desk(
         page.fill("#approve-only", "Derby")
         page.click("#approve-form button[type=submit]")
         expect(page.locator("#approve-results")).to_contain_text("Approved 1 letter")
-        page.locator("#queue summary").click()
+        page.locator("#queue summary", has_text="Correcting a letter already sent").click()
         page.fill("#queue-corrections", "Derby")
         page.fill("#queue-reason", "surname keyed wrongly in Contacts")
         page.fill("#queue-note", "it is now addressed to you by your correct name")
