@@ -302,7 +302,10 @@ function finished(job) {
       peopleList("Refused by the server", r.failed, "bad"),
       peopleList("Not accepted yet (try again later)", r.deferred, "bad"),
       peopleList("Stopped by the checks", r.refused, "bad"),
-      peopleList("In doubt (the connection broke)", r.in_doubt, "bad"));
+      peopleList("In doubt (the connection broke)", r.in_doubt, "bad"),
+      peopleList("In doubt from an earlier send, settled by looking in the mailbox",
+        (r.settled || []).map(([authority, went]) => ({authority,
+          why: went ? "it had been sent" : "it had not been sent, so it was sent now"}))));
     $("run-send").hidden = true;
     $("run-test").hidden = true;
   }
