@@ -115,7 +115,7 @@ def test_every_change_needs_the_page_s_csrf_token(browser: TestClient, keys: Des
     assert answer.status_code == 409
     assert answer.json() == {  # the next step in the desk's words, at its own step
         "error": "No letters have been built for 2020 yet: build them first.",
-        "next": {"text": "Build it again, then proof and approve it", "section": "build"},
+        "next": {"text": "Build it, then proof and approve it", "section": "build"},
     }
 
 

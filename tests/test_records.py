@@ -120,7 +120,7 @@ def test_a_figure_changed_after_the_build_is_out_of_date_everywhere_alike(work: 
     # The same next step, each front end in its own words: a command, the desk's Build step.
     assert "letter-merge build" in status_history_next(run("status", "Leicestershire").output)
     assert letter["next"] == {
-        "text": "Build it again, then proof and approve it",
+        "text": "Build it, then proof and approve it",
         "section": "build",
     }
     assert letter["proof"].startswith("failed: Built from the current inputs (")

@@ -48,7 +48,7 @@ STATIC = resources.files("letter_merge.desk") / "static"
 
 # Each next step in the desk's own words, and the step (section) of the page that takes it.
 NEXT_STEPS: dict[Next, tuple[str, str]] = {
-    Next.BUILD: ("Build it again, then proof and approve it", "build"),
+    Next.BUILD: ("Build it, then proof and approve it", "build"),
     Next.BUILD_PDF: ("Build it again to make its PDF", "build"),
     Next.FIX_BUILD: ("Fix what the build said, then build it again", "build"),
     Next.PROOF: ("Make the proof and look through it", "proof"),
