@@ -14,6 +14,7 @@ from letter_merge.batch import Batch
 from letter_merge.clock import now
 from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
 from letter_merge.errors import InputError
+from letter_merge.figures import RATE_LABELS
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
 from letter_merge.records.standing import MovedAverage
@@ -39,6 +40,18 @@ def decide_averages(
         raise InputError(
             "No average has moved under letters already sent, so there is nothing to decide; "
             "the status shows where each letter stands."
+        )
+    stated: dict[tuple[str, str], set[int | None]] = {}
+    for move in moved:
+        stated.setdefault((move.authority_type, move.field), set()).add(move.sent)
+    split = [key for key, values in stated.items() if len(values) > 1]
+    if choice == KEEP and split:
+        kind, field = split[0]
+        label = RATE_LABELS.get(field.removesuffix("_average"), field).lower()
+        raise InputError(
+            f"The letters sent to {kind}s do not all state the same average for {label} "
+            f"({', '.join(sorted(percent(v) for v in stated[split[0]]))}), so keeping it as "
+            "sent cannot make them agree: decide to correct every letter it reaches."
         )
     stamp = now()
     decisions = [

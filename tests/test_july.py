@@ -232,3 +232,22 @@ def test_letters_sent_before_the_ledger_kept_what_they_state(
     rebuilt = run("build", "--force", "--yes")
     assert "0 differ from what was sent (they stay sent)" in rebuilt.output, rebuilt.output
     assert set(states(work).values()) == {"sent"}
+
+
+def test_keep_is_refused_when_the_letters_sent_disagree(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """Derby's correction went, Brighton's not yet: the Unitary letters sent state two averages.
+    When it moves again, keeping "the average as sent" cannot make them agree: say so."""
+    send_all(work, server)
+    set_upheld(work, 3, 3)
+    assert run("averages", "correct", "--by", "Jo").exit_code == 0
+    for step in (["build"], ["proof"], ["approve", "--by", "Jo"]):
+        assert run(*step).exit_code == 0
+    assert run("queue", "--correction", "Derby", "--reason", "figure").exit_code == 0
+    assert run("send", "--yes", "--limit", "1").exit_code == 0  # Derby's correction only
+    set_upheld(work, 3, 1)
+    kept = run("averages", "keep", "--by", "Jo")
+    assert kept.exit_code == 2
+    assert "do not all state the same average" in kept.output
+    assert run("averages", "correct", "--by", "Jo").exit_code == 0
