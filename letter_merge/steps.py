@@ -34,16 +34,6 @@ class Next(StrEnum):
     NOTHING = "nothing"
 
 
-class Step(StrEnum):
-    """What a person may ask for a letter; `Standing.blocker` says whether it may go ahead."""
-
-    APPROVE = "approve"
-    QUEUE = "queue"
-    CORRECTION = "correction"  # queue it as a correction of the letter sent
-    RESEND = "resend"  # send the letter sent, unchanged, to a corrected address
-    SEND = "send"
-
-
 # Next steps a person can take at once, from the step they are at (a word more, as a
 # correction or a re-send): lists of blocked letters show these first.
 AT_ONCE = frozenset({Next.QUEUE_CORRECTION, Next.RESEND_NEW_ADDRESS, Next.RESEND, Next.SETTLE})

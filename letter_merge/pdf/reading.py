@@ -117,20 +117,6 @@ def page_images(
     return images
 
 
-def first_page_jpeg(pdf: Path, width: int) -> bytes:
-    """The first page as a JPEG `width` pixels wide (a thumbnail)."""
-    try:
-        with opened(pdf) as document:
-            page = document[0]
-            try:
-                scale = width / page.get_width()
-            finally:
-                page.close()
-            return _render(document, 0, scale, "JPEG")
-    except pdfium.PdfiumError as error:
-        raise PdfReadError(f"{pdf.name}: its first page cannot be drawn ({error}).") from None
-
-
 def _render(document: pdfium.PdfDocument, index: int, scale: float, kind: str) -> bytes:
     page = document[index]
     try:

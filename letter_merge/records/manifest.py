@@ -132,16 +132,6 @@ def read_manifest(path: Path) -> Manifest | None:
         ) from None
 
 
-def built_letters(paths: OutputPaths) -> dict[str, LetterRecord]:
-    """Every letter of the year's last build, by authority; an error if nothing was built."""
-    manifest = read_manifest(paths.manifest)
-    if manifest is None or manifest.year != paths.year or not manifest.letters:
-        raise InputError(
-            f"No letters have been built for {paths.year}; run 'letter-merge build' first."
-        )
-    return manifest.by_authority()
-
-
 def write_manifest(path: Path, manifest: Manifest) -> None:
     data = {
         "format": FORMAT,
