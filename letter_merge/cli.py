@@ -267,7 +267,7 @@ def build(
     inputs = _inputs(ctx)
     settings = inputs.settings
     plan = letters.plan_build(inputs, only=only, force=force)
-    if plan.sent_again and not console.confirm_rebuild(plan.sent_again, yes=yes):
+    if plan.sent_again and not console.confirm_rebuild(plan, yes=yes):
         click.echo("Nothing was built.")
         return
     pdf_converter = None if no_pdf else _converter(ctx, settings, converter)

@@ -275,17 +275,13 @@ def list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str
         click.echo(f"  ... and {len(items) - len(shown)} more (-v lists them all)", err=True)
 
 
-def confirm_rebuild(sent: Sequence[str], *, yes: bool) -> bool:
+def confirm_rebuild(plan: letters.BuildPlan, *, yes: bool) -> bool:
     """Say that letters already sent are about to be built again, and ask at a terminal."""
-    click.echo(
-        f"{counted(len(sent), 'letter')} of these {plural('was', len(sent))} sent already. "
-        "Building them again changes nothing that was sent: a letter that states what was sent "
-        "stays sent, and one whose words or figures now differ needs a correction.",
-        err=True,
-    )
+    click.echo(plan.warning, err=True)
     if yes or not sys.stdin.isatty():
         return True
-    return click.confirm(f"Build the {counted(len(sent), 'letter')} sent again?", default=True)
+    count = len(plan.sent_again)
+    return click.confirm(f"Build the {counted(count, 'letter')} sent again?", default=True)
 
 
 def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Settings) -> None:

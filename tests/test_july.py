@@ -62,7 +62,11 @@ def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
     assert "4 letters sent; the mailbox not read yet." in run("status").output
     assert desk_says(work)[DERBY]["next"]["section"] == "status"  # read the mailbox
 
-    # 1. Everything built again "to be sure": nothing changed, so nothing is a correction.
+    # 1. Everything built again "to be sure": nothing changed, so nothing is a correction. The
+    # desk asks first, in the same words as the command line says.
+    asked = desk(work, "/api/build/plan", {"only": ["Derby"]})["confirm"]
+    assert asked.startswith("1 letter of these was sent already. Building them again changes ")
+    assert asked.endswith(" Build the 1 letter sent again?")
     rebuilt = run("build", "--force", "--yes")
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "4 letters of these were sent already." in rebuilt.output

@@ -20,6 +20,7 @@ from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
 from letter_merge.steps import Blocker
 from letter_merge.template.statement import statement_of
+from letter_merge.words import counted, plural
 
 
 def converter_for(settings: Settings, name: str) -> Converter:
@@ -41,6 +42,18 @@ class BuildPlan:
     held: tuple[tuple[str, Blocker], ...]  # not built now, and why: a decision comes first
     sent_again: tuple[str, ...]  # letters already sent that would be built again
     nothing: bool = False  # every letter asked for is held
+
+    @property
+    def warning(self) -> str:
+        """What to know before letters already sent are built again ("" when none are)."""
+        count = len(self.sent_again)
+        if not count:
+            return ""
+        return (
+            f"{counted(count, 'letter')} of these {plural('was', count)} sent already. Building "
+            "them again changes nothing that was sent: a letter that states what was sent stays "
+            "sent, and one whose words or figures now differ needs a correction."
+        )
 
 
 @dataclass(frozen=True)

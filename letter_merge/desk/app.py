@@ -42,7 +42,7 @@ from letter_merge.pdf.convert import Converter
 from letter_merge.process import open_folder as open_folder_in_file_manager
 from letter_merge.records.standing import STATES
 from letter_merge.steps import Blocker, Next
-from letter_merge.words import counted, plural
+from letter_merge.words import counted
 
 STATIC = resources.files("letter_merge.desk") / "static"
 
@@ -418,15 +418,9 @@ def build_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, 
 
 
 def _rebuild_question(plan: letters.BuildPlan) -> str:
-    count = len(plan.sent_again)
-    if not count:
+    if not plan.sent_again:
         return ""
-    return (
-        f"{counted(count, 'letter')} of these {plural('was', count)} sent already. Building "
-        "them again changes nothing that was sent: a letter that states what was sent stays "
-        "sent, and one whose words or figures now differ needs a correction. Build the "
-        f"{counted(count, 'letter')} sent again?"
-    )
+    return f"{plan.warning} Build the {counted(len(plan.sent_again), 'letter')} sent again?"
 
 
 def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -434,9 +428,7 @@ def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     inputs = desk.fresh_inputs()
     plan = letters.plan_build(inputs, only=_names(data))  # problems now, not in the job
     if plan.sent_again and data.get("confirmed") is not True:
-        raise LetterMergeError(
-            _rebuild_question(plan).replace(" Build the", " Confirm to build the").rstrip("?") + "."
-        )
+        raise LetterMergeError(f"{plan.warning} Confirm to build them again.")
     converter = desk.converter(inputs.settings)
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
