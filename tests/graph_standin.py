@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import http.server
 import json
 import ssl
 import threading
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import Any
+
+from tests.helpers import StandInHandler, serving_http
 
 LIMIT = 4 * 1024 * 1024
 
@@ -232,10 +233,10 @@ def _error(
 def serving(stand_in: GraphSendStandIn, context: ssl.SSLContext) -> Iterator[GraphSendStandIn]:
     """The stand-in on HTTPS at 127.0.0.1 (its certificate for localhost), until the end."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         protocol_version = "HTTP/1.1"
 
-        def _reply(self, method: str) -> None:
+        def reply(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -250,29 +251,6 @@ def serving(stand_in: GraphSendStandIn, context: ssl.SSLContext) -> Iterator[Gra
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:
-            self._reply("GET")
-
-        def do_POST(self) -> None:
-            self._reply("POST")
-
-        def do_PATCH(self) -> None:
-            self._reply("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._reply("DELETE")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    stand_in.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler, tls=context) as port:
+        stand_in.port = port
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()

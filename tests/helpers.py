@@ -8,13 +8,16 @@ import contextlib
 import email
 import email.policy
 import html
+import http.server
 import io
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -410,6 +413,57 @@ def desk_process(
             if desk.poll() is None:
                 desk.terminate()
             desk.wait(timeout=30)
+
+
+class StandInHandler(http.server.BaseHTTPRequestHandler):
+    """A stand-in's request handler: each method goes to `reply(method)`; no log lines."""
+
+    def reply(self, method: str) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.reply("GET")
+
+    def do_POST(self) -> None:
+        self.reply("POST")
+
+    def do_PATCH(self) -> None:
+        self.reply("PATCH")
+
+    def do_DELETE(self) -> None:
+        self.reply("DELETE")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def start_http(
+    handler: type[http.server.BaseHTTPRequestHandler],
+    *,
+    tls: ssl.SSLContext | None = None,
+    port: int = 0,
+) -> http.server.ThreadingHTTPServer:
+    """A stand-in's HTTP server on 127.0.0.1 (`port`, or a free one), over TLS with `tls`,
+    serving in a thread of its own until shut down."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@contextlib.contextmanager
+def serving_http(
+    handler: type[http.server.BaseHTTPRequestHandler], *, tls: ssl.SSLContext | None = None
+) -> Iterator[int]:
+    """`start_http` for as long as the block runs; gives the port."""
+    server = start_http(handler, tls=tls)
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:

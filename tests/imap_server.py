@@ -24,7 +24,6 @@ import shutil
 import ssl
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ import pytest
 import trustme
 
 from letter_merge.process import ask_to_end, end_program, start_program
-from tests.helpers import free_port
+from tests.helpers import free_port, serving_http
 
 USER = "review@ombudsman.example"
 PASSWORD = 'Imap pa55 "quoted" \\ back'  # quotes and a backslash: the login must escape them
@@ -92,15 +91,9 @@ def introspection_stand_in() -> Iterator[IntrospectionStandIn]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stand_in.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler) as port:
+        stand_in.port = port
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

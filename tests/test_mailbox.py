@@ -14,11 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import http.server
 import imaplib
 import json
 import ssl
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from letter_merge.mail import imap as imap_reader
 from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
 from letter_merge.mail.signin import SignedIn
 from letter_merge.steps import Next
-from tests.helpers import free_port
+from tests.helpers import StandInHandler, free_port, serving_http
 from tests.imap_server import (
     OTHER_PASSWORD,
     OTHER_USER,
@@ -661,8 +659,8 @@ def graph(tmp_path: Path) -> Iterator[tuple[GraphStandIn, dict[str, str]]]:
     authority.cert_pem.write_to_path(str(ca_file))
     stand_in = GraphStandIn()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _reply(self, method: str) -> None:
+    class Handler(StandInHandler):
+        def reply(self, method: str) -> None:
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
             status, kind, body = stand_in.answer(method, self.path, token)
             self.send_response(status)
@@ -673,30 +671,13 @@ def graph(tmp_path: Path) -> Iterator[tuple[GraphStandIn, dict[str, str]]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:
-            self._reply("GET")
-
-        def do_POST(self) -> None:
-            self._reply("POST")
-
-        def do_PATCH(self) -> None:
-            self._reply("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._reply("DELETE")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    stand_in.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    environ = {"LETTER_MERGE_MAILBOX_GRAPH_URL": stand_in.base, "REQUESTS_CA_BUNDLE": str(ca_file)}
-    yield stand_in, environ
-    server.shutdown()
-    server.server_close()
+    with serving_http(Handler, tls=context) as port:
+        stand_in.port = port
+        environ = {
+            "LETTER_MERGE_MAILBOX_GRAPH_URL": stand_in.base,
+            "REQUESTS_CA_BUNDLE": str(ca_file),
+        }
+        yield stand_in, environ
 
 
 def graph_settings(folder: Path, *, flow: str = "device-code", extra: str = "") -> Settings:

@@ -33,7 +33,15 @@ from click.testing import CliRunner
 from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.cli import cli
-from tests.helpers import Recorder, approve_and_queue, free_port, ledger_states, run
+from tests.helpers import (
+    Recorder,
+    StandInHandler,
+    approve_and_queue,
+    free_port,
+    ledger_states,
+    run,
+    start_http,
+)
 
 TENANT = "a1b2c3d4-0000-4000-8000-0000000000aa"  # a directory (tenant) id
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -204,8 +212,8 @@ class IdentityStandIn:
 
 
 def serve_identity(stand_in: IdentityStandIn, context: ssl.SSLContext) -> http.server.HTTPServer:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _reply(self, method: str) -> None:
+    class Handler(StandInHandler):
+        def reply(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             address = urllib.parse.urlsplit(self.path)
@@ -229,19 +237,7 @@ def serve_identity(stand_in: IdentityStandIn, context: ssl.SSLContext) -> http.s
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:
-            self._reply("GET")
-
-        def do_POST(self) -> None:
-            self._reply("POST")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", stand_in.port), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return start_http(Handler, tls=context, port=stand_in.port)
 
 
 class XOAuth2Recorder(Recorder):
