@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +37,7 @@ from click.testing import CliRunner  # noqa: E402
 from letter_merge.cli import cli  # noqa: E402
 from tests.graph_standin import GraphSendStandIn, serving  # noqa: E402
 from tests.helpers import HTML_EMAIL_PARTS  # noqa: E402
-from tests.standin import PLAIN_PDF, TextPdfConverter  # noqa: E402
+from tests.standin import PLAIN_PDF, STAND_IN  # noqa: E402
 from tests.test_delivery import postfix_bounce  # noqa: E402
 from tests.test_oauth import CLIENT_ID, SECRET, TENANT, IdentityStandIn, serve_identity  # noqa: E402
 
@@ -52,7 +51,7 @@ def step(name: str, started: float) -> float:
 
 
 def cli_run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
+    result = CliRunner().invoke(cli, list(args), obj=STAND_IN)  # the stand-in makes the PDFs
     if result.exit_code != 0:
         raise SystemExit(f"letter-merge {' '.join(args)} failed:\n{result.output}")
     return result.output
@@ -71,8 +70,7 @@ def main() -> int:
     os.chdir(folder)
     print(f"In {folder}:")
     started = time.monotonic()
-    with mock.patch("letter_merge.cli.make_converter", lambda *_, **__: TextPdfConverter()):
-        cli_run("build")
+    cli_run("build")
     started = step("build 343 letters (stand-in converter)", started)
     cli_run("proof")
     cli_run("approve", "--by", "Benchmark")
