@@ -21,6 +21,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
         "letter_merge.process",
         "letter_merge.files",
         "letter_merge.untrusted",
+        "letter_merge.environment",
         "letter_merge.config",
         "letter_merge.decisions",
     ),
