@@ -30,10 +30,10 @@ from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
-from letter_merge.mail import graph as graph_reader
-from letter_merge.mail import imap as imap_reader
-from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
-from letter_merge.mail.signin import SignedIn
+from letter_merge.mail.inbox import graph as graph_reader
+from letter_merge.mail.inbox import imap as imap_reader
+from letter_merge.mail.inbox.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
+from letter_merge.mail.signin.common import SignedIn
 from letter_merge.steps import Next
 from tests.helpers import StandInHandler, free_port, serving_http
 from tests.imap_server import (

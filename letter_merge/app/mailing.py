@@ -16,17 +16,17 @@ from letter_merge.averages import decide_averages
 from letter_merge.config import Settings
 from letter_merge.decisions import AverageDecision
 from letter_merge.errors import InputError
-from letter_merge.mail.delivery import DeliveryReport, read_deliveries
-from letter_merge.mail.oauth import Tokens, token_source
-from letter_merge.mail.outbox import QueueReport, queue_messages
-from letter_merge.mail.send import (
+from letter_merge.mail.inbox.delivery import DeliveryReport, read_deliveries
+from letter_merge.mail.send.outbox import QueueReport, queue_messages
+from letter_merge.mail.send.sending import (
     SendPlan,
     SendReport,
     resolve_in_doubt,
     send_messages,
     server_in_words,
 )
-from letter_merge.mail.transport import smtp_password
+from letter_merge.mail.send.transport import smtp_password
+from letter_merge.mail.signin.oauth import Tokens, token_source
 from letter_merge.progress import Progress, no_progress
 
 

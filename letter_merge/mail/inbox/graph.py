@@ -12,9 +12,9 @@ from typing import Any
 
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.mailbox_shared import TIMEOUT_SECONDS, Fetched, MailboxError, server_words
-from letter_merge.mail.oauth import token_source
-from letter_merge.mail.signin import http_session
+from letter_merge.mail.inbox.common import TIMEOUT_SECONDS, Fetched, MailboxError, server_words
+from letter_merge.mail.signin.common import http_session
+from letter_merge.mail.signin.oauth import token_source
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)

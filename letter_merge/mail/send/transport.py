@@ -1,7 +1,7 @@
 """The SMTP transport: one connection reused across a batch, reopened when it drops, signed in with
 a password or OAuth 2.0, and paced to the server's rate; and what every transport is to
-mail/send.py (Transport: this one, or Microsoft Graph's in graph_send.py). A transport knows
-nothing of letters or the ledger; mail/send.py decides what may go and records what happened.
+mail/send/sending.py (Transport: this one, or Microsoft Graph's in send/graph.py). A transport knows
+nothing of letters or the ledger; mail/send/sending.py decides what may go and records what happened.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Literal, Protocol
 
 from letter_merge.config import SmtpSettings
 from letter_merge.errors import InputError, LetterMergeError
-from letter_merge.mail.oauth import Tokens
-from letter_merge.mail.signin import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.signin.common import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.signin.oauth import Tokens
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Found:
 
 
 class Transport(Protocol):
-    """What mail/send.py sends through: SmtpConnection or graph_send.GraphConnection."""
+    """What mail/send/sending.py sends through: SmtpConnection or send.graph.GraphConnection."""
 
     via: str
     sleep: Callable[[float], None]

@@ -13,7 +13,7 @@ from typing import Any
 
 from letter_merge.config import OAuth2Settings, Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.signin import (
+from letter_merge.mail.signin.common import (
     SECRET_VARIABLE,
     OAuthError,
     SignedIn,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from email.message import Message
 
-from letter_merge.mail import mime
-from letter_merge.mail.bounces import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.bounces import (
     MAX_FINDINGS,
     clean_diagnostic,
     is_address,
@@ -18,7 +18,14 @@ from letter_merge.mail.bounces import (
     status_blocks,
     status_of,
 )
-from letter_merge.mail.kinds import BOUNCED, COMPLAINT, DELIVERED, Finding, Report, make_report
+from letter_merge.mail.inbox.reports.kinds import (
+    BOUNCED,
+    COMPLAINT,
+    DELIVERED,
+    Finding,
+    Report,
+    make_report,
+)
 
 FEEDBACK_TYPE = "message/feedback-report"
 

@@ -2,7 +2,7 @@
 checked to be the one queued, then the draft sent; found again by that internetMessageId when
 the outcome of a send is unknown. Paced to [smtp] rate_per_minute, as SMTP is.
 
-It knows nothing of letters or the ledger; mail/send.py decides what may go and records what
+It knows nothing of letters or the ledger; mail/send/sending.py decides what may go and records what
 happened, the same for this transport as for SMTP (transport.py).
 
 Graph, as Microsoft documents it: a message is created from MIME by POSTing it base64-encoded
@@ -28,9 +28,7 @@ from typing import Any
 
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.oauth import Tokens
-from letter_merge.mail.signin import http_session
-from letter_merge.mail.transport import (
+from letter_merge.mail.send.transport import (
     BACKOFF_SECONDS,
     Found,
     InDoubt,
@@ -38,6 +36,8 @@ from letter_merge.mail.transport import (
     SendStopped,
     send_as_refused,
 )
+from letter_merge.mail.signin.common import http_session
+from letter_merge.mail.signin.oauth import Tokens
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
-from letter_merge.mail import mime
-from letter_merge.mail.kinds import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.kinds import (
     BOUNCED,
     DELAYED,
     DELIVERED,

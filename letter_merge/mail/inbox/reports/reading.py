@@ -17,8 +17,8 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from letter_merge.mail import mime
-from letter_merge.mail.bounces import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.bounces import (
     MAX_DIAGNOSTIC,
     RETURNED_MESSAGE_TYPES,
     STATUS_TYPES,
@@ -28,7 +28,7 @@ from letter_merge.mail.bounces import (
     subject_kind,
     text_kind,
 )
-from letter_merge.mail.kinds import (
+from letter_merge.mail.inbox.reports.kinds import (
     AUTO_REPLY,
     BOUNCED,
     COMPLAINT,
@@ -42,8 +42,8 @@ from letter_merge.mail.kinds import (
     make_report,
     unreadable,
 )
-from letter_merge.mail.notices import FEEDBACK_TYPE, read_complaint, read_notification
-from letter_merge.mail.replies import (
+from letter_merge.mail.inbox.reports.notices import FEEDBACK_TYPE, read_complaint, read_notification
+from letter_merge.mail.inbox.reports.replies import (
     MAX_WORDS,
     is_automatic,
     read_receipt,

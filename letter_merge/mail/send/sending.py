@@ -23,9 +23,8 @@ from email.utils import make_msgid, parseaddr
 from letter_merge.batch import load_batch, select_names
 from letter_merge.config import Settings
 from letter_merge.files import exclusive
-from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import envelope_recipients
-from letter_merge.mail.transport import (
+from letter_merge.mail.send.outbox import envelope_recipients
+from letter_merge.mail.send.transport import (
     BACKOFF_SECONDS,
     TRIES,
     InDoubt,
@@ -36,6 +35,7 @@ from letter_merge.mail.transport import (
     refused_send_as,
     send_as_refused,
 )
+from letter_merge.mail.signin.oauth import token_source
 from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.progress import Progress, no_progress
 from letter_merge.records.join import Records
@@ -219,7 +219,7 @@ def _transport(
 ) -> contextlib.AbstractContextManager[Transport]:
     """The way [send] via names: the [smtp] server, or Microsoft Graph."""
     if settings.send.via == "graph":
-        from letter_merge.mail.graph_send import GraphConnection
+        from letter_merge.mail.send.graph import GraphConnection
 
         return GraphConnection(settings, token_source(settings), sleep)
     tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
