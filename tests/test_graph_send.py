@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import os
 import re
 import sqlite3
 import ssl
@@ -76,7 +75,7 @@ def graph(
     stand_in = GraphSendStandIn(valid=identity.valid, send_as={TEAM})
     with serving(stand_in, context):
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
-        monkeypatch.setenv("LETTER_MERGE_SEND_GRAPH_URL", stand_in.base)
+        monkeypatch.setenv("LETTER_MERGE_GRAPH_URL", stand_in.base)
         monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
         monkeypatch.setattr("letter_merge.mail.send.graph.BACKOFF_SECONDS", 0.01)
         with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
@@ -142,11 +141,7 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     stand_in.deliver(f"users/{TEAM}", bounce, "2020-07-22T12:00:08Z")
     with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write(f'[mailbox]\nauth = "graph"\nusername = "{TEAM}"\n')
-    os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"] = stand_in.base
-    try:
-        found = run("delivery")
-    finally:
-        del os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"]
+    found = run("delivery")  # through the same LETTER_MERGE_GRAPH_URL as sending
     assert found.exit_code == 0, found.output
     assert "  Derby City Council: did not arrive for ce@derby-city-council.example.org" in (
         found.output
@@ -293,7 +288,7 @@ def test_in_doubt_from_an_earlier_run_is_looked_up_before_anything_goes(
     assert list(ledger_states(work).values()).count("sending") == 2
     monkeypatch.undo()  # the next run can ask Graph
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(work.parent / "test-ca.pem"))
-    monkeypatch.setenv("LETTER_MERGE_SEND_GRAPH_URL", stand_in.base)
+    monkeypatch.setenv("LETTER_MERGE_GRAPH_URL", stand_in.base)
     monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
     monkeypatch.chdir(work)
     second = run("send", "--yes")

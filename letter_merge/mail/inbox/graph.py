@@ -1,29 +1,21 @@
 """Reading the sending mailbox through Microsoft Graph, for Microsoft 365 tenants that have turned
-IMAP off: GET requests only, with a bearer token renewed once if refused."""
+IMAP off: GET requests only, through the one Graph client (mail/graph.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.errors import InputError
+from letter_merge.environment import GRAPH_URL
+from letter_merge.mail.graph import GraphClient
 from letter_merge.mail.inbox.common import TIMEOUT_SECONDS, Fetched, MailboxError, server_words
-from letter_merge.mail.signin.common import http_session
 from letter_merge.mail.signin.oauth import token_source
 from letter_merge.steps import Next
 
-log = logging.getLogger(__name__)
-
-GRAPH_URL_VARIABLE = "LETTER_MERGE_MAILBOX_GRAPH_URL"  # a national cloud, or a stand-in
-GRAPH_URL = "https://graph.microsoft.com/v1.0"
 GRAPH_PAGE = 50  # messages one page of Graph's list holds
-GRAPH_TRIES = 3  # when Graph says it is too busy (429, 503, 504)
-GRAPH_WAIT_SECONDS = 30  # the longest wait Graph's Retry-After is obeyed for
 # Graph's names for the folders every mailbox has; any other folder is looked up by its name.
 GRAPH_FOLDERS = ("inbox", "junkemail", "archive", "deleteditems", "sentitems", "drafts", "outbox")
 
@@ -31,10 +23,7 @@ GRAPH_FOLDERS = ("inbox", "junkemail", "archive", "deleteditems", "sentitems", "
 def read_graph(
     settings: Settings, since: dt.date | None, environ: Mapping[str, str]
 ) -> list[Fetched]:
-    base = (environ.get(GRAPH_URL_VARIABLE) or GRAPH_URL).rstrip("/")
-    if not base.startswith("https://"):
-        raise InputError(f"{GRAPH_URL_VARIABLE} = {base!r} must be an https:// address.")
-    graph = _Graph(settings, base, environ)
+    graph = _Graph(settings, environ)
     folder = graph.folder(settings.mailbox.folder)
     listed = graph.message_ids(folder, since)
     return [Fetched(f"graph:{message_id}", graph.mime(message_id)) for message_id in listed]
@@ -44,19 +33,14 @@ class _Graph:
     """GET requests to one mailbox in Microsoft Graph, with a bearer token renewed once if
     refused, and Graph's requests to slow down obeyed."""
 
-    def __init__(self, settings: Settings, base: str, environ: Mapping[str, str]) -> None:
-        self.base = base
+    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.mailbox = settings.mailbox
-        self.session = http_session(environ)
-        self.tokens = token_source(settings, purpose="graph")
-        self.token = ""
         # An app (client credentials) names the mailbox; a signed-in person reads their own.
         user = self.mailbox.username or settings.smtp.username
-        self.who = (
-            f"users/{urllib.parse.quote(user, safe='@')}"
-            if settings.oauth2.flow == "client-credentials"
-            else "me"
+        self.client = GraphClient(
+            settings.oauth2, token_source(settings, purpose="graph"), user, environ
         )
+        self.base = self.client.base
         self.name = user or "the signed-in user"
 
     def folder(self, name: str) -> str:
@@ -72,7 +56,7 @@ class _Graph:
         if found is not None:
             return found
         listed = self.get_json(
-            f"{self.base}/{self.who}/mailFolders", {"$select": "displayName", "$top": "100"}
+            self.client.url("mailFolders"), {"$select": "displayName", "$top": "100"}
         )
         names = [str(entry.get("displayName", "")) for entry in listed.get("value", [])]
         raise MailboxError(
@@ -85,11 +69,11 @@ class _Graph:
     def _top(self, name: str) -> str | None:
         if name.lower() in GRAPH_FOLDERS:
             return name.lower()
-        return self._named(f"{self.base}/{self.who}/mailFolders", name)
+        return self._named(self.client.url("mailFolders"), name)
 
     def _child(self, parent: str, name: str) -> str | None:
         quoted = urllib.parse.quote(parent, safe="")
-        return self._named(f"{self.base}/{self.who}/mailFolders/{quoted}/childFolders", name)
+        return self._named(self.client.url(f"mailFolders/{quoted}/childFolders"), name)
 
     def _named(self, url: str, name: str) -> str | None:
         escaped = name.replace("'", "''")
@@ -103,7 +87,7 @@ class _Graph:
         params = {"$select": "id,receivedDateTime", "$top": str(GRAPH_PAGE)}
         if since:
             params["$filter"] = f"receivedDateTime ge {since.isoformat()}T00:00:00Z"
-        url: str | None = f"{self.base}/{self.who}/mailFolders/{folder}/messages"
+        url: str | None = self.client.url(f"mailFolders/{folder}/messages")
         found: list[tuple[str, str]] = []
         while url:
             page = self.get_json(url, params)
@@ -123,7 +107,7 @@ class _Graph:
 
     def mime(self, message_id: str) -> bytes:
         quoted = urllib.parse.quote(message_id, safe="")
-        return bytes(self.get(f"{self.base}/{self.who}/messages/{quoted}/$value").content)
+        return bytes(self.get(self.client.url(f"messages/{quoted}/$value")).content)
 
     def get_json(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         answer = self.get(url, params)
@@ -134,51 +118,29 @@ class _Graph:
         if not isinstance(data, dict):
             raise MailboxError(
                 f"Microsoft Graph's answer from {urllib.parse.urlsplit(url).path} was not what "
-                f"it sends; check {GRAPH_URL_VARIABLE} if it is set."
+                f"it sends; check {GRAPH_URL} if it is set."
             )
         return data
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> Any:
         import requests
 
-        renewed = False
-        tries = 0
-        while True:
-            if not self.token:
-                _, self.token = self.tokens.token()
-            try:
-                answer = self.session.get(
-                    url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {self.token}"},
-                    timeout=TIMEOUT_SECONDS,
-                    # As given: requests would otherwise let the process's REQUESTS_CA_BUNDLE
-                    # override the bundle the session was made with.
-                    verify=self.session.verify,
-                )
-            except requests.exceptions.SSLError as error:
-                raise MailboxError(
-                    f"Cannot connect securely to Microsoft Graph at {self.base} "
-                    f"({server_words(error, self.token)}); an inspecting proxy's certificate "
-                    "authority belongs in REQUESTS_CA_BUNDLE."
-                ) from None
-            except requests.RequestException as error:
-                raise MailboxError(
-                    f"Cannot reach Microsoft Graph at {self.base} ({type(error).__name__}); "
-                    "check the network and try again. Nothing was changed."
-                ) from None
-            if answer.status_code == 401 and not renewed:
-                log.info("Microsoft Graph refused the token; renewing it once")
-                _, self.token = self.tokens.token(renew=True)
-                renewed = True
-                continue
-            if answer.status_code in (429, 503, 504) and tries < GRAPH_TRIES - 1:
-                tries += 1
-                time.sleep(_retry_after(answer))
-                continue
-            if answer.status_code == 200:
-                return answer
-            raise self._refused(answer, url)
+        try:
+            answer = self.client.request("GET", url, params=params, timeout=TIMEOUT_SECONDS)
+        except requests.exceptions.SSLError as error:
+            raise MailboxError(
+                f"Cannot connect securely to Microsoft Graph at {self.base} "
+                f"({server_words(error, self.client.token)}); an inspecting proxy's certificate "
+                "authority belongs in REQUESTS_CA_BUNDLE."
+            ) from None
+        except requests.RequestException as error:
+            raise MailboxError(
+                f"Cannot reach Microsoft Graph at {self.base} ({type(error).__name__}); "
+                "check the network and try again. Nothing was changed."
+            ) from None
+        if answer.status_code == 200:
+            return answer
+        raise self._refused(answer, url)
 
     def _refused(self, answer: Any, url: str) -> MailboxError:
         try:
@@ -186,7 +148,7 @@ class _Graph:
             said = f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
         except (ValueError, AttributeError):
             said = ""
-        said = server_words(said or answer.reason or "no reason given", self.token)
+        said = server_words(said or answer.reason or "no reason given", self.client.token)
         status = answer.status_code
         if status == 401:
             return MailboxError(
@@ -209,11 +171,3 @@ class _Graph:
             f"Microsoft Graph could not read the mailbox of {self.name} ({status} {said}). "
             "Nothing was changed; try again later."
         )
-
-
-def _retry_after(answer: Any) -> float:
-    try:
-        wait = float(answer.headers.get("Retry-After", "5"))
-    except ValueError:
-        wait = 5.0
-    return max(0.0, min(wait, GRAPH_WAIT_SECONDS))

@@ -281,9 +281,7 @@ def _plan(
     server = server_in_words(settings)
     login = smtp.username
     if settings.send.via == "graph":
-        login = (
-            "the app (client credentials)" if settings.oauth2.flow == "client-credentials" else ""
-        )
+        login = "the app (client credentials)" if settings.oauth2.is_app else ""
     return SendPlan(
         server=server,
         sender=settings.email_from,

@@ -128,7 +128,7 @@ class MicrosoftTokens:
     def token(self, *, renew: bool = False) -> tuple[str, str]:
         """(the mailbox to authenticate as, a current access token); `renew` asks for a new one
         (the server refused the last)."""
-        if self.oauth2.flow == "client-credentials":
+        if self.oauth2.is_app:
             app = self._confidential_app()
             if renew:  # refused by the server: MSAL would hand back the same one from its cache
                 app.remove_tokens_for_client()
