@@ -222,15 +222,33 @@ def _decided_corrections(records: Records) -> dict[str, str]:
     return {authority: "; ".join(because) for authority, because in reasons.items()}
 
 
+# A correction needs a reason, and a reason (or a note to the council) needs a correction.
+NO_REASON = (
+    "Say why the letter is corrected: the reason is kept on the office's record (it is not sent)."
+)
+NO_CORRECTION = (
+    "A reason, and what to tell the council, go with a correction: name the council whose "
+    "letter is corrected."
+)
+
+
+def asked_corrections(names: Sequence[str], reason: str, note: str = "") -> dict[str, str]:
+    """The councils named for a correction, each with `reason` (the office's record, never
+    sent), for queue_messages; `note` is what the email tells them."""
+    if (reason.strip() or note.strip()) and not names:
+        raise InputError(NO_CORRECTION)
+    if names and not reason.strip():
+        raise InputError(NO_REASON)
+    return dict.fromkeys(names, reason)
+
+
 def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]:
     """Names on the command line, matched to authorities; each with its reason."""
     names = [c.authority for c in batch.workbook.councils]
     chosen: dict[str, str] = {}
     for name, reason in corrections.items():
         if not reason.strip():
-            raise InputError(
-                f"The correction of {name} needs a reason: what was wrong, for the record."
-            )
+            raise InputError(NO_REASON)
         for authority in select_names(names, [name]):
             chosen[authority] = " ".join(reason.split())
     return chosen
