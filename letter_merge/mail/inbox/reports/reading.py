@@ -18,16 +18,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from letter_merge.mail.inbox.reports import mime
-from letter_merge.mail.inbox.reports.bounces import (
-    MAX_DIAGNOSTIC,
-    RETURNED_MESSAGE_TYPES,
-    STATUS_TYPES,
-    read_delivery_report,
-    report_text,
-    split_quoted,
-    subject_kind,
-    text_kind,
-)
+from letter_merge.mail.inbox.reports.bounces import RETURNED_MESSAGE_TYPES, read_delivery_report
+from letter_merge.mail.inbox.reports.dsn import MAX_DIAGNOSTIC, STATUS_TYPES
 from letter_merge.mail.inbox.reports.kinds import (
     AUTO_REPLY,
     BOUNCED,
@@ -49,6 +41,12 @@ from letter_merge.mail.inbox.reports.replies import (
     read_receipt,
     read_reply,
     says_auto_reply,
+)
+from letter_merge.mail.inbox.reports.server_words import (
+    report_text,
+    split_quoted,
+    subject_kind,
+    text_kind,
 )
 
 __all__ = [
