@@ -163,13 +163,8 @@ def send_messages(
         ledger = None if dry_run else stack.enter_context(open_ledger(paths))
         report.in_doubt = [m.authority for m in records.messages if m.state == SENDING]
         states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
-        waiting = [m for m in records.messages if m.state in states]
-        chosen: set[str] = set()
-        if only:
-            chosen = set(select_names({m.authority for m in records.messages}, only))
-            waiting = [m for m in waiting if m.authority in chosen]
-        if limit is not None:
-            waiting = waiting[:limit]
+        chosen = set(select_names({m.authority for m in records.messages}, only)) if only else None
+        waiting = _waiting(records, states, chosen, limit)
         transport: Transport | None = None
         if ledger is not None and report.in_doubt and settings.send.via == "graph":
             # Found in the mailbox before anything else goes: sent, or queued again (and a
@@ -177,11 +172,7 @@ def send_messages(
             transport = stack.enter_context(_transport(settings, password, sleep))
             _settle(transport, ledger, records.messages, report)
             records = Records.load(settings, batch)
-            waiting = [m for m in records.messages if m.state in states]
-            if only:
-                waiting = [m for m in waiting if m.authority in chosen]
-            if limit is not None:
-                waiting = waiting[:limit]
+            waiting = _waiting(records, states, chosen, limit)
         checks = _Checks(settings, ledger, records, report)
         ready = [(m, e) for m in waiting if (e := checks.message(m)) is not None]
         plan = _plan(settings, records, [m for m, _ in ready], test_to)
@@ -212,6 +203,17 @@ def send_messages(
                 _send_one(transport, ledger, sender, message, email, report)
             on_progress("Sending", number, len(ready))
     return report
+
+
+def _waiting(
+    records: Records, states: tuple[str, ...], chosen: set[str] | None, limit: int | None
+) -> list[Message]:
+    """The messages a send takes: in one of `states`, of the councils `chosen` (None: all),
+    at most `limit`."""
+    waiting = [m for m in records.messages if m.state in states]
+    if chosen is not None:
+        waiting = [m for m in waiting if m.authority in chosen]
+    return waiting if limit is None else waiting[:limit]
 
 
 def _transport(

@@ -94,6 +94,34 @@ def read_delivery_report(
         problems.append("It looks like a delivery report, but says nothing of what happened.")
     returned = returned_original(leaves, problems)
     quoted_headers = quoted_header_block(quoted)
+    ids = _original_ids(
+        message, leaves, per_message, returned, quoted_headers, quoted, text, structure_lost
+    )
+    original = returned if returned is not None else quoted_headers
+    recipients = () if original is None else recipients_of(original)
+    if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
+        findings = unnamed(findings, kind, said, recipients, exclude)
+    if len(findings) == 1 and classify(kind, findings[0].status, findings[0].diagnostic) == OTHER:
+        # The server's words say nothing telling: what the report says around them may.
+        reason = classify(findings[0].kind, findings[0].status, said)
+        findings = [dataclasses.replace(findings[0], reason=reason.name)]
+    return make_report(
+        message, kind, ids, problems, findings=tuple(findings), recipients=recipients
+    )
+
+
+def _original_ids(
+    message: Message,
+    leaves: list[Message],
+    per_message: dict[str, str],
+    returned: Message | None,
+    quoted_headers: Message | None,
+    quoted: str,
+    text: str,
+    structure_lost: bool,
+) -> list[str]:
+    """The Message-IDs of the message a report is about: from the original it returns, its
+    fields, its In-Reply-To, the headers it quotes; failing those, wherever one stands."""
     ids = []
     if returned is not None:
         ids += mime.message_ids(mime.header(returned, "Message-ID"))
@@ -116,17 +144,7 @@ def read_delivery_report(
     if len(ids) == len(reply_ids):
         # Last, anywhere in its body as written: parts a damaged boundary hides are there too.
         ids += quoted_message_ids(mime.as_text(message).partition("\n\n")[2])
-    original = returned if returned is not None else quoted_headers
-    recipients = () if original is None else recipients_of(original)
-    if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
-        findings = unnamed(findings, kind, said, recipients, exclude)
-    if len(findings) == 1 and classify(kind, findings[0].status, findings[0].diagnostic) == OTHER:
-        # The server's words say nothing telling: what the report says around them may.
-        reason = classify(findings[0].kind, findings[0].status, said)
-        findings = [dataclasses.replace(findings[0], reason=reason.name)]
-    return make_report(
-        message, kind, ids, problems, findings=tuple(findings), recipients=recipients
-    )
+    return ids
 
 
 def _worst(kinds: Iterable[str]) -> str:
