@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from letter_merge import environment
 from letter_merge.errors import InputError
 from letter_merge.paths import OutputPaths
 
@@ -93,6 +94,11 @@ class OAuth2Settings:
         if self.authority:
             return self.authority.rstrip("/")
         return DEFAULT_AUTHORITIES[self.provider].format(tenant=self.tenant or "organizations")
+
+    @property
+    def is_app(self) -> bool:
+        """An app signs in by itself (client credentials): no person, no mailbox of its own."""
+        return self.flow == "client-credentials"
 
     @property
     def known_host(self) -> bool:
@@ -280,7 +286,7 @@ def _smtp_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> SmtpSettings:
     """File values, each overridden by LETTER_MERGE_SMTP_<KEY> when that is set."""
-    _refuse_secrets("smtp", table, where, ("password",), "LETTER_MERGE_SMTP_PASSWORD")
+    _refuse_secrets("smtp", table, where, ("password",), environment.SMTP_PASSWORD)
     values, source = _overridden("smtp", SmtpSettings(), table, environ, where)
     for key, default in vars(SmtpSettings()).items():
         if not isinstance(default, int):
@@ -301,10 +307,8 @@ def _send_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str, oauth2: OAuth2Settings
 ) -> SendSettings:
     """[send] via, overridden by LETTER_MERGE_SEND_VIA when that is set."""
-    source = (
-        "LETTER_MERGE_SEND_VIA" if "LETTER_MERGE_SEND_VIA" in environ else f"{where}: [send] via"
-    )
-    via = str(environ.get("LETTER_MERGE_SEND_VIA", table.get("via", SendSettings.via))).strip()
+    source = environment.SEND_VIA if environment.SEND_VIA in environ else f"{where}: [send] via"
+    via = str(environ.get(environment.SEND_VIA, table.get("via", SendSettings.via))).strip()
     if via not in SEND_VIA:
         raise InputError(
             f"{source} = {via!r}: use " + " or ".join(f'"{v}"' for v in SEND_VIA) + "."
@@ -327,7 +331,7 @@ def _mailbox_settings(
     """[mailbox], each key overridden by LETTER_MERGE_MAILBOX_<KEY> when that is set; a key set
     in neither follows [smtp]: the provider's IMAP host, the same username, OAuth 2.0 if sending
     uses it, and the port that goes with the security."""
-    _refuse_secrets("mailbox", table, where, ("password",), "LETTER_MERGE_MAILBOX_PASSWORD")
+    _refuse_secrets("mailbox", table, where, ("password",), environment.MAILBOX_PASSWORD)
     follows_smtp: dict[str, Any] = {
         "host": IMAP_HOSTS.get(smtp.host.lower(), smtp.host),
         "username": smtp.username,
@@ -350,7 +354,7 @@ def _mailbox_settings(
             f"{source['mark']} = {values['mark']!r}: marking read works over IMAP only (reading "
             "through Microsoft Graph asks only to read); remove it, or use IMAP."
         )
-    if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
+    if "port" not in table and environment.override("mailbox", "port") not in environ:
         values["port"] = 993 if values["security"] == "tls" else 143
     values["port"] = _whole_number(values["port"], source["port"])
     if not 0 < values["port"] < 65536:
@@ -405,7 +409,7 @@ def _oauth2_settings(
 ) -> OAuth2Settings:
     """[oauth2], each key overridden by LETTER_MERGE_OAUTH2_<KEY> when that is set."""
     secrets = ("client_secret", "secret", "password", "refresh_token", "access_token")
-    _refuse_secrets("oauth2", table, where, secrets, "LETTER_MERGE_OAUTH2_CLIENT_SECRET")
+    _refuse_secrets("oauth2", table, where, secrets, environment.OAUTH2_CLIENT_SECRET)
     values, _ = _overridden("oauth2", OAuth2Settings(), table, environ, where)
     for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
         if values[key] not in allowed:
@@ -444,7 +448,7 @@ def _overridden(
     values: dict[str, Any] = {}
     source: dict[str, str] = {}
     for key, default in vars(defaults).items():
-        env_name = f"LETTER_MERGE_{section.upper()}_{key.upper()}"
+        env_name = environment.override(section, key)
         source[key] = env_name if env_name in environ else f"{where}: [{section}] {key}"
         value = environ.get(env_name, table.get(key, (follows or {}).get(key, default)))
         values[key] = value if isinstance(default, int) else str(value).strip()

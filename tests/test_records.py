@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 from letter_merge.config import load_settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.security import DeskKeys
-from letter_merge.mail.delivery import read_deliveries
-from letter_merge.mail.mailbox import Fetched
+from letter_merge.mail.inbox.delivery import read_deliveries
+from letter_merge.mail.inbox.mailbox import Fetched
 from letter_merge.records.ledger import SENDING, Ledger, Message
 from letter_merge.records.standing import STATES
 from tests.helpers import Recorder, approve_and_queue, run

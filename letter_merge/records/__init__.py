@@ -3,5 +3,5 @@
 what a letter is made from (sources), and the join (standing): each letter's state, and for
 each step whether it may go ahead and what to do next (steps). Nothing outside records/
 reads the manifest, the proof's results or the ledger.
-May import: batch, chart, clock, config, decisions, errors, figures, files, paths, reasons,
+May import: batch, chart, clock, config, decisions, errors, figures, files, paths, pdf, reasons,
 steps, sync, words."""

@@ -11,12 +11,14 @@ by the commands, `status --csv` and the desk alike.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from letter_merge.decisions import AverageDecision
 from letter_merge.figures import FIGURE_FIELDS, RATE_LABELS
 from letter_merge.paths import OutputPaths
+from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.reasons import BY_NAME, OTHER
 from letter_merge.records.ledger import (
     FAILED,
@@ -354,6 +356,38 @@ class Standing:
     def addressed_elsewhere(self, message: Message) -> bool:
         """The workbook now gives this letter other addresses than `message` goes to."""
         return self.addresses is not None and self.addresses != folded(message.recipients)
+
+    def outgoing_blocker(
+        self, message: Message, email: QueuedEmail, paths: OutputPaths
+    ) -> Blocker | None:
+        """The whole send gate, asked right before `message` goes (None: it may go): its .eml,
+        as read now, carries exactly one PDF, the approved one, which names the council, to the
+        addresses it was queued for; and the letter still stands as approved (send_blocker)."""
+        if not email.found:
+            return Blocker(f"{message.eml_path} is missing", Next.QUEUE)
+        if len(email.pdfs) != 1:
+            return Blocker("the message does not carry exactly one PDF", Next.QUEUE)
+        attached = email.pdfs[0]
+        if hashlib.sha256(attached).hexdigest() != message.pdf_sha256:
+            return Blocker("its attachment is not the approved PDF", Next.QUEUE)
+        blocker = self.send_blocker(message, paths)
+        if blocker is not None:
+            return blocker
+        # What the council will receive names it: the attachment itself is read.
+        if not names(pdf_text(attached), message.authority):
+            return Blocker(f"its PDF does not name {message.authority}", Next.FIX_BUILD)
+        if email.recipients != message.recipients:
+            return Blocker("its To and Cc differ from what was queued", Next.QUEUE)
+        return None
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    """A queued message's .eml as read right before it goes: what the send gate looks at."""
+
+    found: bool  # the .eml could be read
+    pdfs: tuple[bytes, ...]  # its PDF attachments
+    recipients: tuple[str, ...]  # its To and Cc addresses, as the envelope takes them
 
 
 @dataclass(frozen=True)

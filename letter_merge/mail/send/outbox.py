@@ -64,62 +64,18 @@ def queue_messages(
     decided = _decided_corrections(records)
     resending = set(select_names([c.authority for c in batch.workbook.councils], resends))
     report = QueueReport()
+    asked = _Asked(wanted, decided, note)
     with open_ledger(paths) as ledger:
         for letter in batch.letters():
             authority = letter.council.authority
             standing = records.standing(authority)
             if authority in resending:
                 _resend(batch, ledger, records, letter, standing, report)
-                continue
-            if standing.unchanged_since_sent:  # sent as it is: a correction would say the same
-                for moot in standing.messages:
-                    if moot.state in (QUEUED, FAILED) and not moot.resend_of:
-                        ledger.set_state(
-                            moot.message_id,
-                            WITHDRAWN,
-                            event="withdrawn",
-                            reply="its letter states again what was sent",
-                        )
-                blocker = standing.correction_blocker(asked=authority in wanted)
+            elif standing.unchanged_since_sent:  # a correction would say the same
+                _sent_as_it_is(ledger, standing, authority in wanted, report)
                 wanted.pop(authority, None)
-                if blocker is None:
-                    report.already.append(authority)
-                else:
-                    report.skipped.append((authority, blocker))
-                continue
-            blocker = standing.queue_blocker()
-            if blocker is not None:
-                report.skipped.append((authority, blocker))
-                continue
-            approval = standing.approval
-            assert approval is not None
-            messages = list(standing.messages)
-            for waiting in messages:  # queued to an address the workbook no longer has
-                if waiting.state in (QUEUED, FAILED) and standing.addressed_elsewhere(waiting):
-                    ledger.set_state(
-                        waiting.message_id,
-                        WITHDRAWN,
-                        event="withdrawn",
-                        reply="its address changed",
-                    )
-                    messages.remove(waiting)
-            if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
-                report.already.append(authority)
-                continue
-            correction = wanted.pop(authority, "")
-            if standing.sent and not correction:
-                correction = decided.get(authority, "")
-            blocker = standing.correction_blocker(asked=bool(correction))
-            if blocker is not None:
-                report.skipped.append((authority, blocker))
-                continue
-            for stale in messages:  # an older version still waiting: this one replaces it
-                if stale.state in (QUEUED, FAILED):
-                    ledger.set_state(
-                        stale.message_id, WITHDRAWN, event="withdrawn", reply="a newer version"
-                    )
-            _queue(batch, ledger, records, letter, standing, correction, note if correction else "")
-            (report.corrections if correction else report.queued).append(authority)
+            else:
+                _queue_letter(batch, ledger, records, letter, standing, asked, report)
     report.skipped = actionable_first(report.skipped)
     for authority in wanted:  # named as corrections, but not ready: said above, or here
         if not any(a == authority for a, _ in report.skipped):
@@ -127,6 +83,79 @@ def queue_messages(
                 (authority, Blocker("its corrected letter is already queued or sent", Next.SEND))
             )
     return report
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The corrections a queueing run was asked for: by name (authority -> reason; each taken
+    out once queued), and by the office's decisions; and what each tells the council."""
+
+    wanted: dict[str, str]
+    decided: dict[str, str]
+    note: str
+
+
+def _sent_as_it_is(ledger: Ledger, standing: Standing, asked: bool, report: QueueReport) -> None:
+    """A letter that states again what was sent: its messages still waiting are withdrawn, and
+    it is not queued again (a correction asked for it is refused, saying why)."""
+    for moot in standing.messages:
+        if moot.state in (QUEUED, FAILED) and not moot.resend_of:
+            ledger.set_state(
+                moot.message_id,
+                WITHDRAWN,
+                event="withdrawn",
+                reply="its letter states again what was sent",
+            )
+    blocker = standing.correction_blocker(asked=asked)
+    if blocker is None:
+        report.already.append(standing.authority)
+    else:
+        report.skipped.append((standing.authority, blocker))
+
+
+def _queue_letter(
+    batch: Batch,
+    ledger: Ledger,
+    records: Records,
+    letter: PlannedLetter,
+    standing: Standing,
+    asked: _Asked,
+    report: QueueReport,
+) -> None:
+    """The approved letter queued, unless its message is already waiting or sent; as a
+    correction when it was asked for (or decided), and only then to a council sent one."""
+    authority = letter.council.authority
+    blocker = standing.queue_blocker()
+    if blocker is not None:
+        report.skipped.append((authority, blocker))
+        return
+    approval = standing.approval
+    assert approval is not None
+    messages = list(standing.messages)
+    for waiting in standing.messages:  # queued to an address the workbook no longer has
+        if waiting.state in (QUEUED, FAILED) and standing.addressed_elsewhere(waiting):
+            ledger.set_state(
+                waiting.message_id, WITHDRAWN, event="withdrawn", reply="its address changed"
+            )
+            messages.remove(waiting)
+    if any(m.pdf_sha256 == approval.pdf_sha256 for m in messages):
+        report.already.append(authority)
+        return
+    correction = asked.wanted.pop(authority, "")
+    if standing.sent and not correction:
+        correction = asked.decided.get(authority, "")
+    blocker = standing.correction_blocker(asked=bool(correction))
+    if blocker is not None:
+        report.skipped.append((authority, blocker))
+        return
+    for stale in messages:  # an older version still waiting: this one replaces it
+        if stale.state in (QUEUED, FAILED):
+            ledger.set_state(
+                stale.message_id, WITHDRAWN, event="withdrawn", reply="a newer version"
+            )
+    note = asked.note if correction else ""
+    _queue(batch, ledger, records, letter, standing, correction, note)
+    (report.corrections if correction else report.queued).append(authority)
 
 
 def _resend(
@@ -222,15 +251,33 @@ def _decided_corrections(records: Records) -> dict[str, str]:
     return {authority: "; ".join(because) for authority, because in reasons.items()}
 
 
+# A correction needs a reason, and a reason (or a note to the council) needs a correction.
+NO_REASON = (
+    "Say why the letter is corrected: the reason is kept on the office's record (it is not sent)."
+)
+NO_CORRECTION = (
+    "A reason, and what to tell the council, go with a correction: name the council whose "
+    "letter is corrected."
+)
+
+
+def asked_corrections(names: Sequence[str], reason: str, note: str = "") -> dict[str, str]:
+    """The councils named for a correction, each with `reason` (the office's record, never
+    sent), for queue_messages; `note` is what the email tells them."""
+    if (reason.strip() or note.strip()) and not names:
+        raise InputError(NO_CORRECTION)
+    if names and not reason.strip():
+        raise InputError(NO_REASON)
+    return dict.fromkeys(names, reason)
+
+
 def _corrections(batch: Batch, corrections: Mapping[str, str]) -> dict[str, str]:
     """Names on the command line, matched to authorities; each with its reason."""
     names = [c.authority for c in batch.workbook.councils]
     chosen: dict[str, str] = {}
     for name, reason in corrections.items():
         if not reason.strip():
-            raise InputError(
-                f"The correction of {name} needs a reason: what was wrong, for the record."
-            )
+            raise InputError(NO_REASON)
         for authority in select_names(names, [name]):
             chosen[authority] = " ".join(reason.split())
     return chosen

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from letter_merge.config import MailboxSettings, Settings
+from letter_merge.environment import MAILBOX_PASSWORD
 from letter_merge.errors import LetterMergeError
-from letter_merge.mail.transport import smtp_password, stored_password
+from letter_merge.mail.send.transport import smtp_password, stored_password
 
-PASSWORD_VARIABLE = "LETTER_MERGE_MAILBOX_PASSWORD"
+PASSWORD_VARIABLE = MAILBOX_PASSWORD
 TIMEOUT_SECONDS = 60  # for each read from the server
 
 

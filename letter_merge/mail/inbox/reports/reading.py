@@ -17,18 +17,10 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from letter_merge.mail import mime
-from letter_merge.mail.bounces import (
-    MAX_DIAGNOSTIC,
-    RETURNED_MESSAGE_TYPES,
-    STATUS_TYPES,
-    read_delivery_report,
-    report_text,
-    split_quoted,
-    subject_kind,
-    text_kind,
-)
-from letter_merge.mail.kinds import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.bounces import RETURNED_MESSAGE_TYPES, read_delivery_report
+from letter_merge.mail.inbox.reports.dsn import MAX_DIAGNOSTIC, STATUS_TYPES
+from letter_merge.mail.inbox.reports.kinds import (
     AUTO_REPLY,
     BOUNCED,
     COMPLAINT,
@@ -42,13 +34,19 @@ from letter_merge.mail.kinds import (
     make_report,
     unreadable,
 )
-from letter_merge.mail.notices import FEEDBACK_TYPE, read_complaint, read_notification
-from letter_merge.mail.replies import (
+from letter_merge.mail.inbox.reports.notices import FEEDBACK_TYPE, read_complaint, read_notification
+from letter_merge.mail.inbox.reports.replies import (
     MAX_WORDS,
     is_automatic,
     read_receipt,
     read_reply,
     says_auto_reply,
+)
+from letter_merge.mail.inbox.reports.server_words import (
+    report_text,
+    split_quoted,
+    subject_kind,
+    text_kind,
 )
 
 __all__ = [

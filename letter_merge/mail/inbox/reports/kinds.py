@@ -10,7 +10,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
-from letter_merge.mail import mime
+from letter_merge.mail.inbox.reports import mime
 from letter_merge.reasons import classify
 
 BOUNCED, DELAYED, DELIVERED = "bounced", "delayed", "delivered"

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from letter_merge.clock import now
 from letter_merge.config import Settings
-from letter_merge.mail.mailbox import Fetched, mark_seen, read_mailbox
-from letter_merge.mail.reports import AUTO_REPLY, REPLY, UNKNOWN, Report, read_report
+from letter_merge.mail.inbox.mailbox import Fetched, mark_seen, read_mailbox
+from letter_merge.mail.inbox.reports.reading import AUTO_REPLY, REPLY, UNKNOWN, Report, read_report
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import SENT, Delivery, Message, open_ledger
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from letter_merge.config import Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.signin import (
+from letter_merge.mail.signin.common import (
     SECRET_VARIABLE,
     OAuthError,
     SignedIn,
@@ -34,7 +34,7 @@ class GoogleTokens:
         self.settings = settings
         self.oauth2 = settings.oauth2
         self.environ = dict(os.environ) if environ is None else dict(environ)
-        if not self.oauth2.client_id and self.oauth2.flow != "client-credentials":
+        if not self.oauth2.client_id and not self.oauth2.is_app:
             raise InputError(
                 "[oauth2] client_id is not set: the OAuth client ID of the Google Cloud project "
                 "your administrator set up (README: Gmail and Google Workspace)."
@@ -101,7 +101,7 @@ class GoogleTokens:
         from google.auth.transport.requests import Request
 
         request = Request(session=http_session(self.environ))
-        if self.oauth2.flow == "client-credentials":
+        if self.oauth2.is_app:
             credentials = self._service_account()
             try:
                 credentials.refresh(request)

@@ -13,7 +13,7 @@ from typing import Any
 
 from letter_merge.config import OAuth2Settings, Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.signin import (
+from letter_merge.mail.signin.common import (
     SECRET_VARIABLE,
     OAuthError,
     SignedIn,
@@ -128,7 +128,7 @@ class MicrosoftTokens:
     def token(self, *, renew: bool = False) -> tuple[str, str]:
         """(the mailbox to authenticate as, a current access token); `renew` asks for a new one
         (the server refused the last)."""
-        if self.oauth2.flow == "client-credentials":
+        if self.oauth2.is_app:
             app = self._confidential_app()
             if renew:  # refused by the server: MSAL would hand back the same one from its cache
                 app.remove_tokens_for_client()

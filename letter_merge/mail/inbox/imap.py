@@ -17,7 +17,7 @@ from typing import Any
 
 from letter_merge.config import MailboxSettings, Settings
 from letter_merge.errors import InputError
-from letter_merge.mail.mailbox_shared import (
+from letter_merge.mail.inbox.common import (
     PASSWORD_VARIABLE,
     TIMEOUT_SECONDS,
     Fetched,
@@ -27,8 +27,8 @@ from letter_merge.mail.mailbox_shared import (
     server_words,
     where,
 )
-from letter_merge.mail.oauth import Tokens, token_source
-from letter_merge.mail.signin import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.signin.common import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.signin.oauth import Tokens, token_source
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)

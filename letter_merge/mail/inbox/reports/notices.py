@@ -7,18 +7,24 @@ from __future__ import annotations
 import json
 from email.message import Message
 
-from letter_merge.mail import mime
-from letter_merge.mail.bounces import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.bounces import recipients_of, returned_original
+from letter_merge.mail.inbox.reports.dsn import (
     MAX_FINDINGS,
     clean_diagnostic,
     is_address,
-    recipients_of,
-    report_text,
-    returned_original,
     status_blocks,
     status_of,
 )
-from letter_merge.mail.kinds import BOUNCED, COMPLAINT, DELIVERED, Finding, Report, make_report
+from letter_merge.mail.inbox.reports.kinds import (
+    BOUNCED,
+    COMPLAINT,
+    DELIVERED,
+    Finding,
+    Report,
+    make_report,
+)
+from letter_merge.mail.inbox.reports.server_words import report_text
 
 FEEDBACK_TYPE = "message/feedback-report"
 

@@ -1,9 +1,9 @@
 """Sending queued messages, over SMTP or Microsoft Graph: each once, to exactly its recipients, at a
 bounded rate.
 
-Before a message leaves, its attachment must be the approved PDF, that PDF must still be the one in
-the letters folder, and its text must name the authority the message is addressed to. The ledger
-marks a message "sending" before it is handed over and "sent" after, so a message whose hand-over
+Before a message leaves, records/ (Standing) is asked whether it may: its attachment must be the
+approved PDF, that PDF must still be the one in the letters folder, and its text must name the
+authority the message is addressed to. The ledger marks a message "sending" before it is handed over and "sent" after, so a message whose hand-over
 was cut off is never sent again by itself: it is "in doubt" until it is settled, by hand (SMTP) or,
 through Graph, by finding it in the mailbox by its internetMessageId before anything else goes.
 """
@@ -11,7 +11,6 @@ through Graph, by finding it in the mailbox by its internetMessageId before anyt
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,13 +18,13 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
+from pathlib import Path
 
 from letter_merge.batch import load_batch, select_names
 from letter_merge.config import Settings
 from letter_merge.files import exclusive
-from letter_merge.mail.oauth import token_source
-from letter_merge.mail.outbox import envelope_recipients
-from letter_merge.mail.transport import (
+from letter_merge.mail.send.outbox import envelope_recipients
+from letter_merge.mail.send.transport import (
     BACKOFF_SECONDS,
     TRIES,
     InDoubt,
@@ -36,7 +35,7 @@ from letter_merge.mail.transport import (
     refused_send_as,
     send_as_refused,
 )
-from letter_merge.pdf.reading import names, pdf_text
+from letter_merge.mail.signin.oauth import token_source
 from letter_merge.progress import Progress, no_progress
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import (
@@ -48,7 +47,8 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.steps import Blocker, Next
+from letter_merge.records.standing import QueuedEmail
+from letter_merge.steps import Blocker
 from letter_merge.template.html_email import with_test_note
 
 log = logging.getLogger(__name__)
@@ -163,13 +163,8 @@ def send_messages(
         ledger = None if dry_run else stack.enter_context(open_ledger(paths))
         report.in_doubt = [m.authority for m in records.messages if m.state == SENDING]
         states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
-        waiting = [m for m in records.messages if m.state in states]
-        chosen: set[str] = set()
-        if only:
-            chosen = set(select_names({m.authority for m in records.messages}, only))
-            waiting = [m for m in waiting if m.authority in chosen]
-        if limit is not None:
-            waiting = waiting[:limit]
+        chosen = set(select_names({m.authority for m in records.messages}, only)) if only else None
+        waiting = _waiting(records, states, chosen, limit)
         transport: Transport | None = None
         if ledger is not None and report.in_doubt and settings.send.via == "graph":
             # Found in the mailbox before anything else goes: sent, or queued again (and a
@@ -177,11 +172,7 @@ def send_messages(
             transport = stack.enter_context(_transport(settings, password, sleep))
             _settle(transport, ledger, records.messages, report)
             records = Records.load(settings, batch)
-            waiting = [m for m in records.messages if m.state in states]
-            if only:
-                waiting = [m for m in waiting if m.authority in chosen]
-            if limit is not None:
-                waiting = waiting[:limit]
+            waiting = _waiting(records, states, chosen, limit)
         checks = _Checks(settings, ledger, records, report)
         ready = [(m, e) for m in waiting if (e := checks.message(m)) is not None]
         plan = _plan(settings, records, [m for m, _ in ready], test_to)
@@ -214,12 +205,23 @@ def send_messages(
     return report
 
 
+def _waiting(
+    records: Records, states: tuple[str, ...], chosen: set[str] | None, limit: int | None
+) -> list[Message]:
+    """The messages a send takes: in one of `states`, of the councils `chosen` (None: all),
+    at most `limit`."""
+    waiting = [m for m in records.messages if m.state in states]
+    if chosen is not None:
+        waiting = [m for m in waiting if m.authority in chosen]
+    return waiting if limit is None else waiting[:limit]
+
+
 def _transport(
     settings: Settings, password: str | None, sleep: Callable[[float], None]
 ) -> contextlib.AbstractContextManager[Transport]:
     """The way [send] via names: the [smtp] server, or Microsoft Graph."""
     if settings.send.via == "graph":
-        from letter_merge.mail.graph_send import GraphConnection
+        from letter_merge.mail.send.graph import GraphConnection
 
         return GraphConnection(settings, token_source(settings), sleep)
     tokens = token_source(settings) if settings.smtp.auth == "oauth2" else None
@@ -281,9 +283,7 @@ def _plan(
     server = server_in_words(settings)
     login = smtp.username
     if settings.send.via == "graph":
-        login = (
-            "the app (client credentials)" if settings.oauth2.flow == "client-credentials" else ""
-        )
+        login = "the app (client credentials)" if settings.oauth2.is_app else ""
     return SendPlan(
         server=server,
         sender=settings.email_from,
@@ -294,15 +294,9 @@ def _plan(
     )
 
 
-class _Refused(Exception):
-    def __init__(self, blocker: Blocker) -> None:
-        super().__init__(blocker.why)
-        self.blocker = blocker
-
-
 @dataclass
 class _Checks:
-    """Whether a queued message may go: still exactly what was approved for its authority."""
+    """Whether a queued message may go, asked of its Standing (records/), which decides."""
 
     settings: Settings
     ledger: Ledger | None  # where refusals are recorded (none in a dry run)
@@ -311,45 +305,39 @@ class _Checks:
 
     def message(self, message: Message) -> EmailMessage | None:
         """The message if it may go; otherwise None, with the reason reported (and recorded)."""
-        try:
-            return self._checked(message)
-        except _Refused as refusal:
-            self.report.refused.append((message.authority, refusal.blocker))
-            if self.ledger is not None:
-                self.ledger.set_state(
-                    message.message_id,
-                    message.state,
-                    reply=f"not sent: {refusal}",
-                    event="not sent: failed its checks",
-                )
-            return None
-
-    def _checked(self, message: Message) -> EmailMessage:
-        paths = self.settings.paths
-        eml = paths.absolute(message.eml_path)
-        try:
-            email = message_from_bytes(eml.read_bytes(), policy=policy.default)
-        except OSError:
-            raise _Refused(Blocker(f"{message.eml_path} is missing", Next.QUEUE)) from None
-        assert isinstance(email, EmailMessage)
-        attachments = [
-            p for p in email.iter_attachments() if p.get_content_type() == "application/pdf"
-        ]
-        if len(attachments) != 1:
-            raise _Refused(Blocker("the message does not carry exactly one PDF", Next.QUEUE))
-        attached = attachments[0].get_content()
-        if hashlib.sha256(attached).hexdigest() != message.pdf_sha256:
-            raise _Refused(Blocker("its attachment is not the approved PDF", Next.QUEUE))
+        email = _read_eml(self.settings.paths.absolute(message.eml_path))
+        queued = QueuedEmail(
+            found=email is not None,
+            pdfs=tuple(
+                p.get_content()
+                for p in (email.iter_attachments() if email is not None else ())
+                if p.get_content_type() == "application/pdf"
+            ),
+            recipients=envelope_recipients(email) if email is not None else (),
+        )
         standing = self.records.standing(message.authority)
-        blocker = standing.send_blocker(message, paths)
-        if blocker is not None:
-            raise _Refused(blocker)
-        # What the council will receive names it: the attachment itself is read.
-        if not names(pdf_text(attached), message.authority):
-            raise _Refused(Blocker(f"its PDF does not name {message.authority}", Next.FIX_BUILD))
-        if envelope_recipients(email) != message.recipients:
-            raise _Refused(Blocker("its To and Cc differ from what was queued", Next.QUEUE))
-        return email
+        blocker = standing.outgoing_blocker(message, queued, self.settings.paths)
+        if blocker is None:
+            return email
+        self.report.refused.append((message.authority, blocker))
+        if self.ledger is not None:
+            self.ledger.set_state(
+                message.message_id,
+                message.state,
+                reply=f"not sent: {blocker.why}",
+                event="not sent: failed its checks",
+            )
+        return None
+
+
+def _read_eml(path: Path) -> EmailMessage | None:
+    """The queued message as its .eml holds it now; None when it cannot be read."""
+    try:
+        email = message_from_bytes(path.read_bytes(), policy=policy.default)
+    except OSError:
+        return None
+    assert isinstance(email, EmailMessage)
+    return email
 
 
 def _send_test(smtp: Transport, sender: str, email: EmailMessage, test_to: str) -> None:

@@ -1,8 +1,9 @@
 """The Microsoft Graph transport: each message made a draft from its .eml, its internetMessageId
 checked to be the one queued, then the draft sent; found again by that internetMessageId when
-the outcome of a send is unknown. Paced to [smtp] rate_per_minute, as SMTP is.
+the outcome of a send is unknown. Paced to [smtp] rate_per_minute (pacing.py), as SMTP is;
+Graph's address, the token's renewal and Graph's waits are the one Graph client's (mail/graph.py).
 
-It knows nothing of letters or the ledger; mail/send.py decides what may go and records what
+It knows nothing of letters or the ledger; sending.py decides what may go and records what
 happened, the same for this transport as for SMTP (transport.py).
 
 Graph, as Microsoft documents it: a message is created from MIME by POSTing it base64-encoded
@@ -19,7 +20,6 @@ import base64
 import json
 import logging
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,10 +27,9 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.errors import InputError
-from letter_merge.mail.oauth import Tokens
-from letter_merge.mail.signin import http_session
-from letter_merge.mail.transport import (
+from letter_merge.mail.graph import BUSY_STATUSES, BUSY_TRIES, GraphClient
+from letter_merge.mail.send.pacing import Pacer
+from letter_merge.mail.send.transport import (
     BACKOFF_SECONDS,
     Found,
     InDoubt,
@@ -38,16 +37,13 @@ from letter_merge.mail.transport import (
     SendStopped,
     send_as_refused,
 )
+from letter_merge.mail.signin.oauth import Tokens
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
-GRAPH_URL_VARIABLE = "LETTER_MERGE_SEND_GRAPH_URL"  # a national cloud, or a stand-in
-GRAPH_URL = "https://graph.microsoft.com/v1.0"
 TIMEOUT_SECONDS = 120  # for each request: a 3 MB message on a slow line
 REQUEST_LIMIT = 4 * 1024 * 1024  # Graph's limit on a request's size
-BUSY_TRIES = 6  # requests answered 429 or 503 (or 504) are tried this many times in all
-BUSY_STATUSES = (429, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -73,30 +69,24 @@ class GraphConnection:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
-        self.base = (environ.get(GRAPH_URL_VARIABLE) or GRAPH_URL).rstrip("/")
-        if not self.base.startswith("https://"):
-            raise InputError(f"{GRAPH_URL_VARIABLE} = {self.base!r} must be an https:// address.")
         self.settings = settings
-        self.tokens = tokens
         self.sleep = sleep
-        self.session = http_session(environ)
-        self.interval = 60.0 / settings.smtp.rate_per_minute
-        self._last_start = -float("inf")
-        self._token = ""
-        self.app = settings.oauth2.flow == "client-credentials"
+        self.pace = Pacer(settings.smtp.rate_per_minute, sleep)
         self.mailbox = _address(settings.email_from)
         # A person's drafts are made in their own mailbox (and the sent message saved to their
         # Sent Items); an app has no mailbox of its own: it works in the one it sends from.
-        self.who = f"users/{urllib.parse.quote(self.mailbox, safe='@')}" if self.app else "me"
+        self.graph = GraphClient(settings.oauth2, tokens, self.mailbox, environ, sleep=sleep)
+        self.app = self.graph.app
+        self.base = self.graph.base
         # Drafts already made for a Message-ID whose send did not go (sent again as they are).
         self._drafts: dict[str, str] = {}
 
     def __enter__(self) -> GraphConnection:
-        _, self._token = self.tokens.token()  # a refused sign-in stops before anything is marked
+        self.graph.sign_in()  # a refused sign-in stops before anything is marked
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.session.close()
+        self.graph.close()
 
     @property
     def where(self) -> str:
@@ -117,10 +107,7 @@ class GraphConnection:
                 f"the message is {len(data) / 1e6:.1f} MB, over Microsoft Graph's limit of 4 MB "
                 "a request (3 MB before encoding): make its PDF smaller",
             )
-        wait = self._last_start + self.interval - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-        self._last_start = time.monotonic()
+        self.pace()
         draft = self._drafts.pop(message_id, "") or self._create(message_id, encoded)
         try:
             answer = self._request("POST", f"{self._message_url(draft)}/send", in_doubt=True)
@@ -139,7 +126,7 @@ class GraphConnection:
         if Graph gave it another, since delivery reports are matched by it."""
         answer = self._request(
             "POST",
-            f"{self.base}/{self.who}/messages",
+            self.graph.url("messages"),
             body=encoded,
             content_type="text/plain",
             lost=lambda: self._existing_draft(message_id),
@@ -191,7 +178,7 @@ class GraphConnection:
         try:
             answer = self._request(
                 "GET",
-                f"{self.base}/{self.who}/messages",
+                self.graph.url("messages"),
                 params={
                     "$filter": f"internetMessageId eq '{escaped}'",
                     "$select": "id,isDraft,internetMessageId,parentFolderId",
@@ -215,7 +202,7 @@ class GraphConnection:
     # requests
 
     def _message_url(self, draft: str) -> str:
-        return f"{self.base}/{self.who}/messages/{urllib.parse.quote(draft, safe='')}"
+        return self.graph.url(f"messages/{urllib.parse.quote(draft, safe='')}")
 
     def _request(
         self,
@@ -228,26 +215,20 @@ class GraphConnection:
         in_doubt: bool = False,  # a lost answer means the outcome is unknown
         lost: Callable[[], _Answer | None] | None = None,  # what a lost answer turned out to be
     ) -> _Answer:
-        """One request, with a token renewed once if refused, and Graph's requests to wait
-        obeyed (Retry-After), as many as BUSY_TRIES times."""
+        """One request, through the Graph client (a token renewed once if refused, busy
+        answers waited out); a connection refused is tried once more after a pause."""
         import requests
 
-        renewed = False
-        busy = 0
         reconnected = False
         while True:
-            headers = {"Authorization": f"Bearer {self._token}"}
-            if content_type:
-                headers["Content-Type"] = content_type
             try:
-                response = self.session.request(
+                response = self.graph.request(
                     method,
                     url,
-                    data=body,
+                    body=body,
+                    content_type=content_type,
                     params=params,
-                    headers=headers,
                     timeout=TIMEOUT_SECONDS,
-                    verify=self.session.verify,
                 )
             except requests.exceptions.SSLError as error:
                 raise SendStopped(
@@ -279,30 +260,26 @@ class GraphConnection:
                 raise SendStopped(
                     f"{self.where} did not answer in time; what was not sent stays queued."
                 ) from None
-            answer = _answer(response)
-            if answer.status == 401 and not renewed:
-                renewed = True
-                _, self._token = self.tokens.token(renew=True)
-                continue
-            if answer.status == 401:
-                raise SendStopped(
-                    f"{self.where} refused the sign-in ({answer.code or 401}: {answer.text}). "
-                    "Sign in again. Nothing more was sent.",
-                    next_step=Next.SIGN_IN,
-                )
-            if answer.status in BUSY_STATUSES:
-                busy += 1
-                if busy >= BUSY_TRIES:
-                    raise SendStopped(
-                        f"{self.where} is still busy after {busy} tries ({answer.status} "
-                        f"{answer.code}: {answer.text}); send again later. What was not sent "
-                        "stays queued."
-                    )
-                self.sleep(_retry_after(response.headers.get("Retry-After"), busy))
-                continue
-            if answer.status == 403:
-                raise self._forbidden(answer)
-            return answer
+            return self._checked(_answer(response))
+
+    def _checked(self, answer: _Answer) -> _Answer:
+        """The answer, unless it stops the run: a sign-in refused again, Graph still busy, or
+        a permission missing."""
+        if answer.status == 401:
+            raise SendStopped(
+                f"{self.where} refused the sign-in ({answer.code or 401}: {answer.text}). "
+                "Sign in again. Nothing more was sent.",
+                next_step=Next.SIGN_IN,
+            )
+        if answer.status in BUSY_STATUSES:
+            raise SendStopped(
+                f"{self.where} is still busy after {BUSY_TRIES} tries ({answer.status} "
+                f"{answer.code}: {answer.text}); send again later. What was not sent "
+                "stays queued."
+            )
+        if answer.status == 403:
+            raise self._forbidden(answer)
+        return answer
 
     def _forbidden(self, answer: _Answer) -> SendStopped:
         if answer.code == "ErrorSendAsDenied":
@@ -363,15 +340,6 @@ def _request_went(error: Exception) -> bool:
             "nodename nor servname",
         )
     )
-
-
-def _retry_after(value: str | None, tries: int) -> float:
-    """Graph's Retry-After (seconds), else a doubling wait."""
-    doubling = float(BACKOFF_SECONDS * 2 ** (tries - 1))
-    try:
-        return max(0.0, float(value)) if value is not None else doubling
-    except ValueError:
-        return doubling
 
 
 def _message_id(data: bytes) -> str:

@@ -3,7 +3,7 @@ password or OAuth 2.0), or Microsoft Graph for Microsoft 365 tenants that have t
 Each message comes back whole, with a key that names it in the mailbox; what it says is for
 another stage to work out.
 
-Reading changes nothing in the mailbox (mail/imap.py: EXAMINE and BODY.PEEK[]; mail/graph.py:
+Reading changes nothing in the mailbox (mail/inbox/imap.py: EXAMINE and BODY.PEEK[]; mail/inbox/graph.py:
 GET only); `mark_seen` is the one change, made only when [mailbox] mark = "seen" asks for it.
 """
 
@@ -14,9 +14,9 @@ import os
 from collections.abc import Mapping
 
 from letter_merge.config import Settings
-from letter_merge.mail.graph import read_graph
-from letter_merge.mail.imap import mark_seen_imap, read_imap
-from letter_merge.mail.mailbox_shared import Fetched, MailboxError, mailbox_password
+from letter_merge.mail.inbox.common import Fetched, MailboxError, mailbox_password
+from letter_merge.mail.inbox.graph import read_graph
+from letter_merge.mail.inbox.imap import mark_seen_imap, read_imap
 
 __all__ = ["Fetched", "MailboxError", "mailbox_password", "mark_seen", "read_mailbox"]
 

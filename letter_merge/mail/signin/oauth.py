@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from letter_merge.config import Settings
-from letter_merge.mail.google import GoogleTokens
-from letter_merge.mail.microsoft import MicrosoftTokens
-from letter_merge.mail.signin import SignedIn
+from letter_merge.mail.signin.common import SignedIn
+from letter_merge.mail.signin.google import GoogleTokens
+from letter_merge.mail.signin.microsoft import MicrosoftTokens
 
 
 class Tokens(Protocol):

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from letter_merge.environment import OAUTH2_CLIENT_SECRET
 from letter_merge.errors import LetterMergeError
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "letter-merge"
-SECRET_VARIABLE = "LETTER_MERGE_OAUTH2_CLIENT_SECRET"
+SECRET_VARIABLE = OAUTH2_CLIENT_SECRET
 # Windows Credential Manager keeps at most 2,560 bytes a credential: a sign-in is compressed
 # and, if still too long, kept in numbered pieces.
 PIECE = 1200

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from letter_merge.mail import mime
-from letter_merge.mail.bounces import status_blocks
-from letter_merge.mail.kinds import AUTO_REPLY, REPLY, UNKNOWN, Report, make_report
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports.dsn import status_blocks
+from letter_merge.mail.inbox.reports.kinds import AUTO_REPLY, REPLY, UNKNOWN, Report, make_report
 
 MAX_WORDS = 300
 

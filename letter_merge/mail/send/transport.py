@@ -1,7 +1,7 @@
 """The SMTP transport: one connection reused across a batch, reopened when it drops, signed in with
-a password or OAuth 2.0, and paced to the server's rate; and what every transport is to
-mail/send.py (Transport: this one, or Microsoft Graph's in graph_send.py). A transport knows
-nothing of letters or the ledger; mail/send.py decides what may go and records what happened.
+a password or OAuth 2.0, and paced to the server's rate (pacing.py); and what every transport is
+to sending.py (Transport: this one, or Microsoft Graph's in graph.py). A transport knows nothing
+of letters or the ledger; sending.py decides what may go and records what happened.
 """
 
 from __future__ import annotations
@@ -11,20 +11,21 @@ import logging
 import os
 import smtplib
 import ssl
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from letter_merge.config import SmtpSettings
+from letter_merge.environment import SMTP_PASSWORD
 from letter_merge.errors import InputError, LetterMergeError
-from letter_merge.mail.oauth import Tokens
-from letter_merge.mail.signin import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.send.pacing import Pacer
+from letter_merge.mail.signin.common import KEYRING_SERVICE, xoauth2
+from letter_merge.mail.signin.oauth import Tokens
 from letter_merge.steps import Next
 
 log = logging.getLogger(__name__)
 
-PASSWORD_VARIABLE = "LETTER_MERGE_SMTP_PASSWORD"
+PASSWORD_VARIABLE = SMTP_PASSWORD
 TRIES = 3  # connection attempts, and tries per message and run for temporary (4xx) failures
 BACKOFF_SECONDS = 2.0
 
@@ -58,7 +59,7 @@ class Found:
 
 
 class Transport(Protocol):
-    """What mail/send.py sends through: SmtpConnection or graph_send.GraphConnection."""
+    """What mail/send/sending.py sends through: SmtpConnection or send.graph.GraphConnection."""
 
     via: str
     sleep: Callable[[float], None]
@@ -133,8 +134,7 @@ class SmtpConnection:
         self.password = password
         self.tokens = tokens
         self.sleep = sleep
-        self.interval = 60.0 / settings.rate_per_minute
-        self._last_start = -float("inf")
+        self.pace = Pacer(settings.rate_per_minute, sleep)
         self._smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpConnection:
@@ -251,10 +251,7 @@ class SmtpConnection:
     def transmit(self, sender: str, recipients: tuple[str, ...], data: bytes) -> str:
         """One SMTP transaction; the server's final reply. Raises Reply for a refusal and
         InDoubt when the connection breaks once the message may have been accepted."""
-        wait = self._last_start + self.interval - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-        self._last_start = time.monotonic()
+        self.pace()
         for attempt in range(2):  # a connection found dead before the message went is reopened
             if self._smtp is None:
                 self._smtp = self._connect()
