@@ -11,7 +11,7 @@ sys.path[:0] = [str(HERE / "_ext"), str(HERE.parent)]
 
 project = "letter-merge"
 author = "letter-merge"
-copyright = "letter-merge's authors"  # noqa: A001 (Sphinx's own name for it)
+copyright = "letter-merge's authors"
 language = "en"
 
 extensions = ["myst_parser", "sphinx_click", "generated"]

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
@@ -27,7 +28,7 @@ EXIT_MEANINGS = {
     "is left, and the same command carries on",
 }
 
-Cell = str | nodes.Node
+Cell: TypeAlias = str | nodes.Node
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]]) -> nodes.table:
@@ -78,7 +79,12 @@ class EnvironmentVariables(Directive):
                     (
                         code(v.name),
                         code(v.setting),
-                        v.meaning + (" A secret: never in a file." if v.secret and "Never in a file" not in v.meaning else ""),
+                        v.meaning
+                        + (
+                            " A secret: never in a file."
+                            if v.secret and "Never in a file" not in v.meaning
+                            else ""
+                        ),
                     )
                     for v in current
                 ],
@@ -100,7 +106,9 @@ class ExitCodes(Directive):
                 "docs/_ext/generated.py"
             )
         rows = sorted(codes.items(), key=lambda item: item[1])
-        return [table(("code", "meaning"), [(str(value), EXIT_MEANINGS[name]) for name, value in rows])]
+        return [
+            table(("code", "meaning"), [(str(value), EXIT_MEANINGS[name]) for name, value in rows])
+        ]
 
 
 def setup(app: Sphinx) -> dict[str, object]:
