@@ -29,3 +29,6 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 
 nitpicky = True
+
+# Options and commands are shown as typed: `--only` stays two hyphens, quotes stay straight.
+smartquotes = False
