@@ -74,6 +74,7 @@ def examples_in(path: Path, page: str, block: int = 0) -> list[Example]:
         elif fenced and line.startswith("letter-merge "):
             words = tuple(shlex.split(line, comments=True)[1:])
             found.append(Example(page, number, block, words))
+    assert not fenced, f"{page}: its last code block is not closed"
     return found
 
 
