@@ -76,16 +76,7 @@ class EnvironmentVariables(Directive):
             table(
                 ("variable", "overrides", "what it sets"),
                 [
-                    (
-                        code(v.name),
-                        code(v.setting),
-                        v.meaning
-                        + (
-                            " A secret: never in a file."
-                            if v.secret and "Never in a file" not in v.meaning
-                            else ""
-                        ),
-                    )
+                    (code(v.name), code(v.setting), ("Secret. " if v.secret else "") + v.meaning)
                     for v in current
                 ],
             )
