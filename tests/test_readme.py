@@ -2,7 +2,7 @@
 (docs/, in the order of PAGES) runs as written and succeeds (exit code 0, no usage error, no
 traceback) and prints what it is documented to do (OUTPUT: a pattern of what each prints), every
 council it names is one council of the sample workbook, every example the README shows is one of
-them, and every command and option has help. The commands run in the four-council folder with the
+them, the settings reference has a row for every setting, and every command and option has help. The commands run in the four-council folder with the
 stand-in converter (tests/standin.py), in the manual's order; an example that needs more runs
 where that exists (a scene: a letter sent and corrected, a moved average, a mailbox on Dovecot, a
 terminal), and one that cannot run here is listed with why. The names are checked against the 343
@@ -11,6 +11,7 @@ councils of input/councils.xlsx."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import shlex
 import sys
@@ -24,6 +25,7 @@ from openpyxl import load_workbook
 
 from letter_merge.batch import select_names
 from letter_merge.cli import cli
+from letter_merge.config import Settings
 from letter_merge.errors import InputError
 from tests.helpers import Recorder, approve_and_queue, at_a_terminal, run
 from tests.imap_server import running_dovecot
@@ -396,6 +398,46 @@ def test_every_example_in_the_readme_runs_in_the_manual() -> None:
     assert in_readme - {str(e) for e in readme_examples()} == set(), (
         "show these in the manual too (PAGES), where they run"
     )
+
+
+# Settings' top-level fields, as letter-merge.toml spells them: "[section] key".
+TOML_NAMES = {
+    "year": "[batch] year",
+    "letter_date": "[batch] letter_date",
+    "workbook": "[paths] workbook",
+    "template": "[paths] template",
+    "email_template": "[paths] email_template",
+    "output": "[paths] output",
+    "email_from": "[email] from",
+    "email_subject": "[email] subject",
+    "proof_pages": "[proof] pages",
+    "proof_change_points": "[proof] change_points",
+    "chart_dpi": "[chart] dpi",
+    "field_map": "[fields] ",  # any name: a row for the section
+}
+
+
+def test_the_settings_reference_names_every_setting() -> None:
+    """docs/reference/settings.md has a row for every key of every section Settings reads."""
+    page = (DOCS / "reference" / "settings.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if len(cells) == 5 and cells[0].startswith("`["):
+            section = cells[0].strip("`[]")
+            rows[section] = rows.get(section, "") + " " + cells[1]
+    wanted: list[str] = []
+    for each in dataclasses.fields(Settings):
+        if dataclasses.is_dataclass(each.default):
+            wanted += [f"[{each.name}] {key.name}" for key in dataclasses.fields(each.default)]
+        elif each.name != "config_file":
+            wanted.append(TOML_NAMES[each.name])
+    assert len(wanted) >= 30
+    for name in wanted:
+        section, key = name[1:].split("] ")
+        assert section in rows and (not key or f"`{key}`" in rows[section]), (
+            f"{name}: add it to docs/reference/settings.md's table of every setting"
+        )
 
 
 def test_every_command_and_option_has_help() -> None:
