@@ -1,12 +1,13 @@
 """The manual is executable: every `letter-merge …` example in the pages staff and IT read
 (docs/, in the order of PAGES) runs as written and succeeds (exit code 0, no usage error, no
-traceback) and prints what it is documented to do (OUTPUT: a pattern of what each prints), every
-council it names is one council of the sample workbook, every example the README shows is one of
-them, the settings reference has a row for every setting, and every command and option has help. The commands run in the four-council folder with the
-stand-in converter (tests/standin.py), in the manual's order; an example that needs more runs
-where that exists (a scene: a letter sent and corrected, a moved average, a mailbox on Dovecot, a
-terminal), and one that cannot run here is listed with why. The names are checked against the 343
-councils of input/councils.xlsx."""
+traceback) and prints what it is documented to do (OUTPUT: a pattern of what each prints); every
+council it names is one council of the sample workbook; every example the README shows is one of
+them; the settings reference has a row for every setting; and every command and option has help.
+The commands run in the four-council folder with the stand-in converter (tests/standin.py), in
+the manual's order; an example that needs more runs where that exists (a scene: a letter sent
+and corrected, a moved average, a mailbox on Dovecot, a terminal, a July from the start), and
+one that cannot run here is listed with why. The names are checked against the 343 councils of
+input/councils.xlsx."""
 
 from __future__ import annotations
 
