@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE / "_ext"), str(HERE.parent)]
+# pikepdf (imported with the commands) greets its logger at INFO; the build shows warnings only.
+logging.getLogger("pikepdf").setLevel(logging.WARNING)
 
 project = "letter-merge"
 author = "letter-merge"
