@@ -14,7 +14,7 @@ run: system-deps $(VENV)/.installed
 test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/mypy
-	$(MAKE) docs
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest -n auto -m "$(FAST)"
 	$(BIN)/python -m pytest -m "not ($(FAST))"
 
@@ -30,7 +30,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/ruff format --check letter_merge tests scripts benchmarks
 	$(BIN)/mypy
-	$(MAKE) docs
+	$(MAKE) --no-print-directory docs
 
 # The manual (docs/) into build/docs/, strictly: every warning an error (a broken link or
 # reference, a page in no table of contents), the command reference generated from the commands.
