@@ -401,6 +401,16 @@ def test_every_example_in_the_readme_runs_in_the_manual() -> None:
     )
 
 
+def test_the_readme_links_into_the_manual() -> None:
+    """Every link of the README to a file of the repository reaches one (the manual's own links
+    are checked by its strict build, `make docs`)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [target for target in targets if "://" not in target]
+    assert len([t for t in local if t.startswith("docs/")]) >= 20
+    assert [target for target in local if not (ROOT / target).is_file()] == []
+
+
 # Settings' top-level fields, as letter-merge.toml spells them: "[section] key".
 TOML_NAMES = {
     "year": "[batch] year",
