@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.decisions import kept_averages, read_decisions
+from letter_merge.decisions import kept_averages
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
+from letter_merge.records.decisions import read_decisions
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import examine
 from letter_merge.template.html_email import email_body, email_problems, is_rich

@@ -26,6 +26,7 @@ from letter_merge.desk.security import DeskKeys
 from letter_merge.mail.delivery import read_deliveries
 from letter_merge.mail.mailbox import Fetched
 from letter_merge.records.ledger import SENDING, Ledger, Message
+from letter_merge.records.proofs import Card, Check, Figure, ProofResult, read_cards, write_cards
 from letter_merge.records.standing import STATES
 from tests.helpers import Recorder, approve_and_queue, run
 from tests.standin import TextPdfConverter
@@ -159,6 +160,34 @@ def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) ->
     page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
     adur = page[page.index(">Adur District Council</a>") :].split("</article>")[0]
     assert "built again since this proof: proof it again" in adur
+
+
+def test_the_proof_cards_are_kept_beside_the_results(tmp_path: Path) -> None:
+    """The cards a proof page shows are a record of the proof: written and read again in
+    records/, and the result approving asks about is worked out from the card."""
+    card = Card(
+        DERBY,
+        "Unitary Council",
+        "Dear Sir or Madam, Chief Executive",
+        "ce@derby.gov.uk",
+        ("clerk@derby.gov.uk",),
+        "../letters/Derby.pdf",
+        2,
+        [Figure("Upheld", 40, 55, rate_now=42, rate_moved=True)],
+        [Check("Names its council", True), Check("No template tags left", False, "{{ name }}")],
+        "data:image/jpeg;base64,AAAA",
+        "ab" * 32,
+    )
+    path = tmp_path / "cards.json"
+    write_cards(path, [card])
+    assert read_cards(path) == {DERBY: card}
+    assert card.result("2020-07-06T09:00:00+00:00") == ProofResult(
+        DERBY, "ab" * 32, ("No template tags left ({{ name }})",), "2020-07-06T09:00:00+00:00"
+    )
+    # No proof yet, or cards an older letter-merge wrote: none to show again.
+    assert read_cards(tmp_path / "none.json") == {}
+    path.write_text('[{"authority": "Derby"}]', encoding="utf-8")
+    assert read_cards(path) == {}
 
 
 def send_all(work: Path, server: tuple[Recorder, int]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -25,9 +24,6 @@ from letter_merge.pdf.verify import Margins
 from letter_merge.process import worker_pool
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import (
-    Card,
-    Check,
-    Figure,
     authority_pattern,
     check_letter,
     conversion_check,
@@ -36,7 +32,7 @@ from letter_merge.proof.checks import (
 )
 from letter_merge.proof.page import render_index
 from letter_merge.records.join import Records, last_years_letters
-from letter_merge.records.proofs import ProofResult, write_results
+from letter_merge.records.proofs import Card, Check, Figure, write_cards, write_results
 from letter_merge.records.standing import Standing
 
 THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
@@ -83,22 +79,13 @@ def make_proof(
     combined = paths.proof / "all-letters.pdf"
     _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
-    shown = _every_letter(records, cards, paths.proof / "cards.json") if only else cards
-    write_atomic(
-        paths.proof / "cards.json",
-        json.dumps([card.as_data() for card in shown], ensure_ascii=False).encode("utf-8"),
-    )
+    shown = _every_letter(records, cards) if only else cards
+    write_cards(paths.proof_cards, shown)
     index = paths.proof / "index.html"
     write_atomic(index, render_index(settings.year, shown, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {} if not only else dict(records.proofs)
-    for card in cards:
-        results[card.authority] = ProofResult(
-            card.authority,
-            card.pdf_sha256,
-            tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
-            stamp,
-        )
+    results.update((card.authority, card.result(stamp)) for card in cards)
     write_results(paths.proof_results, list(results.values()))
     return ProofReport(cards, index, combined, changes, len(shown))
 
@@ -106,18 +93,12 @@ def make_proof(
 STALE = "Proofed as it is now"  # the check a kept card gets when its letter was built again
 
 
-def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]:
+def _every_letter(records: Records, cards: list[Card]) -> list[Card]:
     """The page of a proof of some letters shows every letter: those just checked, and each
     other letter's card from its last proof, said to be of an earlier PDF where it was built
     again since (no card vouches for a PDF it did not look at)."""
     fresh = {card.authority: card for card in cards}
-    try:
-        earlier = {
-            card.authority: card
-            for card in map(Card.from_data, json.loads(kept.read_text(encoding="utf-8")))
-        }
-    except (OSError, ValueError, TypeError, KeyError):
-        earlier = {}  # no earlier proof, or one by an older letter-merge: these letters only
+    earlier = records.last_cards()
     shown = []
     for standing in records.standings():
         card = fresh.get(standing.authority) or earlier.get(standing.authority)
@@ -125,7 +106,7 @@ def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]
             continue
         if standing.authority not in fresh:
             card.checks = [c for c in card.checks if c.name != STALE]
-            if card.pdf_sha256 != standing.pdf_sha256 or not standing.pdf_intact:
+            if not standing.proofed(card.pdf_sha256):
                 card.checks.append(
                     Check(STALE, False, "built again since this proof: proof it again")
                 )

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
-from letter_merge.decisions import CORRECT, AverageDecision, latest, read_decisions
+from letter_merge.decisions import CORRECT, AverageDecision, latest
 from letter_merge.errors import InputError, Problem
+from letter_merge.records.decisions import read_decisions
 from letter_merge.records.ledger import (
     SENT,
     WITHDRAWN,
@@ -28,7 +29,7 @@ from letter_merge.records.manifest import (
     Manifest,
     read_manifest,
 )
-from letter_merge.records.proofs import ProofResult, read_results
+from letter_merge.records.proofs import Card, ProofResult, read_cards, read_results
 from letter_merge.records.sources import Change, changes, template_identity
 from letter_merge.records.standing import (
     AVERAGES,
@@ -140,6 +141,11 @@ class Records:
             and record.docx.matches(self.settings.paths)
         )
         return docx, docx and standing.pdf_intact
+
+    def last_cards(self) -> dict[str, Card]:
+        """The cards the last proof page showed, by authority (read when asked: they carry
+        every letter's picture)."""
+        return read_cards(self.settings.paths.proof_cards)
 
     def unremembered(self) -> list[tuple[Message, LetterRecord]]:
         """Messages sent before the ledger kept what their letter states, whose letter as built

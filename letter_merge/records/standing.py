@@ -166,9 +166,12 @@ class Standing:
     @property
     def proof_holds(self) -> bool:
         """The last proof looked at this very PDF."""
-        return (
-            self.proof is not None and self.pdf_intact and self.proof.pdf_sha256 == self.pdf_sha256
-        )
+        return self.proof is not None and self.proofed(self.proof.pdf_sha256)
+
+    def proofed(self, pdf_sha256: str) -> bool:
+        """A proof of the PDF `pdf_sha256` (its result, or its card on the proof page) still
+        holds for this letter: that is its PDF, on disk as built."""
+        return self.pdf_intact and pdf_sha256 == self.pdf_sha256
 
     @property
     def proof_passed(self) -> bool:
