@@ -45,6 +45,14 @@ from letter_merge.steps import Next
 from letter_merge.words import counted
 
 
+@dataclass(frozen=True)
+class CurrentFiles:
+    """Which of a letter's files are on disk as built from the inputs as they are now."""
+
+    docx: bool = False
+    pdf: bool = False  # never without its .docx: a PDF is current only beside the .docx it is of
+
+
 @dataclass
 class Records:
     """Everything recorded about a year's batch, read once, and the inputs as they are now."""
@@ -128,7 +136,7 @@ class Records:
             self._standing[authority] = self._work_out(authority)
         return self._standing[authority]
 
-    def files_current(self, authority: str) -> tuple[bool, bool]:
+    def files_current(self, authority: str) -> CurrentFiles:
         """Whether the letter's .docx, and its PDF, are on disk as built from the inputs as they
         are now: what a build need not make again."""
         standing = self.standing(authority)
@@ -140,7 +148,7 @@ class Records:
             and record.docx is not None
             and record.docx.matches(self.settings.paths)
         )
-        return docx, docx and standing.pdf_intact
+        return CurrentFiles(docx, docx and standing.pdf_intact)
 
     def last_cards(self) -> dict[str, Card]:
         """The cards the last proof page showed, by authority (read when asked: they carry
@@ -179,7 +187,8 @@ class Records:
         counted_: Counter[str] = Counter()
         for standing in self.standings():
             if standing.sent:
-                counted_[standing.delivery[0] or DELIVERED_AS_FAR_AS_WE_KNOW] += 1
+                came_back, _ = standing.delivery
+                counted_[came_back or DELIVERED_AS_FAR_AS_WE_KNOW] += 1
         return counted_
 
     def delivery_summary(self) -> str:
