@@ -312,3 +312,15 @@ def test_no_module_is_over_800_lines() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 800
     }
     assert long == {}
+
+
+def test_no_function_is_over_100_lines() -> None:
+    """A function past 100 lines is usually several, each of which could have a name."""
+    long = [
+        f"{module}:{node.lineno} {node.name} ({lines} lines)"
+        for module, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > 100
+    ]
+    assert long == []
