@@ -162,6 +162,25 @@ def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) ->
     assert "built again since this proof: proof it again" in adur
 
 
+def test_the_proof_says_a_pdf_changed_after_the_build(work: Path) -> None:
+    """Whether a PDF is as built is the records' answer: the proof's card says the same."""
+    (pdf,) = (work / "output" / "2020" / "letters").glob("*Derby*.pdf")
+    pdf.write_bytes(pdf.read_bytes() + b"\n% edited by hand\n")
+    run("proof")
+    page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
+    derby = page[page.index(">Derby City Council</a>") :].split("</article>")[0]
+    assert "it was changed after the build; build it again" in derby
+    results = work / "output" / "2020" / "proof" / "results.json"
+    (derby_result,) = [
+        r for r in json.loads(results.read_text(encoding="utf-8")) if r["authority"] == DERBY
+    ]
+    assert (
+        "PDF as built (it was changed after the build; build it again)"
+        in (derby_result["problems"])
+    )
+    assert status_line(run("status").output, DERBY).startswith("PDF changed  ")
+
+
 def test_the_proof_cards_are_kept_beside_the_results(tmp_path: Path) -> None:
     """The cards a proof page shows are a record of the proof: written and read again in
     records/, and the result approving asks about is worked out from the card."""

@@ -17,7 +17,7 @@ from letter_merge.batch import Batch, PlannedLetter, select_names
 from letter_merge.config import Settings
 from letter_merge.errors import LetterMergeError
 from letter_merge.figures import RATE_LABELS, RATES
-from letter_merge.files import sha256_file, write_atomic
+from letter_merge.files import write_atomic
 from letter_merge.pdf.reading import LetterReading, read_letter
 from letter_merge.pdf.split import join_letters
 from letter_merge.pdf.verify import Margins
@@ -125,11 +125,9 @@ def _read_letters(
     """What each letter's PDF says, for those PDFs that are as built."""
     pdfs = []
     for letter in letters:
-        record = records.standing(letter.council.authority).record
-        if record is not None and record.pdf is not None:
-            pdf = settings.paths.absolute(record.pdf.path)
-            if pdf.is_file() and sha256_file(pdf) == record.pdf.sha256:
-                pdfs.append(pdf)
+        standing = records.standing(letter.council.authority)
+        if standing.pdf_intact and standing.record is not None and standing.record.pdf:
+            pdfs.append(settings.paths.absolute(standing.record.pdf.path))
     readings: dict[Path, LetterReading | str] = {}
     if len(pdfs) <= READ_HERE:
         for number, pdf in enumerate(pdfs, start=1):
@@ -181,12 +179,12 @@ def _card(
     if record.pdf is None or pdf is None or not pdf.is_file():
         card.checks.append(Check("PDF", False, "there is no PDF; build it"))
         return card
-    card.pdf_sha256 = sha256_file(pdf)
-    if card.pdf_sha256 != record.pdf.sha256:
+    if not standing.pdf_intact:
         card.checks.append(
             Check("PDF as built", False, "it was changed after the build; build it again")
         )
         return card
+    card.pdf_sha256 = standing.pdf_sha256
     reading = readings[pdf]
     if isinstance(reading, str):
         card.checks.append(Check("PDF can be read", False, reading))
