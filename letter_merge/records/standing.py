@@ -404,13 +404,7 @@ def state_of(s: Standing) -> tuple[str, str]:
         return QUEUED, f"queued on {in_words(last.queued_at)}"
     if last is not None and last.state == FAILED:
         return FAILED, last.last_reply or f"refused on {in_words(last.updated_at)}"
-    if record.pdf is None:
-        if record.error:
-            return "build failed", record.error
-        return "built (.docx only)", "built without a PDF"
-    if not s.pdf_intact:
-        return "PDF changed", f"{record.pdf.path} is missing or not the PDF built"
-    return _checked_state(s)
+    return _built_state(s, record)
 
 
 def _sent_state(s: Standing, last: Message) -> tuple[str, str]:
@@ -471,8 +465,15 @@ def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
     return "changed since sent", f"{sent}; the letter built since states something else"
 
 
-def _checked_state(s: Standing) -> tuple[str, str]:
-    """A letter built, its PDF intact, not queued or sent: approved, proofed, or neither."""
+def _built_state(s: Standing, record: LetterRecord) -> tuple[str, str]:
+    """A letter built from the current inputs, not queued or sent: its PDF, and whether it was
+    proofed and approved as it is."""
+    if record.pdf is None:
+        if record.error:
+            return "build failed", record.error
+        return "built (.docx only)", "built without a PDF"
+    if not s.pdf_intact:
+        return "PDF changed", f"{record.pdf.path} is missing or not the PDF built"
     if s.approval_holds:
         assert s.approval is not None
         despite = (
