@@ -191,16 +191,7 @@ def load_settings(
     """Read the settings file (default `./letter-merge.toml`); paths in it are relative to it."""
     environ = os.environ if environ is None else environ
     today = today or dt.date.today()
-    if config_file is None:
-        config_file = Path.cwd() / CONFIG_NAME
-        if not config_file.is_file():
-            raise InputError(
-                f"There is no {CONFIG_NAME} in {Path.cwd()}, so this is not a working folder. "
-                f"Run letter-merge in the folder that has {CONFIG_NAME} (cd there first), or name "
-                "the settings file: letter-merge --config PATH/letter-merge.toml ..."
-            )
-    elif not config_file.is_file():
-        raise InputError(f"{config_file}: no such settings file; check the --config path.")
+    config_file = _settings_file(config_file)
     base = config_file.resolve().parent
     raw: dict[str, Any] = _read_toml(config_file)
     where = config_file.name
@@ -211,35 +202,11 @@ def load_settings(
     smtp = _smtp_settings(_table(raw, "smtp", where), environ, where)
     oauth2 = _oauth2_settings(_table(raw, "oauth2", where), environ, where)
     proof = _table(raw, "proof", where)
-    chart = _table(raw, "chart", where)
-    dpi = chart.get("dpi", Settings.chart_dpi)
-    if not isinstance(dpi, int) or not 100 <= dpi <= 600:
-        raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
-    pages = proof.get("pages", [1, 4])
-    if not (
-        isinstance(pages, list)
-        and len(pages) == 2
-        and all(isinstance(p, int) and p > 0 for p in pages)
-        and pages[0] <= pages[1]
-    ):
-        raise InputError(
-            f"{where}: [proof] pages = {pages!r}: write the fewest and most, e.g. [1, 4]."
-        )
-    change = proof.get("change_points", 10)
-    if not isinstance(change, int) or change < 0:
-        raise InputError(f"{where}: [proof] change_points = {change!r} must be a whole number.")
-
-    year = batch.get("year", today.year)
-    if not isinstance(year, int) or not 1900 < year < 3000:
-        raise InputError(f"{where}: [batch] year = {year!r} is not a year; write e.g. year = 2020.")
-    letter_date = batch.get("letter_date", today)
-    if isinstance(letter_date, dt.datetime):
-        letter_date = letter_date.date()
-    if not isinstance(letter_date, dt.date):
-        raise InputError(
-            f"{where}: [batch] letter_date = {letter_date!r} is not a date; "
-            "write it without quotes, e.g. letter_date = 2020-07-22."
-        )
+    dpi = _chart_dpi(_table(raw, "chart", where), where)
+    pages = _proof_pages(proof, where)
+    change = _change_points(proof, where)
+    year = _year(batch, where, today)
+    letter_date = _letter_date(batch, where, today)
 
     def path(key: str, default: str) -> Path:
         value = paths.get(key, default)
@@ -262,11 +229,74 @@ def load_settings(
         oauth2=oauth2,
         mailbox=_mailbox_settings(_table(raw, "mailbox", where), environ, where, smtp, oauth2),
         pdf=_pdf_settings(_table(raw, "pdf", where), where, base),
-        proof_pages=(pages[0], pages[1]),
+        proof_pages=pages,
         proof_change_points=change,
         chart_dpi=dpi,
         field_map=_field_map(_table(raw, "fields", where), where),
     )
+
+
+def _settings_file(config_file: Path | None) -> Path:
+    """The settings file named with --config, else the working folder's."""
+    if config_file is None:
+        config_file = Path.cwd() / CONFIG_NAME
+        if not config_file.is_file():
+            raise InputError(
+                f"There is no {CONFIG_NAME} in {Path.cwd()}, so this is not a working folder. "
+                f"Run letter-merge in the folder that has {CONFIG_NAME} (cd there first), or name "
+                "the settings file: letter-merge --config PATH/letter-merge.toml ..."
+            )
+    elif not config_file.is_file():
+        raise InputError(f"{config_file}: no such settings file; check the --config path.")
+    return config_file
+
+
+def _year(batch: Mapping[str, Any], where: str, today: dt.date) -> int:
+    year = batch.get("year", today.year)
+    if not isinstance(year, int) or not 1900 < year < 3000:
+        raise InputError(f"{where}: [batch] year = {year!r} is not a year; write e.g. year = 2020.")
+    return year
+
+
+def _letter_date(batch: Mapping[str, Any], where: str, today: dt.date) -> dt.date:
+    letter_date = batch.get("letter_date", today)
+    if isinstance(letter_date, dt.datetime):
+        letter_date = letter_date.date()
+    if not isinstance(letter_date, dt.date):
+        raise InputError(
+            f"{where}: [batch] letter_date = {letter_date!r} is not a date; "
+            "write it without quotes, e.g. letter_date = 2020-07-22."
+        )
+    return letter_date
+
+
+def _proof_pages(proof: Mapping[str, Any], where: str) -> tuple[int, int]:
+    """[proof] pages: the fewest and most pages a letter may have."""
+    pages = proof.get("pages", [1, 4])
+    if not (
+        isinstance(pages, list)
+        and len(pages) == 2
+        and all(isinstance(p, int) and p > 0 for p in pages)
+        and pages[0] <= pages[1]
+    ):
+        raise InputError(
+            f"{where}: [proof] pages = {pages!r}: write the fewest and most, e.g. [1, 4]."
+        )
+    return pages[0], pages[1]
+
+
+def _change_points(proof: Mapping[str, Any], where: str) -> int:
+    change = proof.get("change_points", 10)
+    if not isinstance(change, int) or change < 0:
+        raise InputError(f"{where}: [proof] change_points = {change!r} must be a whole number.")
+    return change
+
+
+def _chart_dpi(chart: Mapping[str, Any], where: str) -> int:
+    dpi = chart.get("dpi", Settings.chart_dpi)
+    if not isinstance(dpi, int) or not 100 <= dpi <= 600:
+        raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
+    return dpi
 
 
 def _field_map(table: Mapping[str, Any], where: str) -> dict[str, str]:

@@ -25,6 +25,9 @@ STAGES: tuple[tuple[str, ...], ...] = (
         "letter_merge.environment",
         "letter_merge.config",
         "letter_merge.decisions",
+        # The record of the office's decisions is read before the batch is made: a decision to
+        # keep an average fixes what the letters state.
+        "letter_merge.records.decisions",
     ),
     ("letter_merge.workbook",),
     ("letter_merge.figures",),
@@ -181,6 +184,7 @@ def test_each_package_declares_only_what_exists() -> None:
 RECORD_READERS = {
     "read_manifest",
     "read_results",
+    "read_cards",
     "messages",
     "approvals",
     "approval_history",
@@ -190,7 +194,7 @@ RECORD_READERS = {
 }
 
 
-def test_only_records_reads_the_manifest_the_proof_results_and_the_ledger() -> None:
+def test_only_records_reads_the_manifest_the_proof_results_and_cards_and_the_ledger() -> None:
     """One answer to where a letter stands: what was built, proofed, approved, queued and sent is
     read in records/ alone; elsewhere it is asked of Records (whose fields are read, not these
     readers called)."""
@@ -211,6 +215,64 @@ def test_only_records_reads_the_manifest_the_proof_results_and_the_ledger() -> N
                 if name in RECORD_READERS:
                     found.append(f"{module}:{node.lineno} calls {name}()")
     assert found == []
+
+
+JSON_CALLS = {"load", "loads", "dump", "dumps"}
+# JSON that is no record of a batch: each module that reads or writes it, and why it may.
+NOT_RECORDS = {
+    "letter_merge.chart.model": "a chart's inputs hashed into its cache key",
+    "letter_merge.pdf.verify": "the cache of verdicts on letters converted together",
+    "letter_merge.pdf.conformance": "LibreOffice's export filter options, spelled as JSON",
+    "letter_merge.pdf.warm": "the requests and replies on the pipe to the warm LibreOffice",
+    "letter_merge.pdf.uno_worker": "the other end of that pipe, inside LibreOffice's Python",
+    "letter_merge.desk": "the desk's HTTP request and response bodies, and its event stream",
+    "letter_merge.mail": (
+        "Microsoft Graph's and Google's request bodies, their sign-in token caches and keys: "
+        "the services' formats, kept by the services' libraries or the system's key store"
+    ),
+}
+
+
+def json_uses(path: Path) -> list[int]:
+    """The lines where a module calls json.load, loads, dump or dumps (or imports them)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "json"
+            and node.attr in JSON_CALLS
+        ) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "json"
+            and any(alias.name in JSON_CALLS for alias in node.names)
+        ):
+            found.append(node.lineno)
+    return found
+
+
+def test_only_records_reads_or_writes_a_record_as_json() -> None:
+    """A record (the manifest, the proof's results and cards, the decisions) is read and
+    written in records/ alone; JSON elsewhere is one of the named uses that are no record."""
+    found = [
+        f"{module}:{line} uses json"
+        for module, path in MODULES.items()
+        if not module.startswith("letter_merge.records")
+        and not any(module == m or module.startswith(m + ".") for m in NOT_RECORDS)
+        for line in json_uses(path)
+    ]
+    assert found == []
+    # Each named use is still there: a stale entry would let a record in unnoticed.
+    unused = [
+        name
+        for name in NOT_RECORDS
+        if not any(
+            json_uses(path)
+            for module, path in MODULES.items()
+            if module == name or module.startswith(name + ".")
+        )
+    ]
+    assert unused == []
 
 
 # What the front ends may use: the application layer, and the types and words they render.
@@ -253,3 +315,15 @@ def test_no_module_is_over_800_lines() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 800
     }
     assert long == {}
+
+
+def test_no_function_is_over_100_lines() -> None:
+    """A function past 100 lines is usually several, each of which could have a name."""
+    long = [
+        f"{module}:{node.lineno} {node.name} ({lines} lines)"
+        for module, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > 100
+    ]
+    assert long == []
