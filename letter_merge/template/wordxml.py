@@ -88,7 +88,9 @@ class LocatedParagraph:
 
 def paragraphs(part_name: str, root: etree._Element) -> Iterator[LocatedParagraph]:
     """Every paragraph of a part in document order, located as Word shows it. Body paragraphs
-    outside tables and text boxes are numbered from 1, empty ones included."""
+    outside tables and text boxes are numbered from 1, empty ones included. Content controls
+    (w:sdt) may wrap paragraphs, tables, rows, cells and runs: a table's rows and a row's cells
+    are counted through them, and a paragraph in a titled or tagged control says which."""
     kind = part_label(part_name)
     number = 0
     tables: dict[etree._Element, int] = {}
@@ -101,19 +103,50 @@ def paragraphs(part_name: str, root: etree._Element) -> Iterator[LocatedParagrap
         elif in_box:
             where = "a text box"
         elif cell is not None:
-            row = cell.getparent()
-            table = row.getparent() if row is not None else None
+            row = next(cell.iterancestors(w("tr")), None)
+            table = next(row.iterancestors(w("tbl")), None) if row is not None else None
             if row is None or table is None:
                 continue
             tables.setdefault(table, len(tables) + 1)
             where = (
-                f"table {tables[table]} row {table.findall(w('tr')).index(row) + 1} "
-                f"cell {row.findall(w('tc')).index(cell) + 1}"
+                f"table {tables[table]} row {_own(table, 'tr', 'tbl').index(row) + 1} "
+                f"cell {_own(row, 'tc', 'tr').index(cell) + 1}"
             )
         else:
             number += 1
             where = f"paragraph {number}"
+        control = content_control_name(element)
+        if control:
+            where += f" (content control {control!r})"
         yield LocatedParagraph(where, element, texts)
+
+
+def _own(container: etree._Element, tag: str, container_tag: str) -> list[etree._Element]:
+    """A table's own rows or a row's own cells, in order, through any content controls around
+    them, but not those of a table nested in a cell."""
+    return [
+        element
+        for element in container.iter(w(tag))
+        if next(element.iterancestors(w(container_tag)), None) is container
+    ]
+
+
+def content_control_name(element: etree._Element) -> str:
+    """The title (w:alias) or else the tag (w:tag) of the innermost named content control
+    around an element (or in a paragraph, around its runs), '' when there is none."""
+    controls = [*element.iterancestors(w("sdt"))]
+    if element.tag == w("p"):
+        controls = [*element.iter(w("sdt")), *controls]
+    for control in controls:
+        properties = control.find(w("sdtPr"))
+        if properties is None:
+            continue
+        for name in ("alias", "tag"):
+            named = properties.find(w(name))
+            value = named.get(w("val")) if named is not None else None
+            if value and value.strip():
+                return " ".join(value.split())
+    return ""
 
 
 def _owner(text: etree._Element) -> etree._Element | None:
