@@ -35,6 +35,7 @@ from letter_merge.template.wordxml import (
 )
 from letter_merge.untrusted import TEMPLATE, check_package
 
+SETTINGS = "word/settings.xml"
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 
 
@@ -80,9 +81,19 @@ DELETE_COMMENTS = (
 )
 
 
+# Word's editing restrictions (Review > Restrict Editing), by w:documentProtection's w:edit.
+RESTRICTIONS = {
+    "readOnly": "no changes (read only)",
+    "comments": "comments only",
+    "trackedChanges": "tracked changes only",
+    "forms": "filling in forms only",
+}
+ON = ("1", "true", "on")
+
+
 def examine(template: Path) -> list[Finding]:
     """Everything the doctor finds in the template, errors first."""
-    findings: list[Finding] = []
+    findings: list[Finding] = _editing_restrictions(template)
     for part_name, root in _parts(template):
         findings += _revisions_and_comments(template.name, part_name, root)
         for paragraph in paragraphs(part_name, root):
@@ -92,6 +103,33 @@ def examine(template: Path) -> list[Finding]:
             for problem in tag_problems(paragraphs(part_name, root))
         ]
     return sorted(findings, key=lambda f: not f.error)
+
+
+def _editing_restrictions(template: Path) -> list[Finding]:
+    """A warning for a template restricted against editing: it is read and filled all the same
+    (the restriction is a setting, not encryption), but every letter keeps it."""
+    check_package(template, TEMPLATE)
+    try:
+        with zipfile.ZipFile(template) as package:
+            if SETTINGS not in package.namelist():
+                return []
+            settings = parse(package.read(SETTINGS))
+    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return []  # a damaged part is refused with its name where the letters are made
+    protection = settings.find(w("documentProtection"))
+    if protection is None or protection.get(w("enforcement"), "").lower() not in ON:
+        return []
+    kind = RESTRICTIONS.get(protection.get(w("edit"), ""), "restricted")
+    return [
+        Finding(
+            template.name,
+            f"is protected against editing ({kind}; Word: Review > Restrict Editing). Its letters "
+            "are made all the same, and each .docx letter keeps the protection: a council cannot "
+            "change its letter without the password. To give letters that can be edited, choose "
+            "Stop Protection there and save the template.",
+            error=False,
+        )
+    ]
 
 
 def _revisions_and_comments(

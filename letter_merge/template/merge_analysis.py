@@ -184,10 +184,13 @@ def quotes_with_guillemets(language: str) -> bool:
 
 
 def languages(paragraph: etree._Element) -> set[str]:
-    """The languages a paragraph's text is marked in (its runs' and its mark's w:lang)."""
+    """The languages a paragraph's text is marked in: its runs' and its mark's w:lang (the
+    right-to-left language only for right-to-left runs; Word marks every run with one)."""
     found = set()
     for lang in paragraph.iter(w("lang")):
-        for attribute in ("val", "eastAsia", "bidi"):
+        properties = lang.getparent()
+        right_to_left = properties is not None and properties.find(w("rtl")) is not None
+        for attribute in ("val", "bidi") if right_to_left else ("val",):
             value = lang.get(w(attribute))
             if value:
                 found.add(value)
