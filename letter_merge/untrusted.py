@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -82,7 +83,9 @@ def check_package(path: Path, limits: Limits) -> None:
         with zipfile.ZipFile(path) as package:
             infos = package.infolist()
             _check_sizes(path, infos, limits)
+            _check_names(path, infos, limits)
             for info in infos:
+                _check_readable(path, package, info, limits)
                 problem = (
                     _prolog_problem(package, info) if info.filename.endswith(XML_PARTS) else ""
                 )
@@ -184,6 +187,33 @@ def _check_sizes(path: Path, infos: list[zipfile.ZipInfo], limits: Limits) -> No
             f"{path}: its parts would expand to {total / MiB:,.0f} MB, far beyond any real "
             f"{limits.kind}; letter-merge will not open it. {_fix(limits)}"
         )
+
+
+def _check_names(path: Path, infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    seen: set[str] = set()
+    for info in infos:
+        if info.filename in seen:
+            raise InputError(
+                f"{path}: has two parts named {info.filename}, which no program that saves "
+                f"{limits.noun} writes; letter-merge will not guess which is meant. {_fix(limits)}"
+            )
+        seen.add(info.filename)
+
+
+def _check_readable(
+    path: Path, package: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits
+) -> None:
+    """Read a part through to its end (its sizes are already known to be sane), so that damage
+    anywhere in it (a bad checksum, data that does not decompress) is found now, with its name."""
+    try:
+        with package.open(info) as stream:
+            while stream.read(MiB):
+                pass
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise InputError(
+            f"{path}: its part {info.filename} is damaged ({error}); {limits.fix} as "
+            f"{limits.suffix}, or use a copy saved before it was damaged."
+        ) from None
 
 
 def _fix(limits: Limits) -> str:

@@ -24,6 +24,7 @@ from letter_merge.template.wordxml import (
     OPENERS,
     TAG,
     LocatedParagraph,
+    check_parts,
     is_text_part,
     paragraphs,
     parse,
@@ -115,7 +116,7 @@ def _editing_restrictions(template: Path) -> list[Finding]:
                 return []
             settings = parse(package.read(SETTINGS))
     except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
-        return []  # a damaged part is refused with its name where the letters are made
+        return []  # a damaged part is refused with its name just after (_parts)
     protection = settings.find(w("documentProtection"))
     if protection is None or protection.get(w("enforcement"), "").lower() not in ON:
         return []
@@ -206,11 +207,13 @@ def _parts(template: Path) -> Iterator[tuple[str, etree._Element]]:
     check_package(template, TEMPLATE)
     try:
         with zipfile.ZipFile(template) as package:
-            for name in package.namelist():
-                if is_text_part(name):
-                    yield name, parse(package.read(name))
-    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+            parts = {name: package.read(name) for name in package.namelist()}
+    except (OSError, zipfile.BadZipFile) as error:
         raise InputError(f"{template}: cannot be read as a Word document ({error}).") from None
+    check_parts(template, parts)
+    for name, data in parts.items():
+        if is_text_part(name):
+            yield name, parse(data)
 
 
 def _examine_paragraph(template_name: str, paragraph: LocatedParagraph) -> list[Finding]:

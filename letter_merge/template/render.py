@@ -42,6 +42,7 @@ from letter_merge.template.wordxml import (
     CONTENT_TYPES,
     CORE_PROPERTIES,
     TAG,
+    check_parts,
     find_paragraph,
     has_tags,
     is_templated_part,
@@ -79,10 +80,12 @@ class LetterTemplate:
             self.source = path.read_bytes()
             with zipfile.ZipFile(io.BytesIO(self.source)) as package:
                 # part name -> (its zip entry, its bytes), in the package's order
-                self._parts = {
-                    i.filename: (i, _plain_controls(i.filename, package.read(i)))
-                    for i in package.infolist()
-                }
+                self._parts = {i.filename: (i, package.read(i)) for i in package.infolist()}
+            check_parts(path, {name: data for name, (_, data) in self._parts.items()})
+            self._parts = {
+                name: (info, _plain_controls(name, data))
+                for name, (info, data) in self._parts.items()
+            }
             body = parse(self._parts[BODY_PART][1])
         except FileNotFoundError:
             raise InputError(

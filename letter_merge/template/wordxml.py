@@ -8,11 +8,13 @@ that they agree on which parts hold text and number the same paragraph the same 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
+
+from letter_merge.errors import InputError
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -32,6 +34,7 @@ TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 OPENERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
 
 # Never resolve entities or fetch anything: a template is a file from outside.
+XML_PARTS = (".xml", ".rels")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -42,6 +45,27 @@ def w(tag: str) -> str:
 
 def parse(data: bytes) -> etree._Element:
     return etree.fromstring(data, PARSER)
+
+
+def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
+    """Refuse a package whose body is missing or any of whose XML parts is not well-formed,
+    naming the part: Word itself would not open it (it offers to recover what it can), and no
+    reader here should meet it half-way through a letter."""
+    for required in (BODY_PART, CONTENT_TYPES):
+        if required not in parts:
+            raise InputError(
+                f"{path}: has no {required} part, so it is not a Word document (.docx); save "
+                "it from Word or LibreOffice Writer as a Word document."
+            )
+    for name, data in parts.items():
+        if name.endswith(XML_PARTS):
+            try:
+                parse(data)
+            except etree.XMLSyntaxError as error:
+                raise InputError(
+                    f"{path}: its part {name} is damaged ({error.msg}); open the document in "
+                    "Word, which offers to recover what it can, and save it again as .docx."
+                ) from None
 
 
 def serialise(root: etree._Element) -> bytes:
