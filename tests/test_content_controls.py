@@ -22,7 +22,7 @@ from letter_merge.errors import ProblemsFound
 from letter_merge.template.wordxml import is_text_part, paragraphs, parse, w
 from tests import word_controls
 from tests import word_features as wf
-from tests.helpers import ROOT
+from tests.helpers import ROOT, pdf_text, run
 
 SAVED = ROOT / "tests" / "data" / "content-controls"
 TEMPLATE = Path("templates") / "letter.docx"
@@ -161,3 +161,34 @@ def test_a_field_typed_into_a_bound_control_is_what_the_letter_keeps(
                 assert properties.find(w("showingPlcHdr")) is None, text
         texts = "".join(t.text or "" for t in body.iter(w("t")))
         assert texts.count(authority) >= len(filled) - 1  # the picture control has no text
+
+
+@pytest.mark.libreoffice
+def test_letters_with_controls_say_in_their_pdf_what_the_fields_hold(folder: Path) -> None:
+    # Real LibreOffice: a field in a control in the header, a table cell in a repeating
+    # section, a text box and a footnote prints the council; and a field typed into a control
+    # bound to the document properties prints the council, not the property.
+    word_controls.in_every_place(TEMPLATE)
+    with wf.Package(TEMPLATE) as package:
+        bound = (
+            '<w:p><w:sdt><w:sdtPr><w:alias w:val="Author"/><w:id w:val="12"/>'
+            "<w:dataBinding w:prefixMappings=\"xmlns:ns0='http://purl.org/dc/elements/1.1/' "
+            "xmlns:ns1='http://schemas.openxmlformats.org/package/2006/metadata/core-properties' \" "
+            'w:xpath="/ns1:coreProperties[1]/ns0:creator[1]" '
+            'w:storeItemID="{6C3C8BC8-F283-45AE-878A-BAB7291924A1}"/><w:text/></w:sdtPr>'
+            "<w:sdtContent><w:r><w:t>Bound: {{ authority }}</w:t></w:r></w:sdtContent>"
+            "</w:sdt></w:p>"
+        )
+        package.after_paragraph("Dear {{ salutation }}", bound)
+    result = run("build", "--only=Derby City Council")
+    assert result.exit_code == 0, result.output
+    pdf = folder / "output" / "2020" / "letters" / "Derby City Council - Annual Review 2020.pdf"
+    text = " ".join(pdf_text(pdf).split())
+    for expected in (
+        "Block: Derby City Council",
+        "Bound: Derby City Council",
+        "Box: Derby City Council",
+        "The figures of Derby City Council.",
+    ):
+        assert expected in text, expected
+    assert text.count("Derby City Council") >= 7  # the header and the table's cell too

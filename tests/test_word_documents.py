@@ -5,6 +5,7 @@ are."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from click.testing import CliRunner
 
 from letter_merge.batch import load_batch
 from letter_merge.cli import cli
-from letter_merge.config import Settings
+from letter_merge.config import PdfSettings, Settings
 from letter_merge.errors import InputError, ProblemsFound
+from letter_merge.pdf.conformance import Conformance
+from letter_merge.proof.checks import check_letter
 from letter_merge.template.merge_analysis import quotes_with_guillemets
 from letter_merge.untrusted import TEMPLATE, WORKBOOK, check_package
 from tests import word_features as wf
@@ -165,3 +168,24 @@ def test_editing_restrictions_are_named_and_the_letters_are_made(
         warning.message
     )
     assert "each .docx letter keeps the protection" in warning.message
+
+
+def test_the_proof_takes_quotation_marks_for_text_and_a_field_name_for_a_leftover(
+    settings: Settings,
+) -> None:
+    letter = load_batch(settings).letters(["Derby City Council"])[0]
+    plain = Conformance(False, "", "", False, "", "", (), 0, 0, 0)
+    text = (
+        "Ms O'Brien Chief Executive Derby City Council Dear Ms O'Brien. Банк «МЦБ» и «Газпром», "
+        "le rapport «Les communes et leurs services»."
+    )
+
+    def leftovers(text: str) -> str:
+        checks = check_letter(
+            text, letter, 1, (1, 4), re.compile("(?!)"), plain, PdfSettings(False, "none")
+        )
+        (check,) = [c for c in checks if c.name == "No template tags left"]
+        return "" if check.ok else check.detail
+
+    assert leftovers(text) == ""
+    assert leftovers(text + " To «Authority» and «Chief_executive»") == "«Authority»"
