@@ -134,10 +134,10 @@ def body_controls() -> str:
     )
 
 
-def in_every_place(template: Path) -> None:
+def in_every_place(template: Path, *, footnote: bool = True) -> None:
     """Controls holding {{ }} fields in the body (around paragraphs, a table, rows, cells and
     runs; nested; a date picker, a drop-down list, a check box; a text box), in a header of its
-    own and in a footnote."""
+    own and (unless not `footnote`) in a footnote."""
     with wf.Package(template) as package:
         body = package.body
         if "xmlns:w15=" not in body:
@@ -156,6 +156,8 @@ def in_every_place(template: Path) -> None:
             f'<w:headerReference w:type="default" r:id="{rid}"/><w:footerReference',
             1,
         )
+    if not footnote:
+        return
     wf.notes(template, "footnote", field=False)
     with wf.Package(template) as package:
         footnotes = package.parts["word/footnotes.xml"]
