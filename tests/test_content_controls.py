@@ -192,3 +192,43 @@ def test_letters_with_controls_say_in_their_pdf_what_the_fields_hold(folder: Pat
     ):
         assert expected in text, expected
     assert text.count("Derby City Council") >= 7  # the header and the table's cell too
+
+
+def test_word_merge_fields_in_controls_merge(settings: Settings) -> None:
+    # Insert Merge Field inside a plain text control in a cell of a repeating section, and in a
+    # run-level control of a paragraph: each prints the council's value.
+    with wf.Package(TEMPLATE) as package:
+        xml = package.body
+        if "xmlns:w15=" not in xml:
+            xml = xml.replace("<w:document ", f'<w:document xmlns:w15="{word_controls.W15}" ', 1)
+        package.body = xml
+        row = (
+            "<w:tr>"
+            + word_controls.control(
+                "<w:text/>",
+                word_controls.cell(wf.merge_field("Authority")),
+                title="Merged cell",
+                number=40,
+            )
+            + "</w:tr>"
+        )
+        table = (
+            '<w:tbl><w:tblPr><w:tblW w:w="4000" w:type="dxa"/></w:tblPr><w:tblGrid>'
+            '<w:gridCol w:w="4000"/></w:tblGrid>'
+            + word_controls.control(word_controls.REPEATING_ITEM, row, number=41)
+            + "</w:tbl>"
+        )
+        paragraph = (
+            "<w:p>"
+            + wf.text_run("Merged: ")
+            + word_controls.control(
+                "<w:text/>", wf.merge_field("Job_title", "\\* Upper"), title="Merged run", number=42
+            )
+            + "</w:p>"
+        )
+        package.after_paragraph("Dear {{ salutation }}", table + paragraph)
+    for authority, parts in letters(settings).items():
+        body = parts["word/document.xml"]
+        assert control_text(body, "Merged cell") == authority
+        assert control_text(body, "Merged run") == "CHIEF EXECUTIVE"
+        assert not list(body.iter(w("instrText")))  # every merge field resolved

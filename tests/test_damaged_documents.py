@@ -24,12 +24,14 @@ from concurrent.futures import TimeoutError as Timeout
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
+from letter_merge.cli import cli
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import LetterMergeError, ProblemsFound
 from letter_merge.pdf.combine import (
@@ -41,7 +43,14 @@ from letter_merge.pdf.combine import (
 )
 from letter_merge.template.html_email import email_body, email_problems
 from tests import word_controls
-from tests.helpers import DEFAULT_COUNCILS, ROOT, contacts_of, statistics, write_workbook
+from tests.helpers import (
+    DEFAULT_COUNCILS,
+    ROOT,
+    contacts_of,
+    pdf_text,
+    statistics,
+    write_workbook,
+)
 
 SECONDS = 20  # the most one damaged document may take through every reader, on a busy machine
 FUZZ = settings(
@@ -317,3 +326,32 @@ def test_each_kind_of_damage_is_said_with_the_part_and_what_to_do(
     assert outcome.startswith(f"refused: {folder / 'templates' / 'letter.docx'}: "), outcome
     assert said in outcome
     assert re.search(r"save it|open the document in Word", outcome), outcome
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize(
+    ("part", "after"),
+    [
+        ("word/document.xml", b"<w:body>"),  # an unknown element before the first paragraph
+        ("word/styles.xml", b"<w:styles "),  # ... in the styles, as another program's extension
+        ("word/settings.xml", b"<w:settings "),
+    ],
+)
+def test_a_document_with_unknown_elements_is_converted(
+    bases: dict[str, bytes], work: tuple[Path, Settings], part: str, after: bytes
+) -> None:
+    # Real LibreOffice, few letters: what the readers let through converts, or is refused
+    # with a message; never a traceback.
+    folder, _ = work
+
+    def with_unknown(xml: bytes) -> bytes:
+        at = xml.index(b">", xml.index(after)) + 1
+        return xml[:at] + UNKNOWN[1] + xml[at:]
+
+    (folder / "templates" / "letter.docx").write_bytes(
+        with_part(bases["letter"], part, with_unknown)
+    )
+    result = CliRunner().invoke(cli, ["build", "--only=Derby City Council"])
+    assert result.exit_code == 0, result.output
+    pdf = folder / "output" / "2020" / "letters" / "Derby City Council - Annual Review 2020.pdf"
+    assert "Derby City Council" in pdf_text(pdf)
