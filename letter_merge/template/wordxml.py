@@ -7,6 +7,7 @@ that they agree on which parts hold text and number the same paragraph the same 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ OPENERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
 
 # Never resolve entities or fetch anything: a template is a file from outside.
 XML_PARTS = (".xml", ".rels")
+_WELL_FORMED: list[bytes] = []  # the last packages found well-formed, by digest
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -57,6 +59,11 @@ def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
                 f"{path}: has no {required} part, so it is not a Word document (.docx); save "
                 "it from Word or LibreOffice Writer as a Word document."
             )
+    digest = hashlib.sha256()
+    for name, data in parts.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    if digest.digest() in _WELL_FORMED:
+        return  # the doctor and the template read the same package: checked once
     for name, data in parts.items():
         if name.endswith(XML_PARTS):
             try:
@@ -66,6 +73,8 @@ def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
                     f"{path}: its part {name} is damaged ({error.msg}); open the document in "
                     "Word, which offers to recover what it can, and save it again as .docx."
                 ) from None
+    _WELL_FORMED.append(digest.digest())
+    del _WELL_FORMED[:-8]
 
 
 def serialise(root: etree._Element) -> bytes:
