@@ -19,6 +19,7 @@ from letter_merge.errors import InputError, ProblemsFound
 from letter_merge.pdf.conformance import Conformance
 from letter_merge.proof.checks import check_letter
 from letter_merge.template.merge_analysis import quotes_with_guillemets
+from letter_merge.template.render import LetterTemplate
 from letter_merge.untrusted import TEMPLATE, WORKBOOK, check_package
 from tests import word_features as wf
 from tests.helpers import ROOT
@@ -189,3 +190,15 @@ def test_the_proof_takes_quotation_marks_for_text_and_a_field_name_for_a_leftove
 
     assert leftovers(text) == ""
     assert leftovers(text + " To «Authority» and «Chief_executive»") == "«Authority»"
+
+
+def test_a_document_saved_by_word_for_the_web_is_named_so(tmp_path: Path) -> None:
+    online = tmp_path / "letter.docx"
+    shutil.copy(ROOT / "tests" / "data" / "word-online" / "HelloWordOnline.docx", online)
+    with pytest.raises(InputError) as raised:
+        LetterTemplate(online)
+    assert str(raised.value) == (
+        f"{online}: keeps its text in word/document22.xml, not in word/document.xml, as Word for "
+        "the web saves it; letter-merge reads a document as the desktop Word saves it: open it "
+        "in Word (Editing > Open in Desktop App) or LibreOffice Writer and save it again as .docx."
+    )

@@ -25,6 +25,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 BODY_PART = "word/document.xml"
 BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
 CONTENT_TYPES = "[Content_Types].xml"
+PACKAGE_RELS = "_rels/.rels"
 CORE_PROPERTIES = "docProps/core.xml"
 APP_PROPERTIES = "docProps/app.xml"
 # Parts whose paragraphs a reader sees: body, headers, footers, footnotes, endnotes.
@@ -53,6 +54,13 @@ def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
     """Refuse a package whose body is missing or any of whose XML parts is not well-formed,
     naming the part: Word itself would not open it (it offers to recover what it can), and no
     reader here should meet it half-way through a letter."""
+    main = _main_part(parts)
+    if BODY_PART not in parts and main in parts:
+        raise InputError(
+            f"{path}: keeps its text in {main}, not in {BODY_PART}, as Word for the web saves "
+            "it; letter-merge reads a document as the desktop Word saves it: open it in Word "
+            "(Editing > Open in Desktop App) or LibreOffice Writer and save it again as .docx."
+        )
     for required in (BODY_PART, CONTENT_TYPES):
         if required not in parts:
             raise InputError(
@@ -75,6 +83,18 @@ def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
                 ) from None
     _WELL_FORMED.append(digest.digest())
     del _WELL_FORMED[:-8]
+
+
+def _main_part(parts: Mapping[str, bytes]) -> str:
+    """The part the package's relationships name as its document ('' if they cannot be read)."""
+    try:
+        root = parse(parts.get(PACKAGE_RELS, b""))
+    except etree.XMLSyntaxError:
+        return ""
+    for relationship in root:
+        if str(relationship.get("Type", "")).endswith("/officeDocument"):
+            return str(relationship.get("Target", "")).lstrip("/")
+    return ""
 
 
 def serialise(root: etree._Element) -> bytes:
