@@ -13,22 +13,15 @@ from typing import Any
 import click
 
 from letter_merge import __version__, console
-from letter_merge.app import check as checking
-from letter_merge.app import letters, mailing
-from letter_merge.app import status as statuses
+from letter_merge.app import checking, letters, mailing, programs, statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
-from letter_merge.decisions import CORRECT, KEEP
 from letter_merge.errors import (
     EXIT_INTERRUPTED,
     EXIT_PROBLEMS,
     EXIT_USAGE,
     LetterMergeError,
 )
-from letter_merge.pdf.convert import Converter
-from letter_merge.pdf.soffice import find_libreoffice
-from letter_merge.process import stop_all_programs
-from letter_merge.records.standing import STATES
 from letter_merge.words import counted
 
 
@@ -42,7 +35,7 @@ class _Group(click.Group):
             failure = _UsageFailure if error.exit_code == EXIT_USAGE else click.ClickException
             raise failure(console.error_text(error)) from None
         except KeyboardInterrupt:
-            stop_all_programs()
+            programs.stop_all_programs()
             raise _Interrupted() from None
 
 
@@ -100,7 +93,7 @@ class Frontend:
     `cli(obj=Frontend(converter=...))`."""
 
     config_file: Path | None = None
-    converter: Callable[[Settings, str], Converter] = letters.converter_for
+    converter: Callable[[Settings, str], letters.Converter] = letters.converter_for
 
 
 def _frontend(ctx: click.Context) -> Frontend:
@@ -137,7 +130,7 @@ converter_option = click.option(
 )
 
 
-def _converter(ctx: click.Context, settings: Settings, name: str) -> Converter:
+def _converter(ctx: click.Context, settings: Settings, name: str) -> letters.Converter:
     return _frontend(ctx).converter(settings, name)
 
 
@@ -606,16 +599,11 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
       letter-merge desk --no-browser --port 8765
     """
     from letter_merge.desk.server import serve_desk  # the web server only when it is wanted
-    from letter_merge.pdf.warm import WarmLibreOffice
 
     settings = _settings(ctx)  # a wrong folder or settings file: said now, not in the page
-    warm = None
+    make = _frontend(ctx).converter
     # A [pdf] soffice or LETTER_MERGE_SOFFICE naming no LibreOffice: said now, too.
-    program = find_libreoffice(settings.pdf.soffice) if converter == "libreoffice" else None
-    if program is not None:
-        # Previews through a LibreOffice kept running, with a profile of its own.
-        profile = settings.paths.libreoffice_profiles / "desk"
-        warm = WarmLibreOffice(program, profile, _converter(ctx, settings, converter), settings.pdf)
+    previews = programs.desk_previews(settings, converter, make)
 
     def announce(address: str) -> None:
         if no_browser:
@@ -626,13 +614,12 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
             err=not no_browser,
         )
 
-    make = _frontend(ctx).converter
     serve_desk(
         _frontend(ctx).config_file,
         port=port,
         open_browser=not no_browser,
         converter=lambda current: make(current, converter),
-        warm=warm,
+        previews=previews,
         announce=announce,
     )
 
@@ -682,7 +669,7 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         return
     report = statuses.status(inputs)
     console.unknown(ctx, report.unknown_because)
-    width = max(len(state) for state in STATES) + 2
+    width = max(len(state) for state in statuses.STATES) + 2
     for line in report.counts:
         click.echo(f"{line.state + ':':<{width}}{line.count:>4}  {line.meaning}")
     if report.came_back:
@@ -753,7 +740,7 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
 
 
 @cli.command()
-@click.argument("choice", type=click.Choice([KEEP, CORRECT]))
+@click.argument("choice", type=click.Choice([mailing.KEEP, mailing.CORRECT]))
 @click.option("--by", "by", required=True, metavar="NAME", help="Who decides.")
 @click.option(
     "--type",

@@ -15,17 +15,11 @@ from typing import Any
 
 import click
 
-from letter_merge.app import letters
-from letter_merge.app import status as statuses
+from letter_merge.app import letters, mailing, statuses
 from letter_merge.config import Settings
-from letter_merge.decisions import KEEP
 from letter_merge.errors import InputError, LetterMergeError, Problem
-from letter_merge.mail.send import SendPlan, SendReport
-from letter_merge.records.audit import History
-from letter_merge.records.standing import MovedAverage
 from letter_merge.steps import Blocker, Next, actionable_first
 from letter_merge.words import counted, percent, plural
-from letter_merge.workbook import AUTHORITY_TYPES
 
 
 def until(expires_at: int) -> str:
@@ -38,7 +32,7 @@ def until(expires_at: int) -> str:
     )
 
 
-def confirm_send(plan: SendPlan, *, yes: bool) -> bool:
+def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
     """Say what is about to go, and ask (unless --yes)."""
     count = len(plan.messages)
     corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
@@ -67,7 +61,7 @@ def confirm_send(plan: SendPlan, *, yes: bool) -> bool:
 
 
 def send_report(
-    ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
+    ctx: click.Context, report: mailing.SendReport, *, dry_run: bool, test_to: str | None
 ) -> None:
     if dry_run:
         plan = report.plan
@@ -149,7 +143,7 @@ def unknown(ctx: click.Context, problems: Sequence[Problem]) -> None:
         click.echo(err=True)
 
 
-def moved_averages(averages: Sequence[MovedAverage]) -> None:
+def moved_averages(averages: Sequence[statuses.MovedAverage]) -> None:
     for moved in averages:
         if moved.decision is None:
             click.echo(
@@ -162,7 +156,7 @@ def moved_averages(averages: Sequence[MovedAverage]) -> None:
         else:
             choice = (
                 "kept as sent"
-                if moved.decision.choice == KEEP
+                if moved.decision.choice == mailing.KEEP
                 else "to be corrected in every letter"
             )
             click.echo(
@@ -171,7 +165,7 @@ def moved_averages(averages: Sequence[MovedAverage]) -> None:
             )
 
 
-def history(record: History) -> None:
+def history(record: statuses.History) -> None:
     standing = record.standing
     built = standing.record
     click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
@@ -302,7 +296,7 @@ def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Set
         f"Built {counted(remade, 'letter')}{kinds}{note} in "
         f"{shown(settings.paths.letters)} in {report.seconds:.1f} s."
     )
-    for kind in AUTHORITY_TYPES:
+    for kind in letters.AUTHORITY_TYPES:
         if report.by_type[kind]:
             click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
     click.echo(f"Manifest: {shown(report.manifest)}")

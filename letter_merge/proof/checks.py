@@ -32,6 +32,11 @@ class Check:
     ok: bool
     detail: str = ""
 
+    @property
+    def in_words(self) -> str:
+        """The check as a person reads it: its name, and what it found in brackets."""
+        return f"{self.name} ({self.detail})" if self.detail else self.name
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -65,6 +70,11 @@ class Card:
     @property
     def problems(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
+
+    @property
+    def problems_in_words(self) -> str:
+        """Every check the letter failed, in words, one after another."""
+        return "; ".join(check.in_words for check in self.problems)
 
     def as_data(self) -> dict[str, Any]:
         """The card as JSON data, to show it again on a later proof's page."""

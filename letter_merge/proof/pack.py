@@ -80,7 +80,7 @@ def make_proof(
         for letter in letters
     ]
 
-    combined = paths.proof / "all-letters.pdf"
+    combined = paths.proof_letters
     _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
     shown = _every_letter(records, cards, paths.proof / "cards.json") if only else cards
@@ -88,7 +88,7 @@ def make_proof(
         paths.proof / "cards.json",
         json.dumps([card.as_data() for card in shown], ensure_ascii=False).encode("utf-8"),
     )
-    index = paths.proof / "index.html"
+    index = paths.proof_page
     write_atomic(index, render_index(settings.year, shown, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {} if not only else dict(records.proofs)
@@ -96,7 +96,7 @@ def make_proof(
         results[card.authority] = ProofResult(
             card.authority,
             card.pdf_sha256,
-            tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
+            tuple(check.in_words for check in card.problems),
             stamp,
         )
     write_results(paths.proof_results, list(results.values()))
