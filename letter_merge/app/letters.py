@@ -15,8 +15,10 @@ from letter_merge.pdf.converters import make_converter
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.pack import ProofReport as ProofReport
 from letter_merge.proof.pack import make_proof
-from letter_merge.proof.preview import EmailPreview, Preview, preview_letter
+from letter_merge.proof.preview import EmailPreview as EmailPreview
+from letter_merge.proof.preview import Preview as Preview
 from letter_merge.proof.preview import preview_email as preview_of_email
+from letter_merge.proof.preview import preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger

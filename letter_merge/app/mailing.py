@@ -26,6 +26,7 @@ from letter_merge.mail.send import (
     send_messages,
     server_in_words,
 )
+from letter_merge.mail.signin import SignedIn
 from letter_merge.mail.transport import smtp_password
 from letter_merge.progress import Progress, no_progress
 
@@ -41,6 +42,7 @@ __all__ = [
     "SendPlan",
     "SendReport",
     "SendRequest",
+    "SignedIn",
     "Tokens",
     "approve",
     "decide",

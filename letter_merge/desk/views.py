@@ -297,18 +297,20 @@ def status(report: StatusReport) -> dict[str, Any]:
         ],
         "letters": [
             {
-                "authority": s.authority,
-                "state": s.state,
-                "why": s.why,
-                "next": next_step(s.next_step),
-                "proof": proof_shown(s),
-                "email": s.record.recipient.email if s.record else "",
-                "approved_by": s.approval.approved_by if s.approval_holds and s.approval else "",
-                "updated_at": s.last.updated_at if s.last else "",
-                "last_reply": s.last.last_reply if s.last else "",
-                "messages": len(s.messages),
+                "authority": letter.authority,
+                "state": letter.state,
+                "why": letter.why,
+                "next": next_step(letter.next_step),
+                "proof": proof_shown(letter),
+                "email": letter.record.recipient.email if letter.record else "",
+                "approved_by": letter.approval.approved_by
+                if letter.approval_holds and letter.approval
+                else "",
+                "updated_at": letter.last.updated_at if letter.last else "",
+                "last_reply": letter.last.last_reply if letter.last else "",
+                "messages": len(letter.messages),
             }
-            for s in report.letters
+            for letter in report.letters
         ],
     }
 
