@@ -1,4 +1,5 @@
-"""The `letter-merge` command line: click glue over the library, and the one place that prints."""
+"""The `letter-merge` command line: click glue over app/. Each command parses its options, calls
+one of app/'s functions and hands the result to console.py, the one place that prints."""
 
 from __future__ import annotations
 
@@ -248,7 +249,7 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     """
     inputs = _inputs(ctx)
     result = letters.preview(inputs, " ".join(name), _converter(ctx, inputs.settings, converter))
-    console.previews(result, letters.preview_email(inputs, " ".join(name)))
+    console.previews(result, letters.email_preview(inputs, " ".join(name)))
     if open_pdf:
         click.launch(str(result.pdf))
 

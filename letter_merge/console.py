@@ -1,6 +1,7 @@
-"""The command line's words: how each command's result reads in a terminal, the command that
-takes each next step, progress bars, and the question before a send. Part of the command line
-(cli.py); the desk words the same results its own way."""
+"""The command line's words, and the one place it prints: how each command's result reads in a
+terminal, the command that takes each next step, progress bars, and the questions before a
+send and a build. Part of the command line (cli.py); the desk words the same results its own
+way (desk/views.py)."""
 
 from __future__ import annotations
 

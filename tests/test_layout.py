@@ -269,6 +269,57 @@ def test_a_front_end_reaching_past_the_application_layer_is_found() -> None:
     ]
 
 
+def calls_that_print(source: str) -> list[str]:
+    """Every print(), click.echo() and click.secho() call in `source`, by line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            called = node.func
+            if (isinstance(called, ast.Name) and called.id == "print") or (
+                isinstance(called, ast.Attribute)
+                and called.attr in ("echo", "secho")
+                and isinstance(called.value, ast.Name)
+                and called.value.id == "click"
+            ):
+                found.append(f"line {node.lineno}")
+    return found
+
+
+def test_the_command_line_prints_only_through_console() -> None:
+    """pipx's way: a command gets its result as data, and one renderer (console.py) prints."""
+    assert calls_that_print("click.echo('x')\nprint(1)\nconsole.say('y')\n") == [
+        "line 1",
+        "line 2",
+    ]
+    assert calls_that_print(MODULES["letter_merge.cli"].read_text(encoding="utf-8")) == []
+
+
+def renamed_imports(source: str) -> list[str]:
+    """Every letter-merge name imported under another name (`check as checking`): the same
+    thing read under two names, usually to dodge a clash."""
+    return [
+        f"{alias.name} as {alias.asname}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("letter_merge")
+        for alias in node.names
+        if alias.asname not in (None, alias.name)
+    ]
+
+
+def test_the_front_ends_and_the_application_layer_import_no_name_under_another() -> None:
+    assert renamed_imports("from letter_merge.app import check as checking\n") == [
+        "check as checking"
+    ]
+    assert renamed_imports("from letter_merge.app.letters import Converter as Converter\n") == []
+    renamed = {
+        module: found
+        for module, path in MODULES.items()
+        if within(module, (*FRONT_ENDS, "letter_merge.app"))
+        and (found := renamed_imports(path.read_text(encoding="utf-8")))
+    }
+    assert renamed == {}
+
+
 def test_no_module_is_over_800_lines() -> None:
     """A module is one job; past 800 lines it is usually two."""
     long = {

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from letter_merge.batch import Batch as Batch
-from letter_merge.batch import load_batch
+from letter_merge.batch import Batch, load_batch
 from letter_merge.config import Settings
 from letter_merge.decisions import decisions_file
 from letter_merge.errors import LetterMergeError, Problem, ProblemsFound

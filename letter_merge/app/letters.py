@@ -17,8 +17,7 @@ from letter_merge.proof.pack import ProofReport as ProofReport
 from letter_merge.proof.pack import make_proof
 from letter_merge.proof.preview import EmailPreview as EmailPreview
 from letter_merge.proof.preview import Preview as Preview
-from letter_merge.proof.preview import preview_email as preview_of_email
-from letter_merge.proof.preview import preview_letter
+from letter_merge.proof.preview import preview_email, preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
@@ -139,9 +138,9 @@ def preview(inputs: Inputs, name: str, converter: Converter) -> Preview:
     return preview_letter(inputs.batch(), name, converter)
 
 
-def preview_email(inputs: Inputs, name: str) -> EmailPreview:
+def email_preview(inputs: Inputs, name: str) -> EmailPreview:
     """One council's email as the chief executive will see it (a page) and as plain text."""
-    return preview_of_email(inputs.batch(), name)
+    return preview_email(inputs.batch(), name)
 
 
 def proof(

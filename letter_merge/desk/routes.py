@@ -136,7 +136,7 @@ def preview(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any
         raise LetterMergeError("Type a council's name to preview its letter.")
     inputs = desk.inputs()
     made = letters.preview(inputs, name, desk.previewer(inputs.settings))
-    mail = letters.preview_email(inputs, name)
+    mail = letters.email_preview(inputs, name)
     desk.preview = {"authority": made.authority, "pages": list(made.pages), "email": mail.page}
     return {"authority": made.authority, "pages": len(made.pages), "email": mail.subject}
 
