@@ -54,6 +54,10 @@ class OutputPaths:
         return self.proof / "results.json"
 
     @property
+    def proof_cards(self) -> Path:
+        return self.proof / "cards.json"
+
+    @property
     def proof_page(self) -> Path:
         """The proof's page to look through every letter."""
         return self.proof / "index.html"
