@@ -235,7 +235,9 @@ def test_a_council_taken_out_after_sending_stays_on_the_record(
         assert history.exit_code == 0, history.output
         assert "  next    nothing" in history.output
         (letter,) = [x for x in history.output.splitlines() if x.startswith("  letter  ")]
-        assert letter.startswith("  letter  letters/") and letter.endswith(".pdf  to ce@adur-district-council.example.org")
+        assert letter.startswith("  letter  letters/") and letter.endswith(
+            ".pdf  to ce@adur-district-council.example.org"
+        )
         gone = desk_says(work)[ADUR]
         assert gone["state"] == "sent" and gone["next"]["section"] == ""
         assert gone["why"].endswith("its letter stays as sent")
@@ -269,7 +271,7 @@ def test_a_typo_fixed_after_sending_is_kept_as_sent_on_the_record(
 
     # What changed, in words, before and after: the paragraph, not "something else".
     status = run("status").output
-    reworded = "\"There are a range of resources…\" now reads \"There is a range of resources…\""
+    reworded = '"There are a range of resources…" now reads "There is a range of resources…"'
     for name in ALL:
         assert reworded in status_line(status, name)
     assert "4 letters sent read otherwise now: " in status
@@ -349,7 +351,7 @@ def test_keep_is_refused_when_the_letters_sent_disagree(
     send_all(work, server)
     set_upheld(work, 3, 3)
     assert run("averages", "correct", "--by", "Jo").exit_code == 0
-    for step in (["build"], ["proof"], ["approve", "--by", "Jo"]):
+    for step in (["build", "--yes"], ["proof"], ["approve", "--by", "Jo"]):
         assert run(*step).exit_code == 0
     assert run("queue", "--correction", "Derby", "--reason", "figure").exit_code == 0
     assert run("send", "--yes", "--limit", "1").exit_code == 0  # Derby's correction only
