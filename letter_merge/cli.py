@@ -206,9 +206,9 @@ def build(
     Letters whose template, fields and files are unchanged since the last build are not made
     again (--force makes them all). Writes output/<year>/manifest.json with the SHA-256 of every
     input and every letter. Before building again letters already sent it says so, and asks
-    at a terminal (--yes does not ask); afterwards it says how many of them now differ from
-    what was sent. Letters whose figures wait for a decision about a moved average are not
-    built until it is made (letter-merge averages).
+    at a terminal (--yes does not ask; with no terminal, it builds them only with --yes);
+    afterwards it says how many of them now differ from what was sent. Letters whose figures wait for a decision about a moved average are not
+    built until it is made (letter-merge decide).
 
     \b
     Examples:
@@ -609,8 +609,8 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
 def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> None:
     """Decide what to do about an average a correction moved, under letters already sent.
 
-    The same as letter-merge decide, for averages only. keep: every letter of that authority type, the corrected one too, states the average the
-    letters already sent state. correct: every letter it reaches is built again and queued as a
+    The same as letter-merge decide, for averages only. keep: every letter of that authority
+    type, the corrected one too, states the average the letters already sent state. correct: every letter it reaches is built again and queued as a
     correction (letter-merge queue does so by itself, with the reason). The choice, who made it
     and when, is kept on the record; status shows it.
 
