@@ -101,6 +101,10 @@ def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
     built = run("build", "--yes")
     assert built.exit_code == 0, built.output
     assert "2 letters already sent built again: 2 differ from what was sent" in built.output
+    # Built again: what it states now is named, not "something else".
+    assert "the letter built since states the average for complaints upheld 50% → 40%" in (
+        status_line(run("status").output, BRIGHTON)
+    )
     # Built again: the next step is the proof, not another build.
     assert "letter-merge proof" in next_line("Derby")
     assert desk_says(work)[DERBY]["next"]["section"] == "proof"

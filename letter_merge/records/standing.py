@@ -589,13 +589,19 @@ def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
     last = s.sent_last
     if last is not None and last.figures is not None and last.figures != record.figures:
         moved = [
-            f"{RATE_LABELS.get(name.removesuffix('_average'), name)} {last.figures.get(name)} → "
-            f"{record.figures.get(name)}"
-            for name in sorted(record.figures)
+            f"{_figure_label(name)} {percent(last.figures.get(name))} → "
+            f"{percent(record.figures.get(name))}"
+            for name in record.figures
             if last.figures.get(name) != record.figures.get(name)
         ]
         return "changed since sent", f"{sent}; the letter built since states {'; '.join(moved)}"
     return "changed since sent", f"{sent}; the letter built since states something else"
+
+
+def _figure_label(name: str) -> str:
+    """A figure as the letter names it: "complaints upheld", "the average for complaints upheld"."""
+    label = RATE_LABELS.get(name.removesuffix("_average"), name).lower()
+    return f"the average for {label}" if name.endswith("_average") else label
 
 
 def reworded_in_words(pairs: Iterable[tuple[str, str]], shown: int = 2) -> str:
