@@ -324,6 +324,8 @@ def test_a_typo_fixed_after_sending_is_kept_as_sent_on_the_record(
     (said,) = decided["decided"]
     assert said.startswith("4 letters reworded since sent (") and "to be corrected" in said
     assert desk_says(work)[DERBY]["next"]["section"] == "proof"
+    early = run("queue")  # before its proof: said as it is, not "its PDF changed"
+    assert "the letter built since it was sent is not approved yet" in early.output, early.output
     assert run("proof").exit_code == 0
     assert run("approve", "--by", "Sam Lee").exit_code == 0
     queued = run("queue")  # the decision is the reason: no names needed

@@ -577,15 +577,6 @@ def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
             else "built again without its PDF"
         )
         return "changed since sent", f"{sent}; {rebuilt}"
-    if s.reworded:
-        said = f"{sent}; the letter built since reads otherwise: {s.reworded_in_words}"
-        if s.awaiting_wording:
-            said += "; the office decides whether it stays as sent or goes as a correction"
-        elif s.wording is not None:
-            said += (
-                f" (to be corrected: {s.wording.by}, {in_words(s.wording.at)}: {s.wording.reason})"
-            )
-        return "changed since sent", said
     last = s.sent_last
     if last is not None and last.figures is not None and last.figures != record.figures:
         moved = [
@@ -595,6 +586,15 @@ def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
             if last.figures.get(name) != record.figures.get(name)
         ]
         return "changed since sent", f"{sent}; the letter built since states {'; '.join(moved)}"
+    if s.reworded:
+        said = f"{sent}; the letter built since reads otherwise: {s.reworded_in_words}"
+        if s.awaiting_wording:
+            said += "; the office decides whether it stays as sent or goes as a correction"
+        elif s.wording is not None:
+            said += (
+                f" (to be corrected: {s.wording.by}, {in_words(s.wording.at)}: {s.wording.reason})"
+            )
+        return "changed since sent", said
     return "changed since sent", f"{sent}; the letter built since states something else"
 
 
