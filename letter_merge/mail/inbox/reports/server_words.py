@@ -79,7 +79,7 @@ _DELAY_WORDS = _phrases(
     "(?:do not|don't) resend your (?:original )?message",
 )
 _FAILURE_WORDS = _phrases(
-    "(?:could not|couldn't) be delivered",
+    "(?:could not|couldn't|cannot|can't) be delivered",
     "wasn't delivered",
     "was not delivered",
     "failed permanently",
