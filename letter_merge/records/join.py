@@ -188,6 +188,7 @@ class Records:
             "bounced",
             "delayed",
             "complaint",
+            "challenge",
             "reply",
             "auto-reply",
         ]
@@ -196,6 +197,7 @@ class Records:
             "bounced": "bounced",
             "delayed": "delayed",
             "complaint": "marked as junk",
+            "challenge": "held until the sender confirms",
             "reply": "reply",
             "auto-reply": "automatic reply",
         }

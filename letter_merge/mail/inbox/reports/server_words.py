@@ -114,7 +114,7 @@ _FAILURE_WORDS = _phrases(
     "non (?:remis|recapitato)",
     "failed recipients?",
     "(?:is )?not a valid (?:user|recipient|address|mailbox)",
-    "(?:delivery|message|mail|e-?mail) .{0,60}has failed",
+    "(?:delivery|message|mail|e-?mail)[\\s\\S]{0,80}?has failed",
     "n'a pas pu (?:être|etre) (?:délivré|delivre|remis)",
 )
 # A subject that says what a report is, when its text does not (in Japanese, say).
