@@ -206,9 +206,9 @@ def _with_text(findings: list[Finding], said: list[Finding], single: bool) -> li
             said[0] if single and len(said) == 1 else None
         )
         if words is not None and not finding.diagnostic:
-            finding = Finding(
+            finding = dataclasses.replace(
+                finding,
                 recipient=finding.recipient or words.recipient,
-                kind=finding.kind,
                 status=status_of(finding.status, words.diagnostic),
                 diagnostic=words.diagnostic,
             )

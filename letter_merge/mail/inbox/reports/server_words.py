@@ -144,6 +144,7 @@ _ANGLE_LINE = re.compile(
 )
 # A label, then the address: "Unknown user: x@y" (IMail), "Recipient address: <x@y>".
 _LABEL_LINE = re.compile(rf"^([A-Za-z][\w .'-]{{2,40}}):\s*<?({ADDRESS})>?\.?$")
+_EXPANDED_FROM = re.compile(rf"^\(expanded from:?\s*<?({ADDRESS})>?\)$", re.IGNORECASE)
 _ANGLED = re.compile(rf"<({ADDRESS})>")
 _LONE_LINE = re.compile(
     rf"^(?:<|\"|\[SMTP:)?({ADDRESS})(?:>|\"|\])?(?:\s*<mailto:[^>]*>)?$", re.IGNORECASE
@@ -244,7 +245,12 @@ def text_findings(said: str, listed: list[str], exclude: set[str], kind: str) ->
             continue
         alone = _LONE_LINE.match(line) or _NAMED_LINE.match(line) or _DATED_LINE.match(line)
         if alone:
-            note(alone.group(1), _following(lines, indents, number))
+            following = _following(lines, indents, number)
+            note(alone.group(1), following)
+            # sendmail's "x@y" then "(expanded from: alias@y)": the address our message gave.
+            given = _EXPANDED_FROM.match(following[0]) if following else None
+            if given:
+                expanded[alone.group(1).lower()] = given.group(1).lower()
             continue
         leading = _LEADING_LINE.match(line)
         if leading:
