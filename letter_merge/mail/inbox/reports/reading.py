@@ -87,6 +87,8 @@ def _read(raw: bytes) -> Report:
         )
     if not raw.strip():
         return Report(kind=UNKNOWN, problem="The message is empty.")
+    # Blank lines before the headers (a message saved or pasted with them) are not the body.
+    raw = raw.lstrip(b" \t\r\n")
     try:
         message = BytesParser(policy=compat32).parsebytes(raw)
     except RecursionError:  # the parser recurses into nested parts
