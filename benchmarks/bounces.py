@@ -56,6 +56,7 @@ class Figures:
     failures_as_replies: int = 0
     replies: int = 0  # automatic or personal replies the expected answers name as such
     replies_as_failures: int = 0
+    replies_read: int = 0  # read as an automatic or a personal reply
     challenges: int = 0  # challenge-responses: "confirm you are a person"
     challenges_named: int = 0
     confused: int = 0  # a delay read as a failure, or a failure as a delay
@@ -83,6 +84,7 @@ class Figures:
             f"({per_100(self.id_found, self.with_id)} per 100)",
             f"final failures read as automatic or personal replies: {self.failures_as_replies}",
             f"replies read as failures or delays: {self.replies_as_failures}/{self.replies}",
+            f"replies read as replies: {self.replies_read}/{self.replies}",
             f"challenge-responses named: {self.challenges_named}/{self.challenges}",
             f"delays and failures confused: {self.confused}",
             f"spam complaints named: {self.complaints_named}/{self.complaints}",
@@ -152,6 +154,7 @@ def _score_one(figures: Figures, name: str, rows: list[dict[str, str]], report: 
     actions = {r["action"] for r in rows}
     if "reply" in actions:
         figures.replies += 1
+        figures.replies_read += report.kind in (AUTO_REPLY, REPLY)
         if report.kind in (BOUNCED, DELAYED):
             figures.replies_as_failures += 1
             figures.miss("reply read as a failure", name)

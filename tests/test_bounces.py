@@ -18,6 +18,7 @@ from letter_merge.mail.inbox.reports.reading import (
     CHALLENGE,
     COMPLAINT,
     DELAYED,
+    REPLY,
     read_report,
 )
 from letter_merge.reasons import BY_NAME
@@ -288,3 +289,10 @@ def test_blank_lines_before_the_headers_are_not_the_body() -> None:
     raw = (SHAPES / "failed_recipients_block.eml").read_bytes()
     assert read_report(b"\n" + b" " * 300 + b"\n" + raw) == read_report(raw)
     assert read_report(raw).kind == BOUNCED
+
+
+def test_a_person_saying_a_letter_failed_is_a_reply_not_a_failure() -> None:
+    report = read_report((SHAPES / "person_says_it_failed.eml").read_bytes())
+    assert report.kind == REPLY
+    assert report.findings == ()
+    assert report.original_ids == ("<20200701120040.1262.derby@lgo.example>",)

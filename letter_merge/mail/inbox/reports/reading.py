@@ -143,7 +143,12 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
     from_mail_system = (
         _from_mail_system(message) and (says_failure or not says_auto_reply(message))
     ) or (_null_return_path(message) and (says_failure or returns))
-    if from_mail_system or (said_kind and (returns or subject_kind(subject)) and not forwarded):
+    # A person's answer to our message (threaded to it, sent by no program) that says a
+    # delivery failed is their reply, unless it returns the original as servers do.
+    personal = bool(mime.reply_ids(message)) and not is_automatic(message) and not returns
+    if from_mail_system or (
+        said_kind and (returns or subject_kind(subject)) and not forwarded and not personal
+    ):
         report = read_delivery_report(message, leaves, [], problems)
         inner = _attached_report(leaves, problems) if wrapped else None
         if inner is not None:  # its fields are surer than the words of the notice around it
