@@ -12,11 +12,12 @@ delayed, here a report that says its delivery failed is a failure and a delay wa
 and a Message-ID sisimai made up (from a queue id) is not one the report carries. tests/data/bounces/ holds a copy of some of those messages
 with their expected answers, and tests/test_bounces.py asserts the same bars on them.
 
-tests/data/bounces_more/ holds real messages from three other collections (flufl.bounce,
-Mail::DeliveryStatus::BounceParser, bounce_email) with their own expected.json, where a row's
-action may also be "reply" (an automatic or personal reply: never a failure) or "challenge" (a
-challenge-response), and a third of the messages are marked held out: the figures are printed for
-the messages the rules were written against and, apart, for those held out.
+tests/data/bounces_more/ holds real messages from four other collections (flufl.bounce,
+Mail::DeliveryStatus::BounceParser, bounce_email, PHP Bounce Handler) with their own
+expected.json (give both: COLLECTION tests/data/bounces_more, EXPECTED its expected.json), where
+a row's action may also be "reply" (an automatic or personal reply: never a failure) or
+"challenge" (a challenge-response), and a third of the messages are marked held out: the figures
+are printed for the messages the rules were written against and, apart, for those held out.
 """
 
 from __future__ import annotations
