@@ -161,11 +161,19 @@ class Settings:
     # [fields]: a Word merge field's name in the template -> the column or field it prints
     # (Word's Match Fields), for templates that name fields otherwise than the workbook does
     field_map: Mapping[str, str] = field(default_factory=dict)
+    # [batch] publish_on: the day the letters and their data go on the website (None: a week
+    # after the letter date, as the office has always done)
+    publish_on: dt.date | None = None
 
     @functools.cached_property
     def paths(self) -> OutputPaths:
         """Where this batch's outputs go."""
         return OutputPaths(self.output, self.year)
+
+    @property
+    def publication_date(self) -> dt.date:
+        """The day the letters promise their data and a copy of them go on the website."""
+        return self.publish_on or self.letter_date + dt.timedelta(days=7)
 
     @property
     def period_start(self) -> dt.date:
@@ -260,7 +268,21 @@ def load_settings(
         proof_change_points=change,
         chart_dpi=dpi,
         field_map=_field_map(_table(raw, "fields", where), where),
+        publish_on=_publish_on(batch, where),
     )
+
+
+def _publish_on(batch: Mapping[str, Any], where: str) -> dt.date | None:
+    """[batch] publish_on: a date, written as the letter date is (None when not given)."""
+    day = batch.get("publish_on")
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if day is not None and not isinstance(day, dt.date):
+        raise InputError(
+            f"{where}: [batch] publish_on = {day!r} is not a date; "
+            "write it without quotes, e.g. publish_on = 2020-07-29."
+        )
+    return day
 
 
 def _field_map(table: Mapping[str, Any], where: str) -> dict[str, str]:
