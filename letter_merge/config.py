@@ -3,6 +3,7 @@ environment overrides."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from letter_merge.clock import made_at
 from letter_merge.errors import InputError
 from letter_merge.paths import OutputPaths
 
@@ -112,6 +114,9 @@ class PdfSettings:
     # LibreOffice's soffice program (or its folder) where it is not found by itself; "" -> look
     # on PATH and in the usual install folders. LETTER_MERGE_SOFFICE overrides it.
     soffice: str = ""
+    # When every PDF says it was made (clock.made_at: the letter date, or SOURCE_DATE_EPOCH),
+    # in place of the moment LibreOffice made it; "" keeps the converter's own.
+    made_at: str = ""
 
     @property
     def pdfa(self) -> bool:
@@ -263,7 +268,10 @@ def load_settings(
         send=_send_settings(_table(raw, "send", where), environ, where, oauth2),
         oauth2=oauth2,
         mailbox=_mailbox_settings(_table(raw, "mailbox", where), environ, where, smtp, oauth2),
-        pdf=_pdf_settings(_table(raw, "pdf", where), where, base),
+        pdf=dataclasses.replace(
+            _pdf_settings(_table(raw, "pdf", where), where, base),
+            made_at=made_at(letter_date, environ).isoformat().replace("+00:00", "Z"),
+        ),
         proof_pages=(pages[0], pages[1]),
         proof_change_points=change,
         chart_dpi=dpi,
