@@ -15,6 +15,7 @@ import click
 from letter_merge import __version__, console
 from letter_merge.app import check as checking
 from letter_merge.app import letters, mailing
+from letter_merge.app import publish as publishing
 from letter_merge.app import status as statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
@@ -697,6 +698,7 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
     for item in report.letters:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
+        proof += console.published(report.published.get(item.authority, ""))
         click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
 
 
@@ -779,6 +781,19 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
     made = mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type)
     for decision in made:
         click.echo(decision.in_words())
+
+
+@cli.command()
+@click.pass_context
+def publish(ctx: click.Context) -> None:
+    """Publication day: each council's letter as it last received it, and the map's data.
+
+    Writes output/<year>/publish/: the PDF of each council's last message sent (first letter
+    or latest correction) byte for byte, councils.csv and .json (the figures as each letter
+    states them), index.html and SHA256SUMS. Councils not to publish are named, with why.
+    Before [batch] publish_on it is embargoed. Nothing is uploaded. Safe to run again.
+    """
+    console.publish_report(ctx, publishing.publish(_inputs(ctx)))
 
 
 def main() -> None:

@@ -4,18 +4,33 @@ an index page and a manifest)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import email
+import email.policy
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from letter_merge.app.check import publication_warnings
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
 from letter_merge.fields import letter_fields
+from letter_merge.figures import FIGURE_FIELDS as RATES
 from letter_merge.figures import compute_figures
 from letter_merge.workbook import read_workbook
-from tests.helpers import ROOT, docx_text
+from tests.helpers import ROOT, Recorder, docx_text, free_port, run
+from tests.test_records import BRIGHTON, DERBY, LEICESTERSHIRE, set_upheld
+
+ADUR = "Adur District Council"
 
 
 def settings_with(folder: Path, batch: str, today: dt.date = dt.date(2020, 7, 22)) -> Settings:
@@ -59,3 +74,124 @@ def test_check_warns_of_a_publication_date_before_the_letter_or_gone_by(tmp_path
     assert publication_warnings(late, today=dt.date(2020, 7, 29)) == ()
     # a past year's batch (the sample's 2020, run again today) is dated in the past on purpose
     assert publication_warnings(late, today=dt.date(2026, 12, 7)) == ()
+
+
+class KeepingRecorder(Recorder):
+    """The test SMTP server's handler, keeping each message's PDF as it arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pdfs: list[tuple[str, bytes]] = []  # (To, the attachment's bytes)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        for part in message.iter_attachments():
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            self.pdfs.append((str(message["To"]), data))
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Recorder, int]]:
+    recorder = KeepingRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()
+
+
+def publish_folder(work: Path) -> dict[str, bytes]:
+    return {
+        p.name: p.read_bytes() for p in sorted((work / "output" / "2020" / "publish").iterdir())
+    }
+
+
+def test_publish_gives_each_council_the_letter_it_last_received(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """Three councils sent their letters (Adur never), Leicestershire's figure corrected and
+    its correction sent: publish gives each the very PDF it last received, the map's data as
+    those letters state it, and names Adur; run again, the same bytes."""
+    recorder = server[0]
+    assert isinstance(recorder, KeepingRecorder)
+    three = ("--only", "Leicestershire", "--only", "Derby", "--only", "Brighton")
+    assert run("approve", "--by", "Jo Bloggs", *three).exit_code == 0
+    assert run("queue").output.startswith("Queued 3 messages")  # Adur is not approved
+    assert run("send", "--yes").exit_code == 0
+    set_upheld(work, 2, 8)  # Leicestershire's Upheld 5 -> 8: 50% -> 80%, and its average
+    assert run("averages", "correct", "--by", "Jo Bloggs").exit_code == 0
+    assert run("build").exit_code == 0
+    assert run("proof").exit_code == 0
+    assert run("approve", "--by", "Jo Bloggs", "--only", "Leicestershire").exit_code == 0
+    queued = run("queue", "--correction", "Leicestershire", "--reason", "Upheld keyed wrongly")
+    assert queued.output.startswith("Queued 1 message; 1 of them corrections"), queued.output
+    assert run("send", "--yes").exit_code == 0
+    assert len(recorder.pdfs) == 4
+
+    result = run("publish")
+    assert result.exit_code == 0, result.output
+    files = publish_folder(work)
+    last_received = {to.rsplit("<", 1)[1].rstrip(">"): pdf for to, pdf in recorder.pdfs}
+    names = {
+        "leicestershire-county-council-annual-review-2020.pdf": "ce@leicestershire-county-council",
+        "derby-city-council-annual-review-2020.pdf": "ce@derby-city-council",
+        "brighton-and-hove-city-council-annual-review-2020.pdf": "ce@brighton-hove-city-council",
+    }
+    assert sorted(n for n in files if n.endswith(".pdf")) == sorted(names)
+    for name, address in names.items():
+        assert files[name] == last_received[f"{address}.example.org"], name
+    assert files["leicestershire-county-council-annual-review-2020.pdf"] == recorder.pdfs[-1][1]
+    assert files["leicestershire-county-council-annual-review-2020.pdf"] != recorder.pdfs[0][1]
+
+    rows = list(csv.DictReader(io.StringIO(files["councils.csv"].decode("utf-8"))))
+    assert [r["authority"] for r in rows] == [LEICESTERSHIRE, DERBY, BRIGHTON]
+    leicestershire = rows[0]
+    assert (leicestershire["upheld_rate"], leicestershire["upheld_rate_average"]) == ("80", "80")
+    assert leicestershire["corrected"] == "yes" and rows[1]["corrected"] == "no"
+    assert rows[1]["upheld_rate"] == "50"
+    assert json.loads(files["councils.json"])[0] == {
+        **{k: v for k, v in leicestershire.items() if k not in RATES},
+        **{k: int(v) if v else None for k, v in leicestershire.items() if k in RATES},
+        "corrected": True,
+    }
+    sums = {}
+    for line in files["SHA256SUMS"].decode().splitlines():
+        digest, name = line.split("  ")
+        sums[name] = digest
+    assert sorted(sums) == sorted(n for n in files if n != "SHA256SUMS")
+    assert all(hashlib.sha256(files[n]).hexdigest() == digest for n, digest in sums.items())
+    page = files["index.html"].decode()
+    assert '<a href="derby-city-council-annual-review-2020.pdf">Derby City Council</a>' in page
+    assert "Adur" not in page
+
+    assert "Not published (1 council):" in result.output
+    assert f"  - {ADUR}: never sent (proofed); letter-merge approve --by NAME" in result.output
+    assert "Recorded as published: 3 councils." in result.output
+
+    again = run("publish")
+    assert again.exit_code == 0, again.output
+    assert publish_folder(work) == files
+    assert "Recorded as published" not in again.output  # once per message
+    assert re.search(r"^sent\s+Derby City Council .*published 20\d\d-", run("status").output, re.M)
+    assert re.search(
+        r"  published \S+: as derby-city-council-annual-review-2020.pdf",
+        run("status", "Derby").output,
+    )
+    assert run("status", "--csv", "audit.csv").exit_code == 0
+    audit = list(csv.DictReader(io.StringIO((work / "audit.csv").read_text("utf-8-sig"))))
+    assert {r["authority"]: bool(r["published_at"]) for r in audit} == {
+        LEICESTERSHIRE: True,
+        DERBY: True,
+        BRIGHTON: True,
+        ADUR: False,
+    } and len(audit) == 5
+
+    # A letter tampered with in the outbox: an error naming the council, nothing published.
+    eml = next((work / "output" / "2020" / "outbox").glob("Derby*.eml"))
+    eml.write_bytes(eml.read_bytes().replace(b"\r\n\r\nJVBER", b"\r\n\r\nJVBFR", 1))
+    tampered = run("publish")
+    assert tampered.exit_code == 1
+    assert "Derby City Council: the PDF attached to outbox/" in tampered.output

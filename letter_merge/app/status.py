@@ -11,6 +11,7 @@ from letter_merge.batch import select_names
 from letter_merge.errors import Problem
 from letter_merge.records.audit import History, history, write_csv
 from letter_merge.records.join import Records
+from letter_merge.records.publication import published_dates
 from letter_merge.records.standing import STATES, MovedAverage, Standing
 from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 
@@ -45,6 +46,8 @@ class StatusReport:
     unknown_because: tuple[Problem, ...]  # why which letters are out of date is unknown
     built: bool  # anything was built for the year
     records: Records = field(repr=False, compare=False)
+    # When the letter each council last received was published, by authority (publish)
+    published: dict[str, str] = field(default_factory=dict)
 
 
 def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
@@ -64,6 +67,7 @@ def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
         unknown_because=records.unknown_because,
         built=bool(records.built),
         records=records,
+        published=published_dates(records),
     )
 
 
