@@ -21,6 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from letter_merge.app.check import publication_warnings
+from letter_merge.app.inputs import Inputs
+from letter_merge.app.publish import publish, web_name
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
 from letter_merge.fields import letter_fields
@@ -28,7 +30,7 @@ from letter_merge.figures import FIGURE_FIELDS as RATES
 from letter_merge.figures import compute_figures
 from letter_merge.workbook import read_workbook
 from tests.helpers import ROOT, Recorder, docx_text, free_port, run
-from tests.test_records import BRIGHTON, DERBY, LEICESTERSHIRE, set_upheld
+from tests.test_records import BRIGHTON, DERBY, LEICESTERSHIRE, desk, send_all, set_upheld
 
 ADUR = "Adur District Council"
 
@@ -189,9 +191,35 @@ def test_publish_gives_each_council_the_letter_it_last_received(
         ADUR: False,
     } and len(audit) == 5
 
+    answered = desk(work, "/api/publish", {})  # the desk's Publish step
+    assert answered["published"] == [LEICESTERSHIRE, DERBY, BRIGHTON]
+    assert answered["left_out"][0]["authority"] == ADUR and not answered["embargoed"]
+    assert publish_folder(work) == files
+
     # A letter tampered with in the outbox: an error naming the council, nothing published.
     eml = next((work / "output" / "2020" / "outbox").glob("Derby*.eml"))
     eml.write_bytes(eml.read_bytes().replace(b"\r\n\r\nJVBER", b"\r\n\r\nJVBFR", 1))
     tampered = run("publish")
     assert tampered.exit_code == 1
     assert "Derby City Council: the PDF attached to outbox/" in tampered.output
+
+
+def test_before_the_publication_date_the_folder_is_prepared_and_embargoed(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    send_all(work, server)
+    inputs = Inputs(load_settings(work / "letter-merge.toml", environ={}))
+    early = publish(inputs, today=dt.date(2020, 7, 28))
+    assert early.embargoed and early.recorded == 0 and len(early.letters) == 4
+    page = (early.folder / "index.html").read_text("utf-8")
+    assert "<strong>Embargoed until 29 July 2020</strong>" in page
+    assert "published" not in run("status", "Derby").output
+    on_the_day = publish(Inputs(inputs.settings), today=dt.date(2020, 7, 29))
+    assert not on_the_day.embargoed and on_the_day.recorded == 4
+    assert "Embargoed" not in (early.folder / "index.html").read_text("utf-8")
+    assert web_name("Brighton & Hove City Council", 2020) == (
+        "brighton-and-hove-city-council-annual-review-2020.pdf"
+    )
+    assert web_name("St. Helens Metropolitan Borough Council", 2021) == (
+        "st-helens-metropolitan-borough-council-annual-review-2021.pdf"
+    )

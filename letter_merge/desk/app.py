@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from letter_merge.app import check as checking
 from letter_merge.app import letters, mailing
+from letter_merge.app import publish as publishing
 from letter_merge.app import status as statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.batch import Batch, load_batch
@@ -223,6 +224,7 @@ def create_app(
             route("/api/delivery", delivery, ("POST",)),
             route("/api/averages", averages, ("POST",)),
             route("/status.csv", status_csv),
+            route("/api/publish", publish, ("POST",)),
         ]
     )
     guard = DeskGuard(
@@ -760,3 +762,18 @@ def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
+
+
+def publish(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """Publication day: the publish folder written, and checked against the record."""
+    report = publishing.publish(desk.fresh_inputs())
+    day = report.publication_date
+    return {
+        "folder": _relative(desk.settings(), report.folder),
+        "publication_date": f"{day.day} {day:%B %Y}",
+        "embargoed": report.embargoed,
+        "published": [letter.authority for letter in report.letters],
+        "files": list(report.files),
+        "recorded": report.recorded,
+        "left_out": _blocked(list(report.left_out)),
+    }
