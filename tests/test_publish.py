@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,7 +30,7 @@ from letter_merge.fields import letter_fields
 from letter_merge.figures import FIGURE_FIELDS as RATES
 from letter_merge.figures import compute_figures
 from letter_merge.workbook import read_workbook
-from tests.helpers import ROOT, Recorder, docx_text, free_port, run
+from tests.helpers import CHROMIUM_FLAGS, ROOT, Recorder, docx_text, free_port, run
 from tests.test_records import BRIGHTON, DERBY, LEICESTERSHIRE, desk, send_all, set_upheld
 
 ADUR = "Adur District Council"
@@ -223,3 +224,35 @@ def test_before_the_publication_date_the_folder_is_prepared_and_embargoed(
     assert web_name("St. Helens Metropolitan Borough Council", 2021) == (
         "st-helens-metropolitan-borough-council-annual-review-2021.pdf"
     )
+
+
+@pytest.mark.browser
+def test_the_index_page_passes_an_automated_accessibility_check(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """axe-core (the engine browsers' accessibility tools use) finds nothing on index.html in
+    Chromium, embargoed (with its notice) or not."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (make test installs it)")
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+    from playwright.sync_api import sync_playwright
+
+    send_all(work, server)
+    settings = load_settings(work / "letter-merge.toml", environ={})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS
+        )
+        try:
+            for today in (dt.date(2020, 7, 28), dt.date(2020, 7, 29)):
+                report = publish(Inputs(settings), today=today)
+                page = browser.new_page()
+                page.goto((report.folder / "index.html").as_uri())
+                assert page.get_by_role("link", name=DERBY).count() == 1
+                results = Axe().run(
+                    page, options={"runOnly": ["wcag2a", "wcag2aa", "best-practice"]}
+                )
+                assert results.violations_count == 0, results.generate_report()
+                page.close()
+        finally:
+            browser.close()
