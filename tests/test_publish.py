@@ -256,3 +256,38 @@ def test_the_index_page_passes_an_automated_accessibility_check(
                 page.close()
         finally:
             browser.close()
+
+
+@pytest.mark.libreoffice
+def test_letters_made_by_libreoffice_are_published_as_they_were_received(
+    built_by_libreoffice: Path,
+    tmp_path: Path,
+    server: tuple[Recorder, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The four letters LibreOffice made, sent: each published byte for byte, and each figure
+    of the map's data found in its letter's own text (as pdfium reads LibreOffice's PDFs)."""
+    work = tmp_path / "work"
+    shutil.copytree(built_by_libreoffice, work, ignore=shutil.ignore_patterns(".libreoffice"))
+    with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
+        settings.write(
+            f'\n[smtp]\nhost = "127.0.0.1"\nport = {server[1]}\nsecurity = "none"\n'
+            "rate_per_minute = 6000\n"
+        )
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
+    send_all(work, server)
+    result = run("publish")
+    assert result.exit_code == 0, result.output
+    files = publish_folder(work)
+    recorder = server[0]
+    assert isinstance(recorder, KeepingRecorder)
+    assert sorted(data for name, data in files.items() if name.endswith(".pdf")) == sorted(
+        pdf for _, pdf in recorder.pdfs
+    )
+    rows = json.loads(files["councils.json"])
+    assert [row["authority"] for row in rows] == [LEICESTERSHIRE, DERBY, BRIGHTON, ADUR]
+    assert {row["upheld_rate"] for row in rows} == {50}  # 5 of 10 upheld, each
+    assert {row["compliance_rate"] for row in rows} == {100}
+    assert run("publish").exit_code == 0
+    assert publish_folder(work) == files
