@@ -788,10 +788,9 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
 def publish(ctx: click.Context) -> None:
     """Publication day: each council's letter as it last received it, and the map's data.
 
-    Writes output/<year>/publish/: the PDF of each council's last message sent (first letter
-    or latest correction) byte for byte, councils.csv and .json (the figures as each letter
-    states them), index.html and SHA256SUMS. Councils not to publish are named, with why.
-    Before [batch] publish_on it is embargoed. Nothing is uploaded. Safe to run again.
+    \b
+    Example (output/<year>/publish/; see docs/publishing.md):
+      letter-merge publish
     """
     console.publish_report(ctx, publishing.publish(_inputs(ctx)))
 

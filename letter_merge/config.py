@@ -115,8 +115,9 @@ class PdfSettings:
     # on PATH and in the usual install folders. LETTER_MERGE_SOFFICE overrides it.
     soffice: str = ""
     # When every PDF says it was made (clock.made_at: the letter date, or SOURCE_DATE_EPOCH),
-    # in place of the moment LibreOffice made it; "" keeps the converter's own.
-    made_at: str = ""
+    # in place of the moment LibreOffice made it; "" keeps the converter's own. Not what kind
+    # of PDF it is, so not compared.
+    made_at: str = field(default="", compare=False)
 
     @property
     def pdfa(self) -> bool:

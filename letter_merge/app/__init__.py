@@ -2,5 +2,5 @@
 Owns: each command's work as one function taking typed arguments and returning a typed result,
 and every rule the front ends share ("--only is for a test send", where the password comes
 from, what status says when the inputs cannot be read); the front ends only parse and render.
-May import: approve, averages, batch, build, config, decisions, errors, fields, mail, pdf,
-progress, proof, recipients, records, steps, sync, template, words."""
+May import: approve, averages, batch, build, config, decisions, errors, fields, figures, files,
+mail, pdf, progress, proof, recipients, records, steps, sync, template, words."""
