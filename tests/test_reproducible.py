@@ -4,6 +4,7 @@ byte for byte as before."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import zipfile
@@ -15,7 +16,8 @@ from click.testing import CliRunner
 
 from letter_merge.batch import load_batch
 from letter_merge.cli import Frontend, cli
-from letter_merge.config import Settings, load_settings
+from letter_merge.config import PdfSettings, Settings, load_settings
+from letter_merge.pdf.conformance import mend
 
 
 def first_letter(settings: Settings) -> bytes:
@@ -76,3 +78,37 @@ def test_building_again_gives_the_same_bytes(built_by_libreoffice: Path, tmp_pat
         (intent,) = pdf.Root.OutputIntents
         profile = intent.DestOutputProfile.read_bytes()
         assert profile[24:36] == bytes([7, 228, 0, 7, 0, 22, 0, 0, 0, 0, 0, 0])
+
+
+def test_a_pdf_s_dates_and_colour_profile_are_set_to_when_it_was_made() -> None:
+    """What LibreOffice dates now (the Info dictionary, the XMP packet, the PDF/A colour
+    profile's header and its MD5 profile ID) is dated as the settings say."""
+    profile = bytearray(128)
+    profile[24:36] = bytes([7, 234, 0, 12, 0, 7, 0, 15, 0, 43, 0, 11])  # 2026-12-07 15:43:11
+    profile[36:40] = b"acsp"
+    profile[84:100] = b"\x01" * 16  # a profile ID, to be made again
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo[pikepdf.Name.CreationDate] = "D:20261207154311Z'"
+    stream = pdf.make_stream(bytes(profile))
+    pdf.Root.OutputIntents = pikepdf.Array(
+        [pikepdf.Dictionary(Type=pikepdf.Name.OutputIntent, DestOutputProfile=stream)]
+    )
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-'
+        b'rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" rdf:about="">'
+        b"<xmp:CreateDate>2026-12-07T15:43:11Z</xmp:CreateDate></rdf:Description></rdf:RDF>"
+        b"</x:xmpmeta>"
+    )
+    pdf.Root.Metadata = pdf.make_stream(xmp)
+    settings = PdfSettings(accessible=False, archive="none", made_at="2020-07-22T00:00:00Z")
+    mend(pdf, settings, "A letter")
+    assert str(pdf.docinfo.CreationDate) == "D:20200722000000Z'"
+    assert (
+        b"<xmp:CreateDate>2020-07-22T00:00:00Z</xmp:CreateDate>" in pdf.Root.Metadata.read_bytes()
+    )
+    dated = pdf.Root.OutputIntents[0].DestOutputProfile.read_bytes()
+    assert dated[24:36] == bytes([7, 228, 0, 7, 0, 22, 0, 0, 0, 0, 0, 0])
+    blank = bytearray(dated)
+    blank[84:100] = bytes(16)
+    assert dated[84:100] == hashlib.md5(bytes(blank), usedforsecurity=False).digest()
