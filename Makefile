@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench lint format system-deps system-deps-test sample-data template clean
+.PHONY: run test test-fast bench lint docs format system-deps system-deps-test sample-data template clean
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/letter-merge build
@@ -14,6 +14,7 @@ run: system-deps $(VENV)/.installed
 test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest -n auto -m "$(FAST)"
 	$(BIN)/python -m pytest -m "not ($(FAST))"
 
@@ -29,6 +30,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check letter_merge tests scripts benchmarks
 	$(BIN)/ruff format --check letter_merge tests scripts benchmarks
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory docs
+
+# The manual (docs/) into build/docs/, strictly: every warning an error (a broken link or
+# reference, a page in no table of contents), the command reference generated from the commands.
+docs: $(VENV)/.installed-dev
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs build/docs
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format letter_merge tests scripts benchmarks

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from letter_merge.mail.reports import (
+from letter_merge.mail.inbox.reports.reading import (
     AUTO_REPLY,
     BOUNCED,
     COMPLAINT,

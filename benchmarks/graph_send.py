@@ -109,8 +109,7 @@ def main() -> int:
         environ = {
             **os.environ,
             "REQUESTS_CA_BUNDLE": str(ca_file),
-            "LETTER_MERGE_SEND_GRAPH_URL": stand_in.base,
-            "LETTER_MERGE_MAILBOX_GRAPH_URL": stand_in.base,
+            "LETTER_MERGE_GRAPH_URL": stand_in.base,
             "LETTER_MERGE_OAUTH2_CLIENT_SECRET": SECRET,
         }
         os.environ.update(environ)

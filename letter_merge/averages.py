@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from letter_merge.batch import Batch
 from letter_merge.clock import now
-from letter_merge.decisions import CORRECT, KEEP, AverageDecision, add_decisions
+from letter_merge.decisions import CORRECT, KEEP, AverageDecision
 from letter_merge.errors import InputError
 from letter_merge.figures import RATE_LABELS
+from letter_merge.records.decisions import add_decisions
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
 from letter_merge.records.standing import MovedAverage

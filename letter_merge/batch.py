@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from letter_merge.config import Settings
-from letter_merge.decisions import kept_averages, read_decisions
+from letter_merge.decisions import kept_averages
 from letter_merge.errors import InputError, Problem, ProblemsFound
 from letter_merge.fields import email_fields, letter_fields
 from letter_merge.figures import Figures, compute_figures
 from letter_merge.files import longest_stem, safe_stem, unique_stems
 from letter_merge.progress import Progress, no_progress
+from letter_merge.records.decisions import read_decisions
 from letter_merge.template.accessibility import accessibility_findings
-from letter_merge.template.doctor import examine
+from letter_merge.template.doctor import Finding, examine
 from letter_merge.template.html_email import email_body, email_problems, is_rich
 from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
@@ -143,50 +144,20 @@ def load_batch(settings: Settings) -> Batch:
         settings.template, (Problem(f.where, f.message) for f in notes)
     )
     # A Word or HTML email (template/html_email.py) is read, and checked, by itself.
-    rich_email = is_rich(settings.email_template)
     email_template = (
         read_text_file(settings.email_template, "email template", "[paths] email_template")
-        if settings.email_template.is_file() and not rich_email
+        if settings.email_template.is_file() and not is_rich(settings.email_template)
         else ""
     )
     problems = _in(settings.workbook, workbook.problems)
-    # The doctor reads each tag on its own, so every mistake is found at once, with the fields
-    # the readable tags use; Jinja's own message (its first error only) would only repeat one.
-    template_problems = [Problem(f.where, f.message) for f in findings if f.error]
-    if not template_problems and (whole := template.syntax_problem()):
-        template_problems.append(whole)
-    if workbook.complete:
-        template_problems += template.check_fields(workbook.fields)
-    problems += _in(settings.template, template_problems)
+    problems += _in(settings.template, _template_problems(template, workbook, findings))
     # Without both sheets, which fields exist is unknown: the missing sheet is the one problem.
     if workbook.complete:
-        problems += _in(
-            settings.config_file,
-            check_text_template(
-                settings.email_subject, workbook.fields, "letter-merge.toml, [email] subject"
-            ),
-        )
-        if email_template:
-            problems += _in(
-                settings.email_template,
-                check_text_template(email_template, workbook.fields, settings.email_template.name),
-            )
-        elif rich_email:
-            problems += _in(settings.email_template, email_problems(settings, workbook.fields))
+        problems += _email_problems(settings, workbook.fields, email_template)
     if problems:
         raise ProblemsFound(problems, warnings=warnings)
     if not template.merge_uses and not template.fields_used():
-        warnings += _in(
-            settings.template,
-            [
-                Problem(
-                    settings.template.name,
-                    "the template has no fields, so every letter would be the same; write a "
-                    "field as {{ authority }}, or insert one with Word's Mailings › Insert "
-                    "Merge Field",
-                )
-            ],
-        )
+        warnings += _in(settings.template, [Problem(settings.template.name, NO_FIELDS)])
     kept = kept_averages(read_decisions(settings.paths))
     batch = Batch(
         settings,
@@ -208,6 +179,45 @@ def load_batch(settings: Settings) -> Batch:
     if problems:
         raise ProblemsFound(_in(settings.config_file, problems), warnings=warnings)
     return batch
+
+
+NO_FIELDS = (
+    "the template has no fields, so every letter would be the same; write a field as "
+    "{{ authority }}, or insert one with Word's Mailings › Insert Merge Field"
+)
+
+
+def _template_problems(
+    template: LetterTemplate, workbook: Workbook, findings: Sequence[Finding]
+) -> list[Problem]:
+    """What stops the letter template: its tags, then the fields they use."""
+    # The doctor reads each tag on its own, so every mistake is found at once, with the fields
+    # the readable tags use; Jinja's own message (its first error only) would only repeat one.
+    problems = [Problem(f.where, f.message) for f in findings if f.error]
+    if not problems and (whole := template.syntax_problem()):
+        problems.append(whole)
+    if workbook.complete:
+        problems += template.check_fields(workbook.fields)
+    return problems
+
+
+def _email_problems(
+    settings: Settings, fields: frozenset[str], email_template: str
+) -> list[Problem]:
+    """What stops the email: its subject, and its body (the plain text of `email_template`, or
+    a Word or HTML document), each checked against the workbook's `fields`."""
+    problems = _in(
+        settings.config_file,
+        check_text_template(settings.email_subject, fields, "letter-merge.toml, [email] subject"),
+    )
+    if email_template:
+        problems += _in(
+            settings.email_template,
+            check_text_template(email_template, fields, settings.email_template.name),
+        )
+    elif is_rich(settings.email_template):
+        problems += _in(settings.email_template, email_problems(settings, fields))
+    return problems
 
 
 def _in(file: Path | None, problems: Iterable[Problem]) -> list[Problem]:

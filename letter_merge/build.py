@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
@@ -32,7 +33,7 @@ from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
 from letter_merge.pdf.reading import page_count
 from letter_merge.pdf.verify import Verdict
 from letter_merge.progress import Progress, no_progress
-from letter_merge.records.join import Records
+from letter_merge.records.join import CurrentFiles, Records
 from letter_merge.records.manifest import (
     Conversion,
     FileRecord,
@@ -65,6 +66,29 @@ class LetterOutcome:
         return self.letter.council.authority
 
 
+class RemovedPdf(NamedTuple):
+    """A PDF a build removed because its letter changed and was made again without one."""
+
+    authority: str
+    pdf_sha256: str
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """What a letter is made from, and which of its files a build need not make again."""
+
+    source_sha256: str
+    current: CurrentFiles
+
+    @property
+    def docx(self) -> bool:
+        return self.current.docx
+
+    @property
+    def pdf(self) -> bool:
+        return self.current.pdf
+
+
 @dataclass
 class BuildReport:
     letters: list[LetterOutcome]
@@ -72,10 +96,9 @@ class BuildReport:
     seconds: float
     converter: str | None
     by_type: Counter[str] = field(default_factory=Counter)  # letters this run made, by type
-    # PDFs removed because their letter changed and was made again without one (--no-pdf):
-    # (authority, the removed PDF's SHA-256), so that the command line can say which were
-    # approved.
-    removed_pdfs: list[tuple[str, str]] = field(default_factory=list)
+    # PDFs removed because their letter changed and was made again without one (--no-pdf),
+    # so that the command line can say which were approved.
+    removed_pdfs: list[RemovedPdf] = field(default_factory=list)
     # What the conversion had to say once: letters converted one at a time, and why.
     notices: list[str] = field(default_factory=list)
 
@@ -119,84 +142,37 @@ def _build(
     paths.letters.mkdir(parents=True, exist_ok=True)
     remove_leftovers(paths.letters)
     records = Records.load(batch.settings, batch)
-    previous_letters = records.built
-    template_hash = template_identity(batch)
     planned = batch.letters(only)
-
-    # authority -> (what the letter is made from, its .docx is up to date, its PDF is)
-    state: dict[str, tuple[str, bool, bool]] = {}
-    for letter in planned:
-        authority = letter.council.authority
-        current = (False, False) if force else records.files_current(authority)
-        state[authority] = (source_sha256(template_hash, letter), *current)
+    template_hash = template_identity(batch)
+    fresh = {
+        letter.council.authority: Freshness(
+            source_sha256(template_hash, letter),
+            CurrentFiles() if force else records.files_current(letter.council.authority),
+        )
+        for letter in planned
+    }
     if batch.template.uses_chart:
         batch.template.charts.prepare(
-            (letter.fields for letter in planned if not state[letter.council.authority][1]),
+            (letter.fields for letter in planned if not fresh[letter.council.authority].docx),
             lambda done, total: progress("Drawing charts", done, total),
         )
 
+    built = records.built
     outcomes: dict[str, LetterOutcome] = {}
-    to_convert: list[LetterOutcome] = []
-    removed: list[tuple[str, str]] = []
+    removed: list[RemovedPdf] = []
     for number, letter in enumerate(planned, start=1):
-        docx = paths.letters / f"{letter.stem}.docx"
-        pdf = docx.with_suffix(".pdf")
-        source, docx_current, pdf_current = state[letter.council.authority]
-        if not docx_current:
-            try:
-                data = batch.template.render(letter.fields, title=letter.subject)
-            except TemplateError as error:
-                # This council's figures break an expression: the others are still built.
-                outcomes[letter.council.authority] = LetterOutcome(
-                    letter, None, None, str(error), source
-                )
-                progress("Writing letters", number, len(planned))
-                continue
-            try:
-                if pdf.exists():  # it would no longer match the new .docx
-                    remove_file(pdf)
-                    old = previous_letters.get(letter.council.authority)
-                    if converter is None and old is not None and old.pdf is not None:
-                        removed.append((letter.council.authority, old.pdf.sha256))
-                write_atomic(docx, data, durable=False)
-                statement = statement_of(data)
-            except FileInUse as error:
-                # Word or a PDF viewer holds it (Windows will not replace it): the others are
-                # still built, and the next build makes this one.
-                outcomes[letter.council.authority] = LetterOutcome(
-                    letter, None, None, f"{error.advice} and run build again", source
-                )
-                progress("Writing letters", number, len(planned))
-                continue
-        outcome = LetterOutcome(
-            letter,
-            docx,
-            pdf if pdf_current else None,
-            None,
-            source,
-            remade=not docx_current,
-            statement="" if docx_current else statement,
-        )
-        outcomes[letter.council.authority] = outcome
-        if converter is not None and not pdf_current:
-            to_convert.append(outcome)
+        authority = letter.council.authority
+        old = built.get(authority) if converter is None else None
+        outcomes[authority] = _write_letter(batch, letter, fresh[authority], old, removed)
         progress("Writing letters", number, len(planned))
 
+    to_convert = [
+        outcome
+        for outcome in outcomes.values()
+        if converter is not None and outcome.docx is not None and not fresh[outcome.authority].pdf
+    ]
     if converter is not None and to_convert:
-        by_docx = {o.docx: o for o in to_convert}
-        for result in _convert(batch, converter, to_convert, progress):
-            outcome = by_docx[result.job.docx]
-            outcomes[outcome.authority] = LetterOutcome(
-                outcome.letter,
-                outcome.docx,
-                None if result.error else result.job.pdf,
-                result.error,
-                outcome.source_sha256,
-                pdf_pages=result.pages,
-                together=result.together,
-                check=result.check,
-                statement=outcome.statement,
-            )
+        outcomes.update((o.authority, o) for o in _convert(batch, converter, to_convert, progress))
 
     report = BuildReport(
         letters=list(outcomes.values()),
@@ -209,19 +185,64 @@ def _build(
         removed_pdfs=removed,
         notices=list(converter.notices) if converter is not None and to_convert else [],
     )
-    _record(batch, report, records.manifest, previous_letters)
+    _record(batch, report, records.manifest, built)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _write_letter(
+    batch: Batch,
+    letter: PlannedLetter,
+    fresh: Freshness,
+    old: LetterRecord | None,
+    removed: list[RemovedPdf],
+) -> LetterOutcome:
+    """The letter's .docx, written unless it is up to date. A PDF of its old .docx is removed
+    first (it would no longer match the new one); when no PDF is made in its place (`old`: the
+    letter's record, given only then), it is noted in `removed`."""
+    docx = batch.settings.paths.letters / f"{letter.stem}.docx"
+    pdf = docx.with_suffix(".pdf")
+    statement = ""
+    if not fresh.docx:
+        try:
+            data = batch.template.render(letter.fields, title=letter.subject)
+        except TemplateError as error:
+            # This council's figures break an expression: the others are still built.
+            return LetterOutcome(letter, None, None, str(error), fresh.source_sha256)
+        try:
+            if pdf.exists():
+                remove_file(pdf)
+                if old is not None and old.pdf is not None:
+                    removed.append(RemovedPdf(old.authority, old.pdf.sha256))
+            write_atomic(docx, data, durable=False)
+            statement = statement_of(data)
+        except FileInUse as error:
+            # Word or a PDF viewer holds it (Windows will not replace it): the others are
+            # still built, and the next build makes this one.
+            return LetterOutcome(
+                letter, None, None, f"{error.advice} and run build again", fresh.source_sha256
+            )
+    return LetterOutcome(
+        letter,
+        docx,
+        pdf if fresh.pdf else None,
+        None,
+        fresh.source_sha256,
+        remade=not fresh.docx,
+        statement=statement,
+    )
+
+
 def _convert(
     batch: Batch, converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
-) -> list[ConversionResult]:
+) -> list[LetterOutcome]:
+    """Each letter's PDF, made from its .docx: the letters' outcomes with their PDFs (or why
+    the conversion failed)."""
     family = template_identity(batch)
+    by_docx = {o.docx: o for o in outcomes if o.docx}
     jobs = [
-        ConversionJob(o.docx, o.docx.with_suffix(".pdf"), o.letter.subject, family)
-        for o in outcomes
-        if o.docx
+        ConversionJob(docx, docx.with_suffix(".pdf"), o.letter.subject, family)
+        for docx, o in by_docx.items()
     ]
     done = 0
 
@@ -230,7 +251,18 @@ def _convert(
         done += 1
         progress("Making PDFs", done, len(jobs))
 
-    return converter.convert(jobs, converted)
+    return [
+        dataclasses.replace(
+            by_docx[result.job.docx],
+            pdf=None if result.error else result.job.pdf,
+            error=result.error,
+            remade=True,
+            pdf_pages=result.pages,
+            together=result.together,
+            check=result.check,
+        )
+        for result in converter.convert(jobs, converted)
+    ]
 
 
 def _record(

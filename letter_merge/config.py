@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from letter_merge import environment
 from letter_merge.clock import made_at
 from letter_merge.errors import InputError
 from letter_merge.paths import OutputPaths
@@ -95,6 +96,11 @@ class OAuth2Settings:
         if self.authority:
             return self.authority.rstrip("/")
         return DEFAULT_AUTHORITIES[self.provider].format(tenant=self.tenant or "organizations")
+
+    @property
+    def is_app(self) -> bool:
+        """An app signs in by itself (client credentials): no person, no mailbox of its own."""
+        return self.flow == "client-credentials"
 
     @property
     def known_host(self) -> bool:
@@ -199,16 +205,7 @@ def load_settings(
     """Read the settings file (default `./letter-merge.toml`); paths in it are relative to it."""
     environ = os.environ if environ is None else environ
     today = today or dt.date.today()
-    if config_file is None:
-        config_file = Path.cwd() / CONFIG_NAME
-        if not config_file.is_file():
-            raise InputError(
-                f"There is no {CONFIG_NAME} in {Path.cwd()}, so this is not a working folder. "
-                f"Run letter-merge in the folder that has {CONFIG_NAME} (cd there first), or name "
-                "the settings file: letter-merge --config PATH/letter-merge.toml ..."
-            )
-    elif not config_file.is_file():
-        raise InputError(f"{config_file}: no such settings file; check the --config path.")
+    config_file = _settings_file(config_file)
     base = config_file.resolve().parent
     raw: dict[str, Any] = _read_toml(config_file)
     where = config_file.name
@@ -219,35 +216,11 @@ def load_settings(
     smtp = _smtp_settings(_table(raw, "smtp", where), environ, where)
     oauth2 = _oauth2_settings(_table(raw, "oauth2", where), environ, where)
     proof = _table(raw, "proof", where)
-    chart = _table(raw, "chart", where)
-    dpi = chart.get("dpi", Settings.chart_dpi)
-    if not isinstance(dpi, int) or not 100 <= dpi <= 600:
-        raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
-    pages = proof.get("pages", [1, 4])
-    if not (
-        isinstance(pages, list)
-        and len(pages) == 2
-        and all(isinstance(p, int) and p > 0 for p in pages)
-        and pages[0] <= pages[1]
-    ):
-        raise InputError(
-            f"{where}: [proof] pages = {pages!r}: write the fewest and most, e.g. [1, 4]."
-        )
-    change = proof.get("change_points", 10)
-    if not isinstance(change, int) or change < 0:
-        raise InputError(f"{where}: [proof] change_points = {change!r} must be a whole number.")
-
-    year = batch.get("year", today.year)
-    if not isinstance(year, int) or not 1900 < year < 3000:
-        raise InputError(f"{where}: [batch] year = {year!r} is not a year; write e.g. year = 2020.")
-    letter_date = batch.get("letter_date", today)
-    if isinstance(letter_date, dt.datetime):
-        letter_date = letter_date.date()
-    if not isinstance(letter_date, dt.date):
-        raise InputError(
-            f"{where}: [batch] letter_date = {letter_date!r} is not a date; "
-            "write it without quotes, e.g. letter_date = 2020-07-22."
-        )
+    dpi = _chart_dpi(_table(raw, "chart", where), where)
+    pages = _proof_pages(proof, where)
+    change = _change_points(proof, where)
+    year = _year(batch, where, today)
+    letter_date = _letter_date(batch, where, today)
 
     def path(key: str, default: str) -> Path:
         value = paths.get(key, default)
@@ -273,12 +246,75 @@ def load_settings(
             _pdf_settings(_table(raw, "pdf", where), where, base),
             made_at=made_at(letter_date, environ).isoformat().replace("+00:00", "Z"),
         ),
-        proof_pages=(pages[0], pages[1]),
+        proof_pages=pages,
         proof_change_points=change,
         chart_dpi=dpi,
         field_map=_field_map(_table(raw, "fields", where), where),
         publish_on=_publish_on(batch, where),
     )
+
+
+def _settings_file(config_file: Path | None) -> Path:
+    """The settings file named with --config, else the working folder's."""
+    if config_file is None:
+        config_file = Path.cwd() / CONFIG_NAME
+        if not config_file.is_file():
+            raise InputError(
+                f"There is no {CONFIG_NAME} in {Path.cwd()}, so this is not a working folder. "
+                f"Run letter-merge in the folder that has {CONFIG_NAME} (cd there first), or name "
+                "the settings file: letter-merge --config PATH/letter-merge.toml ..."
+            )
+    elif not config_file.is_file():
+        raise InputError(f"{config_file}: no such settings file; check the --config path.")
+    return config_file
+
+
+def _year(batch: Mapping[str, Any], where: str, today: dt.date) -> int:
+    year = batch.get("year", today.year)
+    if not isinstance(year, int) or not 1900 < year < 3000:
+        raise InputError(f"{where}: [batch] year = {year!r} is not a year; write e.g. year = 2020.")
+    return year
+
+
+def _letter_date(batch: Mapping[str, Any], where: str, today: dt.date) -> dt.date:
+    letter_date = batch.get("letter_date", today)
+    if isinstance(letter_date, dt.datetime):
+        letter_date = letter_date.date()
+    if not isinstance(letter_date, dt.date):
+        raise InputError(
+            f"{where}: [batch] letter_date = {letter_date!r} is not a date; "
+            "write it without quotes, e.g. letter_date = 2020-07-22."
+        )
+    return letter_date
+
+
+def _proof_pages(proof: Mapping[str, Any], where: str) -> tuple[int, int]:
+    """[proof] pages: the fewest and most pages a letter may have."""
+    pages = proof.get("pages", [1, 4])
+    if not (
+        isinstance(pages, list)
+        and len(pages) == 2
+        and all(isinstance(p, int) and p > 0 for p in pages)
+        and pages[0] <= pages[1]
+    ):
+        raise InputError(
+            f"{where}: [proof] pages = {pages!r}: write the fewest and most, e.g. [1, 4]."
+        )
+    return pages[0], pages[1]
+
+
+def _change_points(proof: Mapping[str, Any], where: str) -> int:
+    change = proof.get("change_points", 10)
+    if not isinstance(change, int) or change < 0:
+        raise InputError(f"{where}: [proof] change_points = {change!r} must be a whole number.")
+    return change
+
+
+def _chart_dpi(chart: Mapping[str, Any], where: str) -> int:
+    dpi = chart.get("dpi", Settings.chart_dpi)
+    if not isinstance(dpi, int) or not 100 <= dpi <= 600:
+        raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
+    return dpi
 
 
 def _publish_on(batch: Mapping[str, Any], where: str) -> dt.date | None:
@@ -311,7 +347,7 @@ def _smtp_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str
 ) -> SmtpSettings:
     """File values, each overridden by LETTER_MERGE_SMTP_<KEY> when that is set."""
-    _refuse_secrets("smtp", table, where, ("password",), "LETTER_MERGE_SMTP_PASSWORD")
+    _refuse_secrets("smtp", table, where, ("password",), environment.SMTP_PASSWORD)
     values, source = _overridden("smtp", SmtpSettings(), table, environ, where)
     for key, default in vars(SmtpSettings()).items():
         if not isinstance(default, int):
@@ -332,10 +368,8 @@ def _send_settings(
     table: Mapping[str, Any], environ: Mapping[str, str], where: str, oauth2: OAuth2Settings
 ) -> SendSettings:
     """[send] via, overridden by LETTER_MERGE_SEND_VIA when that is set."""
-    source = (
-        "LETTER_MERGE_SEND_VIA" if "LETTER_MERGE_SEND_VIA" in environ else f"{where}: [send] via"
-    )
-    via = str(environ.get("LETTER_MERGE_SEND_VIA", table.get("via", SendSettings.via))).strip()
+    source = environment.SEND_VIA if environment.SEND_VIA in environ else f"{where}: [send] via"
+    via = str(environ.get(environment.SEND_VIA, table.get("via", SendSettings.via))).strip()
     if via not in SEND_VIA:
         raise InputError(
             f"{source} = {via!r}: use " + " or ".join(f'"{v}"' for v in SEND_VIA) + "."
@@ -358,7 +392,7 @@ def _mailbox_settings(
     """[mailbox], each key overridden by LETTER_MERGE_MAILBOX_<KEY> when that is set; a key set
     in neither follows [smtp]: the provider's IMAP host, the same username, OAuth 2.0 if sending
     uses it, and the port that goes with the security."""
-    _refuse_secrets("mailbox", table, where, ("password",), "LETTER_MERGE_MAILBOX_PASSWORD")
+    _refuse_secrets("mailbox", table, where, ("password",), environment.MAILBOX_PASSWORD)
     follows_smtp: dict[str, Any] = {
         "host": IMAP_HOSTS.get(smtp.host.lower(), smtp.host),
         "username": smtp.username,
@@ -381,7 +415,7 @@ def _mailbox_settings(
             f"{source['mark']} = {values['mark']!r}: marking read works over IMAP only (reading "
             "through Microsoft Graph asks only to read); remove it, or use IMAP."
         )
-    if "port" not in table and "LETTER_MERGE_MAILBOX_PORT" not in environ:
+    if "port" not in table and environment.override("mailbox", "port") not in environ:
         values["port"] = 993 if values["security"] == "tls" else 143
     values["port"] = _whole_number(values["port"], source["port"])
     if not 0 < values["port"] < 65536:
@@ -436,7 +470,7 @@ def _oauth2_settings(
 ) -> OAuth2Settings:
     """[oauth2], each key overridden by LETTER_MERGE_OAUTH2_<KEY> when that is set."""
     secrets = ("client_secret", "secret", "password", "refresh_token", "access_token")
-    _refuse_secrets("oauth2", table, where, secrets, "LETTER_MERGE_OAUTH2_CLIENT_SECRET")
+    _refuse_secrets("oauth2", table, where, secrets, environment.OAUTH2_CLIENT_SECRET)
     values, _ = _overridden("oauth2", OAuth2Settings(), table, environ, where)
     for key, allowed in (("provider", OAUTH2_PROVIDERS), ("flow", OAUTH2_FLOWS)):
         if values[key] not in allowed:
@@ -475,7 +509,7 @@ def _overridden(
     values: dict[str, Any] = {}
     source: dict[str, str] = {}
     for key, default in vars(defaults).items():
-        env_name = f"LETTER_MERGE_{section.upper()}_{key.upper()}"
+        env_name = environment.override(section, key)
         source[key] = env_name if env_name in environ else f"{where}: [{section}] {key}"
         value = environ.get(env_name, table.get(key, (follows or {}).get(key, default)))
         values[key] = value if isinstance(default, int) else str(value).strip()

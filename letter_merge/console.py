@@ -21,7 +21,7 @@ from letter_merge.app import status as statuses
 from letter_merge.config import Settings
 from letter_merge.decisions import KEEP
 from letter_merge.errors import InputError, LetterMergeError, Problem
-from letter_merge.mail.send import SendPlan, SendReport
+from letter_merge.mail.send.sending import SendPlan, SendReport
 from letter_merge.records.audit import History
 from letter_merge.records.standing import MovedAverage
 from letter_merge.steps import Blocker, Next, actionable_first

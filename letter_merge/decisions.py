@@ -1,5 +1,6 @@
 """The office's decisions about an average that a correction moves, kept in
-`output/<year>/decisions.json`, never changed or removed (the latest for an average holds).
+`output/<year>/decisions.json` (read and written in records/decisions.py), never changed or
+removed (the latest for an average holds).
 
 Correcting one council's figures moves the average for its authority type, which every other
 letter of that type states, some of them already sent. The office chooses, on the record: keep
@@ -9,13 +10,9 @@ every letter the change reaches (each goes again as a correction).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from letter_merge.errors import InputError
-from letter_merge.files import write_atomic
 from letter_merge.paths import OutputPaths
 from letter_merge.words import counted, percent
 
@@ -51,27 +48,6 @@ class AverageDecision:
 
 def decisions_file(paths: OutputPaths) -> Path:
     return paths.year_dir / "decisions.json"
-
-
-def read_decisions(paths: OutputPaths) -> list[AverageDecision]:
-    """Every decision, oldest first; none when there is no file."""
-    path = decisions_file(paths)
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-        return [
-            AverageDecision(**{**entry, "letters": tuple(entry.get("letters", ()))})
-            for entry in data
-        ]
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError, TypeError) as error:
-        raise InputError(f"{path}: cannot be read ({error}); restore it from a backup.") from None
-
-
-def add_decisions(paths: OutputPaths, decisions: list[AverageDecision]) -> None:
-    every = [*read_decisions(paths), *decisions]
-    text = json.dumps([asdict(d) for d in every], indent=2, ensure_ascii=False) + "\n"
-    write_atomic(decisions_file(paths), text.encode("utf-8"))
 
 
 def latest(decisions: list[AverageDecision]) -> dict[tuple[str, str], AverageDecision]:

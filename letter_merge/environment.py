@@ -4,8 +4,11 @@ variables by these names; the manual's reference is generated from this table.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,14 @@ class Variable:
     replaced_by: str = ""
 
 
+def override(section: str, key: str) -> str:
+    """The variable that overrides [section] key: LETTER_MERGE_<SECTION>_<KEY>."""
+    return f"LETTER_MERGE_{section.upper()}_{key.upper()}"
+
+
 def _overrides(section: str, keys: Mapping[str, str]) -> tuple[Variable, ...]:
     return tuple(
-        Variable(f"LETTER_MERGE_{section.upper()}_{key.upper()}", meaning, f"[{section}] {key}")
+        Variable(override(section, key), meaning, f"[{section}] {key}")
         for key, meaning in keys.items()
     )
 
@@ -127,3 +135,26 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 BY_NAME: dict[str, Variable] = {variable.name: variable for variable in VARIABLES}
+
+
+_said: set[str] = set()  # earlier names whose deprecation has been said in this run
+
+
+def read(environ: Mapping[str, str], name: str) -> tuple[str, str]:
+    """The value of the variable `name` ("" when unset) and the name it was found under:
+    `name` itself, else an earlier name of it, whose deprecation is said once a run."""
+    if environ.get(name):
+        return name, environ[name]
+    for earlier in VARIABLES:
+        if earlier.replaced_by == name and environ.get(earlier.name):
+            if earlier.name not in _said:
+                _said.add(earlier.name)
+                log.warning(
+                    "%s is deprecated: it is read as %s, the one name for it now; rename it, "
+                    "as a later version will not read %s.",
+                    earlier.name,
+                    name,
+                    earlier.name,
+                )
+            return earlier.name, environ[earlier.name]
+    return name, ""

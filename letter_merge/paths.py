@@ -55,6 +55,10 @@ class OutputPaths:
         return self.proof / "results.json"
 
     @property
+    def proof_cards(self) -> Path:
+        return self.proof / "cards.json"
+
+    @property
     def preview(self) -> Path:
         return self.year_dir / "preview"
 

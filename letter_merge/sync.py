@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 
 from filelock import FileLock
 
+from letter_merge.environment import STATE_DIR, SYNCED
 from letter_merge.errors import LetterMergeError
 from letter_merge.files import sha256_file, write_atomic
 
@@ -85,7 +86,7 @@ def synced_by(
     "Google Drive", "iCloud Drive"), or "" when nothing is known to. LETTER_MERGE_SYNCED names
     one where it cannot be told (any other tool), or says "no"."""
     environ = os.environ if environ is None else environ
-    said = environ.get("LETTER_MERGE_SYNCED", "").strip()
+    said = environ.get(SYNCED, "").strip()
     if said:
         return "" if said.casefold() in ("no", "0", "false") else said
     place = _normal(folder)
@@ -143,8 +144,8 @@ def local_state(environ: Mapping[str, str] | None = None) -> Path:
     Windows, ~/Library/Application Support/letter-merge on macOS, $XDG_STATE_HOME (or
     ~/.local/state)/letter-merge elsewhere; LETTER_MERGE_STATE_DIR when set."""
     environ = os.environ if environ is None else environ
-    if environ.get("LETTER_MERGE_STATE_DIR"):
-        return Path(environ["LETTER_MERGE_STATE_DIR"])
+    if environ.get(STATE_DIR):
+        return Path(environ[STATE_DIR])
     home = Path(environ.get("HOME") or Path.home())
     if sys.platform == "win32":
         return Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "letter-merge"

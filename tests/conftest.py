@@ -127,6 +127,6 @@ def work(
     # A build in the test (after a correction) is made with the same stand-in.
     monkeypatch.setattr(helpers, "FRONTEND", STAND_IN)
     monkeypatch.delenv("LETTER_MERGE_SMTP_PASSWORD", raising=False)
-    monkeypatch.setattr("letter_merge.mail.send.BACKOFF_SECONDS", 0.01)
-    monkeypatch.setattr("letter_merge.mail.transport.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("letter_merge.mail.send.sending.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("letter_merge.mail.send.transport.BACKOFF_SECONDS", 0.01)
     return folder

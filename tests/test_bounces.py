@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bounces import Figures, score
-from letter_merge.mail.reports import AUTO_REPLY, BOUNCED, COMPLAINT, read_report
+from letter_merge.mail.inbox.reports.reading import AUTO_REPLY, BOUNCED, COMPLAINT, read_report
 from letter_merge.reasons import BY_NAME
 
 DATA = Path(__file__).parent / "data" / "bounces"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import os
 import re
 import sqlite3
 import ssl
@@ -30,7 +29,7 @@ import trustme
 from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.config import load_settings
-from letter_merge.mail.send import send_messages
+from letter_merge.mail.send.sending import send_messages
 from tests.graph_standin import GraphSendStandIn, serving
 from tests.helpers import HTML_EMAIL_PARTS, approve_and_queue, free_port, ledger_states, run
 from tests.test_delivery import postfix_bounce
@@ -76,9 +75,9 @@ def graph(
     stand_in = GraphSendStandIn(valid=identity.valid, send_as={TEAM})
     with serving(stand_in, context):
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
-        monkeypatch.setenv("LETTER_MERGE_SEND_GRAPH_URL", stand_in.base)
+        monkeypatch.setenv("LETTER_MERGE_GRAPH_URL", stand_in.base)
         monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
-        monkeypatch.setattr("letter_merge.mail.graph_send.BACKOFF_SECONDS", 0.01)
+        monkeypatch.setattr("letter_merge.mail.send.graph.BACKOFF_SECONDS", 0.01)
         with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
             settings.write(
                 '\n[send]\nvia = "graph"\n'
@@ -142,11 +141,7 @@ def test_the_app_sends_each_letter_once_from_the_team_mailbox(
     stand_in.deliver(f"users/{TEAM}", bounce, "2020-07-22T12:00:08Z")
     with (work / "letter-merge.toml").open("a", encoding="utf-8") as settings:
         settings.write(f'[mailbox]\nauth = "graph"\nusername = "{TEAM}"\n')
-    os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"] = stand_in.base
-    try:
-        found = run("delivery")
-    finally:
-        del os.environ["LETTER_MERGE_MAILBOX_GRAPH_URL"]
+    found = run("delivery")  # through the same LETTER_MERGE_GRAPH_URL as sending
     assert found.exit_code == 0, found.output
     assert "  Derby City Council: did not arrive for ce@derby-city-council.example.org" in (
         found.output
@@ -242,7 +237,7 @@ def test_a_message_over_graphs_4_mb_limit_fails_alone(
 ) -> None:
     approve_and_queue()
     # The stand-in's limit is Graph's; the client's own check is lifted to meet the 413.
-    monkeypatch.setattr("letter_merge.mail.graph_send.REQUEST_LIMIT", 10**9)
+    monkeypatch.setattr("letter_merge.mail.send.graph.REQUEST_LIMIT", 10**9)
     sizes = {
         p.stem.split(" - ")[0]: len(base64.b64encode(p.read_bytes()))
         for p in (work / "output/2020/outbox").glob("*.eml")
@@ -281,9 +276,9 @@ def test_in_doubt_from_an_earlier_run_is_looked_up_before_anything_goes(
     approve_and_queue()
     # The look-up itself fails this time: both stay in doubt, as SMTP's would.
     monkeypatch.setattr(
-        "letter_merge.mail.graph_send.GraphConnection.look_up",
+        "letter_merge.mail.send.graph.GraphConnection.look_up",
         lambda self, message_id: __import__(
-            "letter_merge.mail.transport", fromlist=["Found"]
+            "letter_merge.mail.send.transport", fromlist=["Found"]
         ).Found("unknown"),
     )
     stand_in.script = ["drop-sent", "drop-unsent"]
@@ -293,7 +288,7 @@ def test_in_doubt_from_an_earlier_run_is_looked_up_before_anything_goes(
     assert list(ledger_states(work).values()).count("sending") == 2
     monkeypatch.undo()  # the next run can ask Graph
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(work.parent / "test-ca.pem"))
-    monkeypatch.setenv("LETTER_MERGE_SEND_GRAPH_URL", stand_in.base)
+    monkeypatch.setenv("LETTER_MERGE_GRAPH_URL", stand_in.base)
     monkeypatch.setenv("LETTER_MERGE_OAUTH2_CLIENT_SECRET", SECRET)
     monkeypatch.chdir(work)
     second = run("send", "--yes")
@@ -391,7 +386,7 @@ def test_a_message_over_4_mb_is_refused_before_it_is_sent_to_graph(
 ) -> None:
     stand_in, _ = graph
     approve_and_queue()
-    monkeypatch.setattr("letter_merge.mail.graph_send.REQUEST_LIMIT", 1000)  # every one is over
+    monkeypatch.setattr("letter_merge.mail.send.graph.REQUEST_LIMIT", 1000)  # every one is over
     result = run("send", "--yes", "--limit", "1")
     assert result.exit_code == 1
     assert "over Microsoft Graph's limit of 4 MB a request" in result.output

@@ -145,7 +145,7 @@ def test_simulated_windows_an_eml_held_open_when_queueing(
                 raise FileInUse(path)
             real(path, data, durable=durable)
 
-        windows.setattr("letter_merge.mail.outbox.write_atomic", refuse_eml)
+        windows.setattr("letter_merge.mail.send.outbox.write_atomic", refuse_eml)
         result = runner.invoke(cli, obj=STAND_IN, args=["queue"])
     assert result.exit_code == 1, result.output
     assert "cannot be replaced" in result.output and "Leicestershire" in result.output

@@ -209,7 +209,7 @@ def test_preview_shows_the_email_as_the_council_will_see_it(work: Path) -> None:
 def test_word_headings_stay_headings(work: Path) -> None:
     from docx import Document
 
-    from letter_merge.mail.outbox import build_message
+    from letter_merge.mail.send.outbox import build_message
 
     document = Document(str(work / "templates" / "email.docx"))
     heading = document.paragraphs[0].insert_paragraph_before("Annual Review {{ year }}")

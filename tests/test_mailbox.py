@@ -30,10 +30,10 @@ from keyrings.alt.file import PlaintextKeyring
 
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
-from letter_merge.mail import graph as graph_reader
-from letter_merge.mail import imap as imap_reader
-from letter_merge.mail.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
-from letter_merge.mail.signin import SignedIn
+from letter_merge.mail.inbox import graph as graph_reader
+from letter_merge.mail.inbox import imap as imap_reader
+from letter_merge.mail.inbox.mailbox import Fetched, MailboxError, mailbox_password, read_mailbox
+from letter_merge.mail.signin.common import SignedIn
 from letter_merge.steps import Next
 from tests.helpers import StandInHandler, free_port, serving_http
 from tests.imap_server import (
@@ -674,7 +674,7 @@ def graph(tmp_path: Path) -> Iterator[tuple[GraphStandIn, dict[str, str]]]:
     with serving_http(Handler, tls=context) as port:
         stand_in.port = port
         environ = {
-            "LETTER_MERGE_MAILBOX_GRAPH_URL": stand_in.base,
+            "LETTER_MERGE_GRAPH_URL": stand_in.base,
             "REQUESTS_CA_BUNDLE": str(ca_file),
         }
         yield stand_in, environ
@@ -873,6 +873,33 @@ def test_graph_sends_the_token_nowhere_else(
 
 
 def test_graph_address_must_be_https(tmp_path: Path) -> None:
-    environ = {"LETTER_MERGE_MAILBOX_GRAPH_URL": "http://graph.example/v1.0"}
-    with pytest.raises(InputError, match="LETTER_MERGE_MAILBOX_GRAPH_URL = 'http://graph"):
+    environ = {"LETTER_MERGE_GRAPH_URL": "http://graph.example/v1.0"}
+    with pytest.raises(InputError, match="LETTER_MERGE_GRAPH_URL = 'http://graph"):
         read_mailbox(graph_settings(tmp_path), environ=environ)
+    earlier = {"LETTER_MERGE_MAILBOX_GRAPH_URL": "http://graph.example/v1.0"}
+    with pytest.raises(InputError, match="LETTER_MERGE_MAILBOX_GRAPH_URL = 'http://graph"):
+        read_mailbox(graph_settings(tmp_path), environ=earlier)
+
+
+def test_graph_address_under_its_earlier_name_still_works_and_is_said_to_be_deprecated(
+    tmp_path: Path,
+    graph: tuple[GraphStandIn, dict[str, str]],
+    stand_in_tokens: StandInTokens,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stand_in, environ = graph
+    stand_in_tokens.tokens = ["graph-token-1"]
+    inbox(stand_in, 2)
+    monkeypatch.setattr("letter_merge.environment._said", set())
+    earlier = {**environ, "LETTER_MERGE_MAILBOX_GRAPH_URL": environ["LETTER_MERGE_GRAPH_URL"]}
+    del earlier["LETTER_MERGE_GRAPH_URL"]
+    with caplog.at_level("WARNING", logger="letter_merge.environment"):
+        assert len(read_mailbox(graph_settings(tmp_path), environ=earlier)) == 2
+        assert len(read_mailbox(graph_settings(tmp_path), environ=earlier)) == 2
+    said = [r.getMessage() for r in caplog.records if r.name == "letter_merge.environment"]
+    assert said == [  # once a run, naming the name to use
+        "LETTER_MERGE_MAILBOX_GRAPH_URL is deprecated: it is read as LETTER_MERGE_GRAPH_URL, "
+        "the one name for it now; rename it, as a later version will not read "
+        "LETTER_MERGE_MAILBOX_GRAPH_URL."
+    ]

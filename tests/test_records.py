@@ -23,9 +23,10 @@ from starlette.testclient import TestClient
 from letter_merge.config import load_settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.security import DeskKeys
-from letter_merge.mail.delivery import read_deliveries
-from letter_merge.mail.mailbox import Fetched
+from letter_merge.mail.inbox.delivery import read_deliveries
+from letter_merge.mail.inbox.mailbox import Fetched
 from letter_merge.records.ledger import SENDING, Ledger, Message
+from letter_merge.records.proofs import Card, Check, Figure, ProofResult, read_cards, write_cards
 from letter_merge.records.standing import STATES
 from tests.helpers import Recorder, approve_and_queue, run
 from tests.standin import TextPdfConverter
@@ -159,6 +160,53 @@ def test_proof_only_proofs_the_letters_named_and_keeps_the_others(work: Path) ->
     page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
     adur = page[page.index(">Adur District Council</a>") :].split("</article>")[0]
     assert "built again since this proof: proof it again" in adur
+
+
+def test_the_proof_says_a_pdf_changed_after_the_build(work: Path) -> None:
+    """Whether a PDF is as built is the records' answer: the proof's card says the same."""
+    (pdf,) = (work / "output" / "2020" / "letters").glob("*Derby*.pdf")
+    pdf.write_bytes(pdf.read_bytes() + b"\n% edited by hand\n")
+    run("proof")
+    page = (work / "output" / "2020" / "proof" / "index.html").read_text(encoding="utf-8")
+    derby = page[page.index(">Derby City Council</a>") :].split("</article>")[0]
+    assert "it was changed after the build; build it again" in derby
+    results = work / "output" / "2020" / "proof" / "results.json"
+    (derby_result,) = [
+        r for r in json.loads(results.read_text(encoding="utf-8")) if r["authority"] == DERBY
+    ]
+    assert (
+        "PDF as built (it was changed after the build; build it again)"
+        in (derby_result["problems"])
+    )
+    assert status_line(run("status").output, DERBY).startswith("PDF changed  ")
+
+
+def test_the_proof_cards_are_kept_beside_the_results(tmp_path: Path) -> None:
+    """The cards a proof page shows are a record of the proof: written and read again in
+    records/, and the result approving asks about is worked out from the card."""
+    card = Card(
+        DERBY,
+        "Unitary Council",
+        "Dear Sir or Madam, Chief Executive",
+        "ce@derby.gov.uk",
+        ("clerk@derby.gov.uk",),
+        "../letters/Derby.pdf",
+        2,
+        [Figure("Upheld", 40, 55, rate_now=42, rate_moved=True)],
+        [Check("Names its council", True), Check("No template tags left", False, "{{ name }}")],
+        "data:image/jpeg;base64,AAAA",
+        "ab" * 32,
+    )
+    path = tmp_path / "cards.json"
+    write_cards(path, [card])
+    assert read_cards(path) == {DERBY: card}
+    assert card.result("2020-07-06T09:00:00+00:00") == ProofResult(
+        DERBY, "ab" * 32, ("No template tags left ({{ name }})",), "2020-07-06T09:00:00+00:00"
+    )
+    # No proof yet, or cards an older letter-merge wrote: none to show again.
+    assert read_cards(tmp_path / "none.json") == {}
+    path.write_text('[{"authority": "Derby"}]', encoding="utf-8")
+    assert read_cards(path) == {}
 
 
 def send_all(work: Path, server: tuple[Recorder, int]) -> None:

@@ -1,4 +1,4 @@
-"""Reading what comes back to the sending mailbox (letter_merge.mail.reports). Each sample under
+"""Reading what comes back to the sending mailbox (letter_merge.mail.inbox.reports.reading). Each sample under
 tests/data/reports is written the way its server writes it: Postfix, Exim, sendmail, Gmail,
 Exchange Online and Exchange 2010, Outlook, Dovecot's vacation; variants are made from them here."""
 
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from letter_merge.mail import mime, reports
-from letter_merge.mail.reports import (
+from letter_merge.mail.inbox.reports import mime
+from letter_merge.mail.inbox.reports import reading as reports
+from letter_merge.mail.inbox.reports.reading import (
     AUTO_REPLY,
     BOUNCED,
     DELAYED,

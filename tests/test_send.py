@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from letter_merge.config import load_settings
 from letter_merge.files import try_lock
-from letter_merge.mail.send import send_messages
+from letter_merge.mail.send.sending import send_messages
 from tests.helpers import (
     Recorder,
     approve_and_queue,
@@ -342,7 +342,7 @@ def test_sending_over_tls(work: Path, security: str, monkeypatch: pytest.MonkeyP
 def test_a_correction_reads_as_one_whatever_the_subject_setting(work: Path) -> None:
     from letter_merge.batch import load_batch
     from letter_merge.config import load_settings
-    from letter_merge.mail.outbox import build_message
+    from letter_merge.mail.send.outbox import build_message
 
     batch = load_batch(load_settings(work / "letter-merge.toml"))
     letter = batch.letters()[1]
@@ -357,7 +357,7 @@ def test_a_correction_reads_as_one_whatever_the_subject_setting(work: Path) -> N
 def test_the_reason_is_recorded_and_only_the_note_reaches_the_council(work: Path) -> None:
     from letter_merge.batch import load_batch
     from letter_merge.config import load_settings
-    from letter_merge.mail.outbox import build_message
+    from letter_merge.mail.send.outbox import build_message
 
     batch = load_batch(load_settings(work / "letter-merge.toml"))
     letter = batch.letters()[1]

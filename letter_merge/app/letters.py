@@ -84,7 +84,7 @@ def plan_build(inputs: Inputs, *, only: Sequence[str] = (), force: bool = False)
     sent_again = tuple(
         a
         for a in building
-        if records.standing(a).sent and (force or not records.files_current(a)[0])
+        if records.standing(a).sent and (force or not records.files_current(a).docx)
     )
     return BuildPlan(
         tuple(building) if held else tuple(only), held, sent_again, nothing=not building

@@ -16,17 +16,17 @@ from letter_merge.averages import decide_averages
 from letter_merge.config import Settings
 from letter_merge.decisions import AverageDecision
 from letter_merge.errors import InputError
-from letter_merge.mail.delivery import DeliveryReport, read_deliveries
-from letter_merge.mail.oauth import Tokens, token_source
-from letter_merge.mail.outbox import QueueReport, queue_messages
-from letter_merge.mail.send import (
+from letter_merge.mail.inbox.delivery import DeliveryReport, read_deliveries
+from letter_merge.mail.send.outbox import QueueReport, asked_corrections, queue_messages
+from letter_merge.mail.send.sending import (
     SendPlan,
     SendReport,
     resolve_in_doubt,
     send_messages,
     server_in_words,
 )
-from letter_merge.mail.transport import smtp_password
+from letter_merge.mail.send.transport import smtp_password
+from letter_merge.mail.signin.oauth import Tokens, token_source
 from letter_merge.progress import Progress, no_progress
 
 
@@ -56,17 +56,8 @@ def queue(
     already sent a letter whose changed letter goes as a correction, for `reason` (the
     office's record, never sent), telling the council `note`; `resends` go again, unchanged,
     to a corrected address."""
-    if (reason.strip() or note.strip()) and not corrections:
-        raise InputError(
-            "A reason, and what to tell the council, go with a correction: name the council "
-            "whose letter is corrected."
-        )
-    if corrections and not reason.strip():
-        raise InputError(
-            "Say why the letter is corrected: the reason is kept on the office's record (it "
-            "is not sent)."
-        )
-    return queue_messages(inputs.batch(), dict.fromkeys(corrections, reason), note, resends)
+    asked = asked_corrections(corrections, reason, note)
+    return queue_messages(inputs.batch(), asked, note, resends)
 
 
 @dataclass(frozen=True)

@@ -1,219 +1,125 @@
-"""Reading the sending mailbox through Microsoft Graph, for Microsoft 365 tenants that have turned
-IMAP off: GET requests only, with a bearer token renewed once if refused."""
+"""The one Microsoft Graph client, which sending (send/graph.py) and reading the mailbox
+(inbox/graph.py) both speak through: Graph's address (LETTER_MERGE_GRAPH_URL, for a national
+cloud), the mailbox requests go to ("me", or users/<mailbox> for an app), the bearer token renewed
+once when refused, and Graph's requests to slow down (429, 503, 504) waited out as its
+Retry-After asks. What a refusal means is said by each use of it, in its own words."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from letter_merge.config import Settings
+from letter_merge.config import OAuth2Settings
+from letter_merge.environment import GRAPH_URL, read
 from letter_merge.errors import InputError
-from letter_merge.mail.mailbox_shared import TIMEOUT_SECONDS, Fetched, MailboxError, server_words
-from letter_merge.mail.oauth import token_source
-from letter_merge.mail.signin import http_session
-from letter_merge.steps import Next
+from letter_merge.mail.signin.common import http_session
+from letter_merge.mail.signin.oauth import Tokens
 
 log = logging.getLogger(__name__)
 
-GRAPH_URL_VARIABLE = "LETTER_MERGE_MAILBOX_GRAPH_URL"  # a national cloud, or a stand-in
-GRAPH_URL = "https://graph.microsoft.com/v1.0"
-GRAPH_PAGE = 50  # messages one page of Graph's list holds
-GRAPH_TRIES = 3  # when Graph says it is too busy (429, 503, 504)
-GRAPH_WAIT_SECONDS = 30  # the longest wait Graph's Retry-After is obeyed for
-# Graph's names for the folders every mailbox has; any other folder is looked up by its name.
-GRAPH_FOLDERS = ("inbox", "junkemail", "archive", "deleteditems", "sentitems", "drafts", "outbox")
+DEFAULT_URL = "https://graph.microsoft.com/v1.0"
+BUSY_STATUSES = (429, 503, 504)  # Graph asking for a wait (Retry-After) before trying again
+BUSY_TRIES = 6  # a request answered busy is tried this many times in all
+BACKOFF_SECONDS = 2.0  # the first wait when Graph gives no Retry-After; it doubles each time
+LONGEST_WAIT_SECONDS = 120.0  # the longest Retry-After obeyed
 
 
-def read_graph(
-    settings: Settings, since: dt.date | None, environ: Mapping[str, str]
-) -> list[Fetched]:
-    base = (environ.get(GRAPH_URL_VARIABLE) or GRAPH_URL).rstrip("/")
+def graph_url(environ: Mapping[str, str]) -> tuple[str, str]:
+    """Graph's address (no trailing slash), and the variable that set it ("" for the default).
+    Only https://: the bearer token goes nowhere in clear."""
+    name, value = read(environ, GRAPH_URL)
+    base = (value or DEFAULT_URL).rstrip("/")
     if not base.startswith("https://"):
-        raise InputError(f"{GRAPH_URL_VARIABLE} = {base!r} must be an https:// address.")
-    graph = _Graph(settings, base, environ)
-    folder = graph.folder(settings.mailbox.folder)
-    listed = graph.message_ids(folder, since)
-    return [Fetched(f"graph:{message_id}", graph.mime(message_id)) for message_id in listed]
+        raise InputError(f"{name} = {base!r} must be an https:// address.")
+    return base, name if value else ""
 
 
-class _Graph:
-    """GET requests to one mailbox in Microsoft Graph, with a bearer token renewed once if
-    refused, and Graph's requests to slow down obeyed."""
+def retry_after(value: str | None, tries: int) -> float:
+    """How long to wait before trying again after Graph's `tries`-th busy answer: its
+    Retry-After in seconds (at most LONGEST_WAIT_SECONDS), else a doubling wait."""
+    doubling = float(BACKOFF_SECONDS * 2 ** (tries - 1))
+    try:
+        wait = float(value) if value is not None else doubling
+    except ValueError:
+        wait = doubling
+    return max(0.0, min(wait, LONGEST_WAIT_SECONDS))
 
-    def __init__(self, settings: Settings, base: str, environ: Mapping[str, str]) -> None:
-        self.base = base
-        self.mailbox = settings.mailbox
+
+class GraphClient:
+    """Requests to one mailbox in Microsoft Graph. An app (client credentials) has no mailbox of
+    its own and names `mailbox`; a signed-in person works in their own ("me")."""
+
+    def __init__(
+        self,
+        oauth2: OAuth2Settings,
+        tokens: Tokens,
+        mailbox: str,
+        environ: Mapping[str, str],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base, self.variable = graph_url(environ)
+        self.tokens = tokens
+        self.sleep = sleep
         self.session = http_session(environ)
-        self.tokens = token_source(settings, purpose="graph")
+        self.app = oauth2.is_app
+        self.who = f"users/{urllib.parse.quote(mailbox, safe='@')}" if self.app else "me"
         self.token = ""
-        # An app (client credentials) names the mailbox; a signed-in person reads their own.
-        user = self.mailbox.username or settings.smtp.username
-        self.who = (
-            f"users/{urllib.parse.quote(user, safe='@')}"
-            if settings.oauth2.flow == "client-credentials"
-            else "me"
-        )
-        self.name = user or "the signed-in user"
 
-    def folder(self, name: str) -> str:
-        """Graph's id for [mailbox] folder: a name every mailbox has (inbox), a top-level
-        folder's display name, a path of display names ("Inbox/Bounces"), or a folder directly
-        under the inbox (where a mailbox rule files reports) found by its name alone."""
-        parts = [part.strip() for part in name.split("/") if part.strip()]
-        found = self._top(parts[0]) if parts else None
-        if found is None and len(parts) == 1:
-            found = self._child("inbox", parts[0])
-        for part in parts[1:]:
-            found = None if found is None else self._child(found, part)
-        if found is not None:
-            return found
-        listed = self.get_json(
-            f"{self.base}/{self.who}/mailFolders", {"$select": "displayName", "$top": "100"}
-        )
-        names = [str(entry.get("displayName", "")) for entry in listed.get("value", [])]
-        raise MailboxError(
-            f"There is no folder {name!r} in the mailbox of {self.name} (Microsoft Graph). Check "
-            f"[mailbox] folder: a folder's name, a path such as Inbox/Bounces, or one of "
-            f"{', '.join(GRAPH_FOLDERS)}; the top-level folders there: "
-            f"{', '.join(names) or 'none listed'}."
-        )
+    def url(self, path: str) -> str:
+        """The address of `path` in the mailbox: "messages" -> .../me/messages."""
+        return f"{self.base}/{self.who}/{path}"
 
-    def _top(self, name: str) -> str | None:
-        if name.lower() in GRAPH_FOLDERS:
-            return name.lower()
-        return self._named(f"{self.base}/{self.who}/mailFolders", name)
+    def sign_in(self) -> None:
+        """A token now: a refused sign-in stops before anything is asked of Graph."""
+        _, self.token = self.tokens.token()
 
-    def _child(self, parent: str, name: str) -> str | None:
-        quoted = urllib.parse.quote(parent, safe="")
-        return self._named(f"{self.base}/{self.who}/mailFolders/{quoted}/childFolders", name)
+    def close(self) -> None:
+        self.session.close()
 
-    def _named(self, url: str, name: str) -> str | None:
-        escaped = name.replace("'", "''")
-        found = self.get_json(
-            url, {"$filter": f"displayName eq '{escaped}'", "$select": "id,displayName"}
-        )
-        return next((str(entry["id"]) for entry in found.get("value", [])), None)
-
-    def message_ids(self, folder: str, since: dt.date | None) -> list[str]:
-        """The ids of the folder's messages (received on or after `since`), oldest first."""
-        params = {"$select": "id,receivedDateTime", "$top": str(GRAPH_PAGE)}
-        if since:
-            params["$filter"] = f"receivedDateTime ge {since.isoformat()}T00:00:00Z"
-        url: str | None = f"{self.base}/{self.who}/mailFolders/{folder}/messages"
-        found: list[tuple[str, str]] = []
-        while url:
-            page = self.get_json(url, params)
-            params = {}  # the next page's address carries them
-            for entry in page.get("value", []):
-                received = str(entry.get("receivedDateTime", ""))
-                if since is None or received[:10] >= since.isoformat():
-                    found.append((received, str(entry["id"])))
-            url = page.get("@odata.nextLink")
-            if url and not url.startswith(self.base + "/"):
-                # The token goes only where it was meant for.
-                raise MailboxError(
-                    f"Microsoft Graph sent the next page of {self.name}'s messages elsewhere "
-                    f"({urllib.parse.urlsplit(url).netloc}); nothing more was read."
-                )
-        return [message_id for _, message_id in sorted(found)]
-
-    def mime(self, message_id: str) -> bytes:
-        quoted = urllib.parse.quote(message_id, safe="")
-        return bytes(self.get(f"{self.base}/{self.who}/messages/{quoted}/$value").content)
-
-    def get_json(self, url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        answer = self.get(url, params)
-        try:
-            data = answer.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise MailboxError(
-                f"Microsoft Graph's answer from {urllib.parse.urlsplit(url).path} was not what "
-                f"it sends; check {GRAPH_URL_VARIABLE} if it is set."
-            )
-        return data
-
-    def get(self, url: str, params: Mapping[str, str] | None = None) -> Any:
-        import requests
-
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        body: bytes | None = None,
+        content_type: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Graph's answer (a requests Response) to one request, with the token renewed once if
+        it is refused (401) and busy answers waited out, BUSY_TRIES times in all; the answer
+        after that is the caller's to word. requests' own errors (no connection, a timeout, a
+        certificate refused) are the caller's too."""
         renewed = False
-        tries = 0
+        busy = 0
         while True:
             if not self.token:
-                _, self.token = self.tokens.token()
-            try:
-                answer = self.session.get(
-                    url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {self.token}"},
-                    timeout=TIMEOUT_SECONDS,
-                    # As given: requests would otherwise let the process's REQUESTS_CA_BUNDLE
-                    # override the bundle the session was made with.
-                    verify=self.session.verify,
-                )
-            except requests.exceptions.SSLError as error:
-                raise MailboxError(
-                    f"Cannot connect securely to Microsoft Graph at {self.base} "
-                    f"({server_words(error, self.token)}); an inspecting proxy's certificate "
-                    "authority belongs in REQUESTS_CA_BUNDLE."
-                ) from None
-            except requests.RequestException as error:
-                raise MailboxError(
-                    f"Cannot reach Microsoft Graph at {self.base} ({type(error).__name__}); "
-                    "check the network and try again. Nothing was changed."
-                ) from None
+                self.sign_in()
+            headers = {"Authorization": f"Bearer {self.token}"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            answer = self.session.request(
+                method,
+                url,
+                data=body,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                # As given: requests would otherwise let the process's REQUESTS_CA_BUNDLE
+                # override the bundle the session was made with.
+                verify=self.session.verify,
+            )
             if answer.status_code == 401 and not renewed:
                 log.info("Microsoft Graph refused the token; renewing it once")
                 _, self.token = self.tokens.token(renew=True)
                 renewed = True
                 continue
-            if answer.status_code in (429, 503, 504) and tries < GRAPH_TRIES - 1:
-                tries += 1
-                time.sleep(_retry_after(answer))
+            if answer.status_code in BUSY_STATUSES and busy < BUSY_TRIES - 1:
+                busy += 1
+                self.sleep(retry_after(answer.headers.get("Retry-After"), busy))
                 continue
-            if answer.status_code == 200:
-                return answer
-            raise self._refused(answer, url)
-
-    def _refused(self, answer: Any, url: str) -> MailboxError:
-        try:
-            error = answer.json().get("error", {})
-            said = f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
-        except (ValueError, AttributeError):
-            said = ""
-        said = server_words(said or answer.reason or "no reason given", self.token)
-        status = answer.status_code
-        if status == 401:
-            return MailboxError(
-                f"Microsoft Graph refused the sign-in for {self.name} ({status} {said}). Sign in "
-                "again.",
-                next_step=Next.SIGN_IN,
-            )
-        if status == 403:
-            return MailboxError(
-                f"Microsoft Graph may not read the mailbox of {self.name} ({status} {said}): the "
-                "app needs the permission Mail.Read, which an administrator grants in Entra ID "
-                "(README: Microsoft 365)."
-            )
-        if status == 404 and "/mailFolders/" in url:
-            return MailboxError(
-                f"There is no folder {self.mailbox.folder!r} in the mailbox of {self.name} "
-                f"({status} {said}). Check [mailbox] folder."
-            )
-        return MailboxError(
-            f"Microsoft Graph could not read the mailbox of {self.name} ({status} {said}). "
-            "Nothing was changed; try again later."
-        )
-
-
-def _retry_after(answer: Any) -> float:
-    try:
-        wait = float(answer.headers.get("Retry-After", "5"))
-    except ValueError:
-        wait = 5.0
-    return max(0.0, min(wait, GRAPH_WAIT_SECONDS))
+            return answer

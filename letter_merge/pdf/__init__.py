@@ -2,4 +2,4 @@
 LibreOffice; libreoffice and word, with word_worker; converters: choosing one), many letters as
 one document and its PDF split back (combine, isolate, split, verify), accessible and archival
 PDFs (conformance), and reading PDFs (reading, pages).
-May import: chart, config, errors, files, process, template, words."""
+May import: chart, config, environment, errors, files, process, template, words."""

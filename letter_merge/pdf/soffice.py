@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
+from letter_merge.environment import SOFFICE
 from letter_merge.errors import ConverterUnavailable
 
 # Finding LibreOffice: what names it, then PATH, then where its installers put it.
-SOFFICE_VARIABLE = "LETTER_MERGE_SOFFICE"
+SOFFICE_VARIABLE = SOFFICE
 SOFFICE_SETTING = "[pdf] soffice in letter-merge.toml"
 DOWNLOAD = "https://www.libreoffice.org/download/"
 # Windows: a folder named by an environment variable (the usual one when it is not set) and the

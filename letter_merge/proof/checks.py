@@ -1,13 +1,10 @@
-"""The automatic checks on each letter, run on its PDF's own text (not on the template), and the
-card the proof page shows for it."""
+"""The automatic checks on each letter, run on its PDF's own text (not on the template). The card
+the proof page shows for a letter is a record of the proof: records/proofs.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from letter_merge.batch import PlannedLetter
 from letter_merge.config import PdfSettings
@@ -16,6 +13,7 @@ from letter_merge.pdf.pages import Page
 from letter_merge.pdf.reading import names
 from letter_merge.pdf.verify import Margins, region
 from letter_merge.records.manifest import Conversion
+from letter_merge.records.proofs import Check
 from letter_merge.words import counted
 
 # What a field left unfilled prints: a {{ }} tag, or a Word merge field's «placeholder».
@@ -24,62 +22,6 @@ ERROR_VALUES = re.compile(r"\bNone\b|\bnan\b|#N/A|#DIV/0!|#REF!|#VALUE!")
 # "Page 2 of 3" anywhere; "2 of 3" and "2/3" ending a line of a header or footer.
 PAGE_OF = re.compile(r"\bpage\s+(\d+)\s+of\s+(\d+)\b", re.IGNORECASE)
 BARE_OF = re.compile(r"(?<![\d/.,])(\d+)\s*(?:of|/)\s*(\d+)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Figure:
-    label: str
-    rate: int | None
-    average: int | None
-    rate_now: int | None = None  # set only where the workbook now gives another figure
-    average_now: int | None = None
-    rate_moved: bool = False
-    average_moved: bool = False
-
-
-@dataclass
-class Card:
-    """One letter as the proof page shows it."""
-
-    authority: str
-    authority_type: str
-    recipient: str
-    email: str
-    cc: tuple[str, ...]
-    pdf: str  # relative to the proof folder
-    pages: int
-    # What the letter states, as the build recorded it: (label, rate, average, and what the
-    # workbook gives now where it differs, else None for each)
-    figures: list[Figure]
-    checks: list[Check] = field(default_factory=list)
-    thumbnail: str = ""  # a data: URI
-    pdf_sha256: str = ""  # the PDF the checks ran on
-
-    @property
-    def problems(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    def as_data(self) -> dict[str, Any]:
-        """The card as JSON data, to show it again on a later proof's page."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Card:
-        return cls(
-            **{
-                **data,
-                "cc": tuple(data["cc"]),
-                "figures": [Figure(**figure) for figure in data["figures"]],
-                "checks": [Check(**check) for check in data["checks"]],
-            }
-        )
 
 
 def authority_pattern(authorities: Iterable[str]) -> re.Pattern[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -18,16 +17,13 @@ from letter_merge.batch import Batch, PlannedLetter, select_names
 from letter_merge.config import Settings
 from letter_merge.errors import LetterMergeError
 from letter_merge.figures import RATE_LABELS, RATES
-from letter_merge.files import sha256_file, write_atomic
+from letter_merge.files import write_atomic
 from letter_merge.pdf.reading import LetterReading, read_letter
 from letter_merge.pdf.split import join_letters
 from letter_merge.pdf.verify import Margins
 from letter_merge.process import worker_pool
 from letter_merge.progress import Progress, no_progress
 from letter_merge.proof.checks import (
-    Card,
-    Check,
-    Figure,
     authority_pattern,
     check_letter,
     conversion_check,
@@ -36,7 +32,7 @@ from letter_merge.proof.checks import (
 )
 from letter_merge.proof.page import render_index
 from letter_merge.records.join import Records, last_years_letters
-from letter_merge.records.proofs import ProofResult, write_results
+from letter_merge.records.proofs import Card, Check, Figure, write_cards, write_results
 from letter_merge.records.standing import Standing
 
 THUMBNAIL_WIDTH = 260  # pixels: twice the size the page shows it at, for sharp screens
@@ -83,22 +79,13 @@ def make_proof(
     combined = paths.proof / "all-letters.pdf"
     _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
-    shown = _every_letter(records, cards, paths.proof / "cards.json") if only else cards
-    write_atomic(
-        paths.proof / "cards.json",
-        json.dumps([card.as_data() for card in shown], ensure_ascii=False).encode("utf-8"),
-    )
+    shown = _every_letter(records, cards) if only else cards
+    write_cards(paths.proof_cards, shown)
     index = paths.proof / "index.html"
     write_atomic(index, render_index(settings.year, shown, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {} if not only else dict(records.proofs)
-    for card in cards:
-        results[card.authority] = ProofResult(
-            card.authority,
-            card.pdf_sha256,
-            tuple(f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems),
-            stamp,
-        )
+    results.update((card.authority, card.result(stamp)) for card in cards)
     write_results(paths.proof_results, list(results.values()))
     return ProofReport(cards, index, combined, changes, len(shown))
 
@@ -106,18 +93,12 @@ def make_proof(
 STALE = "Proofed as it is now"  # the check a kept card gets when its letter was built again
 
 
-def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]:
+def _every_letter(records: Records, cards: list[Card]) -> list[Card]:
     """The page of a proof of some letters shows every letter: those just checked, and each
     other letter's card from its last proof, said to be of an earlier PDF where it was built
     again since (no card vouches for a PDF it did not look at)."""
     fresh = {card.authority: card for card in cards}
-    try:
-        earlier = {
-            card.authority: card
-            for card in map(Card.from_data, json.loads(kept.read_text(encoding="utf-8")))
-        }
-    except (OSError, ValueError, TypeError, KeyError):
-        earlier = {}  # no earlier proof, or one by an older letter-merge: these letters only
+    earlier = records.last_cards()
     shown = []
     for standing in records.standings():
         card = fresh.get(standing.authority) or earlier.get(standing.authority)
@@ -125,7 +106,7 @@ def _every_letter(records: Records, cards: list[Card], kept: Path) -> list[Card]
             continue
         if standing.authority not in fresh:
             card.checks = [c for c in card.checks if c.name != STALE]
-            if card.pdf_sha256 != standing.pdf_sha256 or not standing.pdf_intact:
+            if not standing.proofed(card.pdf_sha256):
                 card.checks.append(
                     Check(STALE, False, "built again since this proof: proof it again")
                 )
@@ -144,11 +125,9 @@ def _read_letters(
     """What each letter's PDF says, for those PDFs that are as built."""
     pdfs = []
     for letter in letters:
-        record = records.standing(letter.council.authority).record
-        if record is not None and record.pdf is not None:
-            pdf = settings.paths.absolute(record.pdf.path)
-            if pdf.is_file() and sha256_file(pdf) == record.pdf.sha256:
-                pdfs.append(pdf)
+        standing = records.standing(letter.council.authority)
+        if standing.pdf_intact and standing.record is not None and standing.record.pdf:
+            pdfs.append(settings.paths.absolute(standing.record.pdf.path))
     readings: dict[Path, LetterReading | str] = {}
     if len(pdfs) <= READ_HERE:
         for number, pdf in enumerate(pdfs, start=1):
@@ -200,12 +179,12 @@ def _card(
     if record.pdf is None or pdf is None or not pdf.is_file():
         card.checks.append(Check("PDF", False, "there is no PDF; build it"))
         return card
-    card.pdf_sha256 = sha256_file(pdf)
-    if card.pdf_sha256 != record.pdf.sha256:
+    if not standing.pdf_intact:
         card.checks.append(
             Check("PDF as built", False, "it was changed after the build; build it again")
         )
         return card
+    card.pdf_sha256 = standing.pdf_sha256
     reading = readings[pdf]
     if isinstance(reading, str):
         card.checks.append(Check("PDF can be read", False, reading))

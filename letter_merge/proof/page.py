@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import jinja2
 
-from letter_merge.proof.checks import Card
+from letter_merge.records.proofs import Card
 from letter_merge.workbook import AUTHORITY_TYPES
 
 PAGE = """<!DOCTYPE html>

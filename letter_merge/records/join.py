@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
-from letter_merge.decisions import CORRECT, AverageDecision, latest, read_decisions
+from letter_merge.decisions import CORRECT, AverageDecision, latest
 from letter_merge.errors import InputError, Problem
+from letter_merge.records.decisions import read_decisions
 from letter_merge.records.ledger import (
     SENT,
     WITHDRAWN,
@@ -28,7 +29,7 @@ from letter_merge.records.manifest import (
     Manifest,
     read_manifest,
 )
-from letter_merge.records.proofs import ProofResult, read_results
+from letter_merge.records.proofs import Card, ProofResult, read_cards, read_results
 from letter_merge.records.sources import Change, changes, template_identity
 from letter_merge.records.standing import (
     AVERAGES,
@@ -42,6 +43,14 @@ from letter_merge.records.standing import (
 )
 from letter_merge.steps import Next
 from letter_merge.words import counted
+
+
+@dataclass(frozen=True)
+class CurrentFiles:
+    """Which of a letter's files are on disk as built from the inputs as they are now."""
+
+    docx: bool = False
+    pdf: bool = False  # never without its .docx: a PDF is current only beside the .docx it is of
 
 
 @dataclass
@@ -127,7 +136,7 @@ class Records:
             self._standing[authority] = self._work_out(authority)
         return self._standing[authority]
 
-    def files_current(self, authority: str) -> tuple[bool, bool]:
+    def files_current(self, authority: str) -> CurrentFiles:
         """Whether the letter's .docx, and its PDF, are on disk as built from the inputs as they
         are now: what a build need not make again."""
         standing = self.standing(authority)
@@ -139,7 +148,12 @@ class Records:
             and record.docx is not None
             and record.docx.matches(self.settings.paths)
         )
-        return docx, docx and standing.pdf_intact
+        return CurrentFiles(docx, docx and standing.pdf_intact)
+
+    def last_cards(self) -> dict[str, Card]:
+        """The cards the last proof page showed, by authority (read when asked: they carry
+        every letter's picture)."""
+        return read_cards(self.settings.paths.proof_cards)
 
     def unremembered(self) -> list[tuple[Message, LetterRecord]]:
         """Messages sent before the ledger kept what their letter states, whose letter as built
@@ -173,7 +187,8 @@ class Records:
         counted_: Counter[str] = Counter()
         for standing in self.standings():
             if standing.sent:
-                counted_[standing.delivery[0] or DELIVERED_AS_FAR_AS_WE_KNOW] += 1
+                came_back, _ = standing.delivery
+                counted_[came_back or DELIVERED_AS_FAR_AS_WE_KNOW] += 1
         return counted_
 
     def delivery_summary(self) -> str:

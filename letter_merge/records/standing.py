@@ -11,12 +11,14 @@ by the commands, `status --csv` and the desk alike.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from letter_merge.decisions import AverageDecision
 from letter_merge.figures import FIGURE_FIELDS, RATE_LABELS
 from letter_merge.paths import OutputPaths
+from letter_merge.pdf.reading import names, pdf_text
 from letter_merge.reasons import BY_NAME, OTHER
 from letter_merge.records.ledger import (
     FAILED,
@@ -166,9 +168,12 @@ class Standing:
     @property
     def proof_holds(self) -> bool:
         """The last proof looked at this very PDF."""
-        return (
-            self.proof is not None and self.pdf_intact and self.proof.pdf_sha256 == self.pdf_sha256
-        )
+        return self.proof is not None and self.proofed(self.proof.pdf_sha256)
+
+    def proofed(self, pdf_sha256: str) -> bool:
+        """A proof of the PDF `pdf_sha256` (its result, or its card on the proof page) still
+        holds for this letter: that is its PDF, on disk as built."""
+        return self.pdf_intact and pdf_sha256 == self.pdf_sha256
 
     @property
     def proof_passed(self) -> bool:
@@ -355,6 +360,38 @@ class Standing:
         """The workbook now gives this letter other addresses than `message` goes to."""
         return self.addresses is not None and self.addresses != folded(message.recipients)
 
+    def outgoing_blocker(
+        self, message: Message, email: QueuedEmail, paths: OutputPaths
+    ) -> Blocker | None:
+        """The whole send gate, asked right before `message` goes (None: it may go): its .eml,
+        as read now, carries exactly one PDF, the approved one, which names the council, to the
+        addresses it was queued for; and the letter still stands as approved (send_blocker)."""
+        if not email.found:
+            return Blocker(f"{message.eml_path} is missing", Next.QUEUE)
+        if len(email.pdfs) != 1:
+            return Blocker("the message does not carry exactly one PDF", Next.QUEUE)
+        attached = email.pdfs[0]
+        if hashlib.sha256(attached).hexdigest() != message.pdf_sha256:
+            return Blocker("its attachment is not the approved PDF", Next.QUEUE)
+        blocker = self.send_blocker(message, paths)
+        if blocker is not None:
+            return blocker
+        # What the council will receive names it: the attachment itself is read.
+        if not names(pdf_text(attached), message.authority):
+            return Blocker(f"its PDF does not name {message.authority}", Next.FIX_BUILD)
+        if email.recipients != message.recipients:
+            return Blocker("its To and Cc differ from what was queued", Next.QUEUE)
+        return None
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    """A queued message's .eml as read right before it goes: what the send gate looks at."""
+
+    found: bool  # the .eml could be read
+    pdfs: tuple[bytes, ...]  # its PDF attachments
+    recipients: tuple[str, ...]  # its To and Cc addresses, as the envelope takes them
+
 
 @dataclass(frozen=True)
 class MovedAverage:
@@ -385,64 +422,86 @@ def state_of(s: Standing) -> tuple[str, str]:
     """The state's name and why, from what the letter rests on."""
     record = s.record
     assert record is not None
-    reasons = s.what_changed
     last = s.last
     if last is not None and last.state == SENDING:
         return "in doubt", f"message {last.message_id} was being sent when the run stopped"
     if last is not None and last.state == SENT:
-        sent = f"sent on {in_words(last.sent_at)}"
-        if not s.currency_known:
-            return (
-                SENT,
-                f"{sent}; whether it would differ now cannot be told until the inputs can be read",
-            )
-        if s.unchanged_since_sent:
-            came_back, said = s.delivery
-            if came_back == "bounced" and said is not None:
-                return "bounced", f"{sent}; {said.summary()}"
-            if s.sent_to_old_address:
-                now = ", ".join(sorted(s.addresses or ()))
-                return (
-                    ADDRESS_CHANGED,
-                    f"{sent} to {', '.join(last.recipients)}; the workbook now gives {now}",
-                )
-            if said is not None:
-                return SENT, f"{sent}; {said.summary()}"
-            return SENT, sent if s.mailbox_read else f"{sent}; the mailbox not read yet"
-        if s.approval_holds and not s.out_of_date:
-            return "correction approved", f"{sent}; the changed letter is approved"
-        if s.out_of_date:
-            decided = (
-                f" (the office chose to correct every letter it reaches: {s.decision.by}, "
-                f"{in_words(s.decision.at)})"
-                if s.decision
-                else ""
-            )
-            waiting = (
-                "; " + "; ".join(f"waits for the office's decision: {m}" for m in s.awaiting)
-                if s.awaiting
-                else ""
-            )
-            return "changed since sent", f"{sent}; since then {reasons}{decided}{waiting}"
-        if record.pdf is None:
-            rebuilt = (
-                f"its build again failed: {record.error}"
-                if record.error
-                else "built again without its PDF"
-            )
-            return "changed since sent", f"{sent}; {rebuilt}"
-        return "changed since sent", f"{sent}; the letter built since states something else"
+        return _sent_state(s, last)
     if s.out_of_date:
         waiting = (
             " (its queued message will not be sent)"
             if last and last.state in (QUEUED, FAILED)
             else ""
         )
-        return "out of date", f"{reasons}{waiting}"
+        return "out of date", f"{s.what_changed}{waiting}"
     if last is not None and last.state == QUEUED:
         return QUEUED, f"queued on {in_words(last.queued_at)}"
     if last is not None and last.state == FAILED:
         return FAILED, last.last_reply or f"refused on {in_words(last.updated_at)}"
+    return _built_state(s, record)
+
+
+def _sent_state(s: Standing, last: Message) -> tuple[str, str]:
+    """A letter sent (`last`): what came back about it, or how its letter would differ now."""
+    sent = f"sent on {in_words(last.sent_at)}"
+    if not s.currency_known:
+        return (
+            SENT,
+            f"{sent}; whether it would differ now cannot be told until the inputs can be read",
+        )
+    if s.unchanged_since_sent:
+        return _as_sent(s, last, sent)
+    return _changed_since_sent(s, sent)
+
+
+def _as_sent(s: Standing, last: Message, sent: str) -> tuple[str, str]:
+    """A letter sent that would state the same now: bounced, sent to an old address, or sent."""
+    came_back, said = s.delivery
+    if came_back == "bounced" and said is not None:
+        return "bounced", f"{sent}; {said.summary()}"
+    if s.sent_to_old_address:
+        now = ", ".join(sorted(s.addresses or ()))
+        return (
+            ADDRESS_CHANGED,
+            f"{sent} to {', '.join(last.recipients)}; the workbook now gives {now}",
+        )
+    if said is not None:
+        return SENT, f"{sent}; {said.summary()}"
+    return SENT, sent if s.mailbox_read else f"{sent}; the mailbox not read yet"
+
+
+def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
+    """A letter sent that would state something else now: why, or its correction approved."""
+    record = s.record
+    assert record is not None
+    if s.approval_holds and not s.out_of_date:
+        return "correction approved", f"{sent}; the changed letter is approved"
+    if s.out_of_date:
+        decided = (
+            f" (the office chose to correct every letter it reaches: {s.decision.by}, "
+            f"{in_words(s.decision.at)})"
+            if s.decision
+            else ""
+        )
+        waiting = (
+            "; " + "; ".join(f"waits for the office's decision: {m}" for m in s.awaiting)
+            if s.awaiting
+            else ""
+        )
+        return "changed since sent", f"{sent}; since then {s.what_changed}{decided}{waiting}"
+    if record.pdf is None:
+        rebuilt = (
+            f"its build again failed: {record.error}"
+            if record.error
+            else "built again without its PDF"
+        )
+        return "changed since sent", f"{sent}; {rebuilt}"
+    return "changed since sent", f"{sent}; the letter built since states something else"
+
+
+def _built_state(s: Standing, record: LetterRecord) -> tuple[str, str]:
+    """A letter built from the current inputs, not queued or sent: its PDF, and whether it was
+    proofed and approved as it is."""
     if record.pdf is None:
         if record.error:
             return "build failed", record.error
