@@ -123,7 +123,7 @@ class PdfSettings:
     # When every PDF says it was made (clock.made_at: the letter date, or SOURCE_DATE_EPOCH),
     # in place of the moment LibreOffice made it; "" keeps the converter's own. Not what kind
     # of PDF it is, so not compared.
-    made_at: str = field(default="", compare=False)
+    made_at: str = field(default="", compare=False, metadata={"setting": False})
 
     @property
     def pdfa(self) -> bool:
