@@ -19,8 +19,8 @@ from letter_merge.progress import Progress, no_progress
 from letter_merge.records.decisions import read_decisions
 from letter_merge.template.accessibility import accessibility_findings
 from letter_merge.template.doctor import Finding, examine
+from letter_merge.template.fieldcode import word_name
 from letter_merge.template.html_email import email_body, email_problems, is_rich
-from letter_merge.template.merge import word_name
 from letter_merge.template.render import LetterTemplate
 from letter_merge.template.text import (
     TemplateError,

@@ -107,6 +107,11 @@ class BuildReport:
         return [o for o in self.letters if o.error]
 
     @property
+    def made(self) -> list[LetterOutcome]:
+        """The letters this run made (neither up to date already nor failed)."""
+        return [o for o in self.letters if o.remade and not o.error]
+
+    @property
     def unchanged(self) -> list[LetterOutcome]:
         return [o for o in self.letters if not o.remade and not o.error]
 

@@ -1,4 +1,5 @@
-"""The `letter-merge` command line: click glue over the library, and the one place that prints."""
+"""The `letter-merge` command line: click glue over app/. Each command parses its options, calls
+one of app/'s functions and hands the result to console.py, the one place that prints."""
 
 from __future__ import annotations
 
@@ -13,24 +14,16 @@ from typing import Any
 import click
 
 from letter_merge import __version__, console
-from letter_merge.app import check as checking
-from letter_merge.app import letters, mailing
+from letter_merge.app import checking, letters, mailing, programs, statuses
 from letter_merge.app import publish as publishing
-from letter_merge.app import status as statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
-from letter_merge.decisions import CORRECT, KEEP
 from letter_merge.errors import (
     EXIT_INTERRUPTED,
     EXIT_PROBLEMS,
     EXIT_USAGE,
     LetterMergeError,
 )
-from letter_merge.pdf.convert import Converter
-from letter_merge.pdf.soffice import find_libreoffice
-from letter_merge.process import stop_all_programs
-from letter_merge.records.standing import STATES
-from letter_merge.words import counted
 
 
 class _Group(click.Group):
@@ -43,7 +36,7 @@ class _Group(click.Group):
             failure = _UsageFailure if error.exit_code == EXIT_USAGE else click.ClickException
             raise failure(console.error_text(error)) from None
         except KeyboardInterrupt:
-            stop_all_programs()
+            programs.stop_all_programs()
             raise _Interrupted() from None
 
 
@@ -65,7 +58,7 @@ class _Interrupted(click.ClickException):
         )
 
     def show(self, file: Any = None) -> None:
-        click.echo(self.message, err=True)
+        console.stopped(self.message)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +94,7 @@ class Frontend:
     `cli(obj=Frontend(converter=...))`."""
 
     config_file: Path | None = None
-    converter: Callable[[Settings, str], Converter] = letters.converter_for
+    converter: Callable[[Settings, str], letters.Converter] = letters.converter_for
 
 
 def _frontend(ctx: click.Context) -> Frontend:
@@ -138,7 +131,7 @@ converter_option = click.option(
 )
 
 
-def _converter(ctx: click.Context, settings: Settings, name: str) -> Converter:
+def _converter(ctx: click.Context, settings: Settings, name: str) -> letters.Converter:
     return _frontend(ctx).converter(settings, name)
 
 
@@ -164,41 +157,8 @@ def check(ctx: click.Context, fix: bool) -> None:
     """
     inputs = _inputs(ctx)
     if fix:
-        fixed = checking.fix_the_template(inputs)
-        if fixed.fixes:
-            click.echo(
-                f"Wrote {console.shown(fixed.copy)}, with {counted(len(fixed.fixes), 'fix')}:"
-            )
-            for finding in fixed.fixes:
-                click.echo(f"  - {finding}")
-            click.echo(
-                f"Open it in Word, check it, and save it as {inputs.settings.template.name} to "
-                "use it.\n"
-            )
-        else:
-            click.echo("Nothing in the template needed a safe fix.\n")
-    report = checking.check(inputs)
-    click.echo(f"Workbook {console.shown(report.workbook)}: {counted(report.councils, 'council')}.")
-    uses = report.merge_fields + report.if_rules
-    kinds = [counted(report.fields, "{{ }} field")] if report.fields or not uses else []
-    if uses:
-        kinds.append(counted(report.merge_fields, "Word merge field"))
-        if report.if_rules:
-            kinds.append(counted(report.if_rules, "IF rule"))
-    click.echo(f"Template {console.shown(report.template)}: {', '.join(kinds)}, all known.")
-    if report.merge_codes and ctx.find_root().params.get("verbose"):
-        click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
-        for place, instruction in report.merge_codes:
-            click.echo(f"  - {place}: {{ {instruction} }}")
-    if report.unused:
-        click.echo(f"For information, columns no template uses: {', '.join(report.unused)}.")
-    if report.warnings:
-        click.echo(
-            f"{counted(len(report.warnings), 'warning')}; the letters can be built, but look at:"
-        )
-        for warning in report.warnings:
-            click.echo(f"  - {warning}")
-    click.echo("No problems found.")
+        console.template_fixes(checking.fix_the_template(inputs), inputs.settings.template)
+    console.check_report(ctx, checking.check(inputs))
 
 
 @cli.command()
@@ -223,15 +183,7 @@ def recipients(ctx: click.Context, target: Path | None) -> None:
       letter-merge recipients
       letter-merge recipients --output recipients-2020.xlsx
     """
-    written, councils, fields = letters.recipients(_inputs(ctx), target)
-    click.echo(
-        f"Wrote {console.shown(written)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
-    )
-    click.echo(
-        "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
-        "Recipients); then Insert Merge Field lists every field, and Preview Results shows each "
-        "council's letter."
-    )
+    console.recipients_written(*letters.recipients(_inputs(ctx), target))
 
 
 @cli.command()
@@ -269,7 +221,7 @@ def build(
     settings = inputs.settings
     plan = letters.plan_build(inputs, only=only, force=force)
     if plan.sent_again and not console.confirm_rebuild(plan, yes=yes):
-        click.echo("Nothing was built.")
+        console.say("Nothing was built.")
         return
     pdf_converter = None if no_pdf else _converter(ctx, settings, converter)
     with console.ProgressBars() as bars:
@@ -298,12 +250,7 @@ def preview(ctx: click.Context, name: tuple[str, ...], open_pdf: bool, converter
     """
     inputs = _inputs(ctx)
     result = letters.preview(inputs, " ".join(name), _converter(ctx, inputs.settings, converter))
-    click.echo(f"{result.authority}: {console.shown(result.pdf)}")
-    for page in result.pages:
-        click.echo(f"  {console.shown(page)}")
-    mail = letters.preview_email(inputs, " ".join(name))
-    click.echo(f"  the email, as it will be seen: {console.shown(mail.page)}")
-    click.echo(f"  the email as plain text: {console.shown(mail.text)}")
+    console.previews(result, letters.email_preview(inputs, " ".join(name)))
     if open_pdf:
         click.launch(str(result.pdf))
 
@@ -328,33 +275,9 @@ def proof(ctx: click.Context, only: Sequence[str]) -> None:
     """
     with console.ProgressBars() as bars:
         report = letters.proof(_inputs(ctx), only=only, on_progress=bars.update)
-    whole = (
-        f" (the page shows all {report.shown}, each as last proofed)"
-        if report.shown > len(report.cards)
-        else ""
-    )
-    click.echo(
-        f"Proof of {counted(len(report.cards), 'letter')}{whole}: {console.shown(report.index)} "
-        f"and {console.shown(report.combined)}."
-    )
-    for change in report.changes:
-        click.echo(f"  {change}")
+    console.proof_report(ctx, report)
     if report.with_problems:
-        console.list_problems(
-            ctx,
-            f"{counted(len(report.with_problems), 'letter')} failed a check",
-            [
-                (
-                    card.authority,
-                    "; ".join(
-                        f"{c.name}{f' ({c.detail})' if c.detail else ''}" for c in card.problems
-                    ),
-                )
-                for card in report.with_problems
-            ],
-        )
         ctx.exit(EXIT_PROBLEMS)
-    click.echo("Every check passed.")
 
 
 @cli.command()
@@ -384,19 +307,8 @@ def approve(ctx: click.Context, by: str, only: Sequence[str], despite_proof: str
       letter-merge approve --by "Sam Smith" --only Adur --despite-proof "page count checked by hand"
     """
     report = mailing.approve(_inputs(ctx), by, only=only, despite_proof=despite_proof)
-    approved = len(report.approved) + len(report.despite_proof)
-    parts = [f"Approved {counted(approved, 'letter')} as checked by {by.strip()}"]
-    if report.despite_proof:
-        parts.append(f"{len(report.despite_proof)} of them despite the proof ({despite_proof})")
-    if report.already:
-        parts.append(
-            f"{len(report.already)} already approved with the same PDF (kept as they were)"
-        )
-    click.echo("; ".join(parts) + ".")
+    console.approve_report(ctx, report, by=by, despite_proof=despite_proof)
     if report.refused:
-        console.blocked(
-            ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused
-        )
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -460,20 +372,8 @@ def queue(
     report = mailing.queue(
         _inputs(ctx), corrections=corrections, reason=reason, note=note, resends=resends
     )
-    total = len(report.queued) + len(report.corrections) + len(report.resends)
-    parts = [f"Queued {counted(total, 'message')}"]
-    if report.corrections:
-        parts.append(f"{len(report.corrections)} of them corrections ({reason})")
-    if report.resends:
-        parts.append(
-            f"{len(report.resends)} of them re-sent to a corrected address "
-            f"({', '.join(report.resends)})"
-        )
-    if report.already:
-        parts.append(f"{len(report.already)} were already queued or sent")
-    click.echo("; ".join(parts) + ".")
+    console.queue_report(ctx, report, reason=reason)
     if report.skipped:
-        console.blocked(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
         ctx.exit(EXIT_PROBLEMS)
 
 
@@ -528,8 +428,7 @@ def send(
     """
     settings = _settings(ctx)
     if resolve:
-        settled = mailing.settle(settings, resolve)
-        click.echo(f"Settled {counted(len(settled), 'message')} in doubt as {resolve}.")
+        console.settled(mailing.settle(settings, resolve), resolve)
         return
     request = mailing.SendRequest(test_to, tuple(only), limit, retry_failed)
     if dry_run:
@@ -567,15 +466,11 @@ def login(ctx: click.Context, show_status: bool) -> None:
     tokens = mailing.sign_in(_settings(ctx))
     if show_status:
         signed_in = tokens.status()
+        console.sign_in_status(signed_in)
         if signed_in is None:
-            click.echo("Nobody is signed in for sending. Sign in with: letter-merge login")
             ctx.exit(EXIT_PROBLEMS)
-        click.echo(
-            f"Signed in for sending as {signed_in.username}; {console.until(signed_in.expires_at)}."
-        )
         return
-    signed_in = tokens.sign_in(lambda message: click.echo(message))
-    click.echo(f"Signed in as {signed_in.username}. letter-merge send will use this sign-in.")
+    console.signed_in(tokens.sign_in(console.say))
 
 
 @cli.command()
@@ -607,34 +502,19 @@ def desk(ctx: click.Context, port: int, no_browser: bool, converter: str) -> Non
       letter-merge desk --no-browser --port 8765
     """
     from letter_merge.desk.server import serve_desk  # the web server only when it is wanted
-    from letter_merge.pdf.warm import WarmLibreOffice
 
     settings = _settings(ctx)  # a wrong folder or settings file: said now, not in the page
-    warm = None
-    # A [pdf] soffice or LETTER_MERGE_SOFFICE naming no LibreOffice: said now, too.
-    program = find_libreoffice(settings.pdf.soffice) if converter == "libreoffice" else None
-    if program is not None:
-        # Previews through a LibreOffice kept running, with a profile of its own.
-        profile = settings.paths.libreoffice_profiles / "desk"
-        warm = WarmLibreOffice(program, profile, _converter(ctx, settings, converter), settings.pdf)
-
-    def announce(address: str) -> None:
-        if no_browser:
-            click.echo(address)
-        click.echo(
-            f"The desk for {settings.year}'s batch is open at {address}\n"
-            "Keep this window open while you work; press Ctrl-C to stop the desk.",
-            err=not no_browser,
-        )
-
     make = _frontend(ctx).converter
+    # A [pdf] soffice or LETTER_MERGE_SOFFICE naming no LibreOffice: said now, too.
+    previews = programs.desk_previews(settings, converter, make)
+
     serve_desk(
         _frontend(ctx).config_file,
         port=port,
         open_browser=not no_browser,
         converter=lambda current: make(current, converter),
-        warm=warm,
-        announce=announce,
+        previews=previews,
+        announce=lambda address: console.desk_open(settings.year, address, printed=no_browser),
     )
 
 
@@ -645,10 +525,7 @@ def logout(ctx: click.Context) -> None:
 
     Example: letter-merge logout
     """
-    if mailing.sign_in(_settings(ctx)).sign_out():
-        click.echo("Signed out: the sign-in for sending was removed from the system keyring.")
-    else:
-        click.echo("Nobody was signed in for sending.")
+    console.signed_out(mailing.sign_in(_settings(ctx)).sign_out())
 
 
 @cli.command()
@@ -682,24 +559,12 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         console.history(statuses.council_history(inputs, " ".join(name)))
         return
     report = statuses.status(inputs)
-    console.unknown(ctx, report.unknown_because)
-    width = max(len(state) for state in STATES) + 2
-    for line in report.counts:
-        click.echo(f"{line.state + ':':<{width}}{line.count:>4}  {line.meaning}")
-    if report.came_back:
-        click.echo(f"\n{report.came_back}.")
-    console.sync_note(report.synced)
-    console.moved_averages(report.moved_averages)
+    console.status_counts(ctx, report)
     if csv_file:  # the counts above, and each letter in the file rather than on the screen
         statuses.write_status_csv(report, csv_file)
-        click.echo(f"\nWrote {console.shown(csv_file)}.")
+        console.say(f"\nWrote {console.shown(csv_file)}.")
         return
-    click.echo()
-    for item in report.letters:
-        more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
-        proof = f"  [proof: {item.proof_result}]" if item.record and item.record.pdf else ""
-        proof += console.published(report.published.get(item.authority, ""))
-        click.echo(f"{item.state:<{width}}{item.authority}{more}  {item.why}{proof}")
+    console.status_letters(report)
 
 
 @cli.command()
@@ -728,34 +593,11 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
     inputs = _inputs(ctx)
     settings = inputs.settings
     found = mailing.read_mailbox(settings, since=since.date() if since else None)
-    click.echo(
-        f"Read {counted(found.read, 'message')} in {settings.mailbox.folder} on "
-        f"{settings.mailbox.host}: {counted(len(found.new), 'new finding')} about this year's "
-        f"letters" + (f"; {found.already} found before" if found.already else "") + "."
-    )
-    for item in found.new:
-        click.echo(f"  {item.authority}: {item.summary()}")
-    if found.marked:
-        click.echo(f"Marked {counted(found.marked, 'message')} read, as [mailbox] mark asks.")
-    if found.unmatched:
-        click.echo(
-            f"{counted(len(found.unmatched), 'report')} matched no letter of {settings.year} "
-            "(listed, not guessed):"
-        )
-        for item in found.unmatched:
-            what = item.summary()
-            click.echo(f"  {item.subject or '(no subject)'} from {item.sender}: {what}")
-    if found.unreadable:
-        click.echo(f"{counted(len(found.unreadable), 'message')} could not be read:")
-        for place, problem in found.unreadable:
-            click.echo(f"  {place}: {problem}")
-    summary = inputs.records().delivery_summary()
-    if summary:
-        click.echo(f"{summary}.")
+    console.delivery_report(settings, found, inputs.records().delivery_summary())
 
 
 @cli.command()
-@click.argument("choice", type=click.Choice([KEEP, CORRECT]))
+@click.argument("choice", type=click.Choice([mailing.KEEP, mailing.CORRECT]))
 @click.option("--by", "by", required=True, metavar="NAME", help="Who decides.")
 @click.option(
     "--type",
@@ -778,9 +620,7 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
       letter-merge averages keep --by "Jo Bloggs"
       letter-merge averages correct --by "Jo Bloggs" --type "Unitary Council"
     """
-    made = mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type)
-    for decision in made:
-        click.echo(decision.in_words())
+    console.decisions(mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type))
 
 
 @cli.command()

@@ -1,6 +1,7 @@
-"""The command line's words: how each command's result reads in a terminal, the command that
-takes each next step, progress bars, and the question before a send. Part of the command line
-(cli.py); the desk words the same results its own way."""
+"""The command line's words, and the one place it prints: how each command's result reads in a
+terminal, the command that takes each next step, progress bars, and the questions before a
+send and a build. Part of the command line (cli.py); the desk words the same results its own
+way (desk/views.py)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,229 @@ from typing import Any
 
 import click
 
-from letter_merge.app import letters
+from letter_merge.app import checking, letters, mailing, statuses
 from letter_merge.app import publish as publishing
-from letter_merge.app import status as statuses
 from letter_merge.config import Settings
-from letter_merge.decisions import KEEP
 from letter_merge.errors import InputError, LetterMergeError, Problem
-from letter_merge.mail.send.sending import SendPlan, SendReport
-from letter_merge.records.audit import History
-from letter_merge.records.standing import MovedAverage
 from letter_merge.steps import Blocker, Next, actionable_first
 from letter_merge.words import counted, percent, plural
-from letter_merge.workbook import AUTHORITY_TYPES
+
+
+def say(text: str = "") -> None:
+    """A line on standard output."""
+    click.echo(text)
+
+
+def stopped(message: str) -> None:
+    """Why the command stopped (Ctrl-C), on stderr."""
+    click.echo(message, err=True)
+
+
+# -- each command's result in words ------------------------------------------------------------
+
+
+def template_fixes(fixed: checking.TemplateFixes, template: Path) -> None:
+    if not fixed.fixes:
+        click.echo("Nothing in the template needed a safe fix.\n")
+        return
+    click.echo(f"Wrote {shown(fixed.copy)}, with {counted(len(fixed.fixes), 'fix')}:")
+    for finding in fixed.fixes:
+        click.echo(f"  - {finding}")
+    click.echo(f"Open it in Word, check it, and save it as {template.name} to use it.\n")
+
+
+def check_report(ctx: click.Context, report: checking.CheckReport) -> None:
+    click.echo(f"Workbook {shown(report.workbook)}: {counted(report.councils, 'council')}.")
+    uses = report.merge_fields + report.if_rules
+    kinds = [counted(report.fields, "{{ }} field")] if report.fields or not uses else []
+    if uses:
+        kinds.append(counted(report.merge_fields, "Word merge field"))
+        if report.if_rules:
+            kinds.append(counted(report.if_rules, "IF rule"))
+    click.echo(f"Template {shown(report.template)}: {', '.join(kinds)}, all known.")
+    if report.merge_codes and _verbose(ctx):
+        click.echo("Word merge fields (Mailings tab), as letter-merge merges them:")
+        for place, instruction in report.merge_codes:
+            click.echo(f"  - {place}: {{ {instruction} }}")
+    if report.unused:
+        click.echo(f"For information, columns no template uses: {', '.join(report.unused)}.")
+    if report.warnings:
+        click.echo(
+            f"{counted(len(report.warnings), 'warning')}; the letters can be built, but look at:"
+        )
+        for warning in report.warnings:
+            click.echo(f"  - {warning}")
+    click.echo("No problems found.")
+
+
+def recipients_written(written: Path, councils: int, fields: int) -> None:
+    click.echo(
+        f"Wrote {shown(written)}: {counted(councils, 'council')}, {counted(fields, 'field')}."
+    )
+    click.echo(
+        "In Word: Mailings › Select Recipients › Use an Existing List, choose it (sheet "
+        "Recipients); then Insert Merge Field lists every field, and Preview Results shows each "
+        "council's letter."
+    )
+
+
+def previews(letter: letters.Preview, email: letters.EmailPreview) -> None:
+    click.echo(f"{letter.authority}: {shown(letter.pdf)}")
+    for page in letter.pages:
+        click.echo(f"  {shown(page)}")
+    click.echo(f"  the email, as it will be seen: {shown(email.page)}")
+    click.echo(f"  the email as plain text: {shown(email.text)}")
+
+
+def proof_report(ctx: click.Context, report: letters.ProofReport) -> None:
+    whole = (
+        f" (the page shows all {report.shown}, each as last proofed)"
+        if report.shown > len(report.cards)
+        else ""
+    )
+    click.echo(
+        f"Proof of {counted(len(report.cards), 'letter')}{whole}: {shown(report.index)} "
+        f"and {shown(report.combined)}."
+    )
+    for change in report.changes:
+        click.echo(f"  {change}")
+    if report.with_problems:
+        list_problems(
+            ctx,
+            f"{counted(len(report.with_problems), 'letter')} failed a check",
+            [(card.authority, card.problems_in_words) for card in report.with_problems],
+        )
+    else:
+        click.echo("Every check passed.")
+
+
+def approve_report(
+    ctx: click.Context, report: mailing.ApproveReport, *, by: str, despite_proof: str
+) -> None:
+    approved = len(report.approved) + len(report.despite_proof)
+    parts = [f"Approved {counted(approved, 'letter')} as checked by {by.strip()}"]
+    if report.despite_proof:
+        parts.append(f"{len(report.despite_proof)} of them despite the proof ({despite_proof})")
+    if report.already:
+        parts.append(
+            f"{len(report.already)} already approved with the same PDF (kept as they were)"
+        )
+    click.echo("; ".join(parts) + ".")
+    if report.refused:
+        blocked(ctx, f"{counted(len(report.refused), 'letter')} not approved", report.refused)
+
+
+def queue_report(ctx: click.Context, report: mailing.QueueReport, *, reason: str) -> None:
+    total = len(report.queued) + len(report.corrections) + len(report.resends)
+    parts = [f"Queued {counted(total, 'message')}"]
+    if report.corrections:
+        parts.append(f"{len(report.corrections)} of them corrections ({reason})")
+    if report.resends:
+        parts.append(
+            f"{len(report.resends)} of them re-sent to a corrected address "
+            f"({', '.join(report.resends)})"
+        )
+    if report.already:
+        parts.append(f"{len(report.already)} were already queued or sent")
+    click.echo("; ".join(parts) + ".")
+    if report.skipped:
+        blocked(ctx, f"{counted(len(report.skipped), 'letter')} not queued", report.skipped)
+
+
+def settled(messages: Sequence[str], outcome: str) -> None:
+    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}.")
+
+
+def sign_in_status(signed_in: mailing.SignedIn | None) -> None:
+    if signed_in is None:
+        click.echo("Nobody is signed in for sending. Sign in with: letter-merge login")
+    else:
+        click.echo(f"Signed in for sending as {signed_in.username}; {until(signed_in.expires_at)}.")
+
+
+def signed_in(signed_in: mailing.SignedIn) -> None:
+    click.echo(f"Signed in as {signed_in.username}. letter-merge send will use this sign-in.")
+
+
+def signed_out(was_signed_in: bool) -> None:
+    if was_signed_in:
+        click.echo("Signed out: the sign-in for sending was removed from the system keyring.")
+    else:
+        click.echo("Nobody was signed in for sending.")
+
+
+def desk_open(year: int, address: str, *, printed: bool) -> None:
+    """Where the desk is open: the address alone on the first line when no browser opens it
+    (for a program that reads it), and the sentence on stderr when one does."""
+    if printed:
+        click.echo(address)
+    click.echo(
+        f"The desk for {year}'s batch is open at {address}\n"
+        "Keep this window open while you work; press Ctrl-C to stop the desk.",
+        err=not printed,
+    )
+
+
+def status_counts(ctx: click.Context, report: statuses.StatusReport) -> None:
+    """How many letters are in each state, what came back, and what needs deciding."""
+    unknown(ctx, report.unknown_because)
+    for line in report.counts:
+        click.echo(f"{line.state + ':':<{STATE_WIDTH}}{line.count:>4}  {line.meaning}")
+    if report.came_back:
+        click.echo(f"\n{report.came_back}.")
+    sync_note(report.synced)
+    moved_averages(report.moved_averages)
+
+
+def status_letters(report: statuses.StatusReport) -> None:
+    """Each letter on a line: its state, council, why, and its proof beside a PDF."""
+    click.echo()
+    for item in report.letters:
+        more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
+        proof = statuses.proof_shown(item)
+        said = f"  [proof: {proof}]" if proof else ""
+        said += published(report.published.get(item.authority, ""))
+        click.echo(f"{item.state:<{STATE_WIDTH}}{item.authority}{more}  {item.why}{said}")
+
+
+STATE_WIDTH = max(len(state) for state in statuses.STATES) + 2  # status's first column
+
+
+def delivery_report(settings: Settings, found: mailing.DeliveryReport, summary: str) -> None:
+    """What reading the mailbox found, and (`summary`) what came back about the letters sent."""
+    click.echo(
+        f"Read {counted(found.read, 'message')} in {settings.mailbox.folder} on "
+        f"{settings.mailbox.host}: {counted(len(found.new), 'new finding')} about this year's "
+        f"letters" + (f"; {found.already} found before" if found.already else "") + "."
+    )
+    for item in found.new:
+        click.echo(f"  {item.authority}: {item.summary()}")
+    if found.marked:
+        click.echo(f"Marked {counted(found.marked, 'message')} read, as [mailbox] mark asks.")
+    if found.unmatched:
+        click.echo(
+            f"{counted(len(found.unmatched), 'report')} matched no letter of {settings.year} "
+            "(listed, not guessed):"
+        )
+        for item in found.unmatched:
+            what = item.summary()
+            click.echo(f"  {item.subject or '(no subject)'} from {item.sender}: {what}")
+    if found.unreadable:
+        click.echo(f"{counted(len(found.unreadable), 'message')} could not be read:")
+        for place, problem in found.unreadable:
+            click.echo(f"  {place}: {problem}")
+    if summary:
+        click.echo(f"{summary}.")
+
+
+def decisions(made: Sequence[mailing.AverageDecision]) -> None:
+    for decision in made:
+        click.echo(decision.in_words())
+
+
+def _verbose(ctx: click.Context) -> bool:
+    """-v: every item of long lists, each letter on a line of its own."""
+    return bool(ctx.find_root().params.get("verbose"))
 
 
 def until(expires_at: int) -> str:
@@ -39,7 +251,7 @@ def until(expires_at: int) -> str:
     )
 
 
-def confirm_send(plan: SendPlan, *, yes: bool) -> bool:
+def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
     """Say what is about to go, and ask (unless --yes)."""
     count = len(plan.messages)
     corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
@@ -68,7 +280,7 @@ def confirm_send(plan: SendPlan, *, yes: bool) -> bool:
 
 
 def send_report(
-    ctx: click.Context, report: SendReport, *, dry_run: bool, test_to: str | None
+    ctx: click.Context, report: mailing.SendReport, *, dry_run: bool, test_to: str | None
 ) -> None:
     if dry_run:
         plan = report.plan
@@ -150,7 +362,7 @@ def unknown(ctx: click.Context, problems: Sequence[Problem]) -> None:
         click.echo(err=True)
 
 
-def moved_averages(averages: Sequence[MovedAverage]) -> None:
+def moved_averages(averages: Sequence[statuses.MovedAverage]) -> None:
     for moved in averages:
         if moved.decision is None:
             click.echo(
@@ -163,7 +375,7 @@ def moved_averages(averages: Sequence[MovedAverage]) -> None:
         else:
             choice = (
                 "kept as sent"
-                if moved.decision.choice == KEEP
+                if moved.decision.choice == mailing.KEEP
                 else "to be corrected in every letter"
             )
             click.echo(
@@ -172,7 +384,7 @@ def moved_averages(averages: Sequence[MovedAverage]) -> None:
             )
 
 
-def history(record: History) -> None:
+def history(record: statuses.History) -> None:
     standing = record.standing
     built = standing.record
     click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
@@ -246,7 +458,7 @@ def blocked(ctx: click.Context, title: str, items: Sequence[tuple[str, Blocker]]
     alike: dict[Blocker, list[str]] = {}
     for name, blocker in actionable_first(items):
         alike.setdefault(blocker, []).append(name)
-    every = bool(ctx.find_root().params.get("verbose"))  # -v: each letter on a line of its own
+    every = _verbose(ctx)  # -v: each letter on a line of its own
     lines = []
     for blocker, names in alike.items():
         together = not every and len(names) > 2 and "{name}" not in NEXT_COMMANDS[blocker.next]
@@ -267,7 +479,7 @@ LISTED = 5  # problems listed before "... and N more"
 
 def list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str]]) -> None:
     """A heading and the first few items (all of them with -v), on stderr."""
-    verbose = bool(ctx.find_root().params.get("verbose"))
+    verbose = _verbose(ctx)
     click.echo(f"{title}:", err=True)
     shown = items if verbose or len(items) <= LISTED + 1 else items[:LISTED]
     for authority, why in shown:
@@ -295,15 +507,14 @@ def build_summary(ctx: click.Context, result: letters.BuildResult, settings: Set
     report = result.report
     if report is None:
         return
-    made = [o for o in report.letters if not o.error and o.remade]
+    made = report.made
     kinds = "" if not made else " (docx and PDF)" if all(o.pdf for o in made) else " (docx only)"
-    remade = len(made)
     note = f"; {len(report.unchanged)} already up to date" if report.unchanged else ""
     click.echo(
-        f"Built {counted(remade, 'letter')}{kinds}{note} in "
+        f"Built {counted(len(made), 'letter')}{kinds}{note} in "
         f"{shown(settings.paths.letters)} in {report.seconds:.1f} s."
     )
-    for kind in AUTHORITY_TYPES:
+    for kind in letters.AUTHORITY_TYPES:
         if report.by_type[kind]:
             click.echo(f"  {kind + ':':<22}{report.by_type[kind]:>4}")
     click.echo(f"Manifest: {shown(report.manifest)}")

@@ -59,6 +59,16 @@ class OutputPaths:
         return self.proof / "cards.json"
 
     @property
+    def proof_page(self) -> Path:
+        """The proof's page to look through every letter."""
+        return self.proof / "index.html"
+
+    @property
+    def proof_letters(self) -> Path:
+        """The proof's letters as one PDF, with a bookmark each."""
+        return self.proof / "all-letters.pdf"
+
+    @property
     def preview(self) -> Path:
         return self.year_dir / "preview"
 

@@ -265,6 +265,7 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
         word_features.numbered_list,  # a list, and the same list restarted
         word_features.caption_and_cross_reference,  # SEQ, a bookmark, REF and PAGEREF
         word_features.header_naming_the_council,  # {{ authority }}, PAGE and NUMPAGES simple
+        word_features.line_numbers,  # numbered from 1 in each letter
     )
     assert [o.error for o in report.letters] == [None] * 4
     assert [o.together for o in report.letters] == [True] * 4
@@ -280,9 +281,10 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
 def test_the_check_finds_what_letter_merge_leaves_alone_and_converts_one_at_a_time(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Line numbers (Layout › Line Numbers › Continuous): LibreOffice counts them over the whole
-    # document, and letter-merge does nothing about them, on purpose for this test.
-    report = build_with_features(settings, word_features.line_numbers)
+    # Line numbers (Layout › Line Numbers › Continuous) in a letter's second section only:
+    # LibreOffice counts them over the whole document, and letter-merge does nothing about
+    # them, on purpose for this test.
+    report = build_with_features(settings, word_features.line_numbers_after_a_section_break)
     assert [o.together for o in report.letters] == [False] * 4
     (notice,) = report.notices
     assert notice.startswith("4 letters converted one at a time")

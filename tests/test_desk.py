@@ -17,10 +17,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from letter_merge.config import Settings
-from letter_merge.desk.app import Desk, create_app
+from letter_merge.desk.app import create_app
 from letter_merge.desk.jobs import DONE, PAUSED, RUNNING, Busy, Jobs
 from letter_merge.desk.security import COOKIE, DeskKeys
 from letter_merge.desk.server import HOST, listening_socket
+from letter_merge.desk.state import Desk
 from letter_merge.files import try_lock
 from letter_merge.pdf.converters import make_converter
 from tests.helpers import ROOT, desk_process
@@ -412,7 +413,7 @@ def test_the_server_keeps_the_command_line_s_rules(browser: TestClient, keys: De
 
 def test_every_next_step_is_worded_by_each_front_end_in_its_own_words() -> None:
     from letter_merge.console import NEXT_COMMANDS
-    from letter_merge.desk.app import NEXT_STEPS
+    from letter_merge.desk.views import NEXT_STEPS
     from letter_merge.steps import Next
 
     assert set(NEXT_COMMANDS) == set(Next) == set(NEXT_STEPS)

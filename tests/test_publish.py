@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from letter_merge.app.check import publication_warnings
+from letter_merge.app.checking import publication_warnings
 from letter_merge.app.inputs import Inputs
 from letter_merge.app.publish import publish, web_name
 from letter_merge.config import Settings, load_settings

@@ -333,8 +333,21 @@ def header_naming_the_council(template: Path) -> None:
 
 
 def line_numbers(template: Path) -> None:
-    """Layout › Line Numbers › Continuous: a feature letter-merge leaves to the guard."""
+    """Layout › Line Numbers › Continuous: numbered from 1 in each letter of a document of several
+    (its first section restarts them)."""
     with Package(template) as package:
+        package.section('<w:lnNumType w:countBy="1" w:restart="continuous"/>')
+
+
+def line_numbers_after_a_section_break(template: Path) -> None:
+    """Layout › Breaks › Continuous after the greeting, then Line Numbers › Continuous for the
+    second section only: a letter's lines are numbered from 1 there, but in a document of several
+    letters the count runs on from the letter before; a feature letter-merge leaves to the guard."""
+    with Package(template) as package:
+        body = package.body
+        last = body[body.rindex("<w:sectPr") : body.rindex("</w:sectPr>") + len("</w:sectPr>")]
+        first = last.replace("<w:pgSz", '<w:type w:val="continuous"/><w:pgSz', 1)
+        package.after_paragraph("Dear {{ salutation }}", f"<w:p><w:pPr>{first}</w:pPr></w:p>")
         package.section('<w:lnNumType w:countBy="1" w:restart="continuous"/>')
 
 

@@ -7,20 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.app.inputs import Inputs
-from letter_merge.build import BuildReport, build_letters
+from letter_merge.build import BuildReport as BuildReport
+from letter_merge.build import build_letters
 from letter_merge.config import Settings
-from letter_merge.pdf.convert import Converter
+from letter_merge.pdf.convert import Converter as Converter
 from letter_merge.pdf.converters import make_converter
 from letter_merge.progress import Progress, no_progress
-from letter_merge.proof.pack import ProofReport, make_proof
-from letter_merge.proof.preview import EmailPreview, Preview, preview_letter
-from letter_merge.proof.preview import preview_email as preview_of_email
+from letter_merge.proof.pack import ProofReport as ProofReport
+from letter_merge.proof.pack import make_proof
+from letter_merge.proof.preview import EmailPreview as EmailPreview
+from letter_merge.proof.preview import Preview as Preview
+from letter_merge.proof.preview import preview_email, preview_letter
 from letter_merge.recipients import write_recipients
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
 from letter_merge.steps import Blocker
 from letter_merge.template.statement import statement_of
 from letter_merge.words import counted, plural
+from letter_merge.workbook import AUTHORITY_TYPES as AUTHORITY_TYPES
 
 
 def converter_for(settings: Settings, name: str) -> Converter:
@@ -134,9 +138,9 @@ def preview(inputs: Inputs, name: str, converter: Converter) -> Preview:
     return preview_letter(inputs.batch(), name, converter)
 
 
-def preview_email(inputs: Inputs, name: str) -> EmailPreview:
+def email_preview(inputs: Inputs, name: str) -> EmailPreview:
     """One council's email as the chief executive will see it (a page) and as plain text."""
-    return preview_of_email(inputs.batch(), name)
+    return preview_email(inputs.batch(), name)
 
 
 def proof(

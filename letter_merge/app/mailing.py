@@ -14,7 +14,7 @@ from letter_merge.app.inputs import Inputs
 from letter_merge.approve import ApproveReport, approve_letters
 from letter_merge.averages import decide_averages
 from letter_merge.config import Settings
-from letter_merge.decisions import AverageDecision
+from letter_merge.decisions import CORRECT, KEEP, AverageDecision
 from letter_merge.errors import InputError
 from letter_merge.mail.inbox.delivery import DeliveryReport, read_deliveries
 from letter_merge.mail.send.outbox import QueueReport, asked_corrections, queue_messages
@@ -26,8 +26,34 @@ from letter_merge.mail.send.sending import (
     server_in_words,
 )
 from letter_merge.mail.send.transport import smtp_password
+from letter_merge.mail.signin.common import SignedIn
 from letter_merge.mail.signin.oauth import Tokens, token_source
 from letter_merge.progress import Progress, no_progress
+
+# What the front ends use, the results they render with it: named here so that they need
+# nothing from below the application layer.
+__all__ = [
+    "CORRECT",
+    "KEEP",
+    "ApproveReport",
+    "AverageDecision",
+    "DeliveryReport",
+    "QueueReport",
+    "SendPlan",
+    "SendReport",
+    "SendRequest",
+    "SignedIn",
+    "Tokens",
+    "approve",
+    "decide",
+    "mail_server",
+    "plan_send",
+    "queue",
+    "read_mailbox",
+    "send",
+    "settle",
+    "sign_in",
+]
 
 
 def approve(

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import uvicorn
 
+from letter_merge.app.letters import Converter
+from letter_merge.app.programs import Previews, open_in_browser
 from letter_merge.config import Settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.security import DeskKeys
 from letter_merge.errors import InputError
-from letter_merge.pdf.convert import Converter
-from letter_merge.pdf.warm import WarmLibreOffice
-from letter_merge.process import open_in_browser
 
 HOST = "127.0.0.1"  # never another interface: the desk is for this machine's user alone
 
@@ -44,23 +43,17 @@ def serve_desk(
     port: int,
     open_browser: bool,
     converter: Callable[[Settings], Converter],
-    warm: WarmLibreOffice | None,
+    previews: Previews,
     announce: Callable[[str], None],
 ) -> None:
     """Serve the desk until Ctrl-C (or the terminal closes); `announce` gets the address first.
-    `warm`, a LibreOffice kept running for previews, is started now and stopped at the end."""
+    `previews`' LibreOffice kept running, if any, is started now and stopped at the end."""
     sock = listening_socket(port)
     port = sock.getsockname()[1]
     keys = DeskKeys()
     address = f"http://{HOST}:{port}/?token={keys.address_key}"
 
-    def previewer(settings: Settings) -> Converter:
-        if warm is None:
-            return converter(settings)
-        warm.pdf = settings.pdf
-        return warm
-
-    app = create_app(config_file, keys, port, converter, previewer)
+    app = create_app(config_file, keys, port, converter, previews)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -72,15 +65,13 @@ def serve_desk(
         )
     )
     announce(address)
-    if warm is not None:
-        threading.Thread(target=warm.start, daemon=True).start()
+    threading.Thread(target=previews.start, daemon=True).start()
     if open_browser:
         threading.Thread(target=_open_when_ready, args=(server, address), daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
-        if warm is not None:
-            warm.close()
+        previews.close()
 
 
 def _open_when_ready(server: uvicorn.Server, address: str) -> None:

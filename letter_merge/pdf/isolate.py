@@ -465,8 +465,8 @@ def first_section(letter: LetterXml) -> etree._Element:
 
 
 def start_on_new_page(section: etree._Element) -> None:
-    """The letter's first section starts on a new page with its pages numbered from 1, as a
-    document's first section does."""
+    """The letter's first section starts on a new page with its pages (and lines) numbered from
+    1, as a document's first section does."""
     kind = section.find(w("type"))
     if kind is not None:
         section.remove(kind)
@@ -476,6 +476,11 @@ def start_on_new_page(section: etree._Element) -> None:
         _insert_section_child(section, numbering)
     if numbering.get(w("start")) is None:
         numbering.set(w("start"), "1")
+    # Line numbers counted on through the document (Layout › Line Numbers › Continuous) start
+    # again with each letter, as they do in the letter alone.
+    lines = section.find(w("lnNumType"))
+    if lines is not None and lines.get(w("restart")) == "continuous":
+        lines.set(w("restart"), "newSection")
 
 
 SECTION_ORDER = (

@@ -14,6 +14,7 @@ from letter_merge.pdf.reading import names
 from letter_merge.pdf.verify import Margins, region
 from letter_merge.records.manifest import Conversion
 from letter_merge.records.proofs import Check
+from letter_merge.template.fieldcode import word_name
 from letter_merge.words import counted
 
 # What a field left unfilled prints: a {{ }} tag, or a Word merge field's «placeholder».
@@ -43,7 +44,16 @@ def check_letter(
     flat = " ".join(text.split())
     authority = " ".join(letter.council.authority.split())
     checks = []
-    leftovers = sorted(set(LEFTOVERS.findall(flat)))
+    # Text in « » is a quotation (French, Russian, ...) unless it names one of the letter's
+    # fields: then it is a Word merge field left unfilled.
+    field_names = {word_name(name) for name in letter.fields}
+    leftovers = sorted(
+        {
+            f
+            for f in LEFTOVERS.findall(flat)
+            if not f.startswith("«") or word_name(f[1:-1]) in field_names
+        }
+    )
     checks.append(Check("No template tags left", not leftovers, " ".join(leftovers)))
     errors = sorted(set(ERROR_VALUES.findall(flat)))
     checks.append(Check("No empty or error values", not errors, ", ".join(errors)))

@@ -76,12 +76,12 @@ def make_proof(
         for letter in letters
     ]
 
-    combined = paths.proof / "all-letters.pdf"
+    combined = paths.proof_letters
     _combine(settings, records, combined)
     changes = compare_with_last_year(settings, letters)
     shown = _every_letter(records, cards) if only else cards
     write_cards(paths.proof_cards, shown)
-    index = paths.proof / "index.html"
+    index = paths.proof_page
     write_atomic(index, render_index(settings.year, shown, changes).encode("utf-8"))
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = {} if not only else dict(records.proofs)

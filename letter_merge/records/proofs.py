@@ -72,6 +72,11 @@ class Card:
     def problems(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
+    @property
+    def problems_in_words(self) -> str:
+        """Every check the letter failed, in words, one after another."""
+        return "; ".join(check.in_words() for check in self.problems)
+
     def result(self, proofed_at: str) -> ProofResult:
         """What this card found, as the result approving asks about."""
         return ProofResult(

@@ -24,6 +24,7 @@ from letter_merge.template.wordxml import (
     OPENERS,
     TAG,
     LocatedParagraph,
+    check_parts,
     is_text_part,
     paragraphs,
     parse,
@@ -35,6 +36,7 @@ from letter_merge.template.wordxml import (
 )
 from letter_merge.untrusted import TEMPLATE, check_package
 
+SETTINGS = "word/settings.xml"
 CURLY = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
 
 
@@ -80,9 +82,19 @@ DELETE_COMMENTS = (
 )
 
 
+# Word's editing restrictions (Review > Restrict Editing), by w:documentProtection's w:edit.
+RESTRICTIONS = {
+    "readOnly": "no changes (read only)",
+    "comments": "comments only",
+    "trackedChanges": "tracked changes only",
+    "forms": "filling in forms only",
+}
+ON = ("1", "true", "on")
+
+
 def examine(template: Path) -> list[Finding]:
     """Everything the doctor finds in the template, errors first."""
-    findings: list[Finding] = []
+    findings: list[Finding] = _editing_restrictions(template)
     for part_name, root in _parts(template):
         findings += _revisions_and_comments(template.name, part_name, root)
         for paragraph in paragraphs(part_name, root):
@@ -92,6 +104,33 @@ def examine(template: Path) -> list[Finding]:
             for problem in tag_problems(paragraphs(part_name, root))
         ]
     return sorted(findings, key=lambda f: not f.error)
+
+
+def _editing_restrictions(template: Path) -> list[Finding]:
+    """A warning for a template restricted against editing: it is read and filled all the same
+    (the restriction is a setting, not encryption), but every letter keeps it."""
+    check_package(template, TEMPLATE)
+    try:
+        with zipfile.ZipFile(template) as package:
+            if SETTINGS not in package.namelist():
+                return []
+            settings = parse(package.read(SETTINGS))
+    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return []  # a damaged part is refused with its name just after (_parts)
+    protection = settings.find(w("documentProtection"))
+    if protection is None or protection.get(w("enforcement"), "").lower() not in ON:
+        return []
+    kind = RESTRICTIONS.get(protection.get(w("edit"), ""), "restricted")
+    return [
+        Finding(
+            template.name,
+            f"is protected against editing ({kind}; Word: Review > Restrict Editing). Its letters "
+            "are made all the same, and each .docx letter keeps the protection: a council cannot "
+            "change its letter without the password. To give letters that can be edited, choose "
+            "Stop Protection there and save the template.",
+            error=False,
+        )
+    ]
 
 
 def _revisions_and_comments(
@@ -168,11 +207,13 @@ def _parts(template: Path) -> Iterator[tuple[str, etree._Element]]:
     check_package(template, TEMPLATE)
     try:
         with zipfile.ZipFile(template) as package:
-            for name in package.namelist():
-                if is_text_part(name):
-                    yield name, parse(package.read(name))
-    except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+            parts = {name: package.read(name) for name in package.namelist()}
+    except (OSError, zipfile.BadZipFile) as error:
         raise InputError(f"{template}: cannot be read as a Word document ({error}).") from None
+    check_parts(template, parts)
+    for name, data in parts.items():
+        if is_text_part(name):
+            yield name, parse(data)
 
 
 def _examine_paragraph(template_name: str, paragraph: LocatedParagraph) -> list[Finding]:

@@ -38,6 +38,7 @@ from letter_merge.template.text import (
     render_limited,
     sandbox,
 )
+from letter_merge.template.wordxml import BODY_PART, parse, serialise, w
 from letter_merge.untrusted import read_text_file
 
 LANGUAGE = "en-GB"  # the office writes in British English: screen readers read it so
@@ -288,7 +289,7 @@ def _slim(docx: bytes) -> bytes:
     nearly a second a message to parse."""
     with zipfile.ZipFile(io.BytesIO(docx)) as package:
         names = package.namelist()
-        body = package.read("word/document.xml")
+        body = package.read(BODY_PART)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as slim:
             for name in names:
@@ -304,19 +305,17 @@ def _slim(docx: bytes) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _used_styles(styles: bytes, used: frozenset[bytes]) -> bytes:
     """styles.xml with the styles `used` (by id) and the defaults, without latent styles."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    root = etree.fromstring(styles, parser)
-    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    root = parse(styles)
     for child in list(root):
-        if child.tag == f"{w}latentStyles":
+        if child.tag == w("latentStyles"):
             root.remove(child)
-        elif child.tag == f"{w}style":
-            kept = child.get(f"{w}default") == "1" or (
-                (child.get(f"{w}styleId") or "").encode() in used
+        elif child.tag == w("style"):
+            kept = (
+                child.get(w("default")) == "1" or (child.get(w("styleId")) or "").encode() in used
             )
             if not kept:
                 root.remove(child)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
+    return serialise(root)
 
 
 def _finished(page: str, title: str, where: str, *, pictures_from: Path | None) -> EmailBody:

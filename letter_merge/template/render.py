@@ -33,7 +33,9 @@ from letter_merge.chart.model import DPI, MAX_WIDTH
 from letter_merge.clock import source_date
 from letter_merge.errors import InputError, Problem
 from letter_merge.fields import COMPUTED_FIELDS
-from letter_merge.template import merge
+from letter_merge.template import merge_analysis, merge_fill
+from letter_merge.template.controls import with_filled_controls_unbound
+from letter_merge.template.fieldcode import word_name
 from letter_merge.template.tags import fields_in_tags
 from letter_merge.template.text import TemplateError, describe, render_limited, sandbox
 from letter_merge.template.wordxml import (
@@ -42,6 +44,7 @@ from letter_merge.template.wordxml import (
     CONTENT_TYPES,
     CORE_PROPERTIES,
     TAG,
+    check_parts,
     find_paragraph,
     has_tags,
     is_templated_part,
@@ -54,6 +57,9 @@ from letter_merge.template.wordxml import (
     w,
 )
 from letter_merge.untrusted import TEMPLATE, check_package
+
+STYLES = "word/styles.xml"
+SETTINGS = "word/settings.xml"
 
 LINE_BREAK_IN_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 TWIPS_TO_EMU = 635
@@ -77,6 +83,11 @@ class LetterTemplate:
             with zipfile.ZipFile(io.BytesIO(self.source)) as package:
                 # part name -> (its zip entry, its bytes), in the package's order
                 self._parts = {i.filename: (i, package.read(i)) for i in package.infolist()}
+            check_parts(path, {name: data for name, (_, data) in self._parts.items()})
+            self._parts = {
+                name: (info, _plain_controls(name, data))
+                for name, (info, data) in self._parts.items()
+            }
             self._made_at = source_date()
             if self._made_at is not None:  # SOURCE_DATE_EPOCH: every file's date in the package
                 stamp = self._made_at.timetuple()[:6]
@@ -110,7 +121,7 @@ class LetterTemplate:
             name: uses
             for name, (_, data) in self._parts.items()
             if is_text_part(name) and (b"instrText" in data or b"fldSimple" in data)
-            if (uses := merge.merge_uses(name, parse(data)))
+            if (uses := merge_analysis.merge_uses(name, parse(data)))
         }
         self._compiled: dict[str, jinja2.Template] | None = None
         self._fields_used: dict[str, frozenset[str]] | None = None
@@ -183,16 +194,16 @@ class LetterTemplate:
     def _check_merge_fields(self, available: set[str]) -> list[Problem]:
         names = sorted(available | (COMPUTED_FIELDS - {"received", "decisions", "chart"}))
         names.append("record_number")
-        known = {merge.word_name(name): name for name in names}
+        known = {word_name(name): name for name in names}
         problems = []
         for uses in self.merge_uses.values():
             for use in uses:
                 if use.problem:
                     problems.append(Problem(self._merge_place(use), use.problem + "."))
-        mapped = {merge.word_name(k): v for k, v in self.field_map.items()}
+        mapped = {word_name(k): v for k, v in self.field_map.items()}
         for template_name, target in self.field_map.items():
-            if merge.word_name(target) not in known:
-                close = difflib.get_close_matches(merge.word_name(target), list(known), n=1)
+            if word_name(target) not in known:
+                close = difflib.get_close_matches(word_name(target), list(known), n=1)
                 hint = f"; did you mean {known[close[0]]}?" if close else ""
                 problems.append(
                     Problem(
@@ -201,9 +212,14 @@ class LetterTemplate:
                         f"workbook or a field{hint}",
                     )
                 )
+        field_names = set(known) | set(mapped)
+        language = self._document_language()
         for part, root in self._text_parts().items():
-            for typed in merge.typed_fields(part, copy.deepcopy(root)):
-                key = merge.word_name(typed.name)
+            typed_fields = merge_analysis.typed_fields(
+                part, copy.deepcopy(root), field_names, language
+            )
+            for typed in typed_fields:
+                key = word_name(typed.name)
                 name = known.get(key)
                 instead = (
                     f"Mailings › Insert Merge Field › {_word_form(name)}, or write {{{{ {name} }}}}"
@@ -219,8 +235,8 @@ class LetterTemplate:
                 )
         reported: set[str] = set()
         for name, use in self.merge_names():
-            key = merge.word_name(name)
-            key = merge.word_name(mapped[key]) if key in mapped else key
+            key = word_name(name)
+            key = word_name(mapped[key]) if key in mapped else key
             if key in known or name in reported:
                 continue
             reported.add(name)
@@ -244,7 +260,17 @@ class LetterTemplate:
             )
         return problems
 
-    def _merge_place(self, use: merge.MergeUse) -> str:
+    def _document_language(self) -> str:
+        """The language the template's text is in unless marked otherwise ('' if not said)."""
+        styles, settings = (self._parts.get(name) for name in (STYLES, SETTINGS))
+        try:
+            return merge_analysis.document_language(
+                parse(styles[1]) if styles else None, parse(settings[1]) if settings else None
+            )
+        except etree.XMLSyntaxError:
+            return ""
+
+    def _merge_place(self, use: merge_analysis.MergeUse) -> str:
         return use.where.place(self.path.name) if use.where else self.path.name
 
     def _check_jinja_fields(self, available: set[str]) -> list[Problem]:
@@ -332,13 +358,13 @@ class LetterTemplate:
         """The parts with Word merge fields, each field replaced by what Word's merge prints."""
         if not self.merge_uses:
             return {}
-        values = merge.MergeValues.of(fields, self.field_map)
+        values = merge_fill.MergeValues.of(fields, self.field_map)
         merged = {}
         for name in self.merge_uses:
             root = parse(rendered.get(name) or self._parts[name][1])
             try:
-                merge.resolve(root, values)
-            except merge.MergeError as error:
+                merge_fill.resolve(root, values)
+            except merge_fill.MergeError as error:
                 raise TemplateError(f"{self.path.name} ({part_label(name)})", str(error)) from None
             merged[name] = serialise(root)
         return merged
@@ -347,7 +373,7 @@ class LetterTemplate:
     def uses_record_number(self) -> bool:
         """Whether the template prints the record's number (MERGEREC, MERGESEQ, or the
         Record_number column of letter-merge recipients)."""
-        values = merge.MergeValues({"recordnumber": None}, self.field_map)
+        values = merge_fill.MergeValues({"recordnumber": None}, self.field_map)
         return any(
             kind in ("MERGEREC", "MERGESEQ")
             for uses in self.merge_uses.values()
@@ -355,7 +381,7 @@ class LetterTemplate:
             for kind in use.kinds
         ) or any(values.has(name) for name, _ in self.merge_names())
 
-    def merge_names(self) -> list[tuple[str, merge.MergeUse]]:
+    def merge_names(self) -> list[tuple[str, merge_analysis.MergeUse]]:
         """Every merge field name the template prints, with the field it is in."""
         return [
             (name, use) for uses in self.merge_uses.values() for use in uses for name in use.names
@@ -368,7 +394,7 @@ class LetterTemplate:
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
                 for name, (info, data) in self._parts.items():
                     if name not in rendered:
-                        data = merge.without_data_source(name, self._with_chart(name, data))
+                        data = merge_fill.without_data_source(name, self._with_chart(name, data))
                         package.writestr(info, data)
             base = self._bases[rendered] = buffer.getvalue()
         return base
@@ -447,6 +473,11 @@ class LetterTemplate:
 def _word_form(name: str) -> str:
     """A field's name as Word shows it in Insert Merge Field: authority_type -> Authority_type."""
     return name[:1].upper() + name[1:]
+
+
+def _plain_controls(name: str, data: bytes) -> bytes:
+    """A text part's content controls that hold fields, unbound (see controls.py)."""
+    return with_filled_controls_unbound(data) if is_text_part(name) else data
 
 
 def _decoded(path: Path, part: str, data: bytes) -> str:

@@ -7,12 +7,15 @@ that they agree on which parts hold text and number the same paragraph the same 
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
+
+from letter_merge.errors import InputError
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -22,6 +25,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 BODY_PART = "word/document.xml"
 BODY_RELATIONSHIPS = "word/_rels/document.xml.rels"
 CONTENT_TYPES = "[Content_Types].xml"
+PACKAGE_RELS = "_rels/.rels"
 CORE_PROPERTIES = "docProps/core.xml"
 APP_PROPERTIES = "docProps/app.xml"
 # Parts whose paragraphs a reader sees: body, headers, footers, footnotes, endnotes.
@@ -32,6 +36,8 @@ TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 OPENERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
 
 # Never resolve entities or fetch anything: a template is a file from outside.
+XML_PARTS = (".xml", ".rels")
+_WELL_FORMED: list[bytes] = []  # the last packages found well-formed, by digest
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -42,6 +48,53 @@ def w(tag: str) -> str:
 
 def parse(data: bytes) -> etree._Element:
     return etree.fromstring(data, PARSER)
+
+
+def check_parts(path: Path, parts: Mapping[str, bytes]) -> None:
+    """Refuse a package whose body is missing or any of whose XML parts is not well-formed,
+    naming the part: Word itself would not open it (it offers to recover what it can), and no
+    reader here should meet it half-way through a letter."""
+    main = _main_part(parts)
+    if BODY_PART not in parts and main in parts:
+        raise InputError(
+            f"{path}: keeps its text in {main}, not in {BODY_PART}, as Word for the web saves "
+            "it; letter-merge reads a document as the desktop Word saves it: open it in Word "
+            "(Editing > Open in Desktop App) or LibreOffice Writer and save it again as .docx."
+        )
+    for required in (BODY_PART, CONTENT_TYPES):
+        if required not in parts:
+            raise InputError(
+                f"{path}: has no {required} part, so it is not a Word document (.docx); save "
+                "it from Word or LibreOffice Writer as a Word document."
+            )
+    digest = hashlib.sha256()
+    for name, data in parts.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    if digest.digest() in _WELL_FORMED:
+        return  # the doctor and the template read the same package: checked once
+    for name, data in parts.items():
+        if name.endswith(XML_PARTS):
+            try:
+                parse(data)
+            except etree.XMLSyntaxError as error:
+                raise InputError(
+                    f"{path}: its part {name} is damaged ({error.msg}); open the document in "
+                    "Word, which offers to recover what it can, and save it again as .docx."
+                ) from None
+    _WELL_FORMED.append(digest.digest())
+    del _WELL_FORMED[:-8]
+
+
+def _main_part(parts: Mapping[str, bytes]) -> str:
+    """The part the package's relationships name as its document ('' if they cannot be read)."""
+    try:
+        root = parse(parts.get(PACKAGE_RELS, b""))
+    except etree.XMLSyntaxError:
+        return ""
+    for relationship in root:
+        if str(relationship.get("Type", "")).endswith("/officeDocument"):
+            return str(relationship.get("Target", "")).lstrip("/")
+    return ""
 
 
 def serialise(root: etree._Element) -> bytes:
@@ -88,7 +141,9 @@ class LocatedParagraph:
 
 def paragraphs(part_name: str, root: etree._Element) -> Iterator[LocatedParagraph]:
     """Every paragraph of a part in document order, located as Word shows it. Body paragraphs
-    outside tables and text boxes are numbered from 1, empty ones included."""
+    outside tables and text boxes are numbered from 1, empty ones included. Content controls
+    (w:sdt) may wrap paragraphs, tables, rows, cells and runs: a table's rows and a row's cells
+    are counted through them, and a paragraph in a titled or tagged control says which."""
     kind = part_label(part_name)
     number = 0
     tables: dict[etree._Element, int] = {}
@@ -101,19 +156,50 @@ def paragraphs(part_name: str, root: etree._Element) -> Iterator[LocatedParagrap
         elif in_box:
             where = "a text box"
         elif cell is not None:
-            row = cell.getparent()
-            table = row.getparent() if row is not None else None
+            row = next(cell.iterancestors(w("tr")), None)
+            table = next(row.iterancestors(w("tbl")), None) if row is not None else None
             if row is None or table is None:
                 continue
             tables.setdefault(table, len(tables) + 1)
             where = (
-                f"table {tables[table]} row {table.findall(w('tr')).index(row) + 1} "
-                f"cell {row.findall(w('tc')).index(cell) + 1}"
+                f"table {tables[table]} row {_own(table, 'tr', 'tbl').index(row) + 1} "
+                f"cell {_own(row, 'tc', 'tr').index(cell) + 1}"
             )
         else:
             number += 1
             where = f"paragraph {number}"
+        control = content_control_name(element)
+        if control:
+            where += f" (content control {control!r})"
         yield LocatedParagraph(where, element, texts)
+
+
+def _own(container: etree._Element, tag: str, container_tag: str) -> list[etree._Element]:
+    """A table's own rows or a row's own cells, in order, through any content controls around
+    them, but not those of a table nested in a cell."""
+    return [
+        element
+        for element in container.iter(w(tag))
+        if next(element.iterancestors(w(container_tag)), None) is container
+    ]
+
+
+def content_control_name(element: etree._Element) -> str:
+    """The title (w:alias) or else the tag (w:tag) of the innermost named content control
+    around an element (or in a paragraph, around its runs), '' when there is none."""
+    controls = [*element.iterancestors(w("sdt"))]
+    if element.tag == w("p"):
+        controls = [*element.iter(w("sdt")), *controls]
+    for control in controls:
+        properties = control.find(w("sdtPr"))
+        if properties is None:
+            continue
+        for name in ("alias", "tag"):
+            named = properties.find(w(name))
+            value = named.get(w("val")) if named is not None else None
+            if value and value.strip():
+                return " ".join(value.split())
+    return ""
 
 
 def _owner(text: etree._Element) -> etree._Element | None:

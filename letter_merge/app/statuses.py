@@ -9,10 +9,13 @@ from pathlib import Path
 from letter_merge.app.inputs import Inputs
 from letter_merge.batch import select_names
 from letter_merge.errors import Problem
-from letter_merge.records.audit import History, history, write_csv
+from letter_merge.records.audit import History as History
+from letter_merge.records.audit import history, write_csv
 from letter_merge.records.join import Records
 from letter_merge.records.publication import published_dates
-from letter_merge.records.standing import STATES, MovedAverage, Standing
+from letter_merge.records.standing import STATES as STATES
+from letter_merge.records.standing import MovedAverage as MovedAverage
+from letter_merge.records.standing import Standing as Standing
 from letter_merge.sync import conflict_copies, local_copy_of, synced_by
 
 
@@ -69,6 +72,12 @@ def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
         records=records,
         published=published_dates(records),
     )
+
+
+def proof_shown(standing: Standing) -> str:
+    """A letter's proof result as status shows it: only beside a PDF ("" for a letter with
+    none, whose last proof, if any, was of a PDF since removed)."""
+    return standing.proof_result if standing.record and standing.record.pdf else ""
 
 
 def sync_note(inputs: Inputs) -> SyncNote | None:

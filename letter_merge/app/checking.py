@@ -11,7 +11,7 @@ from letter_merge.batch import prove
 from letter_merge.config import Settings
 from letter_merge.errors import Problem, ProblemsFound
 from letter_merge.fields import british_date
-from letter_merge.template.doctor import fix as fix_template
+from letter_merge.template import doctor
 from letter_merge.words import counted
 
 
@@ -40,7 +40,7 @@ class CheckReport:
 
 def fix_the_template(inputs: Inputs) -> TemplateFixes:
     """Write letter.fixed.docx with every safe fix; removed again when nothing needed one."""
-    copy, fixed = fix_template(inputs.settings.template)
+    copy, fixed = doctor.fix(inputs.settings.template)
     if not fixed:
         copy.unlink(missing_ok=True)
     return TemplateFixes(copy, tuple(str(finding) for finding in fixed))
