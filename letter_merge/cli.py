@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from letter_merge import __version__, console
-from letter_merge.app import checking, letters, mailing, programs, statuses
-from letter_merge.app import publish as publishing
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import (

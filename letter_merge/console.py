@@ -16,8 +16,7 @@ from typing import Any
 
 import click
 
-from letter_merge.app import checking, letters, mailing, statuses
-from letter_merge.app import publish as publishing
+from letter_merge.app import checking, letters, mailing, publishing, statuses
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, LetterMergeError, Problem
 from letter_merge.steps import Blocker, Next, actionable_first

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from letter_merge.app.checking import publication_warnings
 from letter_merge.app.inputs import Inputs
-from letter_merge.app.publish import publish, web_name
+from letter_merge.app.publishing import publish, web_name
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import InputError
 from letter_merge.fields import letter_fields

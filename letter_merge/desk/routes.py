@@ -21,8 +21,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from letter_merge.app import checking, letters, mailing, programs, statuses
-from letter_merge.app import publish as publishing
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.desk import views
 from letter_merge.desk.state import Desk
 from letter_merge.errors import LetterMergeError, ProblemsFound

@@ -17,7 +17,7 @@ from letter_merge.app.mailing import (
     SendReport,
     SendRequest,
 )
-from letter_merge.app.publish import PublishReport
+from letter_merge.app.publishing import PublishReport
 from letter_merge.app.statuses import STATES, History, StatusReport, proof_shown
 from letter_merge.config import Settings
 from letter_merge.errors import Problem
