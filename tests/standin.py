@@ -9,6 +9,8 @@ is the decisions made about a letter, which depend on its PDF's bytes and words,
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +47,19 @@ class TextPdfConverter:
 
 
 def text_pdf(text: str, title: str) -> bytes:
-    """`text` set on A4 pages, 10 point DejaVu Sans, embedded."""
+    """`text` set on A4 pages, 10 point DejaVu Sans, embedded, stamped with the time it was made.
+    Setting the text is most of a fast test's time, so the same text is set once in a test run and
+    its pages stamped afresh each time: a letter made again differs, as LibreOffice's would."""
+    made = dt.datetime.now(dt.UTC).strftime("D:%Y%m%d%H%M%SZ").encode("ascii")
+    return _text_pages(text, title).replace(_UNSTAMPED, made, 1)
+
+
+_UNSTAMPED_TIME = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)
+_UNSTAMPED = _UNSTAMPED_TIME.strftime("D:%Y%m%d%H%M%SZ").encode("ascii")  # the same length
+
+
+@functools.cache
+def _text_pages(text: str, title: str) -> bytes:
     import io
 
     import matplotlib
@@ -61,13 +75,16 @@ def text_pdf(text: str, title: str) -> bytes:
         for wrapped in (textwrap.wrap(paragraph, 95) or [""])
     ]
     buffer = io.BytesIO()
-    with PdfPages(buffer, metadata={"Title": title}) as pages:
+    metadata = {"Title": title, "CreationDate": _UNSTAMPED_TIME}
+    with PdfPages(buffer, metadata=metadata) as pages:
         for start in range(0, max(len(lines), 1), LINES_PER_PAGE):
             figure = Figure(figsize=(8.27, 11.69))
             for number, line in enumerate(lines[start : start + LINES_PER_PAGE]):
                 figure.text(0.12, 0.9 - number * 0.016, line, fontsize=9)
             pages.savefig(figure)
-    return buffer.getvalue()
+    pdf = buffer.getvalue()
+    assert pdf.count(_UNSTAMPED) == 1
+    return pdf
 
 
 def plain_pdf_settings(folder: Path) -> None:
