@@ -389,7 +389,7 @@ def history(record: statuses.History) -> None:
     click.echo(f"  why     {standing.why}")
     click.echo(f"  next    {next_command(standing.next_step, standing.authority)}")
     pdf = built.pdf.path if built and built.pdf else "(no PDF)"
-    click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
+    click.echo(f"  letter  {pdf}  {went_to(standing)}")
     click.echo(f"  proof   {standing.proof_result}")
     lines: list[tuple[str, str]] = []
     for approval in record.approvals:
@@ -411,6 +411,17 @@ def history(record: statuses.History) -> None:
         click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
     if not lines:
         click.echo("  nothing approved or sent yet")
+
+
+def went_to(standing: statuses.Standing) -> str:
+    """Where its letter last went, and the address before when a re-send went elsewhere; where
+    it would go, before it is sent."""
+    if standing.went_to:
+        before = standing.went_to_before
+        earlier = f" (earlier to {', '.join(before)})" if before else ""
+        return f"sent to {', '.join(standing.went_to)}{earlier}"
+    built = standing.record
+    return f"to {built.recipient.email}" if built else "to ?"
 
 
 # Each next step as the command that takes it ({name}: the council's name).

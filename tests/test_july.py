@@ -5,6 +5,7 @@ sent: exactly the letters that differ, each once."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
@@ -13,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from starlette.testclient import TestClient
 
+from letter_merge.desk.app import create_app
+from letter_merge.desk.security import DeskKeys
 from tests.helpers import Recorder, run
+from tests.standin import TextPdfConverter
 from tests.test_records import (
     BRIGHTON,
     DERBY,
     LEICESTERSHIRE,
+    ORIGIN,
+    PORT,
     desk,
     send_all,
     set_contact,
@@ -256,3 +263,80 @@ def test_keep_is_refused_when_the_letters_sent_disagree(
     assert kept.exit_code == 2
     assert "do not all state the same average" in kept.output
     assert run("averages", "correct", "--by", "Jo").exit_code == 0
+
+
+def desk_answer(folder: Path, path: str, body: object = None, **raw: Any) -> tuple[int, Any]:
+    """The desk's status code and answer to GET `path`, or to POST `body` (or `raw` content),
+    refusals included."""
+    keys = DeskKeys()
+    app = create_app(folder / "letter-merge.toml", keys, PORT, lambda _: TextPdfConverter())
+    with TestClient(app, base_url=ORIGIN, follow_redirects=False) as client:
+        assert client.get(f"/?token={keys.address_key}").status_code == 303
+        if body is None and not raw:
+            answer = client.get(path)
+        else:
+            headers = {"X-CSRF-Token": keys.csrf, "Origin": ORIGIN, **raw.pop("headers", {})}
+            if raw:
+                answer = client.post(path, headers=headers, **raw)
+            else:
+                answer = client.post(path, json=body, headers=headers)
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, answer.text
+
+
+def contact(folder: Path, authority: str, column: str) -> str:
+    sheet = load_workbook(folder / "input" / "councils.xlsx")["Contacts"]
+    headers = [cell.value for cell in sheet[1]]
+    (row,) = [r for r in sheet.iter_rows(min_row=2) if r[0].value == authority]
+    return str(row[headers.index(column)].value)
+
+
+def test_a_re_send_shows_where_it_went(work: Path, server: tuple[Recorder, int]) -> None:
+    """After a re-send to a corrected address, status, the history, the CSV and the desk show
+    the address it last went to and the one before; the desk's next step opens its panel with
+    the council chosen, and its refusals keep the desk's names as written."""
+    send_all(work, server)
+    old = contact(work, LEICESTERSHIRE, "Email")
+    new = "new.ce@leicestershire.example.org"
+    set_contact(work, LEICESTERSHIRE, "Email", new)
+    row = desk_says(work)[LEICESTERSHIRE]
+    assert row["next"] == {
+        "text": "Send the same letter to the workbook's new address "
+        "(Sending a letter again, in Queue)",
+        "section": "queue",
+        "panel": "resend",
+        "field": "queue-resends",
+        "council": LEICESTERSHIRE,
+    }
+    # A correction refused: the next step keeps the desk's own capitals.
+    code, said = desk_answer(work, "/api/queue", {"corrections": ["Leicestershire"], "reason": "x"})
+    assert code == 200, said
+    (skipped,) = said["skipped"]
+    assert "(Sending a letter again, in Queue)" in skipped["why"], skipped
+    assert skipped["next"]["panel"] == "resend"
+
+    assert run("queue", "--resend", "Leicestershire").exit_code == 0
+    assert run("send", "--yes").exit_code == 0
+    cc = "link@cc.example.org"  # the Cc went both times
+    earlier = f"sent to {new}, {cc} (earlier to {old}, {cc})"
+    history = run("status", "Leicestershire").output
+    assert (
+        f"  letter  letters/Leicestershire County Council - Annual Review 2020.pdf  {earlier}"
+        in (history)
+    ), history
+    assert f"(earlier to {old}, {cc})" in status_line(run("status").output, LEICESTERSHIRE)
+    row = desk_says(work)[LEICESTERSHIRE]
+    assert (row["email"], row["email_before"]) == (f"{new}, {cc}", f"{old}, {cc}")
+    assert f"to {new}, {cc} (earlier to {old}, {cc})" in row["why"]
+    code, told = desk_answer(work, "/api/history", {"name": "Leicestershire"})
+    assert (told["sent_to"], told["sent_before"]) == (f"{new}, {cc}", f"{old}, {cc}")
+    assert run("status", "--csv", "audit.csv").exit_code == 0
+    with open("audit.csv", encoding="utf-8-sig", newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["authority"] == LEICESTERSHIRE]
+    assert {(r["email"], r["email_before"]) for r in rows} == {(f"{new}; {cc}", f"{old}; {cc}")}
+    assert [r["recipients"] for r in rows] == [f"{old}; {cc}", f"{new}; {cc}"]
+    # Derby, sent once: no earlier address anywhere.
+    assert desk_says(work)[DERBY]["email_before"] == ""
+    assert "earlier to" not in run("status", "Derby").output

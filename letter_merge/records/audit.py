@@ -56,6 +56,7 @@ CSV_COLUMNS = (
     "approved_despite_proof",
     "came_back",
     "came_back_detail",
+    "email_before",
 )
 
 
@@ -81,7 +82,7 @@ def write_csv(records: Records, path: Path) -> None:
                 standing.state,
                 standing.why,
                 standing.proof_result,
-                record.recipient.email if record else "",
+                "; ".join(standing.went_to) or (record.recipient.email if record else ""),
                 message.message_id if message else "",
                 _kind(message) if message else "",
                 message.correction if message else "",
@@ -97,6 +98,7 @@ def write_csv(records: Records, path: Path) -> None:
                 approval.approved_at if approval else "",
                 approval.despite_proof if approval else "",
                 *(_came_back(standing.deliveries, message) if message else ("", "")),
+                "; ".join(standing.went_to_before),
             ]
             writer.writerow([_excel_safe(value) for value in row])
     write_atomic(path, buffer.getvalue().encode("utf-8-sig"))  # the BOM tells Excel it is UTF-8

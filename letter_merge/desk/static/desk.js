@@ -105,7 +105,21 @@ function problemList(groups) {
 function nextStep(next) {
   if (!next || !next.section) return next ? next.text : "";
   return el("a", {href: "#" + next.section, class: "next-step",
-                  onclick: () => $(next.section).scrollIntoView()}, next.text);
+                  onclick: (event) => { event.preventDefault(); takeStep(next); }}, next.text);
+}
+
+// The step taken: its panel opened, the council's name put in its field (or its box ticked).
+function takeStep(next) {
+  if (next.panel && $(next.panel)) $(next.panel).open = true;
+  const field = next.field ? $(next.field) : null;
+  if (field && field.type === "checkbox") field.checked = true;
+  else if (field && next.council && !lines(next.field).includes(next.council)) {
+    field.value = [...lines(next.field), next.council].join("\n");
+  }
+  const target = field || (next.panel && $(next.panel)) || $(next.section);
+  target.scrollIntoView({block: "center"});
+  if (field) field.focus({preventScroll: true});
+  window.history.replaceState(null, "", "#" + next.section);
 }
 
 function peopleList(title, items, kind) {
@@ -493,6 +507,8 @@ async function loadHistory(name, button) {
                                text: e.what + (e.detail ? ": " + e.detail : "")})),
     ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     cell.replaceChildren(el("h3", {}, "History of " + h.authority),
+      h.sent_to ? el("p", {class: "sent-to"}, "Last sent to " + h.sent_to +
+        (h.sent_before ? " (earlier to " + h.sent_before + ")" : "") + ".") : null,
       el("ul", {class: "history"}, lines.map((line) => el("li", {},
         when(line.at) + " — ",
         line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
