@@ -185,7 +185,7 @@ def test_a_malformed_request_is_400_and_a_large_one_413_unread(
     browser: TestClient, keys: DeskKeys
 ) -> None:
     headers = {"X-CSRF-Token": keys.csrf, "Content-Type": "application/json"}
-    wrong = [
+    wrong: list[tuple[str, dict[str, Any]]] = [
         ("/api/build", {"only": "Derby"}),
         ("/api/build", {"only": [1, 2]}),
         ("/api/build", {"confirmed": "yes", "only": []}),
@@ -472,3 +472,30 @@ def test_every_next_step_is_worded_by_each_front_end_in_its_own_words() -> None:
     page = (ROOT / "letter_merge" / "desk" / "static" / "desk.html").read_text(encoding="utf-8")
     for _, section in NEXT_STEPS.values():
         assert not section or f'<section id="{section}"' in page
+
+
+def test_check_files_an_unreadable_workbook_under_its_own_name(
+    browser: TestClient, keys: DeskKeys, folder: Path
+) -> None:
+    (folder / "input" / "councils.xlsx").write_bytes(b"not a zip at all")
+    answer = post(browser, "/api/check", keys)
+    assert answer.status_code == 200, answer.text
+    said = answer.json()
+    assert said["ok"] is False
+    (group,) = said["problems"]
+    assert group["file"] == "input/councils.xlsx"
+    (item,) = group["items"]
+    assert item["message"].startswith("cannot be read as an Excel workbook"), item
+    assert str(folder) not in answer.text
+
+
+def test_the_record_s_version_changes_when_the_record_does(
+    browser: TestClient, keys: DeskKeys, folder: Path
+) -> None:
+    first = browser.get("/api/version").json()
+    assert browser.get("/api/version").json() == first
+    decisions = folder / "output" / "2020" / "decisions.json"
+    decisions.parent.mkdir(parents=True, exist_ok=True)
+    decisions.write_text("[]", encoding="utf-8")  # as another tab or the command line would
+    second = browser.get("/api/version").json()
+    assert second["record"] != first["record"] and second["job"] == first["job"]

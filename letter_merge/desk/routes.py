@@ -137,10 +137,13 @@ def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str,
 
 
 def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    inputs = desk.inputs()
     try:
-        report = checking.check(desk.inputs())
+        report = checking.check(inputs)
     except ProblemsFound as found:
         return views.check_failed(found.problems, found.warnings)
+    except LetterMergeError as error:  # a file that cannot be read at all: filed under it
+        return views.check_unreadable(inputs.settings, error)
     return views.check_passed(report)
 
 
@@ -342,6 +345,12 @@ def delivery(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, An
     return views.came_back(settings, mailing.read_mailbox(settings))
 
 
+def version(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """What the page asks every few seconds: the record's version (it changes whenever the
+    record or the inputs do, from this desk, another tab or the command line) and the job's."""
+    return {"record": statuses.record_version(desk.settings()), "job": desk.jobs.version()}
+
+
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     return views.status(statuses.status(desk.inputs()))
 
@@ -399,6 +408,7 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
     ("/api/job/pause", pause, POST),
     ("/api/job/resume", resume, POST),
     ("/api/events", events, GET),
+    ("/api/version", version, GET),
     ("/api/status", status, GET),
     ("/api/history", council_history, POST),
     ("/api/delivery", delivery, POST),

@@ -103,7 +103,7 @@ def grouped(problems: list[Problem]) -> list[dict[str, Any]]:
     """Problems by the file they are in, each with its place and what to do, as `check` says."""
     groups: dict[str, list[dict[str, str]]] = {}
     for problem in problems:
-        groups.setdefault(problem.file or "letter-merge", []).append(
+        groups.setdefault(problem.file or "Not about one file", []).append(
             {"where": problem.where, "message": problem.message}
         )
     return [{"file": file, "items": items} for file, items in groups.items()]
@@ -180,6 +180,18 @@ def check_passed(report: CheckReport) -> dict[str, Any]:
         "councils": report.councils,
         "unused": list(report.unused),
     }
+
+
+def check_unreadable(settings: Settings, error: Exception) -> dict[str, Any]:
+    """A file Check could not read at all, as a problem filed under that file (named from the
+    working folder, as the Files step names it), so that the page shows it as any other."""
+    said, file = str(error), ""
+    for each in input_files(settings):
+        if str(each.path) in said:
+            file = _relative(settings, each.path)
+            said = said.replace(f"{each.path}: ", "").replace(str(each.path), file)
+            break
+    return check_failed([Problem("", said, file)], [])
 
 
 def check_failed(problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:

@@ -16,11 +16,77 @@ async function call(url, body) {
     ? {}
     : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
        body: JSON.stringify(body)};
-  const answer = await fetch(url, options);
-  const data = await answer.json();
+  let answer;
+  try {
+    answer = await fetch(url, options);
+  } catch (error) {  // no answer at all: the desk has stopped
+    deskStopped();
+    throw {error: STOPPED};
+  }
+  const said = await answer.text();
+  let data;
+  try {
+    data = JSON.parse(said);
+  } catch (error) {  // the desk's guard answers in plain words (a desk started again: 403)
+    data = {error: said.trim() || "The desk answered " + answer.status + "."};
+  }
   if (!answer.ok) throw data;
   return data;
 }
+
+// -- the desk keeps up: every few seconds it asks whether the record changed, wherever the
+// change was made (another tab, the command line), and shows it; and says so when it stopped.
+
+const STOPPED = "The desk has stopped: start it again, then open the address it gives " +
+  "(this page cannot do anything until then).";
+let seenVersion = null;
+let stopped = false;
+
+function deskStopped() {
+  if (stopped) return;
+  stopped = true;
+  $("desk-stopped").textContent = STOPPED;
+  $("desk-stopped").hidden = false;
+  $("job").textContent = "The desk has stopped.";
+  for (const id of ["run-send", "run-test", "pause-send", "resume-send"]) $(id).hidden = true;
+  for (const id of ["build-progress", "proof-progress", "send-progress"]) $(id).hidden = true;
+}
+
+async function keepUp() {
+  let version;
+  try {
+    const answer = await fetch("/api/version");
+    if (!answer.ok) throw answer.status;
+    version = await answer.json();
+  } catch (error) {
+    deskStopped();
+    return;
+  }
+  if (stopped) {  // back again (the same desk): show what it says now
+    stopped = false;
+    $("desk-stopped").hidden = true;
+    $("job").textContent = "Nothing running.";
+    loadState();
+  }
+  if (seenVersion !== null && version.record !== seenVersion) {
+    loadStatus();
+    loadState();
+  }
+  seenVersion = version.record;
+}
+setInterval(keepUp, 2500);
+
+// Every refusal is said on the page, in words, even from a button with no box of its own.
+function said(error) {
+  if (error && error.error === STOPPED) return;
+  show("desk-said", failure(error),
+    el("button", {type: "button", onclick: () => { $("desk-said").hidden = true; }}, "Close"));
+  $("desk-said").hidden = false;
+}
+window.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  said(event.reason);
+});
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -175,6 +241,7 @@ $("run-check").addEventListener("click", async () => {
       problemList(result.warnings));
     loadCouncils();
   } catch (error) {
+    $("check-state").textContent = "The check could not be made:";
     $("check-state").className = "next bad";
     show("check-results", failure(error));
   }
@@ -329,7 +396,8 @@ function finished(job) {
 
 function listen() {
   const source = new EventSource("/api/events");
-  source.onmessage = (event) => showJob(JSON.parse(event.data));
+  source.onmessage = (event) => { if (!stopped) showJob(JSON.parse(event.data)); };
+  source.onerror = () => keepUp();  // the stream broke: is the desk still there?
 }
 
 // -- 6. approve, 7. queue and test send, 8. send -----------------------------------------
@@ -423,7 +491,7 @@ $("plan-send").addEventListener("click", async () => {
   });
 });
 
-$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
+$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan ? sendPlan.count : null, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
 
 for (const outcome of ["sent", "retry"]) {
   $("settle-" + outcome).addEventListener("click", async () => {
@@ -438,8 +506,11 @@ for (const outcome of ["sent", "retry"]) {
     });
   });
 }
-$("pause-send").addEventListener("click", async () => showJob((await call("/api/job/pause", {})).job));
-$("resume-send").addEventListener("click", async () => showJob((await call("/api/job/resume", {})).job));
+for (const [button, url] of [["pause-send", "/api/job/pause"], ["resume-send", "/api/job/resume"]]) {
+  $(button).addEventListener("click", async () => {
+    try { showJob((await call(url, {})).job); } catch (error) { show("send-results", failure(error)); }
+  });
+}
 
 // -- 9. status -----------------------------------------------------------------------------
 
