@@ -39,6 +39,19 @@ class _Group(click.Group):
             raise _Interrupted() from None
 
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with the whole first sentence of its help (click cuts it to fit one
+        line otherwise), wrapped under it as needed."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 class _UsageFailure(click.ClickException):
     """Unreadable input or a wrong setting: the message on stderr, exit code 2."""
 
@@ -540,8 +553,7 @@ def logout(ctx: click.Context) -> None:
 def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> None:
     """Where every letter stands, or one council's whole history.
 
-    States: out of date, build failed, built (.docx only), built, approval void, approved,
-    queued, in doubt, failed, sent, bounced, correction approved. After `letter-merge
+    States, in the order a letter moves through them: {states}. After `letter-merge
     delivery`, the letters sent are counted as delivered as far as we know, bounced, delayed,
     or answered. NAME (a council's name, or a unique
     part of one) shows that council's approvals and messages, with every event. --csv writes
@@ -564,6 +576,10 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         console.say(f"\nWrote {console.shown(csv_file)}.")
         return
     console.status_letters(report)
+
+
+# Every state, from the records' own list, so that the help cannot leave one out.
+status.help = (status.help or "").replace("{states}", ", ".join(statuses.STATES))
 
 
 @cli.command()

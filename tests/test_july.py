@@ -340,3 +340,19 @@ def test_a_re_send_shows_where_it_went(work: Path, server: tuple[Recorder, int])
     # Derby, sent once: no earlier address anywhere.
     assert desk_says(work)[DERBY]["email_before"] == ""
     assert "earlier to" not in run("status", "Derby").output
+
+
+def test_help_shows_whole_first_sentences_and_every_state() -> None:
+    from letter_merge.cli import cli
+    from letter_merge.records.standing import STATES
+
+    listed = " ".join(run("--help").output.split())
+    for name, command in cli.commands.items():
+        first = (command.help or "").split("\n\n")[0]
+        sentence = " ".join(first.split(". ")[0].split()).rstrip(".")
+        assert f"{name} {sentence}" in listed, (name, sentence)
+    assert "..." not in listed.split("Commands:")[1]  # nothing cut short
+    told = " ".join(run("status", "--help").output.split())
+    for state in STATES:
+        assert state in told, state
+    assert "{states}" not in told
