@@ -38,7 +38,6 @@ class _Group(click.Group):
             programs.stop_all_programs()
             raise _Interrupted() from None
 
-
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Each command with the whole first sentence of its help (click cuts it to fit one
         line otherwise), wrapped under it as needed."""
@@ -395,7 +394,9 @@ def queue(
     metavar="ADDRESS",
     help="Send a copy of each message to this address only, marked [TEST]; nothing is marked sent.",
 )
-@only_option("With --test-to: only this council's message")
+@only_option(
+    "With --test-to: only this council's message; with --resolve: settle only this council's"
+)
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Send at most N messages.")
 @click.option(
     "--dry-run", is_flag=True, help="Connect to nothing, change nothing; say what would go."
@@ -437,10 +438,11 @@ def send(
       letter-merge send
       letter-merge send --retry-failed
       letter-merge send --resolve retry
+      letter-merge send --resolve sent --only Derby
     """
     settings = _settings(ctx)
     if resolve:
-        console.settled(mailing.settle(settings, resolve), resolve)
+        console.settled(mailing.settle(settings, resolve, only), resolve)
         return
     request = mailing.SendRequest(test_to, tuple(only), limit, retry_failed)
     if dry_run:

@@ -145,7 +145,8 @@ def queue_report(ctx: click.Context, report: mailing.QueueReport, *, reason: str
 
 
 def settled(messages: Sequence[str], outcome: str) -> None:
-    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}.")
+    of = f": {', '.join(messages)}" if messages else ""
+    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}{of}.")
 
 
 def sign_in_status(signed_in: mailing.SignedIn | None) -> None:
@@ -253,11 +254,11 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
     """Say what is about to go, and ask (unless --yes)."""
     count = len(plan.messages)
     corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
-    retries = sum(1 for m in plan.messages if m.retry)
-    retried = f", {retries} sent again after failing" if retries else ""
+    retried = f", {plan.retries} sent again after failing" if plan.retries else ""
+    resent = f", {plan.resends} of them re-sent to a corrected address" if plan.resends else ""
     minutes = plan.minutes
     duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
-    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
+    click.echo(f"About to send {counted(count, 'message')}{corrections}{resent}{retried}:")
     click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
     click.echo(f"  from    {plan.sender}")
     click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
@@ -267,6 +268,13 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
                 f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
                 f" {outgoing.correction}"
             )
+        elif outgoing.resend:
+            click.echo(
+                f"  re-send for {outgoing.authority}, the letter sent before, to "
+                f"{', '.join(outgoing.recipients)}"
+            )
+        elif outgoing.retry:
+            click.echo(f"  retry for {outgoing.authority}: the server refused it before")
     if yes:
         return True
     if not sys.stdin.isatty():
@@ -294,6 +302,8 @@ def send_report(
                 note = (
                     f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
                 )
+            elif outgoing.resend:
+                note = "  [re-send: the letter sent before, to a corrected address]"
             elif outgoing.retry:
                 note = "  [sent again: it failed before]"
             click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
@@ -320,8 +330,9 @@ def send_report(
         list_problems(
             ctx,
             "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
-            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
-            [(authority, "") for authority in report.in_doubt],
+            "then run 'letter-merge send --resolve sent' or '--resolve retry', with --only "
+            "NAME for one council)",
+            report.doubts or [(authority, "") for authority in report.in_doubt],
         )
     for authority, went in report.settled:
         click.echo(

@@ -356,3 +356,66 @@ def test_help_shows_whole_first_sentences_and_every_state() -> None:
     for state in STATES:
         assert state in told, state
     assert "{states}" not in told
+
+
+def test_in_doubt_letter_by_letter(work: Path, server: tuple[Recorder, int]) -> None:
+    """Two re-sends cut off mid-message: the desk's plan and --dry-run list the same, the why
+    names the council and the address to ask, each is settled on its own (one from the command
+    line, one from the desk), and the plan says that what goes is a re-send."""
+    recorder, _ = server
+    send_all(work, server)
+    derby, brighton = "ce@derby.new.example.org", "ce@brighton.new.example.org"
+    set_contact(work, DERBY, "Email", derby)
+    set_contact(work, BRIGHTON, "Email", brighton)
+    assert run("queue", "--resend", "Derby", "--resend", "Brighton").exit_code == 0
+    for _ in range(2):
+        recorder.script = ["drop"]
+        assert run("send", "--yes", "--limit", "1").exit_code == 1
+    assert {name for name, state in states(work).items() if state == "in doubt"} == {
+        DERBY,
+        BRIGHTON,
+    }
+    why = status_line(run("status").output, DERBY)
+    assert f"ask {DERBY} at {derby}" in why, why
+    assert f"ask {DERBY} at {derby}" in desk_says(work)[DERBY]["why"]
+
+    # The plan: the same in both, the messages in doubt included, each with whom to ask.
+    dry = run("send", "--dry-run")
+    assert "Would send 0 messages:" in dry.output
+    assert f"  - {DERBY}: message " in dry.output and f"ask {BRIGHTON} at {brighton}" in dry.output
+    plan = desk(work, "/api/send/plan", {})
+    never_a_command(plan)
+    assert plan["count"] == 0
+    assert [(d["authority"], f"ask {d['authority']} at" in d["why"]) for d in plan["in_doubt"]] == [
+        (DERBY, True),
+        (BRIGHTON, True),
+    ]
+
+    # Settled one at a time: Derby arrived (the command line), Brighton did not (the desk).
+    settled = run("send", "--resolve", "sent", "--only", "Derby")
+    assert settled.output == f"Settled 1 message in doubt as sent: {DERBY}.\n", settled.output
+    assert states(work)[BRIGHTON] == "in doubt" and states(work)[DERBY] == "sent"
+    assert desk(work, "/api/settle", {"outcome": "retry", "only": ["Brighton"]}) == {
+        "settled": [BRIGHTON]
+    }
+    assert states(work)[BRIGHTON] == "queued"
+    assert run("send", "--resolve", "sent", "--only", "Brighton").output == (
+        "Settled 0 messages in doubt as sent.\n"
+    )
+
+    # What goes now is said to be a re-send, in both.
+    planned = run("send", "--dry-run").output
+    assert "Would send 1 message:" in planned
+    assert f"  - {BRIGHTON}: {brighton}" in planned
+    assert "[re-send: the letter sent before" in planned
+    plan = desk(work, "/api/send/plan", {})
+    assert (plan["count"], plan["resends"], plan["in_doubt"]) == (1, 1, [])
+    assert plan["messages"][0]["resend"] is True
+    went = run("send", "--yes")
+    assert went.exit_code == 0, went.output
+    assert went.output.startswith(
+        "About to send 1 message, 1 of them re-sent to a corrected address:"
+    ), went.output
+    assert f"  re-send for {BRIGHTON}, the letter sent before, to {brighton}" in went.output
+    assert recorder.received[-1].rcpt_tos == [brighton]
+    assert states(work)[BRIGHTON] == "sent"

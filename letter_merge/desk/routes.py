@@ -307,8 +307,10 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def settle(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    """A send that was cut off, settled: it arrived ("sent"), or it goes again ("retry")."""
-    return {"settled": mailing.settle(desk.settings(), text(data, "outcome"))}
+    """A send that was cut off, settled: it arrived ("sent"), or it goes again ("retry"); the
+    councils `only` names, one at a time, or every one."""
+    settled = mailing.settle(desk.settings(), text(data, "outcome"), names(data))
+    return {"settled": settled}
 
 
 def pause(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:

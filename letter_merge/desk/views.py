@@ -263,11 +263,15 @@ def send_plan(settings: Settings, request: SendRequest, report: SendReport) -> d
                 "recipients": list(m.recipients),
                 "correction": m.correction,
                 "sent_before": m.sent_before,
+                "resend": m.resend,
+                "retry": m.retry,
             }
             for m in messages
         ],
+        "resends": plan.resends if plan else 0,
+        "retries": plan.retries if plan else 0,
         "refused": blocked(report.refused),
-        "in_doubt": report.in_doubt,
+        "in_doubt": reasons(report.doubts),
     }
 
 
@@ -278,7 +282,7 @@ def sent(request: SendRequest, report: SendReport) -> dict[str, Any]:
         "failed": reasons(report.failed),
         "deferred": reasons(report.deferred),
         "refused": blocked(report.refused),
-        "in_doubt": report.in_doubt,
+        "in_doubt": reasons(report.doubts),
         # in doubt when the send began, settled from the mailbox (Graph): [name, was sent]
         "settled": report.settled,
         "test_to": request.test_to,

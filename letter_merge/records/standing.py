@@ -440,7 +440,7 @@ def state_of(s: Standing) -> tuple[str, str]:
     assert record is not None
     last = s.last
     if last is not None and last.state == SENDING:
-        return "in doubt", f"message {last.message_id} was being sent when the run stopped"
+        return "in doubt", in_doubt_why(last)
     if last is not None and last.state == SENT:
         return _sent_state(s, last)
     if s.out_of_date:
@@ -455,6 +455,16 @@ def state_of(s: Standing) -> tuple[str, str]:
     if last is not None and last.state == FAILED:
         return FAILED, last.last_reply or f"refused on {in_words(last.updated_at)}"
     return _built_state(s, record)
+
+
+def in_doubt_why(message: Message) -> str:
+    """Why a message is in doubt, and whom to ask whether it arrived: the council, at the
+    addresses it went to."""
+    to = ", ".join(message.recipients)
+    return (
+        f"message {message.message_id} to {to} was being sent when the run stopped: ask "
+        f"{message.authority} at {to} (or look in the mail server's log) whether it arrived"
+    )
 
 
 def _sent_state(s: Standing, last: Message) -> tuple[str, str]:

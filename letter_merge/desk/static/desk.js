@@ -443,16 +443,25 @@ function planView(plan, test) {
     el("td", {}, m.authority),
     el("td", {}, m.recipients.join(", ")),
     el("td", {}, m.correction ? el("span", {class: "badge"}, "Correction") : "",
-      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
+      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "",
+      !m.correction && m.resend ? [el("span", {class: "badge"}, "Re-send"), " the letter sent before, to a corrected address"] : "",
+      !m.correction && !m.resend && m.retry ? [el("span", {class: "badge"}, "Retry"), " the server refused it before"] : "")));
+  const kinds = [
+    plan.corrections ? counted(plan.corrections, "correction") : "",
+    plan.resends ? plan.resends + " re-sent to a corrected address" : "",
+    plan.retries ? plan.retries + " sent again after failing" : "",
+  ].filter(Boolean);
+  const doubts = peopleList("In doubt from a send that was cut off (settle each in “A send that was cut off”, below)",
+    plan.in_doubt, "bad");
   const summary = el("p", {class: "confirm"},
     test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
-         : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
+         : counted(plan.count, "message") + (kinds.length ? " (" + kinds.join(", ") + ")" : "") +
            (plan.count === 1 ? " goes" : " go") + " from " + plan.sender + " through " + plan.server + ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".");
-  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: []};
+  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: [doubts]};
   const table = el("table", {class: "list"},
     el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
     el("tbody", {}, rows));
-  return {summary: [summary], list: folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table)};
+  return {summary: [summary], list: [folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table), doubts]};
 }
 
 let testPlan = null;
@@ -497,10 +506,10 @@ for (const outcome of ["sent", "retry"]) {
   $("settle-" + outcome).addEventListener("click", async () => {
     await working($("settle-" + outcome), "settle-results", "Settling…", async () => {
       try {
-        const r = await call("/api/settle", {outcome});
+        const r = await call("/api/settle", {outcome, only: lines("settle-only")});
         show("settle-results", el("p", {class: "good"},
           r.settled.length ? "Settled " + counted(r.settled.length, "message") + ": " + r.settled.join(", ") + "."
-                           : "No send was cut off: nothing to settle."));
+                           : "No send was cut off" + (lines("settle-only").length ? " for the councils named" : "") + ": nothing to settle."));
         loadStatus();
       } catch (error) { show("settle-results", failure(error)); }
     });
