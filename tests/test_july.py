@@ -16,8 +16,12 @@ from typing import Any
 from openpyxl import load_workbook
 from starlette.testclient import TestClient
 
+from letter_merge.config import load_settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.security import DeskKeys
+from letter_merge.mail.inbox.delivery import read_deliveries
+from letter_merge.mail.inbox.mailbox import Fetched
+from letter_merge.records.ledger import Ledger
 from tests.helpers import Recorder, run
 from tests.standin import TextPdfConverter
 from tests.test_records import (
@@ -27,6 +31,7 @@ from tests.test_records import (
     ORIGIN,
     PORT,
     desk,
+    dsn,
     send_all,
     set_contact,
     set_upheld,
@@ -419,3 +424,49 @@ def test_in_doubt_letter_by_letter(work: Path, server: tuple[Recorder, int]) -> 
     assert f"  re-send for {BRIGHTON}, the letter sent before, to {brighton}" in went.output
     assert recorder.received[-1].rcpt_tos == [brighton]
     assert states(work)[BRIGHTON] == "sent"
+
+
+def test_a_bounce_whose_address_is_corrected_follows_the_record(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """Bounced, then the address corrected in the workbook: the row (status and the desk) says
+    so at once, with the re-send as its next step, not "correct the address"."""
+    send_all(work, server)
+    settings = load_settings(work / "letter-merge.toml", environ={})
+    (derby,) = [
+        m for m in Ledger(settings.paths.ledger, read_only=True).messages() if m.authority == DERBY
+    ]
+    read_deliveries(
+        settings, reader=lambda *_, **__: [Fetched("stand-in:1", dsn(derby, "failed", "5.1.1"))]
+    )
+    assert states(work)[DERBY] == "bounced"
+    assert desk_says(work)[DERBY]["next"]["text"].startswith("Correct the address in the ")
+    set_contact(work, DERBY, "Email", "ce.new@derby.example.org")
+    assert states(work)[DERBY] == "sent to an old address"
+    line = status_line(run("status").output, DERBY)
+    assert "did not arrive" in line and "the workbook now gives ce.new@derby.example.org" in line
+    row = desk_says(work)[DERBY]
+    assert (row["next"]["panel"], row["next"]["council"]) == ("resend", DERBY)
+    assert "letter-merge queue --resend" in next_line("Derby")
+
+
+def test_a_workbook_that_is_not_a_zip_checked_on_both(work: Path) -> None:
+    """Check on the command line and in the desk: the same words, filed under the workbook
+    (named from the working folder, never an absolute path); a request the page never sends is
+    400, a body over 1 MiB 413, and the record's version changes with the workbook."""
+    _, before = desk_answer(work, "/api/version")
+    (work / "input" / "councils.xlsx").write_bytes(b"not a zip")
+    checked = run("check")
+    assert checked.exit_code == 2
+    assert "cannot be read as an Excel workbook" in checked.output
+    code, said = desk_answer(work, "/api/check", {})
+    assert code == 200 and said["ok"] is False
+    (group,) = said["problems"]
+    assert group["file"] == "input/councils.xlsx"
+    assert group["items"][0]["message"].startswith("cannot be read as an Excel workbook")
+    assert str(work) not in json.dumps(said)
+    _, after = desk_answer(work, "/api/version")
+    assert after["record"] != before["record"]
+    assert desk_answer(work, "/api/queue", {"resends": "Derby"})[0] == 400
+    assert desk_answer(work, "/api/queue", content=b"{oops")[0] == 400
+    assert desk_answer(work, "/api/queue", content=b"[" * (1 << 20) + b"]")[0] == 413
