@@ -316,6 +316,14 @@ def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
         expect(second.locator("#send-results")).to_contain_text("Confirm the send first")
         first.evaluate("() => { Promise.reject({error: 'Refused: in words.'}); }")
         expect(first.locator("#desk-said")).to_contain_text("Refused: in words.")
+        # A next step opens the panel that takes it, the council's name filled in.
+        first.evaluate(
+            "takeStep({text: '', section: 'queue', panel: 'resend', field: 'queue-resends', "
+            "council: 'Derby City Council'})"
+        )
+        expect(first.locator("#resend")).to_have_attribute("open", "")
+        expect(first.locator("#queue-resends")).to_have_value("Derby City Council")
+        expect(first.locator("#queue-resends")).to_be_focused()
         # The desk stops: each tab says so, and what to do, within seconds.
         process.terminate()
         process.wait(timeout=30)

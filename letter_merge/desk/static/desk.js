@@ -627,7 +627,11 @@ $("status-filter").addEventListener("change", drawStatus);
 $("status-search").addEventListener("input", drawStatus);
 $("refresh-status").addEventListener("click", loadStatus);
 
-loadState();
-loadCouncils();
-loadStatus();
-listen();
+// The record's version first, then what it says: a change made in between is shown at the
+// next look.
+keepUp().finally(() => {
+  loadState();
+  loadCouncils();
+  loadStatus();
+  listen();
+});
