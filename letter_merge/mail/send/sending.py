@@ -137,7 +137,7 @@ def resolve_in_doubt(settings: Settings, outcome: str, only: Sequence[str] = ())
     with _send_lock(settings), open_ledger(settings.paths) as ledger:
         messages = Records.load(settings).messages
         doubtful = [m for m in messages if m.state == SENDING]
-        if only:
+        if only and messages:  # councils sent nothing yet have nothing in doubt either
             chosen = set(select_names({m.authority for m in messages}, only))
             doubtful = [m for m in doubtful if m.authority in chosen]
         for message in doubtful:
