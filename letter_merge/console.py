@@ -145,7 +145,8 @@ def queue_report(ctx: click.Context, report: mailing.QueueReport, *, reason: str
 
 
 def settled(messages: Sequence[str], outcome: str) -> None:
-    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}.")
+    of = f": {', '.join(messages)}" if messages else ""
+    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}{of}.")
 
 
 def sign_in_status(signed_in: mailing.SignedIn | None) -> None:
@@ -254,11 +255,11 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
     """Say what is about to go, and ask (unless --yes)."""
     count = len(plan.messages)
     corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
-    retries = sum(1 for m in plan.messages if m.retry)
-    retried = f", {retries} sent again after failing" if retries else ""
+    retried = f", {plan.retries} sent again after failing" if plan.retries else ""
+    resent = f", {plan.resends} of them re-sent to a corrected address" if plan.resends else ""
     minutes = plan.minutes
     duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
-    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
+    click.echo(f"About to send {counted(count, 'message')}{corrections}{resent}{retried}:")
     click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
     click.echo(f"  from    {plan.sender}")
     click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
@@ -268,6 +269,13 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
                 f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
                 f" {outgoing.correction}"
             )
+        elif outgoing.resend:
+            click.echo(
+                f"  re-send for {outgoing.authority}, the letter sent before, to "
+                f"{', '.join(outgoing.recipients)}"
+            )
+        elif outgoing.retry:
+            click.echo(f"  retry for {outgoing.authority}: the server refused it before")
     if yes:
         return True
     if not sys.stdin.isatty():
@@ -295,6 +303,8 @@ def send_report(
                 note = (
                     f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
                 )
+            elif outgoing.resend:
+                note = "  [re-send: the letter sent before, to a corrected address]"
             elif outgoing.retry:
                 note = "  [sent again: it failed before]"
             click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
@@ -321,8 +331,9 @@ def send_report(
         list_problems(
             ctx,
             "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
-            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
-            [(authority, "") for authority in report.in_doubt],
+            "then run 'letter-merge send --resolve sent' or '--resolve retry', with --only "
+            "NAME for one council)",
+            report.doubts or [(authority, "") for authority in report.in_doubt],
         )
     for authority, went in report.settled:
         click.echo(
@@ -390,7 +401,7 @@ def history(record: statuses.History) -> None:
     click.echo(f"  why     {standing.why}")
     click.echo(f"  next    {next_command(standing.next_step, standing.authority)}")
     pdf = built.pdf.path if built and built.pdf else "(no PDF)"
-    click.echo(f"  letter  {pdf}  to {built.recipient.email if built else '?'}")
+    click.echo(f"  letter  {pdf}  {went_to(standing)}")
     click.echo(f"  proof   {standing.proof_result}")
     lines: list[tuple[str, str]] = []
     for approval in record.approvals:
@@ -412,6 +423,17 @@ def history(record: statuses.History) -> None:
         click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
     if not lines:
         click.echo("  nothing approved or sent yet")
+
+
+def went_to(standing: statuses.Standing) -> str:
+    """Where its letter last went, and the address before when a re-send went elsewhere; where
+    it would go, before it is sent."""
+    if standing.went_to:
+        before = standing.went_to_before
+        earlier = f" (earlier to {', '.join(before)})" if before else ""
+        return f"sent to {', '.join(standing.went_to)}{earlier}"
+    built = standing.record
+    return f"to {built.recipient.email}" if built else "to ?"
 
 
 # Each next step as the command that takes it ({name}: the council's name).

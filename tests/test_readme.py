@@ -247,11 +247,12 @@ OUTPUT: dict[str, str] = {
     "send --test-to me@ombudsman.example --only 'Derby City'": (
         r"Sent 1 test message to me@ombudsman\.example; nothing marked as sent\."
     ),
-    "send": r"About to send \d+ messages?:(.|\n)*Sent \d+ messages?\.",
+    "send": r"About to send \d+ messages?(, [^:\n]*)?:(.|\n)*Sent \d+ messages?\.",
     "send --yes": r"About to send 4 messages:(.|\n)*Sent 4 messages\.",
     "send --retry-failed": r"Sent 0 messages\.",
     "send --resolve sent": r"Settled 0 messages in doubt as sent\.",
     "send --resolve retry": r"Settled 0 messages in doubt as retry\.",
+    "send --resolve sent --only Derby": r"Settled 0 messages in doubt as sent\.",
     "status": r"sent: +4 +accepted by the mail server\n(.|\n)*\nsent +Derby City Council +sent on ",
     "status Derby City": r"Derby City Council: sent(.|\n)*approved by Jo Bloggs",
     "status --csv sent-2020.csv": r"Wrote sent-2020\.csv\.",

@@ -58,6 +58,7 @@ CSV_COLUMNS = (
     "came_back",
     "came_back_detail",
     "published_at",  # when this message's letter was put in the publish folder
+    "email_before",
 )
 
 
@@ -87,7 +88,7 @@ def write_csv(records: Records, path: Path) -> None:
                 standing.state,
                 standing.why,
                 standing.proof_result,
-                record.recipient.email if record else "",
+                "; ".join(standing.went_to) or (record.recipient.email if record else ""),
                 message.message_id if message else "",
                 _kind(message) if message else "",
                 message.correction if message else "",
@@ -104,6 +105,7 @@ def write_csv(records: Records, path: Path) -> None:
                 approval.despite_proof if approval else "",
                 *(_came_back(standing.deliveries, message) if message else ("", "")),
                 published.get(message.message_id, "") if message else "",
+                "; ".join(standing.went_to_before),
             ]
             writer.writerow([_excel_safe(value) for value in row])
     write_atomic(path, buffer.getvalue().encode("utf-8-sig"))  # the BOM tells Excel it is UTF-8

@@ -16,11 +16,77 @@ async function call(url, body) {
     ? {}
     : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
        body: JSON.stringify(body)};
-  const answer = await fetch(url, options);
-  const data = await answer.json();
+  let answer;
+  try {
+    answer = await fetch(url, options);
+  } catch (error) {  // no answer at all: the desk has stopped
+    deskStopped();
+    throw {error: STOPPED};
+  }
+  const said = await answer.text();
+  let data;
+  try {
+    data = JSON.parse(said);
+  } catch (error) {  // the desk's guard answers in plain words (a desk started again: 403)
+    data = {error: said.trim() || "The desk answered " + answer.status + "."};
+  }
   if (!answer.ok) throw data;
   return data;
 }
+
+// -- the desk keeps up: every few seconds it asks whether the record changed, wherever the
+// change was made (another tab, the command line), and shows it; and says so when it stopped.
+
+const STOPPED = "The desk has stopped: start it again, then open the address it gives " +
+  "(this page cannot do anything until then).";
+let seenVersion = null;
+let stopped = false;
+
+function deskStopped() {
+  if (stopped) return;
+  stopped = true;
+  $("desk-stopped").textContent = STOPPED;
+  $("desk-stopped").hidden = false;
+  $("job").textContent = "The desk has stopped.";
+  for (const id of ["run-send", "run-test", "pause-send", "resume-send"]) $(id).hidden = true;
+  for (const id of ["build-progress", "proof-progress", "send-progress"]) $(id).hidden = true;
+}
+
+async function keepUp() {
+  let version;
+  try {
+    const answer = await fetch("/api/version");
+    if (!answer.ok) throw answer.status;
+    version = await answer.json();
+  } catch (error) {
+    deskStopped();
+    return;
+  }
+  if (stopped) {  // back again (the same desk): show what it says now
+    stopped = false;
+    $("desk-stopped").hidden = true;
+    $("job").textContent = "Nothing running.";
+    loadState();
+  }
+  if (seenVersion !== null && version.record !== seenVersion) {
+    loadStatus();
+    loadState();
+  }
+  seenVersion = version.record;
+}
+setInterval(keepUp, 2500);
+
+// Every refusal is said on the page, in words, even from a button with no box of its own.
+function said(error) {
+  if (error && error.error === STOPPED) return;
+  show("desk-said", failure(error),
+    el("button", {type: "button", onclick: () => { $("desk-said").hidden = true; }}, "Close"));
+  $("desk-said").hidden = false;
+}
+window.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  said(event.reason);
+});
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -105,7 +171,21 @@ function problemList(groups) {
 function nextStep(next) {
   if (!next || !next.section) return next ? next.text : "";
   return el("a", {href: "#" + next.section, class: "next-step",
-                  onclick: () => $(next.section).scrollIntoView()}, next.text);
+                  onclick: (event) => { event.preventDefault(); takeStep(next); }}, next.text);
+}
+
+// The step taken: its panel opened, the council's name put in its field (or its box ticked).
+function takeStep(next) {
+  if (next.panel && $(next.panel)) $(next.panel).open = true;
+  const field = next.field ? $(next.field) : null;
+  if (field && field.type === "checkbox") field.checked = true;
+  else if (field && next.council && !lines(next.field).includes(next.council)) {
+    field.value = [...lines(next.field), next.council].join("\n");
+  }
+  const target = field || (next.panel && $(next.panel)) || $(next.section);
+  target.scrollIntoView({block: "center"});
+  if (field) field.focus({preventScroll: true});
+  window.history.replaceState(null, "", "#" + next.section);
 }
 
 function peopleList(title, items, kind) {
@@ -161,6 +241,7 @@ $("run-check").addEventListener("click", async () => {
       problemList(result.warnings));
     loadCouncils();
   } catch (error) {
+    $("check-state").textContent = "The check could not be made:";
     $("check-state").className = "next bad";
     show("check-results", failure(error));
   }
@@ -315,7 +396,8 @@ function finished(job) {
 
 function listen() {
   const source = new EventSource("/api/events");
-  source.onmessage = (event) => showJob(JSON.parse(event.data));
+  source.onmessage = (event) => { if (!stopped) showJob(JSON.parse(event.data)); };
+  source.onerror = () => keepUp();  // the stream broke: is the desk still there?
 }
 
 // -- 6. approve, 7. queue and test send, 8. send -----------------------------------------
@@ -361,16 +443,25 @@ function planView(plan, test) {
     el("td", {}, m.authority),
     el("td", {}, m.recipients.join(", ")),
     el("td", {}, m.correction ? el("span", {class: "badge"}, "Correction") : "",
-      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
+      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "",
+      !m.correction && m.resend ? [el("span", {class: "badge"}, "Re-send"), " the letter sent before, to a corrected address"] : "",
+      !m.correction && !m.resend && m.retry ? [el("span", {class: "badge"}, "Retry"), " the server refused it before"] : "")));
+  const kinds = [
+    plan.corrections ? counted(plan.corrections, "correction") : "",
+    plan.resends ? plan.resends + " re-sent to a corrected address" : "",
+    plan.retries ? plan.retries + " sent again after failing" : "",
+  ].filter(Boolean);
+  const doubts = peopleList("In doubt from a send that was cut off (settle each in “A send that was cut off”, below)",
+    plan.in_doubt, "bad");
   const summary = el("p", {class: "confirm"},
     test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
-         : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
+         : counted(plan.count, "message") + (kinds.length ? " (" + kinds.join(", ") + ")" : "") +
            (plan.count === 1 ? " goes" : " go") + " from " + plan.sender + " through " + plan.server + ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".");
-  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: []};
+  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: [doubts]};
   const table = el("table", {class: "list"},
     el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
     el("tbody", {}, rows));
-  return {summary: [summary], list: folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table)};
+  return {summary: [summary], list: [folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table), doubts]};
 }
 
 let testPlan = null;
@@ -409,23 +500,26 @@ $("plan-send").addEventListener("click", async () => {
   });
 });
 
-$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
+$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan ? sendPlan.count : null, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
 
 for (const outcome of ["sent", "retry"]) {
   $("settle-" + outcome).addEventListener("click", async () => {
     await working($("settle-" + outcome), "settle-results", "Settling…", async () => {
       try {
-        const r = await call("/api/settle", {outcome});
+        const r = await call("/api/settle", {outcome, only: lines("settle-only")});
         show("settle-results", el("p", {class: "good"},
           r.settled.length ? "Settled " + counted(r.settled.length, "message") + ": " + r.settled.join(", ") + "."
-                           : "No send was cut off: nothing to settle."));
+                           : "No send was cut off" + (lines("settle-only").length ? " for the councils named" : "") + ": nothing to settle."));
         loadStatus();
       } catch (error) { show("settle-results", failure(error)); }
     });
   });
 }
-$("pause-send").addEventListener("click", async () => showJob((await call("/api/job/pause", {})).job));
-$("resume-send").addEventListener("click", async () => showJob((await call("/api/job/resume", {})).job));
+for (const [button, url] of [["pause-send", "/api/job/pause"], ["resume-send", "/api/job/resume"]]) {
+  $(button).addEventListener("click", async () => {
+    try { showJob((await call(url, {})).job); } catch (error) { show("send-results", failure(error)); }
+  });
+}
 
 // -- 9. status -----------------------------------------------------------------------------
 
@@ -493,6 +587,8 @@ async function loadHistory(name, button) {
                                text: e.what + (e.detail ? ": " + e.detail : "")})),
     ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     cell.replaceChildren(el("h3", {}, "History of " + h.authority),
+      h.sent_to ? el("p", {class: "sent-to"}, "Last sent to " + h.sent_to +
+        (h.sent_before ? " (earlier to " + h.sent_before + ")" : "") + ".") : null,
       el("ul", {class: "history"}, lines.map((line) => el("li", {},
         when(line.at) + " — ",
         line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
@@ -531,10 +627,14 @@ $("status-filter").addEventListener("change", drawStatus);
 $("status-search").addEventListener("input", drawStatus);
 $("refresh-status").addEventListener("click", loadStatus);
 
-loadState();
-loadCouncils();
-loadStatus();
-listen();
+// The record's version first, then what it says: a change made in between is shown at the
+// next look.
+keepUp().finally(() => {
+  loadState();
+  loadCouncils();
+  loadStatus();
+  listen();
+});
 
 // -- 10. publish ---------------------------------------------------------------------------
 
