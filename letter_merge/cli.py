@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from letter_merge import __version__, console
-from letter_merge.app import checking, letters, mailing, programs, statuses
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import (
@@ -620,6 +620,18 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
       letter-merge averages correct --by "Jo Bloggs" --type "Unitary Council"
     """
     console.decisions(mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type))
+
+
+@cli.command()
+@click.pass_context
+def publish(ctx: click.Context) -> None:
+    """Publication day: each council's letter as it last received it, and the map's data.
+
+    \b
+    Example (output/<year>/publish/; see docs/publishing.md):
+      letter-merge publish
+    """
+    console.publish_report(ctx, publishing.publish(_inputs(ctx)))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from letter_merge.app import checking, letters, mailing, statuses
+from letter_merge.app import checking, letters, mailing, publishing, statuses
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, LetterMergeError, Problem
 from letter_merge.steps import Blocker, Next, actionable_first
@@ -196,6 +196,7 @@ def status_letters(report: statuses.StatusReport) -> None:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = statuses.proof_shown(item)
         said = f"  [proof: {proof}]" if proof else ""
+        said += published(report.published.get(item.authority, ""))
         click.echo(f"{item.state:<{STATE_WIDTH}}{item.authority}{more}  {item.why}{said}")
 
 
@@ -627,3 +628,35 @@ def any_console() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
             stream.reconfigure(errors=PLAIN_ERRORS)
+
+
+def published(at: str) -> str:
+    """'  [published 2020-07-29 09:00]' after a letter's status line ('' if not published)."""
+    return f"  [published {at.replace('T', ' ')[:16]}]" if at else ""
+
+
+def publish_report(ctx: click.Context, report: publishing.PublishReport) -> None:
+    """What `publish` put in the folder, what it left out and why, and whether it may go out."""
+    day = f"{report.publication_date.day} {report.publication_date:%B %Y}"
+    letters_ = counted(len(report.letters), "letter")
+    click.echo(
+        f"{shown(report.folder)}: {letters_}, each the PDF its council last received, byte "
+        "for byte, checked against the ledger."
+    )
+    click.echo(
+        f"  {publishing.DATA_NAME} and {publishing.JSON_NAME}: "
+        f"{counted(len(report.letters), 'row')}, the figures as the letters state them"
+    )
+    click.echo(f"  {publishing.INDEX_NAME}: the letters by type of authority, for a look")
+    click.echo(f"  {publishing.SUMS_NAME}: every file's SHA-256")
+    if report.embargoed:
+        click.echo(
+            f"Embargoed until {day} ([batch] publish_on): prepared, not to go on the website "
+            "before then. Run letter-merge publish again on the day."
+        )
+    else:
+        click.echo(f"For the website on {day}: the web team uploads the folder as it is.")
+        if report.recorded:
+            click.echo(f"Recorded as published: {counted(report.recorded, 'council')}.")
+    if report.left_out:
+        blocked(ctx, f"Not published ({counted(len(report.left_out), 'council')})", report.left_out)

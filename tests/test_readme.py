@@ -49,6 +49,7 @@ PAGES = (
     "it/smtp.md",
     "staff/desk.md",
     "staff/first-july.md",
+    "publishing.md",
 )
 
 
@@ -257,6 +258,7 @@ OUTPUT: dict[str, str] = {
     "delivery": r"Derby City Council: did not arrive for ce@derby-city-council\.example\.org: "
     r"address unknown(.|\n)*Of the letters sent: 3 delivered as far as we know, 1 bounced\.",
     "delivery --since 2020-07-22": r"Of the letters sent: 3 delivered as far as we know, 1 bounced",
+    "publish": r"output/2020/publish: \d+ letters?, each the PDF its council last received",
     "queue --resend 'Derby City Council'": (
         r"Queued 1 message; 1 of them re-sent to a corrected address \(Derby City Council\)"
     ),
@@ -424,6 +426,7 @@ TOML_NAMES = {
     "proof_pages": "[proof] pages",
     "proof_change_points": "[proof] change_points",
     "chart_dpi": "[chart] dpi",
+    "publish_on": "[batch] publish_on",
     "field_map": "[fields] ",  # any name: a row for the section
 }
 
@@ -440,7 +443,11 @@ def test_the_settings_reference_names_every_setting() -> None:
     wanted: list[str] = []
     for each in dataclasses.fields(Settings):
         if dataclasses.is_dataclass(each.default):
-            wanted += [f"[{each.name}] {key.name}" for key in dataclasses.fields(each.default)]
+            wanted += [
+                f"[{each.name}] {key.name}"
+                for key in dataclasses.fields(each.default)
+                if key.metadata.get("setting", True)  # False: worked out, not written
+            ]
         elif each.name != "config_file":
             wanted.append(TOML_NAMES[each.name])
     assert len(wanted) >= 30

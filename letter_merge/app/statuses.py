@@ -12,6 +12,7 @@ from letter_merge.errors import Problem
 from letter_merge.records.audit import History as History
 from letter_merge.records.audit import history, write_csv
 from letter_merge.records.join import Records
+from letter_merge.records.publication import published_dates
 from letter_merge.records.standing import STATES as STATES
 from letter_merge.records.standing import MovedAverage as MovedAverage
 from letter_merge.records.standing import Standing as Standing
@@ -48,6 +49,8 @@ class StatusReport:
     unknown_because: tuple[Problem, ...]  # why which letters are out of date is unknown
     built: bool  # anything was built for the year
     records: Records = field(repr=False, compare=False)
+    # When the letter each council last received was published, by authority (publish)
+    published: dict[str, str] = field(default_factory=dict)
 
 
 def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
@@ -67,6 +70,7 @@ def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
         unknown_because=records.unknown_because,
         built=bool(records.built),
         records=records,
+        published=published_dates(records),
     )
 
 

@@ -21,7 +21,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from letter_merge.app import checking, letters, mailing, programs, statuses
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.desk import views
 from letter_merge.desk.state import Desk
 from letter_merge.errors import LetterMergeError, ProblemsFound
@@ -340,6 +340,14 @@ def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     )
 
 
+# -- 10. publish -------------------------------------------------------------------------------
+
+
+def publish(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """Publication day: the publish folder written, and checked against the record."""
+    return views.published(desk.settings(), publishing.publish(desk.fresh_inputs()))
+
+
 GET, POST = ("GET",), ("POST",)
 
 # Every address the desk answers: (path, handler, methods).
@@ -373,6 +381,7 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
     ("/api/delivery", delivery, POST),
     ("/api/averages", averages, POST),
     ("/status.csv", status_csv, GET),
+    ("/api/publish", publish, POST),
 )
 
 # Pages the desk shows in a frame of its own (see security.py).

@@ -17,6 +17,7 @@ from letter_merge.app.mailing import (
     SendReport,
     SendRequest,
 )
+from letter_merge.app.publishing import PublishReport
 from letter_merge.app.statuses import STATES, History, StatusReport, proof_shown
 from letter_merge.config import Settings
 from letter_merge.errors import Problem
@@ -342,4 +343,18 @@ def history(record: History) -> dict[str, Any]:
             {"at": e.at, "what": e.event, "detail": e.detail, "message_id": e.message_id}
             for e in record.events
         ],
+    }
+
+
+def published(settings: Settings, report: PublishReport) -> dict[str, Any]:
+    """What `publish` put in the folder, what it left out (why, and the desk's next step)."""
+    day = report.publication_date
+    return {
+        "folder": _relative(settings, report.folder),
+        "publication_date": f"{day.day} {day:%B %Y}",
+        "embargoed": report.embargoed,
+        "published": [letter.authority for letter in report.letters],
+        "files": list(report.files),
+        "recorded": report.recorded,
+        "left_out": blocked(list(report.left_out)),
     }

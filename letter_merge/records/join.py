@@ -203,6 +203,7 @@ class Records:
             "bounced",
             "delayed",
             "complaint",
+            "challenge",
             "reply",
             "auto-reply",
         ]
@@ -211,6 +212,7 @@ class Records:
             "bounced": "bounced",
             "delayed": "delayed",
             "complaint": "marked as junk",
+            "challenge": "held until the sender confirms",
             "reply": "reply",
             "auto-reply": "automatic reply",
         }

@@ -540,23 +540,24 @@ def in_words(stamp: str) -> str:
 
 
 DELIVERED_AS_FAR_AS_WE_KNOW = "delivered"
-WORST_FIRST = ("bounced", "delayed", "complaint", "reply", "auto-reply")
+WORST_FIRST = ("bounced", "delayed", "complaint", "challenge", "reply", "auto-reply")
+ANSWERS = ("complaint", "challenge", "reply", "auto-reply")  # said once, not per recipient
 
 
 def delivery_state(deliveries: list[Delivery], message: Message) -> tuple[str, Delivery | None]:
     """What came back about `message`, as one word and the finding that says it: "bounced"
     when a recipient's copy did not arrive (and no later report about that recipient says it
     did), "delayed" while a relay is still trying, "complaint" when the recipient marked it as
-    junk, "reply" / "auto-reply" when someone answered; "" when nothing came back (delivered,
-    as far as anyone can tell)."""
+    junk, "challenge" when a filter asks the sender to confirm, "reply" / "auto-reply" when
+    someone answered; "" when nothing came back (delivered, as far as anyone can tell)."""
     about = [d for d in deliveries if d.message_id == message.message_id]
     latest: dict[str, Delivery] = {}
     for delivery in about:  # oldest first: a later report about a recipient replaces an earlier
         if delivery.kind in ("bounced", "delayed", "delivered"):
             latest[delivery.recipient] = delivery
-    answers = [d for d in about if d.kind in ("complaint", "reply", "auto-reply")]
+    answers = [d for d in about if d.kind in ANSWERS]
     for kind in WORST_FIRST:
-        pool = answers if kind in ("complaint", "reply", "auto-reply") else list(latest.values())
+        pool = answers if kind in ANSWERS else list(latest.values())
         chosen = [d for d in pool if d.kind == kind]
         if chosen:
             return kind, chosen[-1]

@@ -615,3 +615,25 @@ loadState();
 loadCouncils();
 loadStatus();
 listen();
+
+// -- 10. publish ---------------------------------------------------------------------------
+
+$("run-publish").addEventListener("click", async () => {
+  const button = $("run-publish");
+  await working(button, "publish-results", "Writing the publish folder…", async () => {
+    try {
+      const result = await call("/api/publish", {});
+      show("publish-results",
+        el("p", {class: result.embargoed ? "next" : "next good"},
+          counted(result.published.length, "letter") + " in " + result.folder +
+          ", each the PDF its council last received, with the map's data (" +
+          result.files.filter((name) => !name.endsWith(".pdf")).join(", ") + "). " +
+          (result.embargoed
+            ? "Embargoed until " + result.publication_date + ": not for the website before then."
+            : "For the website on " + result.publication_date + ": the web team uploads the folder.")),
+        peopleList("Not published", result.left_out, "bad"));
+    } catch (error) {
+      show("publish-results", failure(error));
+    }
+  });
+});
