@@ -227,6 +227,9 @@ def test_every_step_for_every_member_of_staff(
         proof = context.new_page()  # with the desk's key
         proof.goto(desk.split("?")[0] + "proof/")
         expect(proof.locator("article.card")).to_have_count(5)
+        expect(proof.locator("main")).to_contain_text(
+            "The checks made on each letter: Built from the current inputs; "
+        )
         audit(proof, "the proof page")
         keyboard(proof, "the proof page")
         proof.close()

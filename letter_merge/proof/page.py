@@ -49,6 +49,7 @@ PAGE = """<!DOCTYPE html>
   ul.checks li.ok { color: var(--good); }
   .badge { display: inline-block; background: var(--bad); color: #fff; border-radius: 10px; padding: 0 8px; font-size: 12px; margin-left: 6px; vertical-align: middle; }
   .empty { color: #555; padding: 40px; text-align: center; }
+  .checked { margin: 0 0 16px; color: #444; font-size: 14px; }
   /* Focus shows at 3:1 or better on every background: dark on the page, white on the header. */
   :focus-visible { outline: 3px solid #1b1f24; outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }
   header :focus-visible { outline-color: #fff; box-shadow: 0 0 0 2px var(--navy); }
@@ -72,6 +73,7 @@ PAGE = """<!DOCTYPE html>
   <div class="summary" id="shown" aria-live="polite"></div>
 </header>
 <main>
+{% if check_names %}<p class="checked">The checks made on each letter: {{ check_names|join('; ') }}.</p>{% endif %}
 {% if changes %}
 <section class="changes"><h2>Since last year</h2><ul>{% for change in changes %}<li>{{ change }}</li>{% endfor %}</ul></section>
 {% endif %}
@@ -144,5 +146,7 @@ def render_index(year: int, cards: Sequence[Card], changes: Sequence[str]) -> st
         cards=sorted(cards, key=lambda card: not card.problems),
         changes=changes,
         problem_count=sum(1 for card in cards if card.problems),
+        # What "all checks passed" means, in words on the page (not only in a tooltip).
+        check_names=next(([c.name for c in card.checks] for card in cards if card.checks), []),
         kinds=[(kind, counts[kind]) for kind in AUTHORITY_TYPES if counts[kind]],
     )
