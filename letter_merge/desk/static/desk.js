@@ -124,6 +124,7 @@ function duration(minutes) {
 // pressed twice meanwhile.
 async function working(button, box, text, work) {
   show(box, el("p", {class: "working", role: "status"}, text));
+  focusResult(button, box);
   if (button) button.disabled = true;
   try {
     await work();
@@ -387,6 +388,8 @@ function finished(job) {
       peopleList("In doubt from an earlier send, settled by looking in the mailbox",
         (r.settled || []).map(([authority, went]) => ({authority,
           why: went ? "it had been sent" : "it had not been sent, so it was sent now"}))));
+    focusResult($("run-send"), "send-results");
+    focusResult($("run-test"), "test-results");
     $("run-send").hidden = true;
     $("run-test").hidden = true;
   }
@@ -458,9 +461,9 @@ function planView(plan, test) {
          : counted(plan.count, "message") + (kinds.length ? " (" + kinds.join(", ") + ")" : "") +
            (plan.count === 1 ? " goes" : " go") + " from " + plan.sender + " through " + plan.server + ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".");
   if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: [doubts]};
-  const table = el("table", {class: "list"},
+  const table = scrollBox("The " + (test ? "copies" : "messages"), el("table", {class: "list"},
     el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
-    el("tbody", {}, rows));
+    el("tbody", {}, rows)));
   return {summary: [summary], list: [folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table), doubts]};
 }
 
@@ -515,9 +518,14 @@ for (const outcome of ["sent", "retry"]) {
     });
   });
 }
-for (const [button, url] of [["pause-send", "/api/job/pause"], ["resume-send", "/api/job/resume"]]) {
+for (const [button, url, next] of [["pause-send", "/api/job/pause", ["paused", "resume-send"]],
+                                   ["resume-send", "/api/job/resume", ["running", "pause-send"]]]) {
   $(button).addEventListener("click", async () => {
-    try { showJob((await call(url, {})).job); } catch (error) { show("send-results", failure(error)); }
+    try {
+      const job = (await call(url, {})).job;
+      focusResult($(button), job && job.state === next[0] ? next[1] : null);
+      showJob(job);
+    } catch (error) { show("send-results", failure(error)); }
   });
 }
 
@@ -532,14 +540,12 @@ async function loadStatus() {
     statuses = answer.letters;
     const counts = Object.entries(answer.counts);
     const unknown = answer.unknown_because || [];
-    show("status-counts",
+    showIfChanged("status-counts",
       unknown.length
         ? [el("p", {class: "bad"}, "Which letters are out of date cannot be told until the " +
              "inputs' problems are fixed (the Check step lists them):"), ...problemList(unknown)]
         : null,
-      el("p", {}, answer.built
-        ? counts.map(([state, n]) => state + ": " + n).join(" · ")
-        : "No letters built yet."));
+      stateCounts(answer));
     const filter = $("status-filter");
     const chosen = filter.value;
     filter.replaceChildren(el("option", {value: ""}, "every letter"),
@@ -602,6 +608,7 @@ $("averages-form").addEventListener("submit", async (event) => {
   try {
     const r = await call("/api/averages", {choice: event.submitter.value, by: $("averages-by").value});
     show("moved-averages", r.decided.map((line) => el("p", {}, line)));
+    focusResult(event.submitter, "moved-averages");
     loadStatus();
   } catch (error) { show("moved-averages", failure(error)); }
 });
@@ -626,6 +633,76 @@ $("run-delivery").addEventListener("click", async () => {
 $("status-filter").addEventListener("change", drawStatus);
 $("status-search").addEventListener("input", drawStatus);
 $("refresh-status").addEventListener("click", loadStatus);
+
+// -- for every member of staff (WCAG 2.2 AA) ----------------------------------------------
+
+// A table wider than the page scrolls inside its own box; a box that scrolls can be reached by
+// keyboard (to scroll it with the arrow keys) and says what it holds.
+function scrollBox(label, table) {
+  const box = el("div", {class: "table-box", "data-label": label}, table);
+  watchScrolling(box);
+  return box;
+}
+
+function watchScrolling(box) {
+  const mark = () => {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", box.dataset.label + " (scrolls sideways)");
+    } else {
+      for (const name of ["tabindex", "role", "aria-label"]) box.removeAttribute(name);
+    }
+  };
+  const observer = new ResizeObserver(mark);
+  observer.observe(box);
+  if (box.firstElementChild) observer.observe(box.firstElementChild);
+}
+
+// When the button pressed is disabled or hidden while its step works, focus goes to what the
+// step says (or to the button that takes its place) instead of falling to the page.
+function focusResult(button, target) {
+  const into = typeof target === "string" ? $(target) : target;
+  if (!button || !into || document.activeElement !== button) return;
+  if (!into.matches("a[href], button, input, select, textarea, [tabindex]")) into.tabIndex = -1;
+  into.hidden = false;
+  into.focus();
+}
+
+// The counts (and the meaning of each state, in words) are announced when they change, and only
+// then: a region redrawn with the same words says nothing again.
+function showIfChanged(id, ...nodes) {
+  const fresh = el("div", {}, nodes);
+  if (fresh.textContent !== $(id).textContent || !$(id).firstChild) show(id, nodes);
+}
+
+function stateCounts(answer) {
+  if (!answer.built) return el("p", {}, "No letters built yet.");
+  return el("ul", {class: "states"}, Object.entries(answer.counts).map(([state, n]) =>
+    el("li", {}, el("strong", {}, state + ": " + n),
+      (answer.meanings || {})[state] ? " — " + answer.meanings[state] : "")));
+}
+
+// The page's title names the step the person went to (by the steps' list or a next-step link).
+function titleForStep() {
+  const section = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  const heading = section && section.tagName === "SECTION" ? section.querySelector("h2") : null;
+  const step = heading ? heading.textContent.replace(/^\s*\d+\s*/, "").trim() : "";
+  document.title = (step ? step + " — " : "") + "letter-merge desk";
+}
+
+// The header stays at the top on a wide page: whatever gets focus scrolls to just below it.
+function padForHeader() {
+  const header = document.querySelector("header");
+  const sticky = getComputedStyle(header).position === "sticky";
+  document.documentElement.style.scrollPaddingTop = sticky ? header.offsetHeight + 12 + "px" : "0px";
+}
+
+document.querySelectorAll(".table-box").forEach(watchScrolling);
+new ResizeObserver(padForHeader).observe(document.querySelector("header"));
+window.addEventListener("resize", padForHeader);
+window.addEventListener("hashchange", titleForStep);
+titleForStep();
 
 // The record's version first, then what it says: a change made in between is shown at the
 // next look.
