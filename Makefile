@@ -18,7 +18,9 @@ test: system-deps-test $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n auto -m "$(FAST)"
 	$(BIN)/python -m pytest -m "not ($(FAST))"
 
-# The edit-test loop: no LibreOffice, no browser, no benchmark (about 90 s on 2 cores), on every core.
+# The edit-test loop: no LibreOffice, no browser, no benchmark, on every core. Second run on 2 cores,
+# beside other jobs (load 8): 4 min 46 s and 118 s of CPU, where it took 6 min 41 s and 179 s before
+# issue 35's changes to the tests; alone that puts it near 55 s (estimated: not yet timed on a quiet machine).
 # The LibreOffice tier runs on one: each conversion already keeps a core busy.
 FAST := not libreoffice and not browser and not bench
 test-fast: $(VENV)/.installed-dev

@@ -11,6 +11,13 @@ holds that for set-of-emails' maildir, with two corrections: sisimai calls every
 delayed, here a report that says its delivery failed is a failure and a delay warning a delay;
 and a Message-ID sisimai made up (from a queue id) is not one the report carries. tests/data/bounces/ holds a copy of some of those messages
 with their expected answers, and tests/test_bounces.py asserts the same bars on them.
+
+tests/data/bounces_more/ holds real messages from four other collections (flufl.bounce,
+Mail::DeliveryStatus::BounceParser, bounce_email, PHP Bounce Handler) with their own
+expected.json (give both: COLLECTION tests/data/bounces_more, EXPECTED its expected.json), where
+a row's action may also be "reply" (an automatic or personal reply: never a failure) or
+"challenge" (a challenge-response), and a third of the messages are marked held out: the figures
+are printed for the messages the rules were written against and, apart, for those held out.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 from letter_merge.mail.inbox.reports.reading import (
     AUTO_REPLY,
     BOUNCED,
+    CHALLENGE,
     COMPLAINT,
     DELAYED,
     REPLY,
@@ -47,6 +55,11 @@ class Figures:
     with_id: int = 0  # reports that carry the original's Message-ID
     id_found: int = 0
     failures_as_replies: int = 0
+    replies: int = 0  # automatic or personal replies the expected answers name as such
+    replies_as_failures: int = 0
+    replies_read: int = 0  # read as an automatic or a personal reply
+    challenges: int = 0  # challenge-responses: "confirm you are a person"
+    challenges_named: int = 0
     confused: int = 0  # a delay read as a failure, or a failure as a delay
     complaints: int = 0
     complaints_named: int = 0
@@ -71,6 +84,9 @@ class Figures:
             f"original Message-ID found: {self.id_found}/{self.with_id} reports that carry it "
             f"({per_100(self.id_found, self.with_id)} per 100)",
             f"final failures read as automatic or personal replies: {self.failures_as_replies}",
+            f"replies read as failures or delays: {self.replies_as_failures}/{self.replies}",
+            f"replies read as replies: {self.replies_read}/{self.replies}",
+            f"challenge-responses named: {self.challenges_named}/{self.challenges}",
             f"delays and failures confused: {self.confused}",
             f"spam complaints named: {self.complaints_named}/{self.complaints}",
             f"tracebacks: {self.tracebacks}",
@@ -129,39 +145,55 @@ SISIMAI_REASONS = {
 
 
 def _score_one(figures: Figures, name: str, rows: list[dict[str, str]], report: Report) -> None:
-    found = {f.recipient: f.kind for f in report.findings}
+    # The address we sent to counts as well as the one the server delivered to (an alias).
+    found = {f.original_recipient: f.kind for f in report.findings if f.original_recipient}
+    found |= {f.recipient: f.kind for f in report.findings}
     reasons = {f.recipient: f.reason for f in report.findings}
     if not rows and "/rfc3834-" in name:
         figures.auto_replies += 1
         figures.auto_replies_read += report.kind == AUTO_REPLY
-    failed = [r for r in rows if r["action"] == "failed" and r["reason"] != "feedback"]
-    if failed and report.kind in (AUTO_REPLY, REPLY):
+    actions = {r["action"] for r in rows}
+    if "reply" in actions:
+        figures.replies += 1
+        figures.replies_read += report.kind in (AUTO_REPLY, REPLY)
+        if report.kind in (BOUNCED, DELAYED):
+            figures.replies_as_failures += 1
+            figures.miss("reply read as a failure", name)
+    if "challenge" in actions:
+        figures.challenges += 1
+        if report.kind == CHALLENGE:
+            figures.challenges_named += 1
+        else:
+            figures.miss("challenge-response", name)
+    failed = [r for r in rows if r["action"] == "failed" and r.get("reason") != "feedback"]
+    if failed and report.kind in (AUTO_REPLY, REPLY, CHALLENGE):
         figures.failures_as_replies += 1
         figures.miss("failure read as a reply", name)
-    for row in failed:
+    for row in (r for r in failed if r["recipient"]):  # some reports name no address
         figures.failures += 1
         if found.get(row["recipient"].lower()) == BOUNCED:
             figures.recipient_right += 1
         else:
             figures.miss("recipient", name)
-        accepted = AMBIGUOUS_REASONS.get(row["reason"]) or (SISIMAI_REASONS.get(row["reason"]),)
+        said = row.get("reason", "")
+        accepted = AMBIGUOUS_REASONS.get(said) or (SISIMAI_REASONS.get(said),)
         if accepted[0]:
             figures.reasons += 1
             figures.reasons_agree += reasons.get(row["recipient"].lower()) in accepted
     for row in rows:
-        said = found.get(row["recipient"].lower(), report.kind)
-        if (row["action"] == "failed" and said == DELAYED) or (
-            row["action"] == "delayed" and said == BOUNCED
+        said_kind = found.get(row["recipient"].lower(), report.kind)
+        if (row["action"] == "failed" and said_kind == DELAYED) or (
+            row["action"] == "delayed" and said_kind == BOUNCED
         ):
             figures.confused += 1
             figures.miss("delay/failure confused", name)
-        if row["reason"] == "feedback":
+        if row.get("reason") == "feedback":
             figures.complaints += 1
             if report.kind == COMPLAINT:
                 figures.complaints_named += 1
             else:
                 figures.miss("complaint", name)
-    ids = {r["messageid"] for r in rows if r["messageid"] and r["action"] != "delivered"}
+    ids = {r["messageid"] for r in rows if r.get("messageid") and r["action"] != "delivered"}
     for message_id in ids:
         figures.with_id += 1
         if f"<{message_id}>" in report.original_ids:
@@ -175,25 +207,53 @@ def _server(name: str) -> str:
     return re.split(r"[-_]\d+$", Path(name).stem)[0]
 
 
+def load_expected(path: Path) -> tuple[dict[str, list[dict[str, str]]], set[str]]:
+    """The expected answers, and the messages held out (kept apart from the rules' writing).
+    A file maps each message either to its rows, or to {"rows": [...], "held_out": bool}."""
+    expected: dict[str, list[dict[str, str]]] = {}
+    held_out: set[str] = set()
+    for name, entry in json.loads(path.read_text("utf-8")).items():
+        if isinstance(entry, dict):
+            expected[name] = entry["rows"]
+            if entry.get("held_out"):
+                held_out.add(name)
+        else:
+            expected[name] = entry
+    return expected, held_out
+
+
 def main(argv: list[str]) -> int:
     if not argv or len(argv) > 2:
         print(__doc__)
         return 2
     collection = Path(argv[0])
-    expected = json.loads(Path(argv[1] if len(argv) > 1 else EXPECTED).read_text("utf-8"))
+    expected, held_out = load_expected(Path(argv[1] if len(argv) > 1 else EXPECTED))
     messages = {
         path.relative_to(collection).as_posix(): path.read_bytes()
         for path in collection.rglob("*")
         if path.is_file()
     }
-    figures = score(messages, expected)
-    for line in figures.lines():
-        print(line)
-    for what, names in figures.misses.items():
-        counts = Counter(names)
-        print(f"\n{what}: {len(names)}")
-        for name, count in sorted(counts.items()):
-            print(f"  {name}" + (f" ({count})" if count > 1 else ""))
+    parts = {"": expected}
+    if held_out:
+        parts = {
+            "development (the rules were written against these)": {
+                n: r for n, r in expected.items() if n not in held_out
+            },
+            "held out (kept apart while the rules were written)": {
+                n: r for n, r in expected.items() if n in held_out
+            },
+        }
+    for title, part in parts.items():
+        if title:
+            print(f"\n== {title}")
+        figures = score(messages, part)
+        for line in figures.lines():
+            print(line)
+        for what, names in figures.misses.items():
+            counts = Counter(names)
+            print(f"\n{what}: {len(names)}")
+            for name, count in sorted(counts.items()):
+                print(f"  {name}" + (f" ({count})" if count > 1 else ""))
     return 0
 
 

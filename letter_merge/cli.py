@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from letter_merge import __version__, console
-from letter_merge.app import checking, letters, mailing, programs, statuses
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.app.inputs import Inputs
 from letter_merge.config import Settings, load_settings
 from letter_merge.errors import (
@@ -37,6 +37,18 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             programs.stop_all_programs()
             raise _Interrupted() from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with the whole first sentence of its help (click cuts it to fit one
+        line otherwise), wrapped under it as needed."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 class _UsageFailure(click.ClickException):
@@ -382,7 +394,9 @@ def queue(
     metavar="ADDRESS",
     help="Send a copy of each message to this address only, marked [TEST]; nothing is marked sent.",
 )
-@only_option("With --test-to: only this council's message")
+@only_option(
+    "With --test-to: only this council's message; with --resolve: settle only this council's"
+)
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Send at most N messages.")
 @click.option(
     "--dry-run", is_flag=True, help="Connect to nothing, change nothing; say what would go."
@@ -424,10 +438,11 @@ def send(
       letter-merge send
       letter-merge send --retry-failed
       letter-merge send --resolve retry
+      letter-merge send --resolve sent --only Derby
     """
     settings = _settings(ctx)
     if resolve:
-        console.settled(mailing.settle(settings, resolve), resolve)
+        console.settled(mailing.settle(settings, resolve, only), resolve)
         return
     request = mailing.SendRequest(test_to, tuple(only), limit, retry_failed)
     if dry_run:
@@ -540,8 +555,7 @@ def logout(ctx: click.Context) -> None:
 def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> None:
     """Where every letter stands, or one council's whole history.
 
-    States: out of date, build failed, built (.docx only), built, approval void, approved,
-    queued, in doubt, failed, sent, bounced, correction approved. After `letter-merge
+    States, in the order a letter moves through them: {states}. After `letter-merge
     delivery`, the letters sent are counted as delivered as far as we know, bounced, delayed,
     or answered. NAME (a council's name, or a unique
     part of one) shows that council's approvals and messages, with every event. --csv writes
@@ -564,6 +578,10 @@ def status(ctx: click.Context, name: tuple[str, ...], csv_file: Path | None) -> 
         console.say(f"\nWrote {console.shown(csv_file)}.")
         return
     console.status_letters(report)
+
+
+# Every state, from the records' own list, so that the help cannot leave one out.
+status.help = (status.help or "").replace("{states}", ", ".join(statuses.STATES))
 
 
 @cli.command()
@@ -660,6 +678,18 @@ def decide(ctx: click.Context, choice: str, by: str, reason: str, authority_type
     )
     console.decisions(made.averages)
     console.wording_decisions(made.wording)
+
+
+@cli.command()
+@click.pass_context
+def publish(ctx: click.Context) -> None:
+    """Publication day: each council's letter as it last received it, and the map's data.
+
+    \b
+    Example (output/<year>/publish/; see docs/publishing.md):
+      letter-merge publish
+    """
+    console.publish_report(ctx, publishing.publish(_inputs(ctx)))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ environment overrides."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from letter_merge import environment
+from letter_merge.clock import made_at
 from letter_merge.errors import InputError
 from letter_merge.paths import OutputPaths
 
@@ -118,6 +120,10 @@ class PdfSettings:
     # LibreOffice's soffice program (or its folder) where it is not found by itself; "" -> look
     # on PATH and in the usual install folders. LETTER_MERGE_SOFFICE overrides it.
     soffice: str = ""
+    # When every PDF says it was made (clock.made_at: the letter date, or SOURCE_DATE_EPOCH),
+    # in place of the moment LibreOffice made it; "" keeps the converter's own. Not what kind
+    # of PDF it is, so not compared.
+    made_at: str = field(default="", compare=False, metadata={"setting": False})
 
     @property
     def pdfa(self) -> bool:
@@ -167,11 +173,19 @@ class Settings:
     # [fields]: a Word merge field's name in the template -> the column or field it prints
     # (Word's Match Fields), for templates that name fields otherwise than the workbook does
     field_map: Mapping[str, str] = field(default_factory=dict)
+    # [batch] publish_on: the day the letters and their data go on the website (None: a week
+    # after the letter date, as the office has always done)
+    publish_on: dt.date | None = None
 
     @functools.cached_property
     def paths(self) -> OutputPaths:
         """Where this batch's outputs go."""
         return OutputPaths(self.output, self.year)
+
+    @property
+    def publication_date(self) -> dt.date:
+        """The day the letters promise their data and a copy of them go on the website."""
+        return self.publish_on or self.letter_date + dt.timedelta(days=7)
 
     @property
     def period_start(self) -> dt.date:
@@ -228,11 +242,15 @@ def load_settings(
         send=_send_settings(_table(raw, "send", where), environ, where, oauth2),
         oauth2=oauth2,
         mailbox=_mailbox_settings(_table(raw, "mailbox", where), environ, where, smtp, oauth2),
-        pdf=_pdf_settings(_table(raw, "pdf", where), where, base),
+        pdf=dataclasses.replace(
+            _pdf_settings(_table(raw, "pdf", where), where, base),
+            made_at=made_at(letter_date, environ).isoformat().replace("+00:00", "Z"),
+        ),
         proof_pages=pages,
         proof_change_points=change,
         chart_dpi=dpi,
         field_map=_field_map(_table(raw, "fields", where), where),
+        publish_on=_publish_on(batch, where),
     )
 
 
@@ -297,6 +315,19 @@ def _chart_dpi(chart: Mapping[str, Any], where: str) -> int:
     if not isinstance(dpi, int) or not 100 <= dpi <= 600:
         raise InputError(f"{where}: [chart] dpi = {dpi!r}: write a whole number from 100 to 600.")
     return dpi
+
+
+def _publish_on(batch: Mapping[str, Any], where: str) -> dt.date | None:
+    """[batch] publish_on: a date, written as the letter date is (None when not given)."""
+    day = batch.get("publish_on")
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if day is not None and not isinstance(day, dt.date):
+        raise InputError(
+            f"{where}: [batch] publish_on = {day!r} is not a date; "
+            "write it without quotes, e.g. publish_on = 2020-07-29."
+        )
+    return day
 
 
 def _field_map(table: Mapping[str, Any], where: str) -> dict[str, str]:

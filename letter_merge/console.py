@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from letter_merge.app import checking, letters, mailing, statuses
+from letter_merge.app import checking, letters, mailing, publishing, statuses
 from letter_merge.config import Settings
 from letter_merge.errors import InputError, LetterMergeError, Problem
 from letter_merge.steps import Blocker, Next, actionable_first
@@ -145,7 +145,8 @@ def queue_report(ctx: click.Context, report: mailing.QueueReport, *, reason: str
 
 
 def settled(messages: Sequence[str], outcome: str) -> None:
-    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}.")
+    of = f": {', '.join(messages)}" if messages else ""
+    click.echo(f"Settled {counted(len(messages), 'message')} in doubt as {outcome}{of}.")
 
 
 def sign_in_status(signed_in: mailing.SignedIn | None) -> None:
@@ -214,6 +215,7 @@ def status_letters(report: statuses.StatusReport) -> None:
         more = f"  ({counted(len(item.messages), 'message')})" if len(item.messages) > 1 else ""
         proof = statuses.proof_shown(item)
         said = f"  [proof: {proof}]" if proof else ""
+        said += published(report.published.get(item.authority, ""))
         click.echo(f"{item.state:<{STATE_WIDTH}}{item.authority}{more}  {item.why}{said}")
 
 
@@ -291,11 +293,11 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
     """Say what is about to go, and ask (unless --yes)."""
     count = len(plan.messages)
     corrections = f", {plan.corrections} of them corrections" if plan.corrections else ""
-    retries = sum(1 for m in plan.messages if m.retry)
-    retried = f", {retries} sent again after failing" if retries else ""
+    retried = f", {plan.retries} sent again after failing" if plan.retries else ""
+    resent = f", {plan.resends} of them re-sent to a corrected address" if plan.resends else ""
     minutes = plan.minutes
     duration = "under a minute" if minutes < 1 else f"about {round(minutes)} minutes"
-    click.echo(f"About to send {counted(count, 'message')}{corrections}{retried}:")
+    click.echo(f"About to send {counted(count, 'message')}{corrections}{resent}{retried}:")
     click.echo(f"  server  {plan.server}{f', signed in as {plan.login}' if plan.login else ''}")
     click.echo(f"  from    {plan.sender}")
     click.echo(f"  time    {duration} at {plan.rate_per_minute} a minute")
@@ -305,6 +307,13 @@ def confirm_send(plan: mailing.SendPlan, *, yes: bool) -> bool:
                 f"  correction for {outgoing.authority} (sent before on {outgoing.sent_before}):"
                 f" {outgoing.correction}"
             )
+        elif outgoing.resend:
+            click.echo(
+                f"  re-send for {outgoing.authority}, the letter sent before, to "
+                f"{', '.join(outgoing.recipients)}"
+            )
+        elif outgoing.retry:
+            click.echo(f"  retry for {outgoing.authority}: the server refused it before")
     if yes:
         return True
     if not sys.stdin.isatty():
@@ -332,6 +341,8 @@ def send_report(
                 note = (
                     f"  [correction, sent before on {outgoing.sent_before}: {outgoing.correction}]"
                 )
+            elif outgoing.resend:
+                note = "  [re-send: the letter sent before, to a corrected address]"
             elif outgoing.retry:
                 note = "  [sent again: it failed before]"
             click.echo(f"  - {outgoing.authority}: {', '.join(outgoing.recipients)}{note}")
@@ -358,8 +369,9 @@ def send_report(
         list_problems(
             ctx,
             "In doubt (a send was cut off; check the recipient's mailbox or the server's log, "
-            "then run 'letter-merge send --resolve sent' or '--resolve retry')",
-            [(authority, "") for authority in report.in_doubt],
+            "then run 'letter-merge send --resolve sent' or '--resolve retry', with --only "
+            "NAME for one council)",
+            report.doubts or [(authority, "") for authority in report.in_doubt],
         )
     for authority, went in report.settled:
         click.echo(
@@ -425,7 +437,7 @@ def history(record: statuses.History) -> None:
     click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
     click.echo(f"  why     {standing.why}")
     click.echo(f"  next    {next_command(standing.next_step, standing.authority)}")
-    click.echo(f"  letter  {standing.pdf_path or '(no PDF)'}  to {standing.email or '?'}")
+    click.echo(f"  letter  {standing.pdf_path or '(no PDF)'}  {went_to(standing)}")
     click.echo(f"  proof   {standing.proof_result}")
     lines: list[tuple[str, str]] = []
     for approval in record.approvals:
@@ -447,6 +459,16 @@ def history(record: statuses.History) -> None:
         click.echo(f"  {at.replace('T', ' ')[:19]}  {text}")
     if not lines:
         click.echo("  nothing approved or sent yet")
+
+
+def went_to(standing: statuses.Standing) -> str:
+    """Where its letter last went, and the address before when a re-send went elsewhere; where
+    it would go, before it is sent."""
+    if standing.went_to:
+        before = standing.went_to_before
+        earlier = f" (earlier to {', '.join(before)})" if before else ""
+        return f"sent to {', '.join(standing.went_to)}{earlier}"
+    return f"to {standing.email}" if standing.email else "to ?"
 
 
 # Each next step as the command that takes it ({name}: the council's name).
@@ -669,3 +691,35 @@ def any_console() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
             stream.reconfigure(errors=PLAIN_ERRORS)
+
+
+def published(at: str) -> str:
+    """'  [published 2020-07-29 09:00]' after a letter's status line ('' if not published)."""
+    return f"  [published {at.replace('T', ' ')[:16]}]" if at else ""
+
+
+def publish_report(ctx: click.Context, report: publishing.PublishReport) -> None:
+    """What `publish` put in the folder, what it left out and why, and whether it may go out."""
+    day = f"{report.publication_date.day} {report.publication_date:%B %Y}"
+    letters_ = counted(len(report.letters), "letter")
+    click.echo(
+        f"{shown(report.folder)}: {letters_}, each the PDF its council last received, byte "
+        "for byte, checked against the ledger."
+    )
+    click.echo(
+        f"  {publishing.DATA_NAME} and {publishing.JSON_NAME}: "
+        f"{counted(len(report.letters), 'row')}, the figures as the letters state them"
+    )
+    click.echo(f"  {publishing.INDEX_NAME}: the letters by type of authority, for a look")
+    click.echo(f"  {publishing.SUMS_NAME}: every file's SHA-256")
+    if report.embargoed:
+        click.echo(
+            f"Embargoed until {day} ([batch] publish_on): prepared, not to go on the website "
+            "before then. Run letter-merge publish again on the day."
+        )
+    else:
+        click.echo(f"For the website on {day}: the web team uploads the folder as it is.")
+        if report.recorded:
+            click.echo(f"Recorded as published: {counted(report.recorded, 'council')}.")
+    if report.left_out:
+        blocked(ctx, f"Not published ({counted(len(report.left_out), 'council')})", report.left_out)

@@ -42,6 +42,7 @@ GRAPH_URL = "LETTER_MERGE_GRAPH_URL"
 SOFFICE = "LETTER_MERGE_SOFFICE"
 STATE_DIR = "LETTER_MERGE_STATE_DIR"
 SYNCED = "LETTER_MERGE_SYNCED"
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 
 VARIABLES: tuple[Variable, ...] = (
     *_overrides(
@@ -125,6 +126,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         SYNCED,
         "A folder to treat as synced (OneDrive, Dropbox…), beside those found by themselves.",
+    ),
+    Variable(
+        SOURCE_DATE_EPOCH,
+        "The time every .docx and PDF a build makes says it was made, in seconds since 1970 "
+        "(as reproducible builds set it); else the template's own dates and the letter date.",
     ),
 )
 

@@ -17,6 +17,7 @@ COMPUTED_FIELDS = frozenset(
     {
         "salutation",
         "letter_date",
+        "publication_date",
         "year",
         "period_start",
         "period_end",
@@ -64,6 +65,7 @@ def letter_fields(council: Council, figures: Figures, settings: Settings) -> dic
         satisfactory_remedies=statistics.satisfactory_remedies,
         salutation=council.salutation,
         letter_date=british_date(settings.letter_date),
+        publication_date=british_date(settings.publication_date),
         year=settings.year,
         period_start=british_date(settings.period_start),
         period_end=british_date(settings.period_end),

@@ -11,6 +11,7 @@ output/                      OutputPaths.output
     outbox/                  one .eml per queued message
     proof/                   the proof pack
     preview/                 single-letter previews
+    publish/                 publication day: each council's letter as sent, the map's data
     <name>.lock              held while a build or a send runs
 """
 
@@ -70,6 +71,10 @@ class OutputPaths:
     @property
     def preview(self) -> Path:
         return self.year_dir / "preview"
+
+    @property
+    def publish(self) -> Path:
+        return self.year_dir / "publish"
 
     @property
     def charts(self) -> Path:

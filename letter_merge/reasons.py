@@ -70,6 +70,12 @@ COMPLAINED = Reason(
     "marked as junk by the recipient",
     "Do not send to this address again before asking the council whether the letter is wanted.",
 )
+CHALLENGED = Reason(
+    "asks the sender to confirm",
+    "A filter holds the letter until the sender confirms it: open the link in its message from "
+    "the sending mailbox (or ask the council to let the sender's address through); nothing need "
+    "be sent again.",
+)
 OTHER = Reason(
     "other",
     "Read the server's words under the report; if unclear, ask the council's IT.",
@@ -87,6 +93,7 @@ REASONS = (
     SERVER_TROUBLE,
     STILL_TRYING,
     COMPLAINED,
+    CHALLENGED,
     OTHER,
 )
 BY_NAME = {reason.name: reason for reason in REASONS}
@@ -284,9 +291,12 @@ _BY_STATUS = {
 
 def classify(kind: str, status: str, diagnostic: str) -> Reason:
     """The reason for one recipient's failure (kind "bounced"), delay ("delayed") or complaint
-    ("complaint"), from its status code and the server's words."""
+    ("complaint"), or a challenge-response ("challenge"), from its status code and the server's
+    words."""
     if kind == "complaint":
         return COMPLAINED
+    if kind == "challenge":
+        return CHALLENGED
     if kind == "delayed":
         return STILL_TRYING
     said = next((reason for pattern, reason in _BY_WORDS if pattern.search(diagnostic)), OTHER)

@@ -276,7 +276,7 @@ def _letter(document: WordDocument) -> None:
         document,
         "This data will be uploaded to our interactive map, ",
         ("Your council's performance", PERFORMANCE_URL),
-        ", along with a copy of this letter on 29 July {{ year }}, and our Review of Local "
+        ", along with a copy of this letter on {{ publication_date }}, and our Review of Local "
         "Government Complaints. For further information on how to interpret our statistics, please "
         "visit our ",
         ("website", WEBSITE_URL),

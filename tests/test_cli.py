@@ -20,11 +20,11 @@ def runner() -> CliRunner:
 def test_check_on_good_inputs(folder: Path, runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check"])
     assert result.exit_code == 0, result.output
-    # the 22 fields the default template uses (authority, salutation, the rates, chart, ...);
-    # paths as the user types them, with this system's separator
+    # the 23 fields the default template uses (authority, salutation, the rates, chart, the
+    # publication date, ...); paths as the user types them, with this system's separator
     assert result.output == (
         f"Workbook {Path('input', 'councils.xlsx')}: 4 councils.\n"
-        f"Template {Path('templates', 'letter.docx')}: 22 {{{{ }}}} fields, all known.\n"
+        f"Template {Path('templates', 'letter.docx')}: 23 {{{{ }}}} fields, all known.\n"
         "No problems found.\n"
     )
 

@@ -254,8 +254,8 @@ def assert_the_letters_alone(report: BuildReport, folder: Path) -> None:
 def test_letters_using_word_features_are_converted_together_as_they_are_alone(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The check converts the first two together (and the second alone); the others go as one
-    # more document, so that two letters are neither first nor checked.
+    # The check converts the first two together (and the second alone); then the four go as
+    # two documents of two, so that two letters are neither first nor checked.
     monkeypatch.setattr(libreoffice, "CHECK_LETTERS", 2)
     monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     report = build_with_features(

@@ -426,3 +426,60 @@ def test_the_reason_is_recorded_an_alias_is_matched_and_a_complaint_counted(
         DERBY: ("bounced", "mailbox full"),
         ADUR: ("complaint", "marked as junk by the recipient"),
     }
+
+
+def challenge_response(message_id: str, address: str) -> bytes:
+    """A challenge-response filter holding our message until the sender confirms it."""
+    return f"""From: noreply@screening.example
+Reply-To: {address}
+To: annual.review@ombudsman.example
+Date: Wed, 22 Jul 2020 15:10:00 +0100
+Subject: Re: Annual Review letter 2020
+In-Reply-To: {message_id}
+Message-ID: {make_msgid(domain="screening.example")}
+
+Your message about "Annual Review letter 2020" has been waitlisted.
+
+Please add yourself to my Guest List so your messages will go to my Inbox.
+Click the link below to be added: https://screening.example/confirm?t=1
+""".replace("\n", "\r\n").encode()
+
+
+def plain_out_of_office(address: str) -> bytes:
+    """An out-of-office sent with an empty Return-Path, tied to no message by its headers."""
+    return f"""Return-Path: <>
+From: Chief Executive <{address}>
+To: annual.review@ombudsman.example
+Date: Wed, 22 Jul 2020 15:20:00 +0100
+Subject: Thank you for your e-mail
+Message-ID: {make_msgid(domain="council.example")}
+Precedence: bulk
+
+Thank you for your e-mail.
+I will endeavour to reply as soon as possible.
+""".replace("\n", "\r\n").encode()
+
+
+def test_a_challenge_is_its_own_kind_and_an_out_of_office_never_a_bounce(
+    sent: tuple[Path, Dovecot, dict[str, tuple[str, str]]],
+) -> None:
+    work, dovecot, letters = sent
+    dovecot.deliver(challenge_response(*letters[BRIGHTON]))
+    dovecot.deliver(plain_out_of_office(letters[LEICS][1]))
+
+    result = run("delivery")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert (
+        f"{BRIGHTON}: held by a filter that asks the sender to confirm for {letters[BRIGHTON][1]}"
+    ) in out
+    assert f"{LEICS}: an automatic reply from {letters[LEICS][1]}" in out
+    assert "1 held until the sender confirms, 1 automatic reply." in out
+    assert "bounced" not in out.split("Of the letters sent:")[1]
+    settings = load_settings(work / "letter-merge.toml")
+    with open_ledger(settings.paths, read_only=True) as ledger:
+        kinds = {d.authority: (d.kind, d.reason) for d in ledger.deliveries()}
+    assert kinds == {
+        BRIGHTON: ("challenge", "asks the sender to confirm"),
+        LEICS: ("auto-reply", ""),
+    }

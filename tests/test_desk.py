@@ -3,6 +3,7 @@ no file named by the page, no secret in any answer; and one long job at a time."
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
@@ -14,11 +15,13 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from letter_merge.config import Settings
 from letter_merge.desk.app import create_app
 from letter_merge.desk.jobs import DONE, PAUSED, RUNNING, Busy, Jobs
+from letter_merge.desk.routes import TooLarge, body
 from letter_merge.desk.security import COOKIE, DeskKeys
 from letter_merge.desk.server import HOST, listening_socket
 from letter_merge.desk.state import Desk
@@ -175,6 +178,49 @@ def test_the_desk_says_what_is_wrong_with_a_request(browser: TestClient, keys: D
         headers={"X-CSRF-Token": keys.csrf, "Content-Type": "application/json"},
     )
     assert answer.json() == {"error": "The page sent something the desk cannot read."}
+    assert answer.status_code == 400
+
+
+def test_a_malformed_request_is_400_and_a_large_one_413_unread(
+    browser: TestClient, keys: DeskKeys
+) -> None:
+    headers = {"X-CSRF-Token": keys.csrf, "Content-Type": "application/json"}
+    wrong: list[tuple[str, dict[str, Any]]] = [
+        ("/api/build", {"only": "Derby"}),
+        ("/api/build", {"only": [1, 2]}),
+        ("/api/build", {"confirmed": "yes", "only": []}),
+        ("/api/preview", {"name": 12}),
+        ("/api/send/plan", {"retry_failed": "true"}),
+        ("/api/send", {"expected": "3"}),
+        ("/api/send", {"expected": True}),
+        ("/api/approve", {"by": ["Jo"]}),
+    ]
+    for path, sent in wrong:
+        answer = post(browser, path, keys, **sent)
+        assert answer.status_code == 400, (path, sent, answer.text)
+        assert answer.json()["error"], answer.text
+    for content in (b"[1, 2]", b'"text"', b"{not json", b"\xff\xfe"):
+        answer = browser.post("/api/queue", content=content, headers=headers)
+        assert answer.status_code == 400, (content, answer.text)
+    # Over 1 MiB: refused on its length, and (sent in pieces, with no length) as soon as the
+    # pieces pass the limit, not after the whole of it.
+    big = b'{"only": ["' + b"x" * (1 << 20) + b'"]}'
+    answer = browser.post("/api/build", content=big, headers=headers)
+    assert answer.status_code == 413
+    assert "larger than the desk accepts" in answer.json()["error"]
+    # Sent in pieces with no length given: refused as soon as the pieces pass the limit.
+    given: list[int] = []
+
+    async def receive() -> dict[str, Any]:  # 64 MiB offered, 1 MiB at a time
+        given.append(1)
+        return {"type": "http.request", "body": b"x" * (1 << 20), "more_body": len(given) < 64}
+
+    scope = {"type": "http", "method": "POST", "path": "/api/build", "headers": []}
+    with pytest.raises(TooLarge):
+        asyncio.run(body(Request(scope, receive)))
+    assert len(given) == 2
+    # A request the desk can read but refuses is still 409, as before.
+    assert post(browser, "/api/build", keys, only=["Nowhere"]).status_code == 409
 
 
 def test_check_groups_problems_by_file_with_their_place(
@@ -426,3 +472,30 @@ def test_every_next_step_is_worded_by_each_front_end_in_its_own_words() -> None:
     page = (ROOT / "letter_merge" / "desk" / "static" / "desk.html").read_text(encoding="utf-8")
     for _, section in NEXT_STEPS.values():
         assert not section or f'<section id="{section}"' in page
+
+
+def test_check_files_an_unreadable_workbook_under_its_own_name(
+    browser: TestClient, keys: DeskKeys, folder: Path
+) -> None:
+    (folder / "input" / "councils.xlsx").write_bytes(b"not a zip at all")
+    answer = post(browser, "/api/check", keys)
+    assert answer.status_code == 200, answer.text
+    said = answer.json()
+    assert said["ok"] is False
+    (group,) = said["problems"]
+    assert group["file"] == "input/councils.xlsx"
+    (item,) = group["items"]
+    assert item["message"].startswith("cannot be read as an Excel workbook"), item
+    assert str(folder) not in answer.text
+
+
+def test_the_record_s_version_changes_when_the_record_does(
+    browser: TestClient, keys: DeskKeys, folder: Path
+) -> None:
+    first = browser.get("/api/version").json()
+    assert browser.get("/api/version").json() == first
+    decisions = folder / "output" / "2020" / "decisions.json"
+    decisions.parent.mkdir(parents=True, exist_ok=True)
+    decisions.write_text("[]", encoding="utf-8")  # as another tab or the command line would
+    second = browser.get("/api/version").json()
+    assert second["record"] != first["record"] and second["job"] == first["job"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,4 +263,75 @@ def test_the_whole_batch_from_the_desk(
         assert csv.text().count("@") >= 5 and "Derby City Council" in csv.text()
         # The two steps tried while the workbook had its problem were answered 409, as meant.
         assert [m for m in console if "409 (Conflict)" not in m] == [], console
+        browser.close()
+
+
+def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
+    tmp_path: Path, server: tuple[Recorder, int]
+) -> None:
+    """A change made elsewhere (the command line) shows in every open tab within seconds; a
+    refusal is said on the page in words; a desk that stopped is said, with what to do, and
+    its send and pause buttons go."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed (make test installs it)")
+    folder = tmp_path / "work"
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    (folder / "input").mkdir()
+    workbook(folder / "input" / "councils.xlsx", 3)
+    (folder / "letter-merge.toml").write_text(
+        "[batch]\nyear = 2020\nletter_date = 2020-07-22\n"
+        '[email]\nfrom = "Annual Review <annual.review@ombudsman.example>"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {server[1]}\nsecurity = "none"\n',
+        encoding="utf-8",
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LETTER_MERGE_")}
+    with desk_process(folder, environment) as (process, address), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS
+        )
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        first = context.new_page()
+        first.goto(address)
+        second = context.new_page()
+        second.goto(address.split("?")[0])  # the second tab: the cookie, no key
+        for page in (first, second):
+            expect(page.locator("#status-counts")).to_contain_text("No letters built yet.")
+        # The command line builds the letters (no PDFs: quick): both tabs show it.
+        built = subprocess.run(
+            [sys.executable, "-m", "letter_merge", "build", "--no-pdf"],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+        for page in (first, second):
+            expect(page.locator("#status-counts")).to_contain_text(
+                "built (.docx only): 5", timeout=8000
+            )
+        # A refusal from a button with no box of its own is said on the page.
+        second.evaluate("document.getElementById('run-send').hidden = false")
+        second.click("#run-send")  # no plan shown in this tab: the desk refuses
+        expect(second.locator("#send-results")).to_contain_text("Confirm the send first")
+        first.evaluate("() => { Promise.reject({error: 'Refused: in words.'}); }")
+        expect(first.locator("#desk-said")).to_contain_text("Refused: in words.")
+        # A next step opens the panel that takes it, the council's name filled in.
+        first.evaluate(
+            "takeStep({text: '', section: 'queue', panel: 'resend', field: 'queue-resends', "
+            "council: 'Derby City Council'})"
+        )
+        expect(first.locator("#resend")).to_have_attribute("open", "")
+        expect(first.locator("#queue-resends")).to_have_value("Derby City Council")
+        expect(first.locator("#queue-resends")).to_be_focused()
+        # The desk stops: each tab says so, and what to do, within seconds.
+        process.terminate()
+        process.wait(timeout=30)
+        for page in (first, second):
+            expect(page.locator("#desk-stopped")).to_contain_text(
+                "The desk has stopped: start it again", timeout=8000
+            )
+            expect(page.locator("#job")).to_have_text("The desk has stopped.")
+            for button in ("#run-send", "#pause-send", "#resume-send"):
+                expect(page.locator(button)).to_be_hidden()
         browser.close()

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,16 @@ from click.testing import CliRunner
 
 from letter_merge.cli import cli
 from letter_merge.files import DiskFull, FileInUse, write_atomic
-from tests.conftest import four_councils_built
 from tests.standin import STAND_IN
 
 LEICS_PDF = "Leicestershire County Council - Annual Review 2020.pdf"
 
 
 @pytest.fixture
-def folder_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = four_councils_built(tmp_path / "batch", stand_in=True)
+def folder_built(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the four councils built and proofed once a run (conftest's `built`)."""
+    folder = tmp_path / "batch"
+    shutil.copytree(built, folder)
     monkeypatch.chdir(folder)
     return folder
 

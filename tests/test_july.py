@@ -5,6 +5,7 @@ sent: exactly the letters that differ, each once."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
@@ -14,13 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from starlette.testclient import TestClient
 
+from letter_merge.config import load_settings
+from letter_merge.desk.app import create_app
+from letter_merge.desk.security import DeskKeys
+from letter_merge.mail.inbox.delivery import read_deliveries
+from letter_merge.mail.inbox.mailbox import Fetched
+from letter_merge.records.ledger import Ledger
 from tests.helpers import Recorder, run
+from tests.standin import TextPdfConverter
 from tests.test_records import (
     BRIGHTON,
     DERBY,
     LEICESTERSHIRE,
+    ORIGIN,
+    PORT,
     desk,
+    dsn,
     send_all,
     set_contact,
     set_upheld,
@@ -240,7 +252,7 @@ def test_a_council_taken_out_after_sending_stays_on_the_record(
         assert "  next    nothing" in history.output
         (letter,) = [x for x in history.output.splitlines() if x.startswith("  letter  ")]
         assert letter.startswith("  letter  letters/") and letter.endswith(
-            ".pdf  to ce@adur-district-council.example.org"
+            ".pdf  sent to ce@adur-district-council.example.org"
         )
         gone = desk_says(work)[ADUR]
         assert gone["state"] == "sent" and gone["next"]["section"] == ""
@@ -366,3 +378,205 @@ def test_keep_is_refused_when_the_letters_sent_disagree(
     assert kept.exit_code == 2
     assert "do not all state the same average" in kept.output
     assert run("averages", "correct", "--by", "Jo").exit_code == 0
+
+
+def desk_answer(folder: Path, path: str, body: object = None, **raw: Any) -> tuple[int, Any]:
+    """The desk's status code and answer to GET `path`, or to POST `body` (or `raw` content),
+    refusals included."""
+    keys = DeskKeys()
+    app = create_app(folder / "letter-merge.toml", keys, PORT, lambda _: TextPdfConverter())
+    with TestClient(app, base_url=ORIGIN, follow_redirects=False) as client:
+        assert client.get(f"/?token={keys.address_key}").status_code == 303
+        if body is None and not raw:
+            answer = client.get(path)
+        else:
+            headers = {"X-CSRF-Token": keys.csrf, "Origin": ORIGIN, **raw.pop("headers", {})}
+            if raw:
+                answer = client.post(path, headers=headers, **raw)
+            else:
+                answer = client.post(path, json=body, headers=headers)
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, answer.text
+
+
+def contact(folder: Path, authority: str, column: str) -> str:
+    sheet = load_workbook(folder / "input" / "councils.xlsx")["Contacts"]
+    headers = [cell.value for cell in sheet[1]]
+    (row,) = [r for r in sheet.iter_rows(min_row=2) if r[0].value == authority]
+    return str(row[headers.index(column)].value)
+
+
+def test_a_re_send_shows_where_it_went(work: Path, server: tuple[Recorder, int]) -> None:
+    """After a re-send to a corrected address, status, the history, the CSV and the desk show
+    the address it last went to and the one before; the desk's next step opens its panel with
+    the council chosen, and its refusals keep the desk's names as written."""
+    send_all(work, server)
+    old = contact(work, LEICESTERSHIRE, "Email")
+    new = "new.ce@leicestershire.example.org"
+    set_contact(work, LEICESTERSHIRE, "Email", new)
+    row = desk_says(work)[LEICESTERSHIRE]
+    assert row["next"] == {
+        "text": "Send the same letter to the workbook's new address "
+        "(Sending a letter again, in Queue)",
+        "section": "queue",
+        "panel": "resend",
+        "field": "queue-resends",
+        "council": LEICESTERSHIRE,
+    }
+    # A correction refused: the next step keeps the desk's own capitals.
+    code, said = desk_answer(work, "/api/queue", {"corrections": ["Leicestershire"], "reason": "x"})
+    assert code == 200, said
+    (skipped,) = said["skipped"]
+    assert "(Sending a letter again, in Queue)" in skipped["why"], skipped
+    assert skipped["next"]["panel"] == "resend"
+
+    assert run("queue", "--resend", "Leicestershire").exit_code == 0
+    assert run("send", "--yes").exit_code == 0
+    cc = "link@cc.example.org"  # the Cc went both times
+    earlier = f"sent to {new}, {cc} (earlier to {old}, {cc})"
+    history = run("status", "Leicestershire").output
+    assert (
+        f"  letter  letters/Leicestershire County Council - Annual Review 2020.pdf  {earlier}"
+        in (history)
+    ), history
+    assert f"(earlier to {old}, {cc})" in status_line(run("status").output, LEICESTERSHIRE)
+    row = desk_says(work)[LEICESTERSHIRE]
+    assert (row["email"], row["email_before"]) == (f"{new}, {cc}", f"{old}, {cc}")
+    assert f"to {new}, {cc} (earlier to {old}, {cc})" in row["why"]
+    code, told = desk_answer(work, "/api/history", {"name": "Leicestershire"})
+    assert (told["sent_to"], told["sent_before"]) == (f"{new}, {cc}", f"{old}, {cc}")
+    assert run("status", "--csv", "audit.csv").exit_code == 0
+    with open("audit.csv", encoding="utf-8-sig", newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["authority"] == LEICESTERSHIRE]
+    assert {(r["email"], r["email_before"]) for r in rows} == {(f"{new}; {cc}", f"{old}; {cc}")}
+    assert [r["recipients"] for r in rows] == [f"{old}; {cc}", f"{new}; {cc}"]
+    # Derby, sent once: no earlier address anywhere.
+    assert desk_says(work)[DERBY]["email_before"] == ""
+    assert "earlier to" not in run("status", "Derby").output
+
+
+def test_help_shows_whole_first_sentences_and_every_state() -> None:
+    from letter_merge.cli import cli
+    from letter_merge.records.standing import STATES
+
+    listed = " ".join(run("--help").output.split())
+    for name, command in cli.commands.items():
+        first = (command.help or "").split("\n\n")[0]
+        sentence = " ".join(first.split(". ")[0].split()).rstrip(".")
+        assert f"{name} {sentence}" in listed, (name, sentence)
+    assert "..." not in listed.split("Commands:")[1]  # nothing cut short
+    told = " ".join(run("status", "--help").output.split())
+    for state in STATES:
+        assert state in told, state
+    assert "{states}" not in told
+
+
+def test_in_doubt_letter_by_letter(work: Path, server: tuple[Recorder, int]) -> None:
+    """Two re-sends cut off mid-message: the desk's plan and --dry-run list the same, the why
+    names the council and the address to ask, each is settled on its own (one from the command
+    line, one from the desk), and the plan says that what goes is a re-send."""
+    recorder, _ = server
+    send_all(work, server)
+    derby, brighton = "ce@derby.new.example.org", "ce@brighton.new.example.org"
+    set_contact(work, DERBY, "Email", derby)
+    set_contact(work, BRIGHTON, "Email", brighton)
+    assert run("queue", "--resend", "Derby", "--resend", "Brighton").exit_code == 0
+    for _ in range(2):
+        recorder.script = ["drop"]
+        assert run("send", "--yes", "--limit", "1").exit_code == 1
+    assert {name for name, state in states(work).items() if state == "in doubt"} == {
+        DERBY,
+        BRIGHTON,
+    }
+    why = status_line(run("status").output, DERBY)
+    assert f"ask {DERBY} at {derby}" in why, why
+    assert f"ask {DERBY} at {derby}" in desk_says(work)[DERBY]["why"]
+
+    # The plan: the same in both, the messages in doubt included, each with whom to ask.
+    dry = run("send", "--dry-run")
+    assert "Would send 0 messages:" in dry.output
+    assert f"  - {DERBY}: message " in dry.output and f"ask {BRIGHTON} at {brighton}" in dry.output
+    plan = desk(work, "/api/send/plan", {})
+    never_a_command(plan)
+    assert plan["count"] == 0
+    assert [(d["authority"], f"ask {d['authority']} at" in d["why"]) for d in plan["in_doubt"]] == [
+        (DERBY, True),
+        (BRIGHTON, True),
+    ]
+
+    # Settled one at a time: Derby arrived (the command line), Brighton did not (the desk).
+    settled = run("send", "--resolve", "sent", "--only", "Derby")
+    assert settled.output == f"Settled 1 message in doubt as sent: {DERBY}.\n", settled.output
+    assert states(work)[BRIGHTON] == "in doubt" and states(work)[DERBY] == "sent"
+    assert desk(work, "/api/settle", {"outcome": "retry", "only": ["Brighton"]}) == {
+        "settled": [BRIGHTON]
+    }
+    assert states(work)[BRIGHTON] == "queued"
+    assert run("send", "--resolve", "sent", "--only", "Brighton").output == (
+        "Settled 0 messages in doubt as sent.\n"
+    )
+
+    # What goes now is said to be a re-send, in both.
+    planned = run("send", "--dry-run").output
+    assert "Would send 1 message:" in planned
+    assert f"  - {BRIGHTON}: {brighton}" in planned
+    assert "[re-send: the letter sent before" in planned
+    plan = desk(work, "/api/send/plan", {})
+    assert (plan["count"], plan["resends"], plan["in_doubt"]) == (1, 1, [])
+    assert plan["messages"][0]["resend"] is True
+    went = run("send", "--yes")
+    assert went.exit_code == 0, went.output
+    assert went.output.startswith(
+        "About to send 1 message, 1 of them re-sent to a corrected address:"
+    ), went.output
+    assert f"  re-send for {BRIGHTON}, the letter sent before, to {brighton}" in went.output
+    assert recorder.received[-1].rcpt_tos == [brighton]
+    assert states(work)[BRIGHTON] == "sent"
+
+
+def test_a_bounce_whose_address_is_corrected_follows_the_record(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    """Bounced, then the address corrected in the workbook: the row (status and the desk) says
+    so at once, with the re-send as its next step, not "correct the address"."""
+    send_all(work, server)
+    settings = load_settings(work / "letter-merge.toml", environ={})
+    (derby,) = [
+        m for m in Ledger(settings.paths.ledger, read_only=True).messages() if m.authority == DERBY
+    ]
+    read_deliveries(
+        settings, reader=lambda *_, **__: [Fetched("stand-in:1", dsn(derby, "failed", "5.1.1"))]
+    )
+    assert states(work)[DERBY] == "bounced"
+    assert desk_says(work)[DERBY]["next"]["text"].startswith("Correct the address in the ")
+    set_contact(work, DERBY, "Email", "ce.new@derby.example.org")
+    assert states(work)[DERBY] == "sent to an old address"
+    line = status_line(run("status").output, DERBY)
+    assert "did not arrive" in line and "the workbook now gives ce.new@derby.example.org" in line
+    row = desk_says(work)[DERBY]
+    assert (row["next"]["panel"], row["next"]["council"]) == ("resend", DERBY)
+    assert "letter-merge queue --resend" in next_line("Derby")
+
+
+def test_a_workbook_that_is_not_a_zip_checked_on_both(work: Path) -> None:
+    """Check on the command line and in the desk: the same words, filed under the workbook
+    (named from the working folder, never an absolute path); a request the page never sends is
+    400, a body over 1 MiB 413, and the record's version changes with the workbook."""
+    _, before = desk_answer(work, "/api/version")
+    (work / "input" / "councils.xlsx").write_bytes(b"not a zip")
+    checked = run("check")
+    assert checked.exit_code == 2
+    assert "cannot be read as an Excel workbook" in checked.output
+    code, said = desk_answer(work, "/api/check", {})
+    assert code == 200 and said["ok"] is False
+    (group,) = said["problems"]
+    assert group["file"] == "input/councils.xlsx"
+    assert group["items"][0]["message"].startswith("cannot be read as an Excel workbook")
+    assert str(work) not in json.dumps(said)
+    _, after = desk_answer(work, "/api/version")
+    assert after["record"] != before["record"]
+    assert desk_answer(work, "/api/queue", {"resends": "Derby"})[0] == 400
+    assert desk_answer(work, "/api/queue", content=b"{oops")[0] == 400
+    assert desk_answer(work, "/api/queue", content=b"[" * (1 << 20) + b"]")[0] == 413

@@ -226,6 +226,7 @@ NOT_RECORDS = {
     "letter_merge.pdf.warm": "the requests and replies on the pipe to the warm LibreOffice",
     "letter_merge.pdf.uno_worker": "the other end of that pipe, inside LibreOffice's Python",
     "letter_merge.desk": "the desk's HTTP request and response bodies, and its event stream",
+    "letter_merge.app.publishing": "the map's data for the web team (councils.json): an output",
     "letter_merge.mail": (
         "Microsoft Graph's and Google's request bodies, their sign-in token caches and keys: "
         "the services' formats, kept by the services' libraries or the system's key store"

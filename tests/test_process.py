@@ -270,8 +270,8 @@ def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) 
         (said,) = claimed.recovered
         assert f"(process {stray.pid}) still held the profile profile-0; it was stopped" in said
     finally:
-        process.end_program(stray)
-        process.end_program(other)
+        process.end_program(stray, grace=0)  # sleeping: nothing to wait for
+        process.end_program(other, grace=0)
 
 
 _greeting = ""

@@ -49,6 +49,7 @@ PAGES = (
     "it/smtp.md",
     "staff/desk.md",
     "staff/first-july.md",
+    "publishing.md",
 )
 
 
@@ -260,17 +261,19 @@ OUTPUT: dict[str, str] = {
     "send --test-to me@ombudsman.example --only 'Derby City'": (
         r"Sent 1 test message to me@ombudsman\.example; nothing marked as sent\."
     ),
-    "send": r"About to send \d+ messages?:(.|\n)*Sent \d+ messages?\.",
+    "send": r"About to send \d+ messages?(, [^:\n]*)?:(.|\n)*Sent \d+ messages?\.",
     "send --yes": r"About to send 4 messages:(.|\n)*Sent 4 messages\.",
     "send --retry-failed": r"Sent 0 messages\.",
     "send --resolve sent": r"Settled 0 messages in doubt as sent\.",
     "send --resolve retry": r"Settled 0 messages in doubt as retry\.",
+    "send --resolve sent --only Derby": r"Settled 0 messages in doubt as sent\.",
     "status": r"sent: +4 +accepted by the mail server\n(.|\n)*\nsent +Derby City Council +sent on ",
     "status Derby City": r"Derby City Council: sent(.|\n)*approved by Jo Bloggs",
     "status --csv sent-2020.csv": r"Wrote sent-2020\.csv\.",
     "delivery": r"Derby City Council: did not arrive for ce@derby-city-council\.example\.org: "
     r"address unknown(.|\n)*Of the letters sent: 3 delivered as far as we know, 1 bounced\.",
     "delivery --since 2020-07-22": r"Of the letters sent: 3 delivered as far as we know, 1 bounced",
+    "publish": r"output/2020/publish: \d+ letters?, each the PDF its council last received",
     "queue --resend 'Derby City Council'": (
         r"Queued 1 message; 1 of them re-sent to a corrected address \(Derby City Council\)"
     ),
@@ -441,6 +444,7 @@ TOML_NAMES = {
     "proof_pages": "[proof] pages",
     "proof_change_points": "[proof] change_points",
     "chart_dpi": "[chart] dpi",
+    "publish_on": "[batch] publish_on",
     "field_map": "[fields] ",  # any name: a row for the section
 }
 
@@ -457,7 +461,11 @@ def test_the_settings_reference_names_every_setting() -> None:
     wanted: list[str] = []
     for each in dataclasses.fields(Settings):
         if dataclasses.is_dataclass(each.default):
-            wanted += [f"[{each.name}] {key.name}" for key in dataclasses.fields(each.default)]
+            wanted += [
+                f"[{each.name}] {key.name}"
+                for key in dataclasses.fields(each.default)
+                if key.metadata.get("setting", True)  # False: worked out, not written
+            ]
         elif each.name != "config_file":
             wanted.append(TOML_NAMES[each.name])
     assert len(wanted) >= 30

@@ -163,7 +163,9 @@ def test_a_connection_cut_during_data_is_in_doubt_not_resent(
     assert len(recorder.received) == 4
     assert "In doubt" in result.output
     assert re.search(r"^in doubt:\s+1  ", run("status").output, re.MULTILINE)
-    assert run("send", "--resolve", "sent").output == "Settled 1 message in doubt as sent.\n"
+    assert run("send", "--resolve", "sent").output == (
+        "Settled 1 message in doubt as sent: Leicestershire County Council.\n"
+    )
     assert set(ledger_states(work).values()) == {"sent"}
     assert len({r.message_id for r in recorder.received}) == 4
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from letter_merge.app.inputs import Inputs
 from letter_merge.batch import prove
+from letter_merge.config import Settings
 from letter_merge.errors import Problem, ProblemsFound
+from letter_merge.fields import british_date
 from letter_merge.template import doctor
 from letter_merge.words import counted
 
@@ -68,5 +71,33 @@ def check(inputs: Inputs) -> CheckReport:
             (use.where.where if use.where else "the template", use.instruction) for use in uses
         ),
         unused=tuple(batch.unused_columns()),
-        warnings=batch.warnings,
+        warnings=batch.warnings + publication_warnings(inputs.settings),
     )
+
+
+def publication_warnings(settings: Settings, today: dt.date | None = None) -> tuple[Problem, ...]:
+    """The publication date the letters promise, where it cannot be kept: before the letter
+    date, or gone by already (letters sent now would promise a day that has passed). A past
+    year's batch (the sample's 2020, a batch run again) is dated in the past on purpose."""
+    where, file = "[batch] publish_on", settings.config_file.name if settings.config_file else ""
+    day, words = settings.publication_date, british_date(settings.publication_date)
+    today = today or dt.date.today()
+    if day < settings.letter_date:
+        return (
+            Problem(
+                where,
+                f"the letters promise publication on {words}, before their own date "
+                f"({british_date(settings.letter_date)}); set publish_on to a later day",
+                file,
+            ),
+        )
+    if day < today and settings.year >= today.year:
+        return (
+            Problem(
+                where,
+                f"the publication date, {words}, has passed: letters sent now would promise a "
+                "day gone by; set publish_on to a day still to come",
+                file,
+            ),
+        )
+    return ()

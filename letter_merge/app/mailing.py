@@ -180,11 +180,12 @@ def _send(settings: Settings, request: SendRequest, **how: Any) -> SendReport:
     )
 
 
-def settle(settings: Settings, outcome: str) -> list[str]:
-    """Settle messages whose send was cut off: "sent" (they arrived) or "retry"."""
+def settle(settings: Settings, outcome: str, only: Sequence[str] = ()) -> list[str]:
+    """Settle messages whose send was cut off: "sent" (they arrived) or "retry"; those of the
+    councils `only` names (a name or a unique part of one), or every one."""
     if outcome not in ("sent", "retry"):
         raise InputError(f"{outcome!r}: a send cut off is settled as 'sent' or 'retry'.")
-    return resolve_in_doubt(settings, outcome)
+    return resolve_in_doubt(settings, outcome, only)
 
 
 def read_mailbox(settings: Settings, *, since: dt.date | None = None) -> DeliveryReport:

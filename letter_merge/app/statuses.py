@@ -3,19 +3,22 @@ the records layer answers them (nothing here decides a state)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from letter_merge.app.inputs import Inputs
+from letter_merge.app.inputs import Inputs, file_stamp, input_files
 from letter_merge.batch import select_names
+from letter_merge.config import Settings
 from letter_merge.errors import Problem
 from letter_merge.records.audit import History as History
 from letter_merge.records.audit import history, write_csv
 from letter_merge.records.join import Records
+from letter_merge.records.publication import published_dates
 from letter_merge.records.standing import STATES as STATES
 from letter_merge.records.standing import MovedAverage as MovedAverage
 from letter_merge.records.standing import Standing as Standing
-from letter_merge.sync import conflict_copies, local_copy_of, synced_by
+from letter_merge.sync import RECORDS, conflict_copies, local_copy_of, synced_by
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class StatusReport:
     unknown_because: tuple[Problem, ...]  # why which letters are out of date is unknown
     built: bool  # anything was built for the year
     records: Records = field(repr=False, compare=False)
+    # When the letter each council last received was published, by authority (publish)
+    published: dict[str, str] = field(default_factory=dict)
 
 
 def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
@@ -67,6 +72,7 @@ def status(inputs: Inputs, records: Records | None = None) -> StatusReport:
         unknown_because=records.unknown_because,
         built=bool(records.built),
         records=records,
+        published=published_dates(records),
     )
 
 
@@ -102,3 +108,21 @@ def write_status_csv(report: StatusReport, target: Path) -> None:
     """The audit record: one row per message ever queued (re-sends and corrections too), with
     the approval behind it, from the records the report was made from."""
     write_csv(report.records, target)
+
+
+def record_version(settings: Settings) -> str:
+    """A word that changes whenever the record or the inputs do (the ledger, the manifest, the
+    decisions, the proof's results, the files the batch is made from), wherever the change was
+    made: cheap enough to ask every few seconds, and nothing is read but the files' stamps."""
+    paths = settings.paths
+    ledger = local_copy_of(paths.ledger)
+    files = [
+        ledger,
+        ledger.with_name(f"{ledger.name}-wal"),
+        ledger.with_name(f"{ledger.name}-journal"),
+        *(paths.year_dir / name for name in RECORDS if name != paths.ledger.name),
+        paths.proof_results,
+        *(file.path for file in input_files(settings)),
+    ]
+    stamps = repr([file_stamp(path) for path in files]).encode()
+    return hashlib.sha256(stamps).hexdigest()[:16]

@@ -21,7 +21,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from letter_merge.app import checking, letters, mailing, programs, statuses
+from letter_merge.app import checking, letters, mailing, programs, publishing, statuses
 from letter_merge.desk import views
 from letter_merge.desk.state import Desk
 from letter_merge.errors import LetterMergeError, ProblemsFound
@@ -32,40 +32,70 @@ STATIC = resources.files("letter_merge.desk") / "static"
 Handler = Callable[[Desk, Request, dict[str, Any]], Any]
 
 
+# The largest request the page ever sends is a few lists of council names: far under this.
+LARGEST_BODY = 1 << 20  # 1 MiB
+
+
+class Malformed(LetterMergeError):
+    """A request the page never sends (not JSON, or a value of the wrong type): 400."""
+
+    status = 400
+
+
+class TooLarge(LetterMergeError):
+    """A request's body over LARGEST_BODY: 413, said before the rest of it is read."""
+
+    status = 413
+
+
 async def body(request: Request) -> dict[str, Any]:
-    """A POST's JSON object ({} for a GET or an empty body)."""
+    """A POST's JSON object ({} for a GET or an empty body), read up to LARGEST_BODY only."""
     if request.method != "POST":
         return {}
-    raw = await request.body()
+    too_large = TooLarge(f"The request is larger than the desk accepts ({LARGEST_BODY} bytes).")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > LARGEST_BODY:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > LARGEST_BODY:
+            raise too_large
     if not raw:
         return {}
     try:
         data = json.loads(raw)
     except ValueError:
-        raise LetterMergeError("The page sent something the desk cannot read.") from None
+        raise Malformed("The page sent something the desk cannot read.") from None
     if not isinstance(data, dict):
-        raise LetterMergeError("The page sent something the desk cannot read.")
+        raise Malformed("The page sent something the desk cannot read.")
     return data
 
 
 def names(data: dict[str, Any], key: str = "only") -> list[str]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise LetterMergeError(f"'{key}' must be a list of council names.")
+        raise Malformed(f"'{key}' must be a list of council names.")
     return [v for v in value if v.strip()]
 
 
 def text(data: dict[str, Any], key: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
-        raise LetterMergeError(f"'{key}' must be text.")
+        raise Malformed(f"'{key}' must be text.")
     return value.strip()
 
 
+def flag(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise Malformed(f"'{key}' must be true or false.")
+    return value
+
+
 def send_request(data: dict[str, Any]) -> mailing.SendRequest:
-    retry = data.get("retry_failed", False)
     return mailing.SendRequest(
-        text(data, "test_to") or None, tuple(names(data)), None, retry is True
+        text(data, "test_to") or None, tuple(names(data)), None, flag(data, "retry_failed")
     ).checked()
 
 
@@ -107,10 +137,13 @@ def open_folder(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str,
 
 
 def check(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    inputs = desk.inputs()
     try:
-        report = checking.check(desk.inputs())
+        report = checking.check(inputs)
     except ProblemsFound as found:
         return views.check_failed(found.problems, found.warnings)
+    except LetterMergeError as error:  # a file that cannot be read at all: filed under it
+        return views.check_unreadable(inputs.settings, error)
     return views.check_passed(report)
 
 
@@ -173,9 +206,10 @@ def build_plan(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, 
 
 def build(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Build the letters; letters already sent only once the person said yes (`confirmed`)."""
+    confirmed = flag(data, "confirmed")
     inputs = desk.fresh_inputs()
     plan = letters.plan_build(inputs, only=names(data))  # problems now, not in the job
-    if plan.sent_again and data.get("confirmed") is not True:
+    if plan.sent_again and not confirmed:
         raise LetterMergeError(f"{plan.warning} Confirm to build them again.")
     converter = desk.converter(inputs.settings)
 
@@ -257,8 +291,8 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     settings = desk.settings()
     sending = send_request(data)  # a wrong request is said now, not in the job
     expected = data.get("expected")
-    if not isinstance(expected, int):
-        raise LetterMergeError("Confirm the send first: the page must say how many will go.")
+    if not isinstance(expected, int) or isinstance(expected, bool):
+        raise Malformed("Confirm the send first: the page must say how many will go.")
 
     def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
         report = mailing.send(
@@ -273,8 +307,10 @@ def send(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def settle(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    """A send that was cut off, settled: it arrived ("sent"), or it goes again ("retry")."""
-    return {"settled": mailing.settle(desk.settings(), text(data, "outcome"))}
+    """A send that was cut off, settled: it arrived ("sent"), or it goes again ("retry"); the
+    councils `only` names, one at a time, or every one."""
+    settled = mailing.settle(desk.settings(), text(data, "outcome"), names(data))
+    return {"settled": settled}
 
 
 def pause(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +345,12 @@ def delivery(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, An
     """Read the sending mailbox once, as `letter-merge delivery` does."""
     settings = desk.settings()
     return views.came_back(settings, mailing.read_mailbox(settings))
+
+
+def version(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """What the page asks every few seconds: the record's version (it changes whenever the
+    record or the inputs do, from this desk, another tab or the command line) and the job's."""
+    return {"record": statuses.record_version(desk.settings()), "job": desk.jobs.version()}
 
 
 def status(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -353,6 +395,14 @@ def status_csv(desk: Desk, request: Request, data: dict[str, Any]) -> Response:
     )
 
 
+# -- 10. publish -------------------------------------------------------------------------------
+
+
+def publish(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """Publication day: the publish folder written, and checked against the record."""
+    return views.published(desk.settings(), publishing.publish(desk.fresh_inputs()))
+
+
 GET, POST = ("GET",), ("POST",)
 
 # Every address the desk answers: (path, handler, methods).
@@ -381,12 +431,14 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
     ("/api/job/pause", pause, POST),
     ("/api/job/resume", resume, POST),
     ("/api/events", events, GET),
+    ("/api/version", version, GET),
     ("/api/status", status, GET),
     ("/api/history", council_history, POST),
     ("/api/delivery", delivery, POST),
     ("/api/averages", averages, POST),
     ("/api/decide", decide, POST),
     ("/status.csv", status_csv, GET),
+    ("/api/publish", publish, POST),
 )
 
 # Pages the desk shows in a frame of its own (see security.py).
@@ -408,4 +460,4 @@ def refused(error: LetterMergeError) -> JSONResponse:
     said: dict[str, Any] = {"error": str(error)}
     if error.next_step is not None:
         said["next"] = views.next_step(error.next_step)
-    return JSONResponse(said, 409)
+    return JSONResponse(said, getattr(error, "status", 409))

@@ -20,6 +20,7 @@ from letter_merge.app.mailing import (
     SendReport,
     SendRequest,
 )
+from letter_merge.app.publishing import PublishReport
 from letter_merge.app.statuses import STATES, History, Standing, StatusReport, proof_shown
 from letter_merge.config import Settings
 from letter_merge.errors import Problem
@@ -76,17 +77,39 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
 }
 
 
-def next_step(step: Next) -> dict[str, str]:
-    """A next step as the page shows it: its words, and the step of the page that takes it."""
+# The part of a step's section that takes a next step, when it is folded away: the panel to
+# open, and the field the council's name goes in (or the box to tick).
+PANELS: dict[Next, tuple[str, str]] = {
+    Next.RESEND: ("resend", "queue-resends"),
+    Next.RESEND_NEW_ADDRESS: ("resend", "queue-resends"),
+    Next.QUEUE_CORRECTION: ("correction", "queue-corrections"),
+    Next.SETTLE: ("settle", "settle-only"),
+    Next.RETRY: ("", "send-retry"),
+}
+
+
+def next_step(step: Next, council: str = "") -> dict[str, str]:
+    """A next step as the page shows it: its words, the step of the page that takes it, and
+    (for `council`'s letter) the panel to open and the field to fill with its name."""
     text, section = NEXT_STEPS[step]
-    return {"text": text, "section": section}
+    panel, field = PANELS.get(step, ("", ""))
+    said = {"text": text, "section": section}
+    if council and (panel or field):
+        said.update(panel=panel, field=field, council=council)
+    return said
+
+
+def in_sentence(words: str) -> str:
+    """A sentence of the desk's put inside another: its first letter lower case, and the
+    desk's own names (Contacts, Queue, Sending a letter again) keeping their capitals."""
+    return words[:1].lower() + words[1:]
 
 
 def grouped(problems: list[Problem]) -> list[dict[str, Any]]:
     """Problems by the file they are in, each with its place and what to do, as `check` says."""
     groups: dict[str, list[dict[str, str]]] = {}
     for problem in problems:
-        groups.setdefault(problem.file or "letter-merge", []).append(
+        groups.setdefault(problem.file or "Not about one file", []).append(
             {"where": problem.where, "message": problem.message}
         )
     return [{"file": file, "items": items} for file, items in groups.items()]
@@ -104,8 +127,8 @@ def blocked(pairs: list[tuple[str, Blocker]]) -> list[dict[str, Any]]:
             "authority": authority,
             "why": blocker.why
             if blocker.next == Next.NOTHING
-            else f"{blocker.why}. Next: {NEXT_STEPS[blocker.next][0].lower()}.",
-            "next": next_step(blocker.next),
+            else f"{blocker.why}. Next: {in_sentence(NEXT_STEPS[blocker.next][0])}.",
+            "next": next_step(blocker.next, authority),
         }
         for authority, blocker in pairs
     ]
@@ -163,6 +186,18 @@ def check_passed(report: CheckReport) -> dict[str, Any]:
         "councils": report.councils,
         "unused": list(report.unused),
     }
+
+
+def check_unreadable(settings: Settings, error: Exception) -> dict[str, Any]:
+    """A file Check could not read at all, as a problem filed under that file (named from the
+    working folder, as the Files step names it), so that the page shows it as any other."""
+    said, file = str(error), ""
+    for each in input_files(settings):
+        if str(each.path) in said:
+            file = _relative(settings, each.path)
+            said = said.replace(f"{each.path}: ", "").replace(str(each.path), file)
+            break
+    return check_failed([Problem("", said, file)], [])
 
 
 def check_failed(problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:
@@ -234,11 +269,15 @@ def send_plan(settings: Settings, request: SendRequest, report: SendReport) -> d
                 "recipients": list(m.recipients),
                 "correction": m.correction,
                 "sent_before": m.sent_before,
+                "resend": m.resend,
+                "retry": m.retry,
             }
             for m in messages
         ],
+        "resends": plan.resends if plan else 0,
+        "retries": plan.retries if plan else 0,
         "refused": blocked(report.refused),
-        "in_doubt": report.in_doubt,
+        "in_doubt": reasons(report.doubts),
     }
 
 
@@ -249,7 +288,7 @@ def sent(request: SendRequest, report: SendReport) -> dict[str, Any]:
         "failed": reasons(report.failed),
         "deferred": reasons(report.deferred),
         "refused": blocked(report.refused),
-        "in_doubt": report.in_doubt,
+        "in_doubt": reasons(report.doubts),
         # in doubt when the send began, settled from the mailbox (Graph): [name, was sent]
         "settled": report.settled,
         "test_to": request.test_to,
@@ -306,9 +345,10 @@ def status(report: StatusReport) -> dict[str, Any]:
                 "authority": letter.authority,
                 "state": letter.state,
                 "why": letter.why,
-                "next": next_step(letter.next_step),
+                "next": next_step(letter.next_step, letter.authority),
                 "proof": proof_shown(letter),
-                "email": letter.email,
+                "email": ", ".join(letter.went_to) or letter.email,
+                "email_before": ", ".join(letter.went_to_before),
                 "approved_by": letter.approval.approved_by
                 if letter.approval_holds and letter.approval
                 else "",
@@ -327,8 +367,10 @@ def history(record: History) -> dict[str, Any]:
         "authority": standing.authority,
         "state": standing.state,
         "why": standing.why,
-        "next": next_step(standing.next_step),
+        "next": next_step(standing.next_step, standing.authority),
         "proof": standing.proof_result,
+        "sent_to": ", ".join(standing.went_to),
+        "sent_before": ", ".join(standing.went_to_before),
         "approvals": [
             {"by": a.approved_by, "at": a.approved_at, "despite_proof": a.despite_proof}
             for a in record.approvals
@@ -385,3 +427,17 @@ def decided(made: Decisions) -> list[str]:
             f"Recorded for {first.by}: {first.reason}."
         )
     return said
+
+
+def published(settings: Settings, report: PublishReport) -> dict[str, Any]:
+    """What `publish` put in the folder, what it left out (why, and the desk's next step)."""
+    day = report.publication_date
+    return {
+        "folder": _relative(settings, report.folder),
+        "publication_date": f"{day.day} {day:%B %Y}",
+        "embargoed": report.embargoed,
+        "published": [letter.authority for letter in report.letters],
+        "files": list(report.files),
+        "recorded": report.recorded,
+        "left_out": blocked(list(report.left_out)),
+    }

@@ -8,8 +8,10 @@ without the PDF/A extension schema that PDF/A-2 requires for any property it doe
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ PDFA_EXTENSION = "http://www.aiim.org/pdfa/ns/extension/"
 PDFA_SCHEMA = "http://www.aiim.org/pdfa/ns/schema#"
 PDFA_PROPERTY = "http://www.aiim.org/pdfa/ns/property#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XMP = "http://ns.adobe.com/xap/1.0/"
 
 # The extension schema PDF/A-2 asks for before an XMP packet may use pdfuaid:part (ISO 14289-1).
 PDFUA_EXTENSION_SCHEMA = f"""\
@@ -99,16 +102,56 @@ def mend(pdf: pikepdf.Pdf, settings: PdfSettings, title: str) -> None:
         pdf.Root[pikepdf.Name.ViewerPreferences] = preferences
     if title:
         pdf.docinfo[pikepdf.Name.Title] = title
+    if settings.made_at:
+        _set_dates(pdf, settings.made_at)
     metadata = pdf.Root.get("/Metadata")
     if isinstance(metadata, pikepdf.Stream):
-        xmp = mended_xmp(metadata.read_bytes(), title, pdfa=settings.pdfa)
+        xmp = mended_xmp(metadata.read_bytes(), title, pdfa=settings.pdfa, made_at=settings.made_at)
         pdf.Root[pikepdf.Name.Metadata] = pdf.make_stream(
             xmp, {"/Type": pikepdf.Name.Metadata, "/Subtype": pikepdf.Name.XML}
         )
 
 
-def mended_xmp(packet: bytes, title: str, *, pdfa: bool) -> bytes:
-    """The XMP packet with `title` as dc:title and, for PDF/A, the extension schema for pdfuaid."""
+def _set_dates(pdf: pikepdf.Pdf, made_at: str) -> None:
+    """The document's dates (when made, when changed) set to `made_at` ("2020-07-22T00:00:00Z")
+    in place of the moment LibreOffice wrote it, in the form the converter used: the same letter
+    then gives the same bytes."""
+    digits = re.sub(r"\D", "", made_at)[:14]
+    for key in (pikepdf.Name.CreationDate, pikepdf.Name.ModDate):
+        if key in pdf.docinfo:
+            written = str(pdf.docinfo[key])
+            pdf.docinfo[key] = re.sub(r"^D:\d{1,14}", f"D:{digits}", written) or f"D:{digits}Z"
+    for intent in pdf.Root.get("/OutputIntents", pikepdf.Array()):
+        profile = (
+            intent.get("/DestOutputProfile") if isinstance(intent, pikepdf.Dictionary) else None
+        )
+        if isinstance(profile, pikepdf.Stream):
+            _date_profile(profile, digits)
+
+
+def _date_profile(profile: pikepdf.Stream, digits: str) -> None:
+    """The colour profile PDF/A embeds, dated as the document (LibreOffice makes it anew, dated
+    now, for every PDF): its header's date (ICC.1 7.2.8) and, where it has one, its profile ID,
+    the MD5 of the profile with the ID, flags and rendering intent zeroed (7.2.18)."""
+    data = bytearray(profile.read_bytes())
+    if len(data) < 128 or data[36:40] != b"acsp":
+        return
+    numbers = (digits[0:4], digits[4:6], digits[6:8], digits[8:10], digits[10:12], digits[12:14])
+    data[24:36] = b"".join(int(n).to_bytes(2, "big") for n in numbers)
+    if any(data[84:100]):
+        blank = bytearray(data)
+        blank[44:48] = blank[64:68] = bytes(4)
+        blank[84:100] = bytes(16)
+        data[84:100] = hashlib.md5(bytes(blank), usedforsecurity=False).digest()
+    packed = zlib.compress(bytes(data), 9)
+    if packed.endswith(b"\r"):  # see _no_stream_ends_in_cr
+        packed = zlib.compress(bytes(data), 6)
+    profile.write(packed, filter=pikepdf.Name.FlateDecode)
+
+
+def mended_xmp(packet: bytes, title: str, *, pdfa: bool, made_at: str = "") -> bytes:
+    """The XMP packet with `title` as dc:title, its dates set to `made_at` (if given) and, for
+    PDF/A, the extension schema for pdfuaid."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
     root = etree.fromstring(packet, parser)
     rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f"{{{RDF}}}RDF")
@@ -116,6 +159,10 @@ def mended_xmp(packet: bytes, title: str, *, pdfa: bool) -> bytes:
         return packet
     if title:
         _set_title(rdf, title)
+    if made_at:
+        for name in ("CreateDate", "ModifyDate", "MetadataDate"):
+            for element in rdf.iter(f"{{{XMP}}}{name}"):
+                element.text = made_at
     declares_ua = next(rdf.iter(f"{{{PDFUAID}}}part"), None) is not None
     has_extension = next(rdf.iter(f"{{{PDFA_EXTENSION}}}schemas"), None) is not None
     if pdfa and declares_ua and not has_extension:

@@ -271,7 +271,10 @@ class LibreOfficeConverter:
     def _check(self, family: Family, work: _Work) -> Family:
         """Convert the family's first few letters together, and some of them (never the first)
         alone too, in one LibreOffice run; compare them (verify.py) and keep the verdict. The
-        letters converted together are kept when they pass: they are finished letters."""
+        letters converted together are not kept: they are converted again with the rest of the
+        family, so that a letter's bytes (its fonts' subsets, its structure's numbers) are the
+        same whether or not this build made the check, and the same inputs build the same
+        bytes."""
         letters = family.jobs[:CHECK_LETTERS]
         samples = list(dict.fromkeys([letters[-1], letters[len(letters) // 2]]))
         profile = work.profiles.get()
@@ -317,10 +320,7 @@ class LibreOfficeConverter:
         self.verdicts.put(family.key, verdict)
         if not verdict.same:
             return replace(family, verdict=verdict, alone_because=verdict.difference)
-        for job, letter in made.items():
-            converted = ConversionResult(job, pages=letter.pages, together=True, check=verdict)
-            put_pdf(converted, letter.data, work.report)
-        return replace(family, jobs=family.jobs[len(letters) :], verdict=verdict)
+        return replace(family, verdict=verdict)
 
     def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
         """Convert each of `documents` (letters) as one document, all in one LibreOffice run

@@ -30,7 +30,7 @@ PAGE = """<!DOCTYPE html>
   .changes { background: #fff8e1; border: 1px solid #f0d48a; border-radius: 6px; padding: 10px 16px; margin-bottom: 20px; }
   .changes h2 { font-size: 16px; margin: 4px 0 8px; }
   .changes ul { margin: 0; padding-left: 20px; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 16px; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(380px, 100%), 1fr)); gap: 16px; }
   .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; display: grid; grid-template-columns: 130px minmax(0, 1fr); gap: 14px; padding: 14px; }
   .card.problem { border: 2px solid var(--bad); }
   .card[hidden] { display: none; }
@@ -49,6 +49,18 @@ PAGE = """<!DOCTYPE html>
   ul.checks li.ok { color: var(--good); }
   .badge { display: inline-block; background: var(--bad); color: #fff; border-radius: 10px; padding: 0 8px; font-size: 12px; margin-left: 6px; vertical-align: middle; }
   .empty { color: #555; padding: 40px; text-align: center; }
+  .checked { margin: 0 0 16px; color: #444; font-size: 14px; }
+  /* Focus shows at 3:1 or better on every background: dark on the page, white on the header. */
+  :focus-visible { outline: 3px solid #1b1f24; outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }
+  header :focus-visible { outline-color: #fff; box-shadow: 0 0 0 2px var(--navy); }
+  html { scroll-padding-top: 8rem; }
+  /* Narrow (a phone, or 400% zoom): the header scrolls away; one column of cards. */
+  @media (max-width: 40em), (max-height: 30em) {
+    header { position: static; padding: 10px 14px; }
+    main { padding: 12px 8px 30px; }
+    .card { grid-template-columns: minmax(0, 1fr); }
+    html { scroll-padding-top: 0; }
+  }
 </style>
 </head>
 <body>
@@ -61,6 +73,7 @@ PAGE = """<!DOCTYPE html>
   <div class="summary" id="shown" aria-live="polite"></div>
 </header>
 <main>
+{% if check_names %}<p class="checked">The checks made on each letter: {{ check_names|join('; ') }}.</p>{% endif %}
 {% if changes %}
 <section class="changes"><h2>Since last year</h2><ul>{% for change in changes %}<li>{{ change }}</li>{% endfor %}</ul></section>
 {% endif %}
@@ -104,6 +117,15 @@ PAGE = """<!DOCTYPE html>
     document.getElementById("all-passed").hidden = !allPassed;
     document.getElementById("none").hidden = shown !== 0 || allPassed;
   }
+  // Whatever gets focus scrolls to just below the header, while the header stays at the top.
+  function padForHeader() {
+    var header = document.querySelector("header");
+    var sticky = getComputedStyle(header).position === "sticky";
+    document.documentElement.style.scrollPaddingTop = sticky ? header.offsetHeight + 12 + "px" : "0px";
+  }
+  window.addEventListener("resize", padForHeader);
+  if (window.ResizeObserver) { new ResizeObserver(padForHeader).observe(document.querySelector("header")); }
+  padForHeader();
   problemsOnly.checked = location.hash === "#problems";
   [problemsOnly, kind, find].forEach(function (control) { control.addEventListener("input", apply); });
   apply();
@@ -124,5 +146,7 @@ def render_index(year: int, cards: Sequence[Card], changes: Sequence[str]) -> st
         cards=sorted(cards, key=lambda card: not card.problems),
         changes=changes,
         problem_count=sum(1 for card in cards if card.problems),
+        # What "all checks passed" means, in words on the page (not only in a tooltip).
+        check_names=next(([c.name for c in card.checks] for card in cards if card.checks), []),
         kinds=[(kind, counts[kind]) for kind in AUTHORITY_TYPES if counts[kind]],
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from letter_merge.files import write_atomic
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import SENT, Approval, Delivery, Event, Message
+from letter_merge.records.publication import PUBLISHED
 from letter_merge.records.standing import Standing, delivery_state
 
 
@@ -56,6 +57,8 @@ CSV_COLUMNS = (
     "approved_despite_proof",
     "came_back",
     "came_back_detail",
+    "published_at",  # when this message's letter was put in the publish folder
+    "email_before",
 )
 
 
@@ -64,6 +67,10 @@ def write_csv(records: Records, path: Path) -> None:
     included, with the approval behind it; and a row for each council with no message yet.
     Cells starting = + - @ are prefixed with ' so that Excel shows, not runs, them."""
     approvals = {a.id: a for a in records.approval_history}
+    published: dict[str, str] = {}
+    for event in records.events:
+        if event.event == PUBLISHED:
+            published.setdefault(event.message_id, event.at)
     by_authority: dict[str, list[Message]] = {}
     for queued in records.messages:
         by_authority.setdefault(queued.authority, []).append(queued)
@@ -81,7 +88,7 @@ def write_csv(records: Records, path: Path) -> None:
                 standing.state,
                 standing.why,
                 standing.proof_result,
-                record.recipient.email if record else "",
+                "; ".join(standing.went_to) or (record.recipient.email if record else ""),
                 message.message_id if message else "",
                 _kind(message) if message else "",
                 message.correction if message else "",
@@ -97,6 +104,8 @@ def write_csv(records: Records, path: Path) -> None:
                 approval.approved_at if approval else "",
                 approval.despite_proof if approval else "",
                 *(_came_back(standing.deliveries, message) if message else ("", "")),
+                published.get(message.message_id, "") if message else "",
+                "; ".join(standing.went_to_before),
             ]
             writer.writerow([_excel_safe(value) for value in row])
     write_atomic(path, buffer.getvalue().encode("utf-8-sig"))  # the BOM tells Excel it is UTF-8

@@ -206,6 +206,7 @@ class Records:
             "bounced",
             "delayed",
             "complaint",
+            "challenge",
             "reply",
             "auto-reply",
         ]
@@ -214,6 +215,7 @@ class Records:
             "bounced": "bounced",
             "delayed": "delayed",
             "complaint": "marked as junk",
+            "challenge": "held until the sender confirms",
             "reply": "reply",
             "auto-reply": "automatic reply",
         }

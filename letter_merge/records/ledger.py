@@ -19,6 +19,7 @@ from letter_merge.clock import now
 from letter_merge.errors import InputError, LetterMergeError
 from letter_merge.files import DiskFull
 from letter_merge.paths import OutputPaths
+from letter_merge.reasons import CHALLENGED
 from letter_merge.sync import live_database, publish_database
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,7 @@ class Delivery:
             "auto-reply": "an automatic reply",
             "reply": "a reply",
             "complaint": "marked as junk by the recipient",
+            "challenge": "held by a filter that asks the sender to confirm",
         }.get(self.kind, self.kind)
         about = f" for {self.recipient}" if self.recipient else ""
         if self.kind in ("auto-reply", "reply"):
@@ -243,7 +245,8 @@ class Delivery:
             if p
         )
         quoted = f': "{self.words}"' if self.words else ""
-        return f"{words}{about}{': ' + detail if detail else ''}{quoted}"
+        then = f". {CHALLENGED.next_step}" if self.kind == "challenge" else ""
+        return f"{words}{about}{': ' + detail if detail else ''}{quoted}{then}"
 
 
 DELIVERY_COLUMNS = (

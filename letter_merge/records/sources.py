@@ -23,6 +23,7 @@ from letter_merge.words import percent
 # Fields that come from the settings rather than the council's row, by what a person calls them.
 SETTINGS_FIELDS = {
     "letter_date": "the letter date",
+    "publication_date": "the publication date",
     "year": "the year",
     "period_start": "the reporting year's start",
     "period_end": "the reporting year's end",

@@ -192,6 +192,22 @@ class Standing:
         return sent[-1] if sent else None
 
     @property
+    def went_to(self) -> tuple[str, ...]:
+        """The addresses its letter last went to (none before it is sent)."""
+        last = self.sent_last
+        return last.recipients if last is not None else ()
+
+    @property
+    def went_to_before(self) -> tuple[str, ...]:
+        """The addresses an earlier copy of its letter went to, when the last went elsewhere (a
+        re-send to a corrected address, or a correction to a new one); none otherwise."""
+        now = folded(self.went_to)
+        for message in reversed(self.sent[:-1]):
+            if folded(message.recipients) != now:
+                return message.recipients
+        return ()
+
+    @property
     def unchanged_since_sent(self) -> bool:
         """It was sent, and the letter as built from the inputs now states what the letter
         sent stated: its words, figures and pictures, whatever the PDF's bytes."""
@@ -499,7 +515,7 @@ def state_of(s: Standing) -> tuple[str, str]:
     assert record is not None
     last = s.last
     if last is not None and last.state == SENDING:
-        return "in doubt", f"message {last.message_id} was being sent when the run stopped"
+        return "in doubt", in_doubt_why(last)
     if last is not None and last.state == SENT:
         return _sent_state(s, last)
     if s.out_of_date:
@@ -514,6 +530,16 @@ def state_of(s: Standing) -> tuple[str, str]:
     if last is not None and last.state == FAILED:
         return FAILED, last.last_reply or f"refused on {in_words(last.updated_at)}"
     return _built_state(s, record)
+
+
+def in_doubt_why(message: Message) -> str:
+    """Why a message is in doubt, and whom to ask whether it arrived: the council, at the
+    addresses it went to."""
+    to = ", ".join(message.recipients)
+    return (
+        f"message {message.message_id} to {to} was being sent when the run stopped: ask "
+        f"{message.authority} at {to} (or look in the mail server's log) whether it arrived"
+    )
 
 
 def _sent_state(s: Standing, last: Message) -> tuple[str, str]:
@@ -532,14 +558,18 @@ def _sent_state(s: Standing, last: Message) -> tuple[str, str]:
 def _as_sent(s: Standing, last: Message, sent: str) -> tuple[str, str]:
     """A letter sent that would state the same now: bounced, sent to an old address, or sent."""
     came_back, said = s.delivery
-    if came_back == "bounced" and said is not None:
-        return "bounced", f"{sent}; {said.summary()}"
-    if s.sent_to_old_address:
+    if s.sent_to_old_address:  # a bounce with the address corrected since: send it there
         now = ", ".join(sorted(s.addresses or ()))
+        bounce = f"; {said.summary()}" if came_back == "bounced" and said is not None else ""
         return (
             ADDRESS_CHANGED,
-            f"{sent} to {', '.join(last.recipients)}; the workbook now gives {now}",
+            f"{sent} to {', '.join(last.recipients)}{bounce}; the workbook now gives {now}",
         )
+    if came_back == "bounced" and said is not None:
+        return "bounced", f"{sent}; {said.summary()}"
+    before = s.went_to_before
+    if before:
+        sent = f"{sent} to {', '.join(last.recipients)} (earlier to {', '.join(before)})"
     if s.kept_as_sent:
         assert s.wording is not None
         sent += (
@@ -696,23 +726,24 @@ def in_words(stamp: str) -> str:
 
 
 DELIVERED_AS_FAR_AS_WE_KNOW = "delivered"
-WORST_FIRST = ("bounced", "delayed", "complaint", "reply", "auto-reply")
+WORST_FIRST = ("bounced", "delayed", "complaint", "challenge", "reply", "auto-reply")
+ANSWERS = ("complaint", "challenge", "reply", "auto-reply")  # said once, not per recipient
 
 
 def delivery_state(deliveries: list[Delivery], message: Message) -> tuple[str, Delivery | None]:
     """What came back about `message`, as one word and the finding that says it: "bounced"
     when a recipient's copy did not arrive (and no later report about that recipient says it
     did), "delayed" while a relay is still trying, "complaint" when the recipient marked it as
-    junk, "reply" / "auto-reply" when someone answered; "" when nothing came back (delivered,
-    as far as anyone can tell)."""
+    junk, "challenge" when a filter asks the sender to confirm, "reply" / "auto-reply" when
+    someone answered; "" when nothing came back (delivered, as far as anyone can tell)."""
     about = [d for d in deliveries if d.message_id == message.message_id]
     latest: dict[str, Delivery] = {}
     for delivery in about:  # oldest first: a later report about a recipient replaces an earlier
         if delivery.kind in ("bounced", "delayed", "delivered"):
             latest[delivery.recipient] = delivery
-    answers = [d for d in about if d.kind in ("complaint", "reply", "auto-reply")]
+    answers = [d for d in about if d.kind in ANSWERS]
     for kind in WORST_FIRST:
-        pool = answers if kind in ("complaint", "reply", "auto-reply") else list(latest.values())
+        pool = answers if kind in ANSWERS else list(latest.values())
         chosen = [d for d in pool if d.kind == kind]
         if chosen:
             return kind, chosen[-1]

@@ -3,4 +3,4 @@ fields (fieldcode; merge_analysis for check, merge_fill for each letter; switche
 letters and text templates (render, text), the template doctor
 (doctor, tags), accessibility findings (accessibility), what a letter states (statement), and
 the HTML email made from Word or HTML (html_email).
-May import: chart, config, errors, fields, files, untrusted, words."""
+May import: chart, clock, config, errors, fields, files, untrusted, words."""

@@ -16,11 +16,77 @@ async function call(url, body) {
     ? {}
     : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
        body: JSON.stringify(body)};
-  const answer = await fetch(url, options);
-  const data = await answer.json();
+  let answer;
+  try {
+    answer = await fetch(url, options);
+  } catch (error) {  // no answer at all: the desk has stopped
+    deskStopped();
+    throw {error: STOPPED};
+  }
+  const said = await answer.text();
+  let data;
+  try {
+    data = JSON.parse(said);
+  } catch (error) {  // the desk's guard answers in plain words (a desk started again: 403)
+    data = {error: said.trim() || "The desk answered " + answer.status + "."};
+  }
   if (!answer.ok) throw data;
   return data;
 }
+
+// -- the desk keeps up: every few seconds it asks whether the record changed, wherever the
+// change was made (another tab, the command line), and shows it; and says so when it stopped.
+
+const STOPPED = "The desk has stopped: start it again, then open the address it gives " +
+  "(this page cannot do anything until then).";
+let seenVersion = null;
+let stopped = false;
+
+function deskStopped() {
+  if (stopped) return;
+  stopped = true;
+  $("desk-stopped").textContent = STOPPED;
+  $("desk-stopped").hidden = false;
+  $("job").textContent = "The desk has stopped.";
+  for (const id of ["run-send", "run-test", "pause-send", "resume-send"]) $(id).hidden = true;
+  for (const id of ["build-progress", "proof-progress", "send-progress"]) $(id).hidden = true;
+}
+
+async function keepUp() {
+  let version;
+  try {
+    const answer = await fetch("/api/version");
+    if (!answer.ok) throw answer.status;
+    version = await answer.json();
+  } catch (error) {
+    deskStopped();
+    return;
+  }
+  if (stopped) {  // back again (the same desk): show what it says now
+    stopped = false;
+    $("desk-stopped").hidden = true;
+    $("job").textContent = "Nothing running.";
+    loadState();
+  }
+  if (seenVersion !== null && version.record !== seenVersion) {
+    loadStatus();
+    loadState();
+  }
+  seenVersion = version.record;
+}
+setInterval(keepUp, 2500);
+
+// Every refusal is said on the page, in words, even from a button with no box of its own.
+function said(error) {
+  if (error && error.error === STOPPED) return;
+  show("desk-said", failure(error),
+    el("button", {type: "button", onclick: () => { $("desk-said").hidden = true; }}, "Close"));
+  $("desk-said").hidden = false;
+}
+window.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  said(event.reason);
+});
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -58,6 +124,7 @@ function duration(minutes) {
 // pressed twice meanwhile.
 async function working(button, box, text, work) {
   show(box, el("p", {class: "working", role: "status"}, text));
+  focusResult(button, box);
   if (button) button.disabled = true;
   try {
     await work();
@@ -105,7 +172,21 @@ function problemList(groups) {
 function nextStep(next) {
   if (!next || !next.section) return next ? next.text : "";
   return el("a", {href: "#" + next.section, class: "next-step",
-                  onclick: () => $(next.section).scrollIntoView()}, next.text);
+                  onclick: (event) => { event.preventDefault(); takeStep(next); }}, next.text);
+}
+
+// The step taken: its panel opened, the council's name put in its field (or its box ticked).
+function takeStep(next) {
+  if (next.panel && $(next.panel)) $(next.panel).open = true;
+  const field = next.field ? $(next.field) : null;
+  if (field && field.type === "checkbox") field.checked = true;
+  else if (field && next.council && !lines(next.field).includes(next.council)) {
+    field.value = [...lines(next.field), next.council].join("\n");
+  }
+  const target = field || (next.panel && $(next.panel)) || $(next.section);
+  target.scrollIntoView({block: "center"});
+  if (field) field.focus({preventScroll: true});
+  window.history.replaceState(null, "", "#" + next.section);
 }
 
 function peopleList(title, items, kind) {
@@ -161,6 +242,7 @@ $("run-check").addEventListener("click", async () => {
       problemList(result.warnings));
     loadCouncils();
   } catch (error) {
+    $("check-state").textContent = "The check could not be made:";
     $("check-state").className = "next bad";
     show("check-results", failure(error));
   }
@@ -306,6 +388,8 @@ function finished(job) {
       peopleList("In doubt from an earlier send, settled by looking in the mailbox",
         (r.settled || []).map(([authority, went]) => ({authority,
           why: went ? "it had been sent" : "it had not been sent, so it was sent now"}))));
+    focusResult($("run-send"), "send-results");
+    focusResult($("run-test"), "test-results");
     $("run-send").hidden = true;
     $("run-test").hidden = true;
   }
@@ -315,7 +399,8 @@ function finished(job) {
 
 function listen() {
   const source = new EventSource("/api/events");
-  source.onmessage = (event) => showJob(JSON.parse(event.data));
+  source.onmessage = (event) => { if (!stopped) showJob(JSON.parse(event.data)); };
+  source.onerror = () => keepUp();  // the stream broke: is the desk still there?
 }
 
 // -- 6. approve, 7. queue and test send, 8. send -----------------------------------------
@@ -361,16 +446,25 @@ function planView(plan, test) {
     el("td", {}, m.authority),
     el("td", {}, m.recipients.join(", ")),
     el("td", {}, m.correction ? el("span", {class: "badge"}, "Correction") : "",
-      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "")));
+      m.correction ? " " + m.correction + (m.sent_before ? " (first sent " + m.sent_before + ")" : "") : "",
+      !m.correction && m.resend ? [el("span", {class: "badge"}, "Re-send"), " the letter sent before, to a corrected address"] : "",
+      !m.correction && !m.resend && m.retry ? [el("span", {class: "badge"}, "Retry"), " the server refused it before"] : "")));
+  const kinds = [
+    plan.corrections ? counted(plan.corrections, "correction") : "",
+    plan.resends ? plan.resends + " re-sent to a corrected address" : "",
+    plan.retries ? plan.retries + " sent again after failing" : "",
+  ].filter(Boolean);
+  const doubts = peopleList("In doubt from a send that was cut off (settle each in “A send that was cut off”, below)",
+    plan.in_doubt, "bad");
   const summary = el("p", {class: "confirm"},
     test ? counted(plan.count, "test copy") + (plan.count === 1 ? " goes to " : " go to ") + plan.test_to + " only, each saying at its top where the real one goes."
-         : counted(plan.count, "message") + (plan.corrections ? " (" + counted(plan.corrections, "correction") + ")" : "") +
+         : counted(plan.count, "message") + (kinds.length ? " (" + kinds.join(", ") + ")" : "") +
            (plan.count === 1 ? " goes" : " go") + " from " + plan.sender + " through " + plan.server + ", at " + plan.rate + " a minute: " + duration(plan.minutes) + ".");
-  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: []};
-  const table = el("table", {class: "list"},
+  if (!plan.count) return {summary: [summary, el("p", {}, "Nothing is queued and waiting.")], list: [doubts]};
+  const table = scrollBox("The " + (test ? "copies" : "messages"), el("table", {class: "list"},
     el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Council"), el("th", {scope: "col"}, "Real recipients"), el("th", {scope: "col"}, ""))),
-    el("tbody", {}, rows));
-  return {summary: [summary], list: folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table)};
+    el("tbody", {}, rows)));
+  return {summary: [summary], list: [folded("The " + counted(plan.count, test ? "copy" : "message"), plan.count, table), doubts]};
 }
 
 let testPlan = null;
@@ -409,23 +503,31 @@ $("plan-send").addEventListener("click", async () => {
   });
 });
 
-$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan.count, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
+$("run-send").addEventListener("click", () => startJob("/api/send", {expected: sendPlan ? sendPlan.count : null, retry_failed: $("send-retry").checked}, "send-results", $("run-send")));
 
 for (const outcome of ["sent", "retry"]) {
   $("settle-" + outcome).addEventListener("click", async () => {
     await working($("settle-" + outcome), "settle-results", "Settling…", async () => {
       try {
-        const r = await call("/api/settle", {outcome});
+        const r = await call("/api/settle", {outcome, only: lines("settle-only")});
         show("settle-results", el("p", {class: "good"},
           r.settled.length ? "Settled " + counted(r.settled.length, "message") + ": " + r.settled.join(", ") + "."
-                           : "No send was cut off: nothing to settle."));
+                           : "No send was cut off" + (lines("settle-only").length ? " for the councils named" : "") + ": nothing to settle."));
         loadStatus();
       } catch (error) { show("settle-results", failure(error)); }
     });
   });
 }
-$("pause-send").addEventListener("click", async () => showJob((await call("/api/job/pause", {})).job));
-$("resume-send").addEventListener("click", async () => showJob((await call("/api/job/resume", {})).job));
+for (const [button, url, next] of [["pause-send", "/api/job/pause", ["paused", "resume-send"]],
+                                   ["resume-send", "/api/job/resume", ["running", "pause-send"]]]) {
+  $(button).addEventListener("click", async () => {
+    try {
+      const job = (await call(url, {})).job;
+      focusResult($(button), job && job.state === next[0] ? next[1] : null);
+      showJob(job);
+    } catch (error) { show("send-results", failure(error)); }
+  });
+}
 
 // -- 9. status -----------------------------------------------------------------------------
 
@@ -438,14 +540,12 @@ async function loadStatus() {
     statuses = answer.letters;
     const counts = Object.entries(answer.counts);
     const unknown = answer.unknown_because || [];
-    show("status-counts",
+    showIfChanged("status-counts",
       unknown.length
         ? [el("p", {class: "bad"}, "Which letters are out of date cannot be told until the " +
              "inputs' problems are fixed (the Check step lists them):"), ...problemList(unknown)]
         : null,
-      el("p", {}, answer.built
-        ? counts.map(([state, n]) => state + ": " + n).join(" · ")
-        : "No letters built yet."));
+      stateCounts(answer));
     const filter = $("status-filter");
     const chosen = filter.value;
     filter.replaceChildren(el("option", {value: ""}, "every letter"),
@@ -497,6 +597,8 @@ async function loadHistory(name, button) {
                                text: e.what + (e.detail ? ": " + e.detail : "")})),
     ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     cell.replaceChildren(el("h3", {}, "History of " + h.authority),
+      h.sent_to ? el("p", {class: "sent-to"}, "Last sent to " + h.sent_to +
+        (h.sent_before ? " (earlier to " + h.sent_before + ")" : "") + ".") : null,
       el("ul", {class: "history"}, lines.map((line) => el("li", {},
         when(line.at) + " — ",
         line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
@@ -511,6 +613,7 @@ $("averages-form").addEventListener("submit", async (event) => {
     const r = await call("/api/decide", {choice: event.submitter.value, by: $("averages-by").value,
                                          reason: $("decide-reason").value});
     show("moved-averages", r.decided.map((line) => el("p", {}, line)));
+    focusResult(event.submitter, "moved-averages");
     loadStatus();
   } catch (error) { show("moved-averages", failure(error)); }
 });
@@ -536,7 +639,103 @@ $("status-filter").addEventListener("change", drawStatus);
 $("status-search").addEventListener("input", drawStatus);
 $("refresh-status").addEventListener("click", loadStatus);
 
-loadState();
-loadCouncils();
-loadStatus();
-listen();
+// -- for every member of staff (WCAG 2.2 AA) ----------------------------------------------
+
+// A table wider than the page scrolls inside its own box; a box that scrolls can be reached by
+// keyboard (to scroll it with the arrow keys) and says what it holds.
+function scrollBox(label, table) {
+  const box = el("div", {class: "table-box", "data-label": label}, table);
+  watchScrolling(box);
+  return box;
+}
+
+function watchScrolling(box) {
+  const mark = () => {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", box.dataset.label + " (scrolls sideways)");
+    } else {
+      for (const name of ["tabindex", "role", "aria-label"]) box.removeAttribute(name);
+    }
+  };
+  const observer = new ResizeObserver(mark);
+  observer.observe(box);
+  if (box.firstElementChild) observer.observe(box.firstElementChild);
+}
+
+// When the button pressed is disabled or hidden while its step works, focus goes to what the
+// step says (or to the button that takes its place) instead of falling to the page.
+function focusResult(button, target) {
+  const into = typeof target === "string" ? $(target) : target;
+  if (!button || !into || document.activeElement !== button) return;
+  if (!into.matches("a[href], button, input, select, textarea, [tabindex]")) into.tabIndex = -1;
+  into.hidden = false;
+  into.focus();
+}
+
+// The counts (and the meaning of each state, in words) are announced when they change, and only
+// then: a region redrawn with the same words says nothing again.
+function showIfChanged(id, ...nodes) {
+  const fresh = el("div", {}, nodes);
+  if (fresh.textContent !== $(id).textContent || !$(id).firstChild) show(id, nodes);
+}
+
+function stateCounts(answer) {
+  if (!answer.built) return el("p", {}, "No letters built yet.");
+  return el("ul", {class: "states"}, Object.entries(answer.counts).map(([state, n]) =>
+    el("li", {}, el("strong", {}, state + ": " + n),
+      (answer.meanings || {})[state] ? " — " + answer.meanings[state] : "")));
+}
+
+// The page's title names the step the person went to (by the steps' list or a next-step link).
+function titleForStep() {
+  const section = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  const heading = section && section.tagName === "SECTION" ? section.querySelector("h2") : null;
+  const step = heading ? heading.textContent.replace(/^\s*\d+\s*/, "").trim() : "";
+  document.title = (step ? step + " — " : "") + "letter-merge desk";
+}
+
+// The header stays at the top on a wide page: whatever gets focus scrolls to just below it.
+function padForHeader() {
+  const header = document.querySelector("header");
+  const sticky = getComputedStyle(header).position === "sticky";
+  document.documentElement.style.scrollPaddingTop = sticky ? header.offsetHeight + 12 + "px" : "0px";
+}
+
+document.querySelectorAll(".table-box").forEach(watchScrolling);
+new ResizeObserver(padForHeader).observe(document.querySelector("header"));
+window.addEventListener("resize", padForHeader);
+window.addEventListener("hashchange", titleForStep);
+titleForStep();
+
+// The record's version first, then what it says: a change made in between is shown at the
+// next look.
+keepUp().finally(() => {
+  loadState();
+  loadCouncils();
+  loadStatus();
+  listen();
+});
+
+// -- 10. publish ---------------------------------------------------------------------------
+
+$("run-publish").addEventListener("click", async () => {
+  const button = $("run-publish");
+  await working(button, "publish-results", "Writing the publish folder…", async () => {
+    try {
+      const result = await call("/api/publish", {});
+      show("publish-results",
+        el("p", {class: result.embargoed ? "next" : "next good"},
+          counted(result.published.length, "letter") + " in " + result.folder +
+          ", each the PDF its council last received, with the map's data (" +
+          result.files.filter((name) => !name.endsWith(".pdf")).join(", ") + "). " +
+          (result.embargoed
+            ? "Embargoed until " + result.publication_date + ": not for the website before then."
+            : "For the website on " + result.publication_date + ": the web team uploads the folder.")),
+        peopleList("Not published", result.left_out, "bad"));
+    } catch (error) {
+      show("publish-results", failure(error));
+    }
+  });
+});

@@ -47,7 +47,7 @@ from letter_merge.records.ledger import (
     Message,
     open_ledger,
 )
-from letter_merge.records.standing import QueuedEmail
+from letter_merge.records.standing import QueuedEmail, in_doubt_why
 from letter_merge.steps import Blocker
 from letter_merge.template.html_email import with_test_note
 
@@ -63,6 +63,7 @@ class Outgoing:
     correction: str  # the reason, for a correction
     sent_before: str  # when this council was last sent a letter, for a correction
     retry: bool  # it failed before and is being sent again (--retry-failed)
+    resend: bool = False  # the letter sent before, unchanged, to a corrected address
 
 
 # [smtp] security, in words for the confirmation.
@@ -89,6 +90,14 @@ class SendPlan:
         return sum(1 for m in self.messages if m.correction)
 
     @property
+    def resends(self) -> int:
+        return sum(1 for m in self.messages if m.resend)
+
+    @property
+    def retries(self) -> int:
+        return sum(1 for m in self.messages if m.retry)
+
+    @property
     def minutes(self) -> float:
         return len(self.messages) / self.rate_per_minute
 
@@ -100,6 +109,8 @@ class SendReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx after all tries
     refused: list[tuple[str, Blocker]] = field(default_factory=list)  # our own checks said no
     in_doubt: list[str] = field(default_factory=list)
+    # each message in doubt: its council, and why, with whom to ask (records' in_doubt_why)
+    doubts: list[tuple[str, str]] = field(default_factory=list)
     # in doubt when the run began, settled by finding it in the mailbox: (authority, it was sent)
     settled: list[tuple[str, bool]] = field(default_factory=list)
     would_send: list[Outgoing] = field(default_factory=list)  # --dry-run
@@ -120,10 +131,15 @@ def server_in_words(settings: Settings) -> str:
     return f"{smtp.host}:{smtp.port}, {SECURITY_WORDS.get(smtp.security, smtp.security)}"
 
 
-def resolve_in_doubt(settings: Settings, outcome: str) -> list[str]:
-    """Settle messages left 'sending' by an interrupted run: 'sent' (it arrived) or 'retry'."""
+def resolve_in_doubt(settings: Settings, outcome: str, only: Sequence[str] = ()) -> list[str]:
+    """Settle messages left 'sending' by an interrupted run: 'sent' (it arrived) or 'retry';
+    those of the councils `only` names, or all."""
     with _send_lock(settings), open_ledger(settings.paths) as ledger:
-        doubtful = [m for m in Records.load(settings).messages if m.state == SENDING]
+        messages = Records.load(settings).messages
+        doubtful = [m for m in messages if m.state == SENDING]
+        if only and messages:  # councils sent nothing yet have nothing in doubt either
+            chosen = set(select_names({m.authority for m in messages}, only))
+            doubtful = [m for m in doubtful if m.authority in chosen]
         for message in doubtful:
             state = SENT if outcome == "sent" else QUEUED
             ledger.set_state(
@@ -162,6 +178,9 @@ def send_messages(
         records = Records.load(settings, batch)
         ledger = None if dry_run else stack.enter_context(open_ledger(paths))
         report.in_doubt = [m.authority for m in records.messages if m.state == SENDING]
+        report.doubts = [
+            (m.authority, in_doubt_why(m)) for m in records.messages if m.state == SENDING
+        ]
         states = (QUEUED, FAILED) if retry_failed else (QUEUED,)
         chosen = set(select_names({m.authority for m in records.messages}, only)) if only else None
         waiting = _waiting(records, states, chosen, limit)
@@ -255,6 +274,7 @@ def _settle(
         else:
             continue
         report.in_doubt.remove(message.authority)
+        report.doubts = [d for d in report.doubts if d[0] != message.authority]
         report.settled.append((message.authority, found.state == "sent"))
 
 
@@ -278,6 +298,7 @@ def _plan(
                 message.correction,
                 earlier[-1].sent_at[:16].replace("T", " ") if earlier else "",
                 message.state == FAILED,
+                bool(message.resend_of),
             )
         )
     server = server_in_words(settings)
@@ -412,6 +433,7 @@ def _send_one(
                 message.message_id, SENDING, reply=f"in doubt: {error}", event="in doubt"
             )
             report.in_doubt.append(message.authority)
+            report.doubts.append((message.authority, in_doubt_why(message)))
             return
         except Reply as error:
             if refused_send_as(error):  # every message would be: the run stops

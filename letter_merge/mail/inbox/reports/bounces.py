@@ -29,10 +29,12 @@ from letter_merge.mail.inbox.reports.kinds import (
     make_report,
 )
 from letter_merge.mail.inbox.reports.server_words import (
+    bare_names,
     quoted_header_block,
     quoted_message_ids,
     report_text,
     salvaged_ids,
+    senders_named,
     split_quoted,
     subject_kind,
     text_findings,
@@ -100,7 +102,15 @@ def read_delivery_report(
     original = returned if returned is not None else quoted_headers
     recipients = () if original is None else recipients_of(original)
     if kind in (BOUNCED, DELAYED) and not any(f.recipient for f in findings):
-        findings = unnamed(findings, kind, said, recipients, exclude)
+        # Listed by local part alone, else the one address its words or the original give.
+        findings = bare_names(said, text, _reporting_domain(message), kind) or unnamed(
+            findings, kind, said, recipients, exclude
+        )
+    # Our own return address, or a postmaster the words mention, beside a recipient that failed.
+    ours = _our_addresses(message, original, per_message, said)
+    others = [f for f in findings if not _never_failed(f.recipient, ours)]
+    if any(f.recipient for f in others):
+        findings = others
     if len(findings) == 1 and classify(kind, findings[0].status, findings[0].diagnostic) == OTHER:
         # The server's words say nothing telling: what the report says around them may.
         reason = classify(findings[0].kind, findings[0].status, said)
@@ -147,6 +157,40 @@ def _original_ids(
     return ids
 
 
+_MAIL_SYSTEM_LOCAL = ("postmaster", "mailer-daemon", "mailer_daemon", "mail-daemon")
+
+
+def _never_failed(recipient: str, ours: set[str]) -> bool:
+    """Our own return address, or a mail system's postmaster: not the failed recipient where
+    the report names another."""
+    return bool(recipient) and (
+        recipient in ours or recipient.partition("@")[0] in _MAIL_SYSTEM_LOCAL
+    )
+
+
+def _our_addresses(
+    message: Message, original: Message | None, per_message: dict[str, str], said: str
+) -> set[str]:
+    """The addresses that are ours: the report is sent to our return address; the original it
+    returns was sent from it (its Return-Path: its From may be anyone's); the report may name
+    its sender."""
+    headers = mime.all_headers(message, "To")
+    if original is not None:
+        for name in ("Return-Path", "Errors-To"):
+            headers += mime.all_headers(original, name)
+    sender = per_message.get("x-postfix-sender", "")
+    headers.append(sender.partition(";")[2] or sender)
+    return {a.lower() for a in mime.addresses(headers)} | set(senders_named(said))
+
+
+def _reporting_domain(message: Message) -> str:
+    """The domain of a mail system's own address the report comes from (AOL's
+    MAILER-DAEMON@aol.com), to make whole the local parts it lists; '' otherwise."""
+    address = mime.first(mime.addresses([mime.header(message, "From")]))
+    local, _, domain = address.lower().partition("@")
+    return domain if local in _MAIL_SYSTEM_LOCAL else ""
+
+
 def _worst(kinds: Iterable[str]) -> str:
     present = set(kinds)
     return next((kind for kind in _WORST if kind in present), "")
@@ -162,9 +206,9 @@ def _with_text(findings: list[Finding], said: list[Finding], single: bool) -> li
             said[0] if single and len(said) == 1 else None
         )
         if words is not None and not finding.diagnostic:
-            finding = Finding(
+            finding = dataclasses.replace(
+                finding,
                 recipient=finding.recipient or words.recipient,
-                kind=finding.kind,
                 status=status_of(finding.status, words.diagnostic),
                 diagnostic=words.diagnostic,
             )

@@ -16,6 +16,9 @@ from letter_merge.reasons import classify
 BOUNCED, DELAYED, DELIVERED = "bounced", "delayed", "delivered"
 AUTO_REPLY, REPLY, UNKNOWN = "auto-reply", "reply", "unknown"
 COMPLAINT = "complaint"  # a spam complaint (ARF feedback report): marked as junk by the recipient
+# A challenge-response (Boxbe, Bluebottle, a "confirm you are a person" filter): our message is
+# held until the sender confirms; neither a delivery nor a failure, and not the person's reply.
+CHALLENGE = "challenge"
 UNREADABLE = "It could not be read ("  # how the problem of a message nothing could read begins
 
 MAX_IDS = 50
@@ -39,7 +42,7 @@ class Finding:
 class Report:
     """What one message in the mailbox is, and which message of ours it is about."""
 
-    kind: str  # BOUNCED, DELAYED, DELIVERED, COMPLAINT, AUTO_REPLY, REPLY or UNKNOWN
+    kind: str  # BOUNCED, DELAYED, DELIVERED, COMPLAINT, CHALLENGE, AUTO_REPLY, REPLY, UNKNOWN
     message_id: str = ""  # the report's own Message-ID: to record each report once
     date: str = ""  # its Date, ISO 8601 in UTC; '' if missing or unreadable
     sender: str = ""  # its From address, lower-cased

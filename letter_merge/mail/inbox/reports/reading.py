@@ -19,10 +19,12 @@ from email.policy import compat32
 
 from letter_merge.mail.inbox.reports import mime
 from letter_merge.mail.inbox.reports.bounces import RETURNED_MESSAGE_TYPES, read_delivery_report
+from letter_merge.mail.inbox.reports.challenges import read_challenge
 from letter_merge.mail.inbox.reports.dsn import MAX_DIAGNOSTIC, STATUS_TYPES
 from letter_merge.mail.inbox.reports.kinds import (
     AUTO_REPLY,
     BOUNCED,
+    CHALLENGE,
     COMPLAINT,
     DELAYED,
     DELIVERED,
@@ -52,6 +54,7 @@ from letter_merge.mail.inbox.reports.server_words import (
 __all__ = [
     "AUTO_REPLY",
     "BOUNCED",
+    "CHALLENGE",
     "COMPLAINT",
     "DELAYED",
     "DELIVERED",
@@ -84,6 +87,8 @@ def _read(raw: bytes) -> Report:
         )
     if not raw.strip():
         return Report(kind=UNKNOWN, problem="The message is empty.")
+    # Blank lines before the headers (a message saved or pasted with them) are not the body.
+    raw = raw.lstrip(b" \t\r\n")
     try:
         message = BytesParser(policy=compat32).parsebytes(raw)
     except RecursionError:  # the parser recurses into nested parts
@@ -114,6 +119,9 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
         or (_COMPLAINT_SUBJECT.match(subject) and returns)
     ):
         return read_complaint(message, leaves, problems)
+    challenge = read_challenge(message, leaves, split_quoted(report_text(leaves, []))[0], problems)
+    if challenge is not None:
+        return challenge
     notification = read_notification(message, leaves, problems) if not status_parts else None
     if notification is not None:
         return notification
@@ -123,14 +131,24 @@ def _read_message(message: Message, problems: list[str], *, wrapped: bool) -> Re
         return read_receipt(message, leaves, problems)
     said = split_quoted(report_text(leaves, []))[0]
     forwarded = bool(_FORWARDED.match(subject))
+    said_kind = text_kind(said)
     # A mail system's message is a delivery report unless it calls itself an automatic reply
-    # and says nothing of a failure (what Auto-Submitted says is not enough); so is one from
-    # another address whose words say a delivery failed and that returns the original (au one
-    # net's no-reply@), unless a person forwarded it.
-    from_mail_system = _from_mail_system(message) and bool(
-        text_kind(said) or subject_kind(subject) or not says_auto_reply(message)
-    )
-    if from_mail_system or (returns and text_kind(said) and not forwarded):
+    # and says nothing of a failure (what Auto-Submitted says is not enough). An empty
+    # Return-Path alone does not make one: an out-of-office sent so, with no failure in its
+    # words or subject and nothing returned, is a reply. So is one from another address whose
+    # words say a delivery failed and that returns the original (au one net's no-reply@) or
+    # whose subject says so too ("Non-Delivery: <the original's subject>", "... : non remis"),
+    # unless a person forwarded it.
+    says_failure = bool(said_kind or subject_kind(subject))
+    from_mail_system = (
+        _from_mail_system(message) and (says_failure or not says_auto_reply(message))
+    ) or (_null_return_path(message) and (says_failure or returns))
+    # A person's answer to our message (threaded to it, sent by no program) that says a
+    # delivery failed is their reply, unless it returns the original as servers do.
+    personal = bool(mime.reply_ids(message)) and not is_automatic(message) and not returns
+    if from_mail_system or (
+        said_kind and (returns or subject_kind(subject)) and not forwarded and not personal
+    ):
         report = read_delivery_report(message, leaves, [], problems)
         inner = _attached_report(leaves, problems) if wrapped else None
         if inner is not None:  # its fields are surer than the words of the notice around it
@@ -174,7 +192,7 @@ _MAIL_SYSTEM_NAME = re.compile(
 
 def _from_mail_system(message: Message) -> bool:
     """Sent by a mail server about delivery: a mailer daemon or postmaster, Exchange's own
-    mailbox, or headers only bounces carry; an empty Return-Path unless it says auto-reply."""
+    mailbox, or headers only bounces carry."""
     name, address = mime.first_pair(mime.header(message, "From"))
     user = address.partition("@")[0].lower()
     if _MAIL_SYSTEM_USER.match(user) or (not address and _MAIL_SYSTEM_USER.match(name)):
@@ -183,8 +201,11 @@ def _from_mail_system(message: Message) -> bool:
         return True
     if _MAIL_SYSTEM_NAME.search(name):
         return True
-    if mime.has_header(message, "X-Failed-Recipients") or mime.has_header(
+    return mime.has_header(message, "X-Failed-Recipients") or mime.has_header(
         message, "X-MS-Exchange-Message-Is-Ndr"
-    ):
-        return True
+    )
+
+
+def _null_return_path(message: Message) -> bool:
+    """Sent with an empty Return-Path, as bounces are, and not calling itself a reply."""
     return mime.header(message, "Return-Path").strip() == "<>" and not says_auto_reply(message)

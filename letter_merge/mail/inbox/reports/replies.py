@@ -54,6 +54,31 @@ _AUTO_SUBJECT = re.compile(
     r"out of (?:the )?office(?: reply)?|ooo)\s*:",
     re.IGNORECASE,
 )
+# "Automatic reply" and "out of office" in the common European languages, anywhere in a subject
+# ("[Automatyczna odpowiedź] test", "Re: ... (Automatic Response)", "AUTO: X is out of the
+# office"); the same in the first words of an answer with no subject to say it.
+_AUTOMATIC_REPLY_WORDS = (
+    r"automatic (?:reply|response)|auto[- ]?(?:reply|response)|out of (?:the )?office"
+    r"|automatische antwort|abwesenheitsnotiz|réponse automatique|reponse automatique"
+    r"|absente? du bureau|respuesta automática|respuesta automatica|fuera de la oficina"
+    r"|risposta automatica|fuori ufficio|automatisch antwoord|afwezigheidsbericht"
+    r"|automatyczna odpowied[zźż]|poza biurem|automātiskā atbilde|automatiska atbilde"
+    r"|ārpus biroja|arpus biroja|automatinis atsakymas|automatická odpověď|mimo kancelář"
+    r"|automatiskt svar|automatisk svar|automaattinen vastaus|resposta automática"
+    r"|fora do escritório|automaatne vastus|automatikus válasz|răspuns automat"
+)
+_AUTOMATIC_REPLY_SUBJECT = re.compile(_AUTOMATIC_REPLY_WORDS, re.IGNORECASE)
+_AWAY_WORDS = re.compile(
+    _AUTOMATIC_REPLY_WORDS
+    + r"|thank you for your (?:e-?mail|message)|i (?:am|will be) (?:currently )?(?:away|out|on leave"
+    r"|on holiday|on annual leave|on vacation)|i will (?:endeavou?r to|try to|be back|reply|respond"
+    r"|get back|return)|(?:limited|no) access to (?:my )?e-?mail|away from (?:the|my) (?:office|desk)"
+    r"|bin (?:bis|ab) .{0,40}(?:nicht im büro|abwesend|im urlaub)|außer haus"
+    r"|je serai de retour|en congé|estaré de vuelta|sarò assente|niet op kantoor"
+    r"|jestem nieobecn|przebywam na urlopie|nieobecności|atvaļinājumā|atvalinajuma"
+    r"|esmu prombūtnē|prombutne|frånvarande|fraværende|ikke på kontoret|lomalla",
+    re.IGNORECASE,
+)
 _WROTE = re.compile(r"^On\b.*\bwrote:?$")
 _QUOTE_HEADER = re.compile(r"^(?:From|Von|De)\s*:\s*\S")
 _QUOTE_HEADER_NEXT = re.compile(r"^(?:Sent|Date|Gesendet|Envoyé)\s*:\s*\S")
@@ -81,7 +106,11 @@ def read_receipt(message: Message, leaves: list[Message], problems: list[str]) -
 def read_reply(message: Message, leaves: list[Message], problems: list[str]) -> Report:
     """An automatic reply, a person's reply, or neither."""
     ids = mime.reply_ids(message)
-    calls_itself_one = says_auto_reply(message)
+    # Sent by a program, or with nothing tying it to a message of ours, and saying the person is
+    # away: an out-of-office, never a failure of the correspondent's address.
+    calls_itself_one = says_auto_reply(message) or (
+        (is_automatic(message) or not ids) and says_away(_words(message, leaves, []))
+    )
     if is_automatic(message) or calls_itself_one:
         if ids or calls_itself_one:
             return make_report(
@@ -103,7 +132,13 @@ def says_auto_reply(message: Message) -> bool:
         return True
     if "rules agent" in mime.header(message, "X-MS-Exchange-Generated-Message-Source").lower():
         return True  # Exchange's Automatic Replies (out of office) and inbox rules
-    return bool(_AUTO_SUBJECT.match(mime.header(message, "Subject")))
+    subject = mime.header(message, "Subject")
+    return bool(_AUTO_SUBJECT.match(subject) or _AUTOMATIC_REPLY_SUBJECT.search(subject))
+
+
+def says_away(words: str) -> bool:
+    """A person's first words say they are away, or that this is an automatic reply."""
+    return bool(_AWAY_WORDS.search(words))
 
 
 def _words(message: Message, leaves: list[Message], problems: list[str]) -> str:

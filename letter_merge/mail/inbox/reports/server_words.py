@@ -43,7 +43,11 @@ _QUOTE_START = re.compile(
     r"|-* *START OF RETURNED MESSAGE *-*"
     r"|Original message (?:follows|as received).*"
     r"|Your message reads.*"
-    r"|Here is a copy of (?:the first part of )?the message.*)[ \t]*$",
+    r"|Here is a copy of (?:the first part of )?the message.*"
+    r"|-* *(?:Unsent|Returned) (?:message|mail) (?:below|follows).*"
+    r"|-+ *Returned Mail *-+"
+    r"|The first \d+ lines of your original message follow.*"
+    r"|-+ *The header and (?:top|first) .* follows? *-*)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -69,9 +73,13 @@ _DELAY_WORDS = _phrases(
     "only a temporary failure",
     "(?:do not|don't) need to re-?send",
     "will be retried",
+    "delivery attempts will continue",
+    "will continue to (?:try|attempt)",
+    "(?:has been |was )?postponed",
+    "(?:do not|don't) resend your (?:original )?message",
 )
 _FAILURE_WORDS = _phrases(
-    "(?:could not|couldn't) be delivered",
+    "(?:could not|couldn't|cannot|can't) be delivered",
     "wasn't delivered",
     "was not delivered",
     "failed permanently",
@@ -104,6 +112,10 @@ _FAILURE_WORDS = _phrases(
     "(?:hat|konnte) nicht zugestellt",
     "unzustellbar",
     "non (?:remis|recapitato)",
+    "failed recipients?",
+    "(?:is )?not a valid (?:user|recipient|address|mailbox)",
+    "(?:delivery|message|mail|e-?mail)[\\s\\S]{0,80}?has failed",
+    "n'a pas pu (?:être|etre) (?:délivré|delivre|remis)",
 )
 # A subject that says what a report is, when its text does not (in Japanese, say).
 _FAILURE_SUBJECT = _phrases(
@@ -120,6 +132,8 @@ _FAILURE_SUBJECT = _phrases(
     "bounce",
     "not (?:a )?member",
     "loop alert",
+    "non remis",
+    "mail delivery problem",
 )
 _DELAY_SUBJECT = _phrases("delay", "warning", "not yet delivered", "still trying")
 # Lines that name one recipient: Postfix and qmail ("<x@y>: why"), Exim ("  x@y"), Exchange
@@ -130,14 +144,17 @@ _ANGLE_LINE = re.compile(
 )
 # A label, then the address: "Unknown user: x@y" (IMail), "Recipient address: <x@y>".
 _LABEL_LINE = re.compile(rf"^([A-Za-z][\w .'-]{{2,40}}):\s*<?({ADDRESS})>?\.?$")
+_EXPANDED_FROM = re.compile(rf"^\(expanded from:?\s*<?({ADDRESS})>?\)$", re.IGNORECASE)
 _ANGLED = re.compile(rf"<({ADDRESS})>")
-_LONE_LINE = re.compile(rf"^<?({ADDRESS})>?(?:\s*<mailto:[^>]*>)?$")
+_LONE_LINE = re.compile(
+    rf"^(?:<|\"|\[SMTP:)?({ADDRESS})(?:>|\"|\])?(?:\s*<mailto:[^>]*>)?$", re.IGNORECASE
+)
 _NAMED_LINE = re.compile(rf"^[^()<>@\n]{{0,100}}\(({ADDRESS})\)$")
 _DATED_LINE = re.compile(rf"^({ADDRESS}) on \S.*$")
 # An address first, then why: a bullet ("* x@y"), sendmail's "554 <x@y>... why", Zoho's
 # "x@y Invalid Address, ...", "x@y [User unknown]".
 _LEADING_LINE = re.compile(
-    rf"^(?:[*\u2022-]\s*|[45]\d\d[ -](?:[45]\.\d{{1,3}}\.\d{{1,3}}\s)?)?<?({ADDRESS})>?"
+    rf"^(?:[*\u2022]\s*|-{{1,2}}\s*|[45]\d\d[ -](?:[45]\.\d{{1,3}}\.\d{{1,3}}\s)?)?[<\"]?({ADDRESS})[>\"]?"
     r"(?:\s*$|\s*\.\.\.\s*|\s+(?=[\[(])|\s+-+\s+|,?\s+(?=[A-Z]))(.*)$"
 )
 # Header names: "Message-ID: <x@y>" in a quoted original is no recipient.
@@ -157,7 +174,8 @@ _SENTENCE = re.compile(
         r"(?:message to|delivered to:?|undeliverable to|delivering your (?:message|mail) to"
         r"|delivery to|deliver to|rejected recipient|recipient(?: address)?:?|rcpt to:?"
         r"|address(?:ee)?:|mailbox|original-recipient:|final-recipient:(?: rfc822;)?"
-        r"|(?:originally )?addressed(?: to)?,?|message was addressed,|smtp=)"
+        r"|(?:originally )?addressed(?: to)?,?|message was addressed,|smtp=|\[smtp:"
+        r"|you sent (?:mail|a message|an e-?mail) to|failed recipients?:)"
     ).replace(" ", r"\s+")
     + rf"\s*[<'\"]?({ADDRESS})[>'\"]?",
     re.IGNORECASE,
@@ -227,7 +245,12 @@ def text_findings(said: str, listed: list[str], exclude: set[str], kind: str) ->
             continue
         alone = _LONE_LINE.match(line) or _NAMED_LINE.match(line) or _DATED_LINE.match(line)
         if alone:
-            note(alone.group(1), _following(lines, indents, number))
+            following = _following(lines, indents, number)
+            note(alone.group(1), following)
+            # sendmail's "x@y" then "(expanded from: alias@y)": the address our message gave.
+            given = _EXPANDED_FROM.match(following[0]) if following else None
+            if given:
+                expanded[alone.group(1).lower()] = given.group(1).lower()
             continue
         leading = _LEADING_LINE.match(line)
         if leading:
@@ -368,3 +391,44 @@ def salvaged_ids(text: str) -> list[str]:
     returned message's Content-Type, which is where the original's headers start."""
     start = re.search(r"^Content-Type:\s*(?:message/rfc822|text/rfc822-headers)", text, re.I | re.M)
     return [] if start is None else quoted_message_ids(text[start.end() :])
+
+
+# A list of the recipients that failed, under a sentence that introduces it ("... could not be
+# delivered to the following recipients:", "Message not delivered to the following:").
+_LIST_INTRO = re.compile(
+    r"(?:following (?:recipients?|addresses|address\(es\)|users?)[^\n]{0,80}|"
+    r"not delivered to the following)[^\n]{0,80}:[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BARE_NAME = re.compile(r"^[ \t]*([A-Za-z0-9][\w.+-]{0,63})(?:[ \t]{2,}(\S.*))?$")
+
+
+def bare_names(said: str, text: str, domain: str, kind: str) -> list[Finding]:
+    """Recipients a report lists by their local part alone (AOL's screen names, a directory's
+    "thomas.dtankengine  No matches"): each made whole by an address with that local part the
+    report carries anywhere (the original's "for <x@y>"), else by the reporting server's domain
+    `domain` ('' when there is none to trust)."""
+    found = []
+    for intro in _LIST_INTRO.finditer(said):
+        for line in said[intro.end() :].lstrip("\n").split("\n"):
+            name = _BARE_NAME.match(line)
+            if name is None or not line.strip():
+                break
+            local = name.group(1)
+            whole = re.search(rf"(?<![\w.+-]){re.escape(local)}@{_DOMAIN_TEXT}", text, re.I)
+            address = whole.group(0) if whole else (f"{local}@{domain}" if domain else "")
+            if is_address(address):
+                words = mime.one_line(name.group(2) or "", MAX_DIAGNOSTIC)
+                found.append(Finding(address.lower(), kind, status_in(words), words))
+        if found:
+            break
+    return found[:MAX_FINDINGS]
+
+
+_DOMAIN_TEXT = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+# Where a report names the sender of the message it returns: ours, never a failed recipient.
+_SENT_BY = re.compile(rf"(?:message sent by|sender:)\s*<?({ADDRESS})>?", re.IGNORECASE)
+
+
+def senders_named(said: str) -> list[str]:
+    return [a.lower() for a in _SENT_BY.findall(said)]
