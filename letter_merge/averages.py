@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from letter_merge.batch import Batch
 from letter_merge.clock import now
-from letter_merge.decisions import CORRECT, KEEP, AverageDecision
+from letter_merge.decisions import CORRECT, KEEP, AverageDecision, WordingDecision
 from letter_merge.errors import InputError
 from letter_merge.figures import RATE_LABELS
-from letter_merge.records.decisions import add_decisions
+from letter_merge.records.decisions import add_decisions, add_wording_decisions
 from letter_merge.records.join import Records
 from letter_merge.records.ledger import open_ledger
 from letter_merge.records.standing import MovedAverage
@@ -98,3 +98,72 @@ def _because(records: Records, moved: MovedAverage) -> str:
         f"the {moved.authority_type} average for {moved.label} moved from "
         f"{percent(moved.sent)} to {percent(moved.now)}{after}"
     )
+
+
+def decide_wording(
+    batch: Batch, choice: str, by: str, reason: str, *, authority_type: str = ""
+) -> list[WordingDecision]:
+    """Record `choice` for every letter sent whose wording reads otherwise now and waits for
+    the office (of `authority_type` only, when given): KEEP, it stays as sent; CORRECT, it goes
+    as a correction, `reason` its reason. The decisions made ([] when none waits)."""
+    if choice not in (KEEP, CORRECT):
+        raise InputError(f"choose {KEEP} or {CORRECT}")
+    records = Records.load(batch.settings, batch)
+    waiting = [
+        s
+        for s in records.reworded_since_sent()
+        if not authority_type or s.authority_type == authority_type
+    ]
+    if not waiting:
+        return []
+    if not by.strip():
+        raise InputError("Say who decides: their name is kept on the record.")
+    if not reason.strip():
+        raise InputError(
+            "Say why (for example, a typo fixed in the template): the reason is kept on the "
+            "record with each letter's decision."
+        )
+    stamp = now()
+    decisions = []
+    for standing in waiting:
+        last, record = standing.sent_last, standing.record
+        assert last is not None and record is not None
+        decisions.append(
+            WordingDecision(
+                standing.authority,
+                last.statement,
+                record.statement,
+                choice,
+                by.strip(),
+                stamp,
+                " ".join(reason.split()),
+                standing.reworded_in_words,
+            )
+        )
+    add_wording_decisions(batch.settings.paths, decisions)
+    said = "kept as sent" if choice == KEEP else "to go as a correction"
+    with open_ledger(batch.settings.paths) as ledger:
+        for decision in decisions:
+            ledger.record(
+                decision.authority,
+                "wording decided",
+                f"reworded since sent ({decision.changed}): {said}, by {decision.by}: "
+                f"{decision.reason}",
+            )
+    return decisions
+
+
+def waiting_decisions(batch: Batch, authority_type: str = "") -> tuple[int, int]:
+    """How many averages, and how many letters reworded since sent, wait for a decision."""
+    records = Records.load(batch.settings, batch)
+    averages = [
+        m
+        for m in records.moved_averages()
+        if m.decision is None and (not authority_type or m.authority_type == authority_type)
+    ]
+    reworded = [
+        s
+        for s in records.reworded_since_sent()
+        if not authority_type or s.authority_type == authority_type
+    ]
+    return len(averages), len(reworded)

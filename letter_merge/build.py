@@ -44,7 +44,7 @@ from letter_merge.records.manifest import (
     write_manifest,
 )
 from letter_merge.records.sources import snapshot, source_sha256, template_identity
-from letter_merge.template.statement import statement_of
+from letter_merge.template.statement import paragraphs_of, statement_of
 from letter_merge.template.text import TemplateError
 
 
@@ -60,6 +60,7 @@ class LetterOutcome:
     together: bool = False  # converted with other letters and cut apart (see pdf/verify.py)
     check: Verdict | None = None  # what showed that letters converted together are the same
     statement: str = ""  # what the letter states (template/statement.py)
+    paragraphs: str = ""  # its body's paragraphs, packed (template/statement.py)
 
     @property
     def authority(self) -> str:
@@ -207,7 +208,7 @@ def _write_letter(
     letter's record, given only then), it is noted in `removed`."""
     docx = batch.settings.paths.letters / f"{letter.stem}.docx"
     pdf = docx.with_suffix(".pdf")
-    statement = ""
+    statement = paragraphs = ""
     if not fresh.docx:
         try:
             data = batch.template.render(letter.fields, title=letter.subject)
@@ -221,6 +222,7 @@ def _write_letter(
                     removed.append(RemovedPdf(old.authority, old.pdf.sha256))
             write_atomic(docx, data, durable=False)
             statement = statement_of(data)
+            paragraphs = paragraphs_of(data)
         except FileInUse as error:
             # Word or a PDF viewer holds it (Windows will not replace it): the others are
             # still built, and the next build makes this one.
@@ -235,6 +237,7 @@ def _write_letter(
         fresh.source_sha256,
         remade=not fresh.docx,
         statement=statement,
+        paragraphs=paragraphs,
     )
 
 
@@ -288,7 +291,9 @@ def _record(
         if not unchanged:
             record = _letter_record(outcome, paths, template_identity(batch))
             if not record.statement and kept and kept.source_sha256 == record.source_sha256:
-                record = dataclasses.replace(record, statement=kept.statement)  # its PDF only
+                record = dataclasses.replace(  # its PDF only
+                    record, statement=kept.statement, paragraphs=kept.paragraphs
+                )
             letters[outcome.authority] = record
     order = {c.authority: i for i, c in enumerate(batch.workbook.councils)}
     inputs = {"workbook": settings.workbook, "template": settings.template}
@@ -330,6 +335,7 @@ def _letter_record(outcome: LetterOutcome, paths: OutputPaths, template_hash: st
         template=template_hash,
         tool_version=__version__,
         statement=outcome.statement,
+        paragraphs=outcome.paragraphs,
     )
 
 

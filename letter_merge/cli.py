@@ -218,9 +218,9 @@ def build(
     Letters whose template, fields and files are unchanged since the last build are not made
     again (--force makes them all). Writes output/<year>/manifest.json with the SHA-256 of every
     input and every letter. Before building again letters already sent it says so, and asks
-    at a terminal (--yes does not ask); afterwards it says how many of them now differ from
-    what was sent. Letters whose figures wait for a decision about a moved average are not
-    built until it is made (letter-merge averages).
+    at a terminal (--yes does not ask; with no terminal, it builds them only with --yes);
+    afterwards it says how many of them now differ from what was sent. Letters whose figures wait for a decision about a moved average are not
+    built until it is made (letter-merge decide).
 
     \b
     Examples:
@@ -627,8 +627,8 @@ def delivery(ctx: click.Context, since: dt.datetime | None) -> None:
 def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> None:
     """Decide what to do about an average a correction moved, under letters already sent.
 
-    keep: every letter of that authority type, the corrected one too, states the average the
-    letters already sent state. correct: every letter it reaches is built again and queued as a
+    The same as letter-merge decide, for averages only. keep: every letter of that authority
+    type, the corrected one too, states the average the letters already sent state. correct: every letter it reaches is built again and queued as a
     correction (letter-merge queue does so by itself, with the reason). The choice, who made it
     and when, is kept on the record; status shows it.
 
@@ -638,6 +638,46 @@ def averages(ctx: click.Context, choice: str, by: str, authority_type: str) -> N
       letter-merge averages correct --by "Jo Bloggs" --type "Unitary Council"
     """
     console.decisions(mailing.decide(_inputs(ctx), choice, by, authority_type=authority_type))
+
+
+@cli.command()
+@click.argument("choice", type=click.Choice([mailing.KEEP, mailing.CORRECT]))
+@click.option("--by", "by", required=True, metavar="NAME", help="Who decides.")
+@click.option(
+    "--reason",
+    default="",
+    metavar="TEXT",
+    help="Why, kept on the record (needed for letters reworded since they were sent).",
+)
+@click.option(
+    "--type",
+    "authority_type",
+    default="",
+    metavar="TYPE",
+    help='Decide only for this authority type (e.g. "Unitary Council").',
+)
+@click.pass_context
+def decide(ctx: click.Context, choice: str, by: str, reason: str, authority_type: str) -> None:
+    """Take, on the record, every decision waiting about letters already sent.
+
+    Two things wait for one: an average a correction moved (see letter-merge averages, the
+    same decision for averages only), and letters sent whose template was reworded since
+    (built again, they read otherwise: status names the paragraphs). keep: the letters stay
+    as sent (an average stays as the letters sent state it; a rewording is wording only, and
+    no letter goes again). correct: every letter it reaches is built again where it needs to
+    be, proofed, approved and queued as a correction, with the reason. Who decided, when and
+    why is kept on the record; status shows it.
+
+    \b
+    Examples:
+      letter-merge decide keep --reason "typo fixed in the template" --by "Jo Bloggs"
+      letter-merge decide correct --by "Jo Bloggs" --type "Unitary Council"
+    """
+    made = mailing.decide_all(
+        _inputs(ctx), choice, by, reason=reason, authority_type=authority_type
+    )
+    console.decisions(made.averages)
+    console.wording_decisions(made.wording)
 
 
 @cli.command()

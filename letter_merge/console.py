@@ -188,6 +188,24 @@ def status_counts(ctx: click.Context, report: statuses.StatusReport) -> None:
         click.echo(f"\n{report.came_back}.")
     sync_note(report.synced)
     moved_averages(report.moved_averages)
+    reworded(report.letters)
+
+
+def reworded(letters: Sequence[statuses.Standing]) -> None:
+    """Letters sent that read otherwise now, waiting for the office: one block a rewording."""
+    alike: dict[str, list[str]] = {}
+    for letter in letters:
+        if letter.awaiting_wording:
+            alike.setdefault(letter.reworded_in_words, []).append(letter.authority)
+    for changed, names in alike.items():
+        click.echo(
+            f"\n{counted(len(names), 'letter')} sent {plural('reads', len(names))} otherwise now: "
+            f"{changed}. Decide, on the record, for every such letter:\n"
+            '  letter-merge decide keep --reason "why" --by NAME     wording only: they stay as '
+            "sent, and nothing goes again\n"
+            '  letter-merge decide correct --reason "why" --by NAME  each is proofed, approved '
+            f"and sent as a correction ({counted(len(names), 'correction email')})"
+        )
 
 
 def status_letters(report: statuses.StatusReport) -> None:
@@ -234,6 +252,26 @@ def delivery_report(settings: Settings, found: mailing.DeliveryReport, summary: 
 def decisions(made: Sequence[mailing.AverageDecision]) -> None:
     for decision in made:
         click.echo(decision.in_words())
+
+
+def wording_decisions(made: Sequence[mailing.WordingDecision]) -> None:
+    """Letters reworded since they were sent, decided: one line for each rewording."""
+    alike: dict[tuple[str, str], list[str]] = {}
+    for decision in made:
+        alike.setdefault((decision.changed, decision.choice), []).append(decision.authority)
+    for (changed, choice), names in alike.items():
+        first = made[0]
+        if choice == mailing.KEEP:
+            what = "kept as sent: they stay sent, and nothing goes again"
+        else:
+            what = (
+                "to be corrected: proof and approve them (letter-merge proof, then approve), "
+                "then letter-merge queue sends each as a correction"
+            )
+        click.echo(
+            f"{counted(len(names), 'letter')} reworded since sent ({changed}) {what}; "
+            f"decided by {first.by}: {first.reason}."
+        )
 
 
 def _verbose(ctx: click.Context) -> bool:
@@ -396,12 +434,10 @@ def moved_averages(averages: Sequence[statuses.MovedAverage]) -> None:
 
 def history(record: statuses.History) -> None:
     standing = record.standing
-    built = standing.record
     click.echo(f"{standing.authority}: {standing.state} ({standing.meaning})")
     click.echo(f"  why     {standing.why}")
     click.echo(f"  next    {next_command(standing.next_step, standing.authority)}")
-    pdf = built.pdf.path if built and built.pdf else "(no PDF)"
-    click.echo(f"  letter  {pdf}  {went_to(standing)}")
+    click.echo(f"  letter  {standing.pdf_path or '(no PDF)'}  {went_to(standing)}")
     click.echo(f"  proof   {standing.proof_result}")
     lines: list[tuple[str, str]] = []
     for approval in record.approvals:
@@ -432,8 +468,7 @@ def went_to(standing: statuses.Standing) -> str:
         before = standing.went_to_before
         earlier = f" (earlier to {', '.join(before)})" if before else ""
         return f"sent to {', '.join(standing.went_to)}{earlier}"
-    built = standing.record
-    return f"to {built.recipient.email}" if built else "to ?"
+    return f"to {standing.email}" if standing.email else "to ?"
 
 
 # Each next step as the command that takes it ({name}: the council's name).
@@ -451,6 +486,7 @@ NEXT_COMMANDS: dict[Next, str] = {
     Next.CORRECT: "letter-merge build, proof and approve it, then queue it as a correction",
     Next.QUEUE_CORRECTION: 'letter-merge queue --correction "{name}" --reason "what changed"',
     Next.DECIDE_AVERAGE: "letter-merge averages keep (or correct) --by NAME",
+    Next.DECIDE_WORDING: 'letter-merge decide keep (or correct) --reason "why" --by NAME',
     Next.RESEND: "correct the address in the workbook's Contacts sheet, then letter-merge queue "
     '--resend "{name}" and send',
     Next.RESEND_NEW_ADDRESS: 'letter-merge queue --resend "{name}" sends the letter sent to the '
@@ -512,8 +548,13 @@ def list_problems(ctx: click.Context, title: str, items: Sequence[tuple[str, str
 def confirm_rebuild(plan: letters.BuildPlan, *, yes: bool) -> bool:
     """Say that letters already sent are about to be built again, and ask at a terminal."""
     click.echo(plan.warning, err=True)
-    if yes or not sys.stdin.isatty():
+    if yes:
         return True
+    if not sys.stdin.isatty():
+        raise InputError(
+            "Nothing was built: there is no terminal to ask on. Run it again with --yes to "
+            "build the letters already sent again without asking."
+        )
     count = len(plan.sent_again)
     return click.confirm(f"Build the {counted(count, 'letter')} sent again?", default=True)
 

@@ -63,3 +63,26 @@ def kept_averages(decisions: list[AverageDecision]) -> dict[tuple[str, str], int
     return {
         key: decision.sent for key, decision in latest(decisions).items() if decision.choice == KEEP
     }
+
+
+@dataclass(frozen=True)
+class WordingDecision:
+    """The office's choice about one letter sent whose wording reads otherwise now (a template
+    edited after sending), held while the letter sent and the letter built state what they
+    stated when it was made: KEEP, the letter stays as sent; CORRECT, it goes as a correction."""
+
+    authority: str
+    sent: str  # what the letter sent states (its statement, template/statement.py)
+    now: str  # what the letter built since states
+    choice: str
+    by: str
+    at: str  # ISO date and time
+    reason: str  # why, in the office's words
+    changed: str = ""  # what reads otherwise, in words
+
+    def covers(self, authority: str, sent: str, now: str) -> bool:
+        return (self.authority, self.sent, self.now) == (authority, sent, now)
+
+
+def wording_file(paths: OutputPaths) -> Path:
+    return paths.year_dir / "wording-decisions.json"

@@ -26,6 +26,7 @@ class Next(StrEnum):
     CORRECT = "correct"  # sent, and the letter would now differ: build, proof, approve again
     QUEUE_CORRECTION = "queue-correction"  # its changed letter is approved: queue it as one
     DECIDE_AVERAGE = "decide-average"  # an average it states moved under letters sent
+    DECIDE_WORDING = "decide-wording"  # its template reworded since it was sent: keep or correct
     RESEND = "resend"  # bounced: correct the address in Contacts, then re-send
     RESEND_NEW_ADDRESS = "resend-new-address"  # the workbook has a new address: send it there
     READ_MAILBOX = "read-mailbox"  # sent: read the mailbox for what came back

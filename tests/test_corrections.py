@@ -57,7 +57,7 @@ def test_a_correction_is_sent_on_purpose_and_on_the_record(
 
     change_derby(work)
     assert re.search(rf"^changed since sent\s+{DERBY}", run("status").output, re.MULTILINE)
-    result = run("build")
+    result = run("build", "--yes")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     built = next(i for i, line in enumerate(lines) if line.startswith("Built "))

@@ -9,6 +9,7 @@ import csv
 import json
 import re
 import sqlite3
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,15 @@ def test_a_whole_july(work: Path, server: tuple[Recorder, int]) -> None:
     asked = desk(work, "/api/build/plan", {})["confirm"]
     assert asked.startswith("2 letters of these were sent already. Building them again changes ")
     assert asked.endswith(" Build the 2 letters sent again?")
-    built = run("build")
+    unasked = run("build")  # no terminal to ask on: as at one, nothing without --yes
+    assert unasked.exit_code == 2 and "Run it again with --yes" in unasked.output
+    built = run("build", "--yes")
     assert built.exit_code == 0, built.output
     assert "2 letters already sent built again: 2 differ from what was sent" in built.output
+    # Built again: what it states now is named, not "something else".
+    assert "the letter built since states the average for complaints upheld 50% → 40%" in (
+        status_line(run("status").output, BRIGHTON)
+    )
     # Built again: the next step is the proof, not another build.
     assert "letter-merge proof" in next_line("Derby")
     assert desk_says(work)[DERBY]["next"]["section"] == "proof"
@@ -231,11 +238,114 @@ def test_a_council_taken_out_after_sending_stays_on_the_record(
         assert number is not None
         book[sheet].delete_rows(number)
     book.save(work / "input" / "councils.xlsx")
-    assert run("build").exit_code == 0
+    for built in (False, True):  # before the next build and after it
+        if built:
+            assert run("build").exit_code == 0
+        said = run("status")
+        assert said.exit_code == 0, said.output
+        assert "cannot be told" not in said.output
+        line = status_line(said.output, ADUR)
+        assert line.startswith("sent "), line
+        assert "no longer in the workbook; its letter stays as sent" in line
+        history = run("status", "Adur")
+        assert history.exit_code == 0, history.output
+        assert "  next    nothing" in history.output
+        (letter,) = [x for x in history.output.splitlines() if x.startswith("  letter  ")]
+        assert letter.startswith("  letter  letters/") and letter.endswith(
+            ".pdf  sent to ce@adur-district-council.example.org"
+        )
+        gone = desk_says(work)[ADUR]
+        assert gone["state"] == "sent" and gone["next"]["section"] == ""
+        assert gone["why"].endswith("its letter stays as sent")
+
+
+def edit_template(folder: Path, old: str, new: str) -> None:
+    """Reword the letter template: `old` becomes `new` wherever it is in its body."""
+    path = folder / "templates" / "letter.docx"
+    with zipfile.ZipFile(path) as package:
+        parts = {info: package.read(info) for info in package.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for info, data in parts.items():
+            if info.filename == "word/document.xml":
+                assert old.encode() in data
+                data = data.replace(old.encode(), new.encode())
+            package.writestr(info, data)
+
+
+def test_a_typo_fixed_after_sending_is_kept_as_sent_on_the_record(
+    work: Path, server: tuple[Recorder, int]
+) -> None:
+    recorder, _ = server
+    send_all(work, server)
+    edit_template(work, "There are a range", "There is a range")
+    assert set(states(work).values()) == {"changed since sent"}
+    assert "the template changed" in status_line(run("status").output, DERBY)
+    refused = run("build")  # no terminal to ask on: as at one, nothing without --yes
+    assert refused.exit_code == 2 and "Run it again with --yes" in refused.output
+    assert set(states(work).values()) == {"changed since sent"}
+    assert run("build", "--yes").exit_code == 0
+
+    # What changed, in words, before and after: the paragraph, not "something else".
     status = run("status").output
-    assert "cannot be told" not in status
-    assert "no longer in the workbook" in status_line(status, ADUR)
-    assert status_line(status, ADUR).startswith("sent ")
+    reworded = '"There are a range of resources…" now reads "There is a range of resources…"'
+    for name in ALL:
+        assert reworded in status_line(status, name)
+    assert "4 letters sent read otherwise now: " in status
+    assert "letter-merge decide keep (or correct)" in next_line("Derby")
+    answer = desk(work, "/api/status")
+    never_a_command(answer)
+    (waiting,) = answer["reworded"]
+    assert reworded in waiting["text"] and sorted(waiting["letters"]) == sorted(ALL)
+    assert {x["next"]["text"] for x in answer["letters"]} == {
+        "Decide about the letters reworded since sending"
+    }
+    # queue names the real cause, not "its PDF changed after it was approved".
+    queued = run("queue")
+    assert queued.output.startswith("Queued 0 messages"), queued.output
+    assert "its wording changed since it was sent" in queued.output
+    assert "its PDF changed" not in queued.output
+
+    # Kept as sent, on the record: who and why.
+    assert "Say why" in run("decide", "keep", "--by", "Jo Bloggs").output
+    kept = run("decide", "keep", "--reason", "a typo fixed in the template", "--by", "Jo Bloggs")
+    assert kept.exit_code == 0, kept.output
+    assert kept.output.startswith("4 letters reworded since sent (")
+    assert "kept as sent" in kept.output
+    assert set(states(work).values()) == {"sent"}
+    assert "kept as sent by Jo Bloggs" in status_line(run("status").output, DERBY)
+    assert "Decide, on the record" not in run("status").output
+    assert "wording decided" in run("status", "Derby").output
+    queued = run("queue")
+    assert queued.output.startswith("Queued 0 messages; 4 were already queued or sent."), (
+        queued.output
+    )
+    assert run("send", "--yes").exit_code == 0
+    assert len(recorder.received) == 4  # 0 corrections: every letter still "sent"
+    assert set(states(work).values()) == {"sent"}
+    assert "Nothing waits for a decision" in run("decide", "keep", "--by", "Jo").output
+
+    # A second rewording, decided at the desk: corrected this time, each once.
+    edit_template(work, "Finally, we compare", "Lastly, we compare")
+    assert run("build", "--yes").exit_code == 0
+    decided = desk(
+        work,
+        "/api/decide",
+        {"choice": "correct", "by": "Sam Lee", "reason": "the wording matters", "type": ""},
+    )
+    never_a_command(decided)
+    (said,) = decided["decided"]
+    assert said.startswith("4 letters reworded since sent (") and "to be corrected" in said
+    assert desk_says(work)[DERBY]["next"]["section"] == "proof"
+    early = run("queue")  # before its proof: said as it is, not "its PDF changed"
+    assert "the letter built since it was sent is not approved yet" in early.output, early.output
+    assert run("proof").exit_code == 0
+    assert run("approve", "--by", "Sam Lee").exit_code == 0
+    queued = run("queue")  # the decision is the reason: no names needed
+    assert queued.output.startswith("Queued 4 messages; 4 of them corrections"), queued.output
+    assert run("send", "--yes").exit_code == 0
+    corrected = [m for m in recorder.received[4:] if m.subject.startswith("Corrected: ")]
+    assert len(corrected) == 4 == len(recorder.received) - 4
+    assert set(states(work).values()) == {"sent"}
 
 
 def test_letters_sent_before_the_ledger_kept_what_they_state(
@@ -259,7 +369,7 @@ def test_keep_is_refused_when_the_letters_sent_disagree(
     send_all(work, server)
     set_upheld(work, 3, 3)
     assert run("averages", "correct", "--by", "Jo").exit_code == 0
-    for step in (["build"], ["proof"], ["approve", "--by", "Jo"]):
+    for step in (["build", "--yes"], ["proof"], ["approve", "--by", "Jo"]):
         assert run(*step).exit_code == 0
     assert run("queue", "--correction", "Derby", "--reason", "figure").exit_code == 0
     assert run("send", "--yes", "--limit", "1").exit_code == 0  # Derby's correction only

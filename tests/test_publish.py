@@ -126,7 +126,7 @@ def test_publish_gives_each_council_the_letter_it_last_received(
     assert run("send", "--yes").exit_code == 0
     set_upheld(work, 2, 8)  # Leicestershire's Upheld 5 -> 8: 50% -> 80%, and its average
     assert run("averages", "correct", "--by", "Jo Bloggs").exit_code == 0
-    assert run("build").exit_code == 0
+    assert run("build", "--yes").exit_code == 0
     assert run("proof").exit_code == 0
     assert run("approve", "--by", "Jo Bloggs", "--only", "Leicestershire").exit_code == 0
     queued = run("queue", "--correction", "Leicestershire", "--reason", "Upheld keyed wrongly")

@@ -121,7 +121,7 @@ def corrected_after_sending(folder: Path, monkeypatch: pytest.MonkeyPatch) -> It
     book = load_workbook(folder / "input" / "councils.xlsx")
     book["Contacts"]["F3"] = "Okafor"  # Derby's chief executive
     book.save(folder / "input" / "councils.xlsx")
-    for words in (["build"], ["proof"], ["approve", "--by", "Jo Bloggs"]):
+    for words in (["build", "--yes"], ["proof"], ["approve", "--by", "Jo Bloggs"]):
         result = run(*words)
         assert result.exit_code == 0, result.output
     yield
@@ -136,6 +136,19 @@ def average_moved(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     book["Statistics"]["C3"] = 3
     book.save(folder / "input" / "councils.xlsx")
     assert "Decide, on the record" in run("status").output
+    yield
+
+
+@contextlib.contextmanager
+def reworded(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The letters sent; then a typo fixed in the template, and the letters built again."""
+    from tests.test_july import edit_template
+
+    sent(folder)
+    edit_template(folder, "There are a range", "There is a range")
+    result = run("build", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "read otherwise now" in run("status").output
     yield
 
 
@@ -198,6 +211,7 @@ SCENES: dict[tuple[str, ...], Scene] = {
     ("delivery", "delivery --since 2020-07-22"): mailbox,
     ("queue --resend 'Derby City Council'", "send"): bounced,
     ("averages keep --by 'Jo Bloggs'",): average_moved,
+    ("decide keep --reason 'a typo fixed in the template' --by 'Jo Bloggs'",): reworded,
     ("averages correct --by 'Jo Bloggs' --type 'Unitary Council'",): average_moved,
     (  # A first July, the same at the command line (staff/first-july.md)
         "check",
@@ -262,6 +276,9 @@ OUTPUT: dict[str, str] = {
     "publish": r"output/2020/publish: \d+ letters?, each the PDF its council last received",
     "queue --resend 'Derby City Council'": (
         r"Queued 1 message; 1 of them re-sent to a corrected address \(Derby City Council\)"
+    ),
+    "decide keep --reason 'a typo fixed in the template' --by 'Jo Bloggs'": (
+        r"4 letters reworded since sent \(\"There are a range[^\n]* kept as sent"
     ),
     "averages keep --by 'Jo Bloggs'": r"The Unitary Council average \(upheld\): kept at \d+% in every letter",
     "averages correct --by 'Jo Bloggs' --type 'Unitary Council'": (

@@ -239,7 +239,7 @@ def test_a_correction_that_moves_an_average_kept_as_sent(
     assert derby.startswith("changed since sent") and "its row: Upheld 5 → 3" in derby
     assert "average" not in derby, "the corrected letter states the average as sent"
     # The corrected letter states 30% against the Unitary average as sent, 50%.
-    assert run("build").exit_code == 0
+    assert run("build", "--yes").exit_code == 0
     manifest = json.loads((work / "output" / "2020" / "manifest.json").read_text(encoding="utf-8"))
     (record,) = [r for r in manifest["letters"] if r["authority"] == DERBY]
     assert (record["figures"]["upheld_rate"], record["figures"]["upheld_rate_average"]) == (30, 50)
@@ -268,7 +268,7 @@ def test_a_correction_that_moves_an_average_corrected_in_every_letter(
     brighton = status_line(run("status").output, BRIGHTON)
     assert brighton.startswith("changed since sent")
     assert "the office chose to correct every letter it reaches: Jo Bloggs" in brighton
-    assert run("build").exit_code == 0
+    assert run("build", "--yes").exit_code == 0
     assert run("proof").exit_code == 0
     assert run("approve", "--by", "Jo Bloggs").exit_code == 0
     queued = run("queue", "--correction", "Derby", "--reason", "upheld figure corrected")
@@ -373,7 +373,7 @@ def test_every_state_in_turn(work: Path, server: tuple[Recorder, int]) -> None:
     set_upheld(work, 3, 3)
     assert state() == "changed since sent"
     assert run("averages", "keep", "--by", "Jo").exit_code == 0
-    assert run("build", "--only", "Derby").exit_code == 0
+    assert run("build", "--only", "Derby", "--yes").exit_code == 0
     assert run("proof", "--only", "Derby").exit_code == 0
     assert run("approve", "--by", "Jo", "--only", "Derby City").exit_code == 0
     assert state() == "correction approved"

@@ -12,9 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from letter_merge.app.inputs import Inputs
 from letter_merge.approve import ApproveReport, approve_letters
-from letter_merge.averages import decide_averages
+from letter_merge.averages import decide_averages, decide_wording, waiting_decisions
 from letter_merge.config import Settings
-from letter_merge.decisions import CORRECT, KEEP, AverageDecision
+from letter_merge.decisions import CORRECT, KEEP, AverageDecision, WordingDecision
 from letter_merge.errors import InputError
 from letter_merge.mail.inbox.delivery import DeliveryReport, read_deliveries
 from letter_merge.mail.send.outbox import QueueReport, asked_corrections, queue_messages
@@ -37,6 +37,7 @@ __all__ = [
     "KEEP",
     "ApproveReport",
     "AverageDecision",
+    "Decisions",
     "DeliveryReport",
     "QueueReport",
     "SendPlan",
@@ -44,8 +45,10 @@ __all__ = [
     "SendRequest",
     "SignedIn",
     "Tokens",
+    "WordingDecision",
     "approve",
     "decide",
+    "decide_all",
     "mail_server",
     "plan_send",
     "queue",
@@ -68,6 +71,39 @@ def decide(
 ) -> list[AverageDecision]:
     """The office's choice (keep or correct) about the averages a change moved."""
     return decide_averages(inputs.batch(), choice, by, authority_type=authority_type)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What one decision recorded: about the averages that moved, and about letters reworded
+    since they were sent."""
+
+    averages: tuple[AverageDecision, ...]
+    wording: tuple[WordingDecision, ...]
+
+
+def decide_all(
+    inputs: Inputs, choice: str, by: str, *, reason: str = "", authority_type: str = ""
+) -> Decisions:
+    """The office's choice (keep or correct), once, for everything that waits for it: the
+    averages a correction moved, and the letters sent whose wording reads otherwise now."""
+    batch = inputs.batch()
+    averages, reworded = waiting_decisions(batch, authority_type)
+    if not averages and not reworded:
+        raise InputError(
+            "Nothing waits for a decision: no average has moved under letters already sent, "
+            "and no letter sent reads otherwise now. The status shows where each letter stands."
+        )
+    if reworded and not reason.strip():
+        raise InputError(
+            "Say why (for example, a typo fixed in the template): the reason is kept on the "
+            "record with each letter's decision."
+        )
+    made_averages = (
+        decide_averages(batch, choice, by, authority_type=authority_type) if averages else []
+    )
+    made_wording = decide_wording(batch, choice, by, reason, authority_type=authority_type)
+    return Decisions(tuple(made_averages), tuple(made_wording))
 
 
 def queue(

@@ -363,6 +363,19 @@ def averages(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, An
     return {"decided": [decision.in_words() for decision in made]}
 
 
+def decide(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The office's decision, once, about everything waiting: the averages that moved and the
+    letters reworded since they were sent."""
+    made = mailing.decide_all(
+        desk.fresh_inputs(),
+        text(data, "choice"),
+        text(data, "by"),
+        reason=text(data, "reason"),
+        authority_type=text(data, "type"),
+    )
+    return {"decided": views.decided(made)}
+
+
 def council_history(desk: Desk, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     return views.history(statuses.council_history(desk.inputs(), text(data, "name")))
 
@@ -423,6 +436,7 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
     ("/api/history", council_history, POST),
     ("/api/delivery", delivery, POST),
     ("/api/averages", averages, POST),
+    ("/api/decide", decide, POST),
     ("/status.csv", status_csv, GET),
     ("/api/publish", publish, POST),
 )

@@ -4,6 +4,7 @@ page's own button for it (the command line words the same results in console.py)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +12,20 @@ from letter_merge.app.checking import CheckReport
 from letter_merge.app.inputs import file_stamp, input_files
 from letter_merge.app.letters import BuildResult, ProofReport
 from letter_merge.app.mailing import (
+    KEEP,
     ApproveReport,
+    Decisions,
     DeliveryReport,
     QueueReport,
     SendReport,
     SendRequest,
 )
 from letter_merge.app.publishing import PublishReport
-from letter_merge.app.statuses import STATES, History, StatusReport, proof_shown
+from letter_merge.app.statuses import STATES, History, Standing, StatusReport, proof_shown
 from letter_merge.config import Settings
 from letter_merge.errors import Problem
 from letter_merge.steps import Blocker, Next
+from letter_merge.words import counted, plural
 
 # Each next step in the desk's own words, and the step (section) of the page that takes it.
 NEXT_STEPS: dict[Next, tuple[str, str]] = {
@@ -50,6 +54,7 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
     ),
     Next.QUEUE_CORRECTION: ("Queue it as a correction (Correcting a letter already sent)", "queue"),
     Next.DECIDE_AVERAGE: ("Decide about the averages that moved", "status"),
+    Next.DECIDE_WORDING: ("Decide about the letters reworded since sending", "status"),
     Next.RESEND: (
         "Correct the address in the workbook's Contacts sheet, then send the same letter again "
         "(Sending a letter again, in Queue)",
@@ -334,6 +339,7 @@ def status(report: StatusReport) -> dict[str, Any]:
             }
             for moved in report.moved_averages
         ],
+        "reworded": reworded(report.letters),
         "letters": [
             {
                 "authority": letter.authority,
@@ -341,8 +347,7 @@ def status(report: StatusReport) -> dict[str, Any]:
                 "why": letter.why,
                 "next": next_step(letter.next_step, letter.authority),
                 "proof": proof_shown(letter),
-                "email": ", ".join(letter.went_to)
-                or (letter.record.recipient.email if letter.record else ""),
+                "email": ", ".join(letter.went_to) or letter.email,
                 "email_before": ", ".join(letter.went_to_before),
                 "approved_by": letter.approval.approved_by
                 if letter.approval_holds and letter.approval
@@ -386,6 +391,42 @@ def history(record: History) -> dict[str, Any]:
             for e in record.events
         ],
     }
+
+
+def reworded(letters: Sequence[Standing]) -> list[dict[str, Any]]:
+    """Letters sent that read otherwise now and wait for the office, one entry a rewording."""
+    alike: dict[str, list[str]] = {}
+    for letter in letters:
+        if letter.awaiting_wording:
+            alike.setdefault(letter.reworded_in_words, []).append(letter.authority)
+    return [
+        {
+            "text": f"{counted(len(names), 'letter')} sent {plural('reads', len(names))} "
+            f"otherwise now: {changed}.",
+            "letters": names,
+        }
+        for changed, names in alike.items()
+    ]
+
+
+def decided(made: Decisions) -> list[str]:
+    """What a decision recorded, in the desk's words: each average, and the letters reworded."""
+    said = [decision.in_words() for decision in made.averages]
+    alike: dict[tuple[str, str], list[str]] = {}
+    for decision in made.wording:
+        alike.setdefault((decision.changed, decision.choice), []).append(decision.authority)
+    for (changed, choice), names in alike.items():
+        first = made.wording[0]
+        what = (
+            "kept as sent: they stay sent, and nothing goes again"
+            if choice == KEEP
+            else "to be corrected: proof and approve them, then each goes as a correction"
+        )
+        said.append(
+            f"{counted(len(names), 'letter')} reworded since sent ({changed}): {what}. "
+            f"Recorded for {first.by}: {first.reason}."
+        )
+    return said
 
 
 def published(settings: Settings, report: PublishReport) -> dict[str, Any]:

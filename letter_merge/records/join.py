@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from letter_merge.batch import Batch, PlannedLetter
 from letter_merge.config import Settings
-from letter_merge.decisions import CORRECT, AverageDecision, latest
+from letter_merge.decisions import CORRECT, AverageDecision, WordingDecision, latest
 from letter_merge.errors import InputError, Problem
-from letter_merge.records.decisions import read_decisions
+from letter_merge.records.decisions import read_decisions, read_wording_decisions
 from letter_merge.records.ledger import (
     SENT,
     WITHDRAWN,
@@ -42,7 +42,7 @@ from letter_merge.records.standing import (
     state_of,
 )
 from letter_merge.steps import Next
-from letter_merge.words import counted
+from letter_merge.words import counted, reworded, unpacked
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ class Records:
     batch: Batch | None  # None: the inputs cannot be read now, so currency is unknown
     # Why the inputs could not be read (empty when they were, or were not asked for).
     unknown_because: tuple[Problem, ...] = ()
+    # The office's decisions about letters reworded since they were sent, oldest first.
+    wording_decisions: list[WordingDecision] = field(default_factory=list)
     _standing: dict[str, Standing] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -106,6 +108,7 @@ class Records:
             readings,
             batch,
             tuple(unknown_because),
+            read_wording_decisions(paths),
         )
 
     @property
@@ -303,14 +306,20 @@ class Records:
                                 deliveries=deliveries, addresses=addresses, awaiting=awaiting,
                                 mailbox_read=read, inputs_known=self.knows_currency)  # fmt: skip
             sent = standing.sent_last
-            if sent is not None and letter is None:  # sent, then taken out of the workbook
-                why = f"sent on {in_words(sent.sent_at)}; no longer in the workbook"
-                return dataclasses.replace(standing, state=SENT, why=why)
+            if sent is not None and letter is None and self.knows_currency:
+                return self._gone(standing, sent)
             return standing
         found: tuple[Change, ...] = ()
         if letter is not None and self.batch is not None:
             found = tuple(changes(record, letter, self._template_hash, self.batch.workbook.headers))
         elif self.batch is not None:
+            sent = next((m for m in reversed(messages) if m.state == SENT), None)
+            if sent is not None:  # sent, then taken out of the workbook
+                intact = record.pdf is not None and record.pdf.matches(self.settings.paths)
+                kept = Standing(authority, kind, "", "", record, pdf_intact=intact,
+                                messages=messages, approval=approval, proof=proof,
+                                deliveries=deliveries, mailbox_read=read)  # fmt: skip
+                return self._gone(kept, sent)
             found = (Change("row", "it is no longer in the workbook"),)
         intact = record.pdf is not None and record.pdf.matches(self.settings.paths)
         decision = self._correcting(found)
@@ -332,8 +341,41 @@ class Records:
             read,
             self.knows_currency,
         )
+        standing = self._with_wording(standing)
         state, why = state_of(standing)
         return dataclasses.replace(standing, state=state, why=why)
+
+    def _gone(self, standing: Standing, sent: Message) -> Standing:
+        """A council sent a letter, then taken out of the workbook: its letter stays as sent,
+        on the record, with nothing to do."""
+        why = (
+            f"sent on {in_words(sent.sent_at)}; no longer in the workbook; its letter stays as sent"
+        )
+        return dataclasses.replace(standing, state=SENT, why=why, gone=True, changes=())
+
+    def _with_wording(self, standing: Standing) -> Standing:
+        """The paragraphs of a letter sent that read otherwise in the letter built since, and
+        the office's decision about them that holds."""
+        last, record = standing.sent_last, standing.record
+        if (
+            last is None
+            or record is None
+            or standing.out_of_date
+            or not (last.statement and record.statement)
+            or last.statement == record.statement
+            or not (last.paragraphs and record.paragraphs)
+        ):
+            return standing
+        pairs = tuple(reworded(unpacked(last.paragraphs), unpacked(record.paragraphs)))
+        holding = None
+        for decision in self.wording_decisions:
+            if decision.covers(standing.authority, last.statement, record.statement):
+                holding = decision
+        return dataclasses.replace(standing, reworded=pairs, wording=holding)
+
+    def reworded_since_sent(self) -> list[Standing]:
+        """Letters sent whose wording reads otherwise now, waiting for the office's decision."""
+        return [s for s in self.standings() if s.awaiting_wording]
 
     def _correcting(self, found: tuple[Change, ...]) -> AverageDecision | None:
         holding = latest(self.decisions)

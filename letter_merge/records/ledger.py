@@ -153,6 +153,13 @@ MIGRATIONS: tuple[str, ...] = (
         messages    INTEGER NOT NULL
     );
     """,
+    # 6: each message's letter's paragraphs, packed small (words.packed), and the template it
+    # was made from, so that a letter reworded since it was sent says which paragraphs read
+    # otherwise now, and whether a template change did it.
+    """
+    ALTER TABLE messages ADD COLUMN paragraphs TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN template TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -189,6 +196,8 @@ class Message:
     resend_of: str = ""  # the message whose copy bounced, when this re-sends the same letter
     statement: str = ""  # what its letter states (template/statement.py); "" if not kept
     figures: dict[str, int | None] | None = None  # the figures its letter states (None: not kept)
+    paragraphs: str = ""  # its letter's paragraphs, packed (words.packed); "" if not kept
+    template: str = ""  # the template its letter was made from (records/sources.py); "" if not kept
 
 
 @dataclass(frozen=True)
@@ -260,7 +269,7 @@ class Event:
 MESSAGE_COLUMNS = (
     "message_id, authority, pdf_sha256, eml_path, recipients, subject, state, queued_at, "
     "updated_at, attempts, last_reply, sent_at, correction, approval_id, resend_of, statement, "
-    "figures"
+    "figures, paragraphs, template"
 )
 APPROVAL_COLUMNS = "authority, pdf_path, pdf_sha256, approved_by, approved_at, despite_proof, id"
 
@@ -429,12 +438,14 @@ class Ledger:
         resend_of: str = "",
         statement: str = "",
         figures: dict[str, int | None] | None = None,
+        paragraphs: str = "",
+        template: str = "",
     ) -> None:
         stamp = now()
         with self._transaction() as db:
             db.execute(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?, ?, ?, ?)",
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     authority,
@@ -450,6 +461,8 @@ class Ledger:
                     resend_of,
                     statement,
                     "" if figures is None else json.dumps(figures),
+                    paragraphs,
+                    template,
                 ),
             )
             detail = f"correction: {correction}" if correction else ""
@@ -601,5 +614,5 @@ def _event(
 def _message(row: tuple[object, ...]) -> Message:
     values = list(row)
     values[4] = tuple(json.loads(str(values[4])))
-    values[-1] = json.loads(str(values[-1])) if values[-1] else None
+    values[-3] = json.loads(str(values[-3])) if values[-3] else None
     return Message(*values)  # type: ignore[arg-type]

@@ -75,6 +75,8 @@ class LetterRecord:
     # What the letter states (its words and pictures: template/statement.py); "" for letters
     # built before it was kept.
     statement: str = ""
+    # Its body's paragraphs, packed (template/statement.py): "" for letters built before.
+    paragraphs: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def _letter_data(letter: LetterRecord) -> dict[str, Any]:
         "files": files,
         "source_sha256": letter.source_sha256,
         "statement": letter.statement,
+        "paragraphs": letter.paragraphs,
         "figures": letter.figures,
         "error": letter.error,
         "conversion": None if letter.conversion is None else _conversion_data(letter.conversion),
@@ -244,6 +247,7 @@ def _letter(entry: Mapping[str, Any]) -> LetterRecord:
         template=str(entry.get("made_from", {}).get("template", "")),
         tool_version=str(entry.get("made_from", {}).get("tool_version", "")),
         statement=str(entry.get("statement", "")),
+        paragraphs=str(entry.get("paragraphs", "")),
     )
 
 

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from letter_merge.decisions import AverageDecision
+from letter_merge.decisions import KEEP, AverageDecision, WordingDecision
 from letter_merge.figures import FIGURE_FIELDS, RATE_LABELS
 from letter_merge.paths import OutputPaths
 from letter_merge.pdf.reading import names, pdf_text
@@ -96,6 +96,62 @@ class Standing:
     awaiting: tuple[MovedAverage, ...] = ()
     mailbox_read: bool = False  # the sending mailbox has been read since letters were sent
     inputs_known: bool = True  # the workbook and template could be read
+    # Sent, then its template reworded: the paragraphs that read otherwise (as sent, as now),
+    # and the office's decision about it that holds (None: not made yet).
+    reworded: tuple[tuple[str, str], ...] = ()
+    wording: WordingDecision | None = None
+    gone: bool = False  # sent, then taken out of the workbook: its letter stays as sent
+
+    @property
+    def wording_changed(self) -> bool:
+        """Sent, then built again from an edited template, and what it states differs in
+        words only: its figures are those sent. The office decides whether it stays as sent."""
+        last, record = self.sent_last, self.record
+        return (
+            last is not None
+            and record is not None
+            and not self.out_of_date
+            and bool(last.template)
+            and last.template != record.template
+            and bool(last.statement and record.statement)
+            and last.statement != record.statement
+            and (last.figures is None or dict(last.figures) == dict(record.figures))
+            and bool(self.reworded)
+        )
+
+    @property
+    def awaiting_wording(self) -> bool:
+        """Its wording changed since it was sent, and the office has not decided about it."""
+        return self.wording_changed and self.wording is None
+
+    @property
+    def kept_as_sent(self) -> bool:
+        """Its wording changed since it was sent, and the office decided it stays as sent."""
+        return self.wording_changed and self.wording is not None and self.wording.choice == KEEP
+
+    @property
+    def pdf_path(self) -> str:
+        """Its letter's PDF as built, else (a council taken out of the workbook since) the PDF
+        approved for the letter last sent ("" when there is neither)."""
+        if self.record is not None and self.record.pdf is not None:
+            return self.record.pdf.path
+        last, approval = self.sent_last, self.approval
+        if last is not None and approval is not None and approval.pdf_sha256 == last.pdf_sha256:
+            return approval.pdf_path
+        return ""
+
+    @property
+    def email(self) -> str:
+        """Where its letter goes: the address it was built for, else the one it last went to."""
+        if self.record is not None:
+            return self.record.recipient.email
+        last = self.sent_last
+        return last.recipients[0] if last is not None and last.recipients else ""
+
+    @property
+    def reworded_in_words(self) -> str:
+        """The paragraphs that read otherwise since it was sent, in words."""
+        return reworded_in_words(self.reworded)
 
     @property
     def currency_known(self) -> bool:
@@ -114,6 +170,10 @@ class Standing:
         step = STATES[self.state][1]
         if not self.currency_known and self.record is not None:
             return Next.FIX_INPUTS
+        if self.gone:
+            return Next.NOTHING
+        if self.awaiting_wording and step in (Next.CORRECT, Next.QUEUE_CORRECTION):
+            return Next.DECIDE_WORDING
         if self.awaiting and step in (Next.BUILD, Next.CORRECT, Next.PROOF, Next.APPROVE):
             return Next.DECIDE_AVERAGE
         if step == Next.CORRECT and not self.out_of_date:  # built again already: on from there
@@ -154,6 +214,8 @@ class Standing:
         last, record = self.sent_last, self.record
         if last is None or record is None or self.out_of_date:
             return False
+        if self.kept_as_sent:
+            return True
         if last.statement and record.statement:
             return last.statement == record.statement
         return record.pdf is not None and record.pdf.sha256 == last.pdf_sha256
@@ -259,9 +321,22 @@ class Standing:
         blocker = self._built_blocker()
         if blocker is not None:
             return blocker
+        if self.awaiting_wording:
+            return Blocker(
+                f"its wording changed since it was sent ({self.reworded_in_words}): the office "
+                "decides first whether it stays as sent or goes as a correction",
+                Next.DECIDE_WORDING,
+            )
         if self.approval is None:
             return Blocker("not approved", Next.APPROVE if self.proof_passed else Next.PROOF)
         if not self.approval_holds:
+            last = self.sent_last
+            if last is not None and self.approval.pdf_sha256 == last.pdf_sha256:
+                return Blocker(
+                    "the letter built since it was sent is not approved yet (the approval was "
+                    "for the letter sent)",
+                    Next.APPROVE if self.proof_passed else Next.PROOF,
+                )
             return Blocker("its PDF changed after it was approved", Next.PROOF)
         return None
 
@@ -495,6 +570,12 @@ def _as_sent(s: Standing, last: Message, sent: str) -> tuple[str, str]:
     before = s.went_to_before
     if before:
         sent = f"{sent} to {', '.join(last.recipients)} (earlier to {', '.join(before)})"
+    if s.kept_as_sent:
+        assert s.wording is not None
+        sent += (
+            f"; reworded since ({s.reworded_in_words}), kept as sent by {s.wording.by} on "
+            f"{in_words(s.wording.at)}: {s.wording.reason}"
+        )
     if said is not None:
         return SENT, f"{sent}; {said.summary()}"
     return SENT, sent if s.mailbox_read else f"{sent}; the mailbox not read yet"
@@ -526,7 +607,82 @@ def _changed_since_sent(s: Standing, sent: str) -> tuple[str, str]:
             else "built again without its PDF"
         )
         return "changed since sent", f"{sent}; {rebuilt}"
+    last = s.sent_last
+    if last is not None and last.figures is not None and last.figures != record.figures:
+        moved = [
+            f"{_figure_label(name)} {percent(last.figures.get(name))} → "
+            f"{percent(record.figures.get(name))}"
+            for name in record.figures
+            if last.figures.get(name) != record.figures.get(name)
+        ]
+        return "changed since sent", f"{sent}; the letter built since states {'; '.join(moved)}"
+    if s.reworded:
+        said = f"{sent}; the letter built since reads otherwise: {s.reworded_in_words}"
+        if s.awaiting_wording:
+            said += "; the office decides whether it stays as sent or goes as a correction"
+        elif s.wording is not None:
+            said += (
+                f" (to be corrected: {s.wording.by}, {in_words(s.wording.at)}: {s.wording.reason})"
+            )
+        return "changed since sent", said
     return "changed since sent", f"{sent}; the letter built since states something else"
+
+
+def _figure_label(name: str) -> str:
+    """A figure as the letter names it: "complaints upheld", "the average for complaints upheld"."""
+    label = RATE_LABELS.get(name.removesuffix("_average"), name).lower()
+    return f"the average for {label}" if name.endswith("_average") else label
+
+
+def reworded_in_words(pairs: Iterable[tuple[str, str]], shown: int = 2) -> str:
+    """Paragraphs that read otherwise, in words: '"There are a range…" now reads "There is a
+    range…"'; the first `shown`, then how many more."""
+    pairs = list(pairs)
+    said = []
+    for before, after in pairs[:shown]:
+        if not before:
+            said.append(f'a paragraph added: "{_cut(after)}"')
+        elif not after:
+            said.append(f'a paragraph taken out: "{_cut(before)}"')
+        else:
+            was, now = _around_the_change(before, after)
+            said.append(f'"{was}" now reads "{now}"')
+    more = len(pairs) - shown
+    if more > 0:
+        said.append(f"and {counted(more, 'paragraph')} more")
+    return "; ".join(said)
+
+
+def _cut(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+def _around_the_change(before: str, after: str, context: int = 30) -> tuple[str, str]:
+    """The words around where two paragraphs differ, the same on each side."""
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while (
+        end < min(len(before), len(after)) - start
+        and before[len(before) - 1 - end] == after[len(after) - 1 - end]
+    ):
+        end += 1
+    begin = max(0, start - context)
+    if begin:
+        space = before.find(" ", begin)
+        begin = space + 1 if 0 <= space < start else begin
+    tail_before, tail_after = len(before) - end, len(after) - end
+    stop = min(end, context)
+
+    def piece(text: str, changed_to: int) -> str:
+        finish = changed_to + stop
+        if finish < len(text):
+            space = text.rfind(" ", changed_to, finish)
+            finish = space if space > changed_to else finish
+        return ("…" if begin else "") + text[begin:finish] + ("…" if finish < len(text) else "")
+
+    return piece(before, tail_before), piece(after, tail_after)
 
 
 def _built_state(s: Standing, record: LetterRecord) -> tuple[str, str]:

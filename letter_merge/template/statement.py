@@ -12,6 +12,7 @@ import re
 import zipfile
 
 from letter_merge.template.wordxml import parse, w
+from letter_merge.words import packed
 
 # The parts a reader sees, in a fixed order; pictures are taken from word/media/.
 READ = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
@@ -42,3 +43,14 @@ def _words(xml: bytes) -> str:
         text = "".join(node.text or "" for node in paragraph.iter(w("t"), w("tab")))
         lines.append(" ".join(text.split()))
     return "\n".join(line for line in lines if line)
+
+
+def paragraphs_of(docx: bytes) -> str:
+    """The words of the letter's body, a paragraph a line, packed small (words.packed): kept
+    with each build and each message, to say later which paragraphs a change rewords."""
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        try:
+            text = _words(package.read("word/document.xml"))
+        except KeyError:
+            return ""
+    return packed(text.splitlines())

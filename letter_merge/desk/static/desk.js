@@ -553,7 +553,11 @@ async function loadStatus() {
     filter.value = chosen;
     show("moved-averages", (answer.moved_averages || []).map((m) => el("p", {class: m.decided ? "" : "bad"},
       m.text + (m.decided ? " Decided: " + m.decided + "." : ""))));
-    $("averages-form").hidden = !(answer.moved_averages || []).some((m) => !m.decided);
+    show("reworded", (answer.reworded || []).map((r) => el("p", {class: "bad"},
+      r.text + " Keep as sent: wording only, nothing goes again. Correct: " + r.letters.length +
+      " correction email" + (r.letters.length === 1 ? "" : "s") + ", each proofed and approved first.")));
+    $("averages-form").hidden = !(answer.moved_averages || []).some((m) => !m.decided) &&
+      !(answer.reworded || []).length;
     meanings = answer.meanings || {};
     $("came-back").textContent = answer.came_back ? answer.came_back + "." : "";
     drawStatus();
@@ -606,7 +610,8 @@ async function loadHistory(name, button) {
 $("averages-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const r = await call("/api/averages", {choice: event.submitter.value, by: $("averages-by").value});
+    const r = await call("/api/decide", {choice: event.submitter.value, by: $("averages-by").value,
+                                         reason: $("decide-reason").value});
     show("moved-averages", r.decided.map((line) => el("p", {}, line)));
     focusResult(event.submitter, "moved-averages");
     loadStatus();

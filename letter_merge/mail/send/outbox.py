@@ -217,6 +217,8 @@ def _resend(
         resend_of=last.message_id,
         statement=last.statement,
         figures=last.figures,
+        paragraphs=last.paragraphs,
+        template=last.template,
     )
     report.resends.append(authority)
 
@@ -248,6 +250,10 @@ def _decided_corrections(records: Records) -> dict[str, str]:
             done = any(decision.because in m.correction for m in sent)  # acted on already
             if sent and not done:
                 reasons.setdefault(authority, []).append(decision.because)
+    for reworded in records.wording_decisions:
+        standing = records.standing(reworded.authority)
+        if reworded.choice == CORRECT and standing.wording == reworded:
+            reasons.setdefault(reworded.authority, []).append(reworded.reason)
     return {authority: "; ".join(because) for authority, because in reasons.items()}
 
 
@@ -311,6 +317,8 @@ def _queue(
         correction=correction,
         statement=record.statement,
         figures=dict(record.figures),
+        paragraphs=record.paragraphs,
+        template=record.template,
     )
 
 
