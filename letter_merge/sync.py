@@ -48,7 +48,7 @@ CLIENT_FOLDERS = (
     (re.compile(r"^com~apple~CloudDocs$"), "iCloud Drive"),
 )
 # The records that must never exist twice, and the shapes of the copies sync clients make.
-RECORDS = ("ledger.sqlite", "manifest.json", "decisions.json")
+RECORDS = ("ledger.sqlite", "manifest.json", "decisions.json", "wording-decisions.json")
 
 SyncedFolders = Callable[[], list[tuple[str, str]]]  # (folder, what syncs it)
 

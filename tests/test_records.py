@@ -258,6 +258,9 @@ def test_a_correction_that_moves_an_average_corrected_in_every_letter(
     moved = desk_status(work)["moved_averages"]
     assert [m["decided"] for m in moved] == ["", ""]  # remedies and upheld: both undecided
     assert "complaints upheld moves from 50% to 40%: 2 letters already sent state 50%" in str(moved)
+    # Said as a sentence, with how many letters each choice reaches and the type it is about.
+    assert all(m["text"].startswith("The Unitary Council average for ") for m in moved)
+    assert [(m["type"], m["letters"]) for m in moved] == [("Unitary Council", 2)] * 2
     # Decided at the desk, as the CLI would (letter-merge averages correct --by "Jo Bloggs").
     decided = desk(work, "/api/averages", {"choice": "correct", "by": "Jo Bloggs"})["decided"]
     assert "The Unitary Council average (upheld): corrected to 40% in every letter: " in (

@@ -330,7 +330,9 @@ def status(report: StatusReport) -> dict[str, Any]:
         ),
         "moved_averages": [
             {
-                "text": str(moved),
+                "text": str(moved)[:1].upper() + str(moved)[1:] + ".",
+                "type": moved.authority_type,
+                "letters": len(moved.letters),
                 "decided": (
                     f"{moved.decision.choice} ({moved.decision.by}, {moved.decision.at[:10]})"
                     if moved.decision

@@ -552,7 +552,10 @@ async function loadStatus() {
       ...counts.map(([state]) => el("option", {value: state}, state)));
     filter.value = chosen;
     show("moved-averages", (answer.moved_averages || []).map((m) => el("p", {class: m.decided ? "" : "bad"},
-      m.text + (m.decided ? " Decided: " + m.decided + "." : ""))));
+      m.text + (m.decided ? " Decided: " + m.decided + "."
+        : " Keep as sent: the letters stay as sent and nothing goes again. Correct: " +
+          counted(m.letters, "correction email") + ", each proofed and approved first."))));
+    chooseDecisionTypes(answer.moved_averages || []);
     show("reworded", (answer.reworded || []).map((r) => el("p", {class: "bad"},
       r.text + " Keep as sent: wording only, nothing goes again. Correct: " + r.letters.length +
       " correction email" + (r.letters.length === 1 ? "" : "s") + ", each proofed and approved first.")));
@@ -611,12 +614,23 @@ $("averages-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
     const r = await call("/api/decide", {choice: event.submitter.value, by: $("averages-by").value,
-                                         reason: $("decide-reason").value});
-    show("moved-averages", r.decided.map((line) => el("p", {}, line)));
-    focusResult(event.submitter, "moved-averages");
+                                         reason: $("decide-reason").value, type: $("decide-type").value});
+    show("decide-results", el("p", {class: "good"}, "Recorded:"),
+      el("ul", {}, r.decided.map((line) => el("li", {}, line[0].toUpperCase() + line.slice(1)))));
+    focusResult(event.submitter, "decide-results");
     loadStatus();
-  } catch (error) { show("moved-averages", failure(error)); }
+  } catch (error) { show("decide-results", failure(error)); }
 });
+
+// A decision may be taken for one authority type at a time: the types whose averages wait.
+function chooseDecisionTypes(moved) {
+  const select = $("decide-type");
+  const chosen = select.value;
+  const types = [...new Set(moved.filter((m) => !m.decided).map((m) => m.type))].sort();
+  select.replaceChildren(el("option", {value: ""}, "Every authority type"),
+    ...types.map((type) => el("option", {value: type}, "Only the " + type + " letters")));
+  select.value = types.includes(chosen) ? chosen : "";
+}
 
 $("run-delivery").addEventListener("click", async () => {
   await working($("run-delivery"), "delivery-results", "Reading the mailbox…", async () => {
