@@ -493,7 +493,7 @@ NEXT_COMMANDS: dict[Next, str] = {
     "workbook's new address, then letter-merge send",
     Next.READ_MAILBOX: "letter-merge delivery reads what came back",
     Next.FIX_INPUTS: "letter-merge check lists what to fix",
-    Next.SIGN_IN: "letter-merge login (README: Microsoft 365, or Gmail and Google Workspace)",
+    Next.SIGN_IN: "letter-merge login (the manual, For IT: Microsoft 365 or Gmail)",
     Next.NOTHING: "nothing",
 }  # fmt: skip
 

@@ -353,12 +353,12 @@ def _shorter(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-# Columns whose name is not a capital and then small letters, as the README spells them.
+# Columns whose name is not a capital and then small letters, as the manual spells them.
 SPELLED = {"gss code": "GSS code"}
 
 
 def _display(column: str) -> str:
-    """A required column as the README names it, for one the workbook does not have."""
+    """A required column as the manual names it, for one the workbook does not have."""
     return SPELLED.get(column, column[:1].upper() + column[1:])
 
 

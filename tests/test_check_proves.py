@@ -100,7 +100,7 @@ def test_a_syntax_error_names_the_paragraph_not_a_character_offset(folder: Path)
     output = check_with(folder, "Total: {{ received ! count }}")
     assert output.splitlines()[1] == (
         "  - letter.docx, paragraph 2 'Total: {{ received ! count }}': {{ received ! count }}: "
-        "unexpected char '!'; check the tag is written as in the README's template fields."
+        "unexpected char '!'; check the tag is written as in the manual's template fields."
     )
 
 

@@ -35,7 +35,7 @@ COUNCILS = (
 LEICESTERSHIRE_CC = "link@cc.example.org; leader@cc.example.org"
 ME = "me@ombudsman.example"
 DERBY = "Derby City Council"
-# Where to keep the screenshots too (the README's come from here): LETTER_MERGE_SCREENSHOTS=dir
+# Where to keep the screenshots too (the manual's come from here): LETTER_MERGE_SCREENSHOTS=dir
 SCREENSHOTS = os.environ.get("LETTER_MERGE_SCREENSHOTS")
 
 

@@ -12,7 +12,7 @@ from tests.helpers import ROOT
 PACKAGE = ROOT / "letter_merge"
 
 # The stages in the order a batch goes through them. A module may import its own stage or an
-# earlier one, never a later one (the README's Development section says the same in words).
+# earlier one, never a later one (the manual's layout page says the same in words).
 STAGES: tuple[tuple[str, ...], ...] = (
     (
         "letter_merge",
@@ -62,7 +62,7 @@ def stage(module: str) -> int:
         for prefix in prefixes:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
                 best, found = len(prefix), number
-    assert found >= 0, f"{module} belongs to no stage: add it to STAGES and the README"
+    assert found >= 0, f"{module} belongs to no stage: add it to STAGES and the manual's layout page"
     return found
 
 

@@ -837,7 +837,7 @@ def test_graph_without_permission_says_mail_read(
     assert str(caught.value) == (
         f"Microsoft Graph may not read the mailbox of {USER} (403 ErrorAccessDenied: Access is "
         "denied.): the app needs the permission Mail.Read, which an administrator grants in "
-        "Entra ID (README: Microsoft 365)."
+        "Entra ID (the manual, For IT: Microsoft 365 with OAuth 2.0)."
     )
 
 

@@ -432,7 +432,7 @@ def test_sending_without_signing_in_says_to_sign_in(
     assert result.exit_code == 1
     assert result.output.splitlines()[-2:] == [
         "Error: Nobody is signed in for sending: sign in first.",
-        "Next: letter-merge login (README: Microsoft 365, or Gmail and Google Workspace)",
+        "Next: letter-merge login (the manual, For IT: Microsoft 365 or Gmail)",
     ]
 
 
@@ -446,7 +446,7 @@ def test_a_consent_error_says_what_the_administrator_must_grant(
     assert result.exit_code == 1
     assert (
         "permission to send mail (SMTP.Send) has not been granted. An administrator must "
-        "grant it in Entra ID (README: Microsoft 365)." in result.output
+        "grant it in Entra ID (the manual, For IT: Microsoft 365 with OAuth 2.0)." in result.output
     )
 
 

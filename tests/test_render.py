@@ -51,7 +51,7 @@ def test_an_unknown_field_is_an_error_naming_it(tmp_path: Path) -> None:
         template.render({"title": "Mr"})
     assert str(caught.value) == (
         "t.docx, paragraph 1 'Dear {{ title }} {{ surnmae }}': {{ surnmae }} is not a field; "
-        "check its spelling against the README."
+        "check its spelling against the manual's template fields."
     )
 
 
@@ -67,7 +67,7 @@ def test_check_fields_locates_the_paragraph(tmp_path: Path) -> None:
     problems = [str(p) for p in template.check_fields({"title", "surname"})]
     assert problems == [
         "t.docx, table 1 row 1 cell 1 '{{ figur }}': {{ figur }} is not a field; use a workbook "
-        "column's name in snake_case (or add the column), or one of the fields listed in the README.",
+        "column's name in snake_case (or add the column), or one of the fields listed in the manual (Reference: Template fields).",
         "t.docx, paragraph 2 'Dear {{ title }} {{ surnmae }}': {{ surnmae }} is not a field; "
         "did you mean surname?",
     ]

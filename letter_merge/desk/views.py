@@ -70,7 +70,7 @@ NEXT_STEPS: dict[Next, tuple[str, str]] = {
     ),
     Next.FIX_INPUTS: ("Fix what the Check step lists", "check"),
     Next.SIGN_IN: (
-        "Sign in for sending once, in a terminal, as the README's Microsoft 365 section says",
+        "Sign in for sending once, in a terminal, as the manual's Microsoft 365 page for IT says",
         "",
     ),
     Next.NOTHING: ("Nothing", ""),

@@ -303,7 +303,7 @@ class LetterTemplate:
                 f"did you mean {close[0]}?"
                 if close
                 else "use a workbook column's name in snake_case (or add the column), or one of "
-                "the fields listed in the README."
+                "the fields listed in the manual (Reference: Template fields)."
             )
             problems.append(Problem(where, f"{{{{ {name} }}}} is not a field; {hint}"))
         return problems

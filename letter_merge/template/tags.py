@@ -9,6 +9,7 @@ openings and closings are matched across paragraphs; each finding names its para
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -215,8 +216,16 @@ def _error(tag: _Tag) -> str:
     """Why Jinja cannot read `tag`, in its words with the advice; "" when it can."""
     if tag.text.startswith("{#") or tag.keyword.startswith("end"):
         return ""
+    return _jinja_error(_alone(tag))
+
+
+@functools.lru_cache(maxsize=4096)
+def _jinja_error(source: str) -> str:
+    """Why Jinja cannot compile `source` (one tag alone), with the advice; "" when it can. A
+    tag's words alone decide it, so each is compiled once a run (a template's tags are read at
+    every command and by the desk at every look)."""
     try:
-        _ENVIRONMENT.from_string(_alone(tag))
+        _ENVIRONMENT.from_string(source)
     except jinja2.TemplateSyntaxError as error:  # TemplateAssertionError too: a missing filter
         message = re.sub(r" at \d+$", "", error.message or str(error)).rstrip(".")
         unknown = re.search(r"No (filter|test) named '([^']+)'", message)
@@ -226,7 +235,7 @@ def _error(tag: _Tag) -> str:
             close = difflib.get_close_matches(name, [k for k in known if not k.startswith("_")])
             hint = f"did you mean '{close[0]}'?" if close else "check its spelling"
             return f"{message}; {hint} (Jinja's {kind}s, such as 'upper' and 'round', work)."
-        return f"{message}; check the tag is written as in the README's template fields."
+        return f"{message}; check the tag is written as in the manual's template fields."
     return ""
 
 

@@ -253,7 +253,7 @@ def describe(error: Exception) -> str:
     message = error.message or str(error)
     match = re.fullmatch(r"'(\w+)' is undefined", message)
     if match:
-        return f"{{{{ {match.group(1)} }}}} is not a field; check its spelling against the README."
+        return f"{{{{ {match.group(1)} }}}} is not a field; check its spelling against the manual's template fields."
     match = re.fullmatch(r"'[^']*' (?:object )?has no attribute '(\w+)'", message)
     if match:
         return f"'{match.group(1)}' is not a field of that item; check its spelling."

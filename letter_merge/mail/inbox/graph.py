@@ -160,7 +160,7 @@ class _Graph:
             return MailboxError(
                 f"Microsoft Graph may not read the mailbox of {self.name} ({status} {said}): the "
                 "app needs the permission Mail.Read, which an administrator grants in Entra ID "
-                "(README: Microsoft 365)."
+                "(the manual, For IT: Microsoft 365 with OAuth 2.0)."
             )
         if status == 404 and "/mailFolders/" in url:
             return MailboxError(

@@ -367,11 +367,11 @@ def _password_hint(mailbox: MailboxSettings) -> str:
     if mailbox.host.lower() == "outlook.office365.com":
         return (
             ' Microsoft 365 no longer takes passwords for IMAP: set auth = "oauth2" in [mailbox] '
-            "and sign in (README: Microsoft 365)."
+            "and sign in (the manual, For IT: Microsoft 365 with OAuth 2.0)."
         )
     if mailbox.host.lower() == "imap.gmail.com":
         return (
             " Gmail takes an app password here, not the account's own; or set auth = "
-            '"oauth2" in [mailbox] (README: Gmail and Google Workspace).'
+            '"oauth2" in [mailbox] (the manual, For IT: Gmail and Google Workspace).'
         )
     return ""

@@ -297,7 +297,7 @@ class GraphConnection:
             )
         return SendStopped(
             f"{self.where} refused ({answer.code or 403}: {answer.text}): the app lacks a "
-            f"permission. An administrator grants it: {grant} (README: Microsoft 365 without "
+            f"permission. An administrator grants it: {grant} (the manual, For IT: Microsoft 365 without "
             "SMTP). Nothing more was sent."
         )
 

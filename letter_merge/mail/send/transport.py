@@ -182,7 +182,7 @@ class SmtpConnection:
                     raise SendStopped(
                         f"The SMTP server {where} refused the password login for {s.username!r} "
                         f"({reply}): this mailbox no longer accepts passwords. Set auth = "
-                        '"oauth2" in [smtp] and sign in (README: Microsoft 365). Nothing more '
+                        '"oauth2" in [smtp] and sign in (the manual, For IT: Microsoft 365 with OAuth 2.0). Nothing more '
                         "was sent.",
                         next_step=Next.SIGN_IN,
                     ) from None

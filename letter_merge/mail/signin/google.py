@@ -37,7 +37,7 @@ class GoogleTokens:
         if not self.oauth2.client_id and not self.oauth2.is_app:
             raise InputError(
                 "[oauth2] client_id is not set: the OAuth client ID of the Google Cloud project "
-                "your administrator set up (README: Gmail and Google Workspace)."
+                "your administrator set up (the manual, For IT: Gmail and Google Workspace)."
             )
         if not settings.smtp.username:
             raise InputError("[smtp] username must be the Gmail or Workspace address to send as.")
@@ -198,7 +198,7 @@ def _explain(error: Exception, what: str) -> str:
         return (
             f"Sign-in refused: {what}, because the service account may not send as this "
             "address. A Workspace administrator must allow its client ID the scope "
-            "https://mail.google.com/ under domain-wide delegation (README: Gmail and Google "
+            "https://mail.google.com/ under domain-wide delegation (the manual, For IT: Gmail and Google "
             "Workspace)."
         )
     if "access_denied" in text:

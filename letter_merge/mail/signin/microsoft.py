@@ -230,12 +230,12 @@ def check_settings(oauth2: OAuth2Settings) -> None:
     if not oauth2.client_id:
         raise InputError(
             "[oauth2] client_id is not set: it is the Application (client) ID of the app your "
-            "administrator registered (README: Microsoft 365)."
+            "administrator registered (the manual, For IT: Microsoft 365 with OAuth 2.0)."
         )
     if oauth2.provider == "microsoft" and not oauth2.tenant and not oauth2.authority:
         raise InputError(
             "[oauth2] tenant is not set: the directory (tenant) ID or domain of your Microsoft "
-            "365 organisation (README: Microsoft 365)."
+            "365 organisation (the manual, For IT: Microsoft 365 with OAuth 2.0)."
         )
 
 
@@ -247,13 +247,13 @@ def _explain(result: Mapping[str, Any], what: str, permission: str = PERMISSIONS
     if code in ("AADSTS65001", "AADSTS90094") or error == "consent_required":
         return (
             f"Sign-in refused: {what}, because the app's permission {permission} has not been "
-            "granted. An administrator must grant it in Entra ID (README: Microsoft 365)."
+            "granted. An administrator must grant it in Entra ID (the manual, For IT: Microsoft 365 with OAuth 2.0)."
         )
     if code == "AADSTS7000218" or error == "unauthorized_client":
         return (
             f"Sign-in refused: {what}, because the app does not allow this sign-in. An "
             'administrator must set "Allow public client flows" (device code) or give the app a '
-            "client secret (client credentials) in Entra ID (README: Microsoft 365)."
+            "client secret (client credentials) in Entra ID (the manual, For IT: Microsoft 365 with OAuth 2.0)."
         )
     if code in ("AADSTS7000215", "AADSTS7000222") or error == "invalid_client":
         return (
