@@ -21,6 +21,7 @@ import importlib.metadata
 import os
 import tempfile
 import textwrap
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,9 +58,11 @@ class TextPdfConverter:
 
 def text_pdf(text: str, title: str) -> bytes:
     """`text` set on A4 pages, 10 point DejaVu Sans, embedded, stamped with the time it was made
-    (a letter made again differs, as LibreOffice's would)."""
+    and, after its end, a mark of its own (a letter made again differs, as LibreOffice's would,
+    even within the same second)."""
     made = dt.datetime.now(dt.UTC).strftime("D:%Y%m%d%H%M%SZ").encode("ascii")
-    return _text_pages(text, title).replace(_UNSTAMPED, made, 1)
+    mark = f"\n% made {uuid.uuid4().hex}\n".encode("ascii")
+    return _text_pages(text, title).replace(_UNSTAMPED, made, 1) + mark
 
 
 _UNSTAMPED_TIME = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)

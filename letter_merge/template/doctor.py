@@ -8,6 +8,7 @@ and the paragraph's text.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
@@ -92,8 +93,35 @@ RESTRICTIONS = {
 ON = ("1", "true", "on")
 
 
+# What the doctor found in each template lately, by its name and its bytes' SHA-256: what it
+# finds depends on nothing else, and the desk (which reads the batch afresh whenever any input
+# changes) and a run of commands ask again about the same template many times.
+_FOUND: dict[tuple[str, bytes], tuple[Finding, ...]] = {}
+_FOUND_MOST = 16
+
+
 def examine(template: Path) -> list[Finding]:
     """Everything the doctor finds in the template, errors first."""
+    key = (template.name, _digest(template))
+    if key not in _FOUND:
+        found = tuple(_examine(template))
+        if _digest(template) == key[1]:  # not saved again while it was read
+            while len(_FOUND) >= _FOUND_MOST:
+                del _FOUND[next(iter(_FOUND))]
+            _FOUND[key] = found
+        return list(found)
+    return list(_FOUND[key])
+
+
+def _digest(template: Path) -> bytes:
+    try:
+        with template.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").digest()
+    except OSError:
+        return b""  # not there, or not readable: said by the reading itself
+
+
+def _examine(template: Path) -> list[Finding]:
     findings: list[Finding] = _editing_restrictions(template)
     for part_name, root in _parts(template):
         findings += _revisions_and_comments(template.name, part_name, root)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import functools
 import html
 import io
 import re
@@ -65,6 +66,22 @@ LINE_BREAK_IN_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
 TWIPS_TO_EMU = 635
 
 
+# One sandbox for every letter template: nothing is set on it after it is made. A part's source
+# decides what Jinja makes of it, so each is compiled (and read for its fields) once a run: the
+# desk reads the batch afresh at every change of an input, and a run of commands many times.
+_ENVIRONMENT = sandbox(autoescape=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(source: str) -> jinja2.Template:
+    return _ENVIRONMENT.from_string(source)
+
+
+@functools.lru_cache(maxsize=16)
+def _undeclared(source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_ENVIRONMENT.parse(source)))
+
+
 class LetterTemplate:
     """The Word template, compiled once and rendered once per letter."""
 
@@ -103,7 +120,7 @@ class LetterTemplate:
             raise InputError(
                 f"{path}: cannot be read as a Word document ({error}); save it from Word as .docx."
             ) from None
-        self._environment = sandbox(autoescape=True)
+        self._environment = _ENVIRONMENT
         self._helper = DocxTemplate(io.BytesIO(self.source))  # for its string transforms only
         self._sources = {
             name: self._prepare(_decoded(path, name, data))
@@ -142,7 +159,7 @@ class LetterTemplate:
             compiled = {}
             for name, source in self._sources.items():
                 try:
-                    compiled[name] = self._environment.from_string(source)
+                    compiled[name] = _compiled(source)
                 except jinja2.TemplateSyntaxError as error:
                     raise self._syntax_error(error, name) from None
             self._compiled = compiled
@@ -166,7 +183,7 @@ class LetterTemplate:
             used = {}
             for name, source in self._sources.items():
                 try:
-                    variables = meta.find_undeclared_variables(self._environment.parse(source))
+                    variables = _undeclared(source)
                 except jinja2.TemplateSyntaxError:
                     # The doctor reports each mistake (template/tags.py); the fields are still
                     # those of the tags that can be read, so unknown ones are reported too.
