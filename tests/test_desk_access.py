@@ -109,7 +109,7 @@ def audit(page: Page, view: str) -> None:
     from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     for size in (WIDE, NARROW):
-        page.set_viewport_size(size)
+        resized(page, size)
         results = Axe().run(
             page,
             options={
@@ -127,11 +127,18 @@ def audit(page: Page, view: str) -> None:
     page.set_viewport_size(WIDE)
 
 
+def resized(page: Page, size: ViewportSize) -> None:
+    """The page at `size`, once the page's own resize observers have marked what scrolls (they
+    run with the next frames, not at once)."""
+    page.set_viewport_size(size)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def keyboard(page: Page, view: str) -> None:
     """Tab, then Shift+Tab, through the whole page at 1280 px and at 320 px: every control gets
     focus, shows it at 3:1, and is not under the header."""
     for size in (WIDE, NARROW):
-        page.set_viewport_size(size)
+        resized(page, size)
         for key in ("Tab", "Shift+Tab"):
             page.evaluate("() => { window.__reached = []; document.activeElement.blur(); }")
             expected = page.evaluate(CONTROLS)
