@@ -34,6 +34,7 @@ from lxml import etree
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
 from letter_merge.files import CONVERTING_PREFIX, try_lock
+from letter_merge.pdf import lean
 from letter_merge.pdf.combine import (
     CombineError,
     cannot_combine,
@@ -66,6 +67,9 @@ LETTERS_PER_DOCUMENT = 40
 LETTERS_PER_RUN = 200
 # Letters converted together first, to check them against some of them converted alone.
 CHECK_LETTERS = 4
+# Letters converted one at a time go to LibreOffice with only the styles they use (lean.py) when
+# their family has this many, once one of them converted both ways gave the same letter.
+LEAN_AT_LEAST = 4
 # How long LibreOffice may go without saying anything before it is stopped: a run of combined
 # documents says when it begins each, but LibreOffice on Windows says nothing at all.
 RUN_SECONDS = 60
@@ -128,6 +132,8 @@ class LibreOfficeConverter:
         self.notices: list[str] = []
         # The check each letter converted together was converted on.
         self._checks: dict[ConversionJob, Verdict] = {}
+        # Letters converted one at a time from a copy with only the styles they use.
+        self._lean: set[ConversionJob] = set()
 
     def version(self) -> str:
         if self._version is None:
@@ -141,6 +147,7 @@ class LibreOfficeConverter:
     ) -> list[ConversionResult]:
         self.notices = []
         self._checks = {}
+        self._lean = set()
         if not jobs:
             return []
         results: list[ConversionResult] = []
@@ -170,6 +177,8 @@ class LibreOfficeConverter:
                         family = self._check(family, work)
                     if family.alone_because:
                         self._say_alone(family)
+                        if len(family.jobs) >= LEAN_AT_LEAST and self._lean_holds(family, work):
+                            self._lean.update(family.jobs)
                         alone.extend(family.jobs)
                     else:
                         assert family.verdict is not None
@@ -322,6 +331,43 @@ class LibreOfficeConverter:
             return replace(family, verdict=verdict, alone_because=verdict.difference)
         return replace(family, verdict=verdict)
 
+    def _lean_holds(self, family: Family, work: _Work) -> bool:
+        """Whether a letter of the family converted from a copy with only the styles it uses is
+        the letter converted from its own .docx: one letter converted both ways, in one
+        LibreOffice run, compared page by page. The verdict is kept as the family's is."""
+        export = export_filter(self.pdf)
+        key = verdict_key(f"{family.key}\nwith only the styles used", self.version(), export)
+        kept = self.verdicts.get(key)
+        if kept is not None:
+            return kept.same
+        sample = family.jobs[len(family.jobs) // 2]
+        profile = work.profiles.get()
+        try:
+            folder = work.folder(sample.pdf.parent)
+            copy = lean.lean_copy(sample.docx, folder)
+            copy = copy.rename(folder / f"{sample.docx.stem} (lean){sample.docx.suffix}")
+            outdir = folder / "out"
+            result = self._soffice(
+                [sample.docx, copy],
+                outdir,
+                profile,
+                export,
+                timeout=RUN_SECONDS + SECONDS_PER_LETTER * 2,
+            )
+            original, leaner = outdir / f"{sample.docx.stem}.pdf", outdir / f"{copy.stem}.pdf"
+            if result.returncode != 0 or not is_pdf(original) or not is_pdf(leaner):
+                return False  # not known: converted as they are, and checked again next time
+            found = difference(leaner, original, Margins.of(sample.docx))
+        except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
+            return False
+        finally:
+            work.profiles.put(profile)
+        verdict = new_verdict({sample.pdf.name: found}, self.version())
+        self.verdicts.put(key, verdict)
+        if found:
+            log.info("converting with every style: %s", found)
+        return verdict.same
+
     def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
         """Convert each of `documents` (letters) as one document, all in one LibreOffice run
         (or a few, for many letters), each split into its letters as soon as it is done."""
@@ -443,23 +489,24 @@ class LibreOfficeConverter:
         own, and the letters after it get another run."""
         profile = work.profiles.get()
         try:
-            by_docx = {job.docx: job for job in chunk}
+            sources = self._sources(chunk, work)
+            by_source = {source: job for job, source in sources.items()}
             runs: deque[list[ConversionJob]] = deque([list(chunk)])
             while runs:
                 run = runs.popleft()
 
-                def made(docx: Path, pdf: Path) -> None:
-                    self._finish(by_docx[docx], pdf, work.report)
+                def made(source: Path, pdf: Path) -> None:
+                    self._finish(by_source[source], pdf, work.report)
 
                 converted, reason = self._export(
-                    [job.docx for job in run],
+                    [sources[job] for job in run],
                     len(run),
                     profile,
                     work.folder(run[0].pdf.parent),
                     made,
                     export_filter(self.pdf),
                 )
-                failed = [job for job in run if job.docx not in converted]
+                failed = [job for job in run if sources[job] not in converted]
                 if not failed:
                     continue
                 if len(run) == 1:
@@ -471,6 +518,20 @@ class LibreOfficeConverter:
                 runs.appendleft(failed[:1])
         finally:
             work.profiles.put(profile)
+
+    def _sources(self, chunk: Sequence[ConversionJob], work: _Work) -> dict[ConversionJob, Path]:
+        """What LibreOffice converts for each letter: its copy with only the styles it uses
+        where its family's check allows (see _lean_holds), else its own .docx."""
+        folder: Path | None = None
+        sources = {}
+        for job in chunk:
+            sources[job] = job.docx
+            if job not in self._lean:
+                continue
+            folder = folder or work.folder(job.pdf.parent)
+            with contextlib.suppress(OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
+                sources[job] = lean.lean_copy(job.docx, folder)
+        return sources
 
     def _finish(self, job: ConversionJob, made: Path, report: ResultCallback) -> None:
         try:
