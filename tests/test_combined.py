@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from pypdf import PdfReader
 from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import PdfSettings, Settings
-from letter_merge.pdf import libreoffice
+from letter_merge.pdf import lean, libreoffice
 from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.convert import ConversionJob
 from letter_merge.pdf.libreoffice import LibreOfficeConverter, RunProgram, SplitPdf
@@ -268,6 +269,7 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
         word_features.line_numbers,  # numbered from 1 in each letter
     )
     assert [o.error for o in report.letters] == [None] * 4
+    assert report.notices == []
     assert [o.together for o in report.letters] == [True] * 4
     assert report.notices == []
     assert_the_letters_alone(report, tmp_path / "alone")
@@ -276,6 +278,30 @@ def test_letters_using_word_features_are_converted_together_as_they_are_alone(
     assert all(f"Page {n} of 4" in page for n, page in enumerate(derby, start=1))
     assert all("Annual Review letter 2020 – Derby City Council" in page for page in derby)
     assert "1. Complaints upheld" in derby[0] and "Leicestershire" not in " ".join(derby)
+
+
+def test_footnotes_with_every_other_feature_are_converted_together_as_they_are_alone(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(libreoffice, "CHECK_LETTERS", 2)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    report = build_with_features(
+        settings,
+        word_features.notes,  # two footnotes, numbered from 1, one naming the council
+        word_features.title_in_footer,
+        functools.partial(word_features.page_x_of_y_footer, at_end=True),
+        word_features.numbered_list,
+        word_features.caption_and_cross_reference,
+        word_features.header_naming_the_council,
+    )
+    assert [o.error for o in report.letters] == [None] * 4
+    assert report.notices == []
+    assert [o.together for o in report.letters] == [True] * 4
+    assert_the_letters_alone(report, tmp_path / "alone")
+    for outcome in report.letters[1:]:  # each numbers its own from 1, under the line
+        text = " ".join(" ".join(p.text.split()) for p in read_pages(outcome.pdf or Path()))
+        assert "1 As decided by the Ombudsman." in text
+        assert f"2 The figures of {outcome.authority}." in text
 
 
 def test_the_check_finds_what_letter_merge_leaves_alone_and_converts_one_at_a_time(
@@ -318,3 +344,70 @@ def kill_libreoffice(profile: str) -> None:
                 process.kill()
         except psutil.Error:
             pass  # gone meanwhile
+
+
+class Sources:
+    """The documents each LibreOffice run converts, by their paths."""
+
+    def __init__(self) -> None:
+        self.runs: list[list[Path]] = []
+
+    def run(
+        self,
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult:
+        if "--convert-to" in args:
+            words = [str(a) for a in args]
+            self.runs.append([Path(a) for a in words[words.index("--outdir") + 2 :]])
+        return run_program(args, timeout=timeout, on_line=on_line)
+
+
+def verdicts_kept(settings: Settings) -> list[dict[str, object]]:
+    folder = settings.paths.combining_checks
+    return [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")]
+
+
+def test_letters_one_at_a_time_go_with_only_their_styles_once_shown_the_same(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Endnotes: LibreOffice 7.4 puts a document's endnotes after its last letter, so these
+    # letters go one at a time, each from a copy with only the styles it uses (lean.py).
+    sources = Sources()
+    report = build_with_features(settings, word_features.plain_endnotes, run=sources.run)
+    assert [o.error for o in report.letters] == [None] * 4
+    assert [o.together for o in report.letters] == [False] * 4
+    letters = {o.docx for o in report.letters}
+    # The check: one letter from its own .docx and from its copy, in one run; then the copies
+    check, *runs = sources.runs
+    converted = [path for run in runs for path in run]
+    assert check[0] in letters and check[1].name == f"{check[0].stem} (lean).docx"
+    assert sorted(p.name for p in converted) == sorted(p.name for p in letters if p)
+    assert not letters & set(converted), "the copies, not the letters' own .docx"
+    assert [v["same"] for v in verdicts_kept(settings)] == [True]
+    assert_the_letters_alone(report, tmp_path / "alone")
+
+
+def test_a_copy_that_is_not_the_letter_is_not_used(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy that lost a style the letter uses (its heading's) converts to another letter: the
+    # check finds it, and the letters go from their own .docx.
+    def without_headings(parts: dict[str, bytes]) -> dict[str, bytes]:
+        return {
+            name: re.sub(rb'<w:style [^>]*w:styleId="Heading1".*?</w:style>', b"", data, flags=re.S)
+            for name, data in parts.items()
+            if name.startswith("word/styles")
+        }
+
+    monkeypatch.setattr(lean, "lean_parts", without_headings)
+    sources = Sources()
+    report = build_with_features(settings, word_features.plain_endnotes, run=sources.run)
+    assert [o.error for o in report.letters] == [None] * 4
+    (verdict,) = verdicts_kept(settings)
+    assert verdict["same"] is False and verdict["difference"]
+    converted = [path for run in sources.runs[1:] for path in run]
+    assert set(converted) == {o.docx for o in report.letters}
+    assert_the_letters_alone(report, tmp_path / "alone")

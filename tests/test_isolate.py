@@ -14,8 +14,10 @@ from lxml import etree
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.config import Settings
+from letter_merge.pdf import notes
 from letter_merge.pdf.combine import (
-    NOTES,
+    ENDNOTES,
+    CombineError,
     cannot_combine,
     combine_letters,
     template_cannot_combine,
@@ -203,9 +205,62 @@ def test_the_default_template_shares_one_footer(settings: Settings) -> None:
     assert footers == ["word/footer1.xml"], "nothing differs per letter: nothing is copied"
 
 
-def test_what_cannot_be_combined_is_said(settings: Settings) -> None:
+def test_each_letter_has_its_own_footnotes_numbered_from_its_first(settings: Settings) -> None:
+    word_features.notes(TEMPLATE, "footnote")  # two, the second naming the council
+    letters = letters_of(settings)
+    assert cannot_combine(letters[0]) is None
+    parts = parts_of(combine_letters(letters))
+    notes = parse(parts["word/footnotes.xml"])
+    texts = {
+        note.get(w("id")): "".join(t.text or "" for t in note.iter(w("t")))
+        for note in notes.findall(w("footnote"))
+        if note.get(w("type")) is None
+    }
+    assert len(texts) == 8 and len(set(texts)) == 8, "each letter's two, under ids of their own"
+    body = parse(parts["word/document.xml"])
+    references = list(body.iter(w("footnoteReference")))
+    named = [texts[r.get(w("id"), "")] for r in references]
+    assert [n for n in named if "figures of" in n] == [
+        " The figures of Leicestershire County Council.",
+        " The figures of Derby City Council.",
+        " The figures of Brighton & Hove City Council.",
+        " The figures of Adur District Council.",
+    ]
+    # The first letter's are numbered by LibreOffice; the others' give their own numbers
+    marks = [r.get(w("customMarkFollows")) for r in references]
+    assert marks == [None, None] + ["1"] * 6
+    labels = ["".join(t.text or "" for t in r.getparent().iter(w("t"))) for r in references]
+    assert labels == ["", "", "1", "2", "1", "2", "1", "2"]
+    # and a hidden separator before each, so that the line above the notes is drawn
+    for reference in references[2:]:
+        before = reference.getparent().getprevious()
+        assert before is not None and before.find(w("separator")) is not None
+        assert before.find(f"{w('rPr')}/{w('vanish')}") is not None
+
+
+@pytest.mark.parametrize(
+    ("numbering", "labels"),
+    [
+        (notes.Numbering(), ["1", "2", "10", "11"]),
+        (notes.Numbering("lowerRoman", 3), ["iii", "iv", "xii", "xiii"]),
+        (notes.Numbering("upperLetter"), ["A", "B", "J", "K"]),
+        (notes.Numbering("chicago"), ["*", "†", "†††", "‡‡‡"]),
+    ],
+)
+def test_footnote_marks_are_numbered_as_word_numbers_them(
+    numbering: notes.Numbering, labels: list[str]
+) -> None:
+    assert [numbering.label(n) for n in (1, 2, 10, 11)] == labels
+
+
+def test_footnotes_numbered_per_page_cannot_be_combined(settings: Settings) -> None:
     word_features.plain_footnotes(TEMPLATE)
-    assert "footnotes" in (cannot_combine(letters_of(settings)[0]) or "")
+    with word_features.Package(TEMPLATE) as package:
+        package.parts["word/settings.xml"] = package.parts["word/settings.xml"].replace(
+            '<w:footnotePr>', '<w:footnotePr><w:numRestart w:val="eachPage"/>', 1
+        )
+    with pytest.raises(CombineError, match="again on each page"):
+        combine_letters(letters_of(settings))
 
 
 def test_endnotes_cannot_be_combined(settings: Settings) -> None:
@@ -222,13 +277,13 @@ def test_a_page_count_with_roman_page_numbers_cannot_be_combined(settings: Setti
     assert "numbers its pages other than 1, 2, 3" in (template_cannot_combine(letter) or "")
 
 
-def test_a_letter_with_notes_of_its_own_goes_alone_and_the_others_together(
+def test_a_letter_with_endnotes_of_its_own_goes_alone_and_the_others_together(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    word_features.plain_footnotes(TEMPLATE)
+    word_features.plain_endnotes(TEMPLATE)
     with word_features.Package(TEMPLATE) as package:  # a footnote in Derby's letter only
         body = package.body
-        first = body.index('<w:r><w:rPr><w:rStyle w:val="FootnoteReference"/>')
+        first = body.index('<w:r><w:rPr><w:rStyle w:val="EndnoteReference"/>')
         end = body.index("</w:r>", first) + len("</w:r>")
         reference = body[first:end]
         condition = word_features.text_run("{% if authority == 'Derby City Council' %}")
@@ -236,7 +291,7 @@ def test_a_letter_with_notes_of_its_own_goes_alone_and_the_others_together(
             reference, condition + reference + word_features.text_run("{% endif %}"), 1
         )
         body = package.body
-        second = body.index('<w:r><w:rPr><w:rStyle w:val="FootnoteReference"/>', end + 100)
+        second = body.index('<w:r><w:rPr><w:rStyle w:val="EndnoteReference"/>', end + 100)
         package.body = body[:second] + body[body.index("</w:r>", second) + len("</w:r>") :]
     letters = letters_of(settings)
     jobs = [ConversionJob(docx, docx.with_suffix(".pdf"), family="template") for docx in letters]
@@ -246,7 +301,7 @@ def test_a_letter_with_notes_of_its_own_goes_alone_and_the_others_together(
     assert alone == []
     by_reason = {family.alone_because: [j.docx.name for j in family.jobs] for family in families}
     assert by_reason == {
-        NOTES[b"foot"]: ["Derby City Council - Annual Review 2020.docx"],
+        ENDNOTES: ["Derby City Council - Annual Review 2020.docx"],
         "": [
             "Leicestershire County Council - Annual Review 2020.docx",
             "Brighton & Hove City Council - Annual Review 2020.docx",

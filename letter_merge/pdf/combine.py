@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from letter_merge.chart import picture as chart
-from letter_merge.pdf import isolate
+from letter_merge.pdf import isolate, lean, notes
 from letter_merge.template.wordfields import WordField, word_fields
 from letter_merge.template.wordxml import (
     APP_PROPERTIES,
@@ -70,13 +70,11 @@ def shared_signature(docx: Path) -> str:
     return digest.hexdigest()
 
 
-NOTE_REFERENCE = re.compile(rb"<\w+:(foot|end)noteReference\b")
-NOTES = {
-    b"end": "the template has endnotes, which LibreOffice gathers after the last letter of a "
-    "document of several",
-    b"foot": "the template has footnotes, and LibreOffice draws the line above them only in the "
-    "first letter of a document of several",
-}
+ENDNOTE_REFERENCE = re.compile(rb"<(?:\w+:)?endnoteReference\b")
+ENDNOTES = (
+    "the template has endnotes, which LibreOffice 7.4 gathers after the last letter of a "
+    "document of several"
+)
 
 
 def cannot_combine(docx: Path) -> str | None:
@@ -84,10 +82,9 @@ def cannot_combine(docx: Path) -> str | None:
     no rule here foresees is found by comparing letters with themselves converted alone.)"""
     with zipfile.ZipFile(docx) as package:
         body_xml = package.read(BODY_PART)
-    # Notes may be in some letters only ({% if %}): every letter is looked at, quickly.
-    notes = NOTE_REFERENCE.search(body_xml)
-    if notes:
-        return NOTES[notes.group(1)]
+    # Endnotes may be in some letters only ({% if %}): every letter is looked at, quickly.
+    if ENDNOTE_REFERENCE.search(body_xml):
+        return ENDNOTES
     return None
 
 
@@ -130,12 +127,14 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
     for index, path in enumerate(letters):
         with zipfile.ZipFile(path) as package:
             letter = _read_letter(index, path, package)
-            if chart.PART_NAME in package.namelist():
+            names = set(package.namelist())
+            if chart.PART_NAME in names:
                 pictures[index] = package.read(chart.PART_NAME)
                 _point_at_own_chart(letter.body, index)
+            footnotes = package.read(notes.FOOTNOTES) if notes.FOOTNOTES in names else None
         first = first or letter
         try:
-            document.add(letter, first)
+            document.add(letter, first, footnotes)
         except isolate.CannotCombine as reason:
             raise CombineError(f"{path.name}: {reason}") from None
         letter_body = letter.body.find(w("body"))
@@ -162,6 +161,9 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
         changed[BODY_RELATIONSHIPS] = _with_charts(
             changed.get(BODY_RELATIONSHIPS, data[BODY_RELATIONSHIPS]), pictures
         )
+    # Only the styles the letters use: LibreOffice sets up every style it is given (see lean.py).
+    whole = {info.filename: changed.get(info.filename, part) for info, part in entries}
+    changed.update(lean.lean_parts({**whole, **changed}))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for info, part in entries:
@@ -206,11 +208,15 @@ class _Document:
         self.headers: dict[bytes, str] = {}  # a header's XML -> the part that holds it
         self.written: dict[str, bytes] = {}  # header and footer parts, as written
         self.count = 0
+        self.footnotes = notes.Footnotes(data)
 
-    def add(self, letter: isolate.LetterXml, first: isolate.LetterXml) -> None:
+    def add(
+        self, letter: isolate.LetterXml, first: isolate.LetterXml, footnotes: bytes | None
+    ) -> None:
         self.bookmarks.own(letter)
         if isolate.own_fields(letter, first):
             isolate.mark_end(letter)
+        self.footnotes.add(letter, footnotes)
         if self.numbering is not None and letter.index > 0:
             self.numbering.own_lists(letter)
         isolate.start_on_new_page(isolate.first_section(letter))
@@ -271,6 +277,9 @@ class _Document:
             changed[NUMBERING] = serialise(self.numbering.root)
         changed[BODY_RELATIONSHIPS] = serialise(self.relationships)
         changed[CONTENT_TYPES] = serialise(self.types)
+        footnotes = self.footnotes.part()
+        if footnotes is not None:
+            changed[notes.FOOTNOTES] = footnotes
         return changed
 
 

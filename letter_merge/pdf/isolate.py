@@ -15,6 +15,7 @@ alone, and only that copy: the template and each letter's own .docx keep their l
 | TITLE, SUBJECT, KEYWORDS, COMMENTS, DOCPROPERTY, a content control bound to them | the letter's own value, as text |
 | FILENAME | the letter's own file name, as text |
 | headers and footers | parts of their own where they differ from the first letter's |
+| footnotes, their numbers and the line above them | marks of their own, and a hidden separator (see notes.py) |
 
 What is not in this table and reads across the document is found by comparing letters converted
 together with the same letters converted alone (see verify.py), once per template.
@@ -506,14 +507,6 @@ def _insert_section_child(section: etree._Element, child: etree._Element) -> Non
         if existing.tag in before:
             position = index + 1
     section.insert(position, child)
-
-
-def notes_used(body: etree._Element) -> str | None:
-    """'footnotes' or 'endnotes' if the letter has any."""
-    for kind in ("footnote", "endnote"):
-        if next(body.iter(w(f"{kind}Reference")), None) is not None:
-            return f"{kind}s"
-    return None
 
 
 def header_references(body: etree._Element) -> Iterable[etree._Element]:
