@@ -128,9 +128,15 @@ class Runs:
             self.runs.append((documents_of(args), time.monotonic()))
         return result
 
-    def split(self, pdf: Path, titles: Sequence[str], settings: PdfSettings) -> list[LetterPdf]:
+    def split(
+        self,
+        pdf: Path,
+        titles: Sequence[str],
+        settings: PdfSettings,
+        charts: Sequence[bytes | None],
+    ) -> list[LetterPdf]:
         self.splits.append(time.monotonic())
-        return letter_pdfs(pdf, titles, settings)
+        return letter_pdfs(pdf, titles, settings, charts)
 
     def converter(self) -> LibreOfficeConverter:
         return one_worker(self.run, self.split)

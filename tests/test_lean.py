@@ -1,5 +1,5 @@
-"""What LibreOffice is given: a letter with only the styles it uses (no LibreOffice here; the
-check that it converts to the same letter is in test_combined.py)."""
+"""What LibreOffice is given: a letter with only the styles it uses, and its chart's stand-in (no
+LibreOffice here; the check that it converts to the same letter is in test_combined.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
+from letter_merge.chart import picture as chart
 from letter_merge.config import Settings
 from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.lean import lean_copy, lean_parts, lean_styles, styles_used
+from letter_merge.pdf.pictures import STAND_IN
 from letter_merge.template.wordxml import parse, w
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -49,7 +51,7 @@ def test_only_the_styles_used_and_those_they_follow_stay() -> None:
     body = f'<w:document xmlns:w="{W}"><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr></w:p>'
     body += "<w:tbl><w:tblPr><w:tblStyle w:val='TableGrid'/></w:tblPr></w:tbl></w:document>"
     used = styles_used([body.encode()])
-    assert used == {"Heading1", "TableGrid"}
+    assert used == frozenset({"Heading1", "TableGrid"})
     lean = lean_styles(STYLES, used)
     # Heading1 is based on Normal and linked to its character style; the defaults stay
     assert ids(lean) == {"Normal", "Heading1", "Heading1Char", "TableGrid", "DefaultParagraphFont"}
@@ -73,7 +75,7 @@ def test_any_prefix_and_quotes_are_read() -> None:
         b"</x:pPr><x:r><x:rPr><x:rStyle x:val = 'Heading1Char'/></x:rPr></x:r></x:p>"
         b'<x:p><x:pPr><x:pStyle x:val="Caf&#233;"/></x:pPr></x:p></x:document>'
     )
-    assert styles_used([other]) == {"Quote", "Heading1Char", "Café"}
+    assert styles_used([other]) == frozenset({"Quote", "Heading1Char", "Café"})
 
 
 def test_a_letters_copy_keeps_everything_but_unused_styles(
@@ -87,8 +89,10 @@ def test_a_letters_copy_keeps_everything_but_unused_styles(
     with zipfile.ZipFile(letter) as original, zipfile.ZipFile(copy) as lean:
         assert original.namelist() == lean.namelist()
         for name in original.namelist():
-            if name not in ("word/styles.xml", "word/stylesWithEffects.xml"):
+            if name not in ("word/styles.xml", "word/stylesWithEffects.xml", chart.PART_NAME):
                 assert original.read(name) == lean.read(name), name
+        # the chart as a stand-in, its PDF given the chart itself (pictures.py)
+        assert lean.read(chart.PART_NAME) == STAND_IN
         before, after = ids(original.read("word/styles.xml")), ids(lean.read("word/styles.xml"))
         assert after < before and len(before) > 150 and len(after) < 40
         used = styles_used([original.read("word/document.xml"), original.read("word/footer1.xml")])

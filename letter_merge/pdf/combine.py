@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from letter_merge.chart import picture as chart
-from letter_merge.pdf import isolate, lean, notes
+from letter_merge.pdf import isolate, lean, notes, pictures
 from letter_merge.template.wordfields import WordField, word_fields
 from letter_merge.template.wordxml import (
     APP_PROPERTIES,
@@ -30,7 +30,6 @@ from letter_merge.template.wordxml import (
     DC,
     PACKAGE_RELATIONSHIPS,
     R,
-    W,
     is_text_part,
     parse,
     serialise,
@@ -122,15 +121,11 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
     for child in list(body):
         body.remove(child)
     document = _Document(data)
-    pictures: dict[int, bytes] = {}  # each letter's chart, by the letter's index
     first: isolate.LetterXml | None = None
     for index, path in enumerate(letters):
         with zipfile.ZipFile(path) as package:
             letter = _read_letter(index, path, package)
             names = set(package.namelist())
-            if chart.PART_NAME in names:
-                pictures[index] = package.read(chart.PART_NAME)
-                _point_at_own_chart(letter.body, index)
             footnotes = package.read(notes.FOOTNOTES) if notes.FOOTNOTES in names else None
         first = first or letter
         try:
@@ -157,24 +152,29 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
             body.append(section)
     changed = document.parts()
     changed[BODY_PART] = serialise(root)
-    if pictures:
-        changed[BODY_RELATIONSHIPS] = _with_charts(
-            changed.get(BODY_RELATIONSHIPS, data[BODY_RELATIONSHIPS]), pictures
-        )
+    if chart.PART_NAME in data:
+        # Every letter's chart is laid out as one stand-in, each PDF given its own (pictures.py)
+        changed[chart.PART_NAME] = pictures.STAND_IN
     # Only the styles the letters use: LibreOffice sets up every style it is given (see lean.py).
     whole = {info.filename: changed.get(info.filename, part) for info, part in entries}
     changed.update(lean.lean_parts({**whole, **changed}))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for info, part in entries:
-            if info.filename == chart.PART_NAME:
-                continue  # the first letter's chart: every letter's is added below
             package.writestr(info, changed.pop(info.filename, part))
         for name, part in changed.items():  # parts of the letters' own
             package.writestr(name, part)
-        for index, picture in pictures.items():
-            package.writestr(_chart_name(index), picture, compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
+
+
+def letter_charts(letters: Sequence[Path]) -> list[bytes | None]:
+    """Each letter's chart (its PNG), to put in its PDF in the stand-in's place."""
+    charts: list[bytes | None] = []
+    for path in letters:
+        with zipfile.ZipFile(path) as package:
+            has = chart.PART_NAME in package.namelist()
+            charts.append(package.read(chart.PART_NAME) if has else None)
+    return charts
 
 
 def _read_letter(index: int, path: Path, package: zipfile.ZipFile) -> isolate.LetterXml:
@@ -286,32 +286,6 @@ class _Document:
 def _rels_name(part: str) -> str:
     folder, name = part.rsplit("/", 1)
     return f"{folder}/_rels/{name}.rels"
-
-
-def _chart_name(index: int) -> str:
-    return chart.PART_NAME.replace(".png", f"-{index}.png")
-
-
-def _point_at_own_chart(letter_root: etree._Element, index: int) -> None:
-    """Make a letter's picture refer to its own chart. (Drawing ids may repeat across letters:
-    the combined document is only ever read by LibreOffice, which does not mind.)"""
-    for blip in letter_root.iterfind(f".//{{{W}}}drawing//*[@{{{R}}}embed]"):
-        if blip.get(f"{{{R}}}embed") == chart.RELATIONSHIP_ID:
-            blip.set(f"{{{R}}}embed", f"{chart.RELATIONSHIP_ID}{index}")
-
-
-def _with_charts(relationships_xml: bytes, letters: Iterable[int]) -> bytes:
-    """The body's relationships with one chart relationship per letter instead of one in all."""
-    root = parse(relationships_xml)
-    for relationship in root.findall(f"{{{PACKAGE_RELATIONSHIPS}}}Relationship"):
-        if relationship.get("Id") == chart.RELATIONSHIP_ID:
-            root.remove(relationship)
-    for index in letters:
-        relationship = etree.SubElement(root, f"{{{PACKAGE_RELATIONSHIPS}}}Relationship")
-        relationship.set("Id", f"{chart.RELATIONSHIP_ID}{index}")
-        relationship.set("Type", chart.RELATIONSHIP_TYPE)
-        relationship.set("Target", _chart_name(index).removeprefix("word/"))
-    return serialise(root)
 
 
 def _bookmark_first_paragraph(blocks: list[etree._Element], index: int) -> None:

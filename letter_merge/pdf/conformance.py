@@ -20,6 +20,7 @@ import pikepdf
 from lxml import etree
 
 from letter_merge.config import PdfSettings
+from letter_merge.pdf import pictures
 from letter_merge.words import counted
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -189,9 +190,12 @@ def _set_title(rdf: etree._Element, title: str) -> None:
     item.text = title
 
 
-def finish_pdf(path: Path, settings: PdfSettings, title: str) -> bytes:
-    """A letter converted on its own, mended (see `mend`), as bytes to write in its place."""
+def finish_pdf(path: Path, settings: PdfSettings, title: str, chart: bytes | None = None) -> bytes:
+    """A letter converted on its own, mended (see `mend`), as bytes to write in its place; with
+    `chart`, converted from a copy with the chart's stand-in, which the chart replaces."""
     with pikepdf.open(path) as pdf:
+        if chart is not None and not pictures.put_in(pdf, chart):
+            raise ValueError("its chart's stand-in is not in the PDF")
         mend(pdf, settings, title)
         return save(pdf)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from letter_merge.chart import picture as chart
+from letter_merge.pdf import pictures
 from letter_merge.template.wordxml import parse, serialise, w
 
 STYLE_PARTS = ("word/styles.xml", "word/stylesWithEffects.xml")
@@ -104,11 +106,14 @@ def lean_parts(parts: Mapping[str, bytes]) -> dict[str, bytes]:
 
 
 def lean_copy(docx: Path, folder: Path) -> Path:
-    """A copy of `docx` in `folder`, under the same name, with only the styles it uses: what
-    LibreOffice converts in its place. Stored, not compressed: it is read once, at once."""
+    """A copy of `docx` in `folder`, under the same name, with only the styles it uses and the
+    chart's stand-in in place of its chart (pictures.py): what LibreOffice converts in its
+    place. Stored, not compressed: it is read once, at once."""
     with zipfile.ZipFile(docx) as package:
         entries = [(info, package.read(info)) for info in package.infolist()]
     changed = lean_parts({info.filename: data for info, data in entries})
+    if any(info.filename == chart.PART_NAME for info, _ in entries):
+        changed[chart.PART_NAME] = pictures.STAND_IN
     copy = folder / docx.name
     with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as package:
         for info, data in entries:

@@ -39,6 +39,7 @@ from letter_merge.pdf.combine import (
     CombineError,
     cannot_combine,
     combine_letters,
+    letter_charts,
     shared_signature,
     template_cannot_combine,
 )
@@ -88,8 +89,9 @@ class RunProgram(Protocol):
     ) -> ProgramResult: ...
 
 
-# How a PDF of letters converted together is cut into the letters: split.letter_pdfs.
-SplitPdf = Callable[[Path, Sequence[str], PdfSettings], list[LetterPdf]]
+# How a PDF of letters converted together is cut into the letters (with their titles and
+# charts): split.letter_pdfs.
+SplitPdf = Callable[[Path, Sequence[str], PdfSettings, Sequence[bytes | None]], list[LetterPdf]]
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,10 @@ class LibreOfficeConverter:
         self.notices: list[str] = []
         # The check each letter converted together was converted on.
         self._checks: dict[ConversionJob, Verdict] = {}
-        # Letters converted one at a time from a copy with only the styles they use.
+        # Letters converted one at a time from a copy with only the styles they use, and the
+        # chart each one's PDF gets in place of the copy's stand-in.
         self._lean: set[ConversionJob] = set()
+        self._charts: dict[ConversionJob, bytes] = {}
 
     def version(self) -> str:
         if self._version is None:
@@ -148,6 +152,7 @@ class LibreOfficeConverter:
         self.notices = []
         self._checks = {}
         self._lean = set()
+        self._charts = {}
         if not jobs:
             return []
         results: list[ConversionResult] = []
@@ -315,8 +320,13 @@ class LibreOfficeConverter:
                     f"converting together ({_reason(result, None)})",
                 )
             try:
-                pdfs = self.split(combined, [job.pdf_title() for job in letters], self.pdf)
-            except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+                pdfs = self.split(
+                    combined,
+                    [job.pdf_title() for job in letters],
+                    self.pdf,
+                    letter_charts([job.docx for job in letters]),
+                )
+            except (CombineError, pikepdf.PdfError, ValueError, KeyError, OSError) as error:
                 return replace(family, alone_because=f"the combined PDF cannot be cut ({error})")
             made = dict(zip(letters, pdfs, strict=True))
             margins = Margins.of(letters[0].docx)
@@ -357,7 +367,13 @@ class LibreOfficeConverter:
             original, leaner = outdir / f"{sample.docx.stem}.pdf", outdir / f"{copy.stem}.pdf"
             if result.returncode != 0 or not is_pdf(original) or not is_pdf(leaner):
                 return False  # not known: converted as they are, and checked again next time
-            found = difference(leaner, original, Margins.of(sample.docx))
+            (chart,) = letter_charts([sample.docx])
+            try:
+                finished = finish_pdf(leaner, self.pdf, sample.pdf_title(), chart)
+            except (pikepdf.PdfError, ValueError) as error:
+                found: str | None = f"the copy's PDF could not be finished ({error})"
+            else:
+                found = difference(finished, original, Margins.of(sample.docx))
         except (OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
             return False
         finally:
@@ -468,8 +484,20 @@ class LibreOfficeConverter:
     def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
         """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
         try:
-            pdfs = self.split(pdf, [job.pdf_title() for job in letters], self.pdf)
-        except (CombineError, pikepdf.PdfError, ValueError, KeyError) as error:
+            pdfs = self.split(
+                pdf,
+                [job.pdf_title() for job in letters],
+                self.pdf,
+                letter_charts([job.docx for job in letters]),
+            )
+        except (
+            CombineError,
+            pikepdf.PdfError,
+            ValueError,
+            KeyError,
+            OSError,
+            zipfile.BadZipFile,
+        ) as error:
             log.info("converting one at a time: cannot split the PDF (%s)", error)
             work.later(letters)
             return
@@ -496,7 +524,7 @@ class LibreOfficeConverter:
                 run = runs.popleft()
 
                 def made(source: Path, pdf: Path) -> None:
-                    self._finish(by_source[source], pdf, work.report)
+                    self._finish(by_source[source], pdf, work)
 
                 converted, reason = self._export(
                     [sources[job] for job in run],
@@ -530,18 +558,29 @@ class LibreOfficeConverter:
                 continue
             folder = folder or work.folder(job.pdf.parent)
             with contextlib.suppress(OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
+                (chart,) = letter_charts([job.docx])
                 sources[job] = lean.lean_copy(job.docx, folder)
+                if chart is not None:
+                    self._charts[job] = chart
         return sources
 
-    def _finish(self, job: ConversionJob, made: Path, report: ResultCallback) -> None:
+    def _finish(self, job: ConversionJob, made: Path, work: _Work) -> None:
+        chart = self._charts.get(job)
         try:
-            data = finish_pdf(made, self.pdf, job.pdf_title())
-        except (pikepdf.PdfError, OSError, zipfile.BadZipFile, KeyError) as error:
-            report(ConversionResult(job, f"its PDF could not be finished ({error})"))
+            data = finish_pdf(made, self.pdf, job.pdf_title(), chart)
+        except (pikepdf.PdfError, ValueError, OSError, zipfile.BadZipFile, KeyError) as error:
+            if chart is None:
+                work.report(ConversionResult(job, f"its PDF could not be finished ({error})"))
+                return
+            # Converted from a copy whose chart could not be put in: again from its own .docx
+            log.info("converting from its own .docx: %s", error)
+            self._lean.discard(job)
+            self._charts.pop(job, None)
+            work.later([job])
             return
         finally:
             made.unlink(missing_ok=True)
-        put_pdf(ConversionResult(job), data, report)
+        put_pdf(ConversionResult(job), data, work.report)
 
     def _soffice(
         self,

@@ -22,6 +22,7 @@ from pathlib import Path
 import pikepdf
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
+from letter_merge.pdf import pictures
 from letter_merge.pdf.combine import CombineError
 from letter_merge.pdf.conformance import is_element, kids, mend, save
 
@@ -47,12 +48,14 @@ def letter_pdfs(
     combined: Path,
     titles: Sequence[str],
     settings: PdfSettings = DEFAULT_PDF,
+    charts: Sequence[bytes | None] = (),
     *,
     divide: DivideTree | None = None,
 ) -> list[LetterPdf]:
-    """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order).
-    `divide` reads its structure tree as each letter's blocks (None: the tree does not divide
-    into the letters); tests give one that refuses."""
+    """The combined PDF of letters cut into one PDF per letter, titled `titles` (in order), each
+    given its chart (`charts`, in order; None for a letter without) in the stand-in's place
+    (pictures.py). `divide` reads its structure tree as each letter's blocks (None: the tree
+    does not divide into the letters); tests give one that refuses."""
     with pikepdf.open(combined) as source:
         pages = letter_pages(source, len(titles))
         for page in source.pages:
@@ -65,9 +68,10 @@ def letter_pdfs(
             if blocks is None:  # the converter then converts these letters one by one
                 raise CombineError("its structure tree does not divide into the letters")
         combined_pdf = _Combined(source, _read_outline(source), blocks)
+        charts = list(charts) or [None] * len(titles)
         return [
-            LetterPdf(_letter_pdf(combined_pdf, number, own, settings, title), len(own))
-            for number, (title, own) in enumerate(zip(titles, pages, strict=True))
+            LetterPdf(_letter_pdf(combined_pdf, number, own, settings, title, chart), len(own))
+            for number, (title, own, chart) in enumerate(zip(titles, pages, charts, strict=True))
         ]
 
 
@@ -164,11 +168,18 @@ class _Combined:
 
 
 def _letter_pdf(
-    combined: _Combined, number: int, numbers: list[int], settings: PdfSettings, title: str
+    combined: _Combined,
+    number: int,
+    numbers: list[int],
+    settings: PdfSettings,
+    title: str,
+    chart: bytes | None,
 ) -> bytes:
     source = combined.pdf
     letter = pikepdf.new()
     letter.pages.extend(source.pages[numbers[0] : numbers[-1] + 1])
+    if chart is not None and not pictures.put_in(letter, chart):
+        raise CombineError(f"letter {number + 1}: its chart's stand-in is not in the PDF")
     for key in KEPT:
         if key in source.Root:
             letter.Root[key] = _copy(letter, source.Root[key])

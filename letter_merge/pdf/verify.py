@@ -31,7 +31,7 @@ from letter_merge.template.wordxml import BODY_PART, parse, w
 
 # Raised whenever what the combined document does for each letter changes, so that verdicts
 # reached by an older way are not trusted.
-COMBINING_VERSION = 3
+COMBINING_VERSION = 4
 DPI = 100
 INK = 160  # darker than this (0 black, 255 white) is ink
 STRAY_PIXELS = 12  # ink in one picture and nowhere near in the other, above which pages differ
