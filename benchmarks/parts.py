@@ -22,7 +22,7 @@ from pathlib import Path
 
 from letter_merge.batch import load_batch
 from letter_merge.config import DEFAULT_PDF, PdfSettings, load_settings
-from letter_merge.pdf.combine import combine_letters
+from letter_merge.pdf.combine import combine_letters, letter_charts
 from letter_merge.pdf.conformance import export_filter
 from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.split import letter_pdfs
@@ -159,18 +159,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(("LibreOffice: PDF, as built, PDF/UA-1 + PDF/A-2b", tagged))
         pdf_folder = combined["as built"].parent
         titles = [letter.subject for letter in letters]
+        charts = letter_charts([pdf_folder / f"{letter.stem}.docx" for letter in letters])
         shutil.copy(pdf_folder / "pdf" / "letters.pdf", base / "tagged.pdf")
         rows.append(
             (
                 "split (letter-merge), PDF/UA-1 + PDF/A-2b",
-                cpu(lambda: letter_pdfs(base / "tagged.pdf", titles, DEFAULT_PDF)),
+                cpu(lambda: letter_pdfs(base / "tagged.pdf", titles, DEFAULT_PDF, charts)),
             )
         )
         libreoffice_cpu(combined["as built"], export_filter(PLAIN, destinations=True), profile)
         rows.append(
             (
                 "split (letter-merge), plain",
-                cpu(lambda: letter_pdfs(pdf_folder / "pdf" / "letters.pdf", titles, PLAIN)),
+                cpu(lambda: letter_pdfs(pdf_folder / "pdf" / "letters.pdf", titles, PLAIN, charts)),
             )
         )
     print(f"\n{count} letters converted together, CPU time a letter:\n")
