@@ -54,6 +54,7 @@ def test_the_benchmark_runs_and_prints_its_table() -> None:
     assert [bar.split(" | ")[0].lstrip("| ") for bar in bars] == [
         "accessible / plain PDF: at most 1.15×",
         "one LibreOffice start per letter / accessible: at least 30×",
+        "343 letters in at most 8 s",
         "per letter through UNO / accessible: at least 2.5×",
         "all of these / default template: at most 1.2×",
         "the check's one-time cost, all of these: under 3 s",

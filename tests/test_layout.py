@@ -62,7 +62,9 @@ def stage(module: str) -> int:
         for prefix in prefixes:
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
                 best, found = len(prefix), number
-    assert found >= 0, f"{module} belongs to no stage: add it to STAGES and the manual's layout page"
+    assert found >= 0, (
+        f"{module} belongs to no stage: add it to STAGES and the manual's layout page"
+    )
     return found
 
 
