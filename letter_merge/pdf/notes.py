@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from letter_merge.pdf.isolate import CannotCombine, LetterXml
+from letter_merge.template.switches import alphabetic, roman_numeral
 from letter_merge.template.wordxml import parse, serialise, w
 
 FOOTNOTES = "word/footnotes.xml"
@@ -34,45 +35,16 @@ ON = ("1", "true", "on")
 CHICAGO = "*†‡§"
 
 
-def _roman(number: int) -> str:
-    numerals = (
-        (1000, "m"),
-        (900, "cm"),
-        (500, "d"),
-        (400, "cd"),
-        (100, "c"),
-        (90, "xc"),
-        (50, "l"),
-        (40, "xl"),
-        (10, "x"),
-        (9, "ix"),
-        (5, "v"),
-        (4, "iv"),
-        (1, "i"),
-    )
-    out = ""
-    for value, numeral in numerals:
-        while number >= value:
-            out += numeral
-            number -= value
-    return out
-
-
-def _letter(number: int) -> str:
-    # a, b, ... z, aa, bb, ... as Word and LibreOffice both count them
-    return chr(ord("a") + (number - 1) % 26) * ((number - 1) // 26 + 1)
-
-
 def _chicago(number: int) -> str:
     return CHICAGO[(number - 1) % 4] * ((number - 1) // 4 + 1)
 
 
 FORMATS: dict[str, Callable[[int], str]] = {
     "decimal": str,
-    "lowerRoman": _roman,
-    "upperRoman": lambda n: _roman(n).upper(),
-    "lowerLetter": _letter,
-    "upperLetter": lambda n: _letter(n).upper(),
+    "lowerRoman": lambda n: roman_numeral(n).lower(),
+    "upperRoman": roman_numeral,
+    "lowerLetter": lambda n: alphabetic(n).lower(),
+    "upperLetter": alphabetic,
     "chicago": _chicago,
 }
 

@@ -93,10 +93,10 @@ def general_format(text: str, argument: str) -> str:
     if key == "arabic":
         return str(whole)
     if key == "roman":
-        roman = _roman(whole)
+        roman = roman_numeral(whole)
         return roman if name == "ROMAN" else roman.lower()
     if key == "alphabetic":
-        letters = _letters(whole)
+        letters = alphabetic(whole)
         return letters if name == "ALPHABETIC" else letters.lower()
     if key == "ordinal":
         return f"{whole}{_ordinal_suffix(whole)}"
@@ -112,7 +112,8 @@ def general_format(text: str, argument: str) -> str:
     return text
 
 
-def _roman(number: int) -> str:
+def roman_numeral(number: int) -> str:
+    """Word's ROMAN: I, II, III... (a number below 1 as it is)."""
     if number <= 0:
         return str(number)
     values = (
@@ -127,7 +128,7 @@ def _roman(number: int) -> str:
     return out
 
 
-def _letters(number: int) -> str:
+def alphabetic(number: int) -> str:
     """Word's alphabetic: A..Z, then AA..ZZ, AAA... (the letter repeated)."""
     if number <= 0:
         return str(number)
