@@ -36,9 +36,8 @@ from letter_merge.config import Settings, load_settings
 from letter_merge.errors import LetterMergeError, ProblemsFound
 from letter_merge.pdf.combine import (
     CombineError,
-    cannot_combine,
     combine_letters,
-    shared_signature,
+    look_at,
     template_cannot_combine,
 )
 from letter_merge.template.html_email import email_body, email_problems
@@ -210,8 +209,7 @@ def every_reader(folder: Path, loaded: Settings) -> str:
     for letter in letters:
         # the fidelity guard reads letters with these, and takes these errors as "alone"
         try:
-            shared_signature(letter)
-            cannot_combine(letter)
+            look_at(letter)
             template_cannot_combine(letter)
         except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
             pass

@@ -59,14 +59,25 @@ def shared_signature(docx: Path) -> str:
     """A hash of everything in the package but the parts with text and the properties: letters
     with the same signature share styles, lists, settings and media, and so can be sections of
     one document."""
-    digest = hashlib.sha256()
     with zipfile.ZipFile(docx) as package:
-        for info in sorted(package.infolist(), key=lambda i: i.filename):
-            if info.filename not in PER_LETTER_PARTS and not is_text_part(info.filename):
-                digest.update(info.filename.encode())
-                digest.update(info.CRC.to_bytes(4, "big"))
-                digest.update(info.file_size.to_bytes(8, "big"))
+        return _signature(package)
+
+
+def _signature(package: zipfile.ZipFile) -> str:
+    digest = hashlib.sha256()
+    for info in sorted(package.infolist(), key=lambda i: i.filename):
+        if info.filename not in PER_LETTER_PARTS and not is_text_part(info.filename):
+            digest.update(info.filename.encode())
+            digest.update(info.CRC.to_bytes(4, "big"))
+            digest.update(info.file_size.to_bytes(8, "big"))
     return digest.hexdigest()
+
+
+def look_at(docx: Path) -> tuple[str, str | None]:
+    """A letter's shared signature and why it cannot be converted together with others (None
+    if it can), from one reading of its package."""
+    with zipfile.ZipFile(docx) as package:
+        return _signature(package), _refusal(package.read(BODY_PART))
 
 
 ENDNOTE_REFERENCE = re.compile(rb"<(?:\w+:)?endnoteReference\b")
@@ -80,7 +91,10 @@ def cannot_combine(docx: Path) -> str | None:
     """Why a letter cannot be converted together with others of its template, or None. (What
     no rule here foresees is found by comparing letters with themselves converted alone.)"""
     with zipfile.ZipFile(docx) as package:
-        body_xml = package.read(BODY_PART)
+        return _refusal(package.read(BODY_PART))
+
+
+def _refusal(body_xml: bytes) -> str | None:
     # Endnotes may be in some letters only ({% if %}): every letter is looked at, quickly.
     if ENDNOTE_REFERENCE.search(body_xml):
         return ENDNOTES

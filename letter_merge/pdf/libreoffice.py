@@ -37,9 +37,9 @@ from letter_merge.files import CONVERTING_PREFIX, try_lock
 from letter_merge.pdf import lean
 from letter_merge.pdf.combine import (
     CombineError,
-    cannot_combine,
     combine_letters,
     letter_charts,
+    look_at,
     shared_signature,
     template_cannot_combine,
 )
@@ -131,6 +131,7 @@ class LibreOfficeConverter:
         self.run = run
         self.split = split
         self._version: str | None = None
+        self._asking = threading.Lock()
         self.notices: list[str] = []
         # The check each letter converted together was converted on.
         self._checks: dict[ConversionJob, Verdict] = {}
@@ -140,11 +141,12 @@ class LibreOfficeConverter:
         self._charts: dict[ConversionJob, bytes] = {}
 
     def version(self) -> str:
-        if self._version is None:
-            result = self.run([self.program, "--version"], timeout=60)
-            lines = result.output.strip().splitlines()
-            self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
-        return self._version
+        with self._asking:
+            if self._version is None:
+                result = self.run([self.program, "--version"], timeout=60)
+                lines = result.output.strip().splitlines()
+                self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
+            return self._version
 
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
@@ -223,13 +225,22 @@ class LibreOfficeConverter:
         """Letters that share a template are a family, converted together unless something in
         the template forbids it or the check against letters converted alone found a
         difference. The rest go one at a time."""
+        # LibreOffice says its version (wanted below) while the letters are looked at.
+        asking = threading.Thread(target=self.version, daemon=True)
+        asking.start()
         groups: dict[str, list[ConversionJob]] = {}
+        refusals: dict[ConversionJob, str] = {}
         for job in jobs:
-            try:
-                key = shared_signature(job.docx) if self.combine else str(job.docx)
-            except (OSError, zipfile.BadZipFile):
-                key = str(job.docx)  # unreadable: LibreOffice will say why, on its own
+            key = str(job.docx)
+            if self.combine:
+                try:
+                    key, refusal = look_at(job.docx)
+                except (OSError, KeyError, zipfile.BadZipFile):
+                    key = str(job.docx)  # unreadable: LibreOffice will say why, on its own
+                else:
+                    refusals[job] = refusal or ""
             groups.setdefault(key, []).append(job)
+        asking.join()
         alone = [job for g in groups.values() if len(g) == 1 for job in g]
         families = []
         export = export_filter(self.pdf, destinations=True)
@@ -244,7 +255,7 @@ class LibreOfficeConverter:
             # Letters that cannot go together (notes, which may be in some letters only)
             refused: dict[str, list[ConversionJob]] = {}
             for job in group:
-                reason = _reason_not_to_combine(cannot_combine, job.docx)
+                reason = refusals.get(job, "")
                 if reason:
                     refused.setdefault(reason, []).append(job)
             families += [Family(jobs, key, None, reason) for reason, jobs in refused.items()]
