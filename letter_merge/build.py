@@ -44,7 +44,7 @@ from letter_merge.records.manifest import (
     write_manifest,
 )
 from letter_merge.records.sources import snapshot, source_sha256, template_identity
-from letter_merge.template.statement import paragraphs_of, statement_of
+from letter_merge.template.statement import read_letter
 from letter_merge.template.text import TemplateError
 
 
@@ -221,8 +221,7 @@ def _write_letter(
                 if old is not None and old.pdf is not None:
                     removed.append(RemovedPdf(old.authority, old.pdf.sha256))
             write_atomic(docx, data, durable=False)
-            statement = statement_of(data)
-            paragraphs = paragraphs_of(data)
+            statement, paragraphs = read_letter(data)
         except FileInUse as error:
             # Word or a PDF viewer holds it (Windows will not replace it): the others are
             # still built, and the next build makes this one.

@@ -20,19 +20,30 @@ READ = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml
 
 def statement_of(docx: bytes) -> str:
     """The SHA-256 of what the letter in `docx` (a Word package) says and shows."""
+    return read_letter(docx)[0]
+
+
+def read_letter(docx: bytes) -> tuple[str, str]:
+    """What the letter in `docx` states (statement_of), and the words of its body, a paragraph a
+    line, packed small (words.packed): kept with each build and each message, to say later which
+    paragraphs a change rewords. One reading of the package."""
     digest = hashlib.sha256()
+    body: str | None = None
     with zipfile.ZipFile(io.BytesIO(docx)) as package:
         names = sorted(package.namelist())
         for name in names:
             if READ.match(name):
-                digest.update(f"{name}\n{_words(package.read(name))}\n".encode())
+                words = _words(package.read(name))
+                digest.update(f"{name}\n{words}\n".encode())
+                if name == "word/document.xml":
+                    body = words
         pictures = sorted(
             hashlib.sha256(package.read(name)).hexdigest()
             for name in names
             if name.startswith("word/media/")
         )
         digest.update(("pictures\n" + "\n".join(pictures)).encode())
-    return digest.hexdigest()
+    return digest.hexdigest(), packed(body.splitlines()) if body is not None else ""
 
 
 def _words(xml: bytes) -> str:
@@ -43,14 +54,3 @@ def _words(xml: bytes) -> str:
         text = "".join(node.text or "" for node in paragraph.iter(w("t"), w("tab")))
         lines.append(" ".join(text.split()))
     return "\n".join(line for line in lines if line)
-
-
-def paragraphs_of(docx: bytes) -> str:
-    """The words of the letter's body, a paragraph a line, packed small (words.packed): kept
-    with each build and each message, to say later which paragraphs a change rewords."""
-    with zipfile.ZipFile(io.BytesIO(docx)) as package:
-        try:
-            text = _words(package.read("word/document.xml"))
-        except KeyError:
-            return ""
-    return packed(text.splitlines())
