@@ -264,6 +264,15 @@ def test_footnotes_numbered_per_page_cannot_be_combined(settings: Settings) -> N
         combine_letters(letters_of(settings))
 
 
+def test_footnotes_under_line_numbers_cannot_be_combined(settings: Settings) -> None:
+    # LibreOffice numbers the footnotes' lines over the whole document: the guard found "3"
+    # where the letter alone says "1"
+    word_features.plain_footnotes(TEMPLATE)
+    word_features.line_numbers(TEMPLATE)
+    with pytest.raises(CombineError, match="numbers its lines and has footnotes"):
+        combine_letters(letters_of(settings))
+
+
 def test_endnotes_cannot_be_combined(settings: Settings) -> None:
     word_features.plain_endnotes(TEMPLATE)
     assert "endnotes" in (cannot_combine(letters_of(settings)[0]) or "")
