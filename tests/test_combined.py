@@ -102,18 +102,23 @@ def assert_same_letters(jobs: list[ConversionJob], alone: dict[str, Path]) -> No
         assert raw_text(job.pdf) == raw_text(alone[job.pdf.name]), job.pdf.name
 
 
-def documents_of(args: Sequence[str | Path]) -> list[str]:
+def sources_of(args: Sequence[str | Path]) -> list[Path]:
     """The documents a LibreOffice run converts: what follows --outdir's folder."""
     words = [str(a) for a in args]
-    return [Path(a).name for a in words[words.index("--outdir") + 2 :]]
+    return [Path(a) for a in words[words.index("--outdir") + 2 :]]
+
+
+def documents_of(args: Sequence[str | Path]) -> list[str]:
+    return [path.name for path in sources_of(args)]
 
 
 class Runs:
-    """Watches a converter's LibreOffice runs (their documents, and when each ended) and its
-    splits (when each began), through the converter's own seams."""
+    """Watches a converter's LibreOffice runs (their documents, and when each ended; the
+    documents' paths) and its splits (when each began), through the converter's own seams."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[list[str], float]] = []
+        self.sources: list[list[Path]] = []
         self.splits: list[float] = []
 
     def run(
@@ -126,6 +131,7 @@ class Runs:
         result = run_program(args, timeout=timeout, on_line=on_line)
         if "--convert-to" in args:
             self.runs.append((documents_of(args), time.monotonic()))
+            self.sources.append(sources_of(args))
         return result
 
     def split(
@@ -352,25 +358,6 @@ def kill_libreoffice(profile: str) -> None:
             pass  # gone meanwhile
 
 
-class Sources:
-    """The documents each LibreOffice run converts, by their paths."""
-
-    def __init__(self) -> None:
-        self.runs: list[list[Path]] = []
-
-    def run(
-        self,
-        args: Sequence[str | Path],
-        *,
-        timeout: float,
-        on_line: Callable[[str], None] | None = None,
-    ) -> ProgramResult:
-        if "--convert-to" in args:
-            words = [str(a) for a in args]
-            self.runs.append([Path(a) for a in words[words.index("--outdir") + 2 :]])
-        return run_program(args, timeout=timeout, on_line=on_line)
-
-
 def verdicts_kept(settings: Settings) -> list[dict[str, object]]:
     folder = settings.paths.combining_checks
     return [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")]
@@ -381,14 +368,14 @@ def test_letters_one_at_a_time_go_with_only_their_styles_once_shown_the_same(
 ) -> None:
     # Endnotes: LibreOffice 7.4 puts a document's endnotes after its last letter, so these
     # letters go one at a time, each from a copy with only the styles it uses (lean.py).
-    sources = Sources()
-    report = build_with_features(settings, word_features.plain_endnotes, run=sources.run)
+    runs = Runs()
+    report = build_with_features(settings, word_features.plain_endnotes, run=runs.run)
     assert [o.error for o in report.letters] == [None] * 4
     assert [o.together for o in report.letters] == [False] * 4
     letters = {o.docx for o in report.letters}
     # The check: one letter from its own .docx and from its copy, in one run; then the copies
-    check, *runs = sources.runs
-    converted = [path for run in runs for path in run]
+    check, *rest = runs.sources
+    converted = [path for run in rest for path in run]
     assert check[0] in letters and check[1].name == f"{check[0].stem} (lean).docx"
     assert sorted(p.name for p in converted) == sorted(p.name for p in letters if p)
     assert not letters & set(converted), "the copies, not the letters' own .docx"
@@ -409,11 +396,11 @@ def test_a_copy_that_is_not_the_letter_is_not_used(
         }
 
     monkeypatch.setattr(lean, "lean_parts", without_headings)
-    sources = Sources()
-    report = build_with_features(settings, word_features.plain_endnotes, run=sources.run)
+    runs = Runs()
+    report = build_with_features(settings, word_features.plain_endnotes, run=runs.run)
     assert [o.error for o in report.letters] == [None] * 4
     (verdict,) = verdicts_kept(settings)
     assert verdict["same"] is False and verdict["difference"]
-    converted = [path for run in sources.runs[1:] for path in run]
+    converted = [path for run in runs.sources[1:] for path in run]
     assert set(converted) == {o.docx for o in report.letters}
     assert_the_letters_alone(report, tmp_path / "alone")

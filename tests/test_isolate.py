@@ -18,8 +18,8 @@ from letter_merge.pdf import notes
 from letter_merge.pdf.combine import (
     ENDNOTES,
     CombineError,
-    cannot_combine,
     combine_letters,
+    look_at,
     template_cannot_combine,
 )
 from letter_merge.pdf.convert import ConversionJob
@@ -208,7 +208,7 @@ def test_the_default_template_shares_one_footer(settings: Settings) -> None:
 def test_each_letter_has_its_own_footnotes_numbered_from_its_first(settings: Settings) -> None:
     word_features.notes(TEMPLATE, "footnote")  # two, the second naming the council
     letters = letters_of(settings)
-    assert cannot_combine(letters[0]) is None
+    assert look_at(letters[0])[1] is None
     parts = parts_of(combine_letters(letters))
     notes = parse(parts["word/footnotes.xml"])
     texts = {
@@ -275,7 +275,7 @@ def test_footnotes_under_line_numbers_cannot_be_combined(settings: Settings) -> 
 
 def test_endnotes_cannot_be_combined(settings: Settings) -> None:
     word_features.plain_endnotes(TEMPLATE)
-    assert "endnotes" in (cannot_combine(letters_of(settings)[0]) or "")
+    assert "endnotes" in (look_at(letters_of(settings)[0])[1] or "")
 
 
 def test_a_page_count_with_roman_page_numbers_cannot_be_combined(settings: Settings) -> None:
@@ -283,7 +283,7 @@ def test_a_page_count_with_roman_page_numbers_cannot_be_combined(settings: Setti
     with word_features.Package(TEMPLATE) as package:
         package.section('<w:pgNumType w:fmt="lowerRoman"/>')
     letter = letters_of(settings)[0]
-    assert cannot_combine(letter) is None, "each letter could go"
+    assert look_at(letter)[1] is None, "each letter could go"
     assert "numbers its pages other than 1, 2, 3" in (template_cannot_combine(letter) or "")
 
 

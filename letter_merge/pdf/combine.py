@@ -87,15 +87,10 @@ ENDNOTES = (
 )
 
 
-def cannot_combine(docx: Path) -> str | None:
-    """Why a letter cannot be converted together with others of its template, or None. (What
-    no rule here foresees is found by comparing letters with themselves converted alone.)"""
-    with zipfile.ZipFile(docx) as package:
-        return _refusal(package.read(BODY_PART))
-
-
 def _refusal(body_xml: bytes) -> str | None:
-    # Endnotes may be in some letters only ({% if %}): every letter is looked at, quickly.
+    """Why a letter cannot be converted together with others of its template, or None. (What
+    no rule here foresees is found by comparing letters with themselves converted alone.)
+    Endnotes may be in some letters only ({% if %}): every letter is looked at, quickly."""
     if ENDNOTE_REFERENCE.search(body_xml):
         return ENDNOTES
     return None
