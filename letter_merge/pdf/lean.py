@@ -21,6 +21,7 @@ import html
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
@@ -106,18 +107,29 @@ def lean_parts(parts: Mapping[str, bytes]) -> dict[str, bytes]:
     return changed
 
 
-def lean_copy(docx: Path, folder: Path) -> Path:
+@dataclass(frozen=True)
+class LeanCopy:
+    """A letter's copy for LibreOffice, and the chart its PDF is to be given in place of the
+    copy's stand-in (None: the letter has no chart)."""
+
+    path: Path
+    chart: bytes | None
+
+
+def lean_copy(docx: Path, folder: Path) -> LeanCopy:
     """A copy of `docx` in `folder`, under the same name, with only the styles it uses and the
     chart's stand-in in place of its chart (pictures.py): what LibreOffice converts in its
     place. Stored, not compressed: it is read once, at once."""
     with zipfile.ZipFile(docx) as package:
         entries = [(info, package.read(info)) for info in package.infolist()]
-    changed = lean_parts({info.filename: data for info, data in entries})
-    if any(info.filename == chart.PART_NAME for info, _ in entries):
+    parts = {info.filename: data for info, data in entries}
+    changed = lean_parts(parts)
+    picture = parts.get(chart.PART_NAME)
+    if picture is not None:
         changed[chart.PART_NAME] = pictures.STAND_IN
     copy = folder / docx.name
     with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as package:
         for info, data in entries:
             info.compress_type = zipfile.ZIP_STORED
             package.writestr(info, changed.get(info.filename, data))
-    return copy
+    return LeanCopy(copy, picture)

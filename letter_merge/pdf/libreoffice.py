@@ -365,8 +365,8 @@ class LibreOfficeConverter:
         profile = work.profiles.get()
         try:
             folder = work.folder(sample.pdf.parent)
-            copy = lean.lean_copy(sample.docx, folder)
-            copy = copy.rename(folder / f"{sample.docx.stem} (lean){sample.docx.suffix}")
+            made = lean.lean_copy(sample.docx, folder)
+            copy = made.path.rename(folder / f"{sample.docx.stem} (lean){sample.docx.suffix}")
             outdir = folder / "out"
             result = self._soffice(
                 [sample.docx, copy],
@@ -378,9 +378,8 @@ class LibreOfficeConverter:
             original, leaner = outdir / f"{sample.docx.stem}.pdf", outdir / f"{copy.stem}.pdf"
             if result.returncode != 0 or not is_pdf(original) or not is_pdf(leaner):
                 return False  # not known: converted as they are, and checked again next time
-            (chart,) = letter_charts([sample.docx])
             try:
-                finished = finish_pdf(leaner, self.pdf, sample.pdf_title(), chart)
+                finished = finish_pdf(leaner, self.pdf, sample.pdf_title(), made.chart)
             except (pikepdf.PdfError, ValueError) as error:
                 found: str | None = f"the copy's PDF could not be finished ({error})"
             else:
@@ -569,10 +568,10 @@ class LibreOfficeConverter:
                 continue
             folder = folder or work.folder(job.pdf.parent)
             with contextlib.suppress(OSError, zipfile.BadZipFile, etree.XMLSyntaxError):
-                (chart,) = letter_charts([job.docx])
-                sources[job] = lean.lean_copy(job.docx, folder)
-                if chart is not None:
-                    self._charts[job] = chart
+                made = lean.lean_copy(job.docx, folder)
+                sources[job] = made.path
+                if made.chart is not None:
+                    self._charts[job] = made.chart
         return sources
 
     def _finish(self, job: ConversionJob, made: Path, work: _Work) -> None:
