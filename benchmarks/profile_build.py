@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (row, where the build looks the function up, its name there)
 STEPS: list[tuple[str, object, str]] = [
     ("merging: rendering each letter", LetterTemplate, "render"),
-    ("merging: each letter's paragraphs for the record", build_module, "statement_of"),
+    ("merging: what each letter states, for the record", build_module, "read_letter"),
     (
         "merging: each letter in all (render, paragraphs, writing the .docx)",
         build_module,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -29,9 +31,16 @@ from letter_merge.files import (
     write_atomic,
 )
 from letter_merge.paths import OutputPaths
-from letter_merge.pdf.convert import ConversionJob, ConversionResult, Converter
+from letter_merge.pdf.convert import (
+    Arrivals,
+    ConversionJob,
+    ConversionResult,
+    Converter,
+    convert_arriving,
+)
 from letter_merge.pdf.reading import page_count
 from letter_merge.pdf.verify import Verdict
+from letter_merge.process import stop_all_programs
 from letter_merge.progress import Progress, no_progress
 from letter_merge.records.join import CurrentFiles, Records
 from letter_merge.records.manifest import (
@@ -166,19 +175,38 @@ def _build(
     built = records.built
     outcomes: dict[str, LetterOutcome] = {}
     removed: list[RemovedPdf] = []
-    for number, letter in enumerate(planned, start=1):
-        authority = letter.council.authority
-        old = built.get(authority) if converter is None else None
-        outcomes[authority] = _write_letter(batch, letter, fresh[authority], old, removed)
-        progress("Writing letters", number, len(planned))
-
-    to_convert = [
-        outcome
-        for outcome in outcomes.values()
-        if converter is not None and outcome.docx is not None and not fresh[outcome.authority].pdf
-    ]
-    if converter is not None and to_convert:
-        outcomes.update((o.authority, o) for o in _convert(batch, converter, to_convert, progress))
+    to_convert = {
+        letter.council.authority: _job(batch, letter, template_hash)
+        for letter in planned
+        if converter is not None and not fresh[letter.council.authority].pdf
+    }
+    arrivals = Arrivals(list(to_convert.values()))
+    shown = _PdfProgress(progress, len(to_convert))
+    with ThreadPoolExecutor(1, thread_name_prefix="converting") as converting:
+        # The letters are converted while they are merged: a converter that can begins on the
+        # first ones at once (pdf/convert.py), the others once the last is written.
+        results = (
+            converting.submit(convert_arriving, converter, arrivals, shown.converted)
+            if converter is not None and to_convert
+            else None
+        )
+        try:
+            for number, letter in enumerate(planned, start=1):
+                authority = letter.council.authority
+                old = built.get(authority) if converter is None else None
+                outcome = _write_letter(batch, letter, fresh[authority], old, removed)
+                outcomes[authority] = outcome
+                if authority in to_convert:
+                    arrivals.arrived(to_convert[authority], outcome.docx is not None)
+                progress("Writing letters", number, len(planned))
+        except KeyboardInterrupt:
+            stop_all_programs()  # Ctrl-C while merging: LibreOffice stops at once too
+            raise
+        finally:
+            arrivals.close()  # the converter finishes what was written, and nothing waits
+        shown.merged()
+        if results is not None:
+            outcomes.update((o.authority, o) for o in _converted(outcomes, results.result()))
 
     report = BuildReport(
         letters=list(outcomes.values()),
@@ -240,24 +268,40 @@ def _write_letter(
     )
 
 
-def _convert(
-    batch: Batch, converter: Converter, outcomes: Sequence[LetterOutcome], progress: Progress
+def _job(batch: Batch, letter: PlannedLetter, family: str) -> ConversionJob:
+    docx = batch.settings.paths.letters / f"{letter.stem}.docx"
+    return ConversionJob(docx, docx.with_suffix(".pdf"), letter.subject, family)
+
+
+class _PdfProgress:
+    """ "Making PDFs" for the progress bars, shown once "Writing letters" is over: the first PDFs
+    may be made while the last letters are still being written."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self._merging = True
+        self._lock = threading.Lock()
+
+    def converted(self, result: ConversionResult) -> None:
+        with self._lock:
+            self.done += 1
+            if not self._merging:
+                self.progress("Making PDFs", self.done, self.total)
+
+    def merged(self) -> None:
+        with self._lock:
+            self._merging = False
+            if self.done:
+                self.progress("Making PDFs", self.done, self.total)
+
+
+def _converted(
+    outcomes: dict[str, LetterOutcome], results: Sequence[ConversionResult]
 ) -> list[LetterOutcome]:
-    """Each letter's PDF, made from its .docx: the letters' outcomes with their PDFs (or why
-    the conversion failed)."""
-    family = template_identity(batch)
-    by_docx = {o.docx: o for o in outcomes if o.docx}
-    jobs = [
-        ConversionJob(docx, docx.with_suffix(".pdf"), o.letter.subject, family)
-        for docx, o in by_docx.items()
-    ]
-    done = 0
-
-    def converted(result: ConversionResult) -> None:
-        nonlocal done
-        done += 1
-        progress("Making PDFs", done, len(jobs))
-
+    """The letters' outcomes with their PDFs (or why the conversion failed)."""
+    by_docx = {o.docx: o for o in outcomes.values() if o.docx}
     return [
         dataclasses.replace(
             by_docx[result.job.docx],
@@ -268,7 +312,7 @@ def _convert(
             together=result.together,
             check=result.check,
         )
-        for result in converter.convert(jobs, converted)
+        for result in results
     ]
 
 

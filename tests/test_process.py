@@ -254,7 +254,7 @@ def test_only_process_py_starts_programs() -> None:
 def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) -> None:
     """A stand-in for a LibreOffice a killed run left behind: a sleeping Python whose command
     line names the profile, as soffice.bin's does (-env:UserInstallation=file:///...)."""
-    from letter_merge.pdf.libreoffice import _Profiles
+    from letter_merge.pdf.runs import Profiles
 
     folder = tmp_path / "profiles"
     folder.mkdir()
@@ -262,7 +262,7 @@ def test_a_libreoffice_left_holding_a_profile_is_ended_and_said(tmp_path: Path) 
     stray = process.start_program([sys.executable, "-c", "import time; time.sleep(120)", marker])
     other = process.start_program([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        claimed = _Profiles(folder, 1)
+        claimed = Profiles(folder, 1)
         with claimed as profiles:
             assert profiles.get_nowait() == folder / "profile-0"
         assert stray.wait(timeout=10) is not None  # ended

@@ -1,12 +1,14 @@
 """What converting letters from .docx to PDF means to every converter: a job, its result, the
-Converter both converters are (libreoffice.py, word.py), and putting a made PDF in its place."""
+Converter both converters are (libreoffice.py, word.py), letters handed over while they are still
+being written (Arrivals), and putting a made PDF in its place."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from letter_merge.files import FileInUse, write_atomic
 from letter_merge.pdf.combine import docx_title
@@ -51,6 +53,69 @@ class Converter(Protocol):
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]: ...
+
+
+class Arrivals:
+    """Letters to convert whose .docx files are still being written, in this order: the build
+    merges them one after another while a converter that can begins on the first ones.
+
+    The build says of each job, in order, whether its .docx was written (`arrived`), and closes
+    the arrivals when it stops merging, for whatever reason: a job not arrived by then never
+    will, so nothing waits for ever."""
+
+    def __init__(self, jobs: Sequence[ConversionJob]) -> None:
+        self.jobs = list(jobs)
+        self._written: dict[ConversionJob, bool] = {}
+        self._closed = False
+        self._changed = threading.Condition()
+
+    @classmethod
+    def written_already(cls, jobs: Sequence[ConversionJob]) -> Arrivals:
+        arrivals = cls(jobs)
+        for job in jobs:
+            arrivals.arrived(job)
+        arrivals.close()
+        return arrivals
+
+    def arrived(self, job: ConversionJob, written: bool = True) -> None:
+        """`job`'s .docx is written (or, `written` False, will not be: it could not be made)."""
+        with self._changed:
+            self._written[job] = written
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """No more arrive: the build has stopped merging."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait(self, job: ConversionJob) -> bool:
+        """Wait until `job` has arrived or never will: whether its .docx is written."""
+        with self._changed:
+            self._changed.wait_for(lambda: job in self._written or self._closed)
+            return self._written.get(job, False)
+
+    def written(self) -> list[ConversionJob]:
+        """Wait for every job: those whose .docx was written, in order."""
+        return [job for job in self.jobs if self.wait(job)]
+
+
+@runtime_checkable
+class ConvertsArriving(Protocol):
+    """A converter that can begin while the letters are still being written."""
+
+    def convert_arriving(
+        self, arrivals: Arrivals, on_result: ResultCallback | None = None
+    ) -> list[ConversionResult]: ...
+
+
+def convert_arriving(
+    converter: Converter, arrivals: Arrivals, on_result: ResultCallback | None = None
+) -> list[ConversionResult]:
+    """Convert the letters as they arrive where `converter` can; otherwise once all have."""
+    if isinstance(converter, ConvertsArriving):
+        return converter.convert_arriving(arrivals, on_result)
+    return converter.convert(arrivals.written(), on_result)
 
 
 def put_pdf(result: ConversionResult, data: bytes, report: ResultCallback) -> None:

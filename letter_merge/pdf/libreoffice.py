@@ -10,6 +10,11 @@ as LibreOffice says it has gone on to the next, so that cutting keeps pace with 
 Whatever cannot be converted together is converted one document at a time, and a failed run is
 retried letter by letter, so one broken letter never takes the others down. Every PDF is checked
 before it replaces the old one.
+
+A build hands its letters over as it writes them (`convert_arriving`): once an earlier build has
+checked that its template's letters convert together as they do alone, LibreOffice starts on the
+first documents while the last letters are still being merged (runs.py's Stream); until then the
+letters wait for the check, and so for the last of them.
 """
 
 from __future__ import annotations
@@ -18,22 +23,19 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import zipfile
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from queue import Queue
 from typing import Protocol, TypeVar
 
 import pikepdf
 from lxml import etree
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
-from letter_merge.files import CONVERTING_PREFIX, try_lock
 from letter_merge.pdf import lean
 from letter_merge.pdf.combine import (
     CombineError,
@@ -45,15 +47,17 @@ from letter_merge.pdf.combine import (
 )
 from letter_merge.pdf.conformance import export_filter, finish_pdf
 from letter_merge.pdf.convert import (
+    Arrivals,
     ConversionJob,
     ConversionResult,
     ResultCallback,
     is_pdf,
     put_pdf,
 )
+from letter_merge.pdf.runs import Profiles, Stream, Work, even_chunks, take_run
 from letter_merge.pdf.split import LetterPdf, letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
-from letter_merge.process import ProgramResult, end_strays, run_program, stop_all_programs
+from letter_merge.process import ProgramResult, run_program, stop_all_programs
 from letter_merge.words import counted
 
 log = logging.getLogger(__name__)
@@ -151,6 +155,29 @@ class LibreOfficeConverter:
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
     ) -> list[ConversionResult]:
+        return self._converting(jobs, on_result, lambda work, pool: self._convert(jobs, work, pool))
+
+    def convert_arriving(
+        self, arrivals: Arrivals, on_result: ResultCallback | None = None
+    ) -> list[ConversionResult]:
+        """Convert the letters while they are still being written, where that is known to give
+        the letters converted alone (their family's check was made and cached by an earlier
+        build): LibreOffice starts as soon as the first document's letters are there, not after
+        the last letter is merged. Otherwise as `convert`, once every letter is written."""
+        return self._converting(
+            arrivals.jobs,
+            on_result,
+            lambda work, pool: self._convert_arriving(arrivals, work, pool),
+        )
+
+    def _converting(
+        self,
+        jobs: Sequence[ConversionJob],
+        on_result: ResultCallback | None,
+        conversion: Callable[[Work, ThreadPoolExecutor], None],
+    ) -> list[ConversionResult]:
+        """Run `conversion` with this run's LibreOffice profiles and threads: the results, in the
+        order of `jobs` (of those converted)."""
         self.notices = []
         self._checks = {}
         self._lean = set()
@@ -166,8 +193,7 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        families, alone = self._plan(jobs)
-        claimed = _Profiles(self.profile_dir, self.workers)
+        claimed = Profiles(self.profile_dir, self.workers)
         with (
             claimed as profiles,
             ThreadPoolExecutor(self.workers) as pool,
@@ -176,39 +202,9 @@ class LibreOfficeConverter:
             ThreadPoolExecutor(1) as splitter,
         ):
             self.notices += claimed.recovered
-            work = _Work(profiles, splitter, report)
+            work = Work(profiles, splitter, report)
             try:
-                together = []
-                for family in families:
-                    if family.verdict is None and not family.alone_because:
-                        family = self._check(family, work)
-                    if family.alone_because:
-                        self._say_alone(family)
-                        if len(family.jobs) >= LEAN_AT_LEAST and self._lean_holds(family, work):
-                            self._lean.update(family.jobs)
-                        alone.extend(family.jobs)
-                    else:
-                        assert family.verdict is not None
-                        self._checks.update(dict.fromkeys(family.jobs, family.verdict))
-                        together.extend(family.jobs)
-                runs = self._runs(together)
-                tasks = [pool.submit(self._convert_together, run, work) for run in runs]
-                tasks += [
-                    pool.submit(self._convert_alone, chunk, work)
-                    for chunk in _chunks(alone, self.workers, LETTERS_PER_RUN)
-                ]
-                for task in tasks:
-                    task.result()
-                # Every split has been handed over by now: the workers are done.
-                for split in work.splits:
-                    split.result()
-                # Letters that could not be converted together after all: one at a time.
-                tasks = [
-                    pool.submit(self._convert_alone, chunk, work)
-                    for chunk in _chunks(work.alone, self.workers, LETTERS_PER_RUN)
-                ]
-                for task in tasks:
-                    task.result()
+                conversion(work, pool)
             except BaseException:
                 # Ctrl-C (or a bug): stop LibreOffice now rather than wait for every run.
                 stop_all_programs()
@@ -220,6 +216,81 @@ class LibreOfficeConverter:
                     shutil.rmtree(folder, ignore_errors=True)
         order = {job: index for index, job in enumerate(jobs)}
         return sorted(results, key=lambda r: order[r.job])
+
+    def _convert(self, jobs: Sequence[ConversionJob], work: Work, pool: ThreadPoolExecutor) -> None:
+        families, alone = self._plan(jobs)
+        together = []
+        for family in families:
+            if family.verdict is None and not family.alone_because:
+                family = self._check(family, work)
+            if family.alone_because:
+                self._say_alone(family)
+                if len(family.jobs) >= LEAN_AT_LEAST and self._lean_holds(family, work):
+                    self._lean.update(family.jobs)
+                alone.extend(family.jobs)
+            else:
+                assert family.verdict is not None
+                self._checks.update(dict.fromkeys(family.jobs, family.verdict))
+                together.extend(family.jobs)
+        runs = self._runs(together)
+        tasks = [pool.submit(self._convert_together, run, work) for run in runs]
+        tasks += [
+            pool.submit(self._convert_alone, chunk, work)
+            for chunk in even_chunks(alone, self.workers, LETTERS_PER_RUN)
+        ]
+        for task in tasks:
+            task.result()
+        self._convert_later(work, pool)
+
+    def _convert_later(self, work: Work, pool: ThreadPoolExecutor) -> None:
+        """Once every run is over: the letters that could not be converted together after all,
+        one at a time."""
+        for split in work.splits:  # every split has been handed over by now
+            split.result()
+        tasks = [
+            pool.submit(self._convert_alone, chunk, work)
+            for chunk in even_chunks(work.alone, self.workers, LETTERS_PER_RUN)
+        ]
+        for task in tasks:
+            task.result()
+
+    def _convert_arriving(self, arrivals: Arrivals, work: Work, pool: ThreadPoolExecutor) -> None:
+        first = next((job for job in arrivals.jobs if arrivals.wait(job)), None)
+        verdict = self._known_verdict(first, arrivals.jobs) if first is not None else None
+        if first is None or verdict is None:
+            self._convert(arrivals.written(), work, pool)
+            return
+        self._checks.update(dict.fromkeys(arrivals.jobs, verdict))
+        folder = work.folder(first.pdf.parent)
+        stream = Stream.plan(arrivals, self.workers, folder, LETTERS_PER_DOCUMENT, LETTERS_PER_RUN)
+        tasks = [pool.submit(self._convert_stream, stream, run, work) for run in stream.runs]
+        elsewhere = stream.combine_all()  # here, while LibreOffice converts
+        for task in tasks:
+            task.result()
+        # Documents LibreOffice did not convert (written too late for it, or failing): their
+        # letters again in runs of their own, where a letter that fails goes one at a time.
+        again = [stream.combined[path] for path in stream.failed if stream.combined.get(path)]
+        if again:
+            runs = self._runs([job for letters in again for job in letters])
+            for task in [pool.submit(self._convert_together, run, work) for run in runs]:
+                task.result()
+        if elsewhere:  # letters unlike the first: planned as any others
+            self._convert(elsewhere, work, pool)
+        else:
+            self._convert_later(work, pool)
+
+    def _known_verdict(self, first: ConversionJob, jobs: Sequence[ConversionJob]) -> Verdict | None:
+        """The check of the letters to come, from the first letter written, if an earlier build
+        made it and found that they convert together as they do alone; None if none did (or
+        they do not, or there are too few to combine)."""
+        if not self.combine or len(jobs) < 2 or not first.family:
+            return None
+        if _reason_not_to_combine(template_cannot_combine, first.docx):
+            return None
+        export = export_filter(self.pdf, destinations=True)
+        key = verdict_key(first.family, self.version(), export)
+        verdict = self.verdicts.get(key)
+        return verdict if verdict is not None and verdict.same else None
 
     def _plan(self, jobs: Sequence[ConversionJob]) -> tuple[list[Family], list[ConversionJob]]:
         """Letters that share a template are a family, converted together unless something in
@@ -283,7 +354,7 @@ class LibreOfficeConverter:
         documents = [
             chunk
             for group in groups.values()
-            for chunk in _chunks(group, self.workers, LETTERS_PER_DOCUMENT)
+            for chunk in even_chunks(group, self.workers, LETTERS_PER_DOCUMENT)
         ]
         runs: list[list[list[ConversionJob]]] = [[] for _ in range(self.workers)]
         letters = [0] * self.workers
@@ -293,7 +364,7 @@ class LibreOfficeConverter:
             letters[least] += len(document)
         return [run for run in runs if run]
 
-    def _check(self, family: Family, work: _Work) -> Family:
+    def _check(self, family: Family, work: Work) -> Family:
         """Convert the family's first few letters together, and some of them (never the first)
         alone too, in one LibreOffice run; compare them (verify.py) and keep the verdict. The
         letters converted together are not kept: they are converted again with the rest of the
@@ -352,7 +423,7 @@ class LibreOfficeConverter:
             return replace(family, verdict=verdict, alone_because=verdict.difference)
         return replace(family, verdict=verdict)
 
-    def _lean_holds(self, family: Family, work: _Work) -> bool:
+    def _lean_holds(self, family: Family, work: Work) -> bool:
         """Whether a letter of the family converted from a copy with only the styles it uses is
         the letter converted from its own .docx: one letter converted both ways, in one
         LibreOffice run, compared page by page. The verdict is kept as the family's is."""
@@ -394,7 +465,7 @@ class LibreOfficeConverter:
             log.info("converting with every style: %s", found)
         return verdict.same
 
-    def _convert_together(self, documents: list[list[ConversionJob]], work: _Work) -> None:
+    def _convert_together(self, documents: list[list[ConversionJob]], work: Work) -> None:
         """Convert each of `documents` (letters) as one document, all in one LibreOffice run
         (or a few, for many letters), each split into its letters as soon as it is done."""
         profile = work.profiles.get()
@@ -412,7 +483,7 @@ class LibreOfficeConverter:
                 combined[document] = letters
             pending = list(combined)
             while pending:
-                run, pending = _take_run(pending, lambda d: len(combined[d]))
+                run, pending = take_run(pending, lambda d: len(combined[d]), LETTERS_PER_RUN)
 
                 def made(document: Path, pdf: Path) -> None:
                     work.split(self._cut, combined[document], document, pdf, work)
@@ -491,7 +562,7 @@ class LibreOfficeConverter:
             log.info("LibreOffice stopped: %s", reason)
         return converted, reason
 
-    def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: _Work) -> None:
+    def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: Work) -> None:
         """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
         try:
             pdfs = self.split(
@@ -520,7 +591,35 @@ class LibreOfficeConverter:
             )
             put_pdf(converted, letter.data, work.report)
 
-    def _convert_alone(self, chunk: Sequence[ConversionJob], work: _Work) -> None:
+    def _convert_stream(self, stream: Stream, run: list[Path], work: Work) -> None:
+        """Convert a run of a stream's documents in one LibreOffice, started once the first
+        document's letters have arrived (they are combined and written while it starts; each
+        later one long before LibreOffice reaches it); each split as soon as it is done."""
+        profile = work.profiles.get()
+        try:
+            for job in stream.letters[run[0]]:
+                stream.arrivals.wait(job)
+
+            def made(document: Path, pdf: Path) -> None:
+                work.split(self._cut, stream.combined[document], document, pdf, work)
+
+            converted, _ = self._export(
+                run,
+                sum(len(stream.letters[document]) for document in run),
+                profile,
+                run[0].parent / "out",
+                made,
+                export_filter(self.pdf, destinations=True),
+            )
+            for document in run:
+                if document not in converted:
+                    stream.ready[document].wait()
+                    with work.lock:
+                        stream.failed.append(document)
+        finally:
+            work.profiles.put(profile)
+
+    def _convert_alone(self, chunk: Sequence[ConversionJob], work: Work) -> None:
         """Convert each letter of `chunk` as a document of its own, all in one LibreOffice run
         (a LibreOffice already running for every letter after the first, never a start per
         letter). Should LibreOffice stop on a letter, it is tried once more in a run of its
@@ -557,7 +656,7 @@ class LibreOfficeConverter:
         finally:
             work.profiles.put(profile)
 
-    def _sources(self, chunk: Sequence[ConversionJob], work: _Work) -> dict[ConversionJob, Path]:
+    def _sources(self, chunk: Sequence[ConversionJob], work: Work) -> dict[ConversionJob, Path]:
         """What LibreOffice converts for each letter: its copy with only the styles it uses
         where its family's check allows (see _lean_holds), else its own .docx."""
         folder: Path | None = None
@@ -574,7 +673,7 @@ class LibreOfficeConverter:
                     self._charts[job] = made.chart
         return sources
 
-    def _finish(self, job: ConversionJob, made: Path, work: _Work) -> None:
+    def _finish(self, job: ConversionJob, made: Path, work: Work) -> None:
         chart = self._charts.get(job)
         try:
             data = finish_pdf(made, self.pdf, job.pdf_title(), chart)
@@ -636,96 +735,6 @@ def _named(line: str, names: dict[str, Path]) -> Path | None:
     return names.get(Path(source.strip()).name)
 
 
-def _take_run(pending: list[_T], size: Callable[[_T], int]) -> tuple[list[_T], list[_T]]:
-    """The first documents of `pending` up to about LETTERS_PER_RUN letters, and the rest."""
-    run: list[_T] = []
-    letters = 0
-    while pending and (not run or letters < LETTERS_PER_RUN):
-        item = pending.pop(0)
-        run.append(item)
-        letters += size(item)
-    return run, pending
-
-
-@dataclass
-class _Work:
-    """What the threads of one conversion share."""
-
-    profiles: Queue[Path]
-    splitter: ThreadPoolExecutor
-    report: ResultCallback
-    splits: list[Future[None]] = field(default_factory=list)
-    alone: list[ConversionJob] = field(default_factory=list)  # to convert one at a time after all
-    folders: list[Path] = field(default_factory=list)  # to remove at the end
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def folder(self, beside: Path) -> Path:
-        """A scratch folder in `beside` (a build run again removes any left by this one)."""
-        folder = Path(tempfile.mkdtemp(prefix=CONVERTING_PREFIX, dir=beside))
-        with self.lock:
-            self.folders.append(folder)
-        return folder
-
-    def split(self, cut: Callable[..., None], *args: object) -> None:
-        with self.lock:
-            self.splits.append(self.splitter.submit(cut, *args))
-
-    def later(self, letters: Sequence[ConversionJob]) -> None:
-        with self.lock:
-            self.alone.extend(letters)
-
-
-class _Profiles:
-    """One LibreOffice profile folder per worker: kept in `folder` between runs when given (and
-    not in use by another run at the same moment), otherwise temporary."""
-
-    def __init__(self, folder: Path | None, workers: int) -> None:
-        self.folder = folder
-        self.workers = workers
-        self.recovered: list[str] = []  # what was found and put right, for the run's notices
-        self._stack = contextlib.ExitStack()
-
-    def __enter__(self) -> Queue[Path]:
-        queue: Queue[Path] = Queue()
-        scratch: Path | None = None
-        for number in range(self.workers):
-            profile = self._claim(number)
-            if profile is None:
-                if scratch is None:
-                    scratch = Path(
-                        self._stack.enter_context(
-                            tempfile.TemporaryDirectory(prefix="letter-merge-lo-")
-                        )
-                    )
-                profile = scratch / f"profile-{number}"
-            queue.put(profile)
-        return queue
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    def _claim(self, number: int) -> Path | None:
-        if self.folder is None:
-            return None
-        try:
-            lock = try_lock(self.folder / f"profile-{number}.lock")
-        except OSError:
-            return None
-        if lock is None:
-            return None  # another run is using it
-        self._stack.callback(lock.release)
-        profile = self.folder / f"profile-{number}"
-        # No other run holds it, so a LibreOffice still using it was left by one that was
-        # killed or hung: it would take this run's documents and hold them. End it.
-        stray = end_strays(f"-env:UserInstallation={profile.resolve().as_uri()}")
-        if stray:
-            self.recovered.append(
-                f"a LibreOffice left running by an earlier run (process {', '.join(map(str, stray))}) "
-                f"still held the profile {profile.name}; it was stopped, and the profile used again"
-            )
-        return profile
-
-
 def _reason(result: ProgramResult, docx: Path | None) -> str:
     if result.timed_out:
         return "LibreOffice did not finish in time and was stopped"
@@ -736,14 +745,3 @@ def _reason(result: ProgramResult, docx: Path | None) -> str:
     ]
     detail = f": {mentions[0]}" if mentions else f" (exit code {result.returncode})"
     return f"LibreOffice could not convert it{detail}"
-
-
-def _chunks(jobs: list[ConversionJob], workers: int, chunk_size: int) -> list[list[ConversionJob]]:
-    """Even chunks, none larger than `chunk_size`, as many as make each worker the same number
-    (where there are jobs enough)."""
-    if not jobs:
-        return []
-    count = -(-len(jobs) // chunk_size)
-    count = min(-(-count // workers) * workers, len(jobs))
-    size = -(-len(jobs) // count)
-    return [jobs[i : i + size] for i in range(0, len(jobs), size)]

@@ -1,0 +1,282 @@
+"""Letters converted while they are still being written (pdf/convert.py's Arrivals, the
+LibreOffice converter's stream): LibreOffice starts on the first letters, and every letter is
+still the letter alone, whenever the others arrive, whether or not they do."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from letter_merge import build
+from letter_merge.batch import load_batch
+from letter_merge.build import _PdfProgress, build_letters
+from letter_merge.config import Settings
+from letter_merge.pdf import combine, libreoffice
+from letter_merge.pdf import runs as runs_module
+from letter_merge.pdf.convert import Arrivals, ConversionJob, ConversionResult
+from letter_merge.pdf.libreoffice import LETTERS_PER_DOCUMENT, LETTERS_PER_RUN, LibreOfficeConverter
+from letter_merge.pdf.runs import Stream
+from letter_merge.pdf.soffice import find_libreoffice
+from letter_merge.pdf.verify import Margins, difference
+from letter_merge.process import ProgramResult
+from tests.test_combined import (
+    Runs,
+    assert_same_letters,
+    converted,
+    jobs_for,
+    trusted,
+)
+
+
+class Watched(Runs):
+    """Runs, with when each LibreOffice run began, and a hook called as it ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.began: list[float] = []
+        self.after_run: Callable[[], None] = lambda: None
+
+    def run(
+        self,
+        args: Sequence[str | Path],
+        *,
+        timeout: float,
+        on_line: Callable[[str], None] | None = None,
+    ) -> ProgramResult:
+        if "--convert-to" in args:
+            self.began.append(time.monotonic())
+        result = super().run(args, timeout=timeout, on_line=on_line)
+        if "--convert-to" in args:
+            self.after_run()
+        return result
+
+
+def family_of(jobs: list[ConversionJob]) -> list[ConversionJob]:
+    """The jobs as a build gives them: of one family (the template), so that a check kept by
+    an earlier build applies."""
+    return [ConversionJob(job.docx, job.pdf, "", "the template") for job in jobs]
+
+
+def jobs(count: int) -> list[ConversionJob]:
+    return [
+        ConversionJob(Path(f"letter {n}.docx"), Path(f"letter {n}.pdf"), "", "family")
+        for n in range(count)
+    ]
+
+
+def test_a_converter_waits_for_a_letter_until_it_is_written_or_never_will_be() -> None:
+    first, second, third = jobs(3)
+    arrivals = Arrivals([first, second, third])
+    answers: list[bool] = []
+    waiting = threading.Thread(target=lambda: answers.extend(map(arrivals.wait, (first, third))))
+    waiting.start()
+    arrivals.arrived(first)
+    arrivals.arrived(second, written=False)
+    time.sleep(0.05)
+    assert answers == [True], "still waiting for the third"
+    arrivals.close()  # the build stopped merging: the third never comes
+    waiting.join(timeout=5)
+    assert answers == [True, False]
+    assert arrivals.written() == [first]
+
+
+def test_every_libreoffice_begins_with_one_of_the_first_documents() -> None:
+    letters = jobs(343)
+    stream = Stream.plan(
+        Arrivals(letters), 2, Path("scratch"), LETTERS_PER_DOCUMENT, LETTERS_PER_RUN
+    )
+    assert [len(stream.letters[d]) for d in stream.documents] == [35] * 9 + [28]
+    names = [[document.stem[-2:] for document in run] for run in stream.runs]
+    assert names == [["00", "02", "04", "06", "08"], ["01", "03", "05", "07", "09"]]
+    # a larger batch: several runs a worker, handed out in turn, each worker's in order
+    stream = Stream.plan(
+        Arrivals(jobs(1000)), 2, Path("scratch"), LETTERS_PER_DOCUMENT, LETTERS_PER_RUN
+    )
+    firsts = [int(run[0].stem[-5:]) for run in stream.runs]
+    assert firsts[:2] == [0, 1] and firsts == sorted(firsts)
+    assert all(
+        sum(len(stream.letters[d]) for d in run) < LETTERS_PER_RUN + 40 for run in stream.runs
+    )
+    planned = [job for document in stream.documents for job in stream.letters[document]]
+    assert planned == stream.arrivals.jobs
+
+
+def test_pdfs_are_counted_once_the_letters_are_written() -> None:
+    said: list[tuple[str, int, int]] = []
+    shown = _PdfProgress(lambda stage, done, total: said.append((stage, done, total)), 4)
+    first, second, third, _ = jobs(4)
+    shown.converted(ConversionResult(first))
+    shown.converted(ConversionResult(second))
+    assert said == [], "no 'Making PDFs' among 'Writing letters'"
+    shown.merged()
+    shown.converted(ConversionResult(third))
+    assert said == [("Making PDFs", 2, 4), ("Making PDFs", 3, 4)]
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
+    runs = Watched()
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    arrivals = Arrivals(jobs)
+    for job in jobs[:2]:
+        arrivals.arrived(job)
+
+    def the_rest_once_libreoffice_has_started() -> None:
+        while not runs.began:
+            time.sleep(0.01)
+        for job in jobs[2:]:
+            arrivals.arrived(job)
+        arrivals.close()
+
+    last = threading.Thread(target=the_rest_once_libreoffice_has_started)
+    last.start()
+    results = runs.converter().convert_arriving(arrivals)
+    last.join()
+    assert [(r.error, r.together) for r in results] == [(None, True)] * 4
+    # one run, begun with the second document's letters still to come, converted both
+    assert [names for names, _ in runs.runs] == [["letters-00000.docx", "letters-00001.docx"]]
+    assert_same_letters(jobs, alone)
+    assert not list((tmp_path / "together").glob(".converting*")), "scratch folders are removed"
+
+
+@pytest.mark.libreoffice
+def test_a_document_written_after_libreoffice_passed_it_gets_a_run_of_its_own(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
+    runs = Watched()
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    arrivals = Arrivals(jobs)
+    for job in jobs[:2]:
+        arrivals.arrived(job)
+
+    def the_rest() -> None:  # only once LibreOffice has gone past their document
+        if len(runs.runs) == 1:
+            for job in jobs[2:]:
+                arrivals.arrived(job)
+            arrivals.close()
+
+    runs.after_run = the_rest
+    results = runs.converter().convert_arriving(arrivals)
+    assert [(r.error, r.together) for r in results] == [(None, True)] * 4
+    # the second document was not there when LibreOffice came to it: its two letters are
+    # converted together in a run of their own, not one at a time
+    assert [names for names, _ in runs.runs] == [
+        ["letters-00000.docx", "letters-00001.docx"],
+        ["letters-00000.docx"],
+    ]
+    assert [path.name for path in runs.sources[1]] == ["letters-00000.docx"]
+    assert runs.sources[1][0].parent != runs.sources[0][0].parent
+    assert_same_letters(jobs, alone)
+
+
+@pytest.mark.libreoffice
+def test_letters_unlike_the_first_or_never_written_are_left_out_of_its_documents(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    unlike, unwritten = jobs[1], jobs[2]
+    real_look_at = combine.look_at
+
+    def look_at(docx: Path) -> tuple[str, str | None]:
+        signature, refusal = real_look_at(docx)
+        return ("another template", refusal) if docx == unlike.docx else (signature, refusal)
+
+    monkeypatch.setattr(runs_module, "look_at", look_at)
+    runs = Watched()
+    arrivals = Arrivals(jobs)
+    for job in jobs:
+        arrivals.arrived(job, written=job != unwritten)
+    arrivals.close()
+    results = runs.converter().convert_arriving(arrivals)
+    # no result for the letter never written; the one unlike the others converted on its own
+    assert [(r.job, r.error, r.together) for r in results] == [
+        (jobs[0], None, True),
+        (unlike, None, False),
+        (jobs[3], None, True),
+    ]
+    assert runs.runs[0][0] == ["letters-00000.docx", "letters-00001.docx"]
+    assert [names for names, _ in runs.runs[1:]] == [[unlike.docx.name]]
+    assert_same_letters([jobs[0], unlike, jobs[3]], alone)
+
+
+@pytest.mark.libreoffice
+def test_without_a_check_kept_the_letters_wait_for_the_check(
+    settings: Settings, tmp_path: Path
+) -> None:
+    runs = Watched()
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    results = runs.converter().convert_arriving(Arrivals.written_already(jobs))
+    assert [(r.error, r.together) for r in results] == [(None, True)] * 4
+    # first the check (letters together and two alone, in one run), then the letters
+    assert runs.runs[0][0][-1] == "letters-check.docx"
+    assert [names for names, _ in runs.runs[1:]] == [["letters-00000.docx"]]
+
+
+@pytest.mark.libreoffice
+def test_a_build_converts_while_it_merges_once_its_template_was_checked(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 1)
+    written: list[float] = []
+    real_arrived = Arrivals.arrived
+
+    def arrived(self: Arrivals, job: ConversionJob, is_written: bool = True) -> None:
+        written.append(time.monotonic())
+        real_arrived(self, job, is_written)
+
+    monkeypatch.setattr(Arrivals, "arrived", arrived)
+    runs = Watched()
+
+    def converter() -> LibreOfficeConverter:
+        program = find_libreoffice()
+        assert program is not None
+        checks = settings.paths.combining_checks  # kept between builds, as the app keeps them
+        return LibreOfficeConverter(
+            program, workers=1, run=runs.run, split=runs.split, verdicts=checks
+        )
+
+    first = build_letters(load_batch(settings), converter=converter())
+    assert runs.runs[0][0][-1] == "letters-check.docx"
+    assert runs.began[0] > written[-1], "no check kept yet: every letter is merged first"
+    made = {o.authority: o.pdf.read_bytes() for o in first.letters if o.pdf}
+    assert len(made) == 4 and all(o.together for o in first.letters)
+
+    # The check is kept now. The last letter takes a second to write: LibreOffice does not
+    # wait for it.
+    runs, written[:] = Watched(), []
+    real_write = build._write_letter
+
+    def slow_last(batch: Any, letter: Any, *args: Any) -> Any:
+        if letter.council.authority == first.letters[-1].authority:
+            time.sleep(1)
+        return real_write(batch, letter, *args)
+
+    monkeypatch.setattr(build, "_write_letter", slow_last)
+    again = build_letters(load_batch(settings), converter=converter(), force=True)
+    assert "letters-check.docx" not in [name for names, _ in runs.runs for name in names]
+    assert runs.began[0] < written[-1], "LibreOffice began before the last letter was written"
+    assert [(o.error, o.together) for o in again.letters] == [(None, True)] * 4
+    # the same letters, page by page, as the first build made after merging them all
+    assert again.letters[0].docx is not None
+    margins = Margins.of(again.letters[0].docx)
+    for letter in again.letters:
+        assert letter.pdf is not None
+        earlier = tmp_path / f"{letter.pdf.stem} (first build).pdf"
+        earlier.write_bytes(made[letter.authority])
+        assert difference(letter.pdf.read_bytes(), earlier, margins) is None
