@@ -34,7 +34,7 @@ from letter_merge import build as build_module
 from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.config import load_settings
-from letter_merge.pdf import lean, libreoffice, split
+from letter_merge.pdf import lean, libreoffice, runs, split
 from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.template.render import LetterTemplate
 
@@ -46,11 +46,13 @@ STEPS: list[tuple[str, object, str]] = [
     ("merging: rendering each letter", LetterTemplate, "render"),
     ("merging: what each letter states, for the record", build_module, "read_letter"),
     (
-        "merging: each letter in all (render, paragraphs, writing the .docx)",
+        "merging: each letter in all (render, what it states, writing the .docx)",
         build_module,
         "_write_letter",
     ),
     ("combining letters into documents", libreoffice, "combine_letters"),
+    # (the same row: letters combined while they are being merged, pdf/runs.py)
+    ("combining letters into documents", runs, "combine_letters"),
     ("copies with only the styles used (letters one at a time)", lean, "lean_copy"),
     ("splitting the PDFs into letters, charts put in", libreoffice, "letter_pdfs"),
     ("  of which each letter's part of the structure tree", split._Blocks, "copy_into"),
@@ -131,7 +133,7 @@ def main() -> None:
         ("LibreOffice (its processes)", libreoffice_cpu),
         ("letter-merge (this process, every thread)", own),
         ("reading the workbook and template", SPENT["reading the workbook and template"]),
-        *((row, SPENT[row]) for row, _, _ in STEPS),
+        *((row, SPENT[row]) for row in dict.fromkeys(row for row, _, _ in STEPS)),
     ]
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} | {1000 * seconds / letters:.1f} |")

@@ -593,12 +593,12 @@ class LibreOfficeConverter:
 
     def _convert_stream(self, stream: Stream, run: list[Path], work: Work) -> None:
         """Convert a run of a stream's documents in one LibreOffice, started once the first
-        document's letters have arrived (they are combined and written while it starts; each
-        later one long before LibreOffice reaches it); each split as soon as it is done."""
+        document's first letter has arrived: the rest of its letters are merged, and it is
+        written, while LibreOffice takes its second to start, and each later document long
+        before LibreOffice reaches it. Each is split as soon as it is done."""
         profile = work.profiles.get()
         try:
-            for job in stream.letters[run[0]]:
-                stream.arrivals.wait(job)
+            stream.arrivals.wait(stream.letters[run[0]][0])
 
             def made(document: Path, pdf: Path) -> None:
                 work.split(self._cut, stream.combined[document], document, pdf, work)

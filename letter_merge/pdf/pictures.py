@@ -140,6 +140,11 @@ def is_stand_in(image: pikepdf.Object) -> bool:
     if (int(image.get("/Width", 0)), int(image.get("/Height", 0))) != STAND_IN_SIZE:
         return False
     try:
+        if (
+            image.get("/ColorSpace") == pikepdf.Name.DeviceRGB
+            and image.get("/BitsPerComponent") == 8
+        ):
+            return image.read_bytes() == STAND_IN_RGB  # as LibreOffice writes it: its pixels
         return (
             bytes(pikepdf.PdfImage(image).as_pil_image().convert("RGB").tobytes()) == STAND_IN_RGB
         )
