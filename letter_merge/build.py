@@ -191,22 +191,25 @@ def _build(
             else None
         )
         try:
-            for number, letter in enumerate(planned, start=1):
-                authority = letter.council.authority
-                old = built.get(authority) if converter is None else None
-                outcome = _write_letter(batch, letter, fresh[authority], old, removed)
-                outcomes[authority] = outcome
-                if authority in to_convert:
-                    arrivals.arrived(to_convert[authority], outcome.docx is not None)
-                progress("Writing letters", number, len(planned))
+            try:
+                for number, letter in enumerate(planned, start=1):
+                    authority = letter.council.authority
+                    old = built.get(authority) if converter is None else None
+                    outcome = _write_letter(batch, letter, fresh[authority], old, removed)
+                    outcomes[authority] = outcome
+                    if authority in to_convert:
+                        arrivals.arrived(to_convert[authority], outcome.docx is not None)
+                    progress("Writing letters", number, len(planned))
+            finally:
+                arrivals.close()  # the converter finishes what was written; nothing waits
+            shown.merged()
+            if results is not None:
+                outcomes.update((o.authority, o) for o in _converted(outcomes, results.result()))
         except KeyboardInterrupt:
-            stop_all_programs()  # Ctrl-C while merging: LibreOffice stops at once too
+            # Ctrl-C, while merging or converting: LibreOffice stops at once, rather than the
+            # converting thread being waited for
+            stop_all_programs()
             raise
-        finally:
-            arrivals.close()  # the converter finishes what was written, and nothing waits
-        shown.merged()
-        if results is not None:
-            outcomes.update((o.authority, o) for o in _converted(outcomes, results.result()))
 
     report = BuildReport(
         letters=list(outcomes.values()),
