@@ -14,10 +14,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from letter_merge import __version__
 from letter_merge.batch import Batch, PlannedLetter
@@ -55,6 +56,8 @@ from letter_merge.records.manifest import (
 from letter_merge.records.sources import snapshot, source_sha256, template_identity
 from letter_merge.template.statement import read_letter
 from letter_merge.template.text import TemplateError
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -181,35 +184,36 @@ def _build(
         if converter is not None and not fresh[letter.council.authority].pdf
     }
     arrivals = Arrivals(list(to_convert.values()))
-    shown = _PdfProgress(progress, len(to_convert))
+    shown = _PdfProgress(progress)
     with ThreadPoolExecutor(1, thread_name_prefix="converting") as converting:
-        # The letters are converted while they are merged: a converter that can begins on the
-        # first ones at once (pdf/convert.py), the others once the last is written.
-        results = (
-            converting.submit(convert_arriving, converter, arrivals, shown.converted)
-            if converter is not None and to_convert
-            else None
-        )
+        results: Future[list[ConversionResult]] | None = None
         try:
-            try:
-                for number, letter in enumerate(planned, start=1):
-                    authority = letter.council.authority
-                    old = built.get(authority) if converter is None else None
-                    outcome = _write_letter(batch, letter, fresh[authority], old, removed)
-                    outcomes[authority] = outcome
-                    if authority in to_convert:
-                        arrivals.arrived(to_convert[authority], outcome.docx is not None)
-                    progress("Writing letters", number, len(planned))
-            finally:
-                arrivals.close()  # the converter finishes what was written; nothing waits
-            shown.merged()
-            if results is not None:
-                outcomes.update((o.authority, o) for o in _converted(outcomes, results.result()))
-        except KeyboardInterrupt:
-            # Ctrl-C, while merging or converting: LibreOffice stops at once, rather than the
-            # converting thread being waited for
-            stop_all_programs()
+            if converter is not None and to_convert:
+                # The letters are converted while they are merged: a converter that can begins
+                # on the first ones at once (pdf/convert.py), the others once the last is written.
+                results = converting.submit(convert_arriving, converter, arrivals, shown.converted)
+            for number, letter in enumerate(planned, start=1):
+                authority = letter.council.authority
+                old = built.get(authority) if converter is None else None
+                outcome = _write_letter(batch, letter, fresh[authority], old, removed)
+                outcomes[authority] = outcome
+                if authority in to_convert:
+                    arrivals.arrived(to_convert[authority], outcome.docx is not None)
+                progress("Writing letters", number, len(planned))
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):
+                stop_all_programs()  # Ctrl-C: LibreOffice (or Word) stops at once
+            arrivals.cancel()  # nothing more is converted: the build stops here
             raise
+        arrivals.close()
+        shown.merged(sum(outcomes[authority].docx is not None for authority in to_convert))
+        if results is not None:
+            try:
+                converted = _result(results)
+            except KeyboardInterrupt:
+                stop_all_programs()
+                raise
+            outcomes.update((o.authority, o) for o in _converted(outcomes, converted))
 
     report = BuildReport(
         letters=list(outcomes.values()),
@@ -277,27 +281,36 @@ def _job(batch: Batch, letter: PlannedLetter, family: str) -> ConversionJob:
 
 
 class _PdfProgress:
-    """ "Making PDFs" for the progress bars, shown once "Writing letters" is over: the first PDFs
+    """Making PDFs, for the progress bars, shown once writing letters is over: the first PDFs
     may be made while the last letters are still being written."""
 
-    def __init__(self, progress: Progress, total: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.total = total
         self.done = 0
-        self._merging = True
+        self.total: int | None = None  # the letters written, once all are
         self._lock = threading.Lock()
 
     def converted(self, result: ConversionResult) -> None:
         with self._lock:
             self.done += 1
-            if not self._merging:
+            if self.total is not None:
                 self.progress("Making PDFs", self.done, self.total)
 
-    def merged(self) -> None:
+    def merged(self, written: int) -> None:
         with self._lock:
-            self._merging = False
+            self.total = written
             if self.done:
                 self.progress("Making PDFs", self.done, self.total)
+
+
+def _result(future: Future[_T]) -> _T:
+    """The future's result, waited for in short steps, so that Ctrl-C is heard at once on
+    Windows too (where a wait without a time limit cannot be interrupted, before Python 3.14)."""
+    while True:
+        try:
+            return future.result(timeout=0.25)
+        except FutureTimeout:
+            continue
 
 
 def _converted(

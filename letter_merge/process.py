@@ -144,8 +144,7 @@ def run_program(
         stderr=subprocess.STDOUT,
         **_OWN_GROUP,
     )
-    with _running_lock:
-        _running.add(process)
+    _keep_track(process, argv[0])
     try:
         if on_line is not None:
             output, returncode = _follow(process, timeout, on_line)
@@ -234,9 +233,23 @@ def start_program(args: Sequence[str | Path], *, talk: bool = False) -> subproce
         encoding="utf-8",
         **_OWN_GROUP,
     )
+    _keep_track(process, argv[0])
+    return process
+
+
+def _keep_track(process: subprocess.Popen[Any], program: str) -> None:
+    """Count a program just started among those stop_all_programs ends; if that ran while the
+    program was starting (and so did not see it), end it now."""
     with _running_lock:
         _running.add(process)
-    return process
+        stopping = _stopping.is_set()
+    if stopping:
+        kill_tree(process)
+        with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
+            process.communicate(timeout=STOP_GRACE_SECONDS)
+        with _running_lock:
+            _running.discard(process)
+        raise ProgramsStopped(f"not running {Path(program).name}: the run is being stopped")
 
 
 def end_program(process: subprocess.Popen[Any], grace: float = 10.0) -> None:

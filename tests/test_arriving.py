@@ -56,6 +56,14 @@ class Watched(Runs):
         return result
 
 
+def written_already(jobs: list[ConversionJob]) -> Arrivals:
+    arrivals = Arrivals(jobs)
+    for job in jobs:
+        arrivals.arrived(job)
+    arrivals.close()
+    return arrivals
+
+
 def family_of(jobs: list[ConversionJob]) -> list[ConversionJob]:
     """The jobs as a build gives them: of one family (the template), so that a check kept by
     an earlier build applies."""
@@ -77,12 +85,70 @@ def test_a_converter_waits_for_a_letter_until_it_is_written_or_never_will_be() -
     waiting.start()
     arrivals.arrived(first)
     arrivals.arrived(second, written=False)
-    time.sleep(0.05)
-    assert answers == [True], "still waiting for the third"
-    arrivals.close()  # the build stopped merging: the third never comes
-    waiting.join(timeout=5)
+    deadline = time.monotonic() + 10
+    while not answers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert answers == [True] and waiting.is_alive(), "still waiting for the third"
+    arrivals.close()  # the build has merged every letter: the third never comes
+    waiting.join(timeout=10)
     assert answers == [True, False]
     assert arrivals.written() == [first]
+
+
+def test_a_build_that_stops_on_an_error_has_nothing_more_converted() -> None:
+    first, second = jobs(2)
+    arrivals = Arrivals([first, second])
+    arrivals.arrived(first)
+    arrivals.cancel()
+    assert arrivals.cancelled
+    assert not arrivals.wait(first) and not arrivals.wait(second)
+    assert arrivals.written() == []
+
+
+class Watching:
+    """A converter that can begin as letters arrive (a stand-in for LibreOffice's): what it was
+    handed to convert."""
+
+    name = "watching"
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.handed: list[ConversionJob] | None = None
+
+    def version(self) -> str:
+        return "watching"
+
+    def convert(
+        self, jobs: Sequence[ConversionJob], on_result: Callable[..., None] | None = None
+    ) -> list[ConversionResult]:
+        raise AssertionError("a converter that can is handed letters as they arrive")
+
+    def convert_arriving(
+        self, arrivals: Arrivals, on_result: Callable[..., None] | None = None
+    ) -> list[ConversionResult]:
+        self.handed = arrivals.written()
+        return []
+
+
+def test_a_build_stopped_by_an_error_while_merging_converts_nothing_more(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = build._write_letter
+    written: list[str] = []
+
+    def fails_on_the_third(batch: Any, letter: Any, *args: Any) -> Any:
+        if len(written) == 2:
+            raise OSError("the disk went away")
+        written.append(letter.council.authority)
+        return real_write(batch, letter, *args)
+
+    monkeypatch.setattr(build, "_write_letter", fails_on_the_third)
+    converter = Watching()
+    with pytest.raises(OSError, match="the disk went away"):
+        build_letters(load_batch(settings), converter=converter)
+    # it was waiting for the letters, and is told there is nothing to convert, not the two
+    # written before the error
+    assert converter.handed == []
 
 
 def test_every_libreoffice_begins_with_one_of_the_first_documents() -> None:
@@ -108,14 +174,14 @@ def test_every_libreoffice_begins_with_one_of_the_first_documents() -> None:
 
 def test_pdfs_are_counted_once_the_letters_are_written() -> None:
     said: list[tuple[str, int, int]] = []
-    shown = _PdfProgress(lambda stage, done, total: said.append((stage, done, total)), 4)
+    shown = _PdfProgress(lambda stage, done, total: said.append((stage, done, total)))
     first, second, third, _ = jobs(4)
     shown.converted(ConversionResult(first))
     shown.converted(ConversionResult(second))
     assert said == [], "no 'Making PDFs' among 'Writing letters'"
-    shown.merged()
+    shown.merged(3)  # of the four letters, three were written: three PDFs to make
     shown.converted(ConversionResult(third))
-    assert said == [("Making PDFs", 2, 4), ("Making PDFs", 3, 4)]
+    assert said == [("Making PDFs", 2, 3), ("Making PDFs", 3, 3)]
 
 
 @pytest.mark.libreoffice
@@ -132,7 +198,8 @@ def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
         arrivals.arrived(job)
 
     def the_rest_once_libreoffice_has_started() -> None:
-        while not runs.began:
+        deadline = time.monotonic() + 60  # (not begun by then: the assertions below say so)
+        while not runs.began and time.monotonic() < deadline:
             time.sleep(0.01)
         for job in jobs[2:]:
             arrivals.arrived(job)
@@ -221,7 +288,7 @@ def test_without_a_check_kept_the_letters_wait_for_the_check(
 ) -> None:
     runs = Watched()
     jobs = family_of(jobs_for(settings, tmp_path / "together"))
-    results = runs.converter().convert_arriving(Arrivals.written_already(jobs))
+    results = runs.converter().convert_arriving(written_already(jobs))
     assert [(r.error, r.together) for r in results] == [(None, True)] * 4
     # first the check (letters together and two alone, in one run), then the letters
     assert runs.runs[0][0][-1] == "letters-check.docx"

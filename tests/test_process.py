@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -113,6 +115,29 @@ def test_stopping_the_run_ends_programs_kept_running_and_theirs() -> None:
         process.allow_programs()  # the next run (the next test) may start programs again
         process.end_program(kept)
     process.end_program(process.start_program(python("print(1)")))
+
+
+def test_a_program_starting_as_the_run_is_stopped_is_stopped_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C between the check that programs may start and the program being counted among
+    those to stop: stop_all_programs did not see it, so it is ended as soon as it is counted."""
+    real_popen = subprocess.Popen
+    started: list[psutil.Process] = []
+
+    def stopped_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        program = real_popen(*args, **kwargs)
+        started.append(psutil.Process(program.pid))
+        process.stop_all_programs()  # before the program is counted
+        return program
+
+    monkeypatch.setattr(subprocess, "Popen", stopped_meanwhile)
+    try:
+        with pytest.raises(process.ProgramsStopped):
+            run_program(python("import time; time.sleep(60)"), timeout=120)
+        assert not started[0].is_running() or started[0].status() == psutil.STATUS_ZOMBIE
+    finally:
+        process.allow_programs()
 
 
 def test_a_program_kept_running_is_ended_when_done_with() -> None:

@@ -60,22 +60,15 @@ class Arrivals:
     merges them one after another while a converter that can begins on the first ones.
 
     The build says of each job, in order, whether its .docx was written (`arrived`), and closes
-    the arrivals when it stops merging, for whatever reason: a job not arrived by then never
-    will, so nothing waits for ever."""
+    the arrivals when it has merged every letter, or cancels them when it stops on an error: a
+    job not arrived by then never will, so nothing waits for ever."""
 
     def __init__(self, jobs: Sequence[ConversionJob]) -> None:
         self.jobs = list(jobs)
         self._written: dict[ConversionJob, bool] = {}
         self._closed = False
+        self.cancelled = False
         self._changed = threading.Condition()
-
-    @classmethod
-    def written_already(cls, jobs: Sequence[ConversionJob]) -> Arrivals:
-        arrivals = cls(jobs)
-        for job in jobs:
-            arrivals.arrived(job)
-        arrivals.close()
-        return arrivals
 
     def arrived(self, job: ConversionJob, written: bool = True) -> None:
         """`job`'s .docx is written (or, `written` False, will not be: it could not be made)."""
@@ -89,15 +82,26 @@ class Arrivals:
             self._closed = True
             self._changed.notify_all()
 
+    def cancel(self) -> None:
+        """The build stopped on an error or Ctrl-C: nothing more is to be converted, not even
+        what was written already."""
+        with self._changed:
+            self._closed = self.cancelled = True
+            self._changed.notify_all()
+
     def wait(self, job: ConversionJob) -> bool:
-        """Wait until `job` has arrived or never will: whether its .docx is written."""
+        """Wait until `job` has arrived or never will: whether its .docx is written (and is to
+        be converted)."""
         with self._changed:
             self._changed.wait_for(lambda: job in self._written or self._closed)
-            return self._written.get(job, False)
+            return self._written.get(job, False) and not self.cancelled
 
     def written(self) -> list[ConversionJob]:
-        """Wait for every job: those whose .docx was written, in order."""
-        return [job for job in self.jobs if self.wait(job)]
+        """Wait until every letter is merged (the arrivals closed): those whose .docx was written,
+        in order; none if the build stopped on an error."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed)
+            return [] if self.cancelled else [job for job in self.jobs if self._written.get(job)]
 
 
 @runtime_checkable

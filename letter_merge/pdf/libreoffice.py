@@ -54,7 +54,14 @@ from letter_merge.pdf.convert import (
     is_pdf,
     put_pdf,
 )
-from letter_merge.pdf.runs import Profiles, Stream, Work, even_chunks, take_run
+from letter_merge.pdf.runs import (
+    CANNOT_COMBINE,
+    Profiles,
+    Stream,
+    Work,
+    even_chunks,
+    take_run,
+)
 from letter_merge.pdf.split import LetterPdf, letter_pdfs
 from letter_merge.pdf.verify import Margins, Verdict, Verdicts, difference, new_verdict, verdict_key
 from letter_merge.process import ProgramResult, run_program, stop_all_programs
@@ -256,8 +263,10 @@ class LibreOfficeConverter:
 
     def _convert_arriving(self, arrivals: Arrivals, work: Work, pool: ThreadPoolExecutor) -> None:
         first = next((job for job in arrivals.jobs if arrivals.wait(job)), None)
-        verdict = self._known_verdict(first, arrivals.jobs) if first is not None else None
-        if first is None or verdict is None:
+        if first is None:
+            return  # none was written
+        verdict = self._known_verdict(first, arrivals.jobs)
+        if verdict is None:
             self._convert(arrivals.written(), work, pool)
             return
         self._checks.update(dict.fromkeys(arrivals.jobs, verdict))
@@ -267,13 +276,14 @@ class LibreOfficeConverter:
         elsewhere = stream.combine_all()  # here, while LibreOffice converts
         for task in tasks:
             task.result()
-        # Documents LibreOffice did not convert (written too late for it, or failing): their
-        # letters again in runs of their own, where a letter that fails goes one at a time.
-        again = [stream.combined[path] for path in stream.failed if stream.combined.get(path)]
-        if again:
-            runs = self._runs([job for letters in again for job in letters])
-            for task in [pool.submit(self._convert_together, run, work) for run in runs]:
-                task.result()
+        if arrivals.cancelled:
+            return  # the build stopped: nothing more is converted
+        # Documents LibreOffice did not convert (written too late for it, or failing): the same
+        # documents again, in runs of their own, where a letter that fails goes one at a time.
+        again = [stream.combined[path] for path in sorted(stream.failed) if stream.combined[path]]
+        runs = [again[worker :: self.workers] for worker in range(self.workers)]
+        for task in [pool.submit(self._convert_together, run, work) for run in runs if run]:
+            task.result()
         if elsewhere:  # letters unlike the first: planned as any others
             self._convert(elsewhere, work, pool)
         else:
@@ -379,7 +389,7 @@ class LibreOfficeConverter:
             document = folder / "letters-check.docx"
             try:
                 document.write_bytes(combine_letters([job.docx for job in letters]))
-            except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+            except CANNOT_COMBINE as error:
                 return replace(family, alone_because=f"they cannot be combined ({error})")
             outdir = folder / "out"
             result = self._soffice(
@@ -476,7 +486,7 @@ class LibreOfficeConverter:
                 document = folder / f"letters-{number:05d}.docx"
                 try:
                     document.write_bytes(combine_letters([job.docx for job in letters]))
-                except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as error:
+                except CANNOT_COMBINE as error:
                     log.info("converting one at a time: cannot combine letters (%s)", error)
                     work.later(letters)
                     continue

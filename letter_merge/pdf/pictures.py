@@ -143,6 +143,8 @@ def is_stand_in(image: pikepdf.Object) -> bool:
         if (
             image.get("/ColorSpace") == pikepdf.Name.DeviceRGB
             and image.get("/BitsPerComponent") == 8
+            and image.get("/Filter") in (None, pikepdf.Name.FlateDecode)
+            and not any(key in image for key in ("/Decode", "/DecodeParms", "/SMask"))
         ):
             return image.read_bytes() == STAND_IN_RGB  # as LibreOffice writes it: its pixels
         return (

@@ -19,13 +19,24 @@ from typing import TypeVar
 
 from lxml import etree
 
-from letter_merge.files import CONVERTING_PREFIX, try_lock, write_atomic
+from letter_merge.files import CONVERTING_PREFIX, DiskFull, FileInUse, try_lock, write_atomic
 from letter_merge.pdf.combine import CombineError, combine_letters, look_at
 from letter_merge.pdf.convert import Arrivals, ConversionJob, ResultCallback
 from letter_merge.process import end_strays
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+# What combining letters into a document and writing it may fail with: the letters then go
+# one at a time.
+CANNOT_COMBINE = (
+    CombineError,
+    OSError,
+    zipfile.BadZipFile,
+    etree.XMLSyntaxError,
+    FileInUse,
+    DiskFull,
+)
 
 
 class Profiles:
@@ -137,9 +148,10 @@ def take_run(
 class Stream:
     """Letters converted together while they are still being written: the documents are planned
     from the letters to come, each worker's LibreOffice is given its documents' names once the
-    first one's letters are there, and each document is written (in one go: LibreOffice finds
-    all of it or nothing) as soon as its letters have arrived, far ahead of LibreOffice, which
-    takes a second to start and as long for each document as merging takes for six."""
+    first letter of its first document is written, and each document is written (in one go:
+    LibreOffice finds all of it or nothing) as soon as its letters have arrived. That is far
+    ahead of LibreOffice, which takes about a second to start and converts a letter in about
+    25 ms, where merging one takes about 3."""
 
     arrivals: Arrivals
     documents: list[Path]  # in the order their letters arrive
@@ -188,16 +200,16 @@ class Stream:
                         own, refusal = "", "unreadable"
                     signature = signature or own
                     (kept if own == signature and refusal is None else elsewhere).append(job)
-                self.combined[document] = []
+                # What it holds is known before LibreOffice can find it, and cut it.
+                self.combined[document] = kept
                 if kept:
                     try:
                         data = combine_letters([job.docx for job in kept])
                         write_atomic(document, data, durable=False)
-                    except (CombineError, OSError, zipfile.BadZipFile, etree.XMLSyntaxError) as e:
-                        log.info("converting on their own: cannot combine letters (%s)", e)
+                    except CANNOT_COMBINE as error:
+                        log.info("converting on their own: cannot combine letters (%s)", error)
+                        self.combined[document] = []
                         elsewhere += kept
-                    else:
-                        self.combined[document] = kept
                 self.ready[document].set()
         finally:  # nothing waits for a document that will not be written
             for event in self.ready.values():
