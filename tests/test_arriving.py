@@ -23,7 +23,6 @@ from letter_merge.pdf.libreoffice import LETTERS_PER_DOCUMENT, LETTERS_PER_RUN, 
 from letter_merge.pdf.runs import Stream
 from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.verify import Margins, difference
-from letter_merge.process import ProgramResult
 from tests.test_combined import (
     Runs,
     assert_same_letters,
@@ -33,35 +32,27 @@ from tests.test_combined import (
 )
 
 
-class Watched(Runs):
-    """Runs, with when each LibreOffice run began, and a hook called as it ends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.began: list[float] = []
-        self.after_run: Callable[[], None] = lambda: None
-
-    def run(
-        self,
-        args: Sequence[str | Path],
-        *,
-        timeout: float,
-        on_line: Callable[[str], None] | None = None,
-    ) -> ProgramResult:
-        if "--convert-to" in args:
-            self.began.append(time.monotonic())
-        result = super().run(args, timeout=timeout, on_line=on_line)
-        if "--convert-to" in args:
-            self.after_run()
-        return result
-
-
 def written_already(jobs: list[ConversionJob]) -> Arrivals:
     arrivals = Arrivals(jobs)
     for job in jobs:
         arrivals.arrived(job)
     arrivals.close()
     return arrivals
+
+
+def first_document_written(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Path], list[ConversionJob], Arrivals]:
+    """The four letters converted alone; then, in documents of two, as a build hands them over
+    with a check kept: the first document's two letters written, the other two to come."""
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    arrivals = Arrivals(jobs)
+    for job in jobs[:2]:
+        arrivals.arrived(job)
+    return alone, jobs, arrivals
 
 
 def family_of(jobs: list[ConversionJob]) -> list[ConversionJob]:
@@ -188,14 +179,8 @@ def test_pdfs_are_counted_once_the_letters_are_written() -> None:
 def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
-    trusted(monkeypatch)
-    runs = Watched()
-    jobs = family_of(jobs_for(settings, tmp_path / "together"))
-    arrivals = Arrivals(jobs)
-    for job in jobs[:2]:
-        arrivals.arrived(job)
+    alone, jobs, arrivals = first_document_written(settings, tmp_path, monkeypatch)
+    runs = Runs()
 
     def the_rest_once_libreoffice_has_started() -> None:
         deadline = time.monotonic() + 60  # (not begun by then: the assertions below say so)
@@ -220,14 +205,8 @@ def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
 def test_a_document_written_after_libreoffice_passed_it_gets_a_run_of_its_own(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
-    trusted(monkeypatch)
-    runs = Watched()
-    jobs = family_of(jobs_for(settings, tmp_path / "together"))
-    arrivals = Arrivals(jobs)
-    for job in jobs[:2]:
-        arrivals.arrived(job)
+    alone, jobs, arrivals = first_document_written(settings, tmp_path, monkeypatch)
+    runs = Runs()
 
     def the_rest() -> None:  # only once LibreOffice has gone past their document
         if len(runs.runs) == 1:
@@ -265,7 +244,7 @@ def test_letters_unlike_the_first_or_never_written_are_left_out_of_its_documents
         return ("another template", refusal) if docx == unlike.docx else (signature, refusal)
 
     monkeypatch.setattr(runs_module, "look_at", look_at)
-    runs = Watched()
+    runs = Runs()
     arrivals = Arrivals(jobs)
     for job in jobs:
         arrivals.arrived(job, written=job != unwritten)
@@ -286,7 +265,7 @@ def test_letters_unlike_the_first_or_never_written_are_left_out_of_its_documents
 def test_without_a_check_kept_the_letters_wait_for_the_check(
     settings: Settings, tmp_path: Path
 ) -> None:
-    runs = Watched()
+    runs = Runs()
     jobs = family_of(jobs_for(settings, tmp_path / "together"))
     results = runs.converter().convert_arriving(written_already(jobs))
     assert [(r.error, r.together) for r in results] == [(None, True)] * 4
@@ -308,7 +287,7 @@ def test_a_build_converts_while_it_merges_once_its_template_was_checked(
         real_arrived(self, job, is_written)
 
     monkeypatch.setattr(Arrivals, "arrived", arrived)
-    runs = Watched()
+    runs = Runs()
 
     def converter() -> LibreOfficeConverter:
         program = find_libreoffice()
@@ -326,7 +305,7 @@ def test_a_build_converts_while_it_merges_once_its_template_was_checked(
 
     # The check is kept now. The last letter takes a second to write: LibreOffice does not
     # wait for it.
-    runs, written[:] = Watched(), []
+    runs, written[:] = Runs(), []
     real_write = build._write_letter
 
     def slow_last(batch: Any, letter: Any, *args: Any) -> Any:

@@ -113,13 +113,16 @@ def documents_of(args: Sequence[str | Path]) -> list[str]:
 
 
 class Runs:
-    """Watches a converter's LibreOffice runs (their documents, and when each ended; the
-    documents' paths) and its splits (when each began), through the converter's own seams."""
+    """Watches a converter's LibreOffice runs (their documents, when each began and ended; the
+    documents' paths) and its splits (when each began), through the converter's own seams;
+    `after_run` is called as each run ends."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[list[str], float]] = []
+        self.began: list[float] = []
         self.sources: list[list[Path]] = []
         self.splits: list[float] = []
+        self.after_run: Callable[[], None] = lambda: None
 
     def run(
         self,
@@ -128,10 +131,14 @@ class Runs:
         timeout: float,
         on_line: Callable[[str], None] | None = None,
     ) -> ProgramResult:
+        converting = "--convert-to" in args
+        if converting:
+            self.began.append(time.monotonic())
         result = run_program(args, timeout=timeout, on_line=on_line)
-        if "--convert-to" in args:
+        if converting:
             self.runs.append((documents_of(args), time.monotonic()))
             self.sources.append(sources_of(args))
+            self.after_run()
         return result
 
     def split(
