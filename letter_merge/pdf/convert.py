@@ -77,7 +77,7 @@ class Arrivals:
             self._changed.notify_all()
 
     def close(self) -> None:
-        """No more arrive: the build has stopped merging."""
+        """No more arrive: the build has merged every letter."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
