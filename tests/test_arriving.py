@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from letter_merge import build
+from letter_merge import build, files
 from letter_merge.batch import load_batch
 from letter_merge.build import _PdfProgress, build_letters
 from letter_merge.config import Settings
+from letter_merge.files import DiskFull
 from letter_merge.pdf import combine, libreoffice
 from letter_merge.pdf import runs as runs_module
 from letter_merge.pdf.convert import Arrivals, ConversionJob, ConversionResult
@@ -326,3 +327,30 @@ def test_a_build_converts_while_it_merges_once_its_template_was_checked(
         earlier = tmp_path / f"{letter.pdf.stem} (first build).pdf"
         earlier.write_bytes(made[letter.authority])
         assert difference(letter.pdf.read_bytes(), earlier, margins) is None
+
+
+@pytest.mark.libreoffice
+def test_a_document_that_cannot_be_written_sends_its_letters_the_usual_way(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone, jobs, arrivals = first_document_written(settings, tmp_path, monkeypatch)
+    for job in jobs[2:]:
+        arrivals.arrived(job)
+    arrivals.close()
+    real_write = files.write_atomic
+
+    def second_document_on_a_full_disk(path: Path, data: bytes, **options: Any) -> None:
+        if path.name == "letters-00001.docx":
+            raise DiskFull(path.parent)
+        real_write(path, data, **options)
+
+    monkeypatch.setattr(runs_module, "write_atomic", second_document_on_a_full_disk)
+    runs = Runs()
+    results = runs.converter().convert_arriving(arrivals)
+    # the first document's letters together; the second's converted as any others are
+    # (planned afresh: two letters, combined by the usual way), none lost
+    assert [(r.job, r.error) for r in results] == [(job, None) for job in jobs]
+    assert [r.together for r in results[:2]] == [True, True]
+    assert runs.runs[0][0] == ["letters-00000.docx", "letters-00001.docx"]
+    assert len(runs.runs) > 1, "the second document's letters had a run of their own"
+    assert_same_letters(jobs, alone)
