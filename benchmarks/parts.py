@@ -22,7 +22,7 @@ from pathlib import Path
 
 from letter_merge.batch import load_batch
 from letter_merge.config import DEFAULT_PDF, PdfSettings, load_settings
-from letter_merge.pdf.combine import combine_letters, letter_charts
+from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.conformance import export_filter
 from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.split import letter_pdfs
@@ -118,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "without both": without(settings.template, base / "c.docx", chart=True, tables=True),
         }
         combined: dict[str, Path] = {}
+        charts_of: dict[str, list[bytes | None]] = {}
         for name, template in variants.items():
             folder = base / name.replace(" ", "-")
             folder.mkdir()
@@ -128,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 docx.write_bytes(variant.template.render(letter.fields, title=letter.subject))
                 docs.append(docx)
             combined[name] = folder / "letters.docx"
-            combined[name].write_bytes(combine_letters(docs))
+            together = combine_letters(docs)
+            combined[name].write_bytes(together.data)
+            charts_of[name] = together.charts
         if letters:
             docs = sorted((base / "as-built").glob("*.docx"))
             docs = [d for d in docs if d.name != "letters.docx"]
@@ -159,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(("LibreOffice: PDF, as built, PDF/UA-1 + PDF/A-2b", tagged))
         pdf_folder = combined["as built"].parent
         titles = [letter.subject for letter in letters]
-        charts = letter_charts([pdf_folder / f"{letter.stem}.docx" for letter in letters])
+        charts = charts_of["as built"]
         shutil.copy(pdf_folder / "pdf" / "letters.pdf", base / "tagged.pdf")
         rows.append(
             (

@@ -168,7 +168,7 @@ def test_each_letter_s_pdf_holds_its_own_chart(settings: Settings, tmp_path: Pat
     program = find_libreoffice()
     assert program is not None
     combined = tmp_path / "combined.docx"
-    combined.write_bytes(combine_letters([o.docx for o in report.letters if o.docx]))
+    combined.write_bytes(combine_letters([o.docx for o in report.letters if o.docx]).data)
     with zipfile.ZipFile(combined) as package:
         pictures = [n for n in package.namelist() if n.startswith("word/media/letter-merge-chart")]
         # LibreOffice lays out one stand-in; each PDF is given its own chart (pdf/pictures.py)

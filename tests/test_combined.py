@@ -17,7 +17,7 @@ from letter_merge.batch import load_batch
 from letter_merge.build import BuildReport, build_letters
 from letter_merge.config import PdfSettings, Settings
 from letter_merge.pdf import lean, libreoffice
-from letter_merge.pdf.combine import combine_letters
+from letter_merge.pdf.combine import Combined, combine_letters
 from letter_merge.pdf.convert import ConversionJob
 from letter_merge.pdf.libreoffice import LibreOfficeConverter, RunProgram, SplitPdf
 from letter_merge.pdf.pages import read_pages
@@ -181,11 +181,12 @@ def test_a_document_libreoffice_cannot_open_costs_only_its_own_letters(
     real_combine = combine_letters
     combined: list[int] = []
 
-    def second_is_broken(letters: list[Path]) -> bytes:
+    def second_is_broken(letters: list[Path]) -> Combined:
         combined.append(len(letters))
+        made = real_combine(letters)
         if len(combined) == 2:
-            return b"PK\x03\x04 this is not a Word document"
-        return real_combine(letters)
+            return made._replace(data=b"PK\x03\x04 this is not a Word document")
+        return made
 
     monkeypatch.setattr(libreoffice, "combine_letters", second_is_broken)
     trusted(monkeypatch)

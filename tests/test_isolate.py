@@ -80,7 +80,7 @@ def combined(settings: Settings) -> tuple[list[Path], dict[str, bytes]]:
     ):
         feature(TEMPLATE)
     letters = letters_of(settings)
-    return letters, parts_of(combine_letters(letters))
+    return letters, parts_of(combine_letters(letters).data)
 
 
 def test_each_letter_counts_its_own_pages(
@@ -180,7 +180,7 @@ def test_a_header_naming_the_council_is_each_letters_own(
 def test_the_document_title_shows_each_letters_own(settings: Settings) -> None:
     word_features.title_in_footer(TEMPLATE)
     letters = letters_of(settings)
-    parts = parts_of(combine_letters(letters))
+    parts = parts_of(combine_letters(letters).data)
     body = parse(parts["word/document.xml"])
     footers = [referenced(parts, section, "footerReference") for section in sections(body)]
     first, third = parse(parts[footers[0]]), parse(parts[footers[2]])
@@ -200,7 +200,7 @@ def test_the_document_title_shows_each_letters_own(settings: Settings) -> None:
 
 
 def test_the_default_template_shares_one_footer(settings: Settings) -> None:
-    parts = parts_of(combine_letters(letters_of(settings)))
+    parts = parts_of(combine_letters(letters_of(settings)).data)
     footers = [name for name in parts if re.fullmatch(r"word/footer.*\.xml", name)]
     assert footers == ["word/footer1.xml"], "nothing differs per letter: nothing is copied"
 
@@ -209,7 +209,7 @@ def test_each_letter_has_its_own_footnotes_numbered_from_its_first(settings: Set
     word_features.notes(TEMPLATE, "footnote")  # two, the second naming the council
     letters = letters_of(settings)
     assert look_at(letters[0])[1] is None
-    parts = parts_of(combine_letters(letters))
+    parts = parts_of(combine_letters(letters).data)
     notes = parse(parts["word/footnotes.xml"])
     texts = {
         note.get(w("id")): "".join(t.text or "" for t in note.iter(w("t")))

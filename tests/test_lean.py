@@ -101,5 +101,5 @@ def test_a_letters_copy_keeps_everything_but_unused_styles(
         assert used is not None and used <= after
     # The letters combined for LibreOffice carry the same few styles
     letters = [o.docx for o in report.letters if o.docx]
-    with zipfile.ZipFile(io.BytesIO(combine_letters(letters))) as combined:
+    with zipfile.ZipFile(io.BytesIO(combine_letters(letters).data)) as combined:
         assert ids(combined.read("word/styles.xml")) == after

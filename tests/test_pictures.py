@@ -13,7 +13,7 @@ from letter_merge.batch import load_batch
 from letter_merge.build import build_letters
 from letter_merge.chart import picture as chart
 from letter_merge.config import Settings
-from letter_merge.pdf.combine import combine_letters, letter_charts
+from letter_merge.pdf.combine import combine_letters
 from letter_merge.pdf.pictures import STAND_IN, STAND_IN_RGB, STAND_IN_SIZE, Png, put_in
 
 
@@ -35,7 +35,7 @@ def stand_in_as_libreoffice_writes_it(pdf: pikepdf.Pdf) -> pikepdf.Stream:
 
 def a_chart(settings: Settings) -> bytes:
     report = build_letters(load_batch(settings), converter=None)
-    (png,) = letter_charts([report.letters[0].docx])  # type: ignore[list-item]
+    (png,) = combine_letters([report.letters[0].docx]).charts  # type: ignore[list-item]
     assert png is not None
     return png
 
@@ -83,10 +83,14 @@ def test_what_a_pdf_cannot_take_as_it_is_is_not_taken() -> None:
 def test_letters_converted_together_carry_one_stand_in(settings: Settings) -> None:
     report = build_letters(load_batch(settings), converter=None)
     letters = [o.docx for o in report.letters if o.docx]
-    with zipfile.ZipFile(io.BytesIO(combine_letters(letters))) as combined:
+    together = combine_letters(letters)
+    with zipfile.ZipFile(io.BytesIO(together.data)) as combined:
         assert combined.read(chart.PART_NAME) == STAND_IN
         assert not [
             n for n in combined.namelist() if n.startswith("word/media/letter-merge-chart-")
         ]
-    charts = letter_charts(letters)
-    assert all(charts) and len(set(charts)) == 4, "each letter's own chart, to put in its PDF"
+    # each letter's own chart, to put in its PDF: as its own .docx has it
+    assert all(together.charts) and len(set(together.charts)) == 4
+    for docx, png in zip(letters, together.charts, strict=True):
+        with zipfile.ZipFile(docx) as package:
+            assert package.read(chart.PART_NAME) == png

@@ -15,6 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -115,9 +116,17 @@ def _all_fields(roots: Iterable[etree._Element]) -> Iterable[WordField]:
         yield from word_fields(root)
 
 
-def combine_letters(letters: Sequence[Path]) -> bytes:
+class Combined(NamedTuple):
+    """Letters combined: the .docx LibreOffice converts, and each letter's chart (its PNG, None
+    for a letter without), to put in its PDF in the stand-in's place."""
+
+    data: bytes
+    charts: list[bytes | None]
+
+
+def combine_letters(letters: Sequence[Path]) -> Combined:
     """One .docx holding every letter as a section, in order, bookmarked `MARK.format(index)`,
-    each laid out as it is alone (see isolate.py)."""
+    each laid out as it is alone (see isolate.py); the letters' charts read on the way."""
     if not letters:
         raise CombineError("no letters to combine")
     with zipfile.ZipFile(letters[0]) as package:
@@ -131,11 +140,13 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
         body.remove(child)
     document = _Document(data)
     first: isolate.LetterXml | None = None
+    charts: list[bytes | None] = []
     for index, path in enumerate(letters):
         with zipfile.ZipFile(path) as package:
             letter = _read_letter(index, path, package)
             names = set(package.namelist())
             footnotes = package.read(notes.FOOTNOTES) if notes.FOOTNOTES in names else None
+            charts.append(package.read(chart.PART_NAME) if chart.PART_NAME in names else None)
         first = first or letter
         try:
             document.add(letter, first, footnotes)
@@ -173,17 +184,7 @@ def combine_letters(letters: Sequence[Path]) -> bytes:
             package.writestr(info, changed.pop(info.filename, part))
         for name, part in changed.items():  # parts of the letters' own
             package.writestr(name, part)
-    return buffer.getvalue()
-
-
-def letter_charts(letters: Sequence[Path]) -> list[bytes | None]:
-    """Each letter's chart (its PNG), to put in its PDF in the stand-in's place."""
-    charts: list[bytes | None] = []
-    for path in letters:
-        with zipfile.ZipFile(path) as package:
-            has = chart.PART_NAME in package.namelist()
-            charts.append(package.read(chart.PART_NAME) if has else None)
-    return charts
+    return Combined(buffer.getvalue(), charts)
 
 
 def _read_letter(index: int, path: Path, package: zipfile.ZipFile) -> isolate.LetterXml:

@@ -40,7 +40,6 @@ from letter_merge.pdf import lean
 from letter_merge.pdf.combine import (
     CombineError,
     combine_letters,
-    letter_charts,
     look_at,
     shared_signature,
     template_cannot_combine,
@@ -56,6 +55,7 @@ from letter_merge.pdf.convert import (
 )
 from letter_merge.pdf.runs import (
     CANNOT_COMBINE,
+    Document,
     Profiles,
     Stream,
     Work,
@@ -103,6 +103,8 @@ class RunProgram(Protocol):
 # How a PDF of letters converted together is cut into the letters (with their titles and
 # charts): split.letter_pdfs.
 SplitPdf = Callable[[Path, Sequence[str], PdfSettings, Sequence[bytes | None]], list[LetterPdf]]
+# What cutting it may fail with: the letters then go one at a time.
+CANNOT_CUT = (CombineError, pikepdf.PdfError, ValueError, KeyError, OSError)
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,8 @@ class LibreOfficeConverter:
             return  # the build stopped: nothing more is converted
         # Documents LibreOffice did not convert (written too late for it, or failing): the same
         # documents again, in runs of their own, where a letter that fails goes one at a time.
-        again = [stream.combined[path] for path in sorted(stream.failed) if stream.combined[path]]
+        again = [stream.combined[path].letters for path in sorted(stream.failed)]
+        again = [letters for letters in again if letters]
         runs = [again[worker :: self.workers] for worker in range(self.workers)]
         for task in [pool.submit(self._convert_together, run, work) for run in runs if run]:
             task.result()
@@ -297,10 +300,12 @@ class LibreOfficeConverter:
             return None
         if _reason_not_to_combine(template_cannot_combine, first.docx):
             return None
-        export = export_filter(self.pdf, destinations=True)
-        key = verdict_key(first.family, self.version(), export)
-        verdict = self.verdicts.get(key)
+        verdict = self.verdicts.get(self._together_key(first.family))
         return verdict if verdict is not None and verdict.same else None
+
+    def _together_key(self, family: str) -> str:
+        """The key under which the check of a family's letters converted together is kept."""
+        return verdict_key(family, self.version(), export_filter(self.pdf, destinations=True))
 
     def _plan(self, jobs: Sequence[ConversionJob]) -> tuple[list[Family], list[ConversionJob]]:
         """Letters that share a template are a family, converted together unless something in
@@ -324,11 +329,10 @@ class LibreOfficeConverter:
         asking.join()
         alone = [job for g in groups.values() if len(g) == 1 for job in g]
         families = []
-        export = export_filter(self.pdf, destinations=True)
         for signature, group in groups.items():
             if len(group) < 2:
                 continue
-            key = verdict_key(group[0].family or signature, self.version(), export)
+            key = self._together_key(group[0].family or signature)
             reason = _reason_not_to_combine(template_cannot_combine, group[0].docx)
             if reason:
                 families.append(Family(group, key, None, reason))
@@ -388,7 +392,8 @@ class LibreOfficeConverter:
             folder = work.folder(letters[0].pdf.parent)
             document = folder / "letters-check.docx"
             try:
-                document.write_bytes(combine_letters([job.docx for job in letters]))
+                together = combine_letters([job.docx for job in letters])
+                document.write_bytes(together.data)
             except CANNOT_COMBINE as error:
                 return replace(family, alone_because=f"they cannot be combined ({error})")
             outdir = folder / "out"
@@ -413,12 +418,9 @@ class LibreOfficeConverter:
                 )
             try:
                 pdfs = self.split(
-                    combined,
-                    [job.pdf_title() for job in letters],
-                    self.pdf,
-                    letter_charts([job.docx for job in letters]),
+                    combined, [job.pdf_title() for job in letters], self.pdf, together.charts
                 )
-            except (CombineError, pikepdf.PdfError, ValueError, KeyError, OSError) as error:
+            except CANNOT_CUT as error:
                 return replace(family, alone_because=f"the combined PDF cannot be cut ({error})")
             made = dict(zip(letters, pdfs, strict=True))
             margins = Margins.of(letters[0].docx)
@@ -481,26 +483,29 @@ class LibreOfficeConverter:
         profile = work.profiles.get()
         try:
             folder = work.folder(documents[0][0].pdf.parent)
-            combined: dict[Path, list[ConversionJob]] = {}
+            combined: dict[Path, Document] = {}
             for number, letters in enumerate(documents):
                 document = folder / f"letters-{number:05d}.docx"
                 try:
-                    document.write_bytes(combine_letters([job.docx for job in letters]))
+                    together = combine_letters([job.docx for job in letters])
+                    document.write_bytes(together.data)
                 except CANNOT_COMBINE as error:
                     log.info("converting one at a time: cannot combine letters (%s)", error)
                     work.later(letters)
                     continue
-                combined[document] = letters
+                combined[document] = Document(letters, together.charts)
             pending = list(combined)
             while pending:
-                run, pending = take_run(pending, lambda d: len(combined[d]), LETTERS_PER_RUN)
+                run, pending = take_run(
+                    pending, lambda d: len(combined[d].letters), LETTERS_PER_RUN
+                )
 
                 def made(document: Path, pdf: Path) -> None:
                     work.split(self._cut, combined[document], document, pdf, work)
 
                 converted, _ = self._export(
                     run,
-                    sum(len(combined[d]) for d in run),
+                    sum(len(combined[d].letters) for d in run),
                     profile,
                     folder / "out",
                     made,
@@ -511,7 +516,7 @@ class LibreOfficeConverter:
                     # The first may be what stopped LibreOffice: its letters go one at a time,
                     # and any after it get another run.
                     log.info("converting one at a time: LibreOffice did not convert %s", failed[0])
-                    work.later(combined[failed[0]])
+                    work.later(combined[failed[0]].letters)
                     pending[:0] = failed[1:]
         finally:
             work.profiles.put(profile)
@@ -572,29 +577,18 @@ class LibreOfficeConverter:
             log.info("LibreOffice stopped: %s", reason)
         return converted, reason
 
-    def _cut(self, letters: list[ConversionJob], document: Path, pdf: Path, work: Work) -> None:
+    def _cut(self, document: Document, path: Path, pdf: Path, work: Work) -> None:
         """Cut a combined PDF into its letters; if it cannot be, they go one at a time."""
+        letters = document.letters
         try:
-            pdfs = self.split(
-                pdf,
-                [job.pdf_title() for job in letters],
-                self.pdf,
-                letter_charts([job.docx for job in letters]),
-            )
-        except (
-            CombineError,
-            pikepdf.PdfError,
-            ValueError,
-            KeyError,
-            OSError,
-            zipfile.BadZipFile,
-        ) as error:
+            pdfs = self.split(pdf, [job.pdf_title() for job in letters], self.pdf, document.charts)
+        except CANNOT_CUT as error:
             log.info("converting one at a time: cannot split the PDF (%s)", error)
             work.later(letters)
             return
         finally:
             pdf.unlink(missing_ok=True)
-            document.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         for job, letter in zip(letters, pdfs, strict=True):
             converted = ConversionResult(
                 job, pages=letter.pages, together=True, check=self._checks[job]

@@ -144,6 +144,14 @@ def take_run(
     return run, pending
 
 
+@dataclass(frozen=True)
+class Document:
+    """A combined document's letters, in order, and their charts (see combine.Combined)."""
+
+    letters: list[ConversionJob]
+    charts: list[bytes | None]
+
+
 @dataclass
 class Stream:
     """Letters converted together while they are still being written: the documents are planned
@@ -157,7 +165,7 @@ class Stream:
     documents: list[Path]  # in the order their letters arrive
     letters: dict[Path, list[ConversionJob]]  # the letters planned for each document
     runs: list[list[Path]]  # each LibreOffice run's documents
-    combined: dict[Path, list[ConversionJob]] = field(default_factory=dict)  # what each holds
+    combined: dict[Path, Document] = field(default_factory=dict)  # what each holds, once known
     ready: dict[Path, threading.Event] = field(default_factory=dict)  # set once it is written
     failed: list[Path] = field(default_factory=list)  # documents LibreOffice did not convert
 
@@ -200,15 +208,16 @@ class Stream:
                         own, refusal = "", "unreadable"
                     signature = signature or own
                     (kept if own == signature and refusal is None else elsewhere).append(job)
-                # What it holds is known before LibreOffice can find it, and cut it.
-                self.combined[document] = kept
+                self.combined[document] = Document([], [])
                 if kept:
                     try:
-                        data = combine_letters([job.docx for job in kept])
-                        write_atomic(document, data, durable=False)
+                        together = combine_letters([job.docx for job in kept])
+                        # What it holds is known before LibreOffice can find it, and cut it.
+                        self.combined[document] = Document(kept, together.charts)
+                        write_atomic(document, together.data, durable=False)
                     except CANNOT_COMBINE as error:
                         log.info("converting on their own: cannot combine letters (%s)", error)
-                        self.combined[document] = []
+                        self.combined[document] = Document([], [])
                         elsewhere += kept
                 self.ready[document].set()
         finally:  # nothing waits for a document that will not be written
