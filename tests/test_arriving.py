@@ -177,16 +177,18 @@ def test_pdfs_are_counted_once_the_letters_are_written() -> None:
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
+def test_libreoffice_starts_on_the_first_document_before_the_last_letter_is_written(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone, jobs, arrivals = first_document_written(settings, tmp_path, monkeypatch)
     runs = Runs()
+    rest_arrived: list[float] = []
 
     def the_rest_once_libreoffice_has_started() -> None:
         deadline = time.monotonic() + 60  # (not begun by then: the assertions below say so)
         while not runs.began and time.monotonic() < deadline:
             time.sleep(0.01)
+        rest_arrived.append(time.monotonic())
         for job in jobs[2:]:
             arrivals.arrived(job)
         arrivals.close()
@@ -196,36 +198,47 @@ def test_libreoffice_starts_on_the_first_letters_before_the_last_is_written(
     results = runs.converter().convert_arriving(arrivals)
     last.join()
     assert [(r.error, r.together) for r in results] == [(None, True)] * 4
-    # one run, begun with the second document's letters still to come, converted both
-    assert [names for names, _ in runs.runs] == [["letters-00000.docx", "letters-00001.docx"]]
+    # begun with the first document alone, the only one written: LibreOffice is never given
+    # a document before it is written (it would pass it by); the second gets the next run
+    assert runs.began[0] < rest_arrived[0]
+    assert [names for names, _ in runs.runs] == [["letters-00000.docx"], ["letters-00001.docx"]]
     assert_same_letters(jobs, alone)
     assert not list((tmp_path / "together").glob(".converting*")), "scratch folders are removed"
 
 
 @pytest.mark.libreoffice
-def test_a_document_written_after_libreoffice_passed_it_gets_a_run_of_its_own(
+def test_a_document_libreoffice_did_not_convert_is_converted_again_together(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone, jobs, arrivals = first_document_written(settings, tmp_path, monkeypatch)
+    alone = converted(settings, tmp_path / "alone", combine=False)
+    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
+    trusted(monkeypatch)
+    jobs = family_of(jobs_for(settings, tmp_path / "together"))
     runs = Runs()
+    real_run = runs.run
+    missed_in: list[int] = []  # the run that could not open it
 
-    def the_rest() -> None:  # only once LibreOffice has gone past their document
-        if len(runs.runs) == 1:
-            for job in jobs[2:]:
-                arrivals.arrived(job)
-            arrivals.close()
+    def run_missing_the_second(args: Sequence[str | Path], **kwargs: Any) -> Any:
+        # The first run given the second document cannot open it (as when LibreOffice stops)
+        second = next((Path(a) for a in args if str(a).endswith("letters-00001.docx")), None)
+        if second is None or missed_in:
+            return real_run(args, **kwargs)
+        missed_in.append(len(runs.runs))
+        hidden = second.with_suffix(".hidden")
+        second.rename(hidden)
+        try:
+            return real_run(args, **kwargs)
+        finally:
+            hidden.rename(second)
 
-    runs.after_run = the_rest
-    results = runs.converter().convert_arriving(arrivals)
+    monkeypatch.setattr(runs, "run", run_missing_the_second)
+    results = runs.converter().convert_arriving(written_already(jobs))
     assert [(r.error, r.together) for r in results] == [(None, True)] * 4
-    # the second document was not there when LibreOffice came to it: its two letters are
-    # converted together in a run of their own, not one at a time
-    assert [names for names, _ in runs.runs] == [
-        ["letters-00000.docx", "letters-00001.docx"],
-        ["letters-00000.docx"],
-    ]
-    assert [path.name for path in runs.sources[1]] == ["letters-00000.docx"]
-    assert runs.sources[1][0].parent != runs.sources[0][0].parent
+    # its two letters are converted together again after the others, in a run and a folder
+    # of their own, not one at a time
+    assert missed_in and len(runs.runs) == missed_in[0] + 2
+    assert runs.runs[-1][0] == ["letters-00000.docx"]
+    assert runs.sources[-1][0].parent != runs.sources[missed_in[0]][0].parent
     assert_same_letters(jobs, alone)
 
 
@@ -257,8 +270,13 @@ def test_letters_unlike_the_first_or_never_written_are_left_out_of_its_documents
         (unlike, None, False),
         (jobs[3], None, True),
     ]
-    assert runs.runs[0][0] == ["letters-00000.docx", "letters-00001.docx"]
-    assert [names for names, _ in runs.runs[1:]] == [[unlike.docx.name]]
+    # the two documents (in one run or two, as they were written), then the unlike letter
+    *stream, last = [names for names, _ in runs.runs]
+    assert [name for names in stream for name in names] == [
+        "letters-00000.docx",
+        "letters-00001.docx",
+    ]
+    assert last == [unlike.docx.name]
     assert_same_letters([jobs[0], unlike, jobs[3]], alone)
 
 
@@ -351,6 +369,8 @@ def test_a_document_that_cannot_be_written_sends_its_letters_the_usual_way(
     # (planned afresh: two letters, combined by the usual way), none lost
     assert [(r.job, r.error) for r in results] == [(job, None) for job in jobs]
     assert [r.together for r in results[:2]] == [True, True]
-    assert runs.runs[0][0] == ["letters-00000.docx", "letters-00001.docx"]
+    assert runs.runs[0][0] == ["letters-00000.docx"]
+    unwritten = runs.sources[0][0].parent / "letters-00001.docx"
+    assert all(unwritten not in sources for sources in runs.sources), "never given LibreOffice"
     assert len(runs.runs) > 1, "the second document's letters had a run of their own"
     assert_same_letters(jobs, alone)

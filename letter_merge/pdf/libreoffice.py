@@ -20,6 +20,7 @@ letters wait for the check, and so for the last of them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -280,8 +281,8 @@ class LibreOfficeConverter:
             task.result()
         if arrivals.cancelled:
             return  # the build stopped: nothing more is converted
-        # Documents LibreOffice did not convert (written too late for it, or failing): the same
-        # documents again, in runs of their own, where a letter that fails goes one at a time.
+        # Documents LibreOffice did not convert (it stopped on one): the same documents again,
+        # in runs of their own, where a letter that fails goes one at a time.
         again = [stream.combined[path].letters for path in sorted(stream.failed)]
         again = [letters for letters in again if letters]
         runs = [again[worker :: self.workers] for worker in range(self.workers)]
@@ -596,30 +597,41 @@ class LibreOfficeConverter:
             put_pdf(converted, letter.data, work.report)
 
     def _convert_stream(self, stream: Stream, run: list[Path], work: Work) -> None:
-        """Convert a run of a stream's documents in one LibreOffice, started once the first
-        document's first letter has arrived: the rest of its letters are merged, and it is
-        written, while LibreOffice takes its second to start, and each later document long
-        before LibreOffice reaches it. Each is split as soon as it is done."""
+        """Convert a run of a stream's documents as they are written: each LibreOffice run is
+        given the documents already written, from the first on (it opens them one by one, and
+        one written later would be missed), and is started again for the next ones. Merging
+        a letter takes a tenth of the time converting it does, so after the first document
+        most are written long before LibreOffice needs them. Each is split as soon as it is
+        done."""
         profile = work.profiles.get()
         try:
-            stream.arrivals.wait(stream.letters[run[0]][0])
+            pending = list(run)
+            while pending:
+                stream.ready[pending[0]].wait()
+                written = list(itertools.takewhile(lambda d: stream.ready[d].is_set(), pending))
+                pending = pending[len(written) :]
+                if stream.arrivals.cancelled:
+                    return  # the build stopped: nothing more is converted
+                # (a document none of whose letters was written, or went together, holds none)
+                documents = [
+                    d for d in written if d in stream.combined and stream.combined[d].letters
+                ]
+                if not documents:
+                    continue
 
-            def made(document: Path, pdf: Path) -> None:
-                work.split(self._cut, stream.combined[document], document, pdf, work)
+                def made(document: Path, pdf: Path) -> None:
+                    work.split(self._cut, stream.combined[document], document, pdf, work)
 
-            converted, _ = self._export(
-                run,
-                sum(len(stream.letters[document]) for document in run),
-                profile,
-                run[0].parent / "out",
-                made,
-                export_filter(self.pdf, destinations=True),
-            )
-            for document in run:
-                if document not in converted:
-                    stream.ready[document].wait()
-                    with work.lock:
-                        stream.failed.append(document)
+                converted, _ = self._export(
+                    documents,
+                    sum(len(stream.combined[document].letters) for document in documents),
+                    profile,
+                    documents[0].parent / "out",
+                    made,
+                    export_filter(self.pdf, destinations=True),
+                )
+                with work.lock:
+                    stream.failed += [d for d in documents if d not in converted]
         finally:
             work.profiles.put(profile)
 
