@@ -203,7 +203,7 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        claimed = Profiles(self.profile_dir, self.workers)
+        claimed = Profiles(self.profile_dir, self.workers, self.version())
         with (
             claimed as profiles,
             ThreadPoolExecutor(self.workers) as pool,

@@ -20,6 +20,7 @@ from typing import TypeVar
 from lxml import etree
 
 from letter_merge.files import CONVERTING_PREFIX, DiskFull, FileInUse, try_lock, write_atomic
+from letter_merge.pdf import startup
 from letter_merge.pdf.combine import CombineError, combine_letters, look_at
 from letter_merge.pdf.convert import Arrivals, ConversionJob, ResultCallback
 from letter_merge.process import end_strays
@@ -41,11 +42,13 @@ CANNOT_COMBINE = (
 
 class Profiles:
     """One LibreOffice profile folder per worker: kept in `folder` between runs when given (and
-    not in use by another run at the same moment), otherwise temporary."""
+    not in use by another run at the same moment), otherwise temporary; each recording LibreOffice
+    `version` as seen (startup.py)."""
 
-    def __init__(self, folder: Path | None, workers: int) -> None:
+    def __init__(self, folder: Path | None, workers: int, version: str = "") -> None:
         self.folder = folder
         self.workers = workers
+        self.version = version
         self.recovered: list[str] = []  # what was found and put right, for the run's notices
         self._stack = contextlib.ExitStack()
 
@@ -62,6 +65,7 @@ class Profiles:
                         )
                     )
                 profile = scratch / f"profile-{number}"
+            startup.record_seen(profile, self.version)
             queue.put(profile)
         return queue
 
@@ -155,11 +159,10 @@ class Document:
 @dataclass
 class Stream:
     """Letters converted together while they are still being written: the documents are planned
-    from the letters to come, each worker's LibreOffice is given its documents' names once the
-    first letter of its first document is written, and each document is written (in one go:
-    LibreOffice finds all of it or nothing) as soon as its letters have arrived. That is far
-    ahead of LibreOffice, which takes about a second to start and converts a letter in about
-    25 ms, where merging one takes about 3."""
+    from the letters to come, each document is written (in one go: LibreOffice finds all of it
+    or nothing) as soon as its letters have arrived, and each worker's LibreOffice is given its
+    documents as they are written (`ready`). After the first, that is far ahead of LibreOffice,
+    which converts a letter in about 25 ms, where merging one takes about 3."""
 
     arrivals: Arrivals
     documents: list[Path]  # in the order their letters arrive

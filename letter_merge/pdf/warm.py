@@ -22,6 +22,7 @@ import pikepdf
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
 from letter_merge.files import CONVERTING_PREFIX, write_atomic
+from letter_merge.pdf import startup
 from letter_merge.pdf.conformance import export_options, finish_pdf
 from letter_merge.pdf.convert import (
     ConversionJob,
@@ -154,6 +155,7 @@ class WarmLibreOffice:
             if python is None or self._failed:
                 return False
             try:
+                startup.record_seen(self.profile, self.version())
                 self._worker = UnoWorker(python, self.soffice, self.profile)
                 return True
             except OSError as error:

@@ -1,0 +1,92 @@
+"""A LibreOffice profile that lets LibreOffice start without testing its drawing.
+
+LibreOffice 7.2 and later run a graphics self-test (GraphicsRenderTests: about a hundred
+pictures drawn and compared with what they should be, then a log, GraphicsRenderTests.log, in
+the profile) at every start whose profile has not recorded that version of LibreOffice as seen.
+Only LibreOffice's window records it, as it shows what is new; a LibreOffice run without one,
+as letter-merge runs it, never does, so every start tested again: 0.7 s of a 0.9 s start on the
+machine the figures in docs/development/performance.md come from, most of it spent filling a
+gigabyte of memory. So each profile letter-merge gives LibreOffice records the version it is as
+seen, before LibreOffice starts.
+
+The test writes only its log: no document is laid out or exported differently without it, and
+the checks that letters converted together are the letters alone compare what is made either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from lxml import etree
+
+from letter_merge.files import DiskFull, FileInUse, write_atomic
+from letter_merge.template.wordxml import PARSER
+
+log = logging.getLogger(__name__)
+
+# Where a profile keeps the settings changed from LibreOffice's own, and the one said here.
+SETTINGS = Path("user", "registrymodifications.xcu")
+OOR = "http://openoffice.org/2001/registry"
+PRODUCT = "/org.openoffice.Setup/Product"
+LAST_VERSION = "ooSetupLastVersion"
+# "LibreOffice 7.4.7.2 40(Build:2)" -> 7, 4 (and "25.2", "24.04" and so on)
+VERSION = re.compile(r"\b(\d+)\.(\d+)")
+EMPTY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<oor:items xmlns:oor="http://openoffice.org/2001/'
+    b'registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/'
+    b'XMLSchema-instance"></oor:items>'
+)
+
+
+def _oor(name: str) -> str:
+    return f"{{{OOR}}}{name}"
+
+
+def release(version: str) -> str | None:
+    """The release LibreOffice compares with what a profile has seen, "7.4", from what
+    `soffice --version` says; None when it says none."""
+    found = VERSION.search(version)
+    return f"{int(found[1])}.{int(found[2])}" if found else None
+
+
+def _rank(release: str) -> int:
+    """How LibreOffice orders releases: 7.4 is 74, 25.2 is 252."""
+    found = VERSION.search(release)
+    return int(found[1]) * 10 + int(found[2]) if found else -1
+
+
+def record_seen(profile: Path, version: str) -> bool:
+    """Record in the LibreOffice profile folder `profile` (made if new) that LibreOffice
+    `version` (as `soffice --version` says it) has been seen, so that it starts without its
+    graphics self-test. Call only while no LibreOffice uses the profile. False when the version
+    is not known or the profile's settings cannot be read or written: LibreOffice then tests
+    itself as before, and converts the same."""
+    seen = release(version)
+    if seen is None:
+        return False
+    path = profile / SETTINGS
+    try:
+        root = etree.fromstring(path.read_bytes() if path.exists() else EMPTY, PARSER)
+        recorded = [
+            prop
+            for item in root.iterfind("item")
+            if item.get(_oor("path")) == PRODUCT
+            for prop in item.iterfind("prop")
+            if prop.get(_oor("name")) == LAST_VERSION
+        ]
+        if any(_rank(prop.findtext("value") or "") >= _rank(seen) for prop in recorded):
+            return True
+        for prop in recorded:
+            item = prop.getparent()
+            if item is not None:
+                root.remove(item)
+        item = etree.SubElement(root, "item", {_oor("path"): PRODUCT})
+        prop = etree.SubElement(item, "prop", {_oor("name"): LAST_VERSION, _oor("op"): "fuse"})
+        etree.SubElement(prop, "value").text = seen
+        write_atomic(path, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    except (OSError, etree.XMLSyntaxError, FileInUse, DiskFull) as error:
+        log.info("LibreOffice will test its drawing as it starts: %s: %s", path, error)
+        return False
+    return True

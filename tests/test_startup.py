@@ -1,0 +1,124 @@
+"""LibreOffice's profiles record the version seen, so that it starts without its graphics
+self-test (pdf/startup.py): the settings file as LibreOffice reads it, and LibreOffice itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from letter_merge.config import Settings
+from letter_merge.pdf import startup
+from letter_merge.pdf.libreoffice import LibreOfficeConverter
+from letter_merge.pdf.runs import Profiles
+from letter_merge.pdf.soffice import find_libreoffice
+from tests.test_combined import jobs_for
+
+VERSION = "LibreOffice 7.4.7.2 40(Build:2)"
+LOG = Path("user", "GraphicsRenderTests.log")
+
+
+def last_version(profile: Path) -> list[str]:
+    root = etree.parse(str(profile / startup.SETTINGS)).getroot()
+    oor = f"{{{startup.OOR}}}"
+    return [
+        value.text or ""
+        for item in root.iterfind("item")
+        if item.get(oor + "path") == "/org.openoffice.Setup/Product"
+        for prop in item.iterfind("prop")
+        if prop.get(oor + "name") == "ooSetupLastVersion"
+        for value in prop.iterfind("value")
+    ]
+
+
+def test_the_release_is_what_libreoffice_compares() -> None:
+    assert startup.release(VERSION) == "7.4"
+    assert startup.release("LibreOffice 25.2.3.2 520(Build:2)") == "25.2"
+    assert startup.release("Collabora Office 24.04.13.2") == "24.4"
+    assert startup.release("LibreOffice (version unknown)") is None
+
+
+def test_a_new_profile_records_the_version_seen(tmp_path: Path) -> None:
+    assert startup.record_seen(tmp_path / "profile", VERSION)
+    assert last_version(tmp_path / "profile") == ["7.4"]
+
+
+def test_a_profile_libreoffice_wrote_keeps_its_settings_and_gains_the_version(
+    tmp_path: Path,
+) -> None:
+    settings = tmp_path / startup.SETTINGS
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry">'
+        '<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="ooSetupInstCompleted" '
+        'oor:op="fuse"><value>true</value></prop></item>'
+        '<item oor:path="/org.openoffice.Setup/Product"><prop oor:name="ooSetupLastVersion" '
+        'oor:op="fuse"><value>6.4</value></prop></item></oor:items>',
+        "utf-8",
+    )
+    assert startup.record_seen(tmp_path, VERSION)
+    assert last_version(tmp_path) == ["7.4"], "an older version seen is replaced, not added to"
+    assert b"ooSetupInstCompleted" in settings.read_bytes()
+
+
+def test_a_later_version_seen_is_left_as_it_is(tmp_path: Path) -> None:
+    assert startup.record_seen(tmp_path, "LibreOffice 25.2.3.2")
+    written = (tmp_path / startup.SETTINGS).stat().st_mtime_ns
+    assert startup.record_seen(tmp_path, VERSION)
+    assert last_version(tmp_path) == ["25.2"]
+    assert (tmp_path / startup.SETTINGS).stat().st_mtime_ns == written, "not written again"
+
+
+@pytest.mark.parametrize(
+    ("version", "settings"),
+    [
+        ("LibreOffice (version unknown)", None),
+        (VERSION, b"<oor:items"),  # cut short, as by a crash while writing it
+    ],
+)
+def test_what_cannot_be_recorded_is_left_to_libreoffice(
+    tmp_path: Path, version: str, settings: bytes | None
+) -> None:
+    if settings is not None:
+        (tmp_path / startup.SETTINGS).parent.mkdir(parents=True)
+        (tmp_path / startup.SETTINGS).write_bytes(settings)
+    assert not startup.record_seen(tmp_path, version)
+    assert (tmp_path / startup.SETTINGS).exists() == (settings is not None)
+    if settings is not None:
+        assert (tmp_path / startup.SETTINGS).read_bytes() == settings
+
+
+def test_every_profile_a_conversion_uses_records_the_version(tmp_path: Path) -> None:
+    with Profiles(tmp_path / "kept", 2, VERSION) as kept:
+        profiles = [kept.get(), kept.get()]
+    with Profiles(None, 1, VERSION) as temporary:
+        profile = temporary.get()
+        assert last_version(profile) == ["7.4"]
+    assert [last_version(profile) for profile in profiles] == [["7.4"], ["7.4"]]
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_starts_without_its_graphics_test_in_a_profile_of_ours(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real LibreOffice, twice (a new profile, then one used before): with the version
+    recorded it never tests its drawing; without, as any script runs it, it does so (so this
+    test would see if LibreOffice ever read the setting otherwise)."""
+    program = find_libreoffice()
+    assert program is not None
+    jobs = jobs_for(settings, tmp_path / "letters")[:1]
+
+    def convert_twice(profiles: Path) -> Path:
+        converter = LibreOfficeConverter(program, workers=1, profile_dir=profiles, combine=False)
+        for _ in range(2):
+            assert [r.error for r in converter.convert(jobs)] == [None]
+        return profiles / "profile-0"
+
+    ours = convert_twice(tmp_path / "ours")
+    assert last_version(ours) == [startup.release(LibreOfficeConverter(program).version())]
+    assert not (ours / LOG).exists(), "no graphics test, at the first start or later"
+    with monkeypatch.context() as patch:
+        patch.setattr(startup, "record_seen", lambda profile, version: False)
+        assert (convert_twice(tmp_path / "stock") / LOG).exists(), "without: it tests itself"
