@@ -16,6 +16,7 @@ from letter_merge.pdf.soffice import find_libreoffice
 from tests.test_combined import jobs_for
 
 VERSION = "LibreOffice 7.4.7.2 40(Build:2)"
+RELEASE = "7.4"
 LOG = Path("user", "GraphicsRenderTests.log")
 
 
@@ -39,8 +40,26 @@ def test_the_release_is_what_libreoffice_compares() -> None:
     assert startup.release("LibreOffice (version unknown)") is None
 
 
+def test_without_a_version_said_the_release_is_the_one_the_install_names(
+    tmp_path: Path,
+) -> None:
+    # soffice.exe on Windows may print nothing for --version
+    program = tmp_path / "LibreOffice" / "program" / "soffice.exe"
+    settings = tmp_path / "LibreOffice" / "share" / "registry" / "main.xcd"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        '<oor:data xmlns:oor="http://openoffice.org/2001/registry"><item>'
+        '<prop oor:name="ooSetupVersion" oor:type="xs:string"><value/></prop>'
+        '<prop oor:name="ooSetupVersion">\n  <value>24.8</value></prop></item></oor:data>',
+        "utf-8",
+    )
+    assert startup.release_of("", program) == "24.8"
+    assert startup.release_of(VERSION, program) == RELEASE, "what soffice says comes first"
+    assert startup.release_of("", tmp_path / "elsewhere" / "program" / "soffice") is None
+
+
 def test_a_new_profile_records_the_version_seen(tmp_path: Path) -> None:
-    assert startup.record_seen(tmp_path / "profile", VERSION)
+    assert startup.record_seen(tmp_path / "profile", RELEASE)
     assert last_version(tmp_path / "profile") == ["7.4"]
 
 
@@ -58,15 +77,15 @@ def test_a_profile_libreoffice_wrote_keeps_its_settings_and_gains_the_version(
         'oor:op="fuse"><value>6.4</value></prop></item></oor:items>',
         "utf-8",
     )
-    assert startup.record_seen(tmp_path, VERSION)
+    assert startup.record_seen(tmp_path, RELEASE)
     assert last_version(tmp_path) == ["7.4"], "an older version seen is replaced, not added to"
     assert b"ooSetupInstCompleted" in settings.read_bytes()
 
 
 def test_a_later_version_seen_is_left_as_it_is(tmp_path: Path) -> None:
-    assert startup.record_seen(tmp_path, "LibreOffice 25.2.3.2")
+    assert startup.record_seen(tmp_path, "25.2")
     written = (tmp_path / startup.SETTINGS).stat().st_mtime_ns
-    assert startup.record_seen(tmp_path, VERSION)
+    assert startup.record_seen(tmp_path, RELEASE)
     assert last_version(tmp_path) == ["25.2"]
     assert (tmp_path / startup.SETTINGS).stat().st_mtime_ns == written, "not written again"
 
@@ -74,12 +93,12 @@ def test_a_later_version_seen_is_left_as_it_is(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("version", "settings"),
     [
-        ("LibreOffice (version unknown)", None),
-        (VERSION, b"<oor:items"),  # cut short, as by a crash while writing it
+        (None, None),
+        (RELEASE, b"<oor:items"),  # cut short, as by a crash while writing it
     ],
 )
 def test_what_cannot_be_recorded_is_left_to_libreoffice(
-    tmp_path: Path, version: str, settings: bytes | None
+    tmp_path: Path, version: str | None, settings: bytes | None
 ) -> None:
     if settings is not None:
         (tmp_path / startup.SETTINGS).parent.mkdir(parents=True)
@@ -91,9 +110,9 @@ def test_what_cannot_be_recorded_is_left_to_libreoffice(
 
 
 def test_every_profile_a_conversion_uses_records_the_version(tmp_path: Path) -> None:
-    with Profiles(tmp_path / "kept", 2, VERSION) as kept:
+    with Profiles(tmp_path / "kept", 2, RELEASE) as kept:
         profiles = [kept.get(), kept.get()]
-    with Profiles(None, 1, VERSION) as temporary:
+    with Profiles(None, 1, RELEASE) as temporary:
         profile = temporary.get()
         assert last_version(profile) == ["7.4"]
     assert [last_version(profile) for profile in profiles] == [["7.4"], ["7.4"]]
@@ -117,7 +136,9 @@ def test_libreoffice_starts_without_its_graphics_test_in_a_profile_of_ours(
         return profiles / "profile-0"
 
     ours = convert_twice(tmp_path / "ours")
-    assert last_version(ours) == [startup.release(LibreOfficeConverter(program).version())]
+    said = startup.release(LibreOfficeConverter(program).version())
+    assert last_version(ours) == [said]
+    assert startup.release_of("", program) == said, "the install names the same release"
     assert not (ours / LOG).exists(), "no graphics test, at the first start or later"
     with monkeypatch.context() as patch:
         patch.setattr(startup, "record_seen", lambda profile, version: False)

@@ -37,7 +37,7 @@ import pikepdf
 from lxml import etree
 
 from letter_merge.config import DEFAULT_PDF, PdfSettings
-from letter_merge.pdf import lean
+from letter_merge.pdf import lean, startup
 from letter_merge.pdf.combine import (
     CombineError,
     combine_letters,
@@ -203,7 +203,8 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        claimed = Profiles(self.profile_dir, self.workers, self.version())
+        release = startup.release_of(self.version(), self.program)
+        claimed = Profiles(self.profile_dir, self.workers, release)
         with (
             claimed as profiles,
             ThreadPoolExecutor(self.workers) as pool,

@@ -42,13 +42,13 @@ CANNOT_COMBINE = (
 
 class Profiles:
     """One LibreOffice profile folder per worker: kept in `folder` between runs when given (and
-    not in use by another run at the same moment), otherwise temporary; each recording LibreOffice
-    `version` as seen (startup.py)."""
+    not in use by another run at the same moment), otherwise temporary; each recording
+    LibreOffice's `release` as seen (startup.py)."""
 
-    def __init__(self, folder: Path | None, workers: int, version: str = "") -> None:
+    def __init__(self, folder: Path | None, workers: int, release: str | None = None) -> None:
         self.folder = folder
         self.workers = workers
-        self.version = version
+        self.release = release
         self.recovered: list[str] = []  # what was found and put right, for the run's notices
         self._stack = contextlib.ExitStack()
 
@@ -65,7 +65,7 @@ class Profiles:
                         )
                     )
                 profile = scratch / f"profile-{number}"
-            startup.record_seen(profile, self.version)
+            startup.record_seen(profile, self.release)
             queue.put(profile)
         return queue
 

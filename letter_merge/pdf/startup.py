@@ -44,11 +44,38 @@ def _oor(name: str) -> str:
     return f"{{{OOR}}}{name}"
 
 
+# Where LibreOffice's install keeps its own settings, from its soffice program (Linux and
+# Windows: program/soffice; macOS: LibreOffice.app/Contents/MacOS/soffice).
+INSTALL_SETTINGS = (
+    Path("share", "registry", "main.xcd"),
+    Path("Resources", "registry", "main.xcd"),
+)
+SETUP_VERSION = re.compile(rb'<prop oor:name="ooSetupVersion">\s*<value>([^<]*)</value>')
+
+
 def release(version: str) -> str | None:
     """The release LibreOffice compares with what a profile has seen, "7.4", from what
     `soffice --version` says; None when it says none."""
     found = VERSION.search(version)
     return f"{int(found[1])}.{int(found[2])}" if found else None
+
+
+def release_of(version: str, program: Path) -> str | None:
+    """The release of the LibreOffice whose soffice is `program`: from what `soffice --version`
+    said (`version`), else (soffice.exe on Windows may say nothing) from the release its install
+    names in its own settings, which is the one it compares; None when neither says."""
+    said = release(version)
+    if said is not None:
+        return said
+    for settings in INSTALL_SETTINGS:
+        path = program.resolve().parent.parent / settings
+        try:
+            found = SETUP_VERSION.search(path.read_bytes())
+        except OSError:
+            continue
+        if found:
+            return release(found[1].decode("ascii", "replace"))
+    return None
 
 
 def _rank(release: str) -> int:
@@ -57,14 +84,13 @@ def _rank(release: str) -> int:
     return int(found[1]) * 10 + int(found[2]) if found else -1
 
 
-def record_seen(profile: Path, version: str) -> bool:
-    """Record in the LibreOffice profile folder `profile` (made if new) that LibreOffice
-    `version` (as `soffice --version` says it) has been seen, so that it starts without its
-    graphics self-test. Call only while no LibreOffice uses the profile. False when the version
+def record_seen(profile: Path, seen: str | None) -> bool:
+    """Record in the LibreOffice profile folder `profile` (made if new) that LibreOffice's
+    release `seen` ("7.4", see release_of) has been seen, so that it starts without its
+    graphics self-test. Call only while no LibreOffice uses the profile. False when the release
     is not known or the profile's settings cannot be read or written: LibreOffice then tests
     itself as before, and converts the same."""
-    seen = release(version)
-    if seen is None:
+    if seen is None or _rank(seen) < 0:
         return False
     path = profile / SETTINGS
     try:

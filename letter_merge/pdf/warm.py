@@ -155,7 +155,8 @@ class WarmLibreOffice:
             if python is None or self._failed:
                 return False
             try:
-                startup.record_seen(self.profile, self.version())
+                release = startup.release_of(self.version(), self.soffice)
+                startup.record_seen(self.profile, release)
                 self._worker = UnoWorker(python, self.soffice, self.profile)
                 return True
             except OSError as error:
