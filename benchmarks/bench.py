@@ -147,9 +147,7 @@ def baseline(folder: Path, letters: int, *, quiet: bool = False) -> float:
     profile = folder / ("baseline-profile-quiet" if quiet else "baseline-profile")
     outdir = folder / "baseline-pdf"
     if quiet:
-        startup.record_seen(
-            profile, startup.release_of(LibreOfficeConverter(program).version(), program)
-        )
+        startup.record_seen(profile, LibreOfficeConverter(program).release())
     arguments = [str(program), f"-env:UserInstallation={profile.resolve().as_uri()}", "--headless"]
     subprocess.run([*arguments, "--terminate_after_init"], capture_output=True, check=False)
     target = export_filter(PdfSettings())

@@ -7,7 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 import pytest
@@ -21,9 +23,10 @@ from letter_merge.pdf import combine, libreoffice
 from letter_merge.pdf import runs as runs_module
 from letter_merge.pdf.convert import Arrivals, ConversionJob, ConversionResult
 from letter_merge.pdf.libreoffice import LETTERS_PER_DOCUMENT, LETTERS_PER_RUN, LibreOfficeConverter
-from letter_merge.pdf.runs import Stream
+from letter_merge.pdf.runs import Document, Stream, Work
 from letter_merge.pdf.soffice import find_libreoffice
 from letter_merge.pdf.verify import Margins, difference
+from letter_merge.process import ProgramResult
 from tests.test_combined import (
     Runs,
     assert_same_letters,
@@ -162,6 +165,63 @@ def test_every_libreoffice_begins_with_one_of_the_first_documents() -> None:
     )
     planned = [job for document in stream.documents for job in stream.letters[document]]
     assert planned == stream.arrivals.jobs
+
+
+def stream_of_two(tmp_path: Path) -> tuple[Arrivals, Stream]:
+    """Two documents of a letter each, for one LibreOffice, the first written."""
+    letters = jobs(2)
+    arrivals = Arrivals(letters)
+    stream = Stream.plan(arrivals, 1, tmp_path, 1, LETTERS_PER_RUN)
+    for document, job in zip(stream.documents, letters, strict=True):
+        stream.combined[document] = Document([job], [None])
+    stream.ready[stream.documents[0]].set()
+    return arrivals, stream
+
+
+def convert_stream(
+    tmp_path: Path, stream: Stream, run: Callable[..., ProgramResult]
+) -> list[list[str]]:
+    """Run the stream's one run through a LibreOffice that is only `run`: what it was given."""
+    given: list[list[str]] = []
+
+    def recording(args: Sequence[str | Path], **options: Any) -> ProgramResult:
+        given.append([Path(a).name for a in args if str(a).endswith(".docx")])
+        return run(args, **options)
+
+    profiles: Queue[Path] = Queue()
+    profiles.put(tmp_path / "profile")
+    with ThreadPoolExecutor(1) as splitter:
+        work = Work(profiles, splitter, lambda result: None)
+        converter = LibreOfficeConverter(Path("soffice"), workers=1, run=recording)
+        converter._convert_stream(stream, stream.runs[0], work)
+    return given
+
+
+def test_a_stream_stopped_while_libreoffice_converts_gives_it_nothing_more(
+    tmp_path: Path,
+) -> None:
+    arrivals, stream = stream_of_two(tmp_path)
+
+    def stopped_meanwhile(args: Sequence[str | Path], **options: Any) -> ProgramResult:
+        arrivals.cancel()  # the build stops while LibreOffice converts the first document
+        stream.ready[stream.documents[1]].set()  # (as combine_all does once stopped)
+        return ProgramResult(tuple(map(str, args)), 0, "")
+
+    assert convert_stream(tmp_path, stream, stopped_meanwhile) == [["letters-00000.docx"]]
+
+
+def test_a_document_libreoffice_stopped_on_is_kept_for_later_and_the_next_one_converted(
+    tmp_path: Path,
+) -> None:
+    _, stream = stream_of_two(tmp_path)
+
+    def stops_on_the_first(args: Sequence[str | Path], **options: Any) -> ProgramResult:
+        stream.ready[stream.documents[1]].set()  # written meanwhile
+        return ProgramResult(tuple(map(str, args)), 1, "")
+
+    given = convert_stream(tmp_path, stream, stops_on_the_first)
+    assert given == [["letters-00000.docx"], ["letters-00001.docx"]]
+    assert stream.failed == stream.documents, "both, converted again once the others are done"
 
 
 def test_pdfs_are_counted_once_the_letters_are_written() -> None:

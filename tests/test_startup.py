@@ -74,20 +74,27 @@ def test_a_profile_libreoffice_wrote_keeps_its_settings_and_gains_the_version(
         '<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="ooSetupInstCompleted" '
         'oor:op="fuse"><value>true</value></prop></item>'
         '<item oor:path="/org.openoffice.Setup/Product"><prop oor:name="ooSetupLastVersion" '
-        'oor:op="fuse"><value>6.4</value></prop></item></oor:items>',
+        'oor:op="fuse"><value>6.4</value></prop><prop oor:name="ooName" oor:op="fuse">'
+        "<value>LibreOffice</value></prop></item></oor:items>",
         "utf-8",
     )
     assert startup.record_seen(tmp_path, RELEASE)
     assert last_version(tmp_path) == ["7.4"], "an older version seen is replaced, not added to"
     assert b"ooSetupInstCompleted" in settings.read_bytes()
+    assert b'oor:name="ooName"' in settings.read_bytes(), "what else its item says stays"
 
 
-def test_a_later_version_seen_is_left_as_it_is(tmp_path: Path) -> None:
+def test_a_later_version_seen_is_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert startup.record_seen(tmp_path, "25.2")
-    written = (tmp_path / startup.SETTINGS).stat().st_mtime_ns
+
+    def not_again(path: Path, data: bytes, **options: object) -> None:
+        raise AssertionError("written again")
+
+    monkeypatch.setattr(startup, "write_atomic", not_again)
     assert startup.record_seen(tmp_path, RELEASE)
     assert last_version(tmp_path) == ["25.2"]
-    assert (tmp_path / startup.SETTINGS).stat().st_mtime_ns == written, "not written again"
 
 
 @pytest.mark.parametrize(

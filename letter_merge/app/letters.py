@@ -29,7 +29,7 @@ from letter_merge.workbook import AUTHORITY_TYPES as AUTHORITY_TYPES
 
 def converter_for(settings: Settings, name: str) -> Converter:
     """The converter `name` ("libreoffice" or "word") names, set up for the batch: its
-    LibreOffice profiles kept with the output (a new one costs about two seconds)."""
+    LibreOffice profiles kept with the output (a new one costs about a second)."""
     return make_converter(
         name,
         profile_dir=settings.paths.libreoffice_profiles,

@@ -5,8 +5,9 @@ Starting LibreOffice and opening a document cost far more than laying out a lett
 from the same template are converted together, a few dozen as the sections of one document, and
 each document's PDF is split back into letters (see combine.py and split.py). Two LibreOffices
 work side by side, each with its own profile folder (two instances sharing one would hand their
-work to each other), each converting all its documents in one run: a document is split as soon
-as LibreOffice says it has gone on to the next, so that cutting keeps pace with converting.
+work to each other), each converting its documents in as few runs as it can (all at once, or
+as they are written): a document is split as soon as LibreOffice says it has gone on to the
+next, so that cutting keeps pace with converting.
 Whatever cannot be converted together is converted one document at a time, and a failed run is
 retried letter by letter, so one broken letter never takes the others down. Every PDF is checked
 before it replaces the old one.
@@ -137,7 +138,7 @@ class LibreOfficeConverter:
         self.program = program
         self.pdf = pdf
         self.workers = max(1, workers or min(2, os.cpu_count() or 1))
-        # Kept between runs: a new LibreOffice profile costs about two seconds to set up.
+        # Kept between runs: a new LibreOffice profile costs about a second to set up.
         self.profile_dir = profile_dir
         self.combine = combine
         self.verdicts = Verdicts(verdicts)
@@ -161,6 +162,10 @@ class LibreOfficeConverter:
                 lines = result.output.strip().splitlines()
                 self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
             return self._version
+
+    def release(self) -> str | None:
+        """The release ("7.4") LibreOffice's profiles record as seen (startup.py)."""
+        return startup.release_of(self.version(), self.program)
 
     def convert(
         self, jobs: Sequence[ConversionJob], on_result: ResultCallback | None = None
@@ -203,8 +208,7 @@ class LibreOfficeConverter:
                 if on_result:
                     on_result(result)
 
-        release = startup.release_of(self.version(), self.program)
-        claimed = Profiles(self.profile_dir, self.workers, release)
+        claimed = Profiles(self.profile_dir, self.workers, self.release())
         with (
             claimed as profiles,
             ThreadPoolExecutor(self.workers) as pool,
@@ -313,9 +317,6 @@ class LibreOfficeConverter:
         """Letters that share a template are a family, converted together unless something in
         the template forbids it or the check against letters converted alone found a
         difference. The rest go one at a time."""
-        # LibreOffice says its version (wanted below) while the letters are looked at.
-        asking = threading.Thread(target=self.version, daemon=True)
-        asking.start()
         groups: dict[str, list[ConversionJob]] = {}
         refusals: dict[ConversionJob, str] = {}
         for job in jobs:
@@ -328,7 +329,6 @@ class LibreOfficeConverter:
                 else:
                     refusals[job] = refusal or ""
             groups.setdefault(key, []).append(job)
-        asking.join()
         alone = [job for g in groups.values() if len(g) == 1 for job in g]
         families = []
         for signature, group in groups.items():

@@ -4,10 +4,9 @@ LibreOffice 7.2 and later run a graphics self-test (GraphicsRenderTests: about a
 pictures drawn and compared with what they should be, then a log, GraphicsRenderTests.log, in
 the profile) at every start whose profile has not recorded that version of LibreOffice as seen.
 Only LibreOffice's window records it, as it shows what is new; a LibreOffice run without one,
-as letter-merge runs it, never does, so every start tested again: 0.7 s of a 0.9 s start on the
-machine the figures in docs/development/performance.md come from, most of it spent filling a
-gigabyte of memory. So each profile letter-merge gives LibreOffice records the version it is as
-seen, before LibreOffice starts.
+as letter-merge runs it, never does, so every start tested again: most of each start's time
+(docs/development/performance.md has the figures). So each profile letter-merge gives
+LibreOffice records the version it is as seen, before LibreOffice starts.
 
 The test writes only its log: no document is laid out or exported differently without it, and
 the checks that letters converted together are the letters alone compare what is made either way.
@@ -68,10 +67,9 @@ def release_of(version: str, program: Path) -> str | None:
     if said is not None:
         return said
     for settings in INSTALL_SETTINGS:
-        path = program.resolve().parent.parent / settings
         try:
-            found = SETUP_VERSION.search(path.read_bytes())
-        except OSError:
+            found = SETUP_VERSION.search((program.resolve().parent.parent / settings).read_bytes())
+        except (OSError, RuntimeError):  # (RuntimeError: a loop of links)
             continue
         if found:
             return release(found[1].decode("ascii", "replace"))
@@ -104,12 +102,18 @@ def record_seen(profile: Path, seen: str | None) -> bool:
         ]
         if any(_rank(prop.findtext("value") or "") >= _rank(seen) for prop in recorded):
             return True
-        for prop in recorded:
-            item = prop.getparent()
-            if item is not None:
-                root.remove(item)
-        item = etree.SubElement(root, "item", {_oor("path"): PRODUCT})
-        prop = etree.SubElement(item, "prop", {_oor("name"): LAST_VERSION, _oor("op"): "fuse"})
+        if recorded:  # an older one: said again, in its place, whatever else its item holds
+            prop, *others = recorded
+            for other in others:
+                parent = other.getparent()
+                if parent is not None:
+                    parent.remove(other)
+            for value in list(prop):
+                prop.remove(value)
+        else:
+            item = etree.SubElement(root, "item", {_oor("path"): PRODUCT})
+            prop = etree.SubElement(item, "prop", {_oor("name"): LAST_VERSION})
+        prop.set(_oor("op"), "fuse")
         etree.SubElement(prop, "value").text = seen
         write_atomic(path, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     except (OSError, etree.XMLSyntaxError, FileInUse, DiskFull) as error:

@@ -1,7 +1,7 @@
 """A LibreOffice kept running for quick single letters: the desk's previews.
 
-Starting LibreOffice costs about two seconds; a LibreOffice already running converts one of these
-letters in a fraction of that. It is driven through UNO by uno_worker.py, run with a Python that
+Starting LibreOffice and opening a template's styles cost more than converting one letter; a
+LibreOffice already running converts one of these letters in a fraction of that. It is driven through UNO by uno_worker.py, run with a Python that
 has LibreOffice's `uno` module (Debian's python3 with python3-uno, or LibreOffice's own Python on
 Windows and macOS). Where there is none, or the worker fails, letters are converted the usual way.
 """
