@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +126,10 @@ def run_program(
     timeout: float,
     cwd: Path | None = None,
     on_line: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ProgramResult:
-    """Run a program to completion (or until `timeout` seconds), capturing its output.
+    """Run a program to completion (or until `timeout` seconds), capturing its output; in the
+    environment `env` (None: this one).
 
     With `on_line`, each line of output is handed to it as it comes, and `timeout` counts from
     the program's last line instead of its start: a long run that keeps saying what it does is
@@ -139,6 +141,7 @@ def run_program(
     process = subprocess.Popen(
         argv,
         cwd=cwd,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -215,10 +218,13 @@ _OWN_GROUP: dict[str, Any] = (
 )
 
 
-def start_program(args: Sequence[str | Path], *, talk: bool = False) -> subprocess.Popen[str]:
+def start_program(
+    args: Sequence[str | Path], *, talk: bool = False, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start a program that stays running (LibreOffice, its UNO worker) in a process group of
-    its own. With `talk`, its stdin and stdout are pipes of text lines; otherwise both are
-    closed. Ctrl-C (stop_all_programs) ends it; end it with `end_program`."""
+    its own, in the environment `env` (None: this one). With `talk`, its stdin and stdout are
+    pipes of text lines; otherwise both are closed. Ctrl-C (stop_all_programs) ends it; end it
+    with `end_program`."""
     argv = [str(a) for a in args]
     if _stopping.is_set():
         raise ProgramsStopped(f"not starting {Path(argv[0]).name}: the run is being stopped")
@@ -226,6 +232,7 @@ def start_program(args: Sequence[str | Path], *, talk: bool = False) -> subproce
     pipe = subprocess.PIPE if talk else subprocess.DEVNULL
     process = subprocess.Popen(
         argv,
+        env=env,
         stdin=pipe,
         stdout=pipe,
         stderr=subprocess.DEVNULL,

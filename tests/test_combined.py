@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -130,11 +130,12 @@ class Runs:
         *,
         timeout: float,
         on_line: Callable[[str], None] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ProgramResult:
         converting = "--convert-to" in args
         if converting:
             self.began.append(time.monotonic())
-        result = run_program(args, timeout=timeout, on_line=on_line)
+        result = run_program(args, timeout=timeout, on_line=on_line, env=env)
         if converting:
             self.runs.append((documents_of(args), time.monotonic()))
             self.sources.append(sources_of(args))
@@ -214,14 +215,15 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
         *,
         timeout: float,
         on_line: Callable[[str], None] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ProgramResult:
         if "--convert-to" not in args:
-            return run_program(args, timeout=timeout, on_line=on_line)
+            return run_program(args, timeout=timeout, on_line=on_line, env=env)
         documents = documents_of(args)
         runs.append(documents)
         said = on_line
         if said is None:  # letters one by one
-            return run_program(args, timeout=timeout)
+            return run_program(args, timeout=timeout, env=env)
         (profile,) = [a for a in map(str, args) if a.startswith("-env:UserInstallation=")]
 
         def kill_on_second(line: str) -> None:
@@ -229,7 +231,7 @@ def test_after_libreoffice_dies_in_a_run_the_rest_get_another(
             if len(runs) == 1 and documents[1] in line:
                 kill_libreoffice(profile.removeprefix("-env:UserInstallation="))
 
-        return run_program(args, timeout=timeout, on_line=kill_on_second)
+        return run_program(args, timeout=timeout, on_line=kill_on_second, env=env)
 
     trusted(monkeypatch)
     jobs = jobs_for(settings, tmp_path / "together")

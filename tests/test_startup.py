@@ -3,16 +3,24 @@ self-test (pdf/startup.py): the settings file as LibreOffice reads it, and Libre
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 
 from letter_merge.config import Settings
 from letter_merge.pdf import startup
+from letter_merge.pdf.convert import ConversionJob
 from letter_merge.pdf.libreoffice import LibreOfficeConverter
 from letter_merge.pdf.runs import Profiles
 from letter_merge.pdf.soffice import find_libreoffice
+from letter_merge.pdf.verify import Margins, difference
+from letter_merge.process import ProgramResult, run_program
 from tests.test_combined import jobs_for
 
 VERSION = "LibreOffice 7.4.7.2 40(Build:2)"
@@ -150,3 +158,67 @@ def test_libreoffice_starts_without_its_graphics_test_in_a_profile_of_ours(
     with monkeypatch.context() as patch:
         patch.setattr(startup, "record_seen", lambda profile, version: False)
         assert (convert_twice(tmp_path / "stock") / LOG).exists(), "without: it tests itself"
+
+
+def test_libreoffice_is_started_with_jemalloc_on_linux_where_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(startup, "jemalloc", lambda: "libjemalloc.so.2")
+    monkeypatch.setenv("LD_PRELOAD", "libsomething.so")
+    monkeypatch.delenv("LETTER_MERGE_LIBREOFFICE_MALLOC", raising=False)
+    environment = startup.environment()
+    assert environment is not None
+    assert environment["LD_PRELOAD"] == "libjemalloc.so.2 libsomething.so", "others kept"
+    assert environment["PATH"] == os.environ["PATH"]
+    monkeypatch.setenv("LETTER_MERGE_LIBREOFFICE_MALLOC", "system")
+    assert startup.environment() is None, "the system's allocator when asked for"
+    monkeypatch.delenv("LETTER_MERGE_LIBREOFFICE_MALLOC")
+    monkeypatch.setattr(startup, "jemalloc", lambda: None)
+    assert startup.environment() is None, "not installed"
+    monkeypatch.setattr(startup, "jemalloc", lambda: "libjemalloc.so.2")
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert startup.environment() is None, "Windows and macOS: as they are"
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_runs_with_jemalloc_and_makes_the_same_letters(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Where jemalloc is installed (make test installs it on Debian): every LibreOffice run is
+    given it, it is loaded into a program so started, and the letters are the same as with the
+    system's allocator."""
+    if startup.jemalloc() is None:
+        pytest.skip("jemalloc is not installed here (Debian: libjemalloc2)")
+    program = find_libreoffice()
+    assert program is not None
+    environment = startup.environment()
+    assert environment is not None
+    maps = subprocess.run(
+        [sys.executable, "-c", "print(open('/proc/self/maps').read())"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "libjemalloc" in maps
+    given: list[str | None] = []
+
+    def watching(args: Sequence[str | Path], **options: Any) -> ProgramResult:
+        env = options.get("env")
+        given.append(env.get("LD_PRELOAD") if env else None)
+        return run_program(args, **options)
+
+    jobs = jobs_for(settings, tmp_path / "letters")[:1]
+    made = []
+    for run, folder in ((watching, "jemalloc"), (run_program, "system")):
+        with pytest.MonkeyPatch.context() as patch:
+            if folder == "system":
+                patch.setenv("LETTER_MERGE_LIBREOFFICE_MALLOC", "system")
+            converter = LibreOfficeConverter(program, workers=1, combine=False, run=run)
+            job = ConversionJob(jobs[0].docx, tmp_path / folder / jobs[0].pdf.name)
+            job.pdf.parent.mkdir()
+            assert [r.error for r in converter.convert([job])] == [None]
+            made.append(job.pdf)
+    assert given and all(preload and "libjemalloc" in preload for preload in given)
+    assert difference(made[0].read_bytes(), made[1], Margins.of(jobs[0].docx)) is None

@@ -28,7 +28,7 @@ import shutil
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,6 +99,7 @@ class RunProgram(Protocol):
         *,
         timeout: float,
         on_line: Callable[[str], None] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ProgramResult: ...
 
 
@@ -146,6 +147,7 @@ class LibreOfficeConverter:
         self.run = run
         self.split = split
         self._version: str | None = None
+        self._environment: dict[str, str] | None = None  # (decided with the version)
         self._asking = threading.Lock()
         self.notices: list[str] = []
         # The check each letter converted together was converted on.
@@ -156,9 +158,17 @@ class LibreOfficeConverter:
         self._charts: dict[ConversionJob, bytes] = {}
 
     def version(self) -> str:
+        """What LibreOffice says it is; asked once, in the environment it is then run in (see
+        startup.environment), or in this one if it cannot start in that."""
         with self._asking:
             if self._version is None:
-                result = self.run([self.program, "--version"], timeout=60)
+                environment = startup.environment()
+                result = self.run([self.program, "--version"], timeout=60, env=environment)
+                if environment is not None and (result.returncode != 0 or not result.output):
+                    log.info("LibreOffice did not start with jemalloc: %s", result.output.strip())
+                    environment = None
+                    result = self.run([self.program, "--version"], timeout=60)
+                self._environment = environment
                 lines = result.output.strip().splitlines()
                 self._version = lines[-1].strip() if lines else "LibreOffice (version unknown)"
             return self._version
@@ -718,6 +728,7 @@ class LibreOfficeConverter:
         timeout: float,
         on_line: Callable[[str], None] | None = None,
     ) -> ProgramResult:
+        self.version()  # (which decides the environment)
         return self.run(
             [
                 self.program,
@@ -736,6 +747,7 @@ class LibreOfficeConverter:
             ],
             timeout=timeout,
             on_line=on_line,
+            env=self._environment,
         )
 
 

@@ -1,4 +1,5 @@
-"""A LibreOffice profile that lets LibreOffice start without testing its drawing.
+"""Starting LibreOffice quickly: a profile that lets it start without testing its drawing, and
+a faster memory allocator where one is installed.
 
 LibreOffice 7.2 and later run a graphics self-test (GraphicsRenderTests: about a hundred
 pictures drawn and compared with what they should be, then a log, GraphicsRenderTests.log, in
@@ -10,16 +11,27 @@ LibreOffice records the version it is as seen, before LibreOffice starts.
 
 The test writes only its log: no document is laid out or exported differently without it, and
 the checks that letters converted together are the letters alone compare what is made either way.
+
+LibreOffice spends about a sixth of its time allocating and freeing memory. On Linux, where
+jemalloc is installed (Debian: libjemalloc2), LibreOffice is started with it in place of the C
+library's allocator (LD_PRELOAD): it converts the same letters about a tenth faster. An allocator
+decides where things are kept in memory, not what they are: the pages come out the same, and the
+same checks compare them. LETTER_MERGE_LIBREOFFICE_MALLOC=system keeps the system's.
 """
 
 from __future__ import annotations
 
+import ctypes.util
+import functools
 import logging
+import os
 import re
+import sys
 from pathlib import Path
 
 from lxml import etree
 
+from letter_merge.environment import LIBREOFFICE_MALLOC
 from letter_merge.files import DiskFull, FileInUse, write_atomic
 from letter_merge.template.wordxml import PARSER
 
@@ -120,3 +132,22 @@ def record_seen(profile: Path, seen: str | None) -> bool:
         log.info("LibreOffice will test its drawing as it starts: %s: %s", path, error)
         return False
     return True
+
+
+def environment() -> dict[str, str] | None:
+    """The environment LibreOffice is started in: this one with jemalloc preloaded, on Linux
+    where it is installed and LETTER_MERGE_LIBREOFFICE_MALLOC does not say "system"; None (this
+    one as it is) otherwise."""
+    if sys.platform != "linux" or os.environ.get(LIBREOFFICE_MALLOC, "").strip() == "system":
+        return None
+    library = jemalloc()
+    if library is None:
+        return None
+    preloaded = os.environ.get("LD_PRELOAD", "")
+    return {**os.environ, "LD_PRELOAD": f"{library} {preloaded}".strip()}
+
+
+@functools.cache
+def jemalloc() -> str | None:
+    """jemalloc's library as the dynamic loader finds it ("libjemalloc.so.2"), or None."""
+    return ctypes.util.find_library("jemalloc")

@@ -77,7 +77,9 @@ class UnoWorker:
 
     def __init__(self, python: str, soffice: Path, profile: Path) -> None:
         self._lock = threading.Lock()
-        self._process = start_program([python, WORKER, soffice, profile], talk=True)
+        self._process = start_program(
+            [python, WORKER, soffice, profile], talk=True, env=startup.environment()
+        )
         ready = self._reply(START_SECONDS)
         if not ready.get("ready"):
             self.close()
