@@ -94,14 +94,20 @@ def build(folder: Path, *args: str, code: Path | None = None) -> dict[str, float
     environment = dict(os.environ)
     # This checkout's letter-merge (or `code`'s), whichever one the environment has installed.
     environment["PYTHONPATH"] = str((code or ROOT).resolve())
-    output = subprocess.run(
+    done = subprocess.run(
         [sys.executable, str(MEASURE), "build", *args],
         cwd=folder,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env=environment,
-    ).stdout
+    )
+    if done.returncode != 0:
+        raise SystemExit(
+            f"build {' '.join(args)} in {folder} failed ({done.returncode}):\n"
+            f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        )
+    output = done.stdout
     figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
     return figures
 
