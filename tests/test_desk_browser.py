@@ -310,6 +310,34 @@ def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
             expect(page.locator("#status-counts")).to_contain_text(
                 "built (.docx only): 5", timeout=8000
             )
+        # A council's history stays open, its button focused, when the list is drawn again
+        # because something changed elsewhere (here: one letter built again).
+        first.get_by_role("button", name=DERBY).click()
+        expect(first.locator("#status-list tr.history-row")).to_contain_text(
+            "History of Derby City Council"
+        )
+        first.evaluate(
+            "window.drawn = 0; const draw = drawStatus; "
+            "drawStatus = () => { draw(); window.drawn += 1; }"
+        )
+        again = subprocess.run(
+            [sys.executable, "-m", "letter_merge", "build", "--no-pdf", "--force", "--only", DERBY],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        first.wait_for_function("window.drawn > 0", timeout=8000)
+        derby = first.get_by_role("button", name=DERBY)
+        expect(derby).to_be_focused()
+        expect(derby).to_have_attribute("aria-expanded", "true")
+        under = first.locator("#status-list tr", has=derby).locator(
+            "xpath=following-sibling::tr[1]"
+        )
+        expect(under).to_have_class("history-row")
+        expect(under).to_contain_text("History of Derby City Council")
         # A refusal from a button with no box of its own is said on the page.
         second.evaluate("document.getElementById('run-send').hidden = false")
         second.click("#run-send")  # no plan shown in this tab: the desk refuses

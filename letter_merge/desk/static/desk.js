@@ -567,31 +567,58 @@ async function loadStatus() {
   } catch (error) { show("status-counts", failure(error)); }
 }
 
+// The council whose history is open under its row: kept open (and the focus kept on its
+// button) when the list is drawn again, as it is whenever something changes.
+let historyOpen = null;
+
 function drawStatus() {
   const state = $("status-filter").value;
   const search = $("status-search").value.toLowerCase();
   const shown = statuses.filter((s) => (!state || s.state === state) &&
                                        (!search || s.authority.toLowerCase().includes(search)));
-  show("status-list", shown.map((s) => el("tr", {},
+  const list = $("status-list");
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.authority : null;
+  const history = list.querySelector("tr.history-row");
+  show(list, shown.map((s) => el("tr", {},
     el("td", {}, el("button", {type: "button", class: "link", "aria-expanded": "false",
-                               onclick: (event) => loadHistory(s.authority, event.currentTarget)}, s.authority)),
+                               "data-authority": s.authority,
+                               onclick: (event) => toggleHistory(s.authority, event.currentTarget)}, s.authority)),
     el("td", {title: meanings[s.state] || ""}, s.state), el("td", {}, s.why), el("td", {}, s.proof),
     el("td", {}, nextStep(s.next)))));
+  const button = (name) => [...list.querySelectorAll("button[data-authority]")]
+    .find((b) => b.dataset.authority === name);
+  if (historyOpen !== null) {
+    const again = button(historyOpen);
+    if (again) showHistory(historyOpen, again, history);
+    else historyOpen = null;  // filtered out
+  }
+  if (focused) {
+    const again = button(focused);
+    if (again) again.focus();
+  }
 }
 
 // A council's history opens in a row just under its own, where it was clicked; a second click
 // closes it.
-async function loadHistory(name, button) {
-  const row = button.closest("tr");
-  const open = row.nextElementSibling && row.nextElementSibling.classList.contains("history-row");
+function toggleHistory(name, button) {
+  const open = historyOpen === name;
   document.querySelectorAll("tr.history-row").forEach((r) => r.remove());
   document.querySelectorAll("#status-list button[aria-expanded=true]").forEach((b) => b.setAttribute("aria-expanded", "false"));
-  if (open) return;
-  const cell = el("td", {colspan: "5"}, el("p", {class: "working", role: "status"}, "Reading the history…"));
-  row.after(el("tr", {class: "history-row"}, cell));
+  historyOpen = null;
+  if (!open) showHistory(name, button, null);
+}
+
+// Show (or, with `kept`, the row already shown, show again and bring up to date) the history.
+async function showHistory(name, button, kept) {
+  historyOpen = name;
+  const row = kept || el("tr", {class: "history-row"},
+    el("td", {colspan: "5"}, el("p", {class: "working", role: "status"}, "Reading the history…")));
+  const cell = row.firstElementChild;
+  button.closest("tr").after(row);
   button.setAttribute("aria-expanded", "true");
   try {
     const h = await call("/api/history", {name});
+    if (historyOpen !== name || !row.isConnected) return;  // closed, or another opened, meanwhile
     const corrections = Object.fromEntries(h.messages.map((m) => [m.message_id, m.correction]));
     const lines = [
       ...h.approvals.map((a) => ({at: a.at, text: "approved by " + a.by +
@@ -607,7 +634,7 @@ async function loadHistory(name, button) {
         line.correction ? [el("span", {class: "badge"}, "Correction"), " "] : null,
         line.text,
         line.correction && !line.text.includes(line.correction) ? " (why: " + line.correction + ")" : ""))));
-  } catch (error) { cell.replaceChildren(...failure(error)); }
+  } catch (error) { if (row.isConnected) cell.replaceChildren(...failure(error)); }
 }
 
 $("averages-form").addEventListener("submit", async (event) => {
