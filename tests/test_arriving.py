@@ -44,15 +44,22 @@ def written_already(jobs: list[ConversionJob]) -> Arrivals:
     return arrivals
 
 
-def first_document_written(
+def in_documents_of_two(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[dict[str, Path], list[ConversionJob], Arrivals]:
-    """The four letters converted alone; then, in documents of two, as a build hands them over
-    with a check kept: the first document's two letters written, the other two to come."""
+) -> tuple[dict[str, Path], list[ConversionJob]]:
+    """The four letters converted alone; and their jobs, to be converted in documents of two,
+    as a build hands them over with a check kept."""
     alone = converted(settings, tmp_path / "alone", combine=False)
     monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
     trusted(monkeypatch)
-    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    return alone, family_of(jobs_for(settings, tmp_path / "together"))
+
+
+def first_document_written(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Path], list[ConversionJob], Arrivals]:
+    """in_documents_of_two, the first document's two letters written, the other two to come."""
+    alone, jobs = in_documents_of_two(settings, tmp_path, monkeypatch)
     arrivals = Arrivals(jobs)
     for job in jobs[:2]:
         arrivals.arrived(job)
@@ -272,10 +279,7 @@ def test_libreoffice_starts_on_the_first_document_before_the_last_letter_is_writ
 def test_a_document_libreoffice_did_not_convert_is_converted_again_together(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
-    trusted(monkeypatch)
-    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    alone, jobs = in_documents_of_two(settings, tmp_path, monkeypatch)
     runs = Runs()
     real_run = runs.run
     missed_in: list[int] = []  # the run that could not open it
@@ -308,10 +312,7 @@ def test_a_document_libreoffice_did_not_convert_is_converted_again_together(
 def test_letters_unlike_the_first_or_never_written_are_left_out_of_its_documents(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alone = converted(settings, tmp_path / "alone", combine=False)
-    monkeypatch.setattr(libreoffice, "LETTERS_PER_DOCUMENT", 2)
-    trusted(monkeypatch)
-    jobs = family_of(jobs_for(settings, tmp_path / "together"))
+    alone, jobs = in_documents_of_two(settings, tmp_path, monkeypatch)
     unlike, unwritten = jobs[1], jobs[2]
     real_look_at = combine.look_at
 

@@ -296,16 +296,20 @@ def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
         second.goto(address.split("?")[0])  # the second tab: the cookie, no key
         for page in (first, second):
             expect(page.locator("#status-counts")).to_contain_text("No letters built yet.")
+
         # The command line builds the letters (no PDFs: quick): both tabs show it.
-        built = subprocess.run(
-            [sys.executable, "-m", "letter_merge", "build", "--no-pdf"],
-            cwd=folder,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert built.returncode == 0, built.stdout + built.stderr
+        def command(*args: str) -> None:
+            done = subprocess.run(
+                [sys.executable, "-m", "letter_merge", *args],
+                cwd=folder,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+
+        command("build", "--no-pdf")
         for page in (first, second):
             expect(page.locator("#status-counts")).to_contain_text(
                 "built (.docx only): 5", timeout=8000
@@ -320,15 +324,7 @@ def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
             "window.drawn = 0; const draw = drawStatus; "
             "drawStatus = () => { draw(); window.drawn += 1; }"
         )
-        again = subprocess.run(
-            [sys.executable, "-m", "letter_merge", "build", "--no-pdf", "--force", "--only", DERBY],
-            cwd=folder,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert again.returncode == 0, again.stdout + again.stderr
+        command("build", "--no-pdf", "--force", "--only", DERBY)
         first.wait_for_function("window.drawn > 0", timeout=8000)
         derby = first.get_by_role("button", name=DERBY)
         expect(derby).to_be_focused()
