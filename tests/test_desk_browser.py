@@ -334,6 +334,9 @@ def test_every_tab_keeps_up_and_says_when_the_desk_stopped(
         )
         expect(under).to_have_class("history-row")
         expect(under).to_contain_text("History of Derby City Council")
+        first.fill("#status-search", "derby")  # a search that keeps it: it stays open
+        expect(first.locator("#status-list tr.history-row")).to_contain_text("History of Derby")
+        first.fill("#status-search", "")
         # A refusal from a button with no box of its own is said on the page.
         second.evaluate("document.getElementById('run-send').hidden = false")
         second.click("#run-send")  # no plan shown in this tab: the desk refuses

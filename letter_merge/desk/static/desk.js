@@ -563,6 +563,7 @@ async function loadStatus() {
       !(answer.reworded || []).length;
     meanings = answer.meanings || {};
     $("came-back").textContent = answer.came_back ? answer.came_back + "." : "";
+    historyChanged = true;
     drawStatus();
   } catch (error) { show("status-counts", failure(error)); }
 }
@@ -570,6 +571,9 @@ async function loadStatus() {
 // The council whose history is open under its row: kept open (and the focus kept on its
 // button) when the list is drawn again, as it is whenever something changes.
 let historyOpen = null;
+// Whether the records changed since the open history was read (else, a new filter or search
+// only: it is shown again as it is).
+let historyChanged = false;
 
 function drawStatus() {
   const state = $("status-filter").value;
@@ -589,9 +593,10 @@ function drawStatus() {
     .find((b) => b.dataset.authority === name);
   if (historyOpen !== null) {
     const again = button(historyOpen);
-    if (again) showHistory(historyOpen, again, history);
+    if (again) showHistory(historyOpen, again, history, historyChanged);
     else historyOpen = null;  // filtered out
   }
+  historyChanged = false;
   if (focused) {
     const again = button(focused);
     if (again) again.focus();
@@ -605,17 +610,18 @@ function toggleHistory(name, button) {
   document.querySelectorAll("tr.history-row").forEach((r) => r.remove());
   document.querySelectorAll("#status-list button[aria-expanded=true]").forEach((b) => b.setAttribute("aria-expanded", "false"));
   historyOpen = null;
-  if (!open) showHistory(name, button, null);
+  if (!open) showHistory(name, button, null, true);
 }
 
-// Show (or, with `kept`, the row already shown, show again and bring up to date) the history.
-async function showHistory(name, button, kept) {
+// Show the history (with `kept`, the row already shown, again; with `read`, read afresh).
+async function showHistory(name, button, kept, read) {
   historyOpen = name;
   const row = kept || el("tr", {class: "history-row"},
     el("td", {colspan: "5"}, el("p", {class: "working", role: "status"}, "Reading the history…")));
   const cell = row.firstElementChild;
   button.closest("tr").after(row);
   button.setAttribute("aria-expanded", "true");
+  if (kept && !read) return;  // shown again as it was: nothing changed since it was read
   try {
     const h = await call("/api/history", {name});
     if (historyOpen !== name || !row.isConnected) return;  // closed, or another opened, meanwhile
